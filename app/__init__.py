@@ -1,0 +1,96 @@
+"""Liandong (联动): case coordination for county child-protection work.
+
+``create_app`` is the only place configuration is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .common.clock import SystemClock
+from .config import ROOT, Settings
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """WAL + busy timeout so the embedded default tolerates a worker and the web app together."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    settings = Settings.from_env(overrides=overrides)
+    app = Flask(__name__, instance_path=str(settings.instance_dir))
+    app.config.update(
+        LIANDONG=settings,
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.testing,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_SORT_KEYS=False,
+        API_TITLE="Liandong API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    if settings.database_url.startswith("sqlite:///"):
+        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    app.extensions["liandong.clock"] = settings.extra.get("clock") or SystemClock()
+
+    from .extensions import api, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    api.init_app(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+
+    if not getattr(Engine, "_liandong_pragmas", False):
+        event.listen(Engine, "connect", _sqlite_pragmas)
+        Engine._liandong_pragmas = True  # type: ignore[attr-defined]
+
+    _register_models()
+    _register_api(app)
+    _register_cli(app)
+    return app
+
+
+def _register_models() -> None:
+    from .cases import models as _cases  # noqa: F401
+    from .org import models as _org  # noqa: F401
+    from .processes import models as _processes  # noqa: F401
+    from .tasks import models as _tasks  # noqa: F401
+
+
+def _register_api(app: Flask) -> None:
+    from .cases.api import blp as cases_blp
+    from .common.api import domain_error_response
+    from .common.errors import DomainError
+    from .extensions import api, csrf
+    from .org.api import blp as org_blp
+    from .processes.api import blp as processes_blp
+    from .tasks.api import blp as tasks_blp
+
+    for blp in (cases_blp, tasks_blp, org_blp, processes_blp):
+        csrf.exempt(blp)  # bearer tokens, never cookies, authenticate the API
+        api.register_blueprint(blp)
+    app.register_error_handler(DomainError, domain_error_response)
+
+
+def _register_cli(app: Flask) -> None:
+    from .cli import demo_cli, processes_cli, users_cli
+
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(processes_cli)

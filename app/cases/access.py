@@ -1,0 +1,68 @@
+"""Need-to-know: who may see a case, and how much of it.
+
+A liaison sees a case only while or after their unit has had a task on it;
+child directors and supervisors see children of their village / township;
+coordinators and admins see their county; a reporter sees only the number and
+status of the cases they reported. Everything else is refused.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.org.models import Region, User
+from app.org.roles import Role
+
+from .models import Case, Report
+
+
+class Basis(StrEnum):
+    """Why a user may see a case; it decides how much they see."""
+
+    COUNTY = "county"
+    JURISDICTION = "jurisdiction"
+    UNIT = "unit"
+    REPORTER = "reporter"
+
+
+SENSITIVE_ROLES = {Role.COUNTY_COORDINATOR, Role.CHILD_SUPERVISOR, Role.CHILD_DIRECTOR}
+
+
+def _within(region: Region, jurisdiction_id: int | None) -> bool:
+    return jurisdiction_id is not None and any(r.id == jurisdiction_id for r in region.ancestry())
+
+
+def access_basis(user: User, case: Case) -> Basis | None:
+    """The strongest reason ``user`` may see ``case``, or None (refuse)."""
+    from app.tasks.models import Task
+
+    roles = user.roles
+    if roles & {Role.COUNTY_COORDINATOR, Role.ADMIN} and _within(case.region, user.region_id):
+        return Basis.COUNTY
+    if roles & {Role.CHILD_DIRECTOR, Role.CHILD_SUPERVISOR} and _within(case.region, user.region_id):
+        return Basis.JURISDICTION
+    if user.unit_id is not None and roles & {Role.LIAISON, Role.UNIT_HEAD}:
+        had_task = db.session.scalar(sa.select(sa.exists().where(
+            Task.case_id == case.id, Task.unit_id == user.unit_id)))
+        if had_task:
+            return Basis.UNIT
+    reported = db.session.scalar(sa.select(sa.exists().where(
+        Report.case_id == case.id, Report.submitted_by_id == user.id)))
+    return Basis.REPORTER if reported else None
+
+
+def sees_sensitive(user: User) -> bool:
+    """ID numbers and guardians' phones are unmasked only for these roles."""
+    return bool(user.roles & SENSITIVE_ROLES)
+
+
+def mask(value: str | None, keep: int = 2) -> str | None:
+    """``440***********1234`` style masking that still lets a person recognise a record."""
+    if not value:
+        return value
+    if len(value) <= keep * 2:
+        return "*" * len(value)
+    return value[:keep] + "*" * (len(value) - keep * 2) + value[-keep:]

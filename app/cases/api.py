@@ -1,0 +1,47 @@
+"""REST endpoints for reports and cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
+from app.common.clock import now
+
+from .audit import audit
+from .operations import accept_report
+from .queries import case_view, get_case_for
+from .schemas import CaseOut, ReportAccepted, ReportIn
+
+blp = Blueprint("cases", __name__, url_prefix="/api/v1", description="Reports and cases")
+
+
+@blp.route("/reports")
+class Reports(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(ReportIn)
+    @blp.response(201, ReportAccepted)
+    @blp.alt_response(200, schema=ReportAccepted, description="a retried submission (same idempotency key)")
+    @token_required
+    @committed
+    def post(self, payload: dict[str, Any]) -> Any:
+        """Accept a mandatory report or hotline call: opens a case and starts the four-in-one process."""
+        case, created = accept_report(payload, current_api_user())
+        body = {"case_id": case.id, "case_number": case.number, "created": created, "status": case.status}
+        return body, (201 if created else 200)
+
+
+@blp.route("/cases/<int:case_id>")
+class CaseResource(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200, CaseOut)
+    @token_required
+    @committed
+    def get(self, case_id: int) -> Any:
+        """The case: child, open tasks with unit and due time, process instances, timeline (audited)."""
+        user = current_api_user()
+        case, basis = get_case_for(user, case_id)
+        audit(user.id, "view", "case", case.id, case_id=case.id, detail={"basis": basis.value})
+        return case_view(case, basis, user, now())

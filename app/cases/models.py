@@ -1,0 +1,171 @@
+"""Children, guardians, reports, cases, the case timeline and the audit log."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.common.types import JSONType, UTCDateTime
+from app.extensions import db
+from app.org.models import Region, Unit, User
+
+
+class Situation(StrEnum):
+    """The mandatory-report triggers of DOMAIN.md section 3.1."""
+
+    LIVING_ALONE = "living_alone"
+    GUARDIAN_INCAPABLE = "guardian_incapable"
+    MISSING = "missing"
+    DOMESTIC_VIOLENCE = "domestic_violence"
+    OTHER_HARM = "other_harm"
+
+
+class ReporterType(StrEnum):
+    SCHOOL = "school"
+    KINDERGARTEN = "kindergarten"
+    MEDICAL = "medical"
+    VILLAGE_COMMITTEE = "village_committee"
+    SOCIAL_WORK = "social_work"
+    RESCUE_INSTITUTION = "rescue_institution"
+    HOTLINE_12355 = "hotline_12355"
+    POLICE = "police"
+    OTHER = "other"
+
+
+class ChildTag(StrEnum):
+    """Left-behind and the difficulty sub-types of DOMAIN.md section 1; a child may carry several."""
+
+    LEFT_BEHIND = "left_behind"
+    ORPHAN = "orphan"
+    DE_FACTO_UNSUPPORTED = "de_facto_unsupported"
+    HIV = "hiv"
+    SEVERELY_DISABLED = "severely_disabled"
+    SERIOUSLY_ILL = "seriously_ill"
+    LOW_INCOME = "low_income"
+    HARMED_BY_GUARDIAN = "harmed_by_guardian"
+    STREET_CHILD = "street_child"
+    EMERGENCY_AFFECTED = "emergency_affected"
+
+
+class Child(db.Model):
+    __tablename__ = "child"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    sex: Mapped[str] = mapped_column(sa.String(10))
+    birth_date: Mapped[date | None] = mapped_column(sa.Date)
+    id_number: Mapped[str | None] = mapped_column(sa.String(32))
+    """Resident ID number: sensitive, shown only to roles that need it."""
+    village_id: Mapped[int] = mapped_column(sa.ForeignKey("region.id"), index=True)
+    address: Mapped[str] = mapped_column(sa.String(300), default="")
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    village: Mapped[Region] = relationship()
+    guardians: Mapped[list[Guardian]] = relationship(back_populates="child", cascade="all, delete-orphan",
+                                                     order_by="Guardian.id")
+
+    def age_on(self, day: date) -> int | None:
+        if self.birth_date is None:
+            return None
+        b = self.birth_date
+        return day.year - b.year - ((day.month, day.day) < (b.month, b.day))
+
+
+class Guardian(db.Model):
+    __tablename__ = "guardian"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    child_id: Mapped[int] = mapped_column(sa.ForeignKey("child.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    relation: Mapped[str] = mapped_column(sa.String(40))
+    phone: Mapped[str] = mapped_column(sa.String(40), default="")
+    working_away: Mapped[bool] = mapped_column(default=False)
+    lives_with_child: Mapped[bool] = mapped_column(default=False)
+
+    child: Mapped[Child] = relationship(back_populates="guardians")
+
+
+class Case(db.Model):
+    """One protection case about one child, carried by one or more process instances."""
+
+    __tablename__ = "case_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
+    child_id: Mapped[int] = mapped_column(sa.ForeignKey("child.id"), index=True)
+    region_id: Mapped[int] = mapped_column(sa.ForeignKey("region.id"), index=True)
+    """The child's village at intake: routing walks up from here."""
+    situation: Mapped[str] = mapped_column(sa.String(32))
+    status: Mapped[str] = mapped_column(sa.String(16), default="open", index=True)
+    grade: Mapped[str | None] = mapped_column(sa.String(16))
+    help_tier: Mapped[str | None] = mapped_column(sa.String(16))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    child: Mapped[Child] = relationship(lazy="joined")
+    region: Mapped[Region] = relationship()
+    reports: Mapped[list[Report]] = relationship(back_populates="case", order_by="Report.id")
+
+
+class Report(db.Model):
+    """A mandatory report or hotline call; every accepted report is kept."""
+
+    __tablename__ = "report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("case_file.id"), index=True)
+    reporter_type: Mapped[str] = mapped_column(sa.String(32))
+    reporter_name: Mapped[str] = mapped_column(sa.String(100), default="")
+    reporter_phone: Mapped[str] = mapped_column(sa.String(40), default="")
+    reporter_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("unit.id"))
+    situation: Mapped[str] = mapped_column(sa.String(32))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(80), unique=True)
+    """A client's key for this submission: a retried POST returns the first case, not a second."""
+
+    case: Mapped[Case] = relationship(back_populates="reports")
+    reporter_unit: Mapped[Unit | None] = relationship()
+    submitted_by: Mapped[User | None] = relationship()
+
+
+class TimelineEntry(db.Model):
+    """One thing that happened on a case: who, which unit, when, what, outcome."""
+
+    __tablename__ = "timeline_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("case_file.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    summary: Mapped[str] = mapped_column(sa.String(500))
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("unit.id"))
+    task_id: Mapped[int | None] = mapped_column(sa.ForeignKey("task.id"))
+    instance_id: Mapped[int | None] = mapped_column(sa.ForeignKey("process_instance.id"))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    actor: Mapped[User | None] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+
+
+class AuditEvent(db.Model):
+    """Append-only record of every view and change of children's data (no update path in the app)."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    action: Mapped[str] = mapped_column(sa.String(40))
+    object_type: Mapped[str] = mapped_column(sa.String(40))
+    object_id: Mapped[str] = mapped_column(sa.String(40))
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_file.id"), index=True)
+    address: Mapped[str] = mapped_column(sa.String(64), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -1,0 +1,83 @@
+"""Reads about cases, shaped for the API and pages with need-to-know masking applied."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.common.errors import Forbidden, NotFound
+from app.extensions import db
+from app.org.models import User
+from app.processes.queries import instances_of_case
+from app.tasks.queries import open_tasks_of_case
+
+from .access import Basis, access_basis, mask, sees_sensitive
+from .models import Case, ChildTag, TimelineEntry
+
+HIDDEN_TAGS_UNLESS_SENSITIVE = {ChildTag.HIV.value}
+
+
+def get_case_for(user: User, case_id: int) -> tuple[Case, Basis]:
+    """The case if ``user`` may see it: 404 when it does not exist, 403 when not theirs."""
+    case = db.session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"case {case_id} not found")
+    basis = access_basis(user, case)
+    if basis is None:
+        raise Forbidden("you have no need to know this case")
+    return case, basis
+
+
+def timeline(case_id: int) -> list[TimelineEntry]:
+    return list(db.session.scalars(
+        sa.select(TimelineEntry).where(TimelineEntry.case_id == case_id)
+        .order_by(TimelineEntry.at, TimelineEntry.id)))
+
+
+def child_view(case: Case, user: User) -> dict[str, Any]:
+    child = case.child
+    sensitive = sees_sensitive(user)
+    village = child.village
+    return {
+        "id": child.id, "name": child.name, "sex": child.sex, "birth_date": child.birth_date,
+        "id_number": child.id_number if sensitive else mask(child.id_number, 3),
+        "village": village.name, "township": village.parent.name if village.parent else "",
+        "tags": [t for t in child.tags if sensitive or t not in HIDDEN_TAGS_UNLESS_SENSITIVE],
+        "guardians": [
+            {"name": g.name, "relation": g.relation, "phone": g.phone, "working_away": g.working_away,
+             "lives_with_child": g.lives_with_child}
+            for g in child.guardians
+        ],
+    }
+
+
+def case_view(case: Case, basis: Basis, user: User, at: datetime) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": case.id, "number": case.number, "status": case.status, "situation": case.situation,
+        "opened_at": case.opened_at, "closed_at": case.closed_at, "access": basis.value,
+        "grade": None, "help_tier": None, "child": None, "open_tasks": [], "instances": [], "timeline": [],
+    }
+    if basis == Basis.REPORTER:
+        return view
+    view.update(grade=case.grade, help_tier=case.help_tier, child=child_view(case, user))
+    view["open_tasks"] = [
+        {"id": t.id, "bpmn_id": t.bpmn_id, "name": t.name,
+         "unit": {"id": t.unit.id, "name": t.unit.name, "kind": t.unit.kind} if t.unit else None,
+         "assignee": t.assignee.display_name if t.assignee else None, "due_at": t.due_at,
+         "overdue": t.is_overdue(at)}
+        for t in open_tasks_of_case(case.id)
+    ]
+    view["instances"] = [
+        {"id": i.id, "process": i.spec.process_key, "version": i.spec.version, "status": i.status,
+         "end_event": i.end_event}
+        for i in instances_of_case(case.id)
+    ]
+    view["timeline"] = [
+        {"at": e.at, "kind": e.kind, "summary": e.summary, "actor": e.actor.display_name if e.actor else None,
+         "unit": e.unit.name if e.unit else None, "task_id": e.task_id,
+         "detail": e.detail}
+        for e in timeline(case.id)
+    ]
+    return view

@@ -1,0 +1,120 @@
+"""Marshmallow schemas for reports and cases (REST API)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from app.cases.models import ChildTag, ReporterType, Situation
+
+
+class GuardianIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    relation = fields.String(required=True, validate=validate.Length(min=1, max=40),
+                             metadata={"description": "e.g. father, mother, grandmother"})
+    phone = fields.String(load_default="", validate=validate.Length(max=40))
+    working_away = fields.Boolean(load_default=False)
+    lives_with_child = fields.Boolean(load_default=False)
+
+
+class ChildIn(Schema):
+    id = fields.Integer(metadata={"description": "an existing child's id; the other fields are then ignored"})
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    sex = fields.String(validate=validate.OneOf(["male", "female"]))
+    birth_date = fields.Date()
+    id_number = fields.String(validate=validate.Length(max=32))
+    village = fields.String(metadata={"description": "village region code"})
+    address = fields.String(load_default="", validate=validate.Length(max=300))
+    tags = fields.List(fields.String(validate=validate.OneOf([t.value for t in ChildTag])), load_default=list)
+    guardians = fields.List(fields.Nested(GuardianIn), load_default=list)
+
+
+class ReportInfoIn(Schema):
+    reporter_type = fields.String(required=True, validate=validate.OneOf([t.value for t in ReporterType]))
+    reporter_name = fields.String(load_default="", validate=validate.Length(max=100))
+    reporter_phone = fields.String(load_default="", validate=validate.Length(max=40))
+    situation = fields.String(required=True, validate=validate.OneOf([s.value for s in Situation]))
+    description = fields.String(load_default="", validate=validate.Length(max=10_000))
+
+
+class ReportIn(Schema):
+    child = fields.Nested(ChildIn, required=True)
+    report = fields.Nested(ReportInfoIn, required=True)
+    idempotency_key = fields.String(validate=validate.Length(min=8, max=80),
+                                    metadata={"description": "retrying with the same key returns the same case"})
+
+
+class ReportAccepted(Schema):
+    case_id = fields.Integer()
+    case_number = fields.String()
+    created = fields.Boolean()
+    status = fields.String()
+
+
+class UnitOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+
+
+class GuardianOut(Schema):
+    name = fields.String()
+    relation = fields.String()
+    phone = fields.String()
+    working_away = fields.Boolean()
+    lives_with_child = fields.Boolean()
+
+
+class ChildOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    sex = fields.String()
+    birth_date = fields.Date(allow_none=True)
+    id_number = fields.String(allow_none=True)
+    village = fields.String()
+    township = fields.String()
+    tags = fields.List(fields.String())
+    guardians = fields.List(fields.Nested(GuardianOut))
+
+
+class OpenTaskOut(Schema):
+    id = fields.Integer()
+    bpmn_id = fields.String()
+    name = fields.String()
+    unit = fields.Nested(UnitOut, allow_none=True)
+    assignee = fields.String(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
+    overdue = fields.Boolean()
+
+
+class TimelineOut(Schema):
+    at = fields.DateTime()
+    kind = fields.String()
+    summary = fields.String()
+    actor = fields.String(allow_none=True)
+    unit = fields.String(allow_none=True)
+    task_id = fields.Integer(allow_none=True)
+    detail = fields.Dict()
+
+
+class InstanceOut(Schema):
+    id = fields.Integer()
+    process = fields.String()
+    version = fields.Integer()
+    status = fields.String()
+    end_event = fields.String(allow_none=True)
+
+
+class CaseOut(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    status = fields.String()
+    situation = fields.String()
+    grade = fields.String(allow_none=True)
+    help_tier = fields.String(allow_none=True)
+    opened_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+    child = fields.Nested(ChildOut, allow_none=True)
+    open_tasks = fields.List(fields.Nested(OpenTaskOut))
+    instances = fields.List(fields.Nested(InstanceOut))
+    timeline = fields.List(fields.Nested(TimelineOut))
+    access = fields.String(metadata={"description": "why you may see this case: county, jurisdiction, unit, reporter"})

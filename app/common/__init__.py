@@ -1,0 +1,1 @@
+"""Small pieces every domain module shares: column types, the clock, errors."""

@@ -1,0 +1,192 @@
+"""Engine commands: start an instance, complete a user task, fire due timers.
+
+Each command takes the stored state (JSON text) and returns an
+``InstanceSnapshot``; the platform saves the state and rebuilds its task and
+timer projections from the snapshot in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from .sandbox import make_script_engine
+from .serialization import SERIALIZER_VERSION, dump_state, load_state, new_workflow
+from .types import (
+    CompletedStep,
+    EngineError,
+    InstanceSnapshot,
+    ProcessScriptError,
+    ReadyTask,
+    TaskNotReady,
+    WaitingTimer,
+)
+
+Helpers = Mapping[str, Callable[..., Any]]
+
+
+def _lane(task: Task) -> str | None:
+    """A task's lane; tasks inside a call activity inherit the calling task's lane."""
+    lane = getattr(task.task_spec, "lane", None)
+    workflow = task.workflow
+    while lane is None and getattr(workflow, "parent_task_id", None) is not None:
+        parent = workflow.top_workflow.get_task_from_id(workflow.parent_task_id)
+        lane = getattr(parent.task_spec, "lane", None)
+        workflow = parent.workflow
+    return lane
+
+
+def _properties(task: Task) -> dict[str, str]:
+    return dict(getattr(task.task_spec, "extensions", {}).get("properties", {}))
+
+
+def _all_tasks(workflow: BpmnWorkflow, state: int) -> list[Task]:
+    tasks = list(workflow.get_tasks(state=state))
+    for sub in workflow.subprocesses.values():
+        tasks.extend(sub.get_tasks(state=state))
+    return tasks
+
+
+def _bpmn_id(task: Task) -> str:
+    return str(getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name)
+
+
+def _timer_due(task: Task) -> datetime | None:
+    value = task._get_internal_data("event_value")
+    if not isinstance(value, str):
+        return None
+    try:
+        return TimerEventDefinition.get_datetime(value)
+    except ValueError:
+        return None
+
+
+def _process_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """The case-level data so far: the newest data any task carries."""
+    data: dict[str, Any] = {}
+    for task in _all_tasks(workflow, TaskState.COMPLETED):
+        data.update(task.data)
+    for task in _all_tasks(workflow, TaskState.READY | TaskState.WAITING):
+        data.update(task.data)
+    if workflow.last_task is not None:
+        data.update(workflow.last_task.data)
+    return {k: v for k, v in data.items() if not callable(v)}
+
+
+def _snapshot(workflow: BpmnWorkflow, steps: list[CompletedStep]) -> InstanceSnapshot:
+    ready = [
+        ReadyTask(
+            id=str(t.id), bpmn_id=_bpmn_id(t),
+            name=str(getattr(t.task_spec, "bpmn_name", None) or _bpmn_id(t)),
+            lane=_lane(t), properties=_properties(t),
+        )
+        for t in _all_tasks(workflow, TaskState.READY) if t.task_spec.manual
+    ]
+    timers = [
+        WaitingTimer(task_id=str(t.id), bpmn_id=_bpmn_id(t),
+                     name=str(getattr(t.task_spec, "bpmn_name", None) or _bpmn_id(t)), due_at=_timer_due(t))
+        for t in workflow.event_manager.tasks.values()
+        if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)
+        and t.has_state(TaskState.WAITING)
+    ]
+    end_event = None
+    completed = workflow.is_completed()
+    if completed:
+        ends = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)]
+        if ends:
+            end_event = _bpmn_id(max(ends, key=lambda t: t.last_state_change))
+    return InstanceSnapshot(
+        state=dump_state(workflow), serializer_version=SERIALIZER_VERSION, completed=completed,
+        data=_process_data(workflow), ready_tasks=ready, timers=timers, steps=steps, end_event=end_event,
+    )
+
+
+def _step(task: Task) -> CompletedStep:
+    return CompletedStep(
+        id=str(task.id), bpmn_id=_bpmn_id(task),
+        name=str(getattr(task.task_spec, "bpmn_name", None) or _bpmn_id(task)),
+        kind=type(task.task_spec).__name__, lane=_lane(task),
+    )
+
+
+def _advance(workflow: BpmnWorkflow, steps: list[CompletedStep]) -> None:
+    """Run engine steps, turning SpiffWorkflow failures into ``ProcessScriptError``."""
+    try:
+        workflow.do_engine_steps(did_complete_task=lambda t: steps.append(_step(t)))
+    except SpiffWorkflowException as exc:
+        task = getattr(exc, "task", None)
+        bpmn_id = _bpmn_id(task) if task is not None else None
+        raise ProcessScriptError(str(exc), bpmn_id) from exc
+
+
+def start_instance(spec_key: str, spec_json: dict[str, Any], data: dict[str, Any],
+                   helpers: Helpers | None = None) -> InstanceSnapshot:
+    """Start a new instance with ``data`` visible to every task."""
+    workflow = new_workflow(spec_key, spec_json, make_script_engine(helpers))
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(data)
+    steps: list[CompletedStep] = []
+    _advance(workflow, steps)
+    return _snapshot(workflow, steps)
+
+
+def complete_task(spec_key: str, spec_json: dict[str, Any], state: str, task_id: str,
+                  data: dict[str, Any], helpers: Helpers | None = None) -> InstanceSnapshot:
+    """Complete a READY user task with ``data`` and run the engine to the next wait.
+
+    SpiffWorkflow's ``Task.run()`` has no state guard (a completed or cancelled
+    task can run again), so we check READY and manual ourselves.
+    """
+    workflow = load_state(spec_key, spec_json, state, make_script_engine(helpers))
+    try:
+        task = workflow.get_task_from_id(uuid.UUID(task_id))
+    except (ValueError, WorkflowException, KeyError) as exc:
+        raise TaskNotReady(f"task {task_id} is not part of this instance") from exc
+    if task is None or not task.task_spec.manual:
+        raise TaskNotReady(f"task {task_id} is not a user task of this instance")
+    if task.state != TaskState.READY:
+        raise TaskNotReady(f"task {_bpmn_id(task)} is {TaskState.get_name(task.state)}, not READY")
+    task.data.update(data)
+    steps: list[CompletedStep] = []
+    try:
+        task.run()
+    except SpiffWorkflowException as exc:
+        raise ProcessScriptError(str(exc), _bpmn_id(task)) from exc
+    steps.append(_step(task))
+    _advance(workflow, steps)
+    return _snapshot(workflow, steps)
+
+
+def fire_timers(spec_key: str, spec_json: dict[str, Any], state: str,
+                helpers: Helpers | None = None) -> InstanceSnapshot:
+    """Let due timers fire; the engine notices timers only when asked."""
+    workflow = load_state(spec_key, spec_json, state, make_script_engine(helpers))
+    steps: list[CompletedStep] = []
+    try:
+        workflow.refresh_timers()
+    except SpiffWorkflowException as exc:
+        raise ProcessScriptError(str(exc)) from exc
+    _advance(workflow, steps)
+    return _snapshot(workflow, steps)
+
+
+def snapshot(spec_key: str, spec_json: dict[str, Any], state: str) -> InstanceSnapshot:
+    """Read-only view of a stored instance (used to rebuild projections)."""
+    workflow = load_state(spec_key, spec_json, state, make_script_engine(None))
+    return _snapshot(workflow, [])
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+__all__ = ["EngineError", "complete_task", "fire_timers", "snapshot", "start_instance"]

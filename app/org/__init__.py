@@ -1,0 +1,1 @@
+"""Organisation: regions, department kinds, units, users, roles and routing."""

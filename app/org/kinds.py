@@ -1,0 +1,54 @@
+"""The department kinds of DOMAIN.md section 2; BPMN lane names must be one of these codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class RegionLevel(StrEnum):
+    COUNTY = "county"
+    TOWNSHIP = "township"
+    VILLAGE = "village"
+
+
+@dataclass(frozen=True)
+class DepartmentKind:
+    code: str
+    name_zh: str
+    name_en: str
+    level: RegionLevel
+    """Where this kind's units usually sit; routing walks up from the case's village."""
+
+
+_KINDS = [
+    DepartmentKind("civil_affairs", "民政局", "Civil affairs bureau", RegionLevel.COUNTY),
+    DepartmentKind("education", "教育局", "Education bureau", RegionLevel.COUNTY),
+    DepartmentKind("police", "公安派出所", "Police station", RegionLevel.TOWNSHIP),
+    DepartmentKind("justice", "司法局", "Justice bureau (legal aid)", RegionLevel.COUNTY),
+    DepartmentKind("finance", "财政局", "Finance bureau", RegionLevel.COUNTY),
+    DepartmentKind("human_resources", "人力资源和社会保障局", "Human resources & social security", RegionLevel.COUNTY),
+    DepartmentKind("health", "卫生健康局", "Health commission", RegionLevel.COUNTY),
+    DepartmentKind("medical_insurance", "医疗保障局", "Medical insurance bureau", RegionLevel.COUNTY),
+    DepartmentKind("court", "人民法院", "People's court", RegionLevel.COUNTY),
+    DepartmentKind("procuratorate", "人民检察院", "People's procuratorate", RegionLevel.COUNTY),
+    DepartmentKind("women_children_committee", "妇儿工委办", "Women & children working committee office",
+                   RegionLevel.COUNTY),
+    DepartmentKind("youth_league", "团县委（12355）", "Communist Youth League (12355 hotline)", RegionLevel.COUNTY),
+    DepartmentKind("womens_federation", "妇联", "Women's federation", RegionLevel.COUNTY),
+    DepartmentKind("disabled_federation", "残联", "Disabled persons' federation", RegionLevel.COUNTY),
+    DepartmentKind("cyberspace", "网信办", "Cyberspace office", RegionLevel.COUNTY),
+    DepartmentKind("emergency_management", "应急管理局", "Emergency management bureau", RegionLevel.COUNTY),
+    DepartmentKind("township", "乡镇人民政府", "Township government", RegionLevel.TOWNSHIP),
+    DepartmentKind("village_committee", "村（居）民委员会", "Village / residents' committee", RegionLevel.VILLAGE),
+    DepartmentKind("rescue_center", "未成年人救助保护中心", "Minor rescue & protection center", RegionLevel.COUNTY),
+    DepartmentKind("welfare_institution", "儿童福利机构", "Child welfare institution", RegionLevel.COUNTY),
+    DepartmentKind("school", "学校", "School", RegionLevel.TOWNSHIP),
+    DepartmentKind("clinic", "卫生院", "Township clinic", RegionLevel.TOWNSHIP),
+]
+
+DEPARTMENT_KINDS: dict[str, DepartmentKind] = {k.code: k for k in _KINDS}
+
+
+def is_department_kind(code: str | None) -> bool:
+    return code in DEPARTMENT_KINDS

@@ -1,0 +1,1 @@
+"""Process definitions: immutable versions, deploy and validation, and running instances."""

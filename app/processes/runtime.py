@@ -1,0 +1,132 @@
+"""Run engine commands for the platform: one command, one saved state, fresh projections.
+
+Every command here loads the instance (locked), asks ``app.engine`` to act,
+saves the new state with ``version + 1`` and rebuilds the task and timer
+projections and the case timeline, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm.exc import StaleDataError
+
+from app import engine
+from app.cases.models import Case
+from app.cases.timeline import record
+from app.common.clock import now
+from app.common.errors import Conflict, DomainError
+from app.extensions import db
+from app.org.models import User
+from app.tasks.models import Task
+from app.tasks.projection import mark_completed, sync_projections
+
+from .models import ProcessInstance, ProcessSpec
+from .queries import lock_instance
+
+INTERESTING_STEPS = {"BusinessRuleTask", "ScriptTask", "EndEvent", "BoundaryEvent", "IntermediateCatchEvent"}
+
+
+class ProcessFailed(DomainError):
+    """A script or decision in the process failed; nothing was saved."""
+
+    status = 500
+
+
+def _run(command: Any, *args: Any) -> engine.InstanceSnapshot:
+    try:
+        snap: engine.InstanceSnapshot = command(*args)
+    except engine.ProcessScriptError as exc:
+        where = f" at {exc.bpmn_id}" if exc.bpmn_id else ""
+        raise ProcessFailed(f"the process failed{where}: {exc}") from exc
+    return snap
+
+
+def _apply(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot,
+           actor: User | None, completed: Task | None = None) -> None:
+    at = now()
+    instance.state = snap.state
+    instance.serializer_version = snap.serializer_version
+    instance.data = _jsonable(snap.data)
+    instance.updated_at = at
+    if snap.completed and instance.status != "completed":
+        instance.status = "completed"
+        instance.completed_at = at
+        instance.end_event = snap.end_event
+    if snap.data.get("grade"):
+        case.grade = str(snap.data["grade"])
+    if snap.data.get("help_tier"):
+        case.help_tier = str(snap.data["help_tier"])
+    for step in snap.steps:
+        if step.kind in INTERESTING_STEPS:
+            summary = step.name
+            if step.kind == "BusinessRuleTask" and case.help_tier:
+                summary = f"{step.name}: {case.help_tier}"
+            record(case, "engine_step", summary, instance=instance,
+                   detail={"bpmn_id": step.bpmn_id, "kind": step.kind})
+    sync_projections(instance, case, snap, completed=completed)
+    if snap.completed and case.status == "open":
+        case.status = "closed"
+        case.closed_at = at
+        record(case, "case_closed", f"case closed ({snap.end_event})", actor=actor, instance=instance)
+    try:
+        db.session.flush()
+    except StaleDataError as exc:
+        raise Conflict("the case changed while you were working on it; reload and try again") from exc
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    return json.loads(json.dumps(data, default=str))
+
+
+def start(case: Case, spec: ProcessSpec, data: dict[str, Any], actor: User | None) -> ProcessInstance:
+    """Start ``spec`` for ``case`` with ``data`` as the start data."""
+    snap = _run(engine.start_instance, spec.content_hash, spec.spec_json, data)
+    at = now()
+    instance = ProcessInstance(
+        case_id=case.id, spec_id=spec.id, spec=spec, state=snap.state,
+        serializer_version=snap.serializer_version, status="running", data={},
+        started_at=at, updated_at=at,
+    )
+    db.session.add(instance)
+    db.session.flush()
+    record(case, "process_started", f"{spec.name} v{spec.version}", actor=actor, instance=instance)
+    _apply(instance, case, snap, actor)
+    return instance
+
+
+def complete(task: Task, data: dict[str, Any], actor: User) -> ProcessInstance:
+    """Complete ``task`` in the engine; raises Conflict when someone else got there first."""
+    instance = lock_instance(task.instance_id)
+    if instance is None:
+        raise Conflict("the task's process instance no longer exists")
+    db.session.refresh(task)
+    if task.state != "open":
+        raise Conflict(f"task {task.id} is already {task.state}")
+    spec = instance.spec
+    try:
+        snap = engine.complete_task(spec.content_hash, spec.spec_json, instance.state, task.engine_task_id, data)
+    except engine.TaskNotReady as exc:
+        raise Conflict(str(exc)) from exc
+    except engine.ProcessScriptError as exc:
+        raise ProcessFailed(f"the process failed at {exc.bpmn_id or task.bpmn_id}: {exc}") from exc
+    case = db.session.get(Case, instance.case_id)
+    assert case is not None
+    mark_completed(task, case, actor, data)
+    _apply(instance, case, snap, actor, completed=task)
+    return instance
+
+
+def fire_due_timers(instance_id: int) -> ProcessInstance | None:
+    """Ask the engine to fire whatever timers are due on one instance (idempotent)."""
+    instance = lock_instance(instance_id)
+    if instance is None or instance.status != "running":
+        return instance
+    spec = instance.spec
+    snap = _run(engine.fire_timers, spec.content_hash, spec.spec_json, instance.state)
+    case = db.session.get(Case, instance.case_id)
+    assert case is not None
+    _apply(instance, case, snap, None)
+    return instance

@@ -1,0 +1,1 @@
+"""Human tasks: the projection of engine user tasks, inboxes, claim/complete, deadlines."""

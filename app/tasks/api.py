@@ -1,0 +1,139 @@
+"""REST endpoints for a unit's tasks: list, read, claim, unclaim, complete."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.cases.audit import audit
+from app.cases.models import Case
+from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
+from app.common.clock import now
+from app.common.errors import Forbidden, Invalid
+from app.extensions import db
+from app.org.roles import Role
+from app.processes.models import ProcessInstance
+
+from . import operations
+from .models import Task
+from .queries import TaskFilter, task_query
+from .schemas import CompleteIn, TaskOut, TaskPage, TaskQueryArgs
+
+blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Department task queues")
+
+
+def task_out(task: Task, at: datetime, with_schema: bool = False) -> dict[str, Any]:
+    case = db.session.get(Case, task.case_id)
+    body: dict[str, Any] = {
+        "id": task.id, "case_id": task.case_id, "case_number": case.number if case else None,
+        "bpmn_id": task.bpmn_id, "name": task.name, "lane": task.lane, "department_kind": task.department_kind,
+        "unit": {"id": task.unit.id, "name": task.unit.name, "kind": task.unit.kind} if task.unit else None,
+        "state": task.state, "assignee": task.assignee.display_name if task.assignee else None,
+        "form": task.form, "instructions": task.instructions, "deadline": task.deadline,
+        "created_at": task.created_at, "due_at": task.due_at, "remind_at": task.remind_at,
+        "completed_at": task.completed_at, "overdue": task.is_overdue(at), "escalation_level": task.escalation_level,
+    }
+    if with_schema and task.form:
+        instance = db.session.get(ProcessInstance, task.instance_id)
+        body["form_schema"] = instance.spec.forms.get(task.form) if instance else None
+    return body
+
+
+def _visible_task(task_id: int) -> Task:
+    """A task the caller may see: its unit's members, and coordinators for oversight."""
+    user = current_api_user()
+    task = operations.get_task(task_id)
+    if task.unit_id is not None and task.unit_id == user.unit_id:
+        return task
+    if user.has_role(Role.COUNTY_COORDINATOR):
+        return task
+    raise Forbidden("this task belongs to another unit")
+
+
+@blp.route("")
+class TaskList(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(TaskQueryArgs, location="query")
+    @blp.response(200, TaskPage)
+    @token_required
+    def get(self, args: dict[str, Any]) -> Any:
+        """Tasks of your unit (coordinators may name any unit or none), with filters."""
+        user = current_api_user()
+        unit_id = args.get("unit_id", user.unit_id)
+        coordinator = user.has_role(Role.COUNTY_COORDINATOR)
+        if unit_id != user.unit_id and not coordinator:
+            raise Forbidden("you can list only your own unit's tasks")
+        if unit_id is None and not coordinator:
+            raise Invalid("you belong to no unit", {"unit_id": ["required"]})
+        assignee = args.get("assignee")
+        assignee_id = None
+        if assignee == "me":
+            assignee_id = user.id
+        elif assignee:
+            try:
+                assignee_id = int(assignee)
+            except ValueError as exc:
+                raise Invalid("bad assignee", {"assignee": ["'me' or a user id"]}) from exc
+        at = now()
+        stmt = task_query(TaskFilter(
+            unit_id=unit_id, assignee_id=assignee_id, state=args.get("state"), overdue=args.get("overdue"),
+            due_within_hours=args.get("due_within_hours"), case_id=args.get("case_id"), bpmn_id=args.get("step"),
+        ), at)
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+        page, per_page = args["page"], args["per_page"]
+        rows = db.session.scalars(stmt.offset((page - 1) * per_page).limit(per_page)).all()
+        return {"items": [task_out(t, at) for t in rows], "total": total, "page": page, "per_page": per_page}
+
+
+@blp.route("/<int:task_id>")
+class TaskResource(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200, TaskOut)
+    @token_required
+    @committed
+    def get(self, task_id: int) -> Any:
+        """One task with its form schema (audited: it carries the child's case)."""
+        task = _visible_task(task_id)
+        audit(current_api_user().id, "view", "task", task.id, case_id=task.case_id)
+        return task_out(task, now(), with_schema=True)
+
+
+@blp.route("/<int:task_id>/claim")
+class Claim(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200, TaskOut)
+    @token_required
+    @committed
+    def post(self, task_id: int) -> Any:
+        """Take the task: it moves to your "my tasks" and others in the unit see who has it."""
+        task = operations.claim(operations.get_task(task_id), current_api_user())
+        return task_out(task, now())
+
+
+@blp.route("/<int:task_id>/unclaim")
+class Unclaim(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200, TaskOut)
+    @token_required
+    @committed
+    def post(self, task_id: int) -> Any:
+        """Give the task back to the unit's queue."""
+        task = operations.unclaim(operations.get_task(task_id), current_api_user())
+        return task_out(task, now())
+
+
+@blp.route("/<int:task_id>/complete")
+class Complete(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(CompleteIn)
+    @blp.response(200, TaskOut)
+    @token_required
+    @committed
+    def post(self, payload: dict[str, Any], task_id: int) -> Any:
+        """Submit the step's form: 422 with field errors when invalid, 409 when already done."""
+        task = operations.complete(operations.get_task(task_id), current_api_user(), payload["data"])
+        return task_out(task, now())

@@ -1,0 +1,79 @@
+"""Projections of the engine: one row per human task and per waiting timer.
+
+Rebuilt in the same transaction as every state save, so inboxes, dashboards and
+sweeps query these rows and never deserialize a workflow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.common.types import JSONType, UTCDateTime
+from app.extensions import db
+from app.org.models import Unit, User
+
+
+class TaskState(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Task(db.Model):
+    __tablename__ = "task"
+    __table_args__ = (
+        sa.UniqueConstraint("instance_id", "engine_task_id"),
+        sa.Index("ix_task_open_due", "state", "due_at"),
+        sa.Index("ix_task_unit_state", "unit_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(sa.ForeignKey("process_instance.id"), index=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("case_file.id"), index=True)
+    engine_task_id: Mapped[str] = mapped_column(sa.String(36))
+    bpmn_id: Mapped[str] = mapped_column(sa.String(100))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    lane: Mapped[str | None] = mapped_column(sa.String(40))
+    department_kind: Mapped[str | None] = mapped_column(sa.String(40))
+    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("unit.id"))
+    """None when no unit of the kind exists up the region tree: shown to coordinators as unrouted."""
+    state: Mapped[str] = mapped_column(sa.String(16), default=TaskState.OPEN)
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    form: Mapped[str | None] = mapped_column(sa.String(200))
+    instructions: Mapped[str] = mapped_column(sa.Text, default="")
+    deadline: Mapped[str | None] = mapped_column(sa.String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    escalation_level: Mapped[int] = mapped_column(default=0)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    """The form data submitted when the task was completed."""
+
+    unit: Mapped[Unit | None] = relationship(lazy="joined")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+
+    def is_overdue(self, at: datetime) -> bool:
+        return self.state == TaskState.OPEN and self.due_at is not None and self.due_at <= at
+
+
+class Timer(db.Model):
+    """A waiting BPMN timer; the worker asks the engine to fire it once ``due_at`` passes."""
+
+    __tablename__ = "timer"
+    __table_args__ = (sa.UniqueConstraint("instance_id", "engine_task_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(sa.ForeignKey("process_instance.id"), index=True)
+    engine_task_id: Mapped[str] = mapped_column(sa.String(36))
+    bpmn_id: Mapped[str] = mapped_column(sa.String(100))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)

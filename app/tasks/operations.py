@@ -1,0 +1,88 @@
+"""Writes on tasks: claim, unclaim, complete. Operations flush; the caller commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.cases.audit import audit
+from app.cases.models import Case
+from app.cases.timeline import record
+from app.common.clock import now
+from app.common.errors import Conflict, Forbidden, NotFound
+from app.extensions import db
+from app.org.models import User
+from app.org.roles import Role
+from app.processes import runtime
+from app.processes.models import ProcessInstance
+
+from .forms import validate_form_data
+from .models import Task, TaskState
+
+
+def get_task(task_id: int) -> Task:
+    task = db.session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    return task
+
+
+def ensure_can_act(user: User, task: Task) -> None:
+    """Only members (liaisons, unit heads) of the task's unit act on it."""
+    if task.unit_id is None or user.unit_id != task.unit_id or not user.has_role(Role.LIAISON, Role.UNIT_HEAD):
+        raise Forbidden("this task belongs to another unit")
+
+
+def _ensure_open(task: Task) -> None:
+    if task.state != TaskState.OPEN:
+        raise Conflict(f"task {task.id} is already {task.state}")
+
+
+def claim(task: Task, user: User) -> Task:
+    ensure_can_act(user, task)
+    _ensure_open(task)
+    if task.assignee_id == user.id:
+        return task
+    if task.assignee_id is not None:
+        raise Conflict(f"task {task.id} is already claimed by {task.assignee.display_name if task.assignee else '?'}")
+    task.assignee_id = user.id
+    task.claimed_at = now()
+    case = db.session.get(Case, task.case_id)
+    assert case is not None
+    record(case, "task_claimed", f"{task.name} claimed by {user.display_name}", actor=user, task=task)
+    db.session.flush()
+    return task
+
+
+def unclaim(task: Task, user: User) -> Task:
+    ensure_can_act(user, task)
+    _ensure_open(task)
+    if task.assignee_id is None:
+        return task
+    if task.assignee_id != user.id and not user.has_role(Role.UNIT_HEAD):
+        raise Forbidden("only the assignee or the unit head can release this task")
+    task.assignee_id = None
+    task.claimed_at = None
+    case = db.session.get(Case, task.case_id)
+    assert case is not None
+    record(case, "task_unclaimed", f"{task.name} released by {user.display_name}", actor=user, task=task)
+    db.session.flush()
+    return task
+
+
+def complete(task: Task, user: User, data: Any) -> Task:
+    """Validate ``data`` against the task's form and complete the task in the engine.
+
+    Refuses (and changes nothing) when the task is another unit's (403), no
+    longer open or claimed by someone else (409), or the data is invalid (422).
+    """
+    ensure_can_act(user, task)
+    _ensure_open(task)
+    if task.assignee_id is not None and task.assignee_id != user.id and not user.has_role(Role.UNIT_HEAD):
+        raise Conflict(f"task {task.id} is claimed by someone else")
+    instance = db.session.get(ProcessInstance, task.instance_id)
+    assert instance is not None
+    schema = instance.spec.forms.get(task.form) if task.form else None
+    clean: dict[str, Any] = validate_form_data(schema, data)
+    runtime.complete(task, clean, user)
+    audit(user.id, "complete", "task", task.id, case_id=task.case_id)
+    return task

@@ -1,0 +1,102 @@
+"""Keep the ``task`` and ``timer`` rows in step with the engine after every save."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.cases.timeline import record
+from app.common.clock import now
+from app.extensions import db
+from app.org.queries import unit_for
+
+from .deadlines import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline, remind_at
+from .models import Task, TaskState, Timer
+
+if TYPE_CHECKING:
+    from app import engine
+    from app.cases.models import Case
+    from app.org.models import User
+    from app.processes.models import ProcessInstance
+
+
+def working_calendar() -> WorkingCalendar:
+    """The county's calendar (admin overrides arrive with the deadlines module's calendar table)."""
+    return WorkingCalendar()
+
+
+def compute_due(created: datetime, deadline: str | None) -> tuple[datetime | None, datetime | None]:
+    """(due_at, remind_at) for a deadline property; a deadline already past is simply overdue."""
+    if not deadline:
+        return None, None
+    try:
+        parsed = parse_deadline(deadline)
+    except DeadlineSyntaxError:
+        return None, None  # refused at deploy; an old version's bad value must not block the case
+    tz = ZoneInfo(current_app.config["LIANDONG"].county_timezone)
+    due = due_at(created, parsed, tz, working_calendar())
+    return due, remind_at(created, due)
+
+
+def mark_completed(task: Task, case: Case, actor: User, data: dict[str, Any]) -> None:
+    task.state = TaskState.COMPLETED
+    task.completed_at = now()
+    task.completed_by_id = actor.id
+    task.data = data
+    if task.assignee_id is None:
+        task.assignee_id = actor.id
+    late = task.due_at is not None and task.completed_at > task.due_at
+    record(case, "task_completed", f"{task.name}" + (" (overdue)" if late else ""), actor=actor, task=task,
+           detail={"bpmn_id": task.bpmn_id, "data": data, "late": late})
+
+
+def sync_projections(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot,
+                     completed: Task | None = None) -> list[Task]:
+    """Insert rows for newly ready tasks, cancel rows the engine dropped, rewrite timers.
+
+    Returns the tasks created by this sync (for notifications).
+    """
+    at = now()
+    open_rows = {
+        t.engine_task_id: t for t in db.session.scalars(
+            sa.select(Task).where(Task.instance_id == instance.id, Task.state == TaskState.OPEN))
+    }
+    ready_ids = {r.id for r in snap.ready_tasks}
+    created: list[Task] = []
+    for ready in snap.ready_tasks:
+        if ready.id in open_rows:
+            continue
+        kind = ready.department or ready.lane
+        unit = unit_for(kind, case.region) if kind else None
+        due, remind = compute_due(at, ready.deadline)
+        task = Task(
+            instance_id=instance.id, case_id=case.id, engine_task_id=ready.id, bpmn_id=ready.bpmn_id,
+            name=ready.name, lane=ready.lane, department_kind=kind, unit_id=unit.id if unit else None,
+            unit=unit, state=TaskState.OPEN, form=ready.form, instructions=ready.properties.get("instructions", ""),
+            deadline=ready.deadline, created_at=at, due_at=due, remind_at=remind,
+        )
+        db.session.add(task)
+        db.session.flush()
+        created.append(task)
+        if unit is None:
+            record(case, "task_unrouted", f"{task.name}: no {kind} unit serves this region", task=task,
+                   detail={"bpmn_id": task.bpmn_id, "department_kind": kind})
+        else:
+            record(case, "task_created", f"{task.name} → {unit.name}", unit=unit, task=task,
+                   detail={"bpmn_id": task.bpmn_id, "due_at": due.isoformat() if due else None})
+    for engine_id, row in open_rows.items():
+        if engine_id in ready_ids or (completed is not None and row.id == completed.id):
+            continue
+        row.state = TaskState.CANCELLED
+        row.completed_at = at
+        record(case, "task_cancelled", f"{row.name} withdrawn by the process", task=row,
+               detail={"bpmn_id": row.bpmn_id})
+    db.session.execute(sa.delete(Timer).where(Timer.instance_id == instance.id))
+    for timer in snap.timers:
+        db.session.add(Timer(instance_id=instance.id, engine_task_id=timer.task_id, bpmn_id=timer.bpmn_id,
+                             name=timer.name, due_at=timer.due_at))
+    return created

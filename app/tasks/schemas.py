@@ -1,0 +1,59 @@
+"""Marshmallow schemas for tasks (REST API)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from .models import TaskState
+
+
+class TaskQueryArgs(Schema):
+    unit_id = fields.Integer(metadata={"description": "defaults to your own unit"})
+    assignee = fields.String(metadata={"description": "'me' or a user id"})
+    state = fields.String(validate=validate.OneOf([s.value for s in TaskState]), load_default=TaskState.OPEN.value)
+    overdue = fields.Boolean()
+    due_within_hours = fields.Float(validate=validate.Range(min=0))
+    case_id = fields.Integer()
+    step = fields.String(metadata={"description": "BPMN id of the step"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class TaskUnitOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+
+
+class TaskOut(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    case_number = fields.String()
+    bpmn_id = fields.String()
+    name = fields.String()
+    lane = fields.String(allow_none=True)
+    department_kind = fields.String(allow_none=True)
+    unit = fields.Nested(TaskUnitOut, allow_none=True)
+    state = fields.String()
+    assignee = fields.String(allow_none=True)
+    form = fields.String(allow_none=True)
+    form_schema = fields.Dict(allow_none=True)
+    instructions = fields.String()
+    deadline = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    due_at = fields.DateTime(allow_none=True)
+    remind_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    overdue = fields.Boolean()
+    escalation_level = fields.Integer()
+
+
+class TaskPage(Schema):
+    items = fields.List(fields.Nested(TaskOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class CompleteIn(Schema):
+    data = fields.Dict(required=True, metadata={"description": "form data, validated against the step's JSON Schema"})

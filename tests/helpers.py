@@ -1,0 +1,44 @@
+"""Shared test helpers: submitting reports and walking tasks as demo users."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+_keys = itertools.count(1)
+
+
+def report_payload(situation: str = "living_alone", village: str = "t01v01", **child: Any) -> dict[str, Any]:
+    body = {
+        "child": {
+            "name": child.pop("name", "李小明"), "sex": "male", "birth_date": "2015-06-01",
+            "id_number": "370000201506010011", "village": village, "tags": ["left_behind"],
+            "guardians": [{"name": "李大山", "relation": "father", "phone": "13800000001", "working_away": True}],
+            **child,
+        },
+        "report": {"reporter_type": "school", "reporter_name": "王老师", "situation": situation,
+                   "description": "孩子连续三天独自在家。"},
+    }
+    return body
+
+
+def submit_report(api: Any, situation: str = "living_alone", village: str = "t01v01", **kw: Any) -> dict[str, Any]:
+    resp = api.post("/api/v1/reports", json=report_payload(situation, village, **kw))
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()
+
+
+def open_tasks(api: Any, **query: Any) -> list[dict[str, Any]]:
+    resp = api.get("/api/v1/tasks", query_string=query)
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()["items"]
+
+
+def unit_user(kind: str, village: str) -> str:
+    """The demo liaison of the unit that routing should pick for ``kind`` at ``village``."""
+    township = village[:3]
+    if kind == "village_committee":
+        return f"village_committee_{village}"
+    if kind in ("township", "police", "school", "clinic"):
+        return f"{kind}_{township}"
+    return f"{kind}_c01"

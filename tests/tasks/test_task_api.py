@@ -1,0 +1,93 @@
+"""The task API: unit boundaries (403), stale and double submissions (409), bad data (422)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flows.scenarios import SCENARIOS
+from helpers import open_tasks, submit_report, unit_user
+
+SCENARIO = next(s for s in SCENARIOS.values() if s.start["situation"] == "living_alone")
+FIRST = SCENARIO.steps[0]
+
+
+def _first_task(as_user: Any, village: str = "t01v01") -> tuple[Any, dict[str, Any]]:
+    submit_report(as_user("reporter_school"), "living_alone", village)
+    api = as_user(unit_user(FIRST.lane, village))
+    [task] = open_tasks(api, step=FIRST.bpmn_id)
+    return api, task
+
+
+def test_new_report_puts_first_step_in_the_right_police_station(as_user: Any) -> None:
+    api, task = _first_task(as_user, "t02v01")
+    assert task["bpmn_id"] == FIRST.bpmn_id
+    assert task["unit"]["kind"] == FIRST.lane
+    assert task["due_at"] is not None and task["state"] == "open"
+    # The same step for a child in another township goes to that township's station only.
+    assert open_tasks(as_user(unit_user(FIRST.lane, "t01v01")), step=FIRST.bpmn_id) == []
+
+
+def test_another_units_liaison_gets_403_and_nothing_changes(as_user: Any) -> None:
+    api, task = _first_task(as_user)
+    stranger = as_user(unit_user(FIRST.lane, "t03v01"))
+    for path in (f"/api/v1/tasks/{task['id']}", ):
+        assert stranger.get(path).status_code == 403
+    for action in ("claim", "complete"):
+        resp = stranger.post(f"/api/v1/tasks/{task['id']}/{action}", json={"data": FIRST.data})
+        assert resp.status_code == 403
+        assert "another unit" in resp.get_json()["message"]
+    assert api.get(f"/api/v1/tasks/{task['id']}").get_json()["state"] == "open"
+
+
+def test_invalid_form_data_is_422_with_field_errors_and_changes_nothing(as_user: Any) -> None:
+    api, task = _first_task(as_user)
+    resp = api.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"no_such_field": 1}})
+    assert resp.status_code == 422
+    body = resp.get_json()
+    assert body["message"] and body["errors"]
+    assert api.get(f"/api/v1/tasks/{task['id']}").get_json()["state"] == "open"
+    resp = api.post(f"/api/v1/tasks/{task['id']}/complete", json={"nodata": True})
+    assert resp.status_code == 422
+
+
+def test_completing_twice_is_409(as_user: Any) -> None:
+    api, task = _first_task(as_user)
+    ok = api.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": FIRST.data})
+    assert ok.status_code == 200, ok.get_json()
+    assert ok.get_json()["state"] == "completed"
+    again = api.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": FIRST.data})
+    assert again.status_code == 409
+    assert "already completed" in again.get_json()["message"]
+
+
+def test_claim_by_one_liaison_blocks_another_until_unclaimed(as_user: Any) -> None:
+    api, task = _first_task(as_user)
+    head = as_user(unit_user(FIRST.lane, "t01v01") + "_head")
+    assert api.post(f"/api/v1/tasks/{task['id']}/claim").get_json()["assignee"]
+    assert head.post(f"/api/v1/tasks/{task['id']}/claim").status_code == 409
+    mine = open_tasks(api, assignee="me")
+    assert [t["id"] for t in mine] == [task["id"]]
+    assert api.post(f"/api/v1/tasks/{task['id']}/unclaim").get_json()["assignee"] is None
+    assert head.post(f"/api/v1/tasks/{task['id']}/claim").status_code == 200
+
+
+def test_unknown_ids_are_404_with_json(as_user: Any) -> None:
+    api = as_user("police_t01")
+    for resp in (api.get("/api/v1/tasks/999999"), api.post("/api/v1/tasks/999999/complete", json={"data": {}}),
+                 api.get("/api/v1/cases/999999")):
+        assert resp.status_code == 404
+        assert resp.is_json and resp.get_json()["message"]
+
+
+def test_missing_or_bad_token_is_401(client: Any, demo: Any) -> None:
+    assert client.get("/api/v1/tasks").status_code == 401
+    resp = client.get("/api/v1/tasks", headers={"Authorization": "Bearer nope"})
+    assert resp.status_code == 401 and "invalid" in resp.get_json()["message"]
+
+
+def test_overdue_filter_uses_the_clock(as_user: Any, clock: Any) -> None:
+    api, task = _first_task(as_user)
+    assert open_tasks(api, overdue="true") == []
+    clock.advance(days=60)
+    assert [t["id"] for t in open_tasks(api, overdue="true")] == [task["id"]]
+    assert open_tasks(api, overdue="true")[0]["overdue"] is True
