@@ -52,6 +52,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
+    from .org.queries import load_session_user
+
+    login_manager.user_loader(load_session_user)
     csrf.init_app(app)
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
@@ -87,10 +90,13 @@ def _register_api(app: Flask) -> None:
         api.register_blueprint(blp)
     app.register_error_handler(DomainError, domain_error_response)
 
+    from .home import blp as home_blp
+
+    app.register_blueprint(home_blp)
+
 
 def _register_cli(app: Flask) -> None:
-    from .cli import demo_cli, processes_cli, users_cli
+    from .cli import demo_cli, processes_cli, reports_cli, tasks_cli, users_cli
 
-    app.cli.add_command(demo_cli)
-    app.cli.add_command(users_cli)
-    app.cli.add_command(processes_cli)
+    for group in (demo_cli, users_cli, processes_cli, reports_cli, tasks_cli):
+        app.cli.add_command(group)

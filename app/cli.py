@@ -75,3 +75,101 @@ def processes_deploy(note: str) -> None:
     db.session.commit()
     for line in lines:
         click.echo(line)
+
+
+reports_cli = AppGroup("reports", help="Accept reports from the command line (hotline desk, imports).")
+tasks_cli = AppGroup("tasks", help="Work a unit's tasks from the command line.")
+
+
+def _user_or_exit(username: str):  # type: ignore[no-untyped-def]
+    from app.org.queries import user_by_username
+
+    user = user_by_username(username)
+    if user is None or not user.active:
+        click.echo(f"no active user {username!r}", err=True)
+        sys.exit(1)
+    return user
+
+
+def _fail(exc: Exception) -> None:
+    from app.common.errors import DomainError
+
+    db.session.rollback()
+    if isinstance(exc, DomainError):
+        click.echo(f"refused ({exc.status}): {exc.message}", err=True)
+        for field, messages in exc.errors.items():
+            click.echo(f"  {field}: {messages}", err=True)
+        sys.exit(2)
+    raise exc
+
+
+@reports_cli.command("submit")
+@click.option("--as", "username", required=True, help="the submitting user")
+@click.argument("payload", type=click.File("r", encoding="utf-8"))
+def reports_submit(username: str, payload) -> None:  # type: ignore[no-untyped-def]
+    """Accept a report from a JSON file (same body as POST /api/v1/reports); '-' reads stdin."""
+    import json
+
+    from marshmallow import ValidationError
+
+    from app.cases.operations import accept_report
+    from app.cases.schemas import ReportIn
+    from app.common.errors import DomainError, Invalid
+
+    user = _user_or_exit(username)
+    try:
+        body = ReportIn().load(json.load(payload))
+        case, created = accept_report(body, user)
+        db.session.commit()
+    except ValidationError as exc:
+        _fail(Invalid("report is not valid", exc.messages_dict))
+        return
+    except DomainError as exc:
+        _fail(exc)
+        return
+    click.echo(f"{'opened' if created else 'already received'}: case {case.number} (id {case.id})")
+
+
+@tasks_cli.command("list")
+@click.option("--as", "username", required=True, help="whose unit's queue")
+@click.option("--overdue", is_flag=True, help="only overdue tasks")
+def tasks_list(username: str, overdue: bool) -> None:
+    """Open tasks of the user's unit, soonest due first."""
+    from app.common.clock import now
+    from app.tasks.queries import TaskFilter, task_query
+
+    user = _user_or_exit(username)
+    at = now()
+    rows = db.session.scalars(task_query(
+        TaskFilter(unit_id=user.unit_id, state="open", overdue=True if overdue else None), at)).all()
+    for t in rows:
+        due = t.due_at.isoformat(timespec="minutes") if t.due_at else "-"
+        flag = " OVERDUE" if t.is_overdue(at) else ""
+        click.echo(f"{t.id:6}  case {t.case_id:<6} {t.bpmn_id:42} due {due}{flag}")
+    if not rows:
+        click.echo("no open tasks")
+
+
+@tasks_cli.command("complete")
+@click.option("--as", "username", required=True, help="the liaison completing the task")
+@click.argument("task_id", type=int)
+@click.argument("data", default="{}")
+def tasks_complete(username: str, task_id: int, data: str) -> None:
+    """Complete TASK_ID with DATA (a JSON object, validated against the step's form)."""
+    import json
+
+    from app.common.errors import DomainError, Invalid
+    from app.tasks import operations
+
+    user = _user_or_exit(username)
+    try:
+        parsed = json.loads(data)
+        task = operations.complete(operations.get_task(task_id), user, parsed)
+        db.session.commit()
+    except json.JSONDecodeError as exc:
+        _fail(Invalid(f"DATA is not JSON: {exc}"))
+        return
+    except DomainError as exc:
+        _fail(exc)
+        return
+    click.echo(f"completed task {task.id} ({task.bpmn_id})")

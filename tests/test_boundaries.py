@@ -36,3 +36,11 @@ def test_openapi_document_lists_the_endpoints(client: Any) -> None:
                  "/api/v1/tasks/{task_id}/complete", "/api/v1/cases/{case_id}"):
         assert path in doc["paths"], path
     assert "bearerAuth" in doc["components"]["securitySchemes"]
+
+
+def test_home_page_lists_deployed_processes_and_health_answers(client: Any, demo: Any) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "四位一体" in page.get_data(as_text=True)
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    assert client.get("/no-such-page").status_code == 404

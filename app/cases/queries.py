@@ -57,11 +57,18 @@ def case_view(case: Case, basis: Basis, user: User, at: datetime) -> dict[str, A
     view: dict[str, Any] = {
         "id": case.id, "number": case.number, "status": case.status, "situation": case.situation,
         "opened_at": case.opened_at, "closed_at": case.closed_at, "access": basis.value,
-        "grade": None, "help_tier": None, "child": None, "open_tasks": [], "instances": [], "timeline": [],
+        "grade": None, "help_tier": None, "child": None, "reports": [], "open_tasks": [], "instances": [],
+        "timeline": [],
     }
     if basis == Basis.REPORTER:
         return view
     view.update(grade=case.grade, help_tier=case.help_tier, child=child_view(case, user))
+    view["reports"] = [
+        {"id": r.id, "reporter_type": r.reporter_type, "reporter_name": r.reporter_name,
+         "reporter_unit": r.reporter_unit.name if r.reporter_unit else None, "situation": r.situation,
+         "description": r.description, "received_at": r.received_at}
+        for r in case.reports
+    ]
     view["open_tasks"] = [
         {"id": t.id, "bpmn_id": t.bpmn_id, "name": t.name,
          "unit": {"id": t.unit.id, "name": t.unit.name, "kind": t.unit.kind} if t.unit else None,

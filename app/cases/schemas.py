@@ -104,6 +104,16 @@ class InstanceOut(Schema):
     end_event = fields.String(allow_none=True)
 
 
+class ReportOut(Schema):
+    id = fields.Integer()
+    reporter_type = fields.String()
+    reporter_name = fields.String()
+    reporter_unit = fields.String(allow_none=True)
+    situation = fields.String()
+    description = fields.String()
+    received_at = fields.DateTime()
+
+
 class CaseOut(Schema):
     id = fields.Integer()
     number = fields.String()
@@ -114,6 +124,7 @@ class CaseOut(Schema):
     opened_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
     child = fields.Nested(ChildOut, allow_none=True)
+    reports = fields.List(fields.Nested(ReportOut))
     open_tasks = fields.List(fields.Nested(OpenTaskOut))
     instances = fields.List(fields.Nested(InstanceOut))
     timeline = fields.List(fields.Nested(TimelineOut))

@@ -52,3 +52,12 @@ def region_by_code(code: str) -> Region | None:
 
 def unit_members(unit_id: int) -> list[User]:
     return list(db.session.scalars(sa.select(User).where(User.unit_id == unit_id, User.active.is_(True))))
+
+
+def load_session_user(user_id: str) -> User | None:
+    """Flask-Login's user loader: only active users keep a session."""
+    try:
+        user = db.session.get(User, int(user_id))
+    except ValueError:
+        return None
+    return user if user is not None and user.active else None
