@@ -71,6 +71,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def _register_models() -> None:
     from .cases import models as _cases  # noqa: F401
+    from .notifications import models as _notifications  # noqa: F401
     from .org import models as _org  # noqa: F401
     from .processes import models as _processes  # noqa: F401
     from .tasks import models as _tasks  # noqa: F401

@@ -12,7 +12,8 @@ from flask import current_app
 from app.cases.timeline import record
 from app.common.clock import now
 from app.extensions import db
-from app.org.queries import unit_for
+from app.notifications.operations import notify
+from app.org.queries import unit_for, unit_members
 
 from .deadlines import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline, remind_at
 from .models import Task, TaskState, Timer
@@ -88,6 +89,8 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
         else:
             record(case, "task_created", f"{task.name} → {unit.name}", unit=unit, task=task,
                    detail={"bpmn_id": task.bpmn_id, "due_at": due.isoformat() if due else None})
+            notify(unit_members(unit.id), "new_task", f"{case.number}: {task.name}", case_id=case.id,
+                   task_id=task.id)
     for engine_id, row in open_rows.items():
         if engine_id in ready_ids or (completed is not None and row.id == completed.id):
             continue

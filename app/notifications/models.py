@@ -1,0 +1,48 @@
+"""In-app notifications and the email outbox.
+
+Both are written in the same transaction as the change they announce, so a
+crash can never leave a task created but unannounced; the outbox is sent by a
+worker after commit and is idempotent per ``dedupe_key``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.common.types import UTCDateTime
+from app.extensions import db
+
+
+class Notification(db.Model):
+    __tablename__ = "notification"
+    __table_args__ = (sa.Index("ix_notification_user_unread", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    """new_task, task_reassigned, reminder, overdue, escalation, conference, digest ..."""
+    title: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_file.id"))
+    task_id: Mapped[int | None] = mapped_column(sa.ForeignKey("task.id"))
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(120), unique=True)
+    """Set for notifications that must exist at most once (e.g. ``escalation:<task>:<level>:<user>``)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class EmailOutbox(db.Model):
+    __tablename__ = "email_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to_address: Mapped[str] = mapped_column(sa.String(254))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text)
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)

@@ -1,0 +1,147 @@
+"""Baselines without the database: bare SpiffWorkflow in memory, and ``app.engine`` alone.
+
+* bare: SpiffWorkflow as its own documentation uses it -- one parsed spec, one live
+  ``BpmnWorkflow`` per case, default script engine, no serialization.
+* engine: ``app.engine.start_instance`` / ``complete_task`` exactly as the platform calls them,
+  including the JSON round trip of the state on every step (restricted script engine, spec
+  cache, snapshot for the projections), but no database, forms, timeline or audit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from time import perf_counter
+from typing import Any
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: TID251 - the baseline itself
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: TID251 - the baseline itself
+from SpiffWorkflow.util.task import TaskState  # noqa: TID251 - the baseline itself
+from stats import Samples
+from workload import MainStep, chain_step_id
+
+from app import engine
+
+
+def parse_bare(files: dict[str, str], process_id: str) -> tuple[Any, dict[str, Any]]:
+    """Parse once with SpiffBpmnParser; returns (spec, subprocess_specs)."""
+    parser = SpiffBpmnParser()
+    for name, text in sorted(files.items()):
+        if name.endswith(".dmn"):
+            parser.add_dmn_str(text.encode("utf-8"), filename=name)
+        elif name.endswith(".bpmn"):
+            parser.add_bpmn_str(text.encode("utf-8"), filename=name)
+    return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+
+
+def _bare_start(parsed: tuple[Any, dict[str, Any]], data: dict[str, Any]) -> BpmnWorkflow:
+    workflow = BpmnWorkflow(parsed[0], parsed[1])
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(data)
+    workflow.do_engine_steps()
+    return workflow
+
+
+def _bare_step(workflow: BpmnWorkflow, bpmn_id: str, data: dict[str, Any]) -> None:
+    task = workflow.get_next_task(state=TaskState.READY, manual=True, spec_name=bpmn_id)
+    if task is None:
+        raise RuntimeError(f"bare: {bpmn_id} is not ready")
+    task.data.update(data)
+    task.run()
+    workflow.do_engine_steps()
+
+
+def bare_main(files: dict[str, str], process_id: str, start: dict[str, Any], steps: list[MainStep],
+              cases: int, warmup: int) -> tuple[Samples, Samples]:
+    """(case starts, completions) of the main path on bare SpiffWorkflow."""
+    parsed = parse_bare(files, process_id)
+    starts, completions = Samples("bare SpiffWorkflow: start"), Samples("bare SpiffWorkflow: complete")
+    for n in range(warmup + cases):
+        keep = n >= warmup
+        t0 = perf_counter()
+        workflow = _bare_start(parsed, {**start, "case_number": f"LD-BENCH-{n:06d}"})
+        if keep:
+            starts.add(perf_counter() - t0)
+        for step in steps:
+            t0 = perf_counter()
+            _bare_step(workflow, step.bpmn_id, dict(step.data))
+            if keep:
+                completions.add(perf_counter() - t0)
+        if not workflow.is_completed():
+            raise RuntimeError("bare: the main path did not reach its end event")
+    return starts, completions
+
+
+def _engine_step(spec_key: str, spec_json: dict[str, Any], snap: engine.InstanceSnapshot, bpmn_id: str,
+                 data: dict[str, Any]) -> engine.InstanceSnapshot:
+    ready = [r for r in snap.ready_tasks if r.bpmn_id == bpmn_id]
+    if not ready:
+        raise RuntimeError(f"engine: {bpmn_id} is not ready")
+    return engine.complete_task(spec_key, spec_json, snap.state, ready[0].id, data)
+
+
+def engine_main(files: dict[str, str], start: dict[str, Any], steps: list[MainStep],
+                cases: int, warmup: int) -> tuple[Samples, Samples]:
+    """(case starts, completions) of the main path through ``app.engine`` (state round trip, no DB)."""
+    parsed = engine.parse_bundle(files)
+    spec_key = "bench-engine-" + parsed.process_id
+    starts, completions = Samples("app.engine: start"), Samples("app.engine: complete")
+    for n in range(warmup + cases):
+        keep = n >= warmup
+        t0 = perf_counter()
+        snap = engine.start_instance(spec_key, parsed.spec_json, {**start, "case_number": f"LD-BENCH-{n:06d}"})
+        if keep:
+            starts.add(perf_counter() - t0)
+        for step in steps:
+            t0 = perf_counter()
+            snap = _engine_step(spec_key, parsed.spec_json, snap, step.bpmn_id, dict(step.data))
+            if keep:
+                completions.add(perf_counter() - t0)
+        if not snap.completed:
+            raise RuntimeError("engine: the main path did not reach its end event")
+    return starts, completions
+
+
+def _chain_run(n_steps: int, instances: int, start: Callable[[], Any],
+               step: Callable[[Any, str], Any]) -> list[list[float]]:
+    """Per instance, the wall time of each step 1..n_steps."""
+    out = []
+    for _ in range(instances):
+        state = start()
+        times = []
+        for i in range(1, n_steps + 1):
+            t0 = perf_counter()
+            state = step(state, chain_step_id(i))
+            times.append(perf_counter() - t0)
+        out.append(times)
+    return out
+
+
+def bare_chain(files: dict[str, str], process_id: str, n_steps: int, instances: int,
+               start_data: dict[str, Any]) -> list[list[float]]:
+    parsed = parse_bare(files, process_id)
+
+    def step(workflow: BpmnWorkflow, bpmn_id: str) -> BpmnWorkflow:
+        _bare_step(workflow, bpmn_id, {})
+        return workflow
+
+    return _chain_run(n_steps, instances, lambda: _bare_start(parsed, dict(start_data)), step)
+
+
+def engine_chain(files: dict[str, str], n_steps: int, instances: int,
+                 start_data: dict[str, Any]) -> tuple[list[list[float]], dict[int, int]]:
+    """Per-step times through ``app.engine``, and the state size in bytes after each step of instance 0."""
+    parsed = engine.parse_bundle(files)
+    spec_key = "bench-engine-" + parsed.process_id
+    sizes: dict[int, int] = {}
+    counter = {"i": 0}
+
+    def step(snap: engine.InstanceSnapshot, bpmn_id: str) -> engine.InstanceSnapshot:
+        snap = _engine_step(spec_key, parsed.spec_json, snap, bpmn_id, {})
+        counter["i"] += 1
+        if counter["i"] <= n_steps:
+            sizes[counter["i"]] = len(snap.state.encode("utf-8"))
+        return snap
+
+    times = _chain_run(n_steps, instances,
+                       lambda: engine.start_instance(spec_key, parsed.spec_json, dict(start_data)), step)
+    return times, sizes
