@@ -15,6 +15,7 @@ from .types import BundleInvalid, ParsedBundle, UserTaskInfo, ValidationMessage
 from .xml import parse_xml
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS}
 
 
@@ -33,6 +34,11 @@ def _collect_expressions(root: etree._Element) -> list[tuple[str, str, str]]:
         found.append((flow.get("id", "?"), "condition", (cond.text or "").strip()))
     for script in root.iterfind(".//bpmn:scriptTask/bpmn:script", NS):
         found.append((script.getparent().get("id", "?"), "script", script.text or ""))
+    for prop in root.iterfind(f".//{{{SPIFF_NS}}}property"):
+        value = prop.get("value") or ""
+        if value.startswith("="):
+            task = prop.getparent().getparent().getparent()
+            found.append((task.get("id", "?"), f"property {prop.get('name')}", value[1:]))
     for tag in ("timeDuration", "timeDate", "timeCycle"):
         for timer in root.iterfind(f".//bpmn:{tag}", NS):
             event = timer.getparent().getparent()

@@ -45,8 +45,25 @@ def _lane(task: Task) -> str | None:
     return lane
 
 
+EXPRESSION_PREFIX = "="
+"""A property value starting with ``=`` is an expression over the task data (e.g. ``=action_department``)."""
+
+
 def _properties(task: Task) -> dict[str, str]:
-    return dict(getattr(task.task_spec, "extensions", {}).get("properties", {}))
+    """The task's extension properties, with ``=expression`` values evaluated in the sandbox.
+
+    This is how one BPMN task can be routed per instance (a conference action
+    owned by a department chosen at the conference) or get a computed deadline.
+    """
+    props = dict(getattr(task.task_spec, "extensions", {}).get("properties", {}))
+    for key, value in props.items():
+        if isinstance(value, str) and value.startswith(EXPRESSION_PREFIX):
+            try:
+                result = task.workflow.script_engine.evaluate(task, value[len(EXPRESSION_PREFIX):])
+            except SpiffWorkflowException as exc:
+                raise ProcessScriptError(f"property {key!r}: {exc}", _bpmn_id(task)) from exc
+            props[key] = "" if result is None else str(result)
+    return props
 
 
 def _all_tasks(workflow: BpmnWorkflow, state: int) -> list[Task]:

@@ -47,7 +47,7 @@ def check_platform_rules(parsed: engine.ParsedBundle, forms: dict[str, Any]) -> 
         kind = task.properties.get("department") or task.lane
         if kind is None:
             problems.append(f"{where}: user task is in no lane and has no 'department' property")
-        elif kind not in DEPARTMENT_KINDS:
+        elif kind not in DEPARTMENT_KINDS and not kind.startswith("="):  # "=expr" is resolved per instance
             problems.append(f"{where}: department {kind!r} is not a department kind")
         form = task.properties.get("formJsonSchemaFilename")
         if form:
@@ -62,7 +62,7 @@ def check_platform_rules(parsed: engine.ParsedBundle, forms: dict[str, Any]) -> 
                 except SchemaError as exc:
                     problems.append(f"{where}: form {form!r} is not a valid JSON Schema: {exc.message}")
         deadline = task.properties.get("deadline")
-        if deadline:
+        if deadline and not deadline.startswith("="):
             try:
                 parse_deadline(deadline)
             except DeadlineSyntaxError as exc:

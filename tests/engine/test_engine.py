@@ -120,3 +120,18 @@ def test_loaded_workflow_runs_scripts_in_the_sandbox_not_the_default_engine() ->
     with pytest.raises(engine.ProcessScriptError) as err:
         engine.complete_task("mini-tampered", spec_json, snap.state, snap.ready_tasks[0].id, {"ok": True})
     assert err.value.bpmn_id == "s1"
+
+
+def test_expression_properties_route_each_instance_by_its_data() -> None:
+    bundle = engine.parse_bundle({"r.bpmn": (DATA / "routed_by_data.bpmn").read_text(encoding="utf-8")})
+    snap = engine.start_instance("routed", bundle.spec_json, {"action_department": "education",
+                                                               "action_deadline": "3WD"})
+    [task] = snap.ready_tasks
+    assert (task.lane, task.department, task.deadline) == ("civil_affairs", "education", "3WD")
+
+
+def test_expression_property_that_does_not_compile_is_refused_at_parse() -> None:
+    text = (DATA / "routed_by_data.bpmn").read_text(encoding="utf-8").replace("=action_department", "=import os")
+    with pytest.raises(engine.BundleInvalid) as err:
+        engine.parse_bundle({"r.bpmn": text})
+    assert any(m.element_id == "act" for m in err.value.messages)
