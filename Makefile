@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := app:create_app
 
-.PHONY: run test lint typecheck bench assets clean migration
+.PHONY: run test lint typecheck bench bench-sweep assets translations clean migration
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) on PATH"; exit 1; }
@@ -16,13 +16,41 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Browser assets (htmx, bpmn-js viewer + modeler, dmn-js, Chart.js) from npm into app/static/vendor/
+# (gitignored; no CDN at run time). Rebuilt when package.json or the lock file changes.
+VENDOR := app/static/vendor
+VENDOR_STAMP := $(VENDOR)/.installed
+
+$(VENDOR_STAMP): package.json $(wildcard package-lock.json)
+	@command -v npm >/dev/null 2>&1 || { echo "needs npm (Node.js) on PATH for the browser assets"; exit 1; }
+	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --ignore-scripts; else npm install --no-audit --no-fund --ignore-scripts; fi
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/htmx $(VENDOR)/bpmn-js $(VENDOR)/dmn-js $(VENDOR)/chart.js
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
+	cp node_modules/bpmn-js/dist/bpmn-viewer.production.min.js node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js \
+	   node_modules/bpmn-js/dist/bpmn-modeler.production.min.js $(VENDOR)/bpmn-js/
+	cp -r node_modules/bpmn-js/dist/assets $(VENDOR)/bpmn-js/
+	cp node_modules/dmn-js/dist/dmn-viewer.production.min.js node_modules/dmn-js/dist/dmn-modeler.production.min.js $(VENDOR)/dmn-js/
+	cp -r node_modules/dmn-js/dist/assets $(VENDOR)/dmn-js/
+	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.js/
+	touch $@
+
+assets: $(VENDOR_STAMP)
+
 # Embedded default: SQLite under instance/, jobs inline, demo county and processes loaded.
-run: $(STAMP)
+# Plain http on 127.0.0.1, so the session cookie is not marked Secure here (it is by default).
+run: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo load
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	LIANDONG_SECURE_COOKIES=$${LIANDONG_SECURE_COOKIES:-0} LIANDONG_INLINE_LOOP=$${LIANDONG_INLINE_LOOP:-1} \
+	  $(BIN)/flask run --host 127.0.0.1 --port 5000
 
-test: $(STAMP)
+# UI text: extract, merge into both catalogs, then fill the English catalog's new entries.
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o app/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/python -m app.common.catalogs app/translations
+
+test: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -31,6 +59,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/task_completion.py
+
+# Deadline sweep and dashboard at 1,000,000 open tasks (PostgreSQL database `bench`; needs Redis for the delay)
+bench-sweep: $(STAMP)
+	$(BIN)/python bench/sweep.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -66,27 +66,40 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _register_models()
     _register_api(app)
     _register_cli(app)
+    _register_pages(app, settings)
+    _register_deadlines(app, settings)
     return app
 
 
 def _register_models() -> None:
     from .cases import models as _cases  # noqa: F401
+    from .conferences import models as _conferences  # noqa: F401
+    from .duties import models as _duties  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
     from .org import models as _org  # noqa: F401
     from .processes import models as _processes  # noqa: F401
+    from .tasks import attachments as _attachments  # noqa: F401
+    from .tasks import comments as _comments  # noqa: F401
     from .tasks import models as _tasks  # noqa: F401
+    from .tasks import saved_views as _saved_views  # noqa: F401
 
 
 def _register_api(app: Flask) -> None:
     from .cases.api import blp as cases_blp
     from .common.api import domain_error_response
     from .common.errors import DomainError
+    from .conferences.api import blp as conferences_blp
+    from .conferences.hooks import connect as connect_conference_hooks
+    from .duties.api import blp as duties_blp
+    from .duties.receivers import connect as connect_duty_receivers
     from .extensions import api, csrf
     from .org.api import blp as org_blp
     from .processes.api import blp as processes_blp
     from .tasks.api import blp as tasks_blp
 
-    for blp in (cases_blp, tasks_blp, org_blp, processes_blp):
+    connect_duty_receivers()
+    connect_conference_hooks()
+    for blp in (cases_blp, tasks_blp, org_blp, processes_blp, conferences_blp, duties_blp):
         csrf.exempt(blp)  # bearer tokens, never cookies, authenticate the API
         api.register_blueprint(blp)
     app.register_error_handler(DomainError, domain_error_response)
@@ -96,8 +109,71 @@ def _register_api(app: Flask) -> None:
     app.register_blueprint(home_blp)
 
 
+def _register_pages(app: Flask, settings: Settings) -> None:
+    """Browser pages: session login, CSRF, languages, rate limits, cookie flags (docs/web.md)."""
+    from .common import i18n, pages
+    from .extensions import limiter, login_manager
+
+    app.config.update(
+        SESSION_COOKIE_SECURE=settings.secure_cookies and not (app.debug or settings.testing),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies and not (app.debug or settings.testing),
+        MAX_CONTENT_LENGTH=settings.attachment_max_bytes + 1024 * 1024,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_KEY_PREFIX="liandong",
+    )
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = ""
+    limiter.init_app(app)
+    i18n.init_app(app)
+    pages.init_app(app)
+
+    from .cases.views import blp as workspace_blp
+    from .notifications.views import blp as alerts_blp
+    from .org.admin_views import blp as admin_blp
+    from .org.views import blp as auth_blp
+    from .tasks.views import blp as inbox_blp
+
+    for blp in (auth_blp, admin_blp, inbox_blp, workspace_blp, alerts_blp):
+        app.register_blueprint(blp)
+    from .processes.views import blp as designer_blp
+
+    app.register_blueprint(designer_blp)
+
+
 def _register_cli(app: Flask) -> None:
     from .cli import demo_cli, processes_cli, reports_cli, tasks_cli, users_cli
 
     for group in (demo_cli, users_cli, processes_cli, reports_cli, tasks_cli):
         app.cli.add_command(group)
+    from .duties.cli import duties_cli
+
+    app.cli.add_command(duties_cli)
+
+
+def _register_deadlines(app: Flask, settings: Settings) -> None:
+    """Calendar, ladders, escalations, the coordinator dashboard, workers (docs/deadlines-and-escalation.md)."""
+    from workers.api import blp as jobs_blp
+    from workers.cli import COMMANDS as worker_commands
+
+    from .dashboard.api import blp as dashboard_api_blp
+    from .dashboard.views import blp as dashboard_blp
+    from .extensions import api, csrf
+    from .notifications import dispatch
+    from .tasks import calendar as _calendar  # noqa: F401
+    from .tasks import escalation as _escalation  # noqa: F401
+    from .tasks import ladder as _ladder  # noqa: F401
+    from .tasks.cli import COMMANDS as deadline_commands
+
+    for blp in (dashboard_api_blp, jobs_blp):
+        csrf.exempt(blp)
+        api.register_blueprint(blp)
+    app.register_blueprint(dashboard_blp)
+    for command in (*deadline_commands, *worker_commands):
+        app.cli.add_command(command)
+    dispatch.init_app()
+    if settings.inline_loop and not settings.redis_url:
+        from workers.loop import start_inline_loop
+
+        start_inline_loop(app)

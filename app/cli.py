@@ -34,7 +34,17 @@ def demo_load() -> None:
 
     logins = load_demo()
     deployed = deploy_shipped("demo load")
+    from app.tasks.ladder import seed_default_ladders
+
+    seed_default_ladders()  # the built-in escalation ladders as editable rows
+    from app.common.clock import now
+    from app.duties.demo import load_demo_children
+    from app.duties.scheduler import start_due_duties
+
+    enrolled = load_demo_children()  # children in the programme, so recurring duties start in the demo
+    started = start_due_duties(now())
     db.session.commit()
+    click.echo(f"Programme: {enrolled} child(ren) enrolled, {started} duty cycle(s) started")
     click.echo("Processes: " + ", ".join(deployed))
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for login in logins:
@@ -173,3 +183,6 @@ def tasks_complete(username: str, task_id: int, data: str) -> None:
         _fail(exc)
         return
     click.echo(f"completed task {task.id} ({task.bpmn_id})")
+
+
+from app.processes import cli as _designer_commands  # noqa: E402,F401  (history, diff, migrate, rollback, designer)

@@ -50,6 +50,25 @@ class Settings:
     script_time_budget: float = 2.0
     token_ttl_days: int = 365
     testing: bool = False
+    secure_cookies: bool = True
+    """Session cookie ``Secure`` flag; always off in debug and tests (plain http on 127.0.0.1)."""
+    login_limit_per_account: str = "5 per minute; 30 per hour"
+    login_limit_per_address: str = "20 per minute; 300 per hour"
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    smtp_host: str | None = None
+    """No host: mails wait in the outbox (the embedded pilot may have no mail server)."""
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "liandong@localhost"
+    smtp_starttls: bool = False
+    smtp_timeout: float = 10.0
+    digest_time: str = "08:30"
+    """County-local time after which the daily digests of a working day are sent."""
+    sweep_interval: int = 30
+    """Seconds between deadline sweeps (RQ cron, or the in-process loop without Redis)."""
+    inline_loop: bool = False
+    """Start the in-process sweep thread (no Redis). ``make run`` sets it; tests never do."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -62,6 +81,8 @@ class Settings:
             "redis_url": env.get("REDIS_URL") or None,
             "county_timezone": env.get("LIANDONG_TIMEZONE", "Asia/Shanghai"),
             "instance_dir": instance,
+            "secure_cookies": env.get("LIANDONG_SECURE_COOKIES", "1") not in ("0", "false", "no"),
+            **_mail_and_sweep_settings(env),
         }
         if "secret_key" not in overrides:
             values["secret_key"] = env.get("LIANDONG_SECRET_KEY") or _secret_key(instance)
@@ -69,3 +90,27 @@ class Settings:
         if "database_url" in overrides:
             values["database_url"] = _database_url(overrides["database_url"], instance)
         return cls(**values)
+
+
+def _flag(raw: str | None, default: bool = False) -> bool:
+    return default if raw is None or raw == "" else raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _mail_and_sweep_settings(env: dict[str, str]) -> dict[str, Any]:
+    """LIANDONG_SMTP_* and the sweep's settings (docs/deadlines-and-escalation.md)."""
+    values: dict[str, Any] = {
+        "smtp_host": env.get("LIANDONG_SMTP_HOST") or None,
+        "smtp_user": env.get("LIANDONG_SMTP_USER") or None,
+        "smtp_password": env.get("LIANDONG_SMTP_PASSWORD") or None,
+        "smtp_starttls": _flag(env.get("LIANDONG_SMTP_STARTTLS")),
+        "inline_loop": _flag(env.get("LIANDONG_INLINE_LOOP")),
+    }
+    if env.get("LIANDONG_SMTP_PORT"):
+        values["smtp_port"] = int(env["LIANDONG_SMTP_PORT"])
+    if env.get("LIANDONG_SMTP_FROM"):
+        values["smtp_from"] = env["LIANDONG_SMTP_FROM"]
+    if env.get("LIANDONG_DIGEST_TIME"):
+        values["digest_time"] = env["LIANDONG_DIGEST_TIME"]
+    if env.get("LIANDONG_SWEEP_INTERVAL"):
+        values["sweep_interval"] = max(1, int(env["LIANDONG_SWEEP_INTERVAL"]))
+    return values

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -27,3 +30,6 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 api = LiandongApi()
+babel = Babel()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+"""Only the routes that ask for a limit are limited (login); storage is chosen in ``create_app``."""

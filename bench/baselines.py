@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
 
@@ -20,6 +21,19 @@ from stats import Samples
 from workload import MainStep, chain_step_id
 
 from app import engine
+
+
+@dataclass
+class MainResult:
+    starts: Samples
+    completions: Samples
+    per_step: dict[str, Samples] = field(default_factory=dict)
+    state_bytes: dict[str, int] = field(default_factory=dict)
+    """Stored state size after each step (app.engine only; one case)."""
+
+    def add(self, bpmn_id: str, seconds: float) -> None:
+        self.completions.add(seconds)
+        self.per_step.setdefault(bpmn_id, Samples(bpmn_id)).add(seconds)
 
 
 def parse_bare(files: dict[str, str], process_id: str) -> tuple[Any, dict[str, Any]]:
@@ -51,24 +65,24 @@ def _bare_step(workflow: BpmnWorkflow, bpmn_id: str, data: dict[str, Any]) -> No
 
 
 def bare_main(files: dict[str, str], process_id: str, start: dict[str, Any], steps: list[MainStep],
-              cases: int, warmup: int) -> tuple[Samples, Samples]:
-    """(case starts, completions) of the main path on bare SpiffWorkflow."""
+              cases: int, warmup: int) -> MainResult:
+    """Case starts and completions of the main path on bare SpiffWorkflow."""
     parsed = parse_bare(files, process_id)
-    starts, completions = Samples("bare SpiffWorkflow: start"), Samples("bare SpiffWorkflow: complete")
+    res = MainResult(Samples("bare SpiffWorkflow: start"), Samples("bare SpiffWorkflow: complete"))
     for n in range(warmup + cases):
         keep = n >= warmup
         t0 = perf_counter()
         workflow = _bare_start(parsed, {**start, "case_number": f"LD-BENCH-{n:06d}"})
         if keep:
-            starts.add(perf_counter() - t0)
+            res.starts.add(perf_counter() - t0)
         for step in steps:
             t0 = perf_counter()
             _bare_step(workflow, step.bpmn_id, dict(step.data))
             if keep:
-                completions.add(perf_counter() - t0)
+                res.add(step.bpmn_id, perf_counter() - t0)
         if not workflow.is_completed():
             raise RuntimeError("bare: the main path did not reach its end event")
-    return starts, completions
+    return res
 
 
 def _engine_step(spec_key: str, spec_json: dict[str, Any], snap: engine.InstanceSnapshot, bpmn_id: str,
@@ -80,25 +94,26 @@ def _engine_step(spec_key: str, spec_json: dict[str, Any], snap: engine.Instance
 
 
 def engine_main(files: dict[str, str], start: dict[str, Any], steps: list[MainStep],
-                cases: int, warmup: int) -> tuple[Samples, Samples]:
-    """(case starts, completions) of the main path through ``app.engine`` (state round trip, no DB)."""
+                cases: int, warmup: int) -> MainResult:
+    """Case starts and completions of the main path through ``app.engine`` (state round trip, no DB)."""
     parsed = engine.parse_bundle(files)
     spec_key = "bench-engine-" + parsed.process_id
-    starts, completions = Samples("app.engine: start"), Samples("app.engine: complete")
+    res = MainResult(Samples("app.engine: start"), Samples("app.engine: complete"))
     for n in range(warmup + cases):
         keep = n >= warmup
         t0 = perf_counter()
         snap = engine.start_instance(spec_key, parsed.spec_json, {**start, "case_number": f"LD-BENCH-{n:06d}"})
         if keep:
-            starts.add(perf_counter() - t0)
+            res.starts.add(perf_counter() - t0)
         for step in steps:
             t0 = perf_counter()
             snap = _engine_step(spec_key, parsed.spec_json, snap, step.bpmn_id, dict(step.data))
             if keep:
-                completions.add(perf_counter() - t0)
+                res.add(step.bpmn_id, perf_counter() - t0)
+                res.state_bytes.setdefault(step.bpmn_id, len(snap.state.encode("utf-8")))
         if not snap.completed:
             raise RuntimeError("engine: the main path did not reach its end event")
-    return starts, completions
+    return res
 
 
 def _chain_run(n_steps: int, instances: int, start: Callable[[], Any],

@@ -98,6 +98,12 @@ def chain_bpmn(steps: int) -> str:
     return "\n".join(out)
 
 
+def chain_user() -> str:
+    from helpers import unit_user
+
+    return unit_user(CHAIN_LANE, VILLAGE)
+
+
 def chain_files(steps: int) -> dict[str, str]:
     return {f"{CHAIN_PROCESS}.bpmn": chain_bpmn(steps)}
 

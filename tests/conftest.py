@@ -21,8 +21,20 @@ from app import create_app
 from app.common.clock import FixedClock
 from app.extensions import db
 
+pytest_plugins = ["webhelpers"]
+"""Page-test fixtures (``page``: a signed-in browser session) live in tests/webhelpers.py."""
+
 START = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 """Tuesday 2026-03-10 09:00 in Asia/Shanghai: an ordinary working morning."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``postgres`` / ``redis`` tests need the real servers: skipped ONLY when their URL is not set."""
+    needs = {"postgres": "DATABASE_URL", "redis": "REDIS_URL"}
+    for item in items:
+        for marker, variable in needs.items():
+            if item.get_closest_marker(marker) is not None and not os.environ.get(variable):
+                item.add_marker(pytest.mark.skip(reason=f"needs {variable} (a real {marker})"))
 
 
 def _reset_postgres(url: str) -> None:
@@ -52,7 +64,7 @@ def app(database_url: str, clock: FixedClock, tmp_path_factory: pytest.TempPathF
     instance = tmp_path_factory.mktemp("instance")
     app = create_app({
         "database_url": database_url, "instance_dir": instance, "secret_key": "test-secret",
-        "testing": True, "redis_url": None, "extra": {"clock": clock},
+        "testing": True, "redis_url": None, "inline_loop": False, "extra": {"clock": clock},
     })
     from flask_migrate import upgrade
 

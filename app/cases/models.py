@@ -97,9 +97,14 @@ class Case(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
-    child_id: Mapped[int] = mapped_column(sa.ForeignKey("child.id"), index=True)
+    child_id: Mapped[int | None] = mapped_column(sa.ForeignKey("child.id"), index=True)
+    """None only for a region's work file (``kind == "work"``)."""
     region_id: Mapped[int] = mapped_column(sa.ForeignKey("region.id"), index=True)
-    """The child's village at intake: routing walks up from here."""
+    """The child's village at intake: routing walks up from here (a work file: its township or county)."""
+    kind: Mapped[str] = mapped_column(sa.String(16), default="protection", server_default="protection")
+    """``protection`` (opened by a report), ``care`` (a child's programme file: recurring duties, visit
+    records) or ``work`` (a township's or the county's work file: data comparison, annual report)."""
+    title: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     situation: Mapped[str] = mapped_column(sa.String(32))
     status: Mapped[str] = mapped_column(sa.String(16), default="open", index=True)
     grade: Mapped[str | None] = mapped_column(sa.String(16))
@@ -107,9 +112,14 @@ class Case(db.Model):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    child: Mapped[Child] = relationship(lazy="joined")
+    child: Mapped[Child | None] = relationship(lazy="joined")
     region: Mapped[Region] = relationship()
     reports: Mapped[list[Report]] = relationship(back_populates="case", order_by="Report.id")
+
+    @property
+    def subject(self) -> str:
+        """What the case is about, for lists: the child's name, or a work file's title."""
+        return self.child.name if self.child is not None else self.title
 
 
 class Report(db.Model):

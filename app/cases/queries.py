@@ -36,8 +36,11 @@ def timeline(case_id: int) -> list[TimelineEntry]:
         .order_by(TimelineEntry.at, TimelineEntry.id)))
 
 
-def child_view(case: Case, user: User) -> dict[str, Any]:
+def child_view(case: Case, user: User) -> dict[str, Any] | None:
+    """The child, masked for ``user``; None for a region's work file, which is about no child."""
     child = case.child
+    if child is None:
+        return None
     sensitive = sees_sensitive(user)
     village = child.village
     return {
@@ -55,7 +58,8 @@ def child_view(case: Case, user: User) -> dict[str, Any]:
 
 def case_view(case: Case, basis: Basis, user: User, at: datetime) -> dict[str, Any]:
     view: dict[str, Any] = {
-        "id": case.id, "number": case.number, "status": case.status, "situation": case.situation,
+        "id": case.id, "number": case.number, "kind": case.kind, "title": case.title, "status": case.status,
+        "situation": case.situation,
         "opened_at": case.opened_at, "closed_at": case.closed_at, "access": basis.value,
         "grade": None, "help_tier": None, "child": None, "reports": [], "open_tasks": [], "instances": [],
         "timeline": [],

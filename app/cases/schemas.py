@@ -117,6 +117,9 @@ class ReportOut(Schema):
 class CaseOut(Schema):
     id = fields.Integer()
     number = fields.String()
+    kind = fields.String(metadata={"description": "protection (from a report), care (a child's programme file), "
+                                                  "work (a township's or the county's work file)"})
+    title = fields.String()
     status = fields.String()
     situation = fields.String()
     grade = fields.String(allow_none=True)

@@ -4,8 +4,12 @@ The rest of Liandong calls these functions and sees plain dataclasses
 (``ReadyTask``, ``WaitingTimer``, ``InstanceSnapshot``); see DESIGN.md.
 """
 
+from .checks import check_timer
+from .editing import edit_element
+from .migration import MigrationCheck, migrate_state
+from .model import BundleModel, ElementInfo, ProcessInfo, describe_bundle
 from .parsing import parse_bundle
-from .runtime import complete_task, fire_timers, snapshot, start_instance
+from .runtime import cancel_instance, complete_task, fire_timers, snapshot, start_instance
 from .sandbox import check_source
 from .serialization import SERIALIZER_VERSION
 from .types import (
@@ -21,10 +25,12 @@ from .types import (
     ValidationMessage,
     WaitingTimer,
 )
+from .xml import MAX_XML_BYTES
 
 __all__ = [
-    "SERIALIZER_VERSION", "BundleInvalid", "CompletedStep", "EngineError", "InstanceSnapshot",
-    "ParsedBundle", "ProcessScriptError", "ReadyTask", "TaskNotReady", "UserTaskInfo",
-    "ValidationMessage", "WaitingTimer", "check_source", "complete_task", "fire_timers",
-    "parse_bundle", "snapshot", "start_instance",
+    "MAX_XML_BYTES", "SERIALIZER_VERSION", "BundleInvalid", "BundleModel", "CompletedStep", "ElementInfo", "EngineError",
+    "InstanceSnapshot", "MigrationCheck", "ParsedBundle", "ProcessInfo", "ProcessScriptError", "ReadyTask",
+    "TaskNotReady", "UserTaskInfo", "ValidationMessage", "WaitingTimer", "cancel_instance", "check_source", "check_timer",
+    "complete_task", "describe_bundle", "edit_element", "fire_timers", "migrate_state", "parse_bundle",
+    "snapshot", "start_instance",
 ]

@@ -9,6 +9,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
+from .model import schema_messages
 from .sandbox import check_source
 from .serialization import spec_to_dict
 from .types import BundleInvalid, ParsedBundle, UserTaskInfo, ValidationMessage
@@ -34,6 +35,10 @@ def _collect_expressions(root: etree._Element) -> list[tuple[str, str, str]]:
         found.append((flow.get("id", "?"), "condition", (cond.text or "").strip()))
     for script in root.iterfind(".//bpmn:scriptTask/bpmn:script", NS):
         found.append((script.getparent().get("id", "?"), "script", script.text or ""))
+    for tag in ("preScript", "postScript"):
+        for script in root.iterfind(f".//{{{SPIFF_NS}}}{tag}"):
+            task = script.getparent().getparent()
+            found.append((task.get("id", "?"), "script", script.text or ""))
     for prop in root.iterfind(f".//{{{SPIFF_NS}}}property"):
         value = prop.get("value") or ""
         if value.startswith("="):
@@ -79,6 +84,11 @@ def parse_bundle(files: dict[str, bytes | str], process_id: str | None = None) -
             messages.extend(exc.messages)
             continue
         roots[name] = root
+        if name.endswith(".bpmn"):
+            schema_problems = schema_messages(root, name)
+            if schema_problems:  # the engine's own check reports only the last error, without the element
+                messages.extend(schema_problems)
+                continue
         try:
             if name.endswith(".dmn"):
                 parser.add_dmn_xml(root, filename=name)

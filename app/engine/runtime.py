@@ -21,6 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from .sandbox import make_script_engine
 from .serialization import SERIALIZER_VERSION, dump_state, load_state, new_workflow
+from .timers import engine_clock, timer_due
 from .types import (
     CompletedStep,
     EngineError,
@@ -67,10 +68,21 @@ def _properties(task: Task) -> dict[str, str]:
 
 
 def _all_tasks(workflow: BpmnWorkflow, state: int) -> list[Task]:
-    tasks = list(workflow.get_tasks(state=state))
+    """Tasks of the workflow and its subprocesses, each once (3.2.0's ``get_tasks`` already
+    descends into embedded subprocesses, so walking them again would list their tasks twice)."""
+    found: dict[uuid.UUID, Task] = {t.id: t for t in workflow.get_tasks(state=state)}
     for sub in workflow.subprocesses.values():
-        tasks.extend(sub.get_tasks(state=state))
-    return tasks
+        for t in sub.get_tasks(state=state):
+            found.setdefault(t.id, t)
+    return list(found.values())
+
+
+def _waits_for_timer(task: Task) -> bool:
+    """A timer event, or an event-based gateway / multiple event one of whose events is a timer."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, TimerEventDefinition):
+        return True
+    return any(isinstance(d, TimerEventDefinition) for d in getattr(definition, "event_definitions", ()))
 
 
 def _bpmn_id(task: Task) -> str:
@@ -78,13 +90,7 @@ def _bpmn_id(task: Task) -> str:
 
 
 def _timer_due(task: Task) -> datetime | None:
-    value = task._get_internal_data("event_value")
-    if not isinstance(value, str):
-        return None
-    try:
-        return TimerEventDefinition.get_datetime(value)
-    except ValueError:
-        return None
+    return timer_due(task._get_internal_data("event_value"))
 
 
 def _process_data(workflow: BpmnWorkflow) -> dict[str, Any]:
@@ -112,8 +118,7 @@ def _snapshot(workflow: BpmnWorkflow, steps: list[CompletedStep]) -> InstanceSna
         WaitingTimer(task_id=str(t.id), bpmn_id=_bpmn_id(t),
                      name=str(getattr(t.task_spec, "bpmn_name", None) or _bpmn_id(t)), due_at=_timer_due(t))
         for t in workflow.event_manager.tasks.values()
-        if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)
-        and t.has_state(TaskState.WAITING)
+        if _waits_for_timer(t) and t.has_state(TaskState.WAITING)
     ]
     end_event = None
     completed = workflow.is_completed()
@@ -146,8 +151,14 @@ def _advance(workflow: BpmnWorkflow, steps: list[CompletedStep]) -> None:
 
 
 def start_instance(spec_key: str, spec_json: dict[str, Any], data: dict[str, Any],
-                   helpers: Helpers | None = None) -> InstanceSnapshot:
-    """Start a new instance with ``data`` visible to every task."""
+                   helpers: Helpers | None = None, *, now: datetime | None = None) -> InstanceSnapshot:
+    """Start a new instance with ``data`` visible to every task; timers start counting at ``now``."""
+    with engine_clock(now):
+        return _start(spec_key, spec_json, data, helpers)
+
+
+def _start(spec_key: str, spec_json: dict[str, Any], data: dict[str, Any],
+           helpers: Helpers | None) -> InstanceSnapshot:
     workflow = new_workflow(spec_key, spec_json, make_script_engine(helpers))
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(data)
@@ -157,12 +168,19 @@ def start_instance(spec_key: str, spec_json: dict[str, Any], data: dict[str, Any
 
 
 def complete_task(spec_key: str, spec_json: dict[str, Any], state: str, task_id: str,
-                  data: dict[str, Any], helpers: Helpers | None = None) -> InstanceSnapshot:
-    """Complete a READY user task with ``data`` and run the engine to the next wait.
+                  data: dict[str, Any], helpers: Helpers | None = None, *,
+                  now: datetime | None = None) -> InstanceSnapshot:
+    """Complete a READY user task with ``data`` and run the engine to the next wait, as of ``now``.
 
     SpiffWorkflow's ``Task.run()`` has no state guard (a completed or cancelled
     task can run again), so we check READY and manual ourselves.
     """
+    with engine_clock(now):
+        return _complete(spec_key, spec_json, state, task_id, data, helpers)
+
+
+def _complete(spec_key: str, spec_json: dict[str, Any], state: str, task_id: str,
+              data: dict[str, Any], helpers: Helpers | None) -> InstanceSnapshot:
     workflow = load_state(spec_key, spec_json, state, make_script_engine(helpers))
     try:
         task = workflow.get_task_from_id(uuid.UUID(task_id))
@@ -184,15 +202,38 @@ def complete_task(spec_key: str, spec_json: dict[str, Any], state: str, task_id:
 
 
 def fire_timers(spec_key: str, spec_json: dict[str, Any], state: str,
-                helpers: Helpers | None = None) -> InstanceSnapshot:
-    """Let due timers fire; the engine notices timers only when asked."""
+                helpers: Helpers | None = None, *, now: datetime | None = None) -> InstanceSnapshot:
+    """Let the timers due by ``now`` fire; the engine notices timers only when asked.
+
+    Boundary timers (interrupting or not), intermediate timers and the timers of
+    an event-based gateway all fire here, and whatever they lead to (a task for
+    another unit, an escalation event caught by a subprocess boundary) runs in
+    the same command.
+    """
+    with engine_clock(now):
+        workflow = load_state(spec_key, spec_json, state, make_script_engine(helpers))
+        steps: list[CompletedStep] = []
+        try:
+            workflow.refresh_timers()
+        except SpiffWorkflowException as exc:
+            raise ProcessScriptError(str(exc)) from exc
+        _advance(workflow, steps)
+        return _snapshot(workflow, steps)
+
+
+def cancel_instance(spec_key: str, spec_json: dict[str, Any], state: str,
+                    helpers: Helpers | None = None) -> InstanceSnapshot:
+    """Cancel every unfinished task of an instance (a child left the programme, a meeting was called off).
+
+    The snapshot has no ready tasks and no timers, so rebuilding the projections
+    withdraws whatever was open; ``completed`` is True because nothing is left to run.
+    """
     workflow = load_state(spec_key, spec_json, state, make_script_engine(helpers))
-    steps: list[CompletedStep] = []
-    try:
-        workflow.refresh_timers()
-    except SpiffWorkflowException as exc:
-        raise ProcessScriptError(str(exc)) from exc
-    _advance(workflow, steps)
+    cancelled = workflow.cancel()
+    steps = [CompletedStep(id=str(t.id), bpmn_id=_bpmn_id(t),
+                           name=str(getattr(t.task_spec, "bpmn_name", None) or _bpmn_id(t)),
+                           kind="Cancelled", lane=_lane(t))
+             for t in cancelled if t.task_spec.manual]
     return _snapshot(workflow, steps)
 
 
@@ -206,4 +247,4 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["EngineError", "complete_task", "fire_timers", "snapshot", "start_instance"]
+__all__ = ["EngineError", "cancel_instance", "complete_task", "fire_timers", "snapshot", "start_instance"]

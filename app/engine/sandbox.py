@@ -14,29 +14,38 @@ that environment (DESIGN.md: the engine boundary):
 
 What is bounded and what is not
 -------------------------------
-Bounded: executed lines of script code (``step_budget``), wall time checked at
-every line and at every Python-level call (``time_budget``); integer growth
-through ``*``, ``**``, ``<<`` and ``pow`` (``MAX_INT_BITS``); str/bytes/list/tuple
-growth through ``+``, ``*``, ``+=``, ``*=``, slice assignment, ``list.extend``,
-``str.join/replace/ljust/rjust/center/zfill/expandtabs/translate`` and ``sum``
-(``MAX_SEQUENCE_LENGTH``); ``range`` length; ``round`` digits; rendering through
-``str``, ``repr``, f-strings, ``%`` formatting and ``print`` (``MAX_RENDER_SIZE``,
-which also catches aliasing bombs such as ``[[0] * 10**6] * 10**6``); the size of
-the task data a script leaves behind (``MAX_DATA_SIZE``).
+Bounded: executed lines of script code (``step_budget``; a loop that jumps to
+itself, ``while True: pass``, emits no line events in CPython 3.11, so such code
+objects are traced per opcode and each iteration counts as a line); wall time,
+checked at every counted line and every Python-level call (``time_budget``);
+integer size through ``*``, ``**``, ``<<``, ``pow`` and ``int()`` (``MAX_INT_BITS``);
+str/bytes/list/tuple growth through ``+``, ``*``, ``+=``, ``*=``, ``[*a, *b]``,
+slice assignment, ``list.extend``, ``sum``,
+``str.join/replace/ljust/rjust/center/zfill/expandtabs/translate`` (checked before)
+and ``upper/lower/casefold/title/capitalize/swapcase/encode/decode`` (checked
+after; they grow at most ~4x) (``MAX_SEQUENCE_LENGTH``); ``range`` length;
+``round`` digits; rendering through ``str``, ``repr``, f-strings, ``%`` formatting
+and ``print`` (``MAX_RENDER_SIZE``, which also catches aliasing bombs such as
+``[[0] * 10**6] * 10**6``); the size of the task data a script leaves behind
+(``MAX_DATA_SIZE``; it is persisted as JSON).
 
 Not bounded: a single C-level operation cannot be interrupted by the tracer, so
-one call that is slow on bounded-size inputs (sorting or comparing a million
-items, comparing deeply aliased structures) runs to completion; memory is only
-bounded through the growth paths above, not globally. Workers must still run
-with a job timeout and a memory limit as the last line of defence. Helpers are
-trusted code: they run untraced-for-steps (time is still checked on their Python
-calls) and must not return objects that expose dangerous public attributes.
+one call that is slow on bounded-size inputs (sorting a million items, or
+``max``/``==`` over structures built by appending the same big list many times)
+runs to completion; memory is only bounded through the growth paths above, not
+globally. Workers must still run with a job timeout and a memory limit as the
+last line of defence. Helpers are trusted code: their lines are not counted
+(time is still checked on their Python calls) and they must not return objects
+that expose dangerous public attributes. The line-event behaviour is CPython
+3.11's; ``tests/engine/test_sandbox.py`` covers the loop shapes to re-check on
+an upgrade.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import dis
 import functools
 import keyword
 import operator
@@ -45,7 +54,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from datetime import date, datetime, timedelta
-from types import CodeType, FrameType
+from types import CodeType, FrameType, MappingProxyType
 from typing import Any, Literal, cast
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
@@ -153,8 +162,12 @@ Only *calls* are refused at compile time: task data may well have a field named
 ``open`` or ``type`` that a condition reads. None of these exist at runtime either.
 """
 
-FORBIDDEN_ATTRIBUTES = frozenset({"format", "format_map", "vformat", "mro"}) | INSPECT_ATTRIBUTES
-"""Public attribute names that lead to escapes (``str.format`` reads attributes; ``mro`` finds object)."""
+FORBIDDEN_ATTRIBUTES = frozenset({"format", "format_map", "vformat", "mro", "from_bytes"}) | INSPECT_ATTRIBUTES
+"""Public attribute names that lead to escapes or bypass a guard.
+
+``str.format`` reads arbitrary attributes; ``mro`` finds ``object``; ``int.from_bytes``
+builds an unbounded integer.
+"""
 
 _GUARDED_BINOPS: dict[type[ast.operator], str] = {
     ast.Add: "_add_", ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Mod: "_mod_",
@@ -227,6 +240,16 @@ class _SandboxPolicy(RestrictingNodeTransformer):
         copy_locations(rewritten, node)
         return rewritten
 
+    def visit_Starred(self, node: ast.Starred) -> Any:
+        """``[*a, *a]`` would double a list per line unchecked; ``*a`` becomes ``*_starred_(a)``."""
+        visited = super().visit_Starred(node)
+        assert isinstance(visited, ast.Starred)
+        if isinstance(visited.ctx, ast.Load):
+            call = ast.Call(func=ast.Name(id="_starred_", ctx=ast.Load()), args=[visited.value], keywords=[])
+            copy_locations(call, visited.value)
+            visited.value = call
+        return visited
+
     def visit_AugAssign(self, node: ast.AugAssign) -> Any:
         """Allow ``data["k"] += 1`` (RestrictedPython refuses it) when re-evaluating is side-effect free."""
         target = node.target
@@ -261,13 +284,24 @@ def _copy_simple(node: ast.expr) -> ast.expr:
     return ast.Constant(value=node.value)
 
 
-def _collect_codes(code: CodeType) -> frozenset[CodeType]:
-    """The script's code object and every nested one (lambdas, comprehensions, defs): what we trace."""
-    found = {code}
+ScriptCodes = Mapping[CodeType, bool]
+"""Every code object of one script (module, lambdas, comprehensions, defs) -> needs opcode tracing."""
+
+
+def _has_self_jump(code: CodeType) -> bool:
+    """A backward jump to itself (``while True: pass``) is a loop CPython 3.11 emits no line events for."""
+    return any(ins.opname.startswith("JUMP_BACKWARD") and ins.argval == ins.offset
+               for ins in dis.get_instructions(code))
+
+
+def _collect_codes(code: CodeType, found: dict[CodeType, bool] | None = None) -> ScriptCodes:
+    """The script's code objects: exactly the frames the tracer counts (helpers and guards are not)."""
+    found = {} if found is None else found
+    found[code] = _has_self_jump(code)
     for const in code.co_consts:
         if isinstance(const, CodeType):
-            found |= _collect_codes(const)
-    return frozenset(found)
+            _collect_codes(const, found)
+    return MappingProxyType(found)
 
 
 def _policy_errors(source: str, mode: Mode) -> tuple[CodeType | None, list[str]]:
@@ -286,7 +320,7 @@ def _policy_errors(source: str, mode: Mode) -> tuple[CodeType | None, list[str]]
 
 
 @functools.lru_cache(maxsize=2048)
-def _compile(source: str, mode: Mode) -> tuple[CodeType, frozenset[CodeType]]:
+def _compile(source: str, mode: Mode) -> tuple[CodeType, ScriptCodes]:
     """Restricted-compile once per distinct source (conditions are evaluated very often)."""
     if not isinstance(source, str):
         raise ScriptForbidden(f"process code must be a string, not {type(source).__name__}")
@@ -321,22 +355,49 @@ def _check_length(size: int, what: str = "result") -> None:
         raise _too_big(what, size, MAX_SEQUENCE_LENGTH)
 
 
+_SCALARS = frozenset({int, float, bool, type(None), complex})
+_TEXTS = (str, bytes)
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
 def _check_render_size(value: Any, limit: int = MAX_RENDER_SIZE, what: str = "rendered text") -> None:
-    """Walk containers (stopping as soon as the limit is passed) so aliasing bombs are caught cheaply."""
-    total = 0
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        total += 1
-        if isinstance(item, (str, bytes)):
-            total += len(item)
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            stack.extend(item)
+    """Items + characters ``value`` renders to, stopping as soon as ``limit`` is passed.
+
+    Shared sub-containers are sized once (by id) but counted at every occurrence,
+    so aliasing bombs like ``[[0] * 10**6] * 10**6`` are caught after a few items;
+    flat containers of scalars and strings are sized at C speed.
+    """
+    memo: dict[int, int] = {}
+
+    def size(obj: Any) -> int:
+        if type(obj) in _TEXTS:
+            return 1 + len(obj)
+        if not isinstance(obj, _CONTAINERS):
+            return 1
+        known = memo.get(id(obj))
+        if known is not None:
+            return known
+        items: Any = [*obj.keys(), *obj.values()] if isinstance(obj, dict) else obj
+        kinds = set(map(type, items))
+        total = 1 + len(items)
+        if not kinds <= _SCALARS:
+            if kinds <= _SCALARS | set(_TEXTS):
+                total += builtins.sum(len(item) for item in items if type(item) in _TEXTS)
+            else:
+                total = 1
+                for item in items:
+                    total += size(item)
+                    if total > limit:
+                        break
         if total > limit:
             raise ScriptBudgetExceeded(f"{what} would be larger than the sandbox limit of {limit:,} items")
+        memo[id(obj)] = total
+        return total
+
+    try:
+        size(value)
+    except RecursionError:
+        raise ScriptBudgetExceeded(f"{what}: value is nested too deeply (or contains itself)") from None
 
 
 def _materialize(value: Any) -> Any:
@@ -374,7 +435,16 @@ def _guard_pow(base: Any, exp: Any, mod: Any = None) -> Any:
     if mod is None:
         _check_pow(base, exp)
         return base**exp
+    for value in (base, exp, mod):
+        if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+            raise _too_big("pow() argument (bits)", value.bit_length(), MAX_INT_BITS)
     return builtins.pow(base, exp, mod)
+
+
+def _guard_starred(value: Any) -> Any:
+    value = _materialize(value)
+    _check_length(len(value), "unpacked sequence")
+    return value
 
 
 def _guard_lshift(a: Any, n: Any) -> Any:
@@ -493,6 +563,17 @@ _STR_METHOD_GUARDS: dict[str, Callable[..., Any]] = {
     "expandtabs": _expandtabs_guard, "replace": _replace_guard, "join": _join_guard,
     "translate": _translate_guard,
 }
+def _result_guard(owner: Any, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Methods whose output is a small multiple of the input (``"ß".upper()`` is ``"SS"``): check after."""
+    result = method(*args, **kwargs)
+    if isinstance(result, (str, bytes)):
+        _check_length(len(result), "string")
+    return result
+
+
+_STR_METHOD_GUARDS.update(dict.fromkeys(
+    ("upper", "lower", "casefold", "title", "capitalize", "swapcase", "encode", "decode"), _result_guard))
+
 _LIST_METHOD_GUARDS: dict[str, Callable[..., Any]] = {"extend": _extend_guard}
 
 
@@ -516,7 +597,8 @@ def _guarded_getattr(obj: Any, name: str, default: Any = _MISSING) -> Any:
     value = getattr(obj, name) if default is _MISSING else getattr(obj, name, default)
     guard = _method_guard(obj, name)
     if guard is not None:
-        return functools.partial(guard, obj, value)
+        # A closure, not functools.partial: a partial would expose the unguarded method as ``.args``.
+        return lambda *args, **kwargs: guard(obj, value, *args, **kwargs)
     if isinstance(obj, type) and issubclass(obj, (str, bytes, list)) and (
             name in _STR_METHOD_GUARDS or name in _LIST_METHOD_GUARDS):
         # Unbound use such as ``str.join(sep, items)``: route through the bound, guarded path.
@@ -603,6 +685,26 @@ class _GuardedStr(str, metaclass=_GuardedStrType):
     """``str`` as process scripts see it."""
 
 
+class _GuardedIntType(type):
+    """The script's ``int``: ``int("f" * 10**6, 16)`` is linear, but the result would make ``//`` crawl."""
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, int)
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return issubclass(sub, int)
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        result = int(*args, **kwargs)
+        if result.bit_length() > MAX_INT_BITS:
+            raise _too_big("integer (bits)", result.bit_length(), MAX_INT_BITS)
+        return result
+
+
+class _GuardedInt(int, metaclass=_GuardedIntType):
+    """``int`` as process scripts see it."""
+
+
 def _guarded_repr(value: Any) -> str:
     _check_render_size(value)
     return repr(value)
@@ -639,21 +741,32 @@ _BASE_BUILTINS: dict[str, Any] = {
     "None": None, "True": True, "False": False,
     "abs": abs, "all": all, "any": any, "bin": bin, "bool": bool, "callable": callable, "chr": chr,
     "dict": dict, "divmod": divmod, "enumerate": enumerate, "filter": filter, "float": float,
-    "frozenset": frozenset, "hex": hex, "int": int, "isinstance": isinstance, "len": len, "list": list,
+    "frozenset": frozenset, "hex": hex, "isinstance": isinstance, "len": len, "list": list,
     "map": map, "max": max, "min": min, "oct": oct, "ord": ord, "reversed": reversed, "set": set,
     "sorted": sorted, "tuple": tuple, "zip": zip,
     # Size-guarded replacements.
     "pow": _guard_pow, "range": _limited_range, "repr": _guarded_repr, "round": _guarded_round,
-    "str": _GuardedStr, "sum": _guarded_sum,
+    "str": _GuardedStr, "int": _GuardedInt, "sum": _guarded_sum,
     # RestrictedPython's hooks (names starting with "_" cannot be written by scripts).
     "_getattr_": _guarded_getattr, "_getitem_": _guarded_getitem, "_getiter_": iter,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence, "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": _guarded_write, "_inplacevar_": _guard_inplace, "_apply_": _guarded_apply,
     "_print_": _BoundedPrinter,
     "_add_": _guard_add, "_mul_": _guard_mul, "_pow_": _guard_pow, "_lshift_": _guard_lshift,
-    "_mod_": _guard_mod, "_format_": _guard_format,
+    "_mod_": _guard_mod, "_format_": _guard_format, "_starred_": _guard_starred,
 }
 _BASE_BUILTINS.update({exc.__name__: exc for exc in _SAFE_EXCEPTIONS})
+_RESERVED_NAMES = frozenset(name for name in _BASE_BUILTINS if name.startswith("_")) | {"__builtins__"}
+"""Task data must not carry these keys: in scope they would shadow the guards."""
+
+
+def _check_reserved(*scopes: Mapping[str, Any]) -> None:
+    for scope in scopes:
+        if not _RESERVED_NAMES.isdisjoint(scope):
+            clash = sorted(_RESERVED_NAMES.intersection(scope))
+            raise ScriptForbidden(f"task data may not contain the reserved name(s) {clash}")
+
+
 # Deliberately absent: __import__, __build_class__, open, eval, exec, compile, getattr & co, type,
 # object, id, hash, globals/locals/vars/dir, input, math (factorial is an uninterruptible C loop),
 # random (non-deterministic replays), string/DateTime/same_type/test/reorder, BaseException,
@@ -714,7 +827,7 @@ DEFAULT_HELPERS: dict[str, Callable[..., Any]] = {
 class _Budget:
     """One run's line and time budget, as a ``sys.settrace`` tracer chained to the previous one."""
 
-    def __init__(self, codes: frozenset[CodeType], step_budget: int, time_budget: float,
+    def __init__(self, codes: ScriptCodes, step_budget: int, time_budget: float,
                  previous: Any) -> None:
         self.codes = codes
         self.step_budget = step_budget
@@ -728,23 +841,43 @@ class _Budget:
             raise ScriptBudgetExceeded(
                 f"script ran longer than its time budget of {self.time_budget:g}s ({self.steps:,} lines)")
 
+    def _step(self) -> None:
+        self.steps += 1
+        if self.steps > self.step_budget:
+            raise ScriptBudgetExceeded(f"script ran more than its budget of {self.step_budget:,} lines")
+        self._check_time()
+
     def global_trace(self, frame: FrameType, event: str, arg: Any) -> _Tracer | None:
         chained = self.previous(frame, event, arg) if self.previous is not None else None
         self._check_time()
-        if frame.f_code in self.codes:
+        needs_opcodes = self.codes.get(frame.f_code)
+        if needs_opcodes is not None:
+            # ``while True: pass`` jumps to itself and emits no line events in CPython 3.11;
+            # only such frames pay for opcode events, which let us count its iterations.
+            frame.f_trace_opcodes = needs_opcodes
             return self._local(chained)
         return chained
 
     def _local(self, chained: _Tracer | None) -> _Tracer:
+        """Per-frame tracer: a step per line, or per backward jump that ran no new line."""
+        last_offset = -1
+        line_seen = False
+
         def trace(frame: FrameType, event: str, arg: Any) -> _Tracer:
-            nonlocal chained
+            nonlocal chained, last_offset, line_seen
+            if event == "opcode":
+                offset = frame.f_lasti
+                if offset <= last_offset:
+                    if not line_seen:
+                        self._step()
+                    line_seen = False
+                last_offset = offset
+                return trace
             if chained is not None:
                 chained = chained(frame, event, arg)
             if event == "line":
-                self.steps += 1
-                if self.steps > self.step_budget:
-                    raise ScriptBudgetExceeded(f"script ran more than its budget of {self.step_budget:,} lines")
-                self._check_time()
+                line_seen = True
+                self._step()
             return trace
         return trace
 
@@ -786,6 +919,7 @@ class RestrictedScriptEnvironment(BasePythonScriptEngineEnvironment):  # type: i
                  external_context: Mapping[str, Any] | None = None) -> Any:
         """Value of ``expression`` over external context overlaid with the task data."""
         code, codes = _compile(expression, "eval")
+        _check_reserved(context, external_context or {})
         scope: dict[str, Any] = {**(external_context or {}), **context, "__builtins__": self._builtins}
         return self._run(code, codes, scope)
 
@@ -795,6 +929,7 @@ class RestrictedScriptEnvironment(BasePythonScriptEngineEnvironment):  # type: i
         external = dict(external_context or {})
         self.check_for_overwrite(context, external)
         code, codes = _compile(script, "exec")
+        _check_reserved(context, external)
         before = set(context)
         context.update(external)
         context["__builtins__"] = self._builtins
@@ -824,7 +959,7 @@ class RestrictedScriptEnvironment(BasePythonScriptEngineEnvironment):  # type: i
                     or (key.startswith("_") and before is not None and key not in before)):
                 context.pop(key)
 
-    def _run(self, code: CodeType, codes: frozenset[CodeType], scope: dict[str, Any]) -> Any:
+    def _run(self, code: CodeType, codes: ScriptCodes, scope: dict[str, Any]) -> Any:
         previous = sys.gettrace()
         budget = _Budget(codes, self.step_budget, self.time_budget, previous)
         sys.settrace(budget.global_trace)

@@ -24,6 +24,10 @@ class ValidationMessage:
     element_id: str | None = None
     element_name: str | None = None
     filename: str | None = None
+    rule: str = ""
+    """Which check found it (``xml``, ``schema``, ``lane``, ``form``, ``loop``, ``timer`` ...)."""
+    level: str = "error"
+    """``error`` blocks deploy; ``warning`` is shown but does not."""
 
     def __str__(self) -> str:
         where = ""

@@ -32,6 +32,8 @@ class Notification(db.Model):
     """Set for notifications that must exist at most once (e.g. ``escalation:<task>:<level>:<user>``)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When it was put in the email outbox (its own mail, or the user's daily digest); NULL: not yet / never."""
 
 
 class EmailOutbox(db.Model):

@@ -27,6 +27,9 @@ def notify(users: Iterable[User], kind: str, title: str, *, body: str = "", case
         db.session.add(note)
         created.append(note)
     db.session.flush()
+    from .email import queue_emails
+
+    queue_emails(created)
     return created
 
 

@@ -93,6 +93,10 @@ def load_demo() -> list[DemoLogin]:
             _user(f"village_committee_{v_code}", f"{t_name}{v_name}村委会联络员", {Role.LIAISON}, unit, village, logins)
             _user(f"director_{v_code}", f"{t_name}{v_name}儿童主任", {Role.CHILD_DIRECTOR, Role.LIAISON}, unit,
                   village, logins)
+    # The county public security bureau: the quarterly data comparison's police list (003 二（三）10).
+    police = db.session.query(Unit).filter_by(kind="police", region_id=county.id).one_or_none() \
+        or create_unit("police", county, f"{county.name}公安局")
+    _user(f"police_{county.code}", f"{police.name}联络员", {Role.LIAISON}, police, county, logins)
     _user("coordinator", "县未成年人保护工作协调员", {Role.COUNTY_COORDINATOR}, None, county, logins)
     _user("designer", "流程设计员", {Role.PROCESS_DESIGNER}, None, county, logins)
     _user("admin", "系统管理员", {Role.ADMIN}, None, county, logins)

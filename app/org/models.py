@@ -67,6 +67,9 @@ class User(UserMixin, db.Model):
     """Jurisdiction of a child director / supervisor / coordinator (village / township / county)."""
     active: Mapped[bool] = mapped_column(default=True)
     locale: Mapped[str] = mapped_column(sa.String(10), default="zh_CN")
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    email_frequency: Mapped[str] = mapped_column(sa.String(16), default="immediate", server_default="immediate")
+    """immediate (one mail per notification), daily (a digest on working-day mornings), never."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     unit: Mapped[Unit | None] = relationship()

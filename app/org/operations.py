@@ -75,3 +75,30 @@ def issue_token(user: User, name: str = "cli", ttl_days: int | None = 365) -> st
     ))
     db.session.flush()
     return raw
+
+
+def update_user(user: User, *, display_name: str, roles: set[Role], unit: Unit | None, region: Region | None,
+                active: bool) -> User:
+    """An administrator sets a user's name, roles, unit, jurisdiction and whether they may sign in."""
+    if not display_name.strip():
+        raise Invalid("a name is required", {"display_name": ["required"]})
+    if not roles:
+        raise Invalid("a user needs at least one role", {"roles": ["choose at least one role"]})
+    if roles & {Role.LIAISON, Role.UNIT_HEAD} and unit is None:
+        raise Invalid("liaisons and unit heads belong to a unit", {"unit": ["required for this role"]})
+    user.display_name = display_name.strip()[:120]
+    user.unit = unit
+    user.region = region
+    user.active = active
+    current = {r.role for r in user.role_rows}
+    wanted = {r.value for r in roles}
+    user.role_rows = [r for r in user.role_rows if r.role in wanted] + [
+        UserRole(role=r) for r in sorted(wanted - current)]
+    db.session.flush()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Reset a password (argon2); the old one stops working at once."""
+    user.password_hash = hash_password(password)
+    db.session.flush()

@@ -1,29 +1,28 @@
-"""REST endpoints for deployed process versions."""
+"""REST endpoints for deployed process versions: list, history, files, diff, designers.
+
+Reading versions needs any bearer token; changing processes needs the
+process-designer role (``designer_api.py``); granting that role needs an admin.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
 
-from app.common.api import BEARER_SECURITY, token_required
+from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
+from app.common.errors import NotFound
+from app.org.queries import user_by_username
 
+from . import designers as designer_ops
 from .queries import all_specs
+from .schemas import DiffArgs, SpecOut
+from .versions import diff_versions, elements_of, get_version, history
 
-blp = Blueprint("processes", __name__, url_prefix="/api/v1/processes", description="Process versions")
-
-
-class SpecOut(Schema):
-    id = fields.Integer()
-    process_key = fields.String()
-    version = fields.Integer()
-    name = fields.String()
-    content_hash = fields.String()
-    deployed_at = fields.DateTime()
-    note = fields.String()
-    user_tasks = fields.List(fields.Dict())
+blp = Blueprint("processes", __name__, url_prefix="/api/v1/processes",
+                description="Process versions, drafts, test runs and migrations")
 
 
 @blp.route("")
@@ -34,3 +33,94 @@ class Specs(MethodView):
     def get(self) -> Any:
         """Every deployed version, oldest first; new cases take the latest of each process."""
         return all_specs()
+
+
+@blp.route("/<process_key>/versions")
+class Versions(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200)
+    @token_required
+    def get(self, process_key: str) -> Any:
+        """History: every version, newest first, with who deployed it, the note, and running cases."""
+        return {"items": history(process_key)}
+
+
+@blp.route("/<process_key>/versions/<int:version>")
+class Version(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200)
+    @token_required
+    def get(self, process_key: str, version: int) -> Any:
+        """One version: files, forms, user tasks and every element with its properties."""
+        spec = get_version(process_key, version)
+        return {"id": spec.id, "process_key": spec.process_key, "version": spec.version, "name": spec.name,
+                "content_hash": spec.content_hash, "deployed_at": spec.deployed_at, "note": spec.note,
+                "files": sorted(spec.files), "forms": spec.forms, "user_tasks": spec.user_tasks,
+                "elements": elements_of(spec.files)}
+
+
+@blp.route("/<process_key>/versions/<int:version>/files/<name>")
+class VersionFile(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @token_required
+    def get(self, process_key: str, version: int, name: str) -> Any:
+        """Download one .bpmn/.dmn file of a version."""
+        spec = get_version(process_key, version)
+        if name not in spec.files:
+            raise NotFound(f"version {version} has no file {name!r}")
+        return Response(spec.files[name], mimetype="application/xml",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@blp.route("/<process_key>/diff")
+class Diff(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(DiffArgs, location="query")
+    @blp.response(200)
+    @token_required
+    def get(self, args: dict[str, int], process_key: str) -> Any:
+        """Elements and forms added, removed and changed between two versions (?from=1&to=2)."""
+        return diff_versions(get_version(process_key, args["from_version"]),
+                             get_version(process_key, args["to_version"]))
+
+
+@blp.route("/designers")
+class Designers(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200)
+    @token_required
+    def get(self) -> Any:
+        """Users holding the process-designer role (admins only)."""
+        designer_ops.require_admin(current_api_user())
+        return {"items": [{"id": u.id, "username": u.username, "display_name": u.display_name}
+                          for u in designer_ops.designers()]}
+
+
+@blp.route("/designers/<username>")
+class Designer(MethodView):
+    def _user(self, username: str) -> Any:
+        user = user_by_username(username)
+        if user is None:
+            raise NotFound(f"no user {username!r}")
+        return user
+
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200)
+    @token_required
+    @committed
+    def put(self, username: str) -> Any:
+        """Grant the process-designer role (admins only; audited)."""
+        changed = designer_ops.set_designer(self._user(username), True, current_api_user())
+        return {"username": username, "process_designer": True, "changed": changed}
+
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200)
+    @token_required
+    @committed
+    def delete(self, username: str) -> Any:
+        """Revoke the process-designer role (admins only; audited)."""
+        changed = designer_ops.set_designer(self._user(username), False, current_api_user())
+        return {"username": username, "process_designer": False, "changed": changed}
+
+
+from . import designer_api  # noqa: E402,F401  (drafts, test runs, migrations: routes on this blueprint)

@@ -67,3 +67,94 @@ class ProcessInstance(db.Model):
     spec: Mapped[ProcessSpec] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": version}
+
+
+
+class ProcessDraft(db.Model):
+    """A process being edited in the designer: BPMN/DMN files and forms, saved even when invalid.
+
+    ``messages`` holds the validation result of the last save, so a designer can
+    close the browser mid-edit and come back to the same list of problems.
+    ``revision`` is an optimistic lock: two designers saving the same draft do
+    not silently overwrite each other.
+    """
+
+    __tablename__ = "process_draft"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str | None] = mapped_column(sa.String(100), index=True)
+    title: Mapped[str] = mapped_column(sa.String(200), default="")
+    files: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    forms: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    based_on_spec_id: Mapped[int | None] = mapped_column(sa.ForeignKey("process_spec.id"))
+    deployed_spec_id: Mapped[int | None] = mapped_column(sa.ForeignKey("process_spec.id"))
+    """The version this draft's content was last deployed as."""
+    valid: Mapped[bool] = mapped_column(default=False)
+    messages: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revision: Mapped[int] = mapped_column(default=1)
+
+    based_on: Mapped[ProcessSpec | None] = relationship(foreign_keys=[based_on_spec_id])
+    deployed_spec: Mapped[ProcessSpec | None] = relationship(foreign_keys=[deployed_spec_id])
+
+    __mapper_args__ = {"version_id_col": revision}
+
+
+class SandboxRun(db.Model):
+    """A test run of a draft: engine state only, never a case, task, timer or notification.
+
+    The parsed spec and forms are copied in at start, so editing the draft
+    mid-run does not change the run under the designer's feet.
+    """
+
+    __tablename__ = "sandbox_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(sa.ForeignKey("process_draft.id", ondelete="CASCADE"), index=True)
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    spec_json: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    forms: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    state: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(16), default="running")
+    start_data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    path: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    """Every step the engine took, in order: bpmn id, name, kind, lane, and who acted as which lane."""
+    ready: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    timers: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class InstanceMigration(db.Model):
+    """One running instance moved to another version, with what is needed to move it back exactly."""
+
+    __tablename__ = "instance_migration"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(sa.ForeignKey("process_instance.id"), index=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("case_file.id"), index=True)
+    from_spec_id: Mapped[int] = mapped_column(sa.ForeignKey("process_spec.id"))
+    to_spec_id: Mapped[int] = mapped_column(sa.ForeignKey("process_spec.id"))
+    previous_state: Mapped[str] = mapped_column(sa.Text)
+    previous_serializer_version: Mapped[str] = mapped_column(sa.String(40))
+    previous_data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    previous_tasks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    """Open task rows' name, form and instructions before the move (restored by rollback)."""
+    instance_version_after: Mapped[int] = mapped_column()
+    """The instance's lock version right after the move: rollback refuses if the case moved on since."""
+    migrated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    migrated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rolled_back_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    rolled_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    from_spec: Mapped[ProcessSpec] = relationship(foreign_keys=[from_spec_id])
+    to_spec: Mapped[ProcessSpec] = relationship(foreign_keys=[to_spec_id])

@@ -8,66 +8,26 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
-from app import engine
+from app.cases.audit import audit
 from app.common.clock import now
 from app.common.errors import Invalid
 from app.extensions import db
-from app.org.kinds import DEPARTMENT_KINDS
 from app.org.models import User
-from app.tasks.deadlines import DeadlineSyntaxError, parse_deadline
 
 from .models import ProcessSpec
+from .validation import ValidationReport, validate_bundle
 
 
 class BundleRejected(Invalid):
     """A bundle that cannot be deployed; ``problems`` lists each message naming its element."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], messages: list[dict[str, Any]] | None = None):
         self.problems = problems
-        super().__init__("process cannot be deployed: " + "; ".join(problems), {"bundle": problems})
-
-
-def _safe_form_path(name: str) -> bool:
-    parts = Path(name).parts
-    return bool(parts) and not Path(name).is_absolute() and ".." not in parts and name.endswith(".json")
-
-
-def check_platform_rules(parsed: engine.ParsedBundle, forms: dict[str, Any]) -> list[str]:
-    """Rules the engine does not know: lanes are department kinds, forms exist, deadlines parse."""
-    problems: list[str] = []
-    for lane in parsed.lanes:
-        if lane not in DEPARTMENT_KINDS:
-            problems.append(f"lane {lane!r} names no department kind (known: {', '.join(sorted(DEPARTMENT_KINDS))})")
-    checked_forms: set[str] = set()
-    for task in parsed.user_tasks:
-        where = f"{task.bpmn_id} ({task.name})"
-        kind = task.properties.get("department") or task.lane
-        if kind is None:
-            problems.append(f"{where}: user task is in no lane and has no 'department' property")
-        elif kind not in DEPARTMENT_KINDS and not kind.startswith("="):  # "=expr" is resolved per instance
-            problems.append(f"{where}: department {kind!r} is not a department kind")
-        form = task.properties.get("formJsonSchemaFilename")
-        if form:
-            if not _safe_form_path(form):
-                problems.append(f"{where}: form path {form!r} must be a relative .json path inside forms/")
-            elif form not in forms:
-                problems.append(f"{where}: form {form!r} does not exist")
-            elif form not in checked_forms:
-                checked_forms.add(form)
-                try:
-                    Draft202012Validator.check_schema(forms[form])
-                except SchemaError as exc:
-                    problems.append(f"{where}: form {form!r} is not a valid JSON Schema: {exc.message}")
-        deadline = task.properties.get("deadline")
-        if deadline and not deadline.startswith("="):
-            try:
-                parse_deadline(deadline)
-            except DeadlineSyntaxError as exc:
-                problems.append(f"{where}: {exc}")
-    return problems
+        errors: dict[str, Any] = {"bundle": problems}
+        if messages is not None:
+            errors["messages"] = messages
+        super().__init__("process cannot be deployed: " + "; ".join(problems), errors)
 
 
 def bundle_hash(files: dict[str, str], forms: dict[str, Any]) -> str:
@@ -75,21 +35,27 @@ def bundle_hash(files: dict[str, str], forms: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def checked(files: dict[str, str], forms: dict[str, Any]) -> ValidationReport:
+    """The validation report of a bundle that may be deployed; raises ``BundleRejected`` otherwise."""
+    report = validate_bundle(files, forms)
+    if not report.ok:
+        errors = report.errors
+        problems = [str(m) for m in errors] or ["the engine could not build a runnable process"]
+        raise BundleRejected(problems, [m for m in report.as_dicts() if m["level"] == "error"])
+    return report
+
+
 def deploy(files: dict[str, str], forms: dict[str, Any], deployed_by: User | None = None,
            note: str = "") -> ProcessSpec:
-    """Validate and store a new version; deploying identical content returns the existing version."""
-    try:
-        parsed = engine.parse_bundle(dict(files))
-    except engine.BundleInvalid as exc:
-        raise BundleRejected([str(m) for m in exc.messages]) from exc
-    problems = check_platform_rules(parsed, forms)
-    if problems:
-        raise BundleRejected(problems)
-    used_forms = {
-        t.properties["formJsonSchemaFilename"]: forms[t.properties["formJsonSchemaFilename"]]
-        for t in parsed.user_tasks if t.properties.get("formJsonSchemaFilename")
-    }
-    digest = bundle_hash(files, used_forms)
+    """Validate and store a new version; deploying identical content returns the existing version.
+
+    Only the forms the process names are stored with the version, so a version's
+    content hash says exactly what its cases will see.
+    """
+    report = checked(files, forms)
+    parsed = report.parsed
+    assert parsed is not None
+    digest = bundle_hash(files, report.used_forms)
     existing = db.session.scalar(sa.select(ProcessSpec).where(ProcessSpec.content_hash == digest))
     if existing is not None:
         return existing
@@ -97,7 +63,7 @@ def deploy(files: dict[str, str], forms: dict[str, Any], deployed_by: User | Non
         sa.select(sa.func.max(ProcessSpec.version)).where(ProcessSpec.process_key == parsed.process_id))
     spec = ProcessSpec(
         process_key=parsed.process_id, version=(latest or 0) + 1, name=parsed.process_name,
-        content_hash=digest, files=dict(files), forms=used_forms, spec_json=parsed.spec_json,
+        content_hash=digest, files=dict(files), forms=report.used_forms, spec_json=parsed.spec_json,
         user_tasks=[
             {"bpmn_id": t.bpmn_id, "name": t.name, "lane": t.lane, "properties": t.properties}
             for t in parsed.user_tasks
@@ -106,6 +72,8 @@ def deploy(files: dict[str, str], forms: dict[str, Any], deployed_by: User | Non
     )
     db.session.add(spec)
     db.session.flush()
+    audit(deployed_by.id if deployed_by else None, "process_deploy", "process_spec", spec.id,
+          detail={"process_key": spec.process_key, "version": spec.version, "content_hash": digest, "note": note})
     return spec
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+from blinker import Namespace
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import engine
@@ -24,6 +26,13 @@ from app.tasks.projection import mark_completed, sync_projections
 from .models import ProcessInstance, ProcessSpec
 from .queries import lock_instance
 
+_signals = Namespace()
+
+instance_completed = _signals.signal("instance-completed")
+"""Sent (sender: the ``ProcessInstance``; ``case=``, ``actor=``) when an instance reaches its end, inside
+the command's transaction, after the projections are rebuilt. Receivers flush only; raising rolls the
+command back. Conferences and recurring duties use it to record outcomes without polling."""
+
 INTERESTING_STEPS = {"BusinessRuleTask", "ScriptTask", "EndEvent", "BoundaryEvent", "IntermediateCatchEvent"}
 
 
@@ -35,7 +44,7 @@ class ProcessFailed(DomainError):
 
 def _run(command: Any, *args: Any) -> engine.InstanceSnapshot:
     try:
-        snap: engine.InstanceSnapshot = command(*args)
+        snap: engine.InstanceSnapshot = command(*args, now=now())
     except engine.ProcessScriptError as exc:
         where = f" at {exc.bpmn_id}" if exc.bpmn_id else ""
         raise ProcessFailed(f"the process failed{where}: {exc}") from exc
@@ -49,7 +58,8 @@ def _apply(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot,
     instance.serializer_version = snap.serializer_version
     instance.data = _jsonable(snap.data)
     instance.updated_at = at
-    if snap.completed and instance.status != "completed":
+    finished_now = snap.completed and instance.status != "completed"
+    if finished_now:
         instance.status = "completed"
         instance.completed_at = at
         instance.end_event = snap.end_event
@@ -65,14 +75,31 @@ def _apply(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot,
             record(case, "engine_step", summary, instance=instance,
                    detail={"bpmn_id": step.bpmn_id, "kind": step.kind})
     sync_projections(instance, case, snap, completed=completed)
-    if snap.completed and case.status == "open":
+    if snap.completed and case.status == "open" and _closes_case(instance, case):
         case.status = "closed"
         case.closed_at = at
         record(case, "case_closed", f"case closed ({snap.end_event})", actor=actor, instance=instance)
+    if finished_now:
+        instance_completed.send(instance, case=case, actor=actor)
     try:
         db.session.flush()
     except StaleDataError as exc:
         raise Conflict("the case changed while you were working on it; reload and try again") from exc
+
+
+def _closes_case(instance: ProcessInstance, case: Case) -> bool:
+    """A protection case closes when its last running instance ends.
+
+    A child's programme file and a region's work file stay open across their
+    many short instances (recurring duties, conference actions), and a conference
+    action still running keeps a protection case open until it is done.
+    """
+    if case.kind != "protection":
+        return False
+    others = db.session.scalar(sa.select(sa.exists().where(
+        ProcessInstance.case_id == case.id, ProcessInstance.id != instance.id,
+        ProcessInstance.status == "running")))
+    return not others
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +134,8 @@ def complete(task: Task, data: dict[str, Any], actor: User) -> ProcessInstance:
         raise Conflict(f"task {task.id} is already {task.state}")
     spec = instance.spec
     try:
-        snap = engine.complete_task(spec.content_hash, spec.spec_json, instance.state, task.engine_task_id, data)
+        snap = engine.complete_task(spec.content_hash, spec.spec_json, instance.state, task.engine_task_id, data,
+                                    now=now())
     except engine.TaskNotReady as exc:
         raise Conflict(str(exc)) from exc
     except engine.ProcessScriptError as exc:
@@ -130,3 +158,39 @@ def fire_due_timers(instance_id: int) -> ProcessInstance | None:
     assert case is not None
     _apply(instance, case, snap, None)
     return instance
+
+
+def cancel(instance: ProcessInstance, actor: User | None, reason: str) -> ProcessInstance:
+    """Cancel a running instance in the engine, withdraw its open tasks and say why on the timeline.
+
+    Idempotent: an instance that is no longer running is returned unchanged.
+    """
+    locked = lock_instance(instance.id)
+    if locked is None or locked.status != "running":
+        return locked or instance
+    spec = locked.spec
+    snap = engine.cancel_instance(spec.content_hash, spec.spec_json, locked.state)
+    case = db.session.get(Case, locked.case_id)
+    assert case is not None
+    from app.tasks.escalation import stop_ladder
+
+    at = now()
+    for task in db.session.scalars(sa.select(Task).where(Task.instance_id == locked.id, Task.state == "open")):
+        task.state = "cancelled"
+        task.completed_at = at
+        stop_ladder(task)
+        record(case, "task_cancelled", f"{task.name}: {reason}", actor=actor, task=task,
+               detail={"bpmn_id": task.bpmn_id, "reason": reason})
+    locked.state = snap.state
+    locked.serializer_version = snap.serializer_version
+    locked.status = "cancelled"
+    locked.updated_at = at
+    locked.completed_at = at
+    sync_projections(locked, case, snap)
+    record(case, "process_cancelled", f"{spec.name}: {reason}", actor=actor, instance=locked,
+           detail={"reason": reason})
+    try:
+        db.session.flush()
+    except StaleDataError as exc:
+        raise Conflict("the case changed while you were working on it; reload and try again") from exc
+    return locked

@@ -36,7 +36,12 @@ def task_out(task: Task, at: datetime, with_schema: bool = False) -> dict[str, A
         "form": task.form, "instructions": task.instructions, "deadline": task.deadline,
         "created_at": task.created_at, "due_at": task.due_at, "remind_at": task.remind_at,
         "completed_at": task.completed_at, "overdue": task.is_overdue(at), "escalation_level": task.escalation_level,
+        "next_escalation_at": task.next_escalation_at,
     }
+    if with_schema:
+        from .escalation import escalations_out
+
+        body["escalations"] = escalations_out(task.id)
     if with_schema and task.form:
         instance = db.session.get(ProcessInstance, task.instance_id)
         body["form_schema"] = instance.spec.forms.get(task.form) if instance else None
@@ -45,11 +50,10 @@ def task_out(task: Task, at: datetime, with_schema: bool = False) -> dict[str, A
 
 def _visible_task(task_id: int) -> Task:
     """A task the caller may see: its unit's members, and coordinators for oversight."""
-    user = current_api_user()
+    from app.cases.access import can_see_task
+
     task = operations.get_task(task_id)
-    if task.unit_id is not None and task.unit_id == user.unit_id:
-        return task
-    if user.has_role(Role.COUNTY_COORDINATOR):
+    if can_see_task(current_api_user(), task):
         return task
     raise Forbidden("this task belongs to another unit")
 

@@ -25,6 +25,12 @@ def _path(error: Any) -> str:
     return ".".join(p for p in parts if p) or "_schema"
 
 
+def form_errors(schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every validation error as (field path, jsonschema error); pages turn them into friendly text."""
+    validator = Draft202012Validator(schema, format_checker=_format_checker)
+    return [(_path(e), e) for e in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])]
+
+
 def validate_form_data(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
     """Return ``data`` if valid; raise ``Invalid`` (HTTP 422) with errors per field otherwise."""
     if not isinstance(data, dict):
@@ -33,10 +39,9 @@ def validate_form_data(schema: dict[str, Any] | None, data: Any) -> dict[str, An
         if data:
             raise Invalid("this step takes no form data", {"_schema": ["no fields expected"]})
         return {}
-    validator = Draft202012Validator(schema, format_checker=_format_checker)
     errors: dict[str, list[str]] = {}
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
-        errors.setdefault(_path(error), []).append(error.message)
+    for path, error in form_errors(schema, data):
+        errors.setdefault(path, []).append(error.message)
     if errors:
         raise Invalid("form data is not valid", errors)
     return data

@@ -29,6 +29,8 @@ class Task(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("instance_id", "engine_task_id"),
         sa.Index("ix_task_open_due", "state", "due_at"),
+        sa.Index("ix_task_open_next_escalation", "state", "next_escalation_at"),
+        sa.Index("ix_task_completed_at", "completed_at"),
         sa.Index("ix_task_unit_state", "unit_id", "state"),
     )
 
@@ -54,6 +56,8 @@ class Task(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     escalation_level: Mapped[int] = mapped_column(default=0)
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the next step of the task's escalation ladder is due; NULL when the ladder is done or stopped."""
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     """The form data submitted when the task was completed."""
 

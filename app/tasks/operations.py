@@ -49,6 +49,7 @@ def claim(task: Task, user: User) -> Task:
     case = db.session.get(Case, task.case_id)
     assert case is not None
     record(case, "task_claimed", f"{task.name} claimed by {user.display_name}", actor=user, task=task)
+    audit(user.id, "claim", "task", task.id, case_id=task.case_id)
     db.session.flush()
     return task
 
@@ -65,6 +66,41 @@ def unclaim(task: Task, user: User) -> Task:
     case = db.session.get(Case, task.case_id)
     assert case is not None
     record(case, "task_unclaimed", f"{task.name} released by {user.display_name}", actor=user, task=task)
+    audit(user.id, "unclaim", "task", task.id, case_id=task.case_id)
+    db.session.flush()
+    return task
+
+
+def reassign(task: Task, to_user: User, by: User) -> Task:
+    """A unit head hands an open task to an active member of the task's unit (claimed or not).
+
+    The new assignee is notified (``task_reassigned``); the case timeline and the audit log
+    record who moved it from whom.
+    """
+    from app.notifications.operations import notify
+
+    ensure_can_act(by, task)
+    if not by.has_role(Role.UNIT_HEAD):
+        raise Forbidden("only the unit head can reassign tasks")
+    _ensure_open(task)
+    if (to_user.unit_id != task.unit_id or not to_user.active
+            or not to_user.has_role(Role.LIAISON, Role.UNIT_HEAD)):
+        raise Forbidden(f"{to_user.display_name} is not an active member of this task's unit")
+    if task.assignee_id == to_user.id:
+        return task
+    previous = task.assignee
+    task.assignee_id = to_user.id
+    task.claimed_at = now()
+    from .escalation import restart_ladder
+
+    restart_ladder(task)  # steps still ahead now address the new holder (docs/deadlines-and-escalation.md)
+    case = db.session.get(Case, task.case_id)
+    assert case is not None
+    record(case, "task_reassigned", f"{task.name} reassigned to {to_user.display_name} by {by.display_name}",
+           actor=by, task=task, detail={"from_user_id": previous.id if previous else None, "to_user_id": to_user.id})
+    notify([to_user], "task_reassigned", f"{case.number}: {task.name}", case_id=case.id, task_id=task.id)
+    audit(by.id, "reassign", "task", task.id, case_id=task.case_id,
+          detail={"from_user_id": previous.id if previous else None, "to_user_id": to_user.id})
     db.session.flush()
     return task
 

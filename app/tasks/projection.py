@@ -26,21 +26,39 @@ if TYPE_CHECKING:
 
 
 def working_calendar() -> WorkingCalendar:
-    """The county's calendar (admin overrides arrive with the deadlines module's calendar table)."""
-    return WorkingCalendar()
+    """The county's calendar: the official schedule plus the overrides admins stored (``calendar_day``)."""
+    from .calendar import working_calendar as stored_calendar
+
+    return stored_calendar()
 
 
-def compute_due(created: datetime, deadline: str | None) -> tuple[datetime | None, datetime | None]:
-    """(due_at, remind_at) for a deadline property; a deadline already past is simply overdue."""
+def compute_due(created: datetime, deadline: str | None,
+                calendar: WorkingCalendar | None = None) -> tuple[datetime | None, datetime | None]:
+    """(due_at, remind_at) for a deadline property; a deadline already past is simply overdue.
+
+    Besides durations and working days, an ``=expression`` deadline may give an
+    absolute date or datetime (a conference decision "by 2027-03-01"); a date
+    means the end of that working day. Reminders of working-day deadlines are
+    kept in office hours (``calendar.office_hours_reminder``).
+    """
     if not deadline:
         return None, None
+    from .calendar import absolute_deadline, office_hours_reminder
+
+    tz = ZoneInfo(current_app.config["LIANDONG"].county_timezone)
+    calendar = calendar or working_calendar()
     try:
         parsed = parse_deadline(deadline)
     except DeadlineSyntaxError:
-        return None, None  # refused at deploy; an old version's bad value must not block the case
-    tz = ZoneInfo(current_app.config["LIANDONG"].county_timezone)
-    due = due_at(created, parsed, tz, working_calendar())
-    return due, remind_at(created, due)
+        fixed = absolute_deadline(deadline, tz, calendar)
+        if fixed is None:
+            return None, None  # refused at deploy; an old version's bad value must not block the case
+        return fixed, remind_at(created, fixed)
+    due = due_at(created, parsed, tz, calendar)
+    remind = remind_at(created, due)
+    if parsed.is_working_days:
+        remind = office_hours_reminder(remind, due, tz, calendar)
+    return due, remind
 
 
 def mark_completed(task: Task, case: Case, actor: User, data: dict[str, Any]) -> None:
@@ -48,6 +66,7 @@ def mark_completed(task: Task, case: Case, actor: User, data: dict[str, Any]) ->
     task.completed_at = now()
     task.completed_by_id = actor.id
     task.data = data
+    task.next_escalation_at = None  # completing a task stops its escalation ladder
     if task.assignee_id is None:
         task.assignee_id = actor.id
     late = task.due_at is not None and task.completed_at > task.due_at
@@ -61,7 +80,11 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
 
     Returns the tasks created by this sync (for notifications).
     """
+    from .escalation import start_ladder, stop_ladder
+    from .ladder import LadderBook
+
     at = now()
+    calendar, book = working_calendar(), LadderBook()
     open_rows = {
         t.engine_task_id: t for t in db.session.scalars(
             sa.select(Task).where(Task.instance_id == instance.id, Task.state == TaskState.OPEN))
@@ -73,13 +96,14 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
             continue
         kind = ready.department or ready.lane
         unit = unit_for(kind, case.region) if kind else None
-        due, remind = compute_due(at, ready.deadline)
+        due, remind = compute_due(at, ready.deadline, calendar)
         task = Task(
             instance_id=instance.id, case_id=case.id, engine_task_id=ready.id, bpmn_id=ready.bpmn_id,
             name=ready.name, lane=ready.lane, department_kind=kind, unit_id=unit.id if unit else None,
             unit=unit, state=TaskState.OPEN, form=ready.form, instructions=ready.properties.get("instructions", ""),
             deadline=ready.deadline, created_at=at, due_at=due, remind_at=remind,
         )
+        start_ladder(task, instance.spec.process_key, book, calendar)
         db.session.add(task)
         db.session.flush()
         created.append(task)
@@ -96,6 +120,7 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
             continue
         row.state = TaskState.CANCELLED
         row.completed_at = at
+        stop_ladder(row)
         record(case, "task_cancelled", f"{row.name} withdrawn by the process", task=row,
                detail={"bpmn_id": row.bpmn_id})
     db.session.execute(sa.delete(Timer).where(Timer.instance_id == instance.id))

@@ -46,6 +46,9 @@ class TaskOut(Schema):
     completed_at = fields.DateTime(allow_none=True)
     overdue = fields.Boolean()
     escalation_level = fields.Integer()
+    next_escalation_at = fields.DateTime(allow_none=True)
+    escalations = fields.List(fields.Nested(lambda: EscalationOut()),
+                              metadata={"description": "ladder steps taken (one task view only)"})
 
 
 class TaskPage(Schema):
@@ -57,3 +60,13 @@ class TaskPage(Schema):
 
 class CompleteIn(Schema):
     data = fields.Dict(required=True, metadata={"description": "form data, validated against the step's JSON Schema"})
+
+
+class EscalationOut(Schema):
+    level = fields.Integer()
+    name = fields.String(metadata={"description": "remind, overdue, coordinator, ..."})
+    label = fields.String()
+    scheduled_at = fields.DateTime()
+    recorded_at = fields.DateTime()
+    outcome = fields.String(metadata={"description": "notified, or skipped (a reminder reached after due)"})
+    recipients = fields.List(fields.String(), metadata={"description": "display names of the people told"})

@@ -1,0 +1,237 @@
+"""The case workspace (一人一档), report intake and the audit log, as pages.
+
+Access is ``app.cases.access`` (need to know), the same as ``GET /api/v1/cases/<id>``; every view
+of a case writes an audit row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from app.common.clock import now
+from app.common.errors import Invalid, NotFound
+from app.common.pages import committed_page, roles_required
+from app.extensions import db
+from app.org.kinds import RegionLevel
+from app.org.models import Region, User
+from app.org.roles import Role
+from app.processes.models import ProcessInstance
+from app.processes.queries import instances_of_case
+from app.tasks.attachments import attachments_of
+from app.tasks.comments import Comment
+from app.tasks.form_render import step_values
+from app.tasks.models import Task, TaskState, Timer
+
+from .access import Basis, sees_harm_details
+from .audit import audit
+from .models import AuditEvent, Case, Report, TimelineEntry
+from .operations import accept_report
+from .queries import child_view, get_case_for, timeline
+from .schemas import ReportIn
+
+blp = Blueprint("workspace", __name__, template_folder="templates")
+
+VISIT_STEPS = ("village_home_visit", "village_return_home_followup")
+PROBLEM_STEPS = ("education_assessment_input", "civil_affairs_assessment_input", "village_home_visit",
+                 "township_assessment", "village_return_home_followup")
+HELP_STEPS = ("police_temporary_care", "civil_affairs_dv_shelter", "village_caring_help", "township_loving_help",
+              "civil_affairs_protective_help", "civil_affairs_temporary_guardianship",
+              "welfare_institution_long_term_guardianship")
+SOLUTION_STEPS = ("police_legal_disposition", "village_caring_help", "township_loving_help",
+                  "civil_affairs_protective_help", "civil_affairs_court_petition", "procuratorate_petition_support",
+                  "court_hearing_decision", "township_case_closure")
+
+
+def _diagram_state(instance: ProcessInstance) -> dict[str, list[str]]:
+    """bpmn ids of done, current (open tasks) and waiting (timers) elements, for the viewer's markers."""
+    tasks = list(db.session.scalars(sa.select(Task).where(Task.instance_id == instance.id)))
+    done = {t.bpmn_id for t in tasks if t.state == TaskState.COMPLETED}
+    for entry in db.session.scalars(sa.select(TimelineEntry).where(TimelineEntry.instance_id == instance.id,
+                                                                    TimelineEntry.kind == "engine_step")):
+        if entry.detail.get("bpmn_id"):
+            done.add(str(entry.detail["bpmn_id"]))
+    current = {t.bpmn_id for t in tasks if t.state == TaskState.OPEN}
+    waiting = {t.bpmn_id for t in db.session.scalars(sa.select(Timer).where(Timer.instance_id == instance.id))}
+    return {"done": sorted(done - current), "current": sorted(current), "waiting": sorted(waiting)}
+
+
+@blp.get("/cases/<int:case_id>")
+@login_required
+@committed_page
+def case_page(case_id: int) -> Any:
+    case, basis = get_case_for(current_user, case_id)
+    audit(current_user.id, "view", "case", case.id, case_id=case.id, detail={"basis": basis.value, "page": "case"})
+    if basis == Basis.REPORTER:
+        return render_template("cases/case_reporter.html", case=case)
+    show_text = sees_harm_details(current_user, basis)
+    completed = list(db.session.scalars(sa.select(Task).where(
+        Task.case_id == case.id, Task.state == TaskState.COMPLETED).order_by(Task.completed_at, Task.id)))
+    records = {t.id: step_values(t, show_text) for t in completed}
+
+    def pick(ids: tuple[str, ...]) -> list[Task]:
+        return [t for t in completed if t.bpmn_id in ids]
+
+    instances = instances_of_case(case.id)
+    return render_template(
+        "cases/case.html", case=case, basis=basis, child=child_view(case, current_user), show_text=show_text,
+        reports=case.reports, records=records, visits=pick(VISIT_STEPS), help_records=pick(HELP_STEPS),
+        problems=pick(PROBLEM_STEPS), solutions=pick(SOLUTION_STEPS), completed=completed,
+        open_tasks=list(db.session.scalars(sa.select(Task).where(Task.case_id == case.id,
+                                                                 Task.state == TaskState.OPEN))),
+        instances=[(i, _diagram_state(i)) for i in instances], timeline=timeline(case.id),
+        attachments=attachments_of(case_id=case.id),
+        comments=list(db.session.scalars(sa.select(Comment).where(Comment.case_id == case.id)
+                                         .order_by(Comment.created_at))),
+        at=now())
+
+
+@blp.get("/cases/<int:case_id>/instances/<int:instance_id>/diagram.bpmn")
+@login_required
+def diagram(case_id: int, instance_id: int) -> Any:
+    """The BPMN XML of the version this instance runs, for the bpmn-js viewer."""
+    case, basis = get_case_for(current_user, case_id)
+    instance = db.session.get(ProcessInstance, instance_id)
+    if instance is None or instance.case_id != case.id or basis == Basis.REPORTER:
+        raise NotFound(gettext("No such process instance."))
+    files = instance.spec.files
+    key = instance.spec.process_key
+    name = next((n for n, xml in files.items() if n.endswith(".bpmn") and f'id="{key}"' in xml),
+                next((n for n in files if n.endswith(".bpmn")), None))
+    if name is None:
+        raise NotFound(gettext("This process has no diagram."))
+    return Response(files[name], mimetype="application/xml")
+
+
+def _villages() -> list[tuple[str, list[Region]]]:
+    townships = db.session.scalars(sa.select(Region).where(Region.level == RegionLevel.TOWNSHIP)
+                                   .order_by(Region.code))
+    out = []
+    for township in townships:
+        villages = list(db.session.scalars(sa.select(Region).where(Region.parent_id == township.id)
+                                           .order_by(Region.code)))
+        out.append((township.name, villages))
+    return out
+
+
+def _report_body(form: Any) -> dict[str, Any]:
+    """The intake form as the body ``POST /api/v1/reports`` takes (the same schema validates both)."""
+    guardians = []
+    indexes = sorted({int(k.split("-")[1]) for k in form if k.startswith("guardians-") and k.split("-")[1].isdigit()})
+    for i in indexes:
+        g = {k: form.get(f"guardians-{i}-{k}", "").strip() for k in ("name", "relation", "phone")}
+        if not any(g.values()):
+            continue
+        g["working_away"] = form.get(f"guardians-{i}-working_away") == "1"
+        g["lives_with_child"] = form.get(f"guardians-{i}-lives_with_child") == "1"
+        guardians.append(g)
+    child: dict[str, Any] = {k: form.get(k, "").strip() for k in ("name", "sex", "id_number", "village", "address")}
+    if form.get("birth_date"):
+        child["birth_date"] = form["birth_date"]
+    child = {k: v for k, v in child.items() if v or k == "address"}
+    child["tags"] = form.getlist("tags")
+    child["guardians"] = guardians
+    report = {k: form.get(k, "").strip() for k in ("reporter_type", "reporter_name", "reporter_phone",
+                                                    "situation", "description")}
+    body: dict[str, Any] = {"child": child, "report": {k: v for k, v in report.items() if v}}
+    if form.get("idempotency_key"):
+        body["idempotency_key"] = form["idempotency_key"]
+    return body
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+    else:
+        out[prefix.rstrip(".")] = [str(m) for m in (messages if isinstance(messages, list) else [messages])]
+    return out
+
+
+@blp.route("/reports/new", methods=["GET", "POST"])
+@login_required
+@committed_page
+def new_report() -> Any:
+    """Mandatory reporters and the 12355 desk: submitting opens the case and shows its number."""
+    if request.method == "GET":
+        return render_template("cases/report_form.html", form={}, errors={}, villages=_villages(),
+                               idempotency_key=uuid.uuid4().hex)
+    body = _report_body(request.form)
+    try:
+        case, created = accept_report(ReportIn().load(body), current_user)
+        db.session.flush()
+    except (ValidationError, Invalid) as exc:
+        db.session.rollback()
+        errors = _flatten(exc.messages) if isinstance(exc, ValidationError) else exc.errors
+        return render_template("cases/report_form.html", form=request.form, errors=errors, villages=_villages(),
+                               idempotency_key=request.form.get("idempotency_key") or uuid.uuid4().hex), 422
+    except IntegrityError:
+        # A double click raced us to the same idempotency key: show the case the first click opened.
+        db.session.rollback()
+        earlier = db.session.scalar(sa.select(Report).where(
+            Report.idempotency_key == request.form.get("idempotency_key")))
+        if earlier is None:
+            raise
+        case, created = earlier.case, False
+    if created:
+        flash(gettext("Report received. Case number: %(number)s", number=case.number), "success")
+    else:
+        flash(gettext("This report was already received as case %(number)s.", number=case.number), "info")
+    return redirect(url_for("workspace.case_page", case_id=case.id))
+
+
+def _day(value: str, tz: ZoneInfo, end: bool = False) -> datetime | None:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return None
+    start = datetime.combine(day, time.min, tzinfo=tz)
+    return start + timedelta(days=1) if end else start
+
+
+@blp.get("/audit")
+@roles_required(Role.ADMIN, Role.COUNTY_COORDINATOR)
+@committed_page
+def audit_log() -> Any:
+    """Search the audit log by user, case, action and date range (county days)."""
+    args = request.args
+    tz = ZoneInfo(current_app.config["LIANDONG"].county_timezone)
+    stmt = sa.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    if args.get("user"):
+        stmt = stmt.where(AuditEvent.user_id.in_(sa.select(User.id).where(User.username == args["user"].strip())))
+    if args.get("case"):
+        ref = args["case"].strip()
+        stmt = stmt.where(AuditEvent.case_id.in_(sa.select(Case.id).where(
+            sa.or_(Case.number == ref, Case.id == (int(ref) if ref.isdigit() else -1)))))
+    if args.get("action"):
+        stmt = stmt.where(AuditEvent.action == args["action"].strip())
+    if args.get("from") and (start := _day(args["from"], tz)):
+        stmt = stmt.where(AuditEvent.at >= start)
+    if args.get("to") and (end := _day(args["to"], tz, end=True)):
+        stmt = stmt.where(AuditEvent.at < end)
+    try:
+        page = max(1, int(args.get("page", 1)))
+    except ValueError:
+        page = 1
+    rows = list(db.session.scalars(stmt.offset((page - 1) * 100).limit(101)))
+    users = {u.id: u for u in db.session.scalars(sa.select(User).where(
+        User.id.in_({r.user_id for r in rows if r.user_id})))} if rows else {}
+    cases = {c.id: c for c in db.session.scalars(sa.select(Case).where(
+        Case.id.in_({r.case_id for r in rows if r.case_id})))} if rows else {}
+    actions = [a for (a,) in db.session.execute(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action))]
+    audit(current_user.id, "search", "audit", "-", detail={k: v for k, v in args.items() if v})
+    return render_template("cases/audit.html", rows=rows[:100], more=len(rows) > 100, page=page, users=users,
+                           cases=cases, actions=actions, args=args,
+                           page_url=lambda p: url_for("workspace.audit_log", **(args.to_dict() | {"page": p})))
+
+

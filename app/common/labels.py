@@ -1,0 +1,81 @@
+"""Display labels for the domain's codes, in the user's language (``label("situation", code)``).
+
+Codes stay English in the data and the API; pages show these. Process step names and form
+labels come from the deployed BPMN and JSON Schema (Chinese) and are shown as written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+
+LABELS: dict[str, dict[str, Any]] = {
+    "situation": {
+        "living_alone": _l("Living alone without guardianship"),
+        "guardian_incapable": _l("Guardian incapable or not performing duties"),
+        "missing": _l("Missing"),
+        "domestic_violence": _l("Suspected domestic violence"),
+        "other_harm": _l("Suspected accidental injury or unlawful harm"),
+    },
+    "reporter_type": {
+        "school": _l("School"), "kindergarten": _l("Kindergarten"), "medical": _l("Medical institution"),
+        "village_committee": _l("Village / residents' committee"), "social_work": _l("Social-work agency"),
+        "rescue_institution": _l("Rescue or welfare institution"), "hotline_12355": _l("12355 hotline"),
+        "police": _l("Police"), "other": _l("Other"),
+    },
+    "tag": {
+        "left_behind": _l("Left-behind child"), "orphan": _l("Orphan"),
+        "de_facto_unsupported": _l("De-facto unsupported child"), "hiv": _l("HIV-infected"),
+        "severely_disabled": _l("Severely disabled"), "seriously_ill": _l("Seriously ill"),
+        "low_income": _l("Low-income family"), "harmed_by_guardian": _l("Harmed by guardian"),
+        "street_child": _l("Street child"), "emergency_affected": _l("Hit by an emergency or accident"),
+    },
+    "grade": {"good": _l("Good"), "fair": _l("Fair"), "poor": _l("Poor")},
+    "help_tier": {"caring": _l("Caring help"), "loving": _l("Loving help"), "protective": _l("Protective help")},
+    "sex": {"male": _l("Male"), "female": _l("Female")},
+    "case_status": {"open": _l("Open"), "closed": _l("Closed")},
+    "task_state": {"open": _l("Open"), "completed": _l("Completed"), "cancelled": _l("Cancelled")},
+    "instance_status": {"running": _l("Running"), "completed": _l("Completed"), "failed": _l("Failed")},
+    "role": {
+        "liaison": _l("Department liaison"), "unit_head": _l("Unit head"), "child_director": _l("Child director"),
+        "child_supervisor": _l("Child supervisor"), "county_coordinator": _l("County coordinator"),
+        "process_designer": _l("Process designer"), "admin": _l("Administrator"), "reporter": _l("Reporter"),
+    },
+    "timeline": {
+        "report_received": _l("Report received"), "process_started": _l("Process started"),
+        "task_created": _l("Task created"), "task_unrouted": _l("Task without a unit"),
+        "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task released"),
+        "task_reassigned": _l("Task reassigned"), "task_completed": _l("Task completed"),
+        "task_cancelled": _l("Task withdrawn"), "task_comment": _l("Comment"),
+        "attachment_added": _l("File attached"), "engine_step": _l("Process step"),
+        "case_closed": _l("Case closed"),
+    },
+    "basis": {"county": _l("County oversight"), "jurisdiction": _l("Your jurisdiction"),
+              "unit": _l("Your unit has or had a task"), "reporter": _l("You reported it")},
+    "notification": {"new_task": _l("New task in my unit"), "task_reassigned": _l("Task reassigned to me")},
+    "relation": {"father": _l("Father"), "mother": _l("Mother"), "grandparent": _l("Grandparent"),
+                 "grandmother": _l("Grandmother"), "grandfather": _l("Grandfather"), "other": _l("Other")},
+}
+
+
+def label(group: str, code: Any) -> str:
+    """The label of ``code`` in ``group``, or the code itself when there is none."""
+    if code is None:
+        return ""
+    value = LABELS.get(group, {}).get(str(code))
+    return str(value) if value is not None else str(code)
+
+
+def department_name(kind: str | None) -> str:
+    from app.org.kinds import DEPARTMENT_KINDS
+
+    found = DEPARTMENT_KINDS.get(kind or "")
+    if found is None:
+        return kind or ""
+    return found.name_en if str(get_locale()) == "en" else found.name_zh
+
+
+def options(group: str) -> list[tuple[str, str]]:
+    return [(code, str(text)) for code, text in LABELS[group].items()]

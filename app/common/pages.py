@@ -1,0 +1,122 @@
+"""Plumbing shared by the modules' ``views.py`` (HTML pages): login, roles, transactions, errors.
+
+A page request has the same lifecycle as an API call: load the objects, check access (through the
+same functions the API uses), do the work through the operations, then commit once. Domain errors
+become an HTML error page (or, for an htmx request, a short message the page shows in its flash bar).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, Response, render_template, request
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from werkzeug.exceptions import HTTPException
+
+from app.common.errors import DomainError, Forbidden
+from app.org.roles import Role
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ERROR_TITLES = {
+    400: _l("Bad request"), 403: _l("Not allowed"), 404: _l("Not found"), 405: _l("Not allowed"),
+    409: _l("Conflict"), 413: _l("File too large"), 422: _l("Not valid"), 429: _l("Too many attempts"),
+    500: _l("Something went wrong"),
+}
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def committed_page(view: F) -> F:
+    """The page view owns the transaction: commit once when it answers < 400, else roll back.
+
+    A form re-rendered with errors (422) therefore leaves nothing behind, just like a refused API call.
+    """
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.orm.exc import StaleDataError
+
+        from app.common.errors import Conflict
+        from app.extensions import db
+
+        try:
+            result = view(*args, **kwargs)
+        except StaleDataError as exc:
+            db.session.rollback()
+            raise Conflict(gettext("The case changed while you were working on it; reload and try again.")) from exc
+        except BaseException:
+            db.session.rollback()
+            raise
+        status = result[1] if isinstance(result, tuple) and len(result) > 1 else getattr(result, "status_code", 200)
+        if isinstance(status, int) and status >= 400:
+            db.session.rollback()
+        else:
+            db.session.commit()
+        return result
+
+    return wrapper  # type: ignore[return-value]
+
+
+def roles_required(*roles: Role) -> Callable[[F], F]:
+    """Signed in and holding one of ``roles``; otherwise the login page or 403."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.has_role(*roles):
+                raise Forbidden(gettext("Your role does not allow this page."))
+            return view(*args, **kwargs)
+
+        return login_required(wrapper)  # type: ignore[return-value]
+
+    return decorate
+
+
+def error_page(status: int, message: str) -> tuple[Any, int]:
+    if is_htmx():
+        return Response(message, status=status, mimetype="text/plain"), status
+    return render_template("errors.html", status=status, title=str(ERROR_TITLES.get(status, _l("Error"))),
+                           message=message), status
+
+
+def domain_error(error: DomainError) -> Any:
+    """JSON for the API (as before), an HTML page or htmx message for pages."""
+    from app.common.api import domain_error_response
+    from app.extensions import db
+
+    if request.path.startswith("/api/"):
+        return domain_error_response(error)
+    db.session.rollback()
+    return error_page(error.status, error.message)
+
+
+def http_error_page(error: HTTPException) -> Any:
+    if request.path.startswith("/api/"):
+        from app.extensions import api
+
+        return api.handle_http_exception(error)
+    description = error.description or ""
+    if error.code == 429:
+        description = gettext("Too many attempts. Wait a minute and try again.")
+    return error_page(error.code or 500, description)
+
+
+def security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    for status in (400, 403, 404, 405, 409, 413, 422, 429):
+        app.register_error_handler(status, http_error_page)
+    app.register_error_handler(DomainError, domain_error)
+    app.after_request(security_headers)

@@ -1,0 +1,1 @@
+"""Case conferences (个案会商): scheduling, invitations, agenda, minutes, decisions that become tasks."""

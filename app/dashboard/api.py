@@ -1,0 +1,84 @@
+"""``/api/v1/dashboard``: the coordinator's panels as JSON, drill-down, CSV/XLSX exports (audited)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
+from app.common.clock import now
+from app.common.errors import Forbidden, NotFound
+from app.org.models import User
+from app.org.roles import Role
+
+from . import queries
+from .exports import FORMATS, export
+from .schemas import DashboardOut, DrillDownArgs, ExportArgs, PeriodArgs, TableOut, TasksOut
+
+blp = Blueprint("dashboard_api", __name__, url_prefix="/api/v1/dashboard", description="County coordinator dashboard")
+
+
+def coordinator() -> User:
+    user: User = current_api_user()
+    if not user.has_role(Role.COUNTY_COORDINATOR, Role.ADMIN):
+        raise Forbidden("the dashboard is for county coordinators and admins")
+    return user
+
+
+@blp.route("")
+class Dashboard(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(PeriodArgs, location="query")
+    @blp.response(200, DashboardOut)
+    @token_required
+    def get(self, args: dict[str, Any]) -> Any:
+        """Every panel at once (the period applies to on-time rates and the trend)."""
+        scope, at = queries.scope_for(coordinator()), now()
+        start, end = queries.period(at, args.get("start"), args.get("end"))
+        tables = queries.panels(scope, at, start, end)
+        return {"at": at, "start": start, "end": end, "panels": {k: t.as_dict() for k, t in tables.items()}}
+
+
+@blp.route("/tasks")
+class DrillDownTasks(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(DrillDownArgs, location="query")
+    @blp.response(200, TasksOut)
+    @token_required
+    def get(self, args: dict[str, Any]) -> Any:
+        """The tasks behind a number: filter by kind, township, ageing bucket, step."""
+        table, total = queries.table_for("tasks", queries.scope_for(coordinator()), now(), args)
+        return {**table.as_dict(), "total": total, "page": args["page"], "per_page": args["per_page"]}
+
+
+@blp.route("/<panel>")
+class Panel(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(PeriodArgs, location="query")
+    @blp.response(200, TableOut)
+    @token_required
+    def get(self, args: dict[str, Any], panel: str) -> Any:
+        """One panel: overdue, ageing, escalations, on_time, on_time_step, trend."""
+        if panel not in queries.PANELS:
+            raise NotFound(f"no panel {panel!r}; panels: {', '.join(queries.PANELS)}")
+        table, _ = queries.table_for(panel, queries.scope_for(coordinator()), now(), args)
+        return table.as_dict()
+
+
+@blp.route("/export/<panel>.<fmt>")
+class Export(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(ExportArgs, location="query")
+    @token_required
+    @committed
+    def get(self, args: dict[str, Any], panel: str, fmt: str) -> Any:
+        """A panel as CSV or XLSX (audited: who exported which panel with which filters)."""
+        if panel not in queries.PANELS or fmt not in FORMATS:
+            raise NotFound(f"no export {panel}.{fmt}; panels: {', '.join(queries.PANELS)}; formats: csv, xlsx")
+        user = coordinator()
+        table, _ = queries.table_for(panel, queries.scope_for(user), now(), args)
+        return Response(export(table, fmt, user, args), mimetype=FORMATS[fmt], headers={
+            "Content-Disposition": f'attachment; filename="liandong-{panel}.{fmt}"'})

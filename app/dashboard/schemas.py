@@ -1,0 +1,51 @@
+"""Marshmallow schemas for the dashboard API."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from .queries import AGEING
+
+
+class PeriodArgs(Schema):
+    start = fields.Date(metadata={"description": "first county-local day (default: 29 days ago)"})
+    end = fields.Date(metadata={"description": "last county-local day, inclusive (default: today)"})
+
+
+class DrillDownArgs(Schema):
+    kind = fields.String(metadata={"description": "department kind code, or 'none' for unrouted tasks"})
+    township = fields.Integer(metadata={"description": "township region id"})
+    bucket = fields.String(validate=validate.OneOf([key for key, _, _, _ in AGEING]))
+    step = fields.String(metadata={"description": "BPMN id of the step"})
+    overdue = fields.Boolean(load_default=True)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class ExportArgs(PeriodArgs, DrillDownArgs):
+    pass
+
+
+class ColumnOut(Schema):
+    key = fields.String()
+    label = fields.String()
+
+
+class TableOut(Schema):
+    key = fields.String()
+    title = fields.String()
+    columns = fields.List(fields.Nested(ColumnOut))
+    rows = fields.List(fields.Dict())
+
+
+class DashboardOut(Schema):
+    at = fields.DateTime()
+    start = fields.DateTime()
+    end = fields.DateTime()
+    panels = fields.Dict(keys=fields.String(), values=fields.Nested(TableOut))
+
+
+class TasksOut(TableOut):
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()

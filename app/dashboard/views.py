@@ -1,0 +1,69 @@
+"""The coordinator's dashboard pages: panels with a trend chart, drill-down list, exports (audited)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request
+from flask_login import current_user
+
+from app.common.clock import now
+from app.common.pages import committed_page, roles_required
+from app.org.roles import Role
+
+from . import queries
+from .exports import FORMATS, export
+
+blp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates")
+
+
+def _args() -> dict[str, Any]:
+    """Query arguments of the page, parsed the way the API's schemas parse them (bad values ignored)."""
+    args: dict[str, Any] = {}
+    for key in ("start", "end"):
+        try:
+            args[key] = date.fromisoformat(request.args[key]) if request.args.get(key) else None
+        except ValueError:
+            args[key] = None
+    for key in ("kind", "bucket", "step"):
+        if request.args.get(key):
+            args[key] = request.args[key]
+    for key in ("township", "page"):
+        if request.args.get(key, "").isdigit():
+            args[key] = int(request.args[key])
+    args["overdue"] = request.args.get("overdue", "1") not in ("0", "false")
+    args.setdefault("page", 1)
+    args["per_page"] = 50
+    return args
+
+
+@blp.get("/")
+@roles_required(Role.COUNTY_COORDINATOR, Role.ADMIN)
+def index() -> str:
+    scope, at, args = queries.scope_for(current_user), now(), _args()
+    start, end = queries.period(at, args.get("start"), args.get("end"))
+    tables = queries.panels(scope, at, start, end)
+    return render_template("dashboard/index.html", tables=tables, scope=scope, at=at, start=start,
+                           end=end, args=request.args)
+
+
+@blp.get("/tasks")
+@roles_required(Role.COUNTY_COORDINATOR, Role.ADMIN)
+def tasks() -> str:
+    args = _args()
+    table, total = queries.table_for("tasks", queries.scope_for(current_user), now(), args)
+    return render_template("dashboard/tasks.html", tasks_table=table, total=total, args=request.args, page=args["page"])
+
+
+@blp.get("/export/<panel>.<fmt>")
+@roles_required(Role.COUNTY_COORDINATOR, Role.ADMIN)
+@committed_page
+def export_panel(panel: str, fmt: str) -> Response:
+    if panel not in queries.PANELS or fmt not in FORMATS:
+        abort(404)
+    args = _args()
+    table, _ = queries.table_for(panel, queries.scope_for(current_user), now(), args)
+    data = export(table, fmt, current_user, {k: v for k, v in args.items() if v is not None})
+    return Response(data, mimetype=FORMATS[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="liandong-{panel}.{fmt}"'})

@@ -1,0 +1,1 @@
+"""Recurring duties and "dynamic management": programme enrolment, one short process instance per cycle."""

@@ -1,0 +1,232 @@
+"""REST endpoints for programme enrolment ("dynamic management") and recurring duties."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.cases.access import access_basis
+from app.cases.audit import audit
+from app.cases.models import Case, Child
+from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
+from app.common.errors import Forbidden, NotFound
+from app.extensions import db
+from app.org.models import User
+from app.org.queries import region_by_code
+from app.org.roles import Role
+
+from . import operations
+from .catalog import DEFAULT_FREQUENCIES
+from .files import care_file_for
+from .frequencies import effective_frequencies, set_frequency
+from .models import DutyFrequency, Enrolment
+from .queries import CycleFilter, child_programme, cycle_query, cycle_view
+from .schemas import (
+    AssessNowIn,
+    CycleArgs,
+    CycleOut,
+    CyclePage,
+    DropoutIn,
+    EndIn,
+    EnrolIn,
+    EnrolmentOut,
+    EntrustmentIn,
+    EntrustmentOut,
+    FrequencyIn,
+    FrequencyOut,
+    ProgrammeOut,
+)
+
+blp = Blueprint("duties", __name__, url_prefix="/api/v1/duties", description="Programme enrolment and duties")
+
+DROPOUT_REPORTER_KINDS = ("school", "education")
+
+
+def _child(child_id: int) -> Child:
+    child = db.session.get(Child, child_id)
+    if child is None:
+        raise NotFound(f"child {child_id} not found")
+    return child
+
+
+def _enrolment_out(enrolment: Enrolment, cancelled: int = 0) -> dict[str, Any]:
+    return {"id": enrolment.id, "child_id": enrolment.child_id, "case_id": enrolment.case_id,
+            "tags": enrolment.tags, "key_reasons": enrolment.key_reasons, "started_on": enrolment.started_on,
+            "start_reason": enrolment.start_reason, "ended_on": enrolment.ended_on,
+            "end_reason": enrolment.end_reason, "cycles_cancelled": cancelled}
+
+
+@blp.route("/enrolments")
+class Enrolments(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(EnrolIn)
+    @blp.response(201, EnrolmentOut)
+    @token_required
+    @committed
+    def post(self, payload: dict[str, Any]) -> Any:
+        """Enrol a child (a new child found, parents left to work ...): duties start at each one's next cycle."""
+        user = current_api_user()
+        child = operations.child_from_payload(payload.pop("child"))
+        operations.ensure_can_manage_child(user, child)
+        enrolment = operations.enrol(child, user, **payload)
+        audit(user.id, "create", "enrolment", enrolment.id, case_id=enrolment.case_id)
+        return _enrolment_out(enrolment), 201
+
+
+@blp.route("/enrolments/<int:enrolment_id>/end")
+class EndEnrolment(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(EndIn)
+    @blp.response(200, EnrolmentOut)
+    @token_required
+    @committed
+    def post(self, payload: dict[str, Any], enrolment_id: int) -> Any:
+        """Take a child out of the programme (a parent returned ...): open duties are cancelled, none start."""
+        user = current_api_user()
+        enrolment = db.session.get(Enrolment, enrolment_id)
+        if enrolment is None:
+            raise NotFound(f"enrolment {enrolment_id} not found")
+        operations.ensure_can_manage_child(user, enrolment.child)
+        cancelled = operations.end_enrolment(enrolment, user, payload["end_reason"], payload.get("ended_on"))
+        audit(user.id, "update", "enrolment", enrolment.id, case_id=enrolment.case_id, detail={"ended": True})
+        return _enrolment_out(enrolment, cancelled)
+
+
+@blp.route("/children/<int:child_id>")
+class ChildProgramme(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200, ProgrammeOut)
+    @token_required
+    @committed
+    def get(self, child_id: int) -> Any:
+        """The child's programme record: enrolments, entrusted care, every duty cycle and its record (audited)."""
+        user = current_api_user()
+        child = _child(child_id)
+        case = db.session.scalar(sa.select(Case).where(Case.child_id == child.id, Case.kind == "care"))
+        basis = access_basis(user, case) if case is not None else None
+        if basis is None or basis.value == "reporter":
+            operations.ensure_can_manage_child(user, child)
+        audit(user.id, "view", "programme", child.id, case_id=case.id if case else None,
+              detail={"basis": basis.value if basis else "manages"})
+        return child_programme(child)
+
+
+@blp.route("/children/<int:child_id>/assessments")
+class AssessNow(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(AssessNowIn)
+    @blp.response(201, CycleOut)
+    @token_required
+    @committed
+    def post(self, payload: dict[str, Any], child_id: int) -> Any:
+        """Assess a key child now, outside the semiannual cycle (重点对象随时评估)."""
+        user = current_api_user()
+        child = _child(child_id)
+        operations.ensure_can_manage_child(user, child)
+        cycle = operations.start_assessment_now(child, user, payload["reason"])
+        return cycle_view(cycle), 201
+
+
+def _may_report_dropout(user: User, child: Child) -> bool:
+    if user.unit is not None and user.unit.kind in DROPOUT_REPORTER_KINDS and user.has_role(
+            Role.LIAISON, Role.UNIT_HEAD, Role.REPORTER):
+        return True
+    try:
+        operations.ensure_can_manage_child(user, child)
+    except Forbidden:
+        return False
+    return True
+
+
+@blp.route("/dropouts")
+class Dropouts(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(DropoutIn)
+    @blp.response(201, CycleOut)
+    @token_required
+    @committed
+    def post(self, payload: dict[str, Any]) -> Any:
+        """A school reports a dropout: education, township and village persuade the child back (劝返复学)."""
+        user = current_api_user()
+        child = _child(payload["child_id"])
+        if not _may_report_dropout(user, child):
+            raise Forbidden("schools, education, the child's director and supervisor, and coordinators report dropouts")
+        cycle = operations.report_dropout(child, user, school=payload["school"], left_on=payload.get("left_on"),
+                                          note=payload["note"])
+        audit(user.id, "create", "dropout", cycle.id, case_id=cycle.case_id)
+        return cycle_view(cycle), 201
+
+
+@blp.route("/entrustments")
+class Entrustments(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(EntrustmentIn)
+    @blp.response(201, EntrustmentOut)
+    @token_required
+    @committed
+    def post(self, payload: dict[str, Any]) -> Any:
+        """Record an entrusted caregiver (and agreement); the village committee checks their capacity."""
+        user = current_api_user()
+        child = _child(payload.pop("child_id"))
+        operations.ensure_can_manage_child(user, child)
+        entrustment = operations.record_entrustment(child, user, **payload)
+        audit(user.id, "create", "entrustment", entrustment.id, case_id=care_file_for(child).id)
+        return entrustment, 201
+
+
+@blp.route("/cycles")
+class Cycles(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(CycleArgs, location="query")
+    @blp.response(200, CyclePage)
+    @token_required
+    def get(self, args: dict[str, Any]) -> Any:
+        """Duty cycles in your area (supervisors: their township; coordinators: the county), newest first."""
+        user = current_api_user()
+        if not user.has_role(Role.COUNTY_COORDINATOR, Role.ADMIN, Role.CHILD_SUPERVISOR, Role.CHILD_DIRECTOR):
+            raise Forbidden("duty cycles are for child directors, supervisors and coordinators")
+        region_id = user.region_id
+        if args.get("region"):
+            region = region_by_code(args["region"])
+            if region is None:
+                raise NotFound(f"region {args['region']} not found")
+            if user.region_id not in [r.id for r in region.ancestry()]:
+                raise Forbidden("that region is outside your jurisdiction")
+            region_id = region.id
+        if region_id is None:
+            raise Forbidden("you have no jurisdiction")
+        stmt = cycle_query(CycleFilter(duty=args.get("duty"), status=args.get("status"),
+                                       child_id=args.get("child_id"), region_id=region_id))
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+        page, per_page = args["page"], args["per_page"]
+        rows = db.session.scalars(stmt.offset((page - 1) * per_page).limit(per_page)).all()
+        return {"items": [cycle_view(c) for c in rows], "total": total, "page": page, "per_page": per_page}
+
+
+@blp.route("/frequencies")
+class Frequencies(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200, FrequencyOut(many=True))
+    @token_required
+    def get(self) -> Any:
+        """The cadence rules in force: defaults and the county's overrides."""
+        county = {(r.duty, r.selector) for r in db.session.scalars(sa.select(DutyFrequency))}
+        return [{"duty": d, "selector": s, "cadence": c,
+                 "source": "county" if (d, s) in county or (d, s) not in DEFAULT_FREQUENCIES else "default"}
+                for (d, s), c in sorted(effective_frequencies().items())]
+
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(FrequencyIn)
+    @blp.response(200, FrequencyOut)
+    @token_required
+    @committed
+    def put(self, payload: dict[str, Any]) -> Any:
+        """Set a cadence rule (coordinators and admins); it applies from each child's next cycle."""
+        user = current_api_user()
+        if not user.has_role(Role.COUNTY_COORDINATOR, Role.ADMIN):
+            raise Forbidden("only county coordinators and admins set duty frequencies")
+        row = set_frequency(payload["duty"], payload["selector"], payload["cadence"], user)
+        return {"duty": row.duty, "selector": row.selector, "cadence": row.cadence, "source": "county"}

@@ -1,0 +1,87 @@
+"""Reads about duties: a child's programme record and visit file, cycle lists for supervisors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.cases.models import Case, Child
+from app.extensions import db
+from app.org.models import Region
+from app.tasks.models import Task
+
+from .catalog import DUTIES
+from .models import DutyCycle, Enrolment, Entrustment
+
+
+@dataclass
+class CycleFilter:
+    duty: str | None = None
+    status: str | None = None
+    child_id: int | None = None
+    region_id: int | None = None
+    """Children of villages under this region, and the region's own work file."""
+
+
+def cycle_query(f: CycleFilter) -> sa.Select[tuple[DutyCycle]]:
+    stmt = sa.select(DutyCycle)
+    if f.duty:
+        stmt = stmt.where(DutyCycle.duty == f.duty)
+    if f.status:
+        stmt = stmt.where(DutyCycle.status == f.status)
+    if f.child_id is not None:
+        stmt = stmt.where(DutyCycle.child_id == f.child_id)
+    if f.region_id is not None:
+        region_ids = _region_and_below(f.region_id)
+        stmt = stmt.join(Case, Case.id == DutyCycle.case_id).where(Case.region_id.in_(region_ids))
+    return stmt.order_by(DutyCycle.period_start.desc(), DutyCycle.id.desc())
+
+
+def _region_and_below(region_id: int) -> list[int]:
+    ids = [region_id]
+    frontier = [region_id]
+    while frontier:
+        frontier = list(db.session.scalars(sa.select(Region.id).where(Region.parent_id.in_(frontier))))
+        ids += frontier
+    return ids
+
+
+def cycle_view(cycle: DutyCycle) -> dict[str, Any]:
+    task = None
+    if cycle.instance_id is not None:
+        task = db.session.scalar(sa.select(Task).where(Task.instance_id == cycle.instance_id)
+                                 .order_by(Task.id.desc()).limit(1))
+    return {
+        "id": cycle.id, "duty": cycle.duty, "duty_name": DUTIES[cycle.duty].name_zh, "period": cycle.period,
+        "trigger": cycle.trigger, "subject": cycle.subject, "case_id": cycle.case_id, "status": cycle.status,
+        "period_start": cycle.period_start, "due_at": cycle.due_at, "started_at": cycle.started_at,
+        "completed_at": cycle.completed_at, "missed_at": cycle.missed_at, "outcome": cycle.outcome,
+        "task_id": task.id if task else None,
+        "record": task.data if task is not None and task.state == "completed" else None,
+    }
+
+
+def child_programme(child: Child) -> dict[str, Any]:
+    """The child's programme record: enrolments, entrusted care, and every duty cycle with its record."""
+    enrolments = db.session.scalars(sa.select(Enrolment).where(Enrolment.child_id == child.id)
+                                    .order_by(Enrolment.id)).all()
+    entrustments = db.session.scalars(sa.select(Entrustment).where(Entrustment.child_id == child.id)
+                                      .order_by(Entrustment.id)).all()
+    cycles = db.session.scalars(cycle_query(CycleFilter(child_id=child.id))).all()
+    care = db.session.scalar(sa.select(Case).where(Case.child_id == child.id, Case.kind == "care"))
+    return {
+        "child_id": child.id, "care_case_id": care.id if care else None,
+        "grade": care.grade if care else None, "help_tier": care.help_tier if care else None,
+        "enrolments": [{
+            "id": e.id, "child_id": e.child_id, "case_id": e.case_id, "cycles_cancelled": 0, "tags": e.tags, "key_reasons": e.key_reasons, "started_on": e.started_on,
+            "start_reason": e.start_reason, "ended_on": e.ended_on, "end_reason": e.end_reason}
+            for e in enrolments],
+        "entrustments": [{
+            "id": e.id, "child_id": e.child_id, "caregiver_name": e.caregiver_name, "relation": e.relation, "is_relative": e.is_relative,
+            "agreement_signed_on": e.agreement_signed_on, "filed_with_township": e.filed_with_township,
+            "filed_with_village": e.filed_with_village, "status": e.status, "status_since": e.status_since}
+            for e in entrustments],
+        "cycles": [cycle_view(c) for c in cycles],
+    }

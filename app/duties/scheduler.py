@@ -1,0 +1,258 @@
+"""``start_due_duties``: start the cycles that are due, mark and escalate missed ones.
+
+Idempotent: every cycle is one ``duty_cycle`` row, unique per (duty, subject,
+period), inserted with ``ON CONFLICT DO NOTHING`` before its instance starts;
+running the scheduler twice for the same moment, or two schedulers at once,
+starts each cycle once. Periods are computed in the county's timezone. The
+scheduler must run at least once a day (the sweep loop runs it every few
+minutes); a period it never ran in is not started late.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.cases.models import Case
+from app.common.clock import now
+from app.extensions import db
+from app.org.kinds import RegionLevel
+from app.org.models import Region, User
+from app.processes import runtime
+from app.processes.models import ProcessInstance
+from app.processes.queries import latest_spec
+
+from .catalog import (
+    ANNUAL_REPORT_DUE,
+    ANNUAL_REPORT_OPENS,
+    CHILD_CALENDAR_DUTIES,
+    DATA_COMPARISON_CADENCE,
+    DUTIES,
+    ENTRUSTED_CARE_FOLLOW_UP,
+)
+from .cycles import CADENCES, Period, duration_until, period_of
+from .escalation import escalate_missed
+from .files import county_tz, work_file_for
+from .frequencies import cadence_for, effective_frequencies
+from .models import CycleStatus, DutyCycle, Enrolment, Entrustment, EntrustmentStatus
+from .status import settle
+
+log = logging.getLogger(__name__)
+
+SUPERSEDED = "下一周期也已到期，撤回本周期任务（仍记为未按期完成）"
+
+
+def _insert_cycle(values: dict[str, Any]) -> int | None:
+    """Insert a cycle row unless one exists for (duty, subject, period); the new id, or None."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (insert(DutyCycle).values(**values)
+            .on_conflict_do_nothing(index_elements=["duty", "subject", "period"])
+            .returning(DutyCycle.id))
+    return db.session.execute(stmt).scalar()
+
+
+def start_cycle(duty: str, subject: str, period: str, case: Case, *, trigger: str = "calendar",
+                period_start: datetime | None = None, due_at: datetime | None = None,
+                child_id: int | None = None, region_id: int | None = None, entrustment_id: int | None = None,
+                data: dict[str, Any] | None = None, actor: User | None = None) -> DutyCycle | None:
+    """Start one cycle's instance on ``case``; None when the cycle exists or the process is not deployed."""
+    definition = DUTIES[duty]
+    spec = latest_spec(definition.process_key)
+    if spec is None:
+        log.warning("duty %s: process %s is not deployed; run `flask processes deploy`", duty,
+                    definition.process_key)
+        return None
+    at = now()
+    cycle_id = _insert_cycle({
+        "duty": duty, "subject": subject, "period": period, "trigger": trigger, "child_id": child_id,
+        "region_id": region_id, "case_id": case.id, "entrustment_id": entrustment_id,
+        "period_start": period_start or at, "due_at": due_at, "status": CycleStatus.OPEN.value,
+        "started_at": at,
+    })
+    if cycle_id is None:
+        return None
+    cycle = db.session.get(DutyCycle, cycle_id)
+    assert cycle is not None
+    start_data: dict[str, Any] = {
+        "duty": duty, "duty_name": definition.name_zh, "period": period, "case_number": case.number,
+        "subject": case.subject,
+    }
+    if due_at is not None:
+        start_data["duty_deadline"] = duration_until(due_at, at)
+        start_data["duty_due_local"] = due_at.astimezone(county_tz()).strftime("%Y-%m-%d %H:%M")
+    start_data.update(data or {})
+    instance = runtime.start(case, spec, start_data, actor)
+    cycle.instance_id = instance.id
+    settle(cycle)
+    db.session.flush()
+    return cycle
+
+
+def _overlaps(duty: str, subject: str, period: Period) -> bool:
+    """A calendar cycle of this duty already covers part of ``period`` (e.g. after a frequency change)."""
+    return bool(db.session.scalar(sa.select(sa.exists().where(
+        DutyCycle.duty == duty, DutyCycle.subject == subject, DutyCycle.trigger == "calendar",
+        DutyCycle.period_start < period.end, DutyCycle.due_at > period.start))))
+
+
+class _Run:
+    """One scheduler run. Loads, in one query, which cycles already exist for the periods current at
+    ``at``, so a county of thousands of children costs a query per new cycle, not per child and duty."""
+
+    def __init__(self, at: datetime, tz: ZoneInfo) -> None:
+        self.at, self.tz = at, tz
+        keys = {period_of(c, at, tz).key for c in CADENCES} | {str(at.astimezone(tz).year)}
+        self.existing = {tuple(row) for row in db.session.execute(
+            sa.select(DutyCycle.duty, DutyCycle.subject, DutyCycle.period).where(DutyCycle.period.in_(keys)))}
+
+    def start(self, duty: str, subject: str, period: Period, case: Callable[[], Case],
+              data: Callable[[], dict[str, Any]] | None = None, **kw: Any) -> int:
+        """Start the calendar cycle unless it exists or an earlier cycle already covers part of the period."""
+        if (duty, subject, period.key) in self.existing or _overlaps(duty, subject, period):
+            return 0
+        cycle = start_cycle(duty, subject, period.key, case(), period_start=period.start.astimezone(UTC),
+                            due_at=period.end.astimezone(UTC), data=data() if data else None, **kw)
+        self.existing.add((duty, subject, period.key))
+        return 1 if cycle is not None else 0
+
+
+def active_enrolments(day: date) -> list[tuple[Enrolment, Case]]:
+    """Enrolments in force on ``day``, each with the child's care file."""
+    rows = db.session.execute(
+        sa.select(Enrolment, Case).join(Case, Case.id == Enrolment.case_id).where(
+            Enrolment.started_on <= day, sa.or_(Enrolment.ended_on.is_(None), Enrolment.ended_on > day))
+        .order_by(Enrolment.id))
+    return [(enrolment, case) for enrolment, case in rows]
+
+
+def _child_cycles(run: _Run) -> int:
+    started = 0
+    table = effective_frequencies()
+    for enrolment, case in active_enrolments(run.at.astimezone(run.tz).date()):
+        for duty in CHILD_CALENDAR_DUTIES:
+            cadence = cadence_for(duty, enrolment, case.grade, table)
+            if cadence is None:
+                continue
+            period = period_of(cadence, run.at, run.tz)
+            if period.start.date() < enrolment.started_on:
+                continue  # enrolling starts a duty at its next cycle
+            started += run.start(duty, f"child:{enrolment.child_id}", period, lambda c=case: c,
+                                 lambda c=cadence: {"cadence": c}, child_id=enrolment.child_id)
+    return started
+
+
+def _entrusted_care_follow_ups(run: _Run) -> int:
+    """While a caregiver is found inadequate, the village committee checks again every month."""
+    from .operations import entrustment_data
+
+    started = 0
+    period = period_of(ENTRUSTED_CARE_FOLLOW_UP, run.at, run.tz)
+    rows = db.session.execute(
+        sa.select(Entrustment, Case).join(Case, sa.and_(Case.child_id == Entrustment.child_id, Case.kind == "care"))
+        .where(Entrustment.status == EntrustmentStatus.INADEQUATE, Case.status == "open").order_by(Entrustment.id))
+    for entrustment, case in rows:
+        if period.start <= entrustment.status_since.astimezone(run.tz):
+            continue  # found inadequate this month: the follow-up starts next month
+        started += run.start("entrusted_care_check", f"child:{entrustment.child_id}", period, lambda c=case: c,
+                             lambda e=entrustment: {**entrustment_data(e), "follow_up": True},
+                             child_id=entrustment.child_id, entrustment_id=entrustment.id)
+    return started
+
+
+def _region_cycles(run: _Run) -> int:
+    started = 0
+    local = run.at.astimezone(run.tz)
+    for county in db.session.scalars(sa.select(Region).where(Region.level == RegionLevel.COUNTY)):
+        period = period_of(DATA_COMPARISON_CADENCE, run.at, run.tz)
+        started += run.start("data_comparison", f"region:{county.id}", period, lambda r=county: work_file_for(r),
+                             lambda r=county: _programme_counts(r), region_id=county.id)
+    opens = datetime(local.year, *ANNUAL_REPORT_OPENS, tzinfo=run.tz)
+    due = datetime(local.year, *ANNUAL_REPORT_DUE, tzinfo=run.tz)
+    if opens <= local < due:
+        period = Period(str(local.year), opens, due)
+        for township in db.session.scalars(sa.select(Region).where(Region.level == RegionLevel.TOWNSHIP)):
+            started += run.start("annual_report", f"region:{township.id}", period,
+                                 lambda r=township: work_file_for(r), lambda y=local.year: {"report_year": y},
+                                 region_id=township.id)
+    return started
+
+
+def _programme_counts(county: Region) -> dict[str, Any]:
+    """Civil affairs' own list for the comparison: children in the programme per township."""
+    from app.cases.models import Child
+
+    village = sa.orm.aliased(Region)
+    rows = db.session.execute(
+        sa.select(Region.name, sa.func.count(Enrolment.id))
+        .join(village, village.parent_id == Region.id)
+        .join(Child, Child.village_id == village.id)
+        .join(Enrolment, sa.and_(Enrolment.child_id == Child.id, Enrolment.ended_on.is_(None)))
+        .where(Region.parent_id == county.id).group_by(Region.name).order_by(Region.name)).all()
+    return {"programme_children": {name: count for name, count in rows},
+            "programme_total": sum(count for _, count in rows)}
+
+
+def sweep_cycles(at: datetime) -> int:
+    """Mark cycles whose due time passed: done, late or missed (escalated once); withdraw superseded ones.
+
+    Returns the number of cycles newly marked missed.
+    """
+    missed = 0
+    early = [d.code for d in DUTIES.values() if d.done_step is not None]
+    candidates = db.session.scalars(sa.select(DutyCycle).where(
+        DutyCycle.status == CycleStatus.OPEN,
+        sa.or_(sa.and_(DutyCycle.due_at.is_not(None), DutyCycle.due_at <= at), DutyCycle.duty.in_(early)))
+        .order_by(DutyCycle.id)).all()
+    for cycle in candidates:
+        if settle(cycle) or cycle.due_at is None or cycle.due_at > at:
+            continue
+        instance = db.session.get(ProcessInstance, cycle.instance_id) if cycle.instance_id else None
+        if instance is not None and instance.status == "cancelled":
+            cycle.status = CycleStatus.CANCELLED
+            continue
+        cycle.status = CycleStatus.MISSED
+        cycle.missed_at = at
+        escalate_missed(cycle)
+        missed += 1
+    newer = sa.orm.aliased(DutyCycle)
+    superseded = db.session.scalars(
+        sa.select(DutyCycle).join(ProcessInstance, ProcessInstance.id == DutyCycle.instance_id)
+        .where(DutyCycle.status == CycleStatus.MISSED, ProcessInstance.status == "running",
+               sa.exists().where(newer.duty == DutyCycle.duty, newer.subject == DutyCycle.subject,
+                                 newer.trigger == "calendar", newer.period_start > DutyCycle.period_start,
+                                 newer.due_at <= at))
+        .order_by(DutyCycle.id)).all()
+    for cycle in superseded:
+        instance = db.session.get(ProcessInstance, cycle.instance_id)
+        assert instance is not None
+        runtime.cancel(instance, None, SUPERSEDED)
+    db.session.flush()
+    return missed
+
+
+def start_due_duties(at: datetime) -> int:
+    """Start every recurring-duty cycle due at ``at``; returns how many started. Flushes; the caller commits.
+
+    First sweeps cycles whose period ended (missed ones are escalated to the
+    township child supervisor), then starts, per enrolled child, the weekly
+    contact, home visit and assessment cycles of their cadence; monthly
+    entrusted-care follow-ups; the county's quarterly data comparison; and from
+    1 October each township's annual progress report.
+    """
+    if at.tzinfo is None:
+        raise ValueError("start_due_duties needs an aware datetime")
+    sweep_cycles(at)
+    run = _Run(at, county_tz())
+    started = _child_cycles(run) + _entrusted_care_follow_ups(run) + _region_cycles(run)
+    db.session.flush()
+    return started
+
+
+__all__ = ["start_cycle", "start_due_duties", "sweep_cycles"]

@@ -1,0 +1,135 @@
+"""Marshmallow schemas for programme enrolment and duties (REST API)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from app.cases.models import ChildTag
+from app.cases.schemas import ChildIn
+
+from .catalog import DUTIES
+from .cycles import CADENCES
+from .models import CycleStatus, EndReason, KeyReason, StartReason
+
+
+class EnrolIn(Schema):
+    child = fields.Nested(ChildIn, required=True, metadata={"description": "an existing child ({id}) or a new one"})
+    tags = fields.List(fields.String(validate=validate.OneOf([t.value for t in ChildTag])), required=True,
+                       validate=validate.Length(min=1))
+    key_reasons = fields.List(fields.String(validate=validate.OneOf([r.value for r in KeyReason])),
+                              load_default=list)
+    start_reason = fields.String(load_default=StartReason.NEW_CHILD_FOUND.value,
+                                 validate=validate.OneOf([r.value for r in StartReason]))
+    started_on = fields.Date()
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class EndIn(Schema):
+    end_reason = fields.String(required=True, validate=validate.OneOf([r.value for r in EndReason]))
+    ended_on = fields.Date()
+
+
+class EnrolmentOut(Schema):
+    id = fields.Integer()
+    child_id = fields.Integer()
+    case_id = fields.Integer()
+    tags = fields.List(fields.String())
+    key_reasons = fields.List(fields.String())
+    started_on = fields.Date()
+    start_reason = fields.String()
+    ended_on = fields.Date(allow_none=True)
+    end_reason = fields.String(allow_none=True)
+    cycles_cancelled = fields.Integer()
+
+
+class AssessNowIn(Schema):
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class DropoutIn(Schema):
+    child_id = fields.Integer(required=True)
+    school = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    left_on = fields.Date()
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class EntrustmentIn(Schema):
+    child_id = fields.Integer(required=True)
+    caregiver_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    relation = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    is_relative = fields.Boolean(required=True)
+    phone = fields.String(load_default="", validate=validate.Length(max=40))
+    agreement_signed_on = fields.Date(metadata={"description": "required for a non-relative (委托监护协议)"})
+    filed_with_township = fields.Boolean(load_default=False)
+    filed_with_village = fields.Boolean(load_default=False)
+
+
+class CycleOut(Schema):
+    id = fields.Integer()
+    duty = fields.String()
+    duty_name = fields.String()
+    period = fields.String()
+    trigger = fields.String()
+    subject = fields.String()
+    case_id = fields.Integer()
+    status = fields.String()
+    period_start = fields.DateTime()
+    due_at = fields.DateTime(allow_none=True)
+    started_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+    missed_at = fields.DateTime(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    task_id = fields.Integer(allow_none=True)
+    record = fields.Dict(allow_none=True)
+
+
+class CycleArgs(Schema):
+    duty = fields.String(validate=validate.OneOf(sorted(DUTIES)))
+    status = fields.String(validate=validate.OneOf([s.value for s in CycleStatus]))
+    child_id = fields.Integer()
+    region = fields.String(metadata={"description": "region code: its villages' children and its work file"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class CyclePage(Schema):
+    items = fields.List(fields.Nested(CycleOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class EntrustmentOut(Schema):
+    id = fields.Integer()
+    child_id = fields.Integer()
+    caregiver_name = fields.String()
+    relation = fields.String()
+    is_relative = fields.Boolean()
+    agreement_signed_on = fields.Date(allow_none=True)
+    filed_with_township = fields.Boolean()
+    filed_with_village = fields.Boolean()
+    status = fields.String(metadata={"description": "pending_check, capable, inadequate, ended"})
+    status_since = fields.DateTime()
+
+
+class ProgrammeOut(Schema):
+    child_id = fields.Integer()
+    care_case_id = fields.Integer(allow_none=True)
+    grade = fields.String(allow_none=True)
+    help_tier = fields.String(allow_none=True)
+    enrolments = fields.List(fields.Nested(EnrolmentOut))
+    entrustments = fields.List(fields.Nested(EntrustmentOut))
+    cycles = fields.List(fields.Nested(CycleOut))
+
+
+class FrequencyIn(Schema):
+    duty = fields.String(required=True)
+    selector = fields.String(required=True, metadata={"description": "default, key, tag:<tag>, grade:<grade>"})
+    cadence = fields.String(required=True, validate=validate.OneOf([*CADENCES, "none"]))
+
+
+class FrequencyOut(Schema):
+    duty = fields.String()
+    selector = fields.String()
+    cadence = fields.String()
+    source = fields.String(metadata={"description": "default or county"})

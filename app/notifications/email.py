@@ -1,0 +1,160 @@
+"""Email: outbox rows written with the notification, sent after commit, daily digests.
+
+A notification for a user with an email address and ``email_frequency``
+``immediate`` gets an outbox row in the same transaction; ``daily`` users get
+one digest per working day (county time, after ``digest_time``) listing what
+arrived since the last one. Rows are sent one per job (``send``), after the
+transaction that wrote them has committed. Delivery is at least once: a worker
+that dies between the SMTP server's "250 OK" and its commit sends that mail
+again on retry, with the same ``Message-ID`` so mail clients can tell.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.common.clock import now
+from app.extensions import db
+from app.org.models import User
+
+from .models import EmailOutbox, Notification
+
+MAX_ATTEMPTS = 8
+"""After this many failed SMTP attempts a row is left for an admin (``flask jobs failed`` shows the job)."""
+
+
+class SmtpFailure(Exception):
+    """The SMTP server refused or could not be reached; the attempt is recorded on the row."""
+
+
+def queue_emails(notes: Iterable[Notification]) -> list[EmailOutbox]:
+    """Outbox rows for the notifications of users who want one mail per notification. Flushes."""
+    notes = list(notes)
+    if not notes:
+        return []
+    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_({n.user_id for n in notes})))}
+    at = now()
+    rows = []
+    for note in notes:
+        user = users.get(note.user_id)
+        if user is None or not user.email or (user.email_frequency or "immediate") != "immediate":
+            continue
+        row = EmailOutbox(to_address=user.email, subject=f"[联动] {note.title}"[:300],
+                          body=_body([note]), dedupe_key=f"notification:{note.id}", created_at=at)
+        db.session.add(row)
+        note.emailed_at = at
+        rows.append(row)
+    db.session.flush()
+    return rows
+
+
+def _body(notes: list[Notification]) -> str:
+    lines = []
+    for note in notes:
+        lines.append(f"- {note.title}" + (f"\n  {note.body}" if note.body else ""))
+    lines.append("")
+    lines.append("请登录联动平台处理。此邮件由系统自动发送。")
+    return "\n".join(lines)
+
+
+def _lock_row(outbox_id: int) -> EmailOutbox | None:
+    stmt = sa.select(EmailOutbox).where(EmailOutbox.id == outbox_id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return db.session.scalar(stmt.execution_options(populate_existing=True))
+
+
+def send(outbox_id: int) -> str:
+    """Send one outbox row; returns sent / already / busy / unconfigured / gone. Flushes.
+
+    Raises ``SmtpFailure`` after recording the attempt, so the job is retried.
+    """
+    settings = current_app.config["LIANDONG"]
+    row = _lock_row(outbox_id)
+    if row is None:
+        exists = db.session.get(EmailOutbox, outbox_id) is not None
+        return "busy" if exists else "gone"
+    if row.sent_at is not None:
+        return "already"
+    if not settings.smtp_host:
+        return "unconfigured"
+    message = EmailMessage()
+    message["From"] = settings.smtp_from
+    message["To"] = row.to_address
+    message["Subject"] = row.subject
+    message["Date"] = format_datetime(now())
+    message["Message-ID"] = make_msgid(idstring=(row.dedupe_key or f"outbox-{row.id}").replace(":", "."),
+                                       domain="liandong")
+    message.set_content(row.body)
+    row.attempts = (row.attempts or 0) + 1
+    try:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout) as smtp:
+            if settings.smtp_starttls:
+                smtp.starttls()
+            if settings.smtp_user:
+                smtp.login(settings.smtp_user, settings.smtp_password or "")
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        db.session.flush()
+        raise SmtpFailure(row.last_error) from exc
+    row.sent_at = now()
+    row.last_error = None
+    db.session.flush()
+    return "sent"
+
+
+def pending_ids(at: datetime, settle: timedelta = timedelta(seconds=60), limit: int = 1000) -> list[int]:
+    """Unsent rows old enough that their after-commit dispatch must have been lost (Redis down)."""
+    if not current_app.config["LIANDONG"].smtp_host:
+        return []
+    return list(db.session.scalars(
+        sa.select(EmailOutbox.id).where(EmailOutbox.sent_at.is_(None), EmailOutbox.attempts < MAX_ATTEMPTS,
+                                        EmailOutbox.created_at <= at - settle)
+        .order_by(EmailOutbox.id).limit(limit)))
+
+
+def digest_due(at: datetime) -> bool:
+    """Whether ``at`` is past the digest time on a working day in the county."""
+    from app.tasks.calendar import working_calendar
+
+    settings = current_app.config["LIANDONG"]
+    local = at.astimezone(ZoneInfo(settings.county_timezone))
+    hour, minute = (int(x) for x in settings.digest_time.split(":"))
+    return local.time() >= time(hour, minute) and working_calendar().is_workday(local.date())
+
+
+def queue_digests(at: datetime | None = None) -> list[EmailOutbox]:
+    """Write today's digest for every ``daily`` user with unmailed notifications (once a day). Flushes."""
+    at = at or now()
+    if not digest_due(at):
+        return []
+    local_day = at.astimezone(ZoneInfo(current_app.config["LIANDONG"].county_timezone)).date()
+    users = db.session.scalars(sa.select(User).where(
+        User.email_frequency == "daily", User.email.is_not(None), User.active.is_(True))).all()
+    rows = []
+    for user in users:
+        key = f"digest:{user.id}:{local_day.isoformat()}"
+        if db.session.scalar(sa.select(sa.exists().where(EmailOutbox.dedupe_key == key))):
+            continue
+        notes = list(db.session.scalars(sa.select(Notification).where(
+            Notification.user_id == user.id, Notification.emailed_at.is_(None), Notification.created_at <= at)
+            .order_by(Notification.created_at, Notification.id)))
+        if not notes:
+            continue
+        row = EmailOutbox(to_address=user.email, subject=f"[联动] {local_day.isoformat()} 待办摘要（{len(notes)} 条）",
+                          body=_body(notes), dedupe_key=key, created_at=at)
+        db.session.add(row)
+        for note in notes:
+            note.emailed_at = at
+        rows.append(row)
+    db.session.flush()
+    return rows

@@ -1,0 +1,127 @@
+"""Administration pages: create users, set roles, unit and jurisdiction, reset passwords.
+
+Administrators only; every change writes an audit row (who changed whom, what).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user
+
+from app.cases.audit import audit
+from app.common.errors import Invalid, NotFound
+from app.common.pages import committed_page, roles_required
+from app.extensions import db
+
+from .models import Region, Unit, User
+from .operations import create_user, set_password, update_user
+from .queries import user_by_username
+from .roles import Role
+
+blp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+
+def _choices() -> dict[str, Any]:
+    return {
+        "all_roles": list(Role),
+        "units": list(db.session.scalars(sa.select(Unit).order_by(Unit.region_id, Unit.kind))),
+        "regions": list(db.session.scalars(sa.select(Region).order_by(Region.code))),
+    }
+
+
+def _form_values() -> dict[str, Any]:
+    form = request.form
+    roles = {Role(r) for r in form.getlist("roles") if r in {x.value for x in Role}}
+    unit = db.session.get(Unit, int(form["unit_id"])) if form.get("unit_id", "").isdigit() else None
+    region = db.session.get(Region, int(form["region_id"])) if form.get("region_id", "").isdigit() else None
+    return {"display_name": form.get("display_name", ""), "roles": roles, "unit": unit, "region": region,
+            "active": form.get("active") == "1"}
+
+
+def _user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(gettext("No such user."))
+    return user
+
+
+@blp.get("/users")
+@roles_required(Role.ADMIN)
+def users() -> Any:
+    q = request.args.get("q", "").strip()
+    stmt = sa.select(User).order_by(User.username)
+    if q:
+        stmt = stmt.where(sa.or_(User.username.contains(q), User.display_name.contains(q)))
+    return render_template("org/users.html", users=list(db.session.scalars(stmt.limit(500))), q=q)
+
+
+@blp.route("/users/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+@committed_page
+def new_user() -> Any:
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        values = _form_values()
+        username = request.form.get("username", "").strip()
+        try:
+            if not username or len(username) > 80:
+                raise Invalid("bad user name", {"username": [gettext("Required, at most 80 characters.")]})
+            if user_by_username(username) is not None:
+                raise Invalid("taken", {"username": [gettext("This user name is taken.")]})
+            user = create_user(username, values["display_name"] or username, None, values["roles"] or {Role.LIAISON},
+                               values["unit"], values["region"])
+            update_user(user, **values)
+            set_password(user, request.form.get("password", ""))
+            audit(current_user.id, "user_create", "user", user.id,
+                  detail={"username": username, "roles": sorted(r.value for r in values["roles"]),
+                          "unit_id": user.unit_id, "region_id": user.region_id})
+        except Invalid as exc:
+            errors = exc.errors
+            return render_template("org/user_form.html", user=None, form=request.form, errors=errors,
+                                   **_choices()), 422
+        flash(gettext("User %(name)s created.", name=username), "success")
+        return redirect(url_for("admin.users"))
+    return render_template("org/user_form.html", user=None, form={}, errors=errors, **_choices())
+
+
+@blp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+@committed_page
+def edit_user(user_id: int) -> Any:
+    user = _user(user_id)
+    if request.method == "POST":
+        values = _form_values()
+        before = {"roles": sorted(r.value for r in user.roles), "unit_id": user.unit_id,
+                  "region_id": user.region_id, "active": user.active}
+        try:
+            update_user(user, **values)
+        except Invalid as exc:
+            return render_template("org/user_form.html", user=user, form=request.form, errors=exc.errors,
+                                   **_choices()), 422
+        after = {"roles": sorted(r.value for r in user.roles), "unit_id": user.unit_id,
+                 "region_id": user.region_id, "active": user.active}
+        audit(current_user.id, "user_update", "user", user.id, detail={"before": before, "after": after})
+        flash(gettext("Saved."), "success")
+        return redirect(url_for("admin.edit_user", user_id=user.id))
+    form = {"display_name": user.display_name, "unit_id": str(user.unit_id or ""),
+            "region_id": str(user.region_id or ""), "active": "1" if user.active else ""}
+    return render_template("org/user_form.html", user=user, form=form, errors={}, **_choices())
+
+
+@blp.post("/users/<int:user_id>/password")
+@roles_required(Role.ADMIN)
+@committed_page
+def reset_password(user_id: int) -> Any:
+    user = _user(user_id)
+    try:
+        set_password(user, request.form.get("password", ""))
+    except Invalid:
+        flash(gettext("The new password needs at least 8 characters."), "error")
+        return redirect(url_for("admin.edit_user", user_id=user.id))
+    audit(current_user.id, "password_reset", "user", user.id)
+    flash(gettext("Password reset for %(name)s.", name=user.username), "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))

@@ -1,0 +1,307 @@
+"""REST endpoints of the process designer: drafts, test runs, migrations of running cases.
+
+Every endpoint needs the process-designer role (403 otherwise). Writes commit
+once at the end (``committed``); a save returns the draft with its validation
+messages even when it is invalid.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, request
+from flask.views import MethodView
+
+from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
+from app.common.errors import Invalid, NotFound
+from app.extensions import db
+
+from . import drafts as ops
+from . import migration as moves
+from . import testruns
+from .api import blp
+from .models import ProcessDraft
+from .queries import latest_spec
+from .schemas import (
+    DeployIn,
+    DraftCreateIn,
+    DraftOut,
+    DraftSaveIn,
+    ElementEditIn,
+    FileIn,
+    FormIn,
+    MigrateIn,
+    SpecOut,
+    TestRunIn,
+    TestStepIn,
+    draft_out,
+)
+from .versions import diff_bundles, elements_of, get_version
+
+
+def _designer() -> Any:
+    return ops.require_designer(current_api_user())
+
+
+def _draft(draft_id: int) -> ProcessDraft:
+    _designer()
+    return ops.get_draft(draft_id)
+
+
+@blp.route("/drafts")
+class Drafts(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200)
+    @token_required
+    def get(self) -> Any:
+        """Every draft, most recently saved first."""
+        _designer()
+        rows = db.session.scalars(sa.select(ProcessDraft).order_by(ProcessDraft.updated_at.desc()))
+        return {"items": [draft_out(d) for d in rows]}
+
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(DraftCreateIn)
+    @blp.response(201, DraftOut)
+    @token_required
+    @committed
+    def post(self, body: dict[str, Any]) -> Any:
+        """Start a draft from a deployed version (``process_key`` [+ ``version``]) or from files."""
+        user = _designer()
+        spec = None
+        if body.get("process_key"):
+            spec = (get_version(body["process_key"], body["version"]) if body.get("version")
+                    else latest_spec(body["process_key"]))
+            if spec is None:
+                raise NotFound(f"no process {body['process_key']!r}")
+        elif not body.get("files"):
+            raise Invalid("give process_key (start from a version) or files", {"files": ["required"]})
+        draft, _ = ops.create_draft(user, spec=spec, files=body.get("files"), forms=body.get("forms"),
+                                    title=body.get("title", ""))
+        return draft_out(draft, content=True)
+
+
+@blp.route("/drafts/<int:draft_id>")
+class Draft(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200, DraftOut)
+    @token_required
+    def get(self, draft_id: int) -> Any:
+        """A draft with its last validation messages (``?content=1`` includes files and forms)."""
+        return draft_out(_draft(draft_id), content=request.args.get("content") in ("1", "true"))
+
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(DraftSaveIn)
+    @blp.response(200, DraftOut)
+    @token_required
+    @committed
+    def put(self, body: dict[str, Any], draft_id: int) -> Any:
+        """Save files and/or forms; validated on every save and stored even when invalid."""
+        draft = _draft(draft_id)
+        ops.save_draft(draft, current_api_user(), files=body.get("files"), forms=body.get("forms"),
+                       title=body.get("title"), expected_revision=body.get("revision"))
+        return draft_out(draft, content=True)
+
+
+@blp.route("/drafts/<int:draft_id>/files")
+class DraftFiles(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200, DraftOut)
+    @token_required
+    @committed
+    def post(self, draft_id: int) -> Any:
+        """Upload a .bpmn/.dmn file: multipart ``file`` field, or JSON ``{name, content}``."""
+        draft = _draft(draft_id)
+        upload = request.files.get("file")
+        if upload is not None:
+            name, content = upload.filename or "", upload.read()
+            revision = request.form.get("revision", type=int)
+        else:
+            body = FileIn().load(request.get_json(silent=True) or {})
+            name, content, revision = body["name"], body["content"], body.get("revision")
+        ops.put_file(draft, current_api_user(), name, content, expected_revision=revision)
+        return draft_out(draft)
+
+
+@blp.route("/drafts/<int:draft_id>/files/<name>")
+class DraftFile(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @token_required
+    def get(self, draft_id: int, name: str) -> Any:
+        """Download one file of the draft."""
+        draft = _draft(draft_id)
+        if name not in draft.files:
+            raise NotFound(f"the draft has no file {name!r}")
+        return Response(draft.files[name], mimetype="application/xml",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200, DraftOut)
+    @token_required
+    @committed
+    def delete(self, draft_id: int, name: str) -> Any:
+        draft = _draft(draft_id)
+        ops.delete_file(draft, current_api_user(), name)
+        return draft_out(draft)
+
+
+@blp.route("/drafts/<int:draft_id>/forms/<path:path>")
+class DraftForm(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(FormIn)
+    @blp.response(200, DraftOut)
+    @token_required
+    @committed
+    def put(self, body: dict[str, Any], draft_id: int, path: str) -> Any:
+        """Save one form's JSON Schema (the form editor)."""
+        draft = _draft(draft_id)
+        ops.put_form(draft, current_api_user(), path, body["schema"], expected_revision=body.get("revision"))
+        return draft_out(draft)
+
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200, DraftOut)
+    @token_required
+    @committed
+    def delete(self, draft_id: int, path: str) -> Any:
+        draft = _draft(draft_id)
+        ops.delete_form(draft, current_api_user(), path)
+        return draft_out(draft)
+
+
+@blp.route("/drafts/<int:draft_id>/elements")
+class DraftElements(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200)
+    @token_required
+    def get(self, draft_id: int) -> Any:
+        """Every element of the draft with its lane and properties (what the side panel shows)."""
+        return {"items": elements_of(_draft(draft_id).files)}
+
+
+@blp.route("/drafts/<int:draft_id>/elements/<element_id>")
+class DraftElement(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(ElementEditIn)
+    @blp.response(200, DraftOut)
+    @token_required
+    @committed
+    def patch(self, body: dict[str, Any], draft_id: int, element_id: str) -> Any:
+        """The side panel: rename an element (a lane to a department kind) or set its properties."""
+        draft = _draft(draft_id)
+        ops.edit_element(draft, current_api_user(), element_id, name=body.get("name"),
+                         properties=body.get("properties"), expected_revision=body.get("revision"))
+        return draft_out(draft)
+
+
+@blp.route("/drafts/<int:draft_id>/diff")
+class DraftDiff(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200)
+    @token_required
+    def get(self, draft_id: int) -> Any:
+        """What deploying this draft would change, compared with the version it is based on."""
+        draft = _draft(draft_id)
+        base = draft.based_on
+        return diff_bundles(base.files if base else {}, base.forms if base else {}, draft.files, draft.forms)
+
+
+@blp.route("/drafts/<int:draft_id>/deploy")
+class DraftDeploy(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(DeployIn)
+    @blp.response(201, SpecOut)
+    @token_required
+    @committed
+    def post(self, body: dict[str, Any], draft_id: int) -> Any:
+        """Deploy a valid draft as a new immutable version (422 with the messages when invalid)."""
+        draft = _draft(draft_id)
+        spec, created = ops.deploy_draft(draft, current_api_user(), body["note"])
+        return spec, 201 if created else 200
+
+
+@blp.route("/drafts/<int:draft_id>/test-runs")
+class TestRuns(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200)
+    @token_required
+    def get(self, draft_id: int) -> Any:
+        return {"items": [testruns.run_dict(r) for r in testruns.runs_of(_draft(draft_id))]}
+
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(TestRunIn)
+    @blp.response(201)
+    @token_required
+    @committed
+    def post(self, body: dict[str, Any], draft_id: int) -> Any:
+        """Start the draft in the sandbox with sample data (no case, no tasks, no notifications)."""
+        run = testruns.start_run(_draft(draft_id), current_api_user(), body["data"])
+        return testruns.run_dict(run)
+
+
+@blp.route("/test-runs/<int:run_id>")
+class TestRun(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200)
+    @token_required
+    def get(self, run_id: int) -> Any:
+        """The path taken so far, the data, and the tasks waiting (with their lanes and forms)."""
+        _designer()
+        return testruns.run_dict(testruns.get_run(run_id))
+
+
+@blp.route("/test-runs/<int:run_id>/tasks/<task_id>/complete")
+class TestRunStep(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(TestStepIn)
+    @blp.response(200)
+    @token_required
+    @committed
+    def post(self, body: dict[str, Any], run_id: int, task_id: str) -> Any:
+        """Complete a waiting task acting as ``lane`` (a department kind), with form data."""
+        _designer()
+        run = testruns.complete_step(testruns.get_run(run_id), current_api_user(), task_id, body["lane"],
+                                     body["data"])
+        return testruns.run_dict(run)
+
+
+@blp.route("/<process_key>/versions/<int:version>/migration-plan")
+class MigrationPlan(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200)
+    @token_required
+    def get(self, process_key: str, version: int) -> Any:
+        """Dry run: which running cases on other versions can move to this one, and why the others cannot."""
+        target = get_version(process_key, version)
+        rows = moves.dry_run(target, _designer())
+        return {"target": {"id": target.id, "version": target.version},
+                "movable": sum(r.can_move for r in rows), "items": [r.as_dict() for r in rows]}
+
+
+@blp.route("/<process_key>/versions/<int:version>/migrate")
+class Migrate(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(MigrateIn)
+    @blp.response(200)
+    @token_required
+    @committed
+    def post(self, body: dict[str, Any], process_key: str, version: int) -> Any:
+        """Move the listed instances (or all that can) to this version; each move is audited."""
+        target = get_version(process_key, version)
+        expected = {int(k): v for k, v in (body.get("expected_versions") or {}).items()} \
+            if body.get("expected_versions") is not None else None
+        rows = moves.migrate(target, _designer(), body.get("instance_ids"), expected)
+        return {"target": {"id": target.id, "version": target.version},
+                "moved": sum(r.migration_id is not None for r in rows), "items": [r.as_dict() for r in rows]}
+
+
+@blp.route("/migrations/<int:migration_id>/rollback")
+class MigrationRollback(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200)
+    @token_required
+    @committed
+    def post(self, migration_id: int) -> Any:
+        """Put the case back on its previous version with exactly its previous state (409 if it moved on)."""
+        user = _designer()
+        instance = moves.rollback(moves.get_migration(migration_id), user)
+        return {"instance_id": instance.id, "spec_id": instance.spec_id, "version": instance.spec.version}

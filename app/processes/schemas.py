@@ -1,0 +1,115 @@
+"""Marshmallow schemas for the process designer API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from .models import ProcessDraft, ProcessSpec
+
+
+class SpecOut(Schema):
+    id = fields.Integer()
+    process_key = fields.String()
+    version = fields.Integer()
+    name = fields.String()
+    content_hash = fields.String()
+    deployed_at = fields.DateTime()
+    note = fields.String()
+    user_tasks = fields.List(fields.Dict())
+
+
+class MessageOut(Schema):
+    level = fields.String(metadata={"description": "error (blocks deploy) or warning"})
+    rule = fields.String()
+    element_id = fields.String(allow_none=True)
+    element_name = fields.String(allow_none=True)
+    file = fields.String(allow_none=True)
+    message = fields.String()
+    text = fields.String(metadata={"description": "the message with file and element, for display"})
+
+
+class DraftOut(Schema):
+    id = fields.Integer()
+    process_key = fields.String(allow_none=True)
+    title = fields.String()
+    revision = fields.Integer(metadata={"description": "send it back when saving (optimistic lock)"})
+    valid = fields.Boolean(metadata={"description": "true when the draft can be deployed"})
+    messages = fields.List(fields.Nested(MessageOut))
+    based_on = fields.Dict(allow_none=True)
+    deployed_spec_id = fields.Integer(allow_none=True)
+    files = fields.Dict(metadata={"description": "file name -> XML (names only unless ?content=1)"})
+    forms = fields.Dict(metadata={"description": "form path -> JSON Schema (paths only unless ?content=1)"})
+    updated_at = fields.DateTime()
+    updated_by_id = fields.Integer(allow_none=True)
+
+
+class DraftCreateIn(Schema):
+    process_key = fields.String(metadata={"description": "start from this process's latest version"})
+    version = fields.Integer(metadata={"description": "start from this version instead of the latest"})
+    title = fields.String(load_default="")
+    files = fields.Dict(keys=fields.String(), values=fields.String())
+    forms = fields.Dict(keys=fields.String(), values=fields.Dict())
+
+
+class DraftSaveIn(Schema):
+    files = fields.Dict(keys=fields.String(), values=fields.String())
+    forms = fields.Dict(keys=fields.String(), values=fields.Raw())
+    title = fields.String()
+    revision = fields.Integer(metadata={"description": "the revision you loaded; 409 if someone saved since"})
+
+
+class FileIn(Schema):
+    name = fields.String(required=True)
+    content = fields.String(required=True)
+    revision = fields.Integer()
+
+
+class FormIn(Schema):
+    schema = fields.Raw(required=True, data_key="schema")
+    revision = fields.Integer()
+
+
+class ElementEditIn(Schema):
+    name = fields.String(metadata={"description": "new name (for a lane: a department kind)"})
+    properties = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
+                             metadata={"description": "spiffworkflow:properties to set; null removes one"})
+    revision = fields.Integer()
+
+
+class DeployIn(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class TestRunIn(Schema):
+    data = fields.Dict(load_default=dict, metadata={"description": "sample start data"})
+
+
+class TestStepIn(Schema):
+    lane = fields.String(required=True, metadata={"description": "act as a member of this department kind"})
+    data = fields.Dict(load_default=dict)
+
+
+class MigrateIn(Schema):
+    instance_ids = fields.List(fields.Integer(), metadata={"description": "omit to move every instance that can"})
+    expected_versions = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                                    metadata={"description": "instance id -> lock_version from the dry run"})
+
+
+class DiffArgs(Schema):
+    from_version = fields.Integer(required=True, data_key="from")
+    to_version = fields.Integer(required=True, data_key="to")
+
+
+def draft_out(draft: ProcessDraft, content: bool = False) -> dict[str, Any]:
+    based: ProcessSpec | None = draft.based_on
+    return {
+        "id": draft.id, "process_key": draft.process_key, "title": draft.title, "revision": draft.revision,
+        "valid": draft.valid, "messages": draft.messages or [],
+        "based_on": {"id": based.id, "version": based.version} if based else None,
+        "deployed_spec_id": draft.deployed_spec_id,
+        "files": dict(draft.files) if content else dict.fromkeys(sorted(draft.files or {}), None),
+        "forms": dict(draft.forms) if content else dict.fromkeys(sorted(draft.forms or {}), None),
+        "updated_at": draft.updated_at, "updated_by_id": draft.updated_by_id,
+    }

@@ -1,0 +1,269 @@
+"""Every rule a process bundle must pass, run on every draft save and again at deploy.
+
+Each message names the element it is about (id and name). The rules read the
+tolerant element model (``engine.describe_bundle``), so a draft with many
+problems, or a diagram exported by another modeler, gets all its messages at
+once; the engine's own parse runs last and adds what only it can see.
+Nothing here raises for bad input: a bundle that cannot run is a list of
+messages, never a server error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from app import engine
+from app.org.kinds import DEPARTMENT_KINDS
+from app.tasks.deadlines import DeadlineSyntaxError, parse_deadline
+
+from . import properties as P
+from .loops import find_loops
+
+Message = engine.ValidationMessage
+USER_TASK_TYPES = ("userTask", "manualTask")
+_COMPILE_TEXT = "does not compile in the restricted environment"
+
+
+@dataclass
+class ValidationReport:
+    """All messages for a bundle; ``parsed`` is set when the engine could build a runnable spec."""
+
+    messages: list[Message]
+    model: engine.BundleModel
+    parsed: engine.ParsedBundle | None = None
+    used_forms: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Message]:
+        return [m for m in self.messages if m.level == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.parsed is not None
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [message_dict(m) for m in self.messages]
+
+
+def message_dict(m: Message) -> dict[str, Any]:
+    return {"level": m.level, "rule": m.rule, "element_id": m.element_id, "element_name": m.element_name,
+            "file": m.filename, "message": m.message, "text": str(m)}
+
+
+def _msg(element: engine.ElementInfo | None, text: str, rule: str, level: str = "error") -> Message:
+    if element is None:
+        return Message(text, rule=rule, level=level)
+    return Message(text, element.id, element.name, element.file, rule=rule, level=level)
+
+
+def safe_form_path(name: str) -> bool:
+    parts = Path(name).parts
+    return bool(parts) and not Path(name).is_absolute() and ".." not in parts and name.endswith(".json")
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def _executable(model: engine.BundleModel) -> list[Message]:
+    executable = [p for p in model.processes if p.executable]
+    if len(executable) == 1:
+        return []
+    if not model.processes:  # unless a file was refused already, which says why
+        return [] if model.messages else [Message("the bundle has no BPMN process", rule="executable")]
+    if not executable:
+        return [Message(
+            f"process {p.id}{f' ({p.name})' if p.name else ''} is not executable (isExecutable=\"false\", "
+            "as modelers export documentation diagrams): tick 'Executable' on the process to deploy it",
+            p.id, p.name, p.file, rule="executable") for p in model.processes]
+    ids = ", ".join(p.id for p in executable)
+    return [Message(f"{len(executable)} executable processes ({ids}): a bundle deploys exactly one; "
+                    "mark called processes as not executable", rule="executable")]
+
+
+def _lanes(model: engine.BundleModel) -> list[Message]:
+    found = []
+    known = ", ".join(sorted(DEPARTMENT_KINDS))
+    for lane in (e for e in model.elements if e.type == "lane"):
+        if not lane.name:
+            found.append(_msg(lane, f"lane has no name: name it with a department kind ({known})", "lane"))
+        elif lane.name not in DEPARTMENT_KINDS:
+            found.append(_msg(lane, f"lane {lane.name!r} names no department kind (known: {known})", "lane"))
+    return found
+
+
+def _user_tasks(model: engine.BundleModel, forms: dict[str, Any]) -> list[Message]:
+    found: list[Message] = []
+    called = {e.details["calledElement"] for e in model.elements if e.details.get("calledElement")}
+    for task in (e for e in model.elements if e.type in USER_TASK_TYPES):
+        props = task.properties
+        department = props.get(P.DEPARTMENT) or task.lane
+        if department is None and task.process_id in called:
+            pass  # a task inside a called process takes the calling activity's lane
+        elif department is None:
+            found.append(_msg(task, "user task is in no lane and has no 'department' property: put it in a "
+                                    "lane named after a department kind", "lane"))
+        elif props.get(P.DEPARTMENT) and not P.is_expression(department) and department not in DEPARTMENT_KINDS:
+            found.append(_msg(task, f"department {department!r} is not a department kind", "lane"))
+        form = props.get(P.FORM)
+        foreign_form = {k: v for k, v in task.foreign.items()
+                        if k in ("camunda:formKey", "camunda:formRef", "zeebe:formDefinition", "activiti:formKey",
+                                 "flowable:formKey")}
+        if foreign_form and not form:
+            key, value = next(iter(foreign_form.items()))
+            found.append(_msg(task, f"uses a form from another engine ({key}={value}) that Liandong cannot "
+                                    "show: set a JSON Schema form (formJsonSchemaFilename) in the side panel",
+                              "form"))
+        if form:
+            found.extend(_form_reference(task, form, forms))
+        deadline = props.get(P.DEADLINE)
+        if deadline and not P.is_expression(deadline):
+            try:
+                parse_deadline(deadline)
+            except DeadlineSyntaxError as exc:
+                found.append(_msg(task, str(exc), "deadline"))
+        ladder = props.get(P.ESCALATION)
+        if ladder:
+            try:
+                P.parse_escalation(ladder)
+            except ValueError as exc:
+                found.append(_msg(task, str(exc), "escalation"))
+        for key in ("camunda:assignee", "camunda:candidateGroups", "camunda:candidateUsers", "camunda:dueDate",
+                    "zeebe:assignmentDefinition", "zeebe:taskSchedule"):
+            if key in task.foreign:
+                found.append(_msg(task, f"{key} is ignored: Liandong routes by lane/department and sets due "
+                                        "times from the 'deadline' property", "foreign", "warning"))
+    return found
+
+
+def _form_reference(task: engine.ElementInfo, form: str, forms: dict[str, Any]) -> list[Message]:
+    if P.is_expression(form):
+        return []
+    if not safe_form_path(form):
+        return [_msg(task, f"form path {form!r} must be a relative .json path inside forms/", "form")]
+    if form not in forms:
+        return [_msg(task, f"form {form!r} does not exist", "form")]
+    try:
+        Draft202012Validator.check_schema(forms[form])
+    except SchemaError as exc:
+        return [_msg(task, f"form {form!r} is not a valid JSON Schema: {exc.message}", "form")]
+    if not isinstance(forms[form], dict) or forms[form].get("type", "object") != "object":
+        return [_msg(task, f"form {form!r} must describe an object (\"type\": \"object\")", "form")]
+    return []
+
+
+def _task_types(model: engine.BundleModel) -> list[Message]:
+    found = []
+    for e in model.elements:
+        if e.type == "task":
+            found.append(_msg(e, "a plain task (no type) runs straight through without anyone acting: make it "
+                                 "a user task if a department must do something", "task", "warning"))
+        elif e.type == "serviceTask":
+            found.append(_msg(e, "a service task calls another system, which Liandong does not do: use a user "
+                                 "task (a department acts) or a script task (a calculation)", "task"))
+    return found
+
+
+def _condition(flow: engine.ElementInfo) -> list[Message]:
+    source = (flow.condition or "").strip()
+    if not source:
+        return []
+    if source.startswith(("${", "#{")):
+        inner = source[2:].rstrip("}").strip()
+        python = inner.replace("!", "not ", 1) if inner.startswith("!") else inner
+        return [_msg(flow, f"condition {source!r} is a JUEL expression from another engine: write it in "
+                           f"Python over the case data (e.g. {python})", "expression")]
+    language = (flow.condition_language or "").lower()
+    if "feel" in language:
+        return [_msg(flow, f"condition {source!r} is written in FEEL: write it in Python over the case data",
+                     "expression")]
+    return [_msg(flow, f"condition {_COMPILE_TEXT}: {p}", "expression")
+            for p in engine.check_source(source, "eval")]
+
+
+def _expressions(model: engine.BundleModel) -> list[Message]:
+    found: list[Message] = []
+    for element in model.elements:
+        if element.type == "sequenceFlow":
+            found.extend(_condition(element))
+        if element.type == "scriptTask":
+            fmt = (element.script_format or "python").lower()
+            if fmt not in ("python", "text/x-python", "py"):
+                found.append(_msg(element, f"script format {element.script_format!r} is not supported: scripts "
+                                           "are Python, run in the restricted environment", "expression"))
+            else:
+                found.extend(_msg(element, f"script {_COMPILE_TEXT}: {p}", "expression")
+                             for p in engine.check_source(element.script or "", "exec"))
+        for key in ("spiffworkflow:preScript", "spiffworkflow:postScript"):
+            if element.details.get(key):
+                found.extend(_msg(element, f"{key.split(':')[1]} {_COMPILE_TEXT}: {p}", "expression")
+                             for p in engine.check_source(element.details[key], "exec"))
+        for key, value in element.properties.items():
+            if P.is_expression(value):
+                found.extend(_msg(element, f"property {key} {_COMPILE_TEXT}: {p}", "expression")
+                             for p in engine.check_source(value[1:], "eval"))
+        if element.timer is not None:
+            kind, expression = element.timer
+            found.extend(_msg(element, f"timer ({kind}): {p}", "timer")
+                         for p in engine.check_timer(kind, expression))
+    return found
+
+
+def _loops(model: engine.BundleModel) -> list[Message]:
+    found = []
+    for loop in find_loops(model):
+        first = model.element(loop.flows[0])
+        path = " → ".join(loop.nodes + [loop.nodes[0]])
+        found.append(_msg(first, f"loop over sequence flows {', '.join(loop.flows)} ({path}) can run without "
+                                 "bound; the engine stalls after about 250 rounds. Use a loop or multi-instance "
+                                 "marker on the task, or start a new instance per round", "loop"))
+    return found
+
+
+def _unused_forms(forms: dict[str, Any], used: Iterable[str]) -> list[Message]:
+    found = []
+    for name in sorted(set(forms) - set(used)):
+        try:
+            Draft202012Validator.check_schema(forms[name])
+        except SchemaError as exc:
+            found.append(Message(f"form {name!r} is not a valid JSON Schema: {exc.message}", filename=name,
+                                 rule="form", level="warning"))
+    return found
+
+
+def _engine_parse(files: dict[str, str]) -> tuple[engine.ParsedBundle | None, list[Message]]:
+    try:
+        return engine.parse_bundle(dict(files)), []
+    except engine.BundleInvalid as exc:
+        return None, [replace(m, rule=m.rule or "engine") for m in exc.messages
+                      if _COMPILE_TEXT not in m.message and "must have an operator" not in m.message]
+    except Exception as exc:  # never a server error for an uploaded diagram
+        return None, [Message(f"the engine could not read this bundle ({type(exc).__name__}: {exc})",
+                              rule="engine")]
+
+
+def validate_bundle(files: dict[str, str], forms: dict[str, Any]) -> ValidationReport:
+    """Run every rule; the report says whether the bundle can be deployed and why not."""
+    model = engine.describe_bundle(dict(files))
+    messages = list(model.messages)
+    structural_ok = not messages
+    messages += _executable(model)
+    messages += _lanes(model)
+    messages += _user_tasks(model, forms)
+    messages += _task_types(model)
+    messages += _expressions(model)
+    messages += _loops(model)
+    used = [e.properties[P.FORM] for e in model.elements if e.type in USER_TASK_TYPES and e.properties.get(P.FORM)]
+    messages += _unused_forms(forms, used)
+    parsed = None
+    if structural_ok and len([p for p in model.processes if p.executable]) == 1:
+        parsed, engine_messages = _engine_parse(files)
+        seen = {str(m) for m in messages}
+        messages += [m for m in engine_messages if str(m) not in seen]
+    used_forms = {name: forms[name] for name in used if name in forms}
+    return ValidationReport(messages=messages, model=model, parsed=parsed, used_forms=used_forms)

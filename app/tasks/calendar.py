@@ -1,0 +1,140 @@
+"""The county's working calendar: admin overrides stored in the database.
+
+``chinese_calendar`` knows the State Council's holiday schedule only for the
+years it was released with; each December the schedule for the next year is
+published, and a county enters it (``flask calendar set 2027-02-06 workday``)
+until the library is upgraded. Overrides also correct local deviations. The
+arithmetic itself lives in ``deadlines.py`` (pure, property-tested); this
+module feeds it the stored overrides and keeps reminders in office hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.common.clock import now
+from app.common.types import UTCDateTime
+from app.extensions import db
+
+from .deadlines import WorkingCalendar
+
+WORKDAY_START = time(8, 30)
+"""Local time a reminder for a working-day deadline is moved to when it would fall at night or on a rest day."""
+
+
+class CalendarDay(db.Model):
+    """One admin override: this date is a working day (调休 make-up day) or a holiday."""
+
+    __tablename__ = "calendar_day"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    is_workday: Mapped[bool] = mapped_column()
+    note: Mapped[str] = mapped_column(sa.String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+
+
+def working_calendar() -> WorkingCalendar:
+    """The library's calendar with every stored override applied (a few hundred rows at most)."""
+    rows = db.session.execute(sa.select(CalendarDay.day, CalendarDay.is_workday)).all()
+    return WorkingCalendar({day: bool(working) for day, working in rows})
+
+
+def set_day(day: date, is_workday: bool, note: str = "", by_id: int | None = None) -> CalendarDay:
+    """Create or replace the override for ``day``. Flushes; the caller commits.
+
+    Deadlines already computed keep their times: a task's due time is fixed when
+    it becomes ready, like a deadline written on a paper form.
+    """
+    row = db.session.get(CalendarDay, day)
+    if row is None:
+        row = CalendarDay(day=day)
+        db.session.add(row)
+    row.is_workday = is_workday
+    row.note = note
+    row.updated_at = now()
+    row.updated_by_id = by_id
+    db.session.flush()
+    return row
+
+
+def clear_day(day: date) -> bool:
+    """Remove the override for ``day`` (back to the library / Monday-Friday); True if one existed."""
+    row = db.session.get(CalendarDay, day)
+    if row is None:
+        return False
+    db.session.delete(row)
+    db.session.flush()
+    return True
+
+
+@dataclass(frozen=True)
+class YearView:
+    """What ``flask calendar show YEAR`` prints."""
+
+    year: int
+    known_to_library: bool
+    overrides: list[CalendarDay]
+    rest_days_on_weekdays: list[date]
+    workdays_on_weekends: list[date]
+
+
+def year_view(year: int) -> YearView:
+    calendar = working_calendar()
+    overrides = list(db.session.scalars(sa.select(CalendarDay).where(
+        CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31)).order_by(CalendarDay.day)))
+    rest, extra = [], []
+    day = date(year, 1, 1)
+    while day.year == year:
+        working = calendar.is_workday(day)
+        if day.weekday() < 5 and not working:
+            rest.append(day)
+        elif day.weekday() >= 5 and working:
+            extra.append(day)
+        day += timedelta(days=1)
+    return YearView(year, WorkingCalendar.is_year_known(year), overrides, rest, extra)
+
+
+def office_hours_reminder(remind: datetime, due: datetime, tz: tzinfo, calendar: WorkingCalendar) -> datetime:
+    """Move a working-day deadline's reminder out of the night and off rest days.
+
+    A reminder computed for 02:00 or for a Sunday would be read at the start of
+    the next working day anyway, so it is sent then (08:30 local). If that is
+    not before the due time, the reminder is sent at 08:30 on the due day
+    itself (a working day for every ``NWD`` deadline), and never after ``due``.
+    """
+    local = remind.astimezone(tz)
+    end = calendar.workday_end
+    if calendar.is_workday(local.date()) and WORKDAY_START <= local.time() <= end:
+        return remind
+    day = local.date()
+    if calendar.is_workday(day) and local.time() < WORKDAY_START:
+        candidate_day = day
+    else:
+        candidate_day = day + timedelta(days=1)
+        while not calendar.is_workday(candidate_day):
+            candidate_day += timedelta(days=1)
+    candidate = datetime.combine(candidate_day, WORKDAY_START, tzinfo=tz)
+    if candidate >= due:
+        due_day = due.astimezone(tz).date()
+        candidate = datetime.combine(due_day, WORKDAY_START, tzinfo=tz)
+    return min(candidate, due).astimezone(UTC)
+
+
+def absolute_deadline(text: str, tz: tzinfo, calendar: WorkingCalendar) -> datetime | None:
+    """An ISO date (due at the end of that working day) or aware/naive-local ISO datetime, else None."""
+    value = text.strip().strip("'\"")
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime.combine(day, calendar.workday_end, tzinfo=tz).astimezone(UTC)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment.astimezone(UTC)

@@ -1,0 +1,127 @@
+"""``flask calendar``, ``flask deadlines`` and ``flask ladders``. Each command commits once."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, date, datetime
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.extensions import db
+
+calendar_cli = AppGroup("calendar", help="The county's working calendar (holidays, make-up working days).")
+deadlines_cli = AppGroup("deadlines", help="Deadline sweeps.")
+ladders_cli = AppGroup("ladders", help="Escalation ladders.")
+
+
+@calendar_cli.command("set")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.argument("kind", type=click.Choice(["workday", "holiday"]))
+@click.option("--note", default="", help="e.g. 春节调休")
+def calendar_set(day: datetime, kind: str, note: str) -> None:
+    """Mark DAY as a working day (调休 make-up day) or a holiday, overriding the official calendar."""
+    from .calendar import set_day
+
+    set_day(day.date(), kind == "workday", note)
+    db.session.commit()
+    click.echo(f"{day.date().isoformat()} is a {kind}" + (f" ({note})" if note else ""))
+
+
+@calendar_cli.command("clear")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+def calendar_clear(day: datetime) -> None:
+    """Remove the override for DAY."""
+    from .calendar import clear_day
+
+    removed = clear_day(day.date())
+    db.session.commit()
+    click.echo(f"override for {day.date().isoformat()} " + ("removed" if removed else "did not exist"))
+
+
+@calendar_cli.command("show")
+@click.argument("year", type=int, default=None, required=False)
+def calendar_show(year: int | None) -> None:
+    """Overrides, weekday holidays and weekend working days of YEAR; warns when the library lacks YEAR."""
+    from .calendar import year_view
+
+    view = year_view(year or date.today().year)
+    if not view.known_to_library:
+        click.echo(f"WARNING: the bundled chinese_calendar has no official schedule for {view.year}; "
+                   "without overrides it counts Monday-Friday. Enter the State Council's schedule with "
+                   "`flask calendar set YYYY-MM-DD holiday|workday --note ...`.", err=True)
+    click.echo(f"{view.year}: {len(view.overrides)} override(s)")
+    for row in view.overrides:
+        click.echo(f"  {row.day.isoformat()} {'workday' if row.is_workday else 'holiday'}  {row.note}")
+    click.echo("weekday holidays: " + (", ".join(d.strftime("%m-%d") for d in view.rest_days_on_weekdays) or "-"))
+    click.echo("weekend working days: " + (", ".join(d.strftime("%m-%d") for d in view.workdays_on_weekends) or "-"))
+
+
+@deadlines_cli.command("sweep")
+@click.option("--at", "at_text", default=None, help="ISO time to sweep as of (default: now), e.g. 2027-02-10T09:00+08:00")
+def deadlines_sweep(at_text: str | None) -> None:
+    """Run one sweep now, in this process: due ladder steps, BPMN timers, unsent mail, digests."""
+    from app.common.clock import FixedClock
+    from workers.jobs import sweep
+
+    if at_text:
+        try:
+            at = datetime.fromisoformat(at_text)
+        except ValueError:
+            click.echo(f"--at: not an ISO time: {at_text!r}", err=True)
+            sys.exit(2)
+        if at.tzinfo is None:
+            from zoneinfo import ZoneInfo
+
+            at = at.replace(tzinfo=ZoneInfo(current_app.config["LIANDONG"].county_timezone))
+        current_app.extensions["liandong.clock"] = FixedClock(at.astimezone(UTC))
+    report = sweep(inline=True)
+    click.echo(" ".join(f"{k}={v}" for k, v in report.items() if k != "enqueued"))
+
+
+@ladders_cli.command("show")
+@click.option("--process", "process_key", default=None)
+@click.option("--kind", "department_kind", default=None)
+def ladders_show(process_key: str | None, department_kind: str | None) -> None:
+    """The ladder a task of PROCESS and department KIND would climb, and where it comes from."""
+    from .ladder import LadderBook
+
+    ladder = LadderBook().for_task(process_key, department_kind)
+    click.echo(f"ladder {ladder.key[0]}/{ladder.key[1]}")
+    for step in ladder.steps:
+        when = step.anchor + (f" + {step.delay}" if step.delay else "")
+        flag = "  (marks overdue)" if step.marks_overdue else ""
+        click.echo(f"  {step.level}. {step.name:12} at {when:16} → {', '.join(step.audiences)}{flag}")
+
+
+@ladders_cli.command("seed")
+def ladders_seed() -> None:
+    """Store the built-in ladders as rows (idempotent), so they can be edited as data."""
+    from .ladder import seed_default_ladders
+
+    created = seed_default_ladders()
+    db.session.commit()
+    click.echo("seeded: " + (", ".join("/".join(k) for k in created) or "nothing (already stored)"))
+
+
+@ladders_cli.command("load")
+@click.argument("path", type=click.File("r", encoding="utf-8"))
+def ladders_load(path) -> None:  # type: ignore[no-untyped-def]
+    """Replace ladders from JSON: [{"process": "*", "kind": "police", "steps": [{level, name, anchor, ...}]}]."""
+    from .ladder import ANY, replace_ladder, steps_from_json
+
+    try:
+        for item in json.load(path):
+            steps = steps_from_json(item["steps"])
+            replace_ladder(item.get("process") or ANY, item.get("kind") or ANY, steps)
+            click.echo(f"{item.get('process') or ANY}/{item.get('kind') or ANY}: {len(steps)} step(s)")
+    except (ValueError, KeyError, TypeError) as exc:
+        db.session.rollback()
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(2)
+    db.session.commit()
+
+
+COMMANDS = (calendar_cli, deadlines_cli, ladders_cli)

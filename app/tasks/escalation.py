@@ -1,0 +1,265 @@
+"""Walking a task up its escalation ladder, each step recorded exactly once.
+
+A task carries ``escalation_level`` (the last step taken) and
+``next_escalation_at`` (when the next step is due, NULL when its ladder is
+done or stopped). The sweep selects open tasks whose ``next_escalation_at`` has
+passed, takes every step that is due (a sweep that ran late catches up), and
+schedules the next one. ``escalation`` has a unique (task, level) row per step,
+inserted with ON CONFLICT DO NOTHING, and notifications carry a dedupe key per
+(task, level, user): however many sweeps or retried jobs reach the same task,
+a step is recorded and announced once.
+
+Completing a task, the engine withdrawing it, or a reassignment stop the
+ladder (``stop_ladder``); steps already taken stay on record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.cases.models import Case
+from app.cases.timeline import record
+from app.common.clock import now
+from app.common.types import JSONType, UTCDateTime
+from app.extensions import db
+from app.notifications.operations import notify
+from app.org.models import Region, User, UserRole
+from app.org.roles import Role
+from app.processes.models import ProcessInstance, ProcessSpec
+
+from .calendar import working_calendar
+from .deadlines import WorkingCalendar
+from .ladder import Ladder, LadderBook, LadderStep
+from .models import Task, TaskState
+
+STEP_LABELS = {"remind": "即将到期提醒", "overdue": "已逾期", "coordinator": "逾期上报县级协调员"}
+
+
+class Escalation(db.Model):
+    """A ladder step taken for a task: when it was due, when it was recorded, who was told."""
+
+    __tablename__ = "escalation"
+    __table_args__ = (sa.UniqueConstraint("task_id", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(sa.ForeignKey("task.id"))
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("case_file.id"), index=True)
+    level: Mapped[int] = mapped_column()
+    name: Mapped[str] = mapped_column(sa.String(40))
+    department_kind: Mapped[str | None] = mapped_column(sa.String(40))
+    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("unit.id"))
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    outcome: Mapped[str] = mapped_column(sa.String(16))
+    """notified; skipped (a reminder reached after the due time: the overdue notice replaces it)."""
+    recipients: Mapped[list[int]] = mapped_column(JSONType, default=list)
+
+
+AudienceResolver = Callable[[Task, Case], list[User]]
+_audiences: dict[str, AudienceResolver] = {}
+
+
+def register_audience(name: str, resolver: AudienceResolver) -> None:
+    """Let another module say who an audience is (the conferences module fills ``conference_team``)."""
+    _audiences[name] = resolver
+
+
+def _active(stmt: sa.Select[tuple[User]]) -> list[User]:
+    return list(db.session.scalars(stmt.where(User.active.is_(True)).order_by(User.id)))
+
+
+def _with_role(role: Role) -> sa.Select[tuple[User]]:
+    return sa.select(User).join(UserRole, UserRole.user_id == User.id).where(UserRole.role == role.value)
+
+
+def _holder(task: Task, case: Case) -> list[User]:
+    if task.assignee_id is not None and task.assignee is not None and task.assignee.active:
+        return [task.assignee]
+    if task.unit_id is None:
+        return []
+    return _active(sa.select(User).where(User.unit_id == task.unit_id))
+
+
+def _unit_head(task: Task, case: Case) -> list[User]:
+    if task.unit_id is None:
+        return []
+    return _active(_with_role(Role.UNIT_HEAD).where(User.unit_id == task.unit_id))
+
+
+def _case_regions(case: Case) -> list[int]:
+    region = db.session.get(Region, case.region_id)
+    return [r.id for r in region.ancestry()] if region else []
+
+
+def _supervisor(task: Task, case: Case) -> list[User]:
+    return _active(_with_role(Role.CHILD_SUPERVISOR).where(User.region_id.in_(_case_regions(case))))
+
+
+def _coordinator(task: Task, case: Case) -> list[User]:
+    return _active(_with_role(Role.COUNTY_COORDINATOR).where(
+        sa.or_(User.region_id.in_(_case_regions(case)), User.region_id.is_(None))))
+
+
+register_audience("holder", _holder)
+register_audience("unit_head", _unit_head)
+register_audience("supervisor", _supervisor)
+register_audience("coordinator", _coordinator)
+register_audience("conference_team", lambda task, case: [])  # hook: issue 6 registers the real team
+
+
+def recipients(step: LadderStep, task: Task, case: Case) -> list[User]:
+    """Everyone the step's audiences name, each once; the coordinators when nobody is named.
+
+    Nobody to tell is never acceptable about a child's case (an unrouted task, a
+    unit without a head): the county coordinators are told instead.
+    """
+    found: dict[int, User] = {}
+    for audience in step.audiences:
+        for user in _audiences.get(audience, lambda t, c: [])(task, case):
+            found.setdefault(user.id, user)
+    if not found:
+        for user in _coordinator(task, case):
+            found.setdefault(user.id, user)
+    return list(found.values())
+
+
+def _county_tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["LIANDONG"].county_timezone)
+
+
+def start_ladder(task: Task, process_key: str | None, book: LadderBook | None = None,
+                 calendar: WorkingCalendar | None = None) -> None:
+    """Schedule the first step of a new task's ladder (no deadline: no ladder)."""
+    ladder = (book or LadderBook()).for_task(process_key, task.department_kind)
+    _schedule_next(task, ladder, calendar or working_calendar())
+
+
+def stop_ladder(task: Task) -> None:
+    """No more steps for this task (completed, withdrawn, reassigned)."""
+    task.next_escalation_at = None
+
+
+def _schedule_next(task: Task, ladder: Ladder, calendar: WorkingCalendar) -> None:
+    step = ladder.after(task.escalation_level or 0)
+    task.next_escalation_at = (
+        step.time_for(task.remind_at, task.due_at, _county_tz(), calendar) if step is not None else None)
+
+
+def _insert_escalation(values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT (task_id, level) DO NOTHING; True when this call inserted the row."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(Escalation).values(**values).on_conflict_do_nothing(
+            index_elements=["task_id", "level"])
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(Escalation).values(**values).on_conflict_do_nothing(
+            index_elements=["task_id", "level"])
+    result = db.session.execute(stmt)
+    return bool(result.rowcount)
+
+
+def _take_step(task: Task, case: Case, step: LadderStep, scheduled: datetime, at: datetime) -> None:
+    skipped = step.anchor == "remind" and task.due_at is not None and task.due_at <= at
+    users = [] if skipped else recipients(step, task, case)
+    inserted = _insert_escalation({
+        "task_id": task.id, "case_id": task.case_id, "level": step.level, "name": step.name,
+        "department_kind": task.department_kind, "unit_id": task.unit_id, "scheduled_at": scheduled,
+        "recorded_at": at, "outcome": "skipped" if skipped else "notified", "recipients": [u.id for u in users],
+    })
+    if not inserted or skipped:
+        return
+    label = STEP_LABELS.get(step.name, step.name)
+    due = task.due_at.isoformat(timespec="minutes") if task.due_at else "-"
+    entry = record(case, "task_overdue" if step.marks_overdue else "task_escalated",
+                   f"{task.name}: {label}", task=task,
+                   detail={"level": step.level, "step": step.name, "due_at": due, "recipients": [u.id for u in users]})
+    # No instance reference: a task completion holds the instance row FOR UPDATE while it waits for
+    # this task row, and the FK check on instance_id would wait for it in turn (a deadlock).
+    entry.instance_id = None
+    notify(users, step.name, f"{case.number}: {task.name} · {label}", body=f"期限 {due}", case_id=case.id,
+           task_id=task.id, dedupe_key=f"escalation:{task.id}:{step.level}")
+
+
+def lock_due_tasks(task_ids: list[int], at: datetime) -> list[tuple[Task, str | None]]:
+    """The given tasks that still have a step due, locked; rows another sweep holds are skipped."""
+    stmt = (sa.select(Task, ProcessSpec.process_key)
+            .join(ProcessInstance, ProcessInstance.id == Task.instance_id)
+            .join(ProcessSpec, ProcessSpec.id == ProcessInstance.spec_id)
+            .where(Task.id.in_(task_ids), Task.state == TaskState.OPEN, Task.next_escalation_at <= at)
+            .order_by(Task.id))
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Task, skip_locked=True)
+    return [(task, key) for task, key in db.session.execute(stmt.execution_options(populate_existing=True))]
+
+
+def escalate(task_ids: list[int], at: datetime | None = None) -> int:
+    """Take every due ladder step of these tasks; returns how many steps were taken. Flushes only."""
+    at = at or now()
+    rows = lock_due_tasks(task_ids, at)
+    if not rows:
+        return 0
+    book, calendar = LadderBook(), working_calendar()
+    cases = {c.id: c for c in db.session.scalars(sa.select(Case).where(Case.id.in_({t.case_id for t, _ in rows})))}
+    taken = 0
+    for task, process_key in rows:
+        ladder = book.for_task(process_key, task.department_kind)
+        while task.next_escalation_at is not None and task.next_escalation_at <= at:
+            step = ladder.after(task.escalation_level or 0)
+            if step is None:
+                task.next_escalation_at = None
+                break
+            _take_step(task, cases[task.case_id], step, task.next_escalation_at, at)
+            task.escalation_level = step.level
+            taken += 1
+            _schedule_next(task, ladder, calendar)
+    db.session.flush()
+    return taken
+
+
+def due_task_ids(at: datetime, limit: int | None = None) -> list[int]:
+    """Open tasks with a ladder step due by ``at``, oldest first (the sweep's scan; no locks)."""
+    stmt = (sa.select(Task.id).where(Task.state == TaskState.OPEN, Task.next_escalation_at <= at)
+            .order_by(Task.next_escalation_at, Task.id))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+def escalations_of(task_id: int) -> list[Escalation]:
+    return list(db.session.scalars(sa.select(Escalation).where(Escalation.task_id == task_id)
+                                   .order_by(Escalation.level)))
+
+
+def restart_ladder(task: Task) -> None:
+    """Reschedule the steps still ahead of a task (after a reassignment); taken steps are not repeated.
+
+    Recipients are resolved when a step fires, so the steps ahead address the
+    new holder; a task reassigned early is still reminded, and one reassigned
+    while overdue still reaches the county coordinator.
+    """
+    if task.state != TaskState.OPEN:
+        stop_ladder(task)
+        return
+    instance = db.session.get(ProcessInstance, task.instance_id)
+    start_ladder(task, instance.spec.process_key if instance is not None else None)
+
+
+def escalations_out(task_id: int) -> list[dict[str, Any]]:
+    """The task's ladder steps for the API and pages, with the names of the people told."""
+    rows = escalations_of(task_id)
+    ids = {uid for row in rows for uid in (row.recipients or [])}
+    names = dict(db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(ids))).all()) if ids else {}
+    return [{"level": r.level, "name": r.name, "label": STEP_LABELS.get(r.name, r.name), "scheduled_at": r.scheduled_at,
+             "recorded_at": r.recorded_at, "outcome": r.outcome,
+             "recipients": [names.get(uid, str(uid)) for uid in (r.recipients or [])]} for r in rows]

@@ -1,0 +1,201 @@
+"""Escalation ladders as data: who is told what, and when, about a task that is not done.
+
+A ladder is an ordered list of steps. Each step fires at an *anchor* of the
+task (its reminder time or its due time) plus an optional *delay* (``PT2H``,
+``1WD``: the same syntax as a task deadline, working days on the county's
+calendar) and notifies one or more *audiences*. Ladders are rows of
+``escalation_rule`` keyed by process and department kind, ``*`` meaning any;
+the most specific key that has rows wins as a whole:
+
+    (process, kind) > (process, *) > (*, kind) > (*, *) > built-in default for kind > built-in (*)
+
+so a county can give one process (or one department) its own ladder without
+touching the others, and a fresh database with no rows still escalates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.common.types import JSONType
+from app.extensions import db
+
+from .deadlines import WorkingCalendar, due_at, parse_deadline
+
+ANY = "*"
+ANCHORS = ("remind", "due")
+AUDIENCES = ("holder", "unit_head", "supervisor", "coordinator", "conference_team")
+"""holder: the assignee, else every member of the task's unit; unit_head: the unit's heads;
+supervisor: the child supervisors (儿童督导员) of the case's township; coordinator: the county
+coordinators; conference_team: the case's conference team (filled in by the conferences module)."""
+
+
+class EscalationRule(db.Model):
+    """One step of a stored ladder."""
+
+    __tablename__ = "escalation_rule"
+    __table_args__ = (sa.UniqueConstraint("process_key", "department_kind", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(sa.String(100), default=ANY)
+    department_kind: Mapped[str] = mapped_column(sa.String(40), default=ANY)
+    level: Mapped[int] = mapped_column()
+    name: Mapped[str] = mapped_column(sa.String(40))
+    anchor: Mapped[str] = mapped_column(sa.String(16))
+    delay: Mapped[str] = mapped_column(sa.String(40), default="")
+    audiences: Mapped[list[str]] = mapped_column(JSONType)
+    marks_overdue: Mapped[bool] = mapped_column(default=False)
+
+
+@dataclass(frozen=True)
+class LadderStep:
+    level: int
+    name: str
+    """remind, overdue, coordinator ... (also the notification kind)."""
+    anchor: str
+    delay: str = ""
+    audiences: tuple[str, ...] = ()
+    marks_overdue: bool = False
+
+    def __post_init__(self) -> None:
+        if self.level < 1:
+            raise ValueError("ladder levels start at 1")
+        if self.anchor not in ANCHORS:
+            raise ValueError(f"anchor must be one of {ANCHORS}, not {self.anchor!r}")
+        unknown = set(self.audiences) - set(AUDIENCES)
+        if unknown:
+            raise ValueError(f"unknown audience(s) {sorted(unknown)}; known: {AUDIENCES}")
+        if self.delay:
+            parse_deadline(self.delay)
+
+    def time_for(self, remind: datetime | None, due: datetime | None, tz: tzinfo,
+                 calendar: WorkingCalendar) -> datetime | None:
+        """When this step fires for a task with these reminder and due times (None: never)."""
+        base = remind if self.anchor == "remind" else due
+        if base is None:
+            return None
+        if not self.delay:
+            return base
+        return due_at(base, parse_deadline(self.delay), tz, calendar)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"level": self.level, "name": self.name, "anchor": self.anchor, "delay": self.delay,
+                "audiences": list(self.audiences), "marks_overdue": self.marks_overdue}
+
+
+@dataclass(frozen=True)
+class Ladder:
+    key: tuple[str, str]
+    """(process_key, department_kind) it was found under; ("builtin", kind) for code defaults."""
+    steps: tuple[LadderStep, ...] = field(default_factory=tuple)
+
+    def step(self, level: int) -> LadderStep | None:
+        return next((s for s in self.steps if s.level == level), None)
+
+    def after(self, level: int) -> LadderStep | None:
+        """The first step above ``level``."""
+        return next((s for s in self.steps if s.level > level), None)
+
+
+def _steps(*steps: LadderStep) -> tuple[LadderStep, ...]:
+    return tuple(sorted(steps, key=lambda s: s.level))
+
+
+_REMIND = LadderStep(1, "remind", "remind", audiences=("holder",))
+_OVERDUE = LadderStep(2, "overdue", "due", audiences=("holder", "unit_head"), marks_overdue=True)
+
+DEFAULT_LADDERS: dict[str, tuple[LadderStep, ...]] = {
+    ANY: _steps(_REMIND, _OVERDUE,
+                LadderStep(3, "coordinator", "due", "1WD", ("coordinator", "conference_team"))),
+    # "At the first moment" police steps are measured in hours; a working day of grace is far too long.
+    "police": _steps(_REMIND, _OVERDUE,
+                     LadderStep(3, "coordinator", "due", "PT2H", ("coordinator", "conference_team"))),
+    # Child directors answer to the township's child supervisor (DOMAIN.md 2): tell them at due.
+    "village_committee": _steps(
+        _REMIND, LadderStep(2, "overdue", "due", audiences=("holder", "unit_head", "supervisor"), marks_overdue=True),
+        LadderStep(3, "coordinator", "due", "1WD", ("coordinator", "conference_team"))),
+}
+"""Built-in ladders, also what ``flask demo load`` / ``flask ladders seed`` store as rows."""
+
+
+def _from_rows(rows: Iterable[EscalationRule]) -> tuple[LadderStep, ...]:
+    return _steps(*(LadderStep(r.level, r.name, r.anchor, r.delay or "", tuple(r.audiences or ()),
+                               bool(r.marks_overdue)) for r in rows))
+
+
+class LadderBook:
+    """Resolves ladders for many tasks with one query (a sweep, a chunk of tasks)."""
+
+    def __init__(self) -> None:
+        rows = db.session.scalars(sa.select(EscalationRule).order_by(EscalationRule.level)).all()
+        grouped: dict[tuple[str, str], list[EscalationRule]] = {}
+        for row in rows:
+            grouped.setdefault((row.process_key, row.department_kind), []).append(row)
+        self._stored = {key: _from_rows(group) for key, group in grouped.items()}
+        self._cache: dict[tuple[str, str], Ladder] = {}
+
+    def for_task(self, process_key: str | None, department_kind: str | None) -> Ladder:
+        process, kind = process_key or ANY, department_kind or ANY
+        cached = self._cache.get((process, kind))
+        if cached is not None:
+            return cached
+        for key in ((process, kind), (process, ANY), (ANY, kind), (ANY, ANY)):
+            if key in self._stored:
+                ladder = Ladder(key, self._stored[key])
+                break
+        else:
+            builtin = kind if kind in DEFAULT_LADDERS else ANY
+            ladder = Ladder(("builtin", builtin), DEFAULT_LADDERS[builtin])
+        self._cache[(process, kind)] = ladder
+        return ladder
+
+
+def replace_ladder(process_key: str, department_kind: str, steps: Sequence[LadderStep]) -> list[EscalationRule]:
+    """Store ``steps`` as the ladder for (process_key, department_kind), replacing its rows. Flushes.
+
+    Tasks already waiting for a step keep the time computed for it; the new
+    ladder decides which step comes after.
+    """
+    levels = [s.level for s in steps]
+    if len(set(levels)) != len(levels):
+        raise ValueError("each level may appear once in a ladder")
+    db.session.execute(sa.delete(EscalationRule).where(
+        EscalationRule.process_key == process_key, EscalationRule.department_kind == department_kind))
+    rows = [EscalationRule(process_key=process_key, department_kind=department_kind, level=s.level, name=s.name,
+                           anchor=s.anchor, delay=s.delay, audiences=list(s.audiences),
+                           marks_overdue=s.marks_overdue) for s in steps]
+    db.session.add_all(rows)
+    db.session.flush()
+    return rows
+
+
+def seed_default_ladders() -> list[tuple[str, str]]:
+    """Store the built-in ladders as rows where no row exists yet (idempotent). Returns keys created."""
+    created = []
+    for kind, steps in DEFAULT_LADDERS.items():
+        exists = db.session.scalar(sa.select(sa.exists().where(
+            EscalationRule.process_key == ANY, EscalationRule.department_kind == kind)))
+        if not exists:
+            replace_ladder(ANY, kind, steps)
+            created.append((ANY, kind))
+    return created
+
+
+def steps_from_json(items: Sequence[dict[str, Any]]) -> list[LadderStep]:
+    """Parse ladder steps from a JSON document (``flask ladders load``); raises ValueError naming the step."""
+    steps = []
+    for n, item in enumerate(items, 1):
+        try:
+            steps.append(LadderStep(
+                level=int(item["level"]), name=str(item["name"]), anchor=str(item["anchor"]),
+                delay=str(item.get("delay") or ""), audiences=tuple(item.get("audiences") or ()),
+                marks_overdue=bool(item.get("marks_overdue", False))))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"step {n}: {exc}") from exc
+    return steps

@@ -1,0 +1,243 @@
+"""Inbox and task pages: the unit's queue, my tasks, claim / unclaim / reassign, the task's work.
+
+Every change goes through ``app.tasks.operations`` (the same rules as the API: 403 another unit,
+409 taken or done, 422 invalid form); every page that shows a child's data writes an audit row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext, ngettext
+from flask_login import current_user, login_required
+
+from app.cases.access import (
+    Basis,
+    access_basis,
+    can_see_task,
+    mask_name,
+    sees_harm_details,
+    sees_names_in_lists,
+)
+from app.cases.audit import audit
+from app.cases.models import Case
+from app.cases.queries import child_view
+from app.common.clock import now
+from app.common.errors import DomainError, Forbidden, Invalid
+from app.common.pages import committed_page, is_htmx
+from app.extensions import db
+from app.org.models import User
+from app.org.queries import unit_members
+from app.org.roles import Role
+
+from . import operations
+from .attachments import add_attachment, attachments_of, get_attachment, max_bytes, path_of
+from .comments import add_comment, comments_of
+from .form_render import build_fields, friendly_errors, parse_form, schema_of, step_values
+from .inbox import InboxQuery, inbox_page
+from .models import Task, TaskState
+from .saved_views import delete_view, save_view, views_of
+
+blp = Blueprint("inbox", __name__, template_folder="templates")
+
+
+def _back() -> str:
+    target = request.form.get("next", "")
+    return target if target.startswith("/") and not target.startswith("//") else url_for("inbox.index")
+
+
+def child_label(case: Case | None, user: User) -> str:
+    if case is None:
+        return ""
+    if case.child is None:
+        return case.title  # a region's work file is about no child
+    return case.child.name if sees_names_in_lists(user) else mask_name(case.child.name)
+
+
+@blp.get("/inbox")
+@login_required
+def index() -> Any:
+    q = InboxQuery.from_args(request.args)
+    page = inbox_page(current_user, q, now())
+    members = [m for m in unit_members(current_user.unit_id) if m.has_role(Role.LIAISON, Role.UNIT_HEAD)] \
+        if current_user.unit_id else []
+    context = {"page": page, "q": q, "at": now(), "child_label": child_label, "members": members,
+               "is_head": current_user.has_role(Role.UNIT_HEAD), "saved_views": views_of(current_user)}
+    if is_htmx() and request.headers.get("HX-Target") == "inbox-table":
+        return render_template("tasks/_inbox_table.html", **context)
+    return render_template("tasks/inbox.html", **context)
+
+
+@blp.post("/inbox/views")
+@login_required
+@committed_page
+def save_inbox_view() -> Any:
+    query = request.form.get("query", "")
+    try:
+        view = save_view(current_user, request.form.get("name", ""), query)
+    except Invalid:
+        flash(gettext("Give the view a name."), "error")
+        return redirect(url_for("inbox.index") + (f"?{query}" if query else ""))
+    flash(gettext("View “%(name)s” saved.", name=view.name), "success")
+    return redirect(url_for("inbox.index") + (f"?{view.query}" if view.query else ""))
+
+
+@blp.post("/inbox/views/<int:view_id>/delete")
+@login_required
+@committed_page
+def delete_inbox_view(view_id: int) -> Any:
+    delete_view(current_user, view_id)
+    return redirect(url_for("inbox.index"))
+
+
+def _row_response(task: Task) -> Any:
+    """After claim / unclaim: the row again (htmx) or back to where the user was."""
+    if is_htmx():
+        case = db.session.get(Case, task.case_id)
+        return render_template("tasks/_inbox_row.html", task=task, case=case, at=now(), child_label=child_label,
+                               is_head=current_user.has_role(Role.UNIT_HEAD), processes={}, q=InboxQuery())
+    return redirect(_back())
+
+
+@blp.post("/tasks/<int:task_id>/claim")
+@login_required
+@committed_page
+def claim(task_id: int) -> Any:
+    task = operations.claim(operations.get_task(task_id), current_user)
+    return _row_response(task)
+
+
+@blp.post("/tasks/<int:task_id>/unclaim")
+@login_required
+@committed_page
+def unclaim(task_id: int) -> Any:
+    task = operations.unclaim(operations.get_task(task_id), current_user)
+    return _row_response(task)
+
+
+@blp.post("/inbox/reassign")
+@login_required
+@committed_page
+def reassign() -> Any:
+    """A unit head hands one or many tasks to a member of the unit (all or none)."""
+    ids = [int(i) for i in request.form.getlist("task_ids") if i.isdigit()]
+    target = db.session.get(User, int(request.form["to_user_id"])) if request.form.get("to_user_id", "").isdigit() \
+        else None
+    if not ids or target is None:
+        flash(gettext("Choose tasks and a colleague."), "error")
+        return redirect(_back())
+    for task_id in ids:
+        operations.reassign(operations.get_task(task_id), target, current_user)
+    flash(ngettext("%(num)s task reassigned to %(name)s.", "%(num)s tasks reassigned to %(name)s.", len(ids),
+                   name=target.display_name), "success")
+    return redirect(_back())
+
+
+def visible_task(task_id: int) -> Task:
+    task = operations.get_task(task_id)
+    if not can_see_task(current_user, task):
+        raise Forbidden(gettext("This task belongs to another unit."))
+    return task
+
+
+def task_context(task: Task, data: dict[str, Any] | None = None,
+                 errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    case = db.session.get(Case, task.case_id)
+    assert case is not None
+    basis = access_basis(current_user, case) or Basis.UNIT
+    show_text = sees_harm_details(current_user, basis) or current_user.has_role(Role.COUNTY_COORDINATOR)
+    earlier = list(db.session.scalars(sa.select(Task).where(
+        Task.case_id == task.case_id, Task.state == TaskState.COMPLETED).order_by(Task.completed_at, Task.id)))
+    schema = schema_of(task)
+    can_act = task.state == TaskState.OPEN and current_user.unit_id == task.unit_id \
+        and current_user.has_role(Role.LIAISON, Role.UNIT_HEAD)
+    return {
+        "task": task, "case": case, "child": child_view(case, current_user), "schema": schema,
+        "fields": build_fields(schema, data if data is not None else (task.data or {}), errors),
+        "errors": errors or {}, "earlier": [(t, step_values(t, show_text)) for t in earlier if t.id != task.id],
+        "comments": comments_of(task.id), "attachments": attachments_of(task_id=task.id), "at": now(),
+        "can_act": can_act, "mine": task.assignee_id == current_user.id, "max_mb": max_bytes() // (1024 * 1024),
+    }
+
+
+@blp.get("/tasks/<int:task_id>")
+@login_required
+@committed_page
+def task_page(task_id: int) -> Any:
+    task = visible_task(task_id)
+    audit(current_user.id, "view", "task", task.id, case_id=task.case_id, detail={"page": "task"})
+    return render_template("tasks/task.html", **task_context(task))
+
+
+@blp.post("/tasks/<int:task_id>/complete")
+@login_required
+@committed_page
+def complete(task_id: int) -> Any:
+    task = visible_task(task_id)
+    schema = schema_of(task)
+    data = parse_form(schema, request.form)
+    try:
+        operations.complete(task, current_user, data)
+    except Invalid as exc:
+        db.session.rollback()
+        errors = friendly_errors(schema, data) or {k: [str(m) for m in v] for k, v in exc.errors.items()}
+        flash(gettext("The form has errors; see the marked fields."), "error")
+        return render_template("tasks/task.html", **task_context(task, data, errors)), 422
+    flash(gettext("“%(step)s” completed.", step=task.name), "success")
+    return redirect(url_for("inbox.index"))
+
+
+@blp.post("/tasks/<int:task_id>/comments")
+@login_required
+@committed_page
+def comment(task_id: int) -> Any:
+    task = visible_task(task_id)
+    try:
+        add_comment(task, current_user, request.form.get("body", ""))
+    except Invalid:
+        flash(gettext("Write a comment first (at most 4000 characters)."), "error")
+    return redirect(url_for("inbox.task_page", task_id=task.id) + "#comments")
+
+
+@blp.post("/tasks/<int:task_id>/attachments")
+@login_required
+@committed_page
+def upload(task_id: int) -> Any:
+    task = visible_task(task_id)
+    file = request.files.get("file")
+    try:
+        if file is None or not file.filename:
+            raise Invalid("no file", {"file": [gettext("Choose a file.")]})
+        add_attachment(task, current_user, file.filename, file.stream)
+    except Invalid as exc:
+        db.session.rollback()
+        message = "; ".join(str(m) for msgs in exc.errors.values() for m in msgs) or exc.message
+        flash(gettext("File not attached: %(why)s", why=message), "error")
+        return redirect(url_for("inbox.task_page", task_id=task.id) + "#attachments")
+    flash(gettext("File attached."), "success")
+    return redirect(url_for("inbox.task_page", task_id=task.id) + "#attachments")
+
+
+@blp.get("/attachments/<int:attachment_id>")
+@login_required
+@committed_page
+def download(attachment_id: int) -> Any:
+    """Only for people who may see the case's details; audited as an export."""
+    attachment = get_attachment(attachment_id)
+    case = db.session.get(Case, attachment.case_id)
+    basis = access_basis(current_user, case) if case else None
+    if basis is None or basis == Basis.REPORTER:
+        raise Forbidden(gettext("You have no need to know this case."))
+    audit(current_user.id, "download", "attachment", attachment.id, case_id=attachment.case_id,
+          detail={"name": attachment.original_name})
+    try:
+        path = path_of(attachment)
+    except DomainError:
+        abort(404)
+    response = send_file(path, mimetype=attachment.content_type, as_attachment=True,
+                         download_name=attachment.original_name, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,132 @@
+"""In real Chromium: the designer opens the main process in the modeler, changes a deadline on the side
+panel, deploys; a new case gets the new deadline while a case opened earlier keeps the old one.
+
+The app runs in a thread on a free port against the test database; the browser is the system's
+Chromium driven by Playwright (``/usr/bin/chromium``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import START
+from designer_helpers import four_in_one_demo
+from flask import Flask
+from helpers import open_tasks, submit_report
+from werkzeug.serving import make_server
+
+from app.extensions import limiter
+from app.org.demo import DEMO_PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium")]
+
+
+@pytest.fixture
+def demo(ctx: Any) -> dict[str, Any]:
+    return four_in_one_demo()
+
+
+@pytest.fixture
+def live_server(app: Flask, demo: dict[str, Any]) -> Iterator[str]:
+    limiter.reset()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+    server.server_close()
+
+
+@pytest.fixture
+def browser_page(live_server: str) -> Iterator[Any]:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                     args=["--no-sandbox", "--disable-dev-shm-usage"])
+        context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="zh-CN")
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def _due(task: dict[str, Any]) -> str:
+    return str(task["due_at"])[:16]
+
+
+def test_designer_changes_a_deadline_in_the_modeler_and_only_new_cases_get_it(
+        browser_page: Any, live_server: str, as_user: Any) -> None:
+    page = browser_page
+    reporter, police = as_user("reporter_school"), as_user("police_t01")
+    earlier = submit_report(reporter, "living_alone", "t01v01")["case_id"]
+
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", "designer")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit].primary")
+    page.goto(f"{live_server}/designer/")
+    page.click("button[data-edit=four_in_one]")
+    page.wait_for_url("**/designer/drafts/*")
+    page.wait_for_selector('#canvas[data-rendered="1"]')
+
+    page.locator('#canvas .djs-element[data-element-id="police_triage"]').click()
+    page.wait_for_selector('#panel[data-element-id="police_triage"]')
+    assert page.input_value("#prop-deadline") == "PT1H"
+    page.fill("#prop-deadline", "PT2H")
+    page.click("#apply-props")
+    page.click("#save")
+    page.wait_for_function("document.querySelector('#save-state').getAttribute('data-valid') !== 'unknown'")
+    assert page.get_attribute("#save-state", "data-valid") == "true", page.inner_text("#messages")
+    page.fill("#deploy-note", "县里要求：出警研判两小时内完成")
+    page.click("#deploy")
+    page.wait_for_url("**/designer/processes/four_in_one")
+    row = page.locator('#versions tr[data-version="2"]')
+    assert "县里要求" in row.inner_text()
+
+    # the browser round trip changed exactly the one property, nothing else in the diagram
+    diff = police.get("/api/v1/processes/four_in_one/diff?from=1&to=2").get_json()
+    assert diff["elements"]["added"] == [] and diff["elements"]["removed"] == []
+    assert [(c["id"], [x["property"] for x in c["changes"]]) for c in diff["elements"]["changed"]] == [
+        ("police_triage", ["property deadline"])]
+
+    later = submit_report(reporter, "living_alone", "t01v01")["case_id"]
+    tasks = {t["case_id"]: t for t in open_tasks(police, step="police_triage")}
+    assert _due(tasks[earlier]) == (START + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    assert _due(tasks[later]) == (START + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_foreign_export_opens_in_the_modeler_with_its_reasons_and_dmn_opens_in_dmn_js(
+        browser_page: Any, live_server: str) -> None:
+    page = browser_page
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", "designer")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit].primary")
+    page.goto(f"{live_server}/designer/")
+    page.click("button[data-edit=four_in_one]")
+    page.wait_for_url("**/designer/drafts/*")
+    page.wait_for_selector('#canvas[data-rendered="1"]')
+    page.click('#file-tabs button[data-file="help_tier.dmn"]')
+    page.wait_for_selector("#dmn-canvas .dmn-definitions, #dmn-canvas .tjs-container, #dmn-canvas .djs-container")
+    assert "help_tier" in page.inner_html("#dmn-canvas") or "评估结果" in page.inner_text("#dmn-canvas")
+
+    page.goto(f"{live_server}/designer/")
+    foreign = Path(__file__).resolve().parent.parent / "data" / "foreign" / "camunda7_leave.bpmn"
+    page.set_input_files("input[name=files]", str(foreign))
+    page.click("form[action$='/designer/drafts/new'] button[type=submit]")
+    page.wait_for_url("**/designer/drafts/*")
+    page.wait_for_selector('#canvas[data-rendered="1"]')
+    assert page.locator('#canvas .djs-element[data-element-id="Activity_review"]').count() == 1
+    problems = page.inner_text("#messages")
+    assert "camunda:formKey" in problems and "JUEL" in problems
+    page.click('#messages li[data-element-id="Activity_review"] >> nth=0')
+    page.wait_for_selector('#panel[data-element-id="Activity_review"]')

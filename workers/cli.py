@@ -1,0 +1,79 @@
+"""``flask worker``, ``flask cron`` and ``flask jobs``: RQ inside the app context."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from .queues import QUEUES, redis_connection
+
+jobs_cli = AppGroup("jobs", help="Background jobs (RQ): failed jobs for admins.")
+
+
+def _redis_or_exit():  # type: ignore[no-untyped-def]
+    if not current_app.config["LIANDONG"].redis_url:
+        click.echo("REDIS_URL is not set: jobs run inline (the web server's loop or `flask deadlines sweep`)",
+                   err=True)
+        sys.exit(1)
+    return redis_connection()
+
+
+@click.command("worker")
+@click.option("--queues", "queue_names", default=",".join(QUEUES), show_default=True,
+              help="comma-separated queues, drained in this order")
+@click.option("--burst", is_flag=True, help="exit when the queues are empty")
+@with_appcontext
+def worker_command(queue_names: str, burst: bool) -> None:
+    """Run an RQ worker in this app's context (jobs run in this process; retries are scheduled here)."""
+    from rq import Queue, SimpleWorker
+
+    connection = _redis_or_exit()
+    names = [n.strip() for n in queue_names.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(QUEUES))
+    if unknown:
+        click.echo(f"unknown queue(s) {unknown}; known: {', '.join(QUEUES)}", err=True)
+        sys.exit(2)
+    # SimpleWorker: no fork per job, so the database pool is reused and SQLAlchemy connections are
+    # never shared across a fork. A worker that dies leaves its job "abandoned"; RQ's registry
+    # cleanup retries it once the heartbeat expires.
+    worker = SimpleWorker([Queue(n, connection=connection) for n in names], connection=connection)
+    worker.work(burst=burst, with_scheduler=True)
+
+
+@click.command("cron")
+@with_appcontext
+def cron_command() -> None:
+    """Run RQ's cron scheduler: enqueues the deadline sweep every LIANDONG_SWEEP_INTERVAL seconds."""
+    from .cron import build_scheduler
+
+    connection = _redis_or_exit()
+    build_scheduler(connection, current_app.config["LIANDONG"].sweep_interval).start()
+
+
+@jobs_cli.command("failed")
+@click.option("--limit", default=50, show_default=True)
+def jobs_failed(limit: int) -> None:
+    """List failed jobs, newest first (id, queue, function, error)."""
+    from .failed import failed_jobs
+
+    rows = failed_jobs(_redis_or_exit(), limit)
+    for job in rows:
+        ended = job.ended_at.isoformat(timespec="seconds") if job.ended_at else "-"
+        click.echo(f"{job.id}  {job.queue:8} {ended}  {job.func}{job.args}\n    {job.error}")
+    if not rows:
+        click.echo("no failed jobs")
+
+
+@jobs_cli.command("requeue")
+@click.argument("job_id")
+def jobs_requeue(job_id: str) -> None:
+    """Put a failed job back on its queue."""
+    from .failed import requeue
+
+    click.echo(f"requeued {job_id} on {requeue(_redis_or_exit(), job_id)}")
+
+
+COMMANDS = (worker_command, cron_command, jobs_cli)

@@ -1,0 +1,182 @@
+"""Job functions: ids in, one commit, idempotent. The same functions run on RQ and inline.
+
+Each pushes its own app context (so it has its own database session, even
+when called inline from a CLI command or the in-process loop) and commits once
+at the end; the operations it calls only flush.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+CHUNK = 200
+"""Tasks escalated per job: small enough to hold row locks briefly, large enough to amortise a commit."""
+
+
+@contextmanager
+def job_context() -> Iterator[Flask]:
+    """A fresh app context (and so a fresh session) for one job; the worker's app, else a new one."""
+    if has_app_context():
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    else:
+        from app import create_app
+
+        app = create_app()
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            db.session.remove()
+
+
+def _inline() -> bool:
+    return not current_app.config["LIANDONG"].redis_url
+
+
+def escalate_tasks(task_ids: list[int]) -> int:
+    """Queue ``default``; retried. Take the due ladder steps of these tasks.
+
+    Idempotent: rows are re-checked under lock (``SKIP LOCKED`` on PostgreSQL)
+    and each (task, level) is recorded once, so a rerun after a crash, or a
+    second sweep, finds nothing left to do.
+    """
+    from app.tasks.escalation import escalate
+
+    with job_context():
+        taken = escalate(list(task_ids))
+        db.session.commit()
+        return taken
+
+
+def fire_timers(instance_id: int) -> bool:
+    """Queue ``engine``; retried. Fire whatever BPMN timers of the instance are due.
+
+    Idempotent: a timer fires once (the instance is locked and versioned); a
+    rerun finds nothing due.
+    """
+    from app.processes.runtime import fire_due_timers
+
+    with job_context():
+        fire_due_timers(instance_id)
+        db.session.commit()
+        return True
+
+
+def send_email(outbox_id: int) -> str:
+    """Queue ``notify``; retried on SMTP failure. Send one outbox row (a sent row is left alone)."""
+    from app.notifications.email import SmtpFailure, send
+
+    with job_context():
+        try:
+            result = send(outbox_id)
+        except SmtpFailure:
+            db.session.commit()  # keep the attempt count and error, then let RQ retry
+            raise
+        db.session.commit()
+        return result
+
+
+def queue_digests() -> int:
+    """Queue ``notify``; retried. Write today's daily digests (once per user and day) and send them."""
+    from app.notifications.email import queue_digests as write_digests
+
+    with job_context():
+        rows = write_digests()
+        db.session.commit()
+        ids = [r.id for r in rows]
+        inline = _inline()
+    if inline:
+        for outbox_id in ids:
+            _send_inline(outbox_id)
+    return len(ids)
+
+
+def _send_inline(outbox_id: int) -> None:
+    try:
+        send_email(outbox_id)
+    except Exception as exc:  # recorded on the row; the next sweep retries
+        log.warning("mail %s not sent: %s", outbox_id, exc)
+
+
+@dataclass
+class SweepReport:
+    tasks_due: int = 0
+    steps_taken: int = 0
+    instances_with_timers: int = 0
+    mails: int = 0
+    digests: int = 0
+    enqueued: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sweep(inline: bool | None = None) -> dict[str, Any]:
+    """Queue ``default`` (from cron every ``sweep_interval`` s); retried. Find due work in the database.
+
+    Reads which tasks have a ladder step due, which instances have a timer due
+    and which mails are unsent, then runs the jobs for them: enqueued with
+    Redis, inline without (or when ``inline`` is forced, as ``flask deadlines
+    sweep`` does). Writes nothing itself, so running it twice is harmless.
+    """
+    from app.common.clock import now
+    from app.notifications.email import pending_ids
+    from app.tasks.escalation import due_task_ids
+    from app.tasks.sweep import due_timer_instances
+
+    report = SweepReport()
+    with job_context():
+        at = now()
+        task_ids = due_task_ids(at)
+        instances = due_timer_instances(at)
+        mails = pending_ids(at)
+        run_inline = _inline() if inline is None else inline
+        db.session.rollback()
+    report.tasks_due, report.instances_with_timers = len(task_ids), len(instances)
+    chunks = [task_ids[i:i + CHUNK] for i in range(0, len(task_ids), CHUNK)]
+    if not run_inline:
+        from .queues import DEFAULT, ENGINE, NOTIFY, enqueue
+
+        for instance_id in instances:
+            enqueue(fire_timers, instance_id, queue=ENGINE)
+        for chunk in chunks:
+            enqueue(escalate_tasks, chunk, queue=DEFAULT)
+        for outbox_id in mails:
+            enqueue(send_email, outbox_id, queue=NOTIFY)
+        enqueue(queue_digests, queue=NOTIFY)
+        report.enqueued, report.mails = True, len(mails)
+        return report.as_dict()
+    for instance_id in instances:  # timers first: they may create tasks that are due at once
+        try:
+            fire_timers(instance_id)
+        except Exception as exc:
+            log.exception("timers of instance %s failed: %s", instance_id, exc)
+    with job_context():
+        task_ids = due_task_ids(now())
+        db.session.rollback()
+    report.tasks_due = len(task_ids)
+    for chunk in [task_ids[i:i + CHUNK] for i in range(0, len(task_ids), CHUNK)]:
+        report.steps_taken += escalate_tasks(chunk)
+    with job_context():
+        mails = pending_ids(now(), settle=_no_settle())
+        db.session.rollback()
+    for outbox_id in mails:
+        _send_inline(outbox_id)
+    report.mails = len(mails)
+    report.digests = queue_digests()
+    return report.as_dict()
+
+
+def _no_settle() -> Any:
+    from datetime import timedelta
+
+    return timedelta(0)
