@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, process_time
 from typing import Any
 
 import sqlalchemy as sa
@@ -62,6 +62,7 @@ class Breakdown:
     """Sums over the timed completions, to print as mean ms per completion."""
 
     total: float = 0.0
+    cpu: float = 0.0
     engine: float = 0.0
     forms: float = 0.0
     sql: float = 0.0
@@ -212,17 +213,20 @@ class Platform:
         user = self._user(username)
         c = self.counters
         before = c.snapshot()
+        cpu0 = process_time()
         t0 = perf_counter()
         app.tasks.operations.complete(task, user, data)
         t1 = perf_counter()
         sql_before_commit = c.sql_seconds
         db.session.commit()
         t2 = perf_counter()
+        cpu = process_time() - cpu0
         db.session.remove()
         statements, sql, eng, forms, specs = (a - b for a, b in zip(c.snapshot(), before, strict=True))
         if into is not None:
             into.count += 1
             into.total += t2 - t0
+            into.cpu += cpu
             into.engine += eng
             into.forms += forms
             into.sql += sql

@@ -85,7 +85,8 @@ def breakdown_table(runs: list[PlatformResult]) -> str:
         ("SQL cursor execute (all statements)", lambda b: b.sql),
         ("COMMIT (minus its flush's SQL)", lambda b: b.commit),
         ("rest: ORM, projections, timeline, codecs", lambda b: b.total - b.engine - b.forms - b.sql - b.commit),
-        ("total complete+commit", lambda b: b.total),
+        ("total complete+commit (wall)", lambda b: b.total),
+        ("  of which this process's CPU time", lambda b: b.cpu),
     ]:
         rows.append([label] + [_f(get(b) / max(b.count, 1) * 1000) for _, b, _ in cols])
     rows.append(["SQL statements / completion"] + [_f(b.statements / max(b.count, 1), 1) for _, b, _ in cols])
@@ -155,7 +156,8 @@ def main() -> int:
     shown_dbs = ", ".join("sqlite (temp file)" if u == "sqlite" else u.split("@")[-1] for u in urls)
     print(f"env: Python {platform.python_version()}, SpiffWorkflow {version('SpiffWorkflow')}, "
           f"SQLAlchemy {version('SQLAlchemy')}, database {shown_dbs}, N={args.cases} cases "
-          f"(+{args.warmup} warm-up), {os.cpu_count()} CPUs, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
+          f"(+{args.warmup} warm-up), {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
+          f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
     print(f"main path: four_in_one / {SCENARIO}, {len(steps)} user tasks per case, village {VILLAGE}; "
           f"chain: {args.chain_steps} user tasks x {args.chain_instances} instances")
 
@@ -192,7 +194,8 @@ def main() -> int:
               f"{args.chain_instances} instances; state = stored JSON bytes after that step ==")
         print(chain_table(args.chain_steps, args.chain_window, bare_chain, eng_chain, eng_sizes, runs))
     print()
-    print(f"total run time {time.perf_counter() - started:.0f} s")
+    print(f"total run time {time.perf_counter() - started:.0f} s; load average at the end {os.getloadavg()[0]:.2f} "
+          f"(other processes on these {os.cpu_count()} CPUs inflate every wall time above)")
     return 0
 
 

@@ -21,8 +21,9 @@ from app import create_app
 from app.common.clock import FixedClock
 from app.extensions import db
 
-pytest_plugins = ["webhelpers"]
-"""Page-test fixtures (``page``: a signed-in browser session) live in tests/webhelpers.py."""
+pytest_plugins = ["webhelpers", "deadline_helpers"]
+"""Page-test fixtures (``page``: a signed-in browser session) live in tests/webhelpers.py; the deadline,
+worker and dashboard fixtures (``county``, ``api``, ``smtp``) in tests/deadline_helpers.py."""
 
 START = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 """Tuesday 2026-03-10 09:00 in Asia/Shanghai: an ordinary working morning."""
@@ -71,6 +72,11 @@ def app(database_url: str, clock: FixedClock, tmp_path_factory: pytest.TempPathF
     with app.app_context():
         upgrade()
     yield app
+    with app.app_context():  # close pooled connections now, not when the garbage collector finds them
+        db.session.remove()
+        db.engine.dispose()
+    with app.app_context():
+        db.engine.dispose()  # close pooled connections (server threads' too) before pytest's final GC
 
 
 @pytest.fixture(autouse=True)

@@ -76,8 +76,13 @@ def deadlines_sweep(at_text: str | None) -> None:
             from zoneinfo import ZoneInfo
 
             at = at.replace(tzinfo=ZoneInfo(current_app.config["LIANDONG"].county_timezone))
+    previous = current_app.extensions.get("liandong.clock")
+    if at_text:
         current_app.extensions["liandong.clock"] = FixedClock(at.astimezone(UTC))
-    report = sweep(inline=True)
+    try:
+        report = sweep(inline=True)
+    finally:
+        current_app.extensions["liandong.clock"] = previous
     click.echo(" ".join(f"{k}={v}" for k, v in report.items() if k != "enqueued"))
 
 

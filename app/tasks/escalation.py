@@ -9,8 +9,9 @@ inserted with ON CONFLICT DO NOTHING, and notifications carry a dedupe key per
 (task, level, user): however many sweeps or retried jobs reach the same task,
 a step is recorded and announced once.
 
-Completing a task, the engine withdrawing it, or a reassignment stop the
-ladder (``stop_ladder``); steps already taken stay on record.
+Completing a task or the engine withdrawing it stops the ladder
+(``stop_ladder``); a reassignment reschedules the steps still ahead for the new
+holder (``restart_ladder``). Steps already taken stay on record.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from app.cases.timeline import record
 from app.common.clock import now
 from app.common.types import JSONType, UTCDateTime
 from app.extensions import db
-from app.notifications.operations import notify
+from app.notifications.models import Notification
 from app.org.models import Region, User, UserRole
 from app.org.roles import Role
 from app.processes.models import ProcessInstance, ProcessSpec
@@ -114,18 +115,40 @@ register_audience("coordinator", _coordinator)
 register_audience("conference_team", lambda task, case: [])  # hook: issue 6 registers the real team
 
 
-def recipients(step: LadderStep, task: Task, case: Case) -> list[User]:
+_CACHE_KEYS: dict[str, Callable[[Task, Case], Any]] = {
+    "holder": lambda task, case: (task.assignee_id, task.unit_id),
+    "unit_head": lambda task, case: task.unit_id,
+    "supervisor": lambda task, case: case.region_id,
+    "coordinator": lambda task, case: case.region_id,
+}
+"""Audiences that depend only on these keys are resolved once per sweep chunk, not once per task."""
+
+
+def recipients(step: LadderStep, task: Task, case: Case,
+               cache: dict[tuple[str, Any], list[User]] | None = None) -> list[User]:
     """Everyone the step's audiences name, each once; the coordinators when nobody is named.
 
     Nobody to tell is never acceptable about a child's case (an unrouted task, a
     unit without a head): the county coordinators are told instead.
     """
+    cache = {} if cache is None else cache
+
+    def resolve(audience: str) -> list[User]:
+        resolver = _audiences.get(audience, lambda t, c: [])
+        key_of = _CACHE_KEYS.get(audience)
+        if key_of is None:
+            return resolver(task, case)
+        key = (audience, key_of(task, case))
+        if key not in cache:
+            cache[key] = resolver(task, case)
+        return cache[key]
+
     found: dict[int, User] = {}
     for audience in step.audiences:
-        for user in _audiences.get(audience, lambda t, c: [])(task, case):
+        for user in resolve(audience):
             found.setdefault(user.id, user)
     if not found:
-        for user in _coordinator(task, case):
+        for user in resolve("coordinator"):
             found.setdefault(user.id, user)
     return list(found.values())
 
@@ -142,7 +165,7 @@ def start_ladder(task: Task, process_key: str | None, book: LadderBook | None = 
 
 
 def stop_ladder(task: Task) -> None:
-    """No more steps for this task (completed, withdrawn, reassigned)."""
+    """No more steps for this task (completed, withdrawn)."""
     task.next_escalation_at = None
 
 
@@ -152,33 +175,21 @@ def _schedule_next(task: Task, ladder: Ladder, calendar: WorkingCalendar) -> Non
         step.time_for(task.remind_at, task.due_at, _county_tz(), calendar) if step is not None else None)
 
 
-def _insert_escalation(values: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT (task_id, level) DO NOTHING; True when this call inserted the row."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(Escalation).values(**values).on_conflict_do_nothing(
-            index_elements=["task_id", "level"])
+def _insert_escalations(rows: list[dict[str, Any]]) -> set[tuple[int, int]]:
+    """INSERT ... ON CONFLICT (task_id, level) DO NOTHING RETURNING: the (task, level) pairs this call wrote."""
+    if not rows:
+        return set()
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
     else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(Escalation).values(**values).on_conflict_do_nothing(
-            index_elements=["task_id", "level"])
-    result = db.session.execute(stmt)
-    return bool(result.rowcount)
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    stmt = (insert(Escalation).values(rows).on_conflict_do_nothing(index_elements=["task_id", "level"])
+            .returning(Escalation.task_id, Escalation.level))
+    return {(task_id, level) for task_id, level in db.session.execute(stmt)}
 
 
-def _take_step(task: Task, case: Case, step: LadderStep, scheduled: datetime, at: datetime) -> None:
-    skipped = step.anchor == "remind" and task.due_at is not None and task.due_at <= at
-    users = [] if skipped else recipients(step, task, case)
-    inserted = _insert_escalation({
-        "task_id": task.id, "case_id": task.case_id, "level": step.level, "name": step.name,
-        "department_kind": task.department_kind, "unit_id": task.unit_id, "scheduled_at": scheduled,
-        "recorded_at": at, "outcome": "skipped" if skipped else "notified", "recipients": [u.id for u in users],
-    })
-    if not inserted or skipped:
-        return
+def _announce(task: Task, case: Case, step: LadderStep, users: list[User], at: datetime) -> list[Notification]:
+    """Timeline entry and notifications for a step this sweep recorded (so none of them can exist yet)."""
     label = STEP_LABELS.get(step.name, step.name)
     due = task.due_at.isoformat(timespec="minutes") if task.due_at else "-"
     entry = record(case, "task_overdue" if step.marks_overdue else "task_escalated",
@@ -187,8 +198,11 @@ def _take_step(task: Task, case: Case, step: LadderStep, scheduled: datetime, at
     # No instance reference: a task completion holds the instance row FOR UPDATE while it waits for
     # this task row, and the FK check on instance_id would wait for it in turn (a deadlock).
     entry.instance_id = None
-    notify(users, step.name, f"{case.number}: {task.name} · {label}", body=f"期限 {due}", case_id=case.id,
-           task_id=task.id, dedupe_key=f"escalation:{task.id}:{step.level}")
+    notes = [Notification(user_id=u.id, kind=step.name, title=f"{case.number}: {task.name} · {label}"[:300],
+                          body=f"期限 {due}", case_id=case.id, task_id=task.id, created_at=at,
+                          dedupe_key=f"escalation:{task.id}:{step.level}:{u.id}") for u in users]
+    db.session.add_all(notes)
+    return notes
 
 
 def lock_due_tasks(task_ids: list[int], at: datetime) -> list[tuple[Task, str | None]]:
@@ -204,14 +218,23 @@ def lock_due_tasks(task_ids: list[int], at: datetime) -> list[tuple[Task, str | 
 
 
 def escalate(task_ids: list[int], at: datetime | None = None) -> int:
-    """Take every due ladder step of these tasks; returns how many steps were taken. Flushes only."""
+    """Take every due ladder step of these tasks; returns how many steps were taken. Flushes only.
+
+    Set-based, so a chunk of tasks costs a handful of statements: one locked
+    select, one insert of escalation rows (conflicts skipped), one flush of the
+    timeline entries and notifications of the rows that were new.
+    """
+    from app.notifications.email import queue_emails
+
     at = at or now()
     rows = lock_due_tasks(task_ids, at)
     if not rows:
         return 0
     book, calendar = LadderBook(), working_calendar()
     cases = {c.id: c for c in db.session.scalars(sa.select(Case).where(Case.id.in_({t.case_id for t, _ in rows})))}
-    taken = 0
+    cache: dict[tuple[str, Any], list[User]] = {}
+    planned: list[tuple[Task, LadderStep, list[User]]] = []
+    values: list[dict[str, Any]] = []
     for task, process_key in rows:
         ladder = book.for_task(process_key, task.department_kind)
         while task.next_escalation_at is not None and task.next_escalation_at <= at:
@@ -219,12 +242,25 @@ def escalate(task_ids: list[int], at: datetime | None = None) -> int:
             if step is None:
                 task.next_escalation_at = None
                 break
-            _take_step(task, cases[task.case_id], step, task.next_escalation_at, at)
+            skipped = step.anchor == "remind" and task.due_at is not None and task.due_at <= at
+            users = [] if skipped else recipients(step, task, cases[task.case_id], cache)
+            values.append({
+                "task_id": task.id, "case_id": task.case_id, "level": step.level, "name": step.name,
+                "department_kind": task.department_kind, "unit_id": task.unit_id,
+                "scheduled_at": task.next_escalation_at, "recorded_at": at,
+                "outcome": "skipped" if skipped else "notified", "recipients": [u.id for u in users]})
+            if not skipped:
+                planned.append((task, step, users))
             task.escalation_level = step.level
-            taken += 1
             _schedule_next(task, ladder, calendar)
+    inserted = _insert_escalations(values)
+    notes: list[Notification] = []
+    for task, step, users in planned:
+        if (task.id, step.level) in inserted:
+            notes.extend(_announce(task, cases[task.case_id], step, users, at))
     db.session.flush()
-    return taken
+    queue_emails(notes)
+    return len(inserted)
 
 
 def due_task_ids(at: datetime, limit: int | None = None) -> list[int]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
 from typing import Any
 
-from deadline_helpers import api, county, open_case, sweep, tasks_of  # noqa: F401
+from deadline_helpers import open_case, sweep, tasks_of
 from flows.scenarios import SCENARIOS
 from openpyxl import load_workbook
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from deadline_helpers import DATA, api, county, open_case, sweep, tasks_of  # noqa: F401
+from deadline_helpers import DATA, open_case, sweep, tasks_of
 
 from app import engine
 from app.cases.models import TimelineEntry

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from deadline_helpers import api, county, escalation_rows, notifications, open_case, sweep, tasks_of, usernames  # noqa: F401
+from deadline_helpers import escalation_rows, notifications, open_case, sweep, tasks_of, usernames
 from flows.scenarios import SCENARIOS
 
 from app.cases.models import TimelineEntry

@@ -45,6 +45,7 @@ def live_server(app: Flask, demo: dict[str, Any]) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+        server.server_close()
 
 
 @pytest.fixture

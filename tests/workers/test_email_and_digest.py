@@ -6,8 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from deadline_helpers import county, notifications, open_case, sweep, tasks_of  # noqa: F401
-from smtp_peer import smtp  # noqa: F401
+from deadline_helpers import notifications, open_case, sweep, tasks_of
 
 from app.extensions import db
 from app.notifications.models import EmailOutbox

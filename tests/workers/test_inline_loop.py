@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from deadline_helpers import county, escalation_rows, open_case, tasks_of  # noqa: F401
+from deadline_helpers import escalation_rows, open_case, tasks_of
 
 from app.extensions import db
 from workers import loop

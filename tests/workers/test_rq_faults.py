@@ -19,9 +19,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from deadline_helpers import Api, county, escalation_rows, notifications, open_case, tasks_of, usernames  # noqa: F401
+from deadline_helpers import Api, escalation_rows, free_port, notifications, open_case, tasks_of, usernames
 from flows.scenarios import SCENARIOS
-from smtp_peer import free_port, smtp  # noqa: F401
 
 from app.extensions import db
 from app.org.queries import user_by_username

@@ -1,0 +1,247 @@
+#!/usr/bin/env python
+"""Deadline sweep and coordinator dashboard at 1,000,000 open tasks, and the deadline-to-escalation delay.
+
+    .venv/bin/python bench/sweep.py                      # 1,000,000 open tasks, 1% overdue
+    .venv/bin/python bench/sweep.py --tasks 100000       # smaller
+    .venv/bin/python bench/sweep.py --no-worker          # skip the worker delay (no Redis)
+
+Uses the PostgreSQL database ``bench`` (BENCH_DATABASE_URL, default
+postgresql://postgres@127.0.0.1:5432/bench) and resets its schema first; the
+rows are generated with INSERT ... SELECT generate_series, not the ORM. The
+delay part runs a real ``flask cron`` and ``flask worker`` on Redis database 3
+(BENCH_REDIS_URL), which it flushes. Numbers are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+KINDS = ["police", "township", "village_committee", "civil_affairs", "education"]
+
+
+def reset_schema() -> None:
+    engine = sa.create_engine(DB_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def timed(label: str, fn, repeat: int = 1):  # type: ignore[no-untyped-def]
+    samples, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        samples.append(time.perf_counter() - start)
+    best, median = min(samples), statistics.median(samples)
+    print(f"  {label:44} median {median * 1000:9.1f} ms   best {best * 1000:9.1f} ms   (n={repeat})")
+    return result
+
+
+def generate(db, n_tasks: int, overdue_pct: float, n_completed: int) -> None:  # type: ignore[no-untyped-def]
+    """Cases (10 open tasks each) spread over the demo villages; ``overdue_pct`` of tasks past due."""
+    n_cases = max(1, n_tasks // 10)
+    every = int(round(100 / overdue_pct))
+    ex = db.session.execute
+    villages = [r[0] for r in ex(sa.text("SELECT id FROM region WHERE level = 'village' ORDER BY id"))]
+    spec_id = ex(sa.text("SELECT id FROM process_spec ORDER BY id LIMIT 1")).scalar()
+    units = {k: ex(sa.text("SELECT id FROM unit WHERE kind = :k ORDER BY id LIMIT 1"), {"k": k}).scalar()
+             for k in KINDS}
+    params = {"villages": villages, "kinds": KINDS, "units": [units[k] for k in KINDS], "spec": spec_id,
+              "n_cases": n_cases, "n_tasks": n_tasks, "every": every, "n_done": n_completed}
+    ex(sa.text("""
+        INSERT INTO child (name, sex, village_id, address, tags, created_at)
+        SELECT 'bench-' || g, 'female', (CAST(:villages AS int[]))[1 + g % cardinality(CAST(:villages AS int[]))], '', '[]', now()
+        FROM generate_series(1, :n_cases) g"""), params)
+    ex(sa.text("""
+        INSERT INTO case_file (number, child_id, region_id, situation, status, opened_at)
+        SELECT 'BENCH' || c.id, c.id, c.village_id, 'living_alone', 'open', now() - interval '40 days'
+        FROM child c"""), params)
+    ex(sa.text("""
+        INSERT INTO process_instance (case_id, spec_id, state, serializer_version, version, status, data,
+                                      started_at, updated_at)
+        SELECT id, :spec, '{}', 'bench', 1, 'running', '{}', opened_at, opened_at FROM case_file"""), params)
+    # Open tasks: every `every`-th one was due between 1 hour and 7 days ago and was reminded already.
+    ex(sa.text("""
+        INSERT INTO task (instance_id, case_id, engine_task_id, bpmn_id, name, lane, department_kind, unit_id,
+                          state, instructions, deadline, created_at, due_at, remind_at, escalation_level,
+                          next_escalation_at)
+        SELECT pi.id, pi.case_id, substr(md5(g::text), 1, 36), 'step_' || (g % 12), '步骤 ' || (g % 12),
+               k.kind, k.kind, k.unit, 'open', '', '3WD', t.created, t.due, t.remind,
+               CASE WHEN g % :every = 0 THEN 1 ELSE 0 END,
+               CASE WHEN g % :every = 0 THEN t.due ELSE t.remind END
+        FROM generate_series(1, :n_tasks) g
+        JOIN process_instance pi ON pi.id = (SELECT min(id) FROM process_instance) + (g - 1) % :n_cases
+        CROSS JOIN LATERAL (SELECT (CAST(:kinds AS text[]))[1 + g % 5] AS kind, (CAST(:units AS int[]))[1 + g % 5] AS unit) k
+        CROSS JOIN LATERAL (
+          SELECT now() - interval '10 days' AS created,
+                 CASE WHEN g % :every = 0 THEN now() - interval '1 hour' - (g % 7) * interval '1 day'
+                      ELSE now() + interval '1 day' + (g % 30) * interval '1 day' END AS due,
+                 CASE WHEN g % :every = 0 THEN now() - interval '2 days' - (g % 7) * interval '1 day'
+                      ELSE now() + (g % 30) * interval '1 day' + interval '6 hours' END AS remind
+        ) t"""), params)
+    # Completed tasks over the last 30 days, for the on-time rates and the trend (about 80% on time).
+    ex(sa.text("""
+        INSERT INTO task (instance_id, case_id, engine_task_id, bpmn_id, name, lane, department_kind, unit_id,
+                          state, instructions, deadline, created_at, due_at, completed_at, escalation_level)
+        SELECT pi.id, pi.case_id, substr(md5('done' || g), 1, 36), 'step_' || (g % 12), '步骤 ' || (g % 12),
+               (CAST(:kinds AS text[]))[1 + g % 5], (CAST(:kinds AS text[]))[1 + g % 5], (CAST(:units AS int[]))[1 + g % 5], 'completed', '', '3WD',
+               c.done - interval '3 days', c.done + CASE WHEN g % 5 = 0 THEN interval '-6 hours'
+                                                         ELSE interval '6 hours' END, c.done, 0
+        FROM generate_series(1, :n_done) g
+        JOIN process_instance pi ON pi.id = (SELECT min(id) FROM process_instance) + (g - 1) % :n_cases
+        CROSS JOIN LATERAL (SELECT now() - (g % 30) * interval '1 day' - (g % 600) * interval '1 minute' AS done) c
+        """), params)
+    db.session.commit()
+    ex(sa.text("ANALYZE"))
+    db.session.commit()
+
+
+def worker_delay(app, samples: int, interval: int) -> None:  # type: ignore[no-untyped-def]
+    """Tasks whose next ladder step falls due in the next seconds, with `flask cron` + `flask worker` running."""
+    from redis import Redis
+
+    from app.extensions import db
+
+    Redis.from_url(REDIS_URL).flushdb()
+    env = {**os.environ, "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "FLASK_APP": "app:create_app",
+           "LIANDONG_INSTANCE_DIR": str(app.config["LIANDONG"].instance_dir), "LIANDONG_SECRET_KEY": "bench",
+           "LIANDONG_SWEEP_INTERVAL": str(interval)}
+    logs = Path(app.config["LIANDONG"].instance_dir)
+    procs = []
+    for command in (["cron"], ["worker"]):
+        with open(logs / f"{command[0]}.log", "w") as out:
+            procs.append(subprocess.Popen([sys.executable, "-m", "flask", *command], cwd=ROOT, env=env,
+                                          stdout=out, stderr=subprocess.STDOUT))
+    try:
+        time.sleep(4)  # both processes up
+        with app.app_context():
+            ids = [r[0] for r in db.session.execute(sa.text(
+                "SELECT id FROM task WHERE state = 'open' AND next_escalation_at > now() + interval '1 day' "
+                "ORDER BY id LIMIT :n"), {"n": samples})]
+            for n, task_id in enumerate(ids):  # due 2 s apart, starting in 3 s
+                db.session.execute(sa.text(
+                    "UPDATE task SET due_at = now() + make_interval(secs => :s), remind_at = now() - interval '1 hour', "
+                    "escalation_level = 1, next_escalation_at = now() + make_interval(secs => :s) WHERE id = :id"),
+                    {"s": 3 + 2 * n, "id": task_id})
+            db.session.commit()
+            deadline = time.monotonic() + 3 + 2 * samples + 3 * interval + 30
+            rows = []
+            while time.monotonic() < deadline:
+                rows = db.session.execute(sa.text(
+                    "SELECT extract(epoch FROM recorded_at - scheduled_at) FROM escalation "
+                    "WHERE task_id = ANY(:ids) AND level = 2"), {"ids": ids}).all()
+                db.session.rollback()
+                if len(rows) == len(ids):
+                    break
+                time.sleep(0.2)
+        delays = sorted(float(r[0]) for r in rows)
+        if not delays:
+            print("  no escalation recorded: is Redis up? see the cron/worker logs in", logs)
+            return
+        print(f"  sweep interval {interval} s, {len(delays)}/{len(ids)} escalations recorded: delay "
+              f"median {statistics.median(delays):.2f} s, mean {statistics.mean(delays):.2f} s, "
+              f"max {max(delays):.2f} s, min {min(delays):.2f} s")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=1_000_000)
+    parser.add_argument("--overdue-pct", type=float, default=1.0)
+    parser.add_argument("--completed", type=int, default=100_000)
+    parser.add_argument("--no-worker", action="store_true")
+    parser.add_argument("--interval", type=int, default=5, help="sweep interval for the delay measurement (s)")
+    parser.add_argument("--samples", type=int, default=10)
+    args = parser.parse_args()
+
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.cli import deploy_shipped
+    from app.extensions import db
+    from app.org.demo import load_demo
+    from app.tasks.ladder import seed_default_ladders
+
+    print(f"bench/sweep.py  {datetime.now(UTC).isoformat(timespec='seconds')}  {DB_URL}")
+    reset_schema()
+    instance = Path(tempfile.mkdtemp(prefix="liandong-bench-"))
+    app = create_app({"database_url": DB_URL, "instance_dir": instance, "secret_key": "bench", "redis_url": None})
+    with app.app_context():
+        upgrade()
+        load_demo()
+        deploy_shipped("bench")
+        seed_default_ladders()
+        db.session.commit()
+        start = time.perf_counter()
+        generate(db, args.tasks, args.overdue_pct, args.completed)
+        counts = db.session.execute(sa.text(
+            "SELECT count(*) FILTER (WHERE state = 'open'), count(*) FILTER (WHERE state = 'open' AND due_at <= now()),"
+            " count(*) FILTER (WHERE state = 'completed') FROM task")).one()
+        print(f"generated in {time.perf_counter() - start:.1f} s: {counts[0]:,} open tasks, {counts[1]:,} overdue, "
+              f"{counts[2]:,} completed")
+
+    from app.common.clock import now
+    from app.dashboard import queries
+    from app.org.queries import user_by_username
+    from app.tasks.escalation import due_task_ids
+    from workers.jobs import sweep
+
+    print("\none sweep (inline, this process: scan + escalate in chunks of 200, one commit per chunk)")
+    with app.app_context():
+        timed("scan: due ladder steps (index range scan)", lambda: due_task_ids(now()), repeat=3)
+        db.session.rollback()
+    with app.app_context():
+        start = time.perf_counter()
+        report = sweep(inline=True)
+        took = time.perf_counter() - start
+    print(f"  sweep: {report['tasks_due']:,} tasks due, {report['steps_taken']:,} ladder steps taken "
+          f"(escalation rows + notifications + timeline) in {took:.2f} s "
+          f"({report['steps_taken'] / took:,.0f} steps/s)")
+    with app.app_context():
+        start = time.perf_counter()
+        again = sweep(inline=True)
+        print(f"  second sweep right after (nothing left): {again['steps_taken']} steps in "
+              f"{(time.perf_counter() - start) * 1000:.1f} ms")
+
+    print(f"\ndashboard queries at this size (coordinator scope, {args.tasks:,} open tasks)")
+    with app.app_context():
+        user = user_by_username("coordinator")
+        scope, at = queries.scope_for(user), now()
+        start_p, end_p = queries.default_period(at)
+        timed("overdue: kind x township", lambda: queries.overdue_matrix(scope, at), repeat=5)
+        timed("ageing buckets", lambda: queries.ageing(scope, at), repeat=5)
+        timed("escalations today / this week", lambda: queries.escalations(scope, at), repeat=5)
+        timed("on-time rate per department (30 days)", lambda: queries.on_time(scope, start_p, end_p), repeat=5)
+        timed("on-time rate per step (30 days)", lambda: queries.on_time(scope, start_p, end_p, True), repeat=5)
+        timed("trend per day (30 days)", lambda: queries.trend(scope, start_p, end_p), repeat=5)
+        timed("drill-down: police overdue, page 1 + count",
+              lambda: queries.drill_down(scope, at, queries.DrillDown(kind="police")), repeat=5)
+        timed("all panels (one dashboard page)", lambda: queries.panels(scope, at, start_p, end_p), repeat=3)
+
+    if not args.no_worker:
+        print("\ndelay between a deadline passing and its escalation being recorded (flask cron + flask worker)")
+        worker_delay(app, args.samples, args.interval)
+
+
+if __name__ == "__main__":
+    main()
