@@ -4,9 +4,8 @@ Timed region of a completion: ``app.tasks.operations.complete(task, user, data)`
 Every completion and case start runs in a fresh session (``db.session.remove()`` after each, as the
 end of a request does), so nothing is served from a warm identity map. Loading the task row and the
 acting user (what the view and the bearer-token check do first) happen in that session just before
-the timed region. Instruments: SQL statements and cursor time
-(SQLAlchemy cursor events), time inside ``app.engine`` and form validation (wrappers installed for
-the run), and how often the ``process_spec`` row is loaded.
+the timed region. Instruments: SQL statements and cursor time (SQLAlchemy cursor events), time in
+``app.engine`` and form validation (wrappers installed for the run), ``process_spec`` row fetches.
 """
 
 from __future__ import annotations
@@ -27,22 +26,6 @@ from workload import CHAIN_START, MainStep, chain_files, chain_step_id, chain_us
 import app.engine
 import app.tasks.operations
 from app import create_app
-
-
-def prepare_postgres(url: str) -> None:
-    """Create the database if it does not exist, then drop and recreate its public schema."""
-    import psycopg
-    from psycopg import sql
-
-    target = sa.engine.make_url(url)
-    admin = target.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.database,)).fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.database or "bench")))
-    plain = target.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
-        conn.execute("CREATE SCHEMA public")
 
 
 @dataclass
@@ -95,12 +78,12 @@ def _spec_row_bytes(spec: Any) -> int:
 
 
 class Platform:
+    """One app on one database (``"sqlite"`` for a temporary file, or a prepared PostgreSQL URL)."""
+
     def __init__(self, database_url: str):
         self.tmp = tempfile.TemporaryDirectory(prefix="liandong-bench-")
         if database_url == "sqlite":
             database_url = f"sqlite:///{Path(self.tmp.name) / 'bench.db'}"
-        elif database_url.startswith(("postgresql", "postgres:")):
-            prepare_postgres(database_url)
         self.app = create_app({"database_url": database_url, "instance_dir": Path(self.tmp.name) / "instance",
                                "secret_key": "bench"})
         self.counters = Counters()

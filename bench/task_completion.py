@@ -37,6 +37,23 @@ from workload import (  # noqa: E402
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/bench"
 
 
+def prepare_postgres(url: str) -> None:
+    """Create the database if it does not exist, then drop and recreate its public schema."""
+    import psycopg
+    import sqlalchemy as sa
+    from psycopg import sql
+
+    target = sa.engine.make_url(url)
+    admin = target.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.database,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.database or "bench")))
+    plain = target.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -139,7 +156,7 @@ def main() -> int:
                         help="'sqlite' (a temporary file, the default) or a PostgreSQL URL")
     parser.add_argument("--both", action="store_true", help=f"SQLite, then PostgreSQL ({DEFAULT_PG})")
     parser.add_argument("--chain-steps", type=int, default=200, help="user tasks in the history-growth chain")
-    parser.add_argument("--chain-instances", type=int, default=20, help="chain instances per database")
+    parser.add_argument("--chain-instances", type=int, default=10, help="chain instances per database")
     parser.add_argument("--chain-window", type=int, default=10, help="steps averaged at each end of the chain")
     parser.add_argument("--allow-reset", action="store_true",
                         help="allow dropping the public schema of a PostgreSQL database not named *bench*")
@@ -171,6 +188,8 @@ def main() -> int:
     runs: list[PlatformResult] = []
     for url in urls:
         progress(f"platform on {url.split('@')[-1]} ...")
+        if url != "sqlite":
+            prepare_postgres(url)
         bench = Platform(url)
         with bench.context():
             bench.setup_demo()
