@@ -33,6 +33,7 @@ from .schemas import (
     FormIn,
     MigrateIn,
     SpecOut,
+    TestClockIn,
     TestRunIn,
     TestStepIn,
     draft_out,
@@ -262,6 +263,21 @@ class TestRunStep(MethodView):
         run = testruns.complete_step(testruns.get_run(run_id), current_api_user(), task_id, body["lane"],
                                      body["data"])
         return testruns.run_dict(run)
+
+
+@blp.route("/test-runs/<int:run_id>/clock")
+class TestRunClock(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(TestClockIn)
+    @blp.response(200)
+    @token_required
+    @committed
+    def post(self, body: dict[str, Any], run_id: int) -> Any:
+        """Let time pass in a test run: timers due on the way fire, waiting steps may become overdue."""
+        _designer()
+        run = testruns.get_run(run_id)
+        to = testruns.clock_target(run, to=body["to"], advance=body["advance"], next_timer=body["next_timer"])
+        return testruns.run_dict(testruns.advance_clock(run, current_api_user(), to))
 
 
 @blp.route("/<process_key>/versions/<int:version>/migration-plan")

@@ -129,6 +129,8 @@ class SandboxRun(db.Model):
     started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    clock_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """The run's own "now": starts at the real time, moved forward only by the designer (timers fire on it)."""
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}

@@ -91,6 +91,12 @@ class TestStepIn(Schema):
     data = fields.Dict(load_default=dict)
 
 
+class TestClockIn(Schema):
+    to = fields.AwareDateTime(load_default=None, metadata={"description": "move the run's clock to this moment"})
+    advance = fields.String(load_default=None, metadata={"description": "or by this much: PT2H, P3D, 5WD"})
+    next_timer = fields.Boolean(load_default=False, metadata={"description": "or to the next waiting timer"})
+
+
 class MigrateIn(Schema):
     instance_ids = fields.List(fields.Integer(), metadata={"description": "omit to move every instance that can"})
     expected_versions = fields.Dict(keys=fields.String(), values=fields.Integer(),

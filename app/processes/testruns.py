@@ -4,21 +4,34 @@ A test run lives only in the ``sandbox_run`` table and in the engine: it never
 creates a case, a task row, a timer row, a timeline entry or a notification,
 so nothing a department sees (queues, dashboards, sweeps) can ever show it.
 The draft's parsed spec and forms are copied into the run when it starts.
+
+A run keeps its own clock (``clock_at``). It starts at the real time and moves
+only when the designer advances it: to a moment, by a deadline-style amount
+(``P3D``, ``5WD``), or to the next waiting timer. Timers due on the way fire
+one at a time at their own due moment, as the worker would fire them, so a
+timer that starts another timer measures from when the first one fired.
+Waiting steps show when they would fall due on that clock, and which are
+overdue, without any ladder or notification running.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app import engine
 from app.common.clock import now
 from app.common.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.org.models import User
+from app.tasks.deadlines import DeadlineSyntaxError, due_at, parse_deadline
 from app.tasks.forms import validate_form_data
+from app.tasks.projection import compute_due, working_calendar
 
 from .drafts import require_designer, validate_draft
 from .models import ProcessDraft, SandboxRun
@@ -27,6 +40,13 @@ from .operations import bundle_hash
 SANDBOX_KEY_PREFIX = "sandbox-"
 """Spec cache keys of test runs; deployed versions are cached under their content hash."""
 
+
+MAX_TIMER_FIRINGS = 500
+"""Per clock move: a cycle timer every hour over a month would be 720; the designer moves in smaller steps."""
+MAX_CLOCK_MOVE = timedelta(days=3 * 366)
+"""Longer than any duty's cycle in DOMAIN.md (yearly reports): enough to walk a process end to end."""
+
+_TICK = timedelta(microseconds=1)
 
 ENGINE_INTERNAL = frozenset({"BpmnStartTask", "SimpleBpmnTask"})
 """Steps the engine adds around a process (its root, start and end joins): not part of the drawn path."""
@@ -48,16 +68,37 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+def run_clock(run: SandboxRun) -> datetime:
+    """The run's own "now" (runs started before the clock existed: when they were last touched)."""
+    return run.clock_at or run.updated_at or run.started_at
+
+
+def _ready_rows(run: SandboxRun, snap: engine.InstanceSnapshot, clock: datetime) -> list[dict[str, Any]]:
+    """Waiting steps; a step already waiting keeps the due time it got when it opened."""
+    earlier = {t["id"]: t for t in run.ready or []}
+    calendar = working_calendar()
+    rows = []
+    for t in snap.ready_tasks:
+        if t.id in earlier and "opened_at" in earlier[t.id]:
+            opened, due = earlier[t.id]["opened_at"], earlier[t.id].get("due_at")
+        else:
+            when, _ = compute_due(clock, t.deadline, calendar)
+            opened, due = clock.isoformat(), when.isoformat() if when else None
+        rows.append({"id": t.id, "bpmn_id": t.bpmn_id, "name": t.name, "lane": t.lane,
+                     "department": t.department or t.lane, "form": t.form, "deadline": t.deadline,
+                     "instructions": t.properties.get("instructions", ""), "opened_at": opened, "due_at": due})
+    return rows
+
+
 def _apply(run: SandboxRun, snap: engine.InstanceSnapshot, acted_as: str | None = None,
            by: User | None = None) -> None:
+    clock = run_clock(run)
     run.state = snap.state
     run.data = _jsonable(snap.data)
-    run.ready = [{"id": t.id, "bpmn_id": t.bpmn_id, "name": t.name, "lane": t.lane,
-                  "department": t.department or t.lane, "form": t.form, "deadline": t.deadline,
-                  "instructions": t.properties.get("instructions", "")} for t in snap.ready_tasks]
+    run.ready = _ready_rows(run, snap, clock)
     run.timers = [{"bpmn_id": t.bpmn_id, "name": t.name, "due_at": t.due_at.isoformat() if t.due_at else None}
                   for t in snap.timers]
-    at = now().isoformat()
+    at = clock.isoformat()
     path = list(run.path or [])
     for step in snap.steps:
         if step.kind in ENGINE_INTERNAL or step.kind.startswith("_"):
@@ -86,16 +127,16 @@ def start_run(draft: ProcessDraft, actor: User, data: dict[str, Any]) -> Sandbox
                       {"messages": report.as_dicts()})
     digest = bundle_hash(dict(draft.files), report.used_forms)
     key = SANDBOX_KEY_PREFIX + digest
+    at = now()
     try:
-        snap = engine.start_instance(key, report.parsed.spec_json, data)
+        snap = engine.start_instance(key, report.parsed.spec_json, data, now=at)
     except engine.ProcessScriptError as exc:
         raise Invalid(f"the process failed{f' at {exc.bpmn_id}' if exc.bpmn_id else ''}: {exc}",
                       {"element": [exc.bpmn_id or ""]}) from exc
-    at = now()
     run = SandboxRun(
         draft_id=draft.id, content_hash=digest, spec_json=report.parsed.spec_json, forms=report.used_forms,
         state="", status="running", start_data=_jsonable(data), data={}, path=[], ready=[], timers=[],
-        started_by_id=actor.id, started_at=at, updated_at=at,
+        started_by_id=actor.id, started_at=at, updated_at=at, clock_at=at,
     )
     _apply(run, snap)
     db.session.add(run)
@@ -117,7 +158,7 @@ def complete_step(run: SandboxRun, actor: User, task_id: str, lane: str, data: d
     checked = validate_form_data(schema, data) if (schema is not None or not task["form"]) else data
     try:
         snap = engine.complete_task(SANDBOX_KEY_PREFIX + run.content_hash, run.spec_json, run.state, task_id,
-                                    checked)
+                                    checked, now=run_clock(run))
     except engine.TaskNotReady as exc:
         raise Conflict(str(exc)) from exc
     except engine.ProcessScriptError as exc:
@@ -128,10 +169,89 @@ def complete_step(run: SandboxRun, actor: User, task_id: str, lane: str, data: d
     return run
 
 
+def clock_target(run: SandboxRun, *, to: datetime | None = None, advance: str | None = None,
+                 next_timer: bool = False) -> datetime:
+    """Where a clock move lands: exactly one of a moment, an amount (``PT2H``, ``P3D``, ``5WD``), the next timer."""
+    if sum(x is not None and x is not False for x in (to, advance, next_timer)) != 1:
+        raise Invalid("give exactly one of: to (a moment), advance (PT2H, P3D, 5WD) or next_timer",
+                      {"clock": ["exactly one of to, advance, next_timer"]})
+    clock = run_clock(run)
+    if to is not None:
+        if to.tzinfo is None or to.utcoffset() is None:
+            raise Invalid("the moment needs a time zone", {"to": ["expected a time with its offset"]})
+        return to
+    if advance is not None:
+        try:
+            amount = parse_deadline(advance)
+        except DeadlineSyntaxError as exc:
+            raise Invalid(str(exc), {"advance": [str(exc)]}) from exc
+        tz = ZoneInfo(current_app.config["LIANDONG"].county_timezone)
+        return due_at(clock, amount, tz, working_calendar())
+    pending = sorted(_timer_due(t) for t in run.timers or [] if t.get("due_at"))
+    if not pending:
+        raise Conflict("no timer is waiting in this test run")
+    return max(pending[0] + _TICK, clock)
+
+
+def _timer_due(timer: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(timer["due_at"])
+
+
+def advance_clock(run: SandboxRun, actor: User, to: datetime) -> SandboxRun:
+    """Move the run's clock forward to ``to``, firing each timer due on the way at its own moment.
+
+    Refused (nothing changed) for a finished run, a move backwards or beyond
+    ``MAX_CLOCK_MOVE``, and a move that would fire more than ``MAX_TIMER_FIRINGS``
+    timer events (a cycle timer: move in smaller steps).
+    """
+    require_designer(actor)
+    if run.status != "running":
+        raise Conflict(f"this test run is {run.status}")
+    start = run_clock(run)
+    if to <= start:
+        raise Invalid(f"a test run's clock only moves forward (it is {start.isoformat()})",
+                      {"to": ["must be after the run's clock"]})
+    if to - start > MAX_CLOCK_MOVE:
+        raise Invalid(f"move the clock at most {MAX_CLOCK_MOVE.days} days at a time", {"to": ["too far ahead"]})
+    key = SANDBOX_KEY_PREFIX + run.content_hash
+    firings = 0
+    while run.status == "running":
+        due = [d for d in (_timer_due(t) for t in run.timers or [] if t.get("due_at")) if d <= to]
+        # SpiffWorkflow fires a timer once its moment has strictly passed: one microsecond after it
+        at = max(min(due) + _TICK, run_clock(run)) if due else to
+        before = (run.state, [t.get("due_at") for t in run.timers or []])
+        try:
+            snap = engine.fire_timers(key, run.spec_json, run.state, now=at)
+        except engine.ProcessScriptError as exc:
+            raise Invalid(f"the process failed{f' at {exc.bpmn_id}' if exc.bpmn_id else ''} at "
+                          f"{at.isoformat()}: {exc}", {"element": [exc.bpmn_id or ""]}) from exc
+        run.clock_at = at
+        _apply(run, snap)
+        if not due:
+            break
+        firings += 1
+        if firings > MAX_TIMER_FIRINGS:
+            raise Invalid(f"more than {MAX_TIMER_FIRINGS} timer events would fire before {to.isoformat()}; "
+                          "move the clock in smaller steps", {"to": ["too many timer events on the way"]})
+        if (run.state, [t.get("due_at") for t in run.timers or []]) == before:
+            run.clock_at = to  # the engine did not take the timer: do not spin on it
+            break
+    run.clock_at = max(run_clock(run), to) if run.status == "running" else run_clock(run)
+    run.path = [*(run.path or []), {"bpmn_id": "", "name": f"{start.isoformat()} → {to.isoformat()}",
+                                    "kind": "clock", "lane": None, "at": to.isoformat(),
+                                    "from": start.isoformat(), "to": to.isoformat()}]
+    run.updated_at = now()
+    db.session.flush()
+    return run
+
+
 def run_dict(run: SandboxRun) -> dict[str, Any]:
+    clock = run_clock(run)
+    ready = [{**t, "overdue": bool(t.get("due_at")) and datetime.fromisoformat(t["due_at"]) <= clock}
+             for t in run.ready or []]
     return {
         "id": run.id, "draft_id": run.draft_id, "status": run.status, "content_hash": run.content_hash,
-        "start_data": run.start_data, "data": run.data, "path": run.path, "ready": run.ready,
+        "start_data": run.start_data, "data": run.data, "path": run.path, "ready": ready, "clock_at": clock.isoformat(),
         "timers": run.timers, "error": run.error, "started_at": run.started_at, "updated_at": run.updated_at,
         "forms": {t["form"]: run.forms.get(t["form"]) for t in run.ready or [] if t.get("form")},
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -18,6 +19,7 @@ from app.tasks.form_render import build_fields, friendly_errors, parse_form
 from . import drafts as ops
 from . import migration as moves
 from . import testruns
+from .models import SandboxRun
 from .versions import get_version
 from .views import blp, designer_only
 
@@ -44,14 +46,37 @@ def test_runs(draft_id: int) -> Any:
                            error=error), (422 if error else 200)
 
 
+def _run_page(run: SandboxRun, steps: list[dict[str, Any]], error: str | None = None) -> str:
+    return render_template("processes/test_run.html", run=run, steps=steps, draft=ops.get_draft(run.draft_id),
+                           kinds=sorted(DEPARTMENT_KINDS), clock=testruns.run_clock(run), error=error,
+                           parse_dt=datetime.fromisoformat)
+
+
 @blp.route("/test-runs/<int:run_id>", methods=["GET"])
 @designer_only
 def test_run(run_id: int) -> Any:
     run = testruns.get_run(run_id)
     steps = [{**t, "fields": build_fields(run.forms.get(t["form"]) if t.get("form") else None)}
              for t in run.ready or []]
-    return render_template("processes/test_run.html", run=run, steps=steps, draft=ops.get_draft(run.draft_id),
-                           kinds=sorted(DEPARTMENT_KINDS))
+    return _run_page(run, steps)
+
+
+@blp.post("/test-runs/<int:run_id>/clock")
+@designer_only
+@committed_page
+def test_clock(run_id: int) -> Any:
+    """Let time pass in a test run: by an amount, or to the next waiting timer."""
+    run = testruns.get_run(run_id)
+    try:
+        if request.form.get("next_timer"):
+            to = testruns.clock_target(run, next_timer=True)
+        else:
+            to = testruns.clock_target(run, advance=request.form.get("advance", "").strip())
+        testruns.advance_clock(run, current_user, to)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("designer.test_run", run_id=run_id))
 
 
 @blp.post("/test-runs/<int:run_id>/tasks/<task_id>")
@@ -72,8 +97,7 @@ def test_step(run_id: int, task_id: str) -> Any:
                                               data if t["id"] == task_id else None,
                                               errors if t["id"] == task_id else None)}
                  for t in run.ready or []]
-        return render_template("processes/test_run.html", run=run, steps=steps, draft=ops.get_draft(run.draft_id),
-                               kinds=sorted(DEPARTMENT_KINDS), error=exc.message), 422
+        return _run_page(run, steps, exc.message), 422
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")

@@ -36,7 +36,7 @@ def task_out(task: Task, at: datetime, with_schema: bool = False) -> dict[str, A
         "form": task.form, "instructions": task.instructions, "deadline": task.deadline,
         "created_at": task.created_at, "due_at": task.due_at, "remind_at": task.remind_at,
         "completed_at": task.completed_at, "overdue": task.is_overdue(at), "escalation_level": task.escalation_level,
-        "next_escalation_at": task.next_escalation_at,
+        "next_escalation_at": task.next_escalation_at, "escalation": task.escalation,
     }
     if with_schema:
         from .escalation import escalations_out

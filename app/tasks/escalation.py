@@ -40,7 +40,8 @@ from .deadlines import WorkingCalendar
 from .ladder import Ladder, LadderBook, LadderStep
 from .models import Task, TaskState
 
-STEP_LABELS = {"remind": "即将到期提醒", "overdue": "已逾期", "coordinator": "逾期上报县级协调员"}
+STEP_LABELS = {"remind": "即将到期提醒", "overdue": "已逾期", "coordinator": "逾期上报县级协调员",
+               "escalation": "逾期继续上报"}
 
 
 class Escalation(db.Model):
@@ -160,7 +161,7 @@ def _county_tz() -> ZoneInfo:
 def start_ladder(task: Task, process_key: str | None, book: LadderBook | None = None,
                  calendar: WorkingCalendar | None = None) -> None:
     """Schedule the first step of a new task's ladder (no deadline: no ladder)."""
-    ladder = (book or LadderBook()).for_task(process_key, task.department_kind)
+    ladder = (book or LadderBook()).for_task(process_key, task.department_kind, task.escalation)
     _schedule_next(task, ladder, calendar or working_calendar())
 
 
@@ -236,7 +237,7 @@ def escalate(task_ids: list[int], at: datetime | None = None) -> int:
     planned: list[tuple[Task, LadderStep, list[User]]] = []
     values: list[dict[str, Any]] = []
     for task, process_key in rows:
-        ladder = book.for_task(process_key, task.department_kind)
+        ladder = book.for_task(process_key, task.department_kind, task.escalation)
         while task.next_escalation_at is not None and task.next_escalation_at <= at:
             step = ladder.after(task.escalation_level or 0)
             if step is None:

@@ -11,6 +11,11 @@ the most specific key that has rows wins as a whole:
 
 so a county can give one process (or one department) its own ladder without
 touching the others, and a fresh database with no rows still escalates.
+
+Above all of these, a user task may carry its own ladder in its BPMN
+``escalation`` property (set in the designer's side panel, copied onto the
+task row when the task opens): a step that needs a faster or wider ladder than
+its department's gets one, and it is versioned with the process like its deadline.
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.common.types import JSONType
 from app.extensions import db
 
-from .deadlines import WorkingCalendar, due_at, parse_deadline
+from .deadlines import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline
 
 ANY = "*"
+OWN = "task"
+"""``Ladder.key[0]`` of a ladder read from the task's own ``escalation`` property."""
 ANCHORS = ("remind", "due")
 AUDIENCES = ("holder", "unit_head", "supervisor", "coordinator", "conference_team")
 """holder: the assignee, else every member of the task's unit; unit_head: the unit's heads;
@@ -129,6 +136,49 @@ def _from_rows(rows: Iterable[EscalationRule]) -> tuple[LadderStep, ...]:
                                bool(r.marks_overdue)) for r in rows))
 
 
+ESCALATION_EXAMPLE = "holder@remind; unit_head@due; coordinator+supervisor@due+1WD"
+
+
+def parse_escalation(text: str) -> list[LadderStep]:
+    """Parse a task's own ladder, the BPMN ``escalation`` property, into ``LadderStep`` values.
+
+    ``<audience>[+<audience>...]@<remind|due>[+<delay>]``, steps separated by ``;``, e.g.
+    ``holder@remind; unit_head@due; coordinator+supervisor@due+1WD``. The first step at
+    ``due`` marks the task overdue. Raises ``ValueError`` naming the bad part (the designer
+    shows it against the element).
+    """
+    steps: list[LadderStep] = []
+    overdue_marked = False
+    for raw in text.replace("；", ";").split(";"):
+        part = raw.strip()
+        if not part:
+            continue
+        who, at, when = part.partition("@")
+        audiences = tuple(a.strip() for a in who.split("+") if a.strip())
+        anchor, plus, delay = (x.strip() for x in when.strip().partition("+"))
+        if not at or not audiences:
+            raise ValueError(f"escalation step {part!r}: expected <who>@<when>, e.g. {ESCALATION_EXAMPLE}")
+        unknown = [a for a in audiences if a not in AUDIENCES]
+        if unknown:
+            raise ValueError(f"escalation step {part!r}: unknown audience {unknown[0]!r}; who one of "
+                             f"{', '.join(AUDIENCES)}")
+        if anchor not in ANCHORS:
+            raise ValueError(f"escalation step {part!r}: <when> must be remind, due or due+<deadline>")
+        if plus:
+            try:
+                parse_deadline(delay)
+            except DeadlineSyntaxError as exc:
+                raise ValueError(f"escalation step {part!r}: {exc}") from exc
+        marks_overdue = anchor == "due" and not overdue_marked
+        overdue_marked = overdue_marked or marks_overdue
+        name = "remind" if anchor == "remind" else ("overdue" if marks_overdue else "escalation")
+        steps.append(LadderStep(level=len(steps) + 1, name=name, anchor=anchor, delay=delay,
+                                audiences=audiences, marks_overdue=marks_overdue))
+    if not steps:
+        raise ValueError("the escalation ladder is empty")
+    return steps
+
+
 class LadderBook:
     """Resolves ladders for many tasks with one query (a sweep, a chunk of tasks)."""
 
@@ -139,8 +189,23 @@ class LadderBook:
             grouped.setdefault((row.process_key, row.department_kind), []).append(row)
         self._stored = {key: _from_rows(group) for key, group in grouped.items()}
         self._cache: dict[tuple[str, str], Ladder] = {}
+        self._own: dict[str, Ladder | None] = {}
 
-    def for_task(self, process_key: str | None, department_kind: str | None) -> Ladder:
+    def for_task(self, process_key: str | None, department_kind: str | None, own: str | None = None) -> Ladder:
+        """The task's own ladder (its ``escalation`` property) if it has a valid one, else the stored one.
+
+        An own ladder that no longer parses (deployed before a rule was tightened)
+        never leaves a task without escalation: the stored ladder applies instead.
+        """
+        if own:
+            if own not in self._own:
+                try:
+                    self._own[own] = Ladder((OWN, own), _steps(*parse_escalation(own)))
+                except ValueError:
+                    self._own[own] = None
+            found = self._own[own]
+            if found is not None:
+                return found
         process, kind = process_key or ANY, department_kind or ANY
         cached = self._cache.get((process, kind))
         if cached is not None:

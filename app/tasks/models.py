@@ -55,6 +55,8 @@ class Task(db.Model):
     remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    escalation: Mapped[str | None] = mapped_column(sa.String(500))
+    """The step's own ladder (BPMN ``escalation`` property) when it has one; else its process/department's."""
     escalation_level: Mapped[int] = mapped_column(default=0)
     next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """When the next step of the task's escalation ladder is due; NULL when the ladder is done or stopped."""

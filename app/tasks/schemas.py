@@ -47,6 +47,8 @@ class TaskOut(Schema):
     overdue = fields.Boolean()
     escalation_level = fields.Integer()
     next_escalation_at = fields.DateTime(allow_none=True)
+    escalation = fields.String(allow_none=True, metadata={
+        "description": "the step's own escalation ladder (BPMN property); null: its process/department ladder"})
     escalations = fields.List(fields.Nested(lambda: EscalationOut()),
                               metadata={"description": "ladder steps taken (one task view only)"})
 

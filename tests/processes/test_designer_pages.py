@@ -114,6 +114,15 @@ def test_test_run_pages_walk_a_step_as_its_lane(page: Any) -> None:
     assert 'data-step="police_living_alone"' in designer.get(run_url).get_data(as_text=True)
     assert designer.post(f"/designer/drafts/{draft_id}/test", {"data": "{"}).status_code == 422
 
+    # let time pass on the run's clock: the living-alone step (PT2H) falls overdue, on the page only
+    assert 'class="due due-soon"' in designer.get(run_url).get_data(as_text=True)
+    assert designer.post(f"{run_url}/clock", {"advance": "PT3H"}).status_code == 302
+    html = designer.get(run_url).get_data(as_text=True)
+    assert 'class="due overdue"' in html and "⏱" in html
+    refused = designer.post(f"{run_url}/clock", {"advance": "soon"}, follow_redirects=True)
+    assert "deadline" in refused.get_data(as_text=True).lower() or "期限" in refused.get_data(as_text=True)
+    assert page("police_t01").post(f"{run_url}/clock", {"advance": "P1D"}).status_code == 403
+
 
 def test_migration_page_dry_run_move_and_move_back(page: Any, as_user: Any) -> None:
     designer = page("designer")
