@@ -130,12 +130,13 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     pages.init_app(app)
 
     from .cases.views import blp as workspace_blp
+    from .conferences.views import blp as conferencing_blp
     from .notifications.views import blp as alerts_blp
     from .org.admin_views import blp as admin_blp
     from .org.views import blp as auth_blp
     from .tasks.views import blp as inbox_blp
 
-    for blp in (auth_blp, admin_blp, inbox_blp, workspace_blp, alerts_blp):
+    for blp in (auth_blp, admin_blp, inbox_blp, workspace_blp, alerts_blp, conferencing_blp):
         app.register_blueprint(blp)
     from .processes.views import blp as designer_blp
 

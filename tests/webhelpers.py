@@ -1,15 +1,26 @@
-"""Helpers for page tests: sign in a demo user's browser session, open a case, walk its steps."""
+"""Helpers for page tests: sign in a demo user's browser session, open a case, walk its steps; and for
+browser tests, the app on a real HTTP server and Debian's Chromium driven by Playwright."""
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from helpers import report_payload
+from werkzeug.serving import make_server
 
 from app.extensions import db, limiter
+
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's chromium (never ``playwright install``); browser tests FAIL when it is missing, never skip."""
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
 
 
 class PageClient:
@@ -89,3 +100,44 @@ def first_open_task(case_id: int) -> Any:
     db.session.expire_all()
     return db.session.scalars(sa.select(Task).where(Task.case_id == case_id, Task.state == "open")
                               .order_by(Task.id)).first()
+
+
+@pytest.fixture
+def live_server(app: Flask, demo: dict[str, Any]) -> Iterator[str]:
+    """The test app on a real HTTP server thread (same database as the test)."""
+    db.session.commit()
+    limiter.reset()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def browser_login(browser: Any, base: str, username: str) -> Any:
+    """A new browser context signed in as a demo user, on their inbox."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000}, timezone_id="Asia/Shanghai")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "liandong-demo")
+    page.click("button[type=submit].primary")
+    page.wait_for_url(re.compile(r".*/inbox.*"))
+    return page

@@ -94,10 +94,16 @@ HARM_DETAIL_KINDS = {"police", "civil_affairs", "procuratorate", "court", "rescu
 
 
 def sees_harm_details(user: User, basis: Basis) -> bool:
-    """Report narratives (abuse details) for county, jurisdiction and the units that act on harm."""
+    """Report narratives (abuse details) for county, jurisdiction and the units that act on harm.
+
+    A harm-acting unit invited to a case conference (the rescue centre, say) reads them as if it
+    had a task on the case: deliberating on the case is what it was invited for. Other invited
+    units (education, the township) see the case without the narratives, as with a task.
+    """
     if basis in (Basis.COUNTY, Basis.JURISDICTION):
         return True
-    return basis == Basis.UNIT and user.unit is not None and user.unit.kind in HARM_DETAIL_KINDS
+    return (basis in (Basis.UNIT, Basis.CONFERENCE) and user.unit is not None
+            and user.unit.kind in HARM_DETAIL_KINDS)
 
 
 def can_see_task(user: User, task: object) -> bool:

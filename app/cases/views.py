@@ -21,6 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from app.common.clock import now
 from app.common.errors import Invalid, NotFound
 from app.common.pages import committed_page, roles_required
+from app.conferences.operations import convening_units
+from app.conferences.queries import conferences_of_case
 from app.extensions import db
 from app.org.kinds import RegionLevel
 from app.org.models import Region, User
@@ -94,6 +96,7 @@ def case_page(case_id: int) -> Any:
         attachments=attachments_of(case_id=case.id),
         comments=list(db.session.scalars(sa.select(Comment).where(Comment.case_id == case.id)
                                          .order_by(Comment.created_at))),
+        conferences=conferences_of_case(case.id), can_convene=bool(convening_units(current_user, case)),
         at=now())
 
 

@@ -79,17 +79,53 @@ def ensure_can_manage(user: User, conference: Conference) -> None:
         raise Forbidden("only the convening unit and the county coordinators run this conference")
 
 
-def ensure_can_see(user: User, conference: Conference) -> str:
-    """The basis on which ``user`` sees the conference (the case's need-to-know rules); 403 otherwise."""
+def visible_basis(user: User, conference: Conference) -> str | None:
+    """The basis on which ``user`` sees the conference (the case's need-to-know rules), or None.
+
+    A reporter's basis shows only a case's number and status, never a conference about it.
+    """
     case = db.session.get(Case, conference.case_id)
     assert case is not None
     basis = access_basis(user, case)
     if basis is None or basis.value == "reporter":
-        raise Forbidden("you have no need to know this case")
+        return None
     return basis.value
 
 
+def ensure_can_see(user: User, conference: Conference) -> str:
+    """The basis on which ``user`` sees the conference; 403 otherwise."""
+    basis = visible_basis(user, conference)
+    if basis is None:
+        raise Forbidden("you have no need to know this case")
+    return basis
+
+
+def _may_convene_as(actor: User, case: Case, unit: Unit) -> bool:
+    coordinator = actor.has_role(Role.COUNTY_COORDINATOR) and _within(case.region, actor.region_id)
+    return unit.kind in CONVENING_KINDS and _within(case.region, unit.region_id) and (
+        coordinator or (actor.unit_id == unit.id and actor.has_role(Role.LIAISON, Role.UNIT_HEAD)))
+
+
+def convening_units(actor: User, case: Case) -> list[Unit]:
+    """The units ``actor`` may convene a conference on ``case`` in the name of (none: no entry point).
+
+    The same rules as ``schedule``: a convening kind serving the case's area, its liaisons and head or
+    a county coordinator, and a (non-reporter) need to know the case already.
+    """
+    basis = access_basis(actor, case)
+    if basis is None or basis.value == "reporter":
+        return []
+    if actor.has_role(Role.COUNTY_COORDINATOR) and _within(case.region, actor.region_id):
+        candidates = [unit_for(kind, case.region) for kind in CONVENING_KINDS]
+    else:
+        candidates = [actor.unit]
+    return [u for u in candidates if u is not None and _may_convene_as(actor, case, u)]
+
+
 def _convening_unit(actor: User, case: Case, unit_id: int | None) -> Unit:
+    basis = access_basis(actor, case)
+    if basis is None or basis.value == "reporter":
+        raise Forbidden("you have no need to know this case")
     coordinator = actor.has_role(Role.COUNTY_COORDINATOR) and _within(case.region, actor.region_id)
     if unit_id is None:
         if actor.unit is None:
@@ -318,4 +354,5 @@ def cancel(conference: Conference, actor: User, reason: str) -> Conference:
     return conference
 
 
-__all__ = ["add_actions", "cancel", "can_manage", "get_conference", "record_minutes", "resolve_unit", "schedule"]
+__all__ = ["add_actions", "cancel", "can_manage", "convening_units", "ensure_can_see", "get_conference",
+           "record_minutes", "resolve_unit", "schedule", "visible_basis"]

@@ -9,7 +9,9 @@ import sqlalchemy as sa
 
 from app.cases.models import Case, TimelineEntry
 from app.extensions import db
+from app.org.kinds import DEPARTMENT_KINDS
 from app.org.models import Unit, User
+from app.org.queries import unit_for
 from app.org.roles import Role
 from app.tasks.models import Task, TaskState
 
@@ -60,6 +62,34 @@ def conferences_of_unit(unit_id: int) -> list[Conference]:
     return list(db.session.scalars(
         sa.select(Conference).join(ConferenceUnit, ConferenceUnit.conference_id == Conference.id)
         .where(ConferenceUnit.unit_id == unit_id).order_by(Conference.scheduled_at, Conference.id)))
+
+
+def conferences_for(user: User, status: str | None = None, limit: int = 200) -> list[Conference]:
+    """Candidates for a user's list of conferences, newest first: every one for county staff, else those
+    their unit takes part in or that name them. Callers still check need to know on each (a cancelled
+    conference no longer gives access)."""
+    stmt = sa.select(Conference)
+    if not user.has_role(Role.COUNTY_COORDINATOR, Role.ADMIN):
+        mine = sa.select(ConferenceAttendee.conference_id).where(ConferenceAttendee.user_id == user.id)
+        if user.unit_id is not None:
+            mine = mine.union(sa.select(ConferenceUnit.conference_id).where(ConferenceUnit.unit_id == user.unit_id))
+        stmt = stmt.where(Conference.id.in_(mine))
+    if status:
+        stmt = stmt.where(Conference.status == status)
+    return list(db.session.scalars(stmt.order_by(Conference.scheduled_at.desc(), Conference.id.desc()).limit(limit)))
+
+
+def routed_units(case: Case) -> list[Unit]:
+    """For each department kind, the unit its tasks on this case go to (what invitations and decisions
+    may name: ``operations.resolve_unit`` refuses any other unit)."""
+    found = (unit_for(kind, case.region) for kind in DEPARTMENT_KINDS)
+    return [u for u in found if u is not None]
+
+
+def team_units(limit: int = 500) -> list[Unit]:
+    """Units that take part in any conference: the teams a county coordinator may look at."""
+    ids = sa.select(ConferenceUnit.unit_id).distinct()
+    return list(db.session.scalars(sa.select(Unit).where(Unit.id.in_(ids)).order_by(Unit.name).limit(limit)))
 
 
 def _task_row(task: Task, at: datetime) -> dict[str, Any]:
@@ -214,5 +244,5 @@ def team_view(unit_id: int, at: datetime) -> list[dict[str, Any]]:
 
 
 __all__ = ["ACTION_PROCESS", "ACTION_STEP", "PREPARE_PROCESS", "PREPARE_STEP", "ConferenceAction", "Unit",
-           "action_view", "build_agenda", "conference_team_users", "conference_view", "conferences_of_case",
-           "invited_to_case", "team_view"]
+           "action_view", "build_agenda", "conference_team_users", "conference_view", "conferences_for",
+           "conferences_of_case", "invited_to_case", "routed_units", "team_units", "team_view"]

@@ -12,65 +12,16 @@ When chromium is missing this FAILS (CI installs it); it never skips.
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flows.scenarios import SCENARIOS
-from werkzeug.serving import make_server
+from webhelpers import SHOTS
+from webhelpers import browser_login as _login
 
-from app.extensions import db, limiter
+from app.extensions import db
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-
-
-@pytest.fixture
-def live_server(app: Flask, demo: dict[str, Any]) -> Iterator[str]:
-    """The test app on a real HTTP server thread (same database as the test)."""
-    db.session.commit()
-    limiter.reset()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def _login(browser: Any, base: str, username: str) -> Any:
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000}, timezone_id="Asia/Shanghai")
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "liandong-demo")
-    page.click("button[type=submit].primary")
-    page.wait_for_url(re.compile(r".*/inbox.*"))
-    return page
-
 
 def _walk_service_steps(case_id: int, until: str) -> None:
     """Complete the open steps after triage through the service layer, as their units would."""

@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CATALOGS = ROOT / "app" / "translations"
 WEB_FILES = ("app/common/pages.py", "app/common/i18n.py", "app/common/labels.py", "app/tasks/form_render.py",
              "app/tasks/views.py", "app/cases/views.py", "app/org/views.py", "app/org/admin_views.py",
-             "app/notifications/views.py")
+             "app/notifications/views.py", "app/conferences/views.py", "app/conferences/forms.py")
 WEB_TEMPLATES = ("app/templates/", "app/org/templates/", "app/tasks/templates/", "app/cases/templates/",
-                 "app/notifications/templates/")
+                 "app/notifications/templates/", "app/conferences/templates/")
 """The web layer's files (issue 3) whose text must be in both catalogs; other modules run
 ``make translations`` for theirs (docs/web.md)."""
 

@@ -7,6 +7,7 @@ One case in 东城镇柳树村 (t01v01) whose first task sits with 东城镇派�
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,7 +18,11 @@ from app.extensions import db
 from app.notifications.models import Notification
 
 POLICE, OTHER_POLICE, HEAD = "police_t01", "police_t02", "police_t01_head"
+CONVENER, INVITED = "rescue_center_c01", "education_c01"
+"""The world's conference on the case: convened by the county rescue centre, the education bureau invited."""
 ANON = None
+CONFERENCE_CHANGES = ("/cases/{case}/conferences/new", "/conferences/{conference}/minutes",
+                      "/conferences/{conference}/actions", "/conferences/{conference}/cancel")
 
 PAGES: list[tuple[str | None, str, str, int]] = [
     # inbox, notifications, intake: any signed-in user; anonymous goes to the login page
@@ -66,6 +71,31 @@ PAGES: list[tuple[str | None, str, str, int]] = [
     ("police_t02_head", "POST", "/inbox/reassign", 403),
     ("admin", "POST", "/admin/users/{user}/password", 302), ("coordinator", "POST", "/admin/users/{user}/password", 403),
     ("admin", "POST", "/admin/users/{user}", 302), (POLICE, "POST", "/admin/users/{user}", 403),
+    # case conferences: lists for liaisons, heads and coordinators; a conference on need to know
+    *[(u, "GET", url, 200) for u in (CONVENER, INVITED, "coordinator", POLICE, HEAD)
+      for url in ("/conferences", "/conferences?status=held", "/conferences/team")],
+    *[(u, "GET", url, 403) for u in ("reporter_school", "admin", "designer") for url in ("/conferences", "/conferences/team")],
+    (INVITED, "GET", "/conferences/team?unit_id={rescue}", 403), ("coordinator", "GET", "/conferences/team?unit_id={rescue}", 200),
+    *[(ANON, "GET", url, 302) for url in ("/conferences", "/conferences/team", "/conferences/{conference}")],
+    *[(ANON, "POST", url, 302) for url in CONFERENCE_CHANGES],
+    *[(u, "GET", "/conferences/{conference}", 200) for u in (CONVENER, INVITED, "coordinator", POLICE, HEAD, "admin",
+                                                             "director_t01v01")],
+    *[(u, "GET", "/conferences/{conference}", 403) for u in (OTHER_POLICE, "justice_c01", "township_t01",
+                                                             "reporter_school", "designer")],
+    ("coordinator", "GET", "/conferences/999999", 404),
+    # scheduling: the convening units (rescue centre, civil affairs, township) and coordinators, on need to know
+    *[(u, "GET", "/cases/{case}/conferences/new", 200) for u in (CONVENER, "coordinator")],
+    *[(u, "GET", "/cases/{case}/conferences/new", 403) for u in (INVITED, POLICE, OTHER_POLICE, "township_t01",
+                                                                 "reporter_school")],
+    ("coordinator", "GET", "/cases/999999/conferences/new", 404),
+    ("coordinator", "POST", "/cases/{case}/conferences/new", 302),
+    *[(u, "POST", "/cases/{case}/conferences/new", 403) for u in (INVITED, OTHER_POLICE, "reporter_school")],
+    # running it: the convening unit and coordinators; invited units read only
+    *[(u, "POST", url, 403) for u in (INVITED, OTHER_POLICE, "justice_c01") for url in CONFERENCE_CHANGES[1:]],
+    (CONVENER, "POST", "/conferences/{conference}/minutes", 302), (CONVENER, "POST", "/conferences/{conference}/actions", 302),
+    (CONVENER, "POST", "/conferences/{conference}/cancel", 409),  # already held
+    ("coordinator", "POST", "/conferences/{conference}/actions", 409),  # not held yet
+    ("coordinator", "POST", "/conferences/{conference}/cancel", 302),
 ]
 
 API: list[tuple[str | None, str, str, int]] = [
@@ -88,6 +118,8 @@ API: list[tuple[str | None, str, str, int]] = [
 
 @pytest.fixture
 def world(as_user: Any) -> dict[str, int]:
+    from app.cases.models import Case
+    from app.conferences.operations import schedule
     from app.org.queries import user_by_username
     from app.tasks.attachments import add_attachment
 
@@ -97,12 +129,28 @@ def world(as_user: Any) -> dict[str, int]:
     assert police is not None
     attachment = add_attachment(task, police, "warning.pdf", io.BytesIO(b"%PDF-1.4 test"))
     note = db.session.scalars(db.select(Notification).where(Notification.user_id == police.id)).first()
+    rescue = user_by_username(CONVENER).unit_id  # type: ignore[union-attr]
+    conference = schedule(db.session.get(Case, case["case_id"]), user_by_username("coordinator"),  # type: ignore[arg-type]
+                          title="李小明个案会商", scheduled_at=datetime(2026, 3, 12, 6, 0, tzinfo=UTC),
+                          convening_unit_id=rescue, invited=[{"department_kind": "education"}])
     db.session.commit()
     return {"case": case["case_id"], "task": task.id, "instance": task.instance_id, "attachment": attachment.id,
-            "note": note.id, "user": user_by_username("village_committee_t01v01").id}  # type: ignore[union-attr]
+            "note": note.id, "user": user_by_username("village_committee_t01v01").id,  # type: ignore[union-attr]
+            "conference": conference.id, "rescue": rescue}  # type: ignore[dict-item]
 
 
 def _form_for(url: str, world: dict[str, int]) -> dict[str, Any]:
+    decision = {"decisions-0-decision": "学校安排班主任结对帮扶", "decisions-0-department_kind": "education",
+                "decisions-0-deadline": "5WD"}
+    if url.endswith("/conferences/new"):
+        return {"title": "个案会商", "scheduled_at": "2026-03-20T10:00", "mode": "in_person",
+                "convening_unit_id": str(world["rescue"]), "invited": "education"}
+    if url.endswith("/minutes"):
+        return {"minutes": "各部门通报情况。", **decision}
+    if url.endswith("/actions"):
+        return decision
+    if url.endswith("/cancel"):
+        return {"reason": "家长已返乡"}
     if url.endswith("/comments"):
         return {"body": "已电话联系监护人。"}
     if url == "/inbox/reassign":
@@ -168,7 +216,7 @@ def test_access(app: Flask, page: Any, as_user: Any, world: dict[str, int], user
 
 
 def test_every_page_endpoint_is_in_the_table(app: Flask) -> None:
-    mine = ("auth.", "admin.", "inbox.", "workspace.", "alerts.")
+    mine = ("auth.", "admin.", "inbox.", "workspace.", "alerts.", "conferencing.")
     covered = {url.split("?")[0] for _, _, url, _ in PAGES}
     covered |= {"/logout", "/locale", "/inbox/views", "/inbox/views/{view_id}/delete", "/notifications/read",
                 "/tasks/{task_id}/complete"}  # exercised in test_web_pages.py
@@ -180,7 +228,8 @@ def test_every_page_endpoint_is_in_the_table(app: Flask) -> None:
         for arg in rule.arguments:
             shape = shape.replace(f"<int:{arg}>", f"{{{arg}}}")
         names = {"{task_id}": "{task}", "{case_id}": "{case}", "{instance_id}": "{instance}",
-                 "{attachment_id}": "{attachment}", "{note_id}": "{note}", "{user_id}": "{user}"}
+                 "{attachment_id}": "{attachment}", "{note_id}": "{note}", "{user_id}": "{user}",
+                 "{conference_id}": "{conference}"}
         normal = shape
         for a, b in names.items():
             normal = normal.replace(a, b)
