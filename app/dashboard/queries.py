@@ -15,17 +15,23 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext, pgettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
 from app.cases.models import Case
+from app.common.labels import department_name, label
 from app.extensions import db
-from app.org.kinds import DEPARTMENT_KINDS
 from app.org.models import Region, User
-from app.tasks.escalation import STEP_LABELS, Escalation
+from app.tasks.escalation import Escalation
 from app.tasks.models import Task, TaskState
 
-AGEING = [("le_1d", "≤1天", 0, 1), ("1_3d", "1–3天", 1, 3), ("3_7d", "3–7天", 3, 7), ("gt_7d", ">7天", 7, None)]
-"""Overdue-by buckets in days: (key, label, from, to)."""
+AGEING = [("le_1d", _l("≤1 day"), 0, 1), ("1_3d", _l("1–3 days"), 1, 3), ("3_7d", _l("3–7 days"), 3, 7),
+          ("gt_7d", _l(">7 days"), 7, None)]
+"""Overdue-by buckets in days: (key, label, from, to).
+
+Titles, column labels and code labels are in the viewer's language (the request's locale; the
+county's default, Chinese, in a worker or the CLI), so the page, the JSON and the exports agree."""
 
 
 @dataclass
@@ -65,10 +71,7 @@ def scope_for(user: User) -> Scope:
 
 
 def _kind_label(kind: str | None) -> str:
-    if kind is None:
-        return "（未路由）"
-    known = DEPARTMENT_KINDS.get(kind)
-    return known.name_zh if known else kind
+    return department_name(kind) if kind is not None else gettext("(unrouted)")
 
 
 _village = aliased(Region)
@@ -92,17 +95,18 @@ def overdue_matrix(scope: Scope, at: datetime) -> Table:
     cells: dict[str | None, dict[str, int]] = {}
     for kind, township, count in db.session.execute(stmt):
         cells.setdefault(kind, {})[f"t{township}"] = int(count)
-    columns = [("kind", "部门"), *((f"t{tid}", name) for tid, name in scope.townships.items()), ("total", "合计")]
+    columns = [("kind", gettext("Department")), *((f"t{tid}", name) for tid, name in scope.townships.items()),
+               ("total", gettext("Total"))]
     rows = []
     for kind in sorted(cells, key=lambda k: (k is None, k or "")):
         row: dict[str, Any] = {"kind": _kind_label(kind), "kind_code": kind}
         row.update({key: cells[kind].get(key, 0) for key, _ in columns[1:-1]})
         row["total"] = sum(cells[kind].values())
         rows.append(row)
-    totals: dict[str, Any] = {"kind": "合计", "kind_code": None}
+    totals: dict[str, Any] = {"kind": gettext("Total"), "kind_code": None}
     for key, _ in columns[1:]:
         totals[key] = sum(r[key] for r in rows)
-    return Table("overdue", "逾期未办（部门 × 乡镇）", columns, [*rows, totals] if rows else [])
+    return Table("overdue", gettext("Open and overdue (department × township)"), columns, [*rows, totals] if rows else [])
 
 
 def ageing(scope: Scope, at: datetime) -> Table:
@@ -114,14 +118,15 @@ def ageing(scope: Scope, at: datetime) -> Table:
     cells: dict[str | None, dict[str, int]] = {}
     for kind, key, count in db.session.execute(stmt):
         cells.setdefault(kind, {})[key] = int(count)
-    columns = [("kind", "部门"), *((key, label) for key, label, _, _ in AGEING), ("total", "合计")]
+    columns = [("kind", gettext("Department")), *((key, str(label)) for key, label, _, _ in AGEING),
+               ("total", gettext("Total"))]
     rows = []
     for kind in sorted(cells, key=lambda k: (k is None, k or "")):
         row: dict[str, Any] = {"kind": _kind_label(kind), "kind_code": kind}
         row.update({key: cells[kind].get(key, 0) for key, _, _, _ in AGEING})
         row["total"] = sum(cells[kind].values())
         rows.append(row)
-    return Table("ageing", "逾期时长", columns, rows)
+    return Table("ageing", gettext("How long overdue"), columns, rows)
 
 
 def local_midnight(day: date) -> datetime:
@@ -141,10 +146,11 @@ def escalations(scope: Scope, at: datetime) -> Table:
             .group_by(Escalation.level, Escalation.name).order_by(Escalation.level))
     if scope.township_ids is not None:
         stmt = stmt.where(_TOWNSHIP.in_(scope.township_ids))
-    rows = [{"level": level, "step": STEP_LABELS.get(name, name), "step_code": name, "today": int(today_n or 0),
+    rows = [{"level": level, "step": label("escalation_step", name), "step_code": name, "today": int(today_n or 0),
              "week": int(week_n)} for level, name, today_n, week_n in db.session.execute(stmt)]
-    return Table("escalations", "升级通知（今日 / 本周）",
-                 [("level", "级别"), ("step", "环节"), ("today", "今日"), ("week", "本周")], rows)
+    return Table("escalations", gettext("Escalation notices (today / this week)"),
+                 [("level", gettext("Level")), ("step", pgettext("dashboard", "Step")), ("today", gettext("Today")),
+                  ("week", gettext("This week"))], rows)
 
 
 def _rate(on_time: int, total: int) -> float | None:
@@ -169,9 +175,11 @@ def on_time(scope: Scope, start: datetime, end: datetime, by_step: bool = False)
             row.update({"step": values[2], "step_code": values[1]})
         row.update({"completed": total, "on_time": ok, "late": total - ok, "rate": _rate(ok, total)})
         rows.append(row)
-    columns = [("kind", "部门"), *([("step", "环节")] if by_step else []), ("completed", "办结"),
-               ("on_time", "按期"), ("late", "逾期办结"), ("rate", "按期率%")]
-    return Table("on_time_step" if by_step else "on_time", "按期办结率（按环节）" if by_step else "按期办结率（按部门）",
+    columns = [("kind", gettext("Department")), *([("step", pgettext("dashboard", "Step"))] if by_step else []),
+               ("completed", pgettext("dashboard", "Completed")), ("on_time", gettext("On time")),
+               ("late", gettext("Completed late")), ("rate", gettext("On-time rate %"))]
+    title = gettext("Completed on time (by step)") if by_step else gettext("Completed on time (by department)")
+    return Table("on_time_step" if by_step else "on_time", title,
                  columns, rows)
 
 
@@ -210,8 +218,9 @@ def trend(scope: Scope, start: datetime, end: datetime) -> Table:
         rows.append({"day": current.isoformat(), "on_time": values.get("on_time", 0), "late": values.get("late", 0),
                      "escalations": values.get("escalations", 0)})
         current += timedelta(days=1)
-    return Table("trend", "趋势（按日）",
-                 [("day", "日期"), ("on_time", "按期办结"), ("late", "逾期办结"), ("escalations", "升级通知")], rows)
+    return Table("trend", gettext("Trend (by day)"),
+                 [("day", gettext("Date")), ("on_time", gettext("Completed on time")),
+                  ("late", gettext("Completed late")), ("escalations", gettext("Escalation notices"))], rows)
 
 
 @dataclass
@@ -251,13 +260,14 @@ def drill_down(scope: Scope, at: datetime, f: DrillDown) -> tuple[Table, int]:
     for task, number, township_id in page:
         overdue_days = (at - task.due_at).total_seconds() / 86400 if task.due_at and task.due_at <= at else 0
         rows.append({"task_id": task.id, "case_id": task.case_id, "case_number": number, "step": task.name,
-                     "kind": _kind_label(task.department_kind), "unit": task.unit.name if task.unit else "（未路由）",
+                     "kind": _kind_label(task.department_kind), "unit": task.unit.name if task.unit else gettext("(unrouted)"),
                      "township": scope.townships.get(township_id, ""),
                      "due_at": task.due_at.isoformat(timespec="minutes") if task.due_at else "",
                      "overdue_days": round(overdue_days, 1), "escalation_level": task.escalation_level})
-    columns = [("case_number", "案件"), ("step", "环节"), ("kind", "部门"), ("unit", "单位"), ("township", "乡镇"),
-               ("due_at", "期限"), ("overdue_days", "逾期天数"), ("escalation_level", "升级级别")]
-    return Table("tasks", "任务明细", columns, rows), total
+    columns = [("case_number", gettext("Case")), ("step", pgettext("dashboard", "Step")), ("kind", gettext("Department")),
+               ("unit", gettext("Unit")), ("township", gettext("Township")), ("due_at", gettext("Due")),
+               ("overdue_days", gettext("Days overdue")), ("escalation_level", gettext("Escalation level"))]
+    return Table("tasks", gettext("Task list"), columns, rows), total
 
 
 def default_period(at: datetime, days: int = 30) -> tuple[datetime, datetime]:

@@ -122,3 +122,30 @@ def test_pages_need_a_login_and_a_coordinator(county: Any, app: Any, clock: Any,
     export = coordinator.get("/dashboard/export/ageing.xlsx")
     assert export.status_code == 200 and export.data[:2] == b"PK"
     assert db.session.query(AuditEvent).filter_by(action="export", object_id="ageing").count() == 1
+
+
+def test_the_dashboard_speaks_the_viewers_language(county: Any, app: Any, clock: Any, api: Any) -> None:
+    """Titles, columns, department and step labels follow the viewer's language on the page, in the JSON
+    and in the exports; Chinese is the county's default."""
+    from webhelpers import PageClient
+
+    _scene(api, clock)
+    coordinator_api = api("coordinator")
+    english = coordinator_api.client.get("/api/v1/dashboard", headers={
+        **coordinator_api.headers, "Accept-Language": "en"}).get_json()
+    panels = english["panels"]
+    overdue = panels["overdue"]
+    assert overdue["title"] == "Open and overdue (department × township)"
+    assert overdue["columns"][0]["label"] == "Department" and overdue["rows"][-1]["kind"] == "Total"
+    police = next(r for r in overdue["rows"] if r["kind_code"] == "police")
+    assert police["kind"].isascii() and "olice" in police["kind"]
+    steps = {r["step"] for r in panels["escalations"]["rows"]}
+    assert steps and steps <= {"Deadline approaching", "Overdue", "Reported to the county coordinator",
+                               "Escalated further"}
+
+    coordinator = PageClient(app, "coordinator")
+    coordinator.post("/locale", {"locale": "en"})
+    html = coordinator.get("/dashboard/").get_data(as_text=True)
+    assert "County coordination dashboard" in html and "逾期未办" not in html
+    rows = list(csv.reader(io.StringIO(coordinator.get("/dashboard/export/on_time.csv").data.decode("utf-8-sig"))))
+    assert rows[0] == ["Department", "Completed", "On time", "Completed late", "On-time rate %"]
