@@ -11,6 +11,7 @@ the timed region. Instruments: SQL statements and cursor time (SQLAlchemy cursor
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,9 @@ from workload import CHAIN_START, MainStep, chain_files, chain_step_id, chain_us
 import app.engine
 import app.tasks.operations
 from app import create_app
+
+SPEC_CONTENT = re.compile(r"process_spec(_\d+)?\.(files|forms|spec_json|user_tasks)\b")
+"""A statement reading the large columns of ``process_spec`` (the whole row, before they were deferred)."""
 
 
 @dataclass
@@ -129,8 +133,8 @@ class Platform:
         @sa.event.listens_for(engine, "before_cursor_execute")
         def before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
             c.statements += 1
-            if statement.startswith("SELECT") and "process_spec" in statement and ".files" in statement:
-                c.spec_loads += 1  # the whole spec row: BPMN sources, forms, parsed spec
+            if statement.startswith("SELECT") and SPEC_CONTENT.search(statement):
+                c.spec_loads += 1  # BPMN sources, forms, parsed spec or user tasks (deferred: read on a cache miss)
             conn.info["bench_t0"] = perf_counter()
 
         @sa.event.listens_for(engine, "after_cursor_execute")

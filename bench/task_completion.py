@@ -107,7 +107,7 @@ def breakdown_table(runs: list[PlatformResult]) -> str:
     ]:
         rows.append([label] + [_f(get(b) / max(b.count, 1) * 1000) for _, b, _ in cols])
     rows.append(["SQL statements / completion"] + [_f(b.statements / max(b.count, 1), 1) for _, b, _ in cols])
-    rows.append(["process_spec row loads / completion"] + [_f(b.spec_loads / max(b.count, 1), 1) for _, b, _ in cols])
+    rows.append(["process_spec content reads / completion"] + [_f(b.spec_loads / max(b.count, 1), 1) for _, b, _ in cols])
     rows.append(["process_spec row size (JSON KB)"] + [_f(size / 1024, 1) for _, _, size in cols])
     return table(["mean ms per completion"] + [name for name, _, _ in cols], rows)
 

@@ -83,7 +83,8 @@ def accept_report(payload: dict[str, Any], submitted_by: User | None,
     db.session.add(report)
     db.session.flush()
     record(case, "report_received", f"report from {info['reporter_type']}: {info['situation']}",
-           actor=submitted_by, detail={"report_id": report.id})
+           actor=submitted_by, detail={"report_id": report.id, "reporter_type": info["reporter_type"],
+                                       "situation": info["situation"]})
     audit(submitted_by.id if submitted_by else None, "create", "case", case.id, case_id=case.id)
     start_data = {
         "case_number": case.number,

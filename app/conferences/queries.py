@@ -238,7 +238,8 @@ def team_view(unit_id: int, at: datetime) -> list[dict[str, Any]]:
             "actions_open": sum(1 for a in actions if a["status"] == "open"),
             "actions_overdue": sum(1 for a in actions if a["overdue"]),
             "changes_since_last": len(changes),
-            "recent_changes": [{"at": e.at, "kind": e.kind, "summary": e.summary} for e in changes[:20]],
+            "recent_changes": [{"at": e.at, "kind": e.kind, "summary": e.summary, "detail": e.detail}
+                               for e in changes[:20]],
         })
     return rows
 

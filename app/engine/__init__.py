@@ -11,7 +11,7 @@ from .model import BundleModel, ElementInfo, ProcessInfo, describe_bundle
 from .parsing import parse_bundle
 from .runtime import cancel_instance, complete_task, fire_timers, snapshot, start_instance
 from .sandbox import check_source
-from .serialization import SERIALIZER_VERSION
+from .serialization import SERIALIZER_VERSION, SpecJson
 from .types import (
     BundleInvalid,
     CompletedStep,
@@ -29,7 +29,7 @@ from .xml import MAX_XML_BYTES
 
 __all__ = [
     "MAX_XML_BYTES", "SERIALIZER_VERSION", "BundleInvalid", "BundleModel", "CompletedStep", "ElementInfo", "EngineError",
-    "InstanceSnapshot", "MigrationCheck", "ParsedBundle", "ProcessInfo", "ProcessScriptError", "ReadyTask",
+    "InstanceSnapshot", "MigrationCheck", "ParsedBundle", "ProcessInfo", "ProcessScriptError", "ReadyTask", "SpecJson",
     "TaskNotReady", "UserTaskInfo", "ValidationMessage", "WaitingTimer", "cancel_instance", "check_source", "check_timer",
     "complete_task", "describe_bundle", "edit_element", "fire_timers", "migrate_state", "parse_bundle",
     "snapshot", "start_instance",

@@ -30,7 +30,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from .runtime import _all_tasks, _bpmn_id, _lane, _snapshot
 from .sandbox import make_script_engine
-from .serialization import _full_serializer, dump_state, load_state, restore_spec
+from .serialization import SpecJson, _full_serializer, dump_state, load_state, restore_spec
 from .types import InstanceSnapshot
 
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
@@ -69,8 +69,8 @@ def _owns_spec(workflow: Any, task: Task) -> bool:
     return bool(workflow.spec.task_specs.get(task.task_spec.name) is task.task_spec)
 
 
-def migrate_state(old_key: str, old_spec_json: dict[str, Any], state: str,
-                  new_key: str, new_spec_json: dict[str, Any]) -> MigrationCheck:
+def migrate_state(old_key: str, old_spec_json: SpecJson, state: str,
+                  new_key: str, new_spec_json: SpecJson) -> MigrationCheck:
     """Check, and if possible perform, the move of ``state`` from the old spec to the new one.
 
     Nothing is saved here: the caller stores ``snapshot.state`` (and keeps the old

@@ -20,7 +20,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from .sandbox import make_script_engine
-from .serialization import SERIALIZER_VERSION, dump_state, load_state, new_workflow
+from .serialization import SERIALIZER_VERSION, SpecJson, dump_state, load_state, new_workflow
 from .timers import engine_clock, timer_due
 from .types import (
     CompletedStep,
@@ -150,14 +150,14 @@ def _advance(workflow: BpmnWorkflow, steps: list[CompletedStep]) -> None:
         raise ProcessScriptError(str(exc), bpmn_id) from exc
 
 
-def start_instance(spec_key: str, spec_json: dict[str, Any], data: dict[str, Any],
+def start_instance(spec_key: str, spec_json: SpecJson, data: dict[str, Any],
                    helpers: Helpers | None = None, *, now: datetime | None = None) -> InstanceSnapshot:
     """Start a new instance with ``data`` visible to every task; timers start counting at ``now``."""
     with engine_clock(now):
         return _start(spec_key, spec_json, data, helpers)
 
 
-def _start(spec_key: str, spec_json: dict[str, Any], data: dict[str, Any],
+def _start(spec_key: str, spec_json: SpecJson, data: dict[str, Any],
            helpers: Helpers | None) -> InstanceSnapshot:
     workflow = new_workflow(spec_key, spec_json, make_script_engine(helpers))
     for task in workflow.get_tasks(state=TaskState.READY):
@@ -167,7 +167,7 @@ def _start(spec_key: str, spec_json: dict[str, Any], data: dict[str, Any],
     return _snapshot(workflow, steps)
 
 
-def complete_task(spec_key: str, spec_json: dict[str, Any], state: str, task_id: str,
+def complete_task(spec_key: str, spec_json: SpecJson, state: str, task_id: str,
                   data: dict[str, Any], helpers: Helpers | None = None, *,
                   now: datetime | None = None) -> InstanceSnapshot:
     """Complete a READY user task with ``data`` and run the engine to the next wait, as of ``now``.
@@ -179,7 +179,7 @@ def complete_task(spec_key: str, spec_json: dict[str, Any], state: str, task_id:
         return _complete(spec_key, spec_json, state, task_id, data, helpers)
 
 
-def _complete(spec_key: str, spec_json: dict[str, Any], state: str, task_id: str,
+def _complete(spec_key: str, spec_json: SpecJson, state: str, task_id: str,
               data: dict[str, Any], helpers: Helpers | None) -> InstanceSnapshot:
     workflow = load_state(spec_key, spec_json, state, make_script_engine(helpers))
     try:
@@ -201,7 +201,7 @@ def _complete(spec_key: str, spec_json: dict[str, Any], state: str, task_id: str
     return _snapshot(workflow, steps)
 
 
-def fire_timers(spec_key: str, spec_json: dict[str, Any], state: str,
+def fire_timers(spec_key: str, spec_json: SpecJson, state: str,
                 helpers: Helpers | None = None, *, now: datetime | None = None) -> InstanceSnapshot:
     """Let the timers due by ``now`` fire; the engine notices timers only when asked.
 
@@ -221,7 +221,7 @@ def fire_timers(spec_key: str, spec_json: dict[str, Any], state: str,
         return _snapshot(workflow, steps)
 
 
-def cancel_instance(spec_key: str, spec_json: dict[str, Any], state: str,
+def cancel_instance(spec_key: str, spec_json: SpecJson, state: str,
                     helpers: Helpers | None = None) -> InstanceSnapshot:
     """Cancel every unfinished task of an instance (a child left the programme, a meeting was called off).
 
@@ -237,7 +237,7 @@ def cancel_instance(spec_key: str, spec_json: dict[str, Any], state: str,
     return _snapshot(workflow, steps)
 
 
-def snapshot(spec_key: str, spec_json: dict[str, Any], state: str) -> InstanceSnapshot:
+def snapshot(spec_key: str, spec_json: SpecJson, state: str) -> InstanceSnapshot:
     """Read-only view of a stored instance (used to rebuild projections)."""
     workflow = load_state(spec_key, spec_json, state, make_script_engine(None))
     return _snapshot(workflow, [])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
@@ -20,6 +21,10 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 SERIALIZER_VERSION = f"spiff-{VERSION}/liandong-1"
 """Stored beside every instance; bump the suffix when our own state layout changes."""
+
+SpecJson = dict[str, Any] | Callable[[], dict[str, Any]]
+"""A spec's JSON, or a function returning it: called only when the spec is not cached yet, so the
+platform reads the large ``process_spec.spec_json`` column once per process and version, not per step."""
 
 
 class _StateOnlyWorkflowConverter(BpmnWorkflowConverter):
@@ -54,12 +59,14 @@ def spec_to_dict(spec: Any, subprocess_specs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def restore_spec(spec_key: str, spec_json: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def restore_spec(spec_key: str, spec_json: SpecJson) -> tuple[Any, dict[str, Any]]:
     """Return (spec, subprocess_specs) for ``spec_key`` (the content hash), cached."""
     with _spec_lock:
         if spec_key in _spec_cache:
             _spec_cache.move_to_end(spec_key)
             return _spec_cache[spec_key]
+    if callable(spec_json):
+        spec_json = spec_json()
     registry = _full_serializer.registry
     restored = (
         registry.restore(json.loads(json.dumps(spec_json["spec"]))),
@@ -72,7 +79,7 @@ def restore_spec(spec_key: str, spec_json: dict[str, Any]) -> tuple[Any, dict[st
     return restored
 
 
-def new_workflow(spec_key: str, spec_json: dict[str, Any], script_engine: Any) -> BpmnWorkflow:
+def new_workflow(spec_key: str, spec_json: SpecJson, script_engine: Any) -> BpmnWorkflow:
     spec, subprocess_specs = restore_spec(spec_key, spec_json)
     return BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
 
@@ -87,7 +94,7 @@ def dump_state(workflow: BpmnWorkflow) -> str:
         registry._encoder_mode = False
 
 
-def load_state(spec_key: str, spec_json: dict[str, Any], state: str, script_engine: Any) -> BpmnWorkflow:
+def load_state(spec_key: str, spec_json: SpecJson, state: str, script_engine: Any) -> BpmnWorkflow:
     """Rebuild a workflow from stored state and re-attach OUR script engine.
 
     SpiffWorkflow gives a deserialized workflow a default, unrestricted script

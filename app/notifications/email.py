@@ -12,7 +12,7 @@ again on retry, with the same ``Message-ID`` so mail clients can tell.
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -35,12 +35,18 @@ class SmtpFailure(Exception):
     """The SMTP server refused or could not be reached; the attempt is recorded on the row."""
 
 
-def queue_emails(notes: Iterable[Notification]) -> list[EmailOutbox]:
-    """Outbox rows for the notifications of users who want one mail per notification. Flushes."""
+def queue_emails(notes: Iterable[Notification], known: Mapping[int, User] | None = None) -> list[EmailOutbox]:
+    """Outbox rows for the notifications of users who want one mail per notification. Flushes.
+
+    ``known``: recipients the caller already loaded in this session, not selected again.
+    """
     notes = list(notes)
     if not notes:
         return []
-    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_({n.user_id for n in notes})))}
+    users = dict(known or {})
+    missing = {n.user_id for n in notes} - users.keys()
+    if missing:
+        users.update((u.id, u) for u in db.session.scalars(sa.select(User).where(User.id.in_(missing))))
     at = now()
     rows = []
     for note in notes:

@@ -17,6 +17,7 @@ def notify(users: Iterable[User], kind: str, title: str, *, body: str = "", case
            task_id: int | None = None, dedupe_key: str | None = None) -> list[Notification]:
     """Notify each user once; with ``dedupe_key`` a repeat call for the same user creates nothing."""
     created = []
+    recipients: dict[int, User] = {}
     at = now()
     for user in users:
         key = f"{dedupe_key}:{user.id}" if dedupe_key else None
@@ -26,10 +27,11 @@ def notify(users: Iterable[User], kind: str, title: str, *, body: str = "", case
                             task_id=task_id, dedupe_key=key, created_at=at)
         db.session.add(note)
         created.append(note)
+        recipients[user.id] = user
     db.session.flush()
     from .email import queue_emails
 
-    queue_emails(created)
+    queue_emails(created, recipients)
     return created
 
 

@@ -68,8 +68,8 @@ def _open_tasks(instance: ProcessInstance) -> list[Task]:
 
 def _check(instance: ProcessInstance, target: ProcessSpec) -> engine.MigrationCheck:
     old = instance.spec
-    return engine.migrate_state(old.content_hash, old.spec_json, instance.state,
-                                target.content_hash, target.spec_json)
+    return engine.migrate_state(old.content_hash, lambda: old.spec_json, instance.state,
+                                target.content_hash, lambda: target.spec_json)
 
 
 def _row(instance: ProcessInstance, check: engine.MigrationCheck) -> PlanRow:
@@ -189,7 +189,7 @@ def rollback(migration: InstanceMigration, actor: User) -> ProcessInstance:
     assert previous is not None
     case = db.session.get(Case, instance.case_id)
     assert case is not None
-    snap = engine.snapshot(previous.content_hash, previous.spec_json, migration.previous_state)
+    snap = engine.snapshot(previous.content_hash, lambda: previous.spec_json, migration.previous_state)
     instance.spec_id = previous.id
     instance.spec = previous
     instance.state = migration.previous_state

@@ -16,6 +16,10 @@ class ProcessSpec(db.Model):
     """One deployed version of a process: BPMN/DMN files, forms and the parsed spec.
 
     Never updated after insert; running instances pin the row they started on.
+    The four content columns are deferred: together they are ~160 KB of JSON for
+    four-in-one, and a step needs none of them once the parsed spec and the forms
+    are cached per content hash (``engine.serialization``, ``queries.form_schema``).
+    Queries that list versions and show their content ``undefer`` what they use.
     """
 
     __tablename__ = "process_spec"
@@ -26,12 +30,12 @@ class ProcessSpec(db.Model):
     version: Mapped[int] = mapped_column()
     name: Mapped[str] = mapped_column(sa.String(200))
     content_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    files: Mapped[dict[str, str]] = mapped_column(JSONType)
+    files: Mapped[dict[str, str]] = mapped_column(JSONType, deferred=True)
     """BPMN and DMN sources, file name -> XML text."""
-    forms: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    forms: Mapped[dict[str, Any]] = mapped_column(JSONType, deferred=True)
     """Form path (relative to ``forms/``) -> JSON Schema."""
-    spec_json: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    user_tasks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    spec_json: Mapped[dict[str, Any]] = mapped_column(JSONType, deferred=True)
+    user_tasks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, deferred=True)
     deployed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     note: Mapped[str] = mapped_column(sa.Text, default="")

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+import threading
+from collections import OrderedDict
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.orm import undefer
 
 from app.extensions import db
 
 from .models import ProcessInstance, ProcessSpec
+
+_FORMS_CACHE_SIZE = 64
+_forms_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_forms_lock = threading.Lock()
 
 
 def latest_spec(process_key: str) -> ProcessSpec | None:
@@ -16,7 +26,32 @@ def latest_spec(process_key: str) -> ProcessSpec | None:
 
 
 def all_specs() -> list[ProcessSpec]:
-    return list(db.session.scalars(sa.select(ProcessSpec).order_by(ProcessSpec.process_key, ProcessSpec.version)))
+    """Every version with its user tasks (the lists show how many steps each has)."""
+    return list(db.session.scalars(sa.select(ProcessSpec).options(undefer(ProcessSpec.user_tasks))
+                                   .order_by(ProcessSpec.process_key, ProcessSpec.version)))
+
+
+def form_schema(spec: ProcessSpec, form: str | None) -> dict[str, Any] | None:
+    """The JSON Schema of ``form`` in the version ``spec`` (None when the step has no form).
+
+    A version's forms are part of its content hash and never change, so they are
+    cached per hash: the deferred ``forms`` column is read once per process and
+    version, not on every step. The caller gets its own copy.
+    """
+    if not form:
+        return None
+    with _forms_lock:
+        forms = _forms_cache.get(spec.content_hash)
+        if forms is not None:
+            _forms_cache.move_to_end(spec.content_hash)
+    if forms is None:
+        forms = copy.deepcopy(spec.forms)
+        with _forms_lock:
+            _forms_cache[spec.content_hash] = forms
+            while len(_forms_cache) > _FORMS_CACHE_SIZE:
+                _forms_cache.popitem(last=False)
+    schema = forms.get(form)
+    return copy.deepcopy(schema) if schema is not None else None
 
 
 def instances_of_case(case_id: int) -> list[ProcessInstance]:

@@ -78,7 +78,9 @@ def _apply(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot,
     if snap.completed and case.status == "open" and _closes_case(instance, case):
         case.status = "closed"
         case.closed_at = at
-        record(case, "case_closed", f"case closed ({snap.end_event})", actor=actor, instance=instance)
+        end_name = next((step.name for step in snap.steps if step.bpmn_id == snap.end_event and step.name), "")
+        record(case, "case_closed", f"case closed ({snap.end_event})", actor=actor, instance=instance,
+               detail={"end_event": snap.end_event, "end_name": end_name})
     if finished_now:
         instance_completed.send(instance, case=case, actor=actor)
     try:
@@ -110,7 +112,7 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
 
 def start(case: Case, spec: ProcessSpec, data: dict[str, Any], actor: User | None) -> ProcessInstance:
     """Start ``spec`` for ``case`` with ``data`` as the start data."""
-    snap = _run(engine.start_instance, spec.content_hash, spec.spec_json, data)
+    snap = _run(engine.start_instance, spec.content_hash, lambda: spec.spec_json, data)
     at = now()
     instance = ProcessInstance(
         case_id=case.id, spec_id=spec.id, spec=spec, state=snap.state,
@@ -124,9 +126,13 @@ def start(case: Case, spec: ProcessSpec, data: dict[str, Any], actor: User | Non
     return instance
 
 
-def complete(task: Task, data: dict[str, Any], actor: User) -> ProcessInstance:
-    """Complete ``task`` in the engine; raises Conflict when someone else got there first."""
-    instance = lock_instance(task.instance_id)
+def complete(task: Task, data: dict[str, Any], actor: User, locked: ProcessInstance | None = None) -> ProcessInstance:
+    """Complete ``task`` in the engine; raises Conflict when someone else got there first.
+
+    ``locked``: the task's instance as the caller already loaded it with ``lock_instance`` in this
+    transaction (to read the step's form), so the row is not selected twice.
+    """
+    instance = locked if locked is not None and locked.id == task.instance_id else lock_instance(task.instance_id)
     if instance is None:
         raise Conflict("the task's process instance no longer exists")
     db.session.refresh(task)
@@ -134,7 +140,7 @@ def complete(task: Task, data: dict[str, Any], actor: User) -> ProcessInstance:
         raise Conflict(f"task {task.id} is already {task.state}")
     spec = instance.spec
     try:
-        snap = engine.complete_task(spec.content_hash, spec.spec_json, instance.state, task.engine_task_id, data,
+        snap = engine.complete_task(spec.content_hash, lambda: spec.spec_json, instance.state, task.engine_task_id, data,
                                     now=now())
     except engine.TaskNotReady as exc:
         raise Conflict(str(exc)) from exc
@@ -153,7 +159,7 @@ def fire_due_timers(instance_id: int) -> ProcessInstance | None:
     if instance is None or instance.status != "running":
         return instance
     spec = instance.spec
-    snap = _run(engine.fire_timers, spec.content_hash, spec.spec_json, instance.state)
+    snap = _run(engine.fire_timers, spec.content_hash, lambda: spec.spec_json, instance.state)
     case = db.session.get(Case, instance.case_id)
     assert case is not None
     _apply(instance, case, snap, None)
@@ -169,7 +175,7 @@ def cancel(instance: ProcessInstance, actor: User | None, reason: str) -> Proces
     if locked is None or locked.status != "running":
         return locked or instance
     spec = locked.spec
-    snap = engine.cancel_instance(spec.content_hash, spec.spec_json, locked.state)
+    snap = engine.cancel_instance(spec.content_hash, lambda: spec.spec_json, locked.state)
     case = db.session.get(Case, locked.case_id)
     assert case is not None
     from app.tasks.escalation import stop_ladder
@@ -180,7 +186,7 @@ def cancel(instance: ProcessInstance, actor: User | None, reason: str) -> Proces
         task.completed_at = at
         stop_ladder(task)
         record(case, "task_cancelled", f"{task.name}: {reason}", actor=actor, task=task,
-               detail={"bpmn_id": task.bpmn_id, "reason": reason})
+               detail={"bpmn_id": task.bpmn_id, "task": task.name, "reason": reason})
     locked.state = snap.state
     locked.serializer_version = snap.serializer_version
     locked.status = "cancelled"

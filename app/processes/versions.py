@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import undefer
 
 from app import engine
 from app.common.errors import NotFound
@@ -22,8 +23,10 @@ from .models import ProcessInstance, ProcessSpec
 
 
 def versions_of(process_key: str) -> list[ProcessSpec]:
+    """Every version with its files and forms (the history lists their names)."""
     return list(db.session.scalars(
-        sa.select(ProcessSpec).where(ProcessSpec.process_key == process_key).order_by(ProcessSpec.version)))
+        sa.select(ProcessSpec).options(undefer(ProcessSpec.files), undefer(ProcessSpec.forms))
+        .where(ProcessSpec.process_key == process_key).order_by(ProcessSpec.version)))
 
 
 def get_version(process_key: str, version: int) -> ProcessSpec:

@@ -17,6 +17,7 @@ from app.common.errors import Forbidden, Invalid
 from app.extensions import db
 from app.org.roles import Role
 from app.processes.models import ProcessInstance
+from app.processes.queries import form_schema
 
 from . import operations
 from .models import Task
@@ -44,7 +45,7 @@ def task_out(task: Task, at: datetime, with_schema: bool = False) -> dict[str, A
         body["escalations"] = escalations_out(task.id)
     if with_schema and task.form:
         instance = db.session.get(ProcessInstance, task.instance_id)
-        body["form_schema"] = instance.spec.forms.get(task.form) if instance else None
+        body["form_schema"] = form_schema(instance.spec, task.form) if instance else None
     return body
 
 

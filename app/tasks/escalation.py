@@ -195,7 +195,8 @@ def _announce(task: Task, case: Case, step: LadderStep, users: list[User], at: d
     due = task.due_at.isoformat(timespec="minutes") if task.due_at else "-"
     entry = record(case, "task_overdue" if step.marks_overdue else "task_escalated",
                    f"{task.name}: {label}", task=task,
-                   detail={"level": step.level, "step": step.name, "due_at": due, "recipients": [u.id for u in users]})
+                   detail={"level": step.level, "step": step.name, "due_at": due, "task": task.name,
+                           "recipients": [u.id for u in users]})
     # No instance reference: a task completion holds the instance row FOR UPDATE while it waits for
     # this task row, and the FK check on instance_id would wait for it in turn (a deadlock).
     entry.instance_id = None

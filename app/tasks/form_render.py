@@ -222,9 +222,10 @@ def schema_of(task: Task) -> dict[str, Any] | None:
     """The form schema of the process version the task's case runs on."""
     from app.extensions import db
     from app.processes.models import ProcessInstance
+    from app.processes.queries import form_schema
 
     instance = db.session.get(ProcessInstance, task.instance_id)
-    return instance.spec.forms.get(task.form) if instance and task.form else None
+    return form_schema(instance.spec, task.form) if instance and task.form else None
 
 
 def step_values(task: Task, show_text: bool) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.org.models import User
 from app.org.roles import Role
 from app.processes import runtime
-from app.processes.models import ProcessInstance
+from app.processes.queries import form_schema, lock_instance
 
 from .forms import validate_form_data
 from .models import Task, TaskState
@@ -48,7 +48,8 @@ def claim(task: Task, user: User) -> Task:
     task.claimed_at = now()
     case = db.session.get(Case, task.case_id)
     assert case is not None
-    record(case, "task_claimed", f"{task.name} claimed by {user.display_name}", actor=user, task=task)
+    record(case, "task_claimed", f"{task.name} claimed by {user.display_name}", actor=user, task=task,
+           detail={"task": task.name})
     audit(user.id, "claim", "task", task.id, case_id=task.case_id)
     db.session.flush()
     return task
@@ -65,7 +66,8 @@ def unclaim(task: Task, user: User) -> Task:
     task.claimed_at = None
     case = db.session.get(Case, task.case_id)
     assert case is not None
-    record(case, "task_unclaimed", f"{task.name} released by {user.display_name}", actor=user, task=task)
+    record(case, "task_unclaimed", f"{task.name} released by {user.display_name}", actor=user, task=task,
+           detail={"task": task.name})
     audit(user.id, "unclaim", "task", task.id, case_id=task.case_id)
     db.session.flush()
     return task
@@ -97,10 +99,12 @@ def reassign(task: Task, to_user: User, by: User) -> Task:
     case = db.session.get(Case, task.case_id)
     assert case is not None
     record(case, "task_reassigned", f"{task.name} reassigned to {to_user.display_name} by {by.display_name}",
-           actor=by, task=task, detail={"from_user_id": previous.id if previous else None, "to_user_id": to_user.id})
+           actor=by, task=task, detail={"from_user_id": previous.id if previous else None, "to_user_id": to_user.id,
+                                     "task": task.name, "to": to_user.display_name})
     notify([to_user], "task_reassigned", f"{case.number}: {task.name}", case_id=case.id, task_id=task.id)
     audit(by.id, "reassign", "task", task.id, case_id=task.case_id,
-          detail={"from_user_id": previous.id if previous else None, "to_user_id": to_user.id})
+          detail={"from_user_id": previous.id if previous else None, "to_user_id": to_user.id,
+                                     "task": task.name, "to": to_user.display_name})
     db.session.flush()
     return task
 
@@ -115,10 +119,10 @@ def complete(task: Task, user: User, data: Any) -> Task:
     _ensure_open(task)
     if task.assignee_id is not None and task.assignee_id != user.id and not user.has_role(Role.UNIT_HEAD):
         raise Conflict(f"task {task.id} is claimed by someone else")
-    instance = db.session.get(ProcessInstance, task.instance_id)
-    assert instance is not None
-    schema = instance.spec.forms.get(task.form) if task.form else None
-    clean: dict[str, Any] = validate_form_data(schema, data)
-    runtime.complete(task, clean, user)
+    instance = lock_instance(task.instance_id)  # the command's lock, taken once and handed to runtime
+    if instance is None:
+        raise Conflict("the task's process instance no longer exists")
+    clean: dict[str, Any] = validate_form_data(form_schema(instance.spec, task.form), data)
+    runtime.complete(task, clean, user, locked=instance)
     audit(user.id, "complete", "task", task.id, case_id=task.case_id)
     return task

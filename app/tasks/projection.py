@@ -13,7 +13,7 @@ from app.cases.timeline import record
 from app.common.clock import now
 from app.extensions import db
 from app.notifications.operations import notify
-from app.org.queries import unit_for, unit_members
+from app.org.queries import nearest_unit, unit_members
 
 from .deadlines import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline, remind_at
 from .models import Task, TaskState, Timer
@@ -71,7 +71,7 @@ def mark_completed(task: Task, case: Case, actor: User, data: dict[str, Any]) ->
         task.assignee_id = actor.id
     late = task.due_at is not None and task.completed_at > task.due_at
     record(case, "task_completed", f"{task.name}" + (" (overdue)" if late else ""), actor=actor, task=task,
-           detail={"bpmn_id": task.bpmn_id, "data": data, "late": late})
+           detail={"bpmn_id": task.bpmn_id, "task": task.name, "data": data, "late": late})
 
 
 def sync_projections(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot,
@@ -84,7 +84,8 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
     from .ladder import LadderBook
 
     at = now()
-    calendar, book = working_calendar(), LadderBook()
+    calendar: WorkingCalendar | None = None  # read only when a task opens: most steps open none
+    book: LadderBook | None = None
     open_rows = {
         t.engine_task_id: t for t in db.session.scalars(
             sa.select(Task).where(Task.instance_id == instance.id, Task.state == TaskState.OPEN))
@@ -94,8 +95,10 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
     for ready in snap.ready_tasks:
         if ready.id in open_rows:
             continue
+        if calendar is None or book is None:
+            calendar, book = working_calendar(), LadderBook()
         kind = ready.department or ready.lane
-        unit = unit_for(kind, case.region) if kind else None
+        unit = nearest_unit(kind, case.region_id) if kind else None
         due, remind = compute_due(at, ready.deadline, calendar)
         task = Task(
             instance_id=instance.id, case_id=case.id, engine_task_id=ready.id, bpmn_id=ready.bpmn_id,
@@ -110,11 +113,11 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
         created.append(task)
         if unit is None:
             record(case, "task_unrouted", f"{task.name}: no {kind} unit serves this region", task=task,
-                   detail={"bpmn_id": task.bpmn_id, "department_kind": kind})
+                   detail={"bpmn_id": task.bpmn_id, "task": task.name, "department_kind": kind})
         else:
             record(case, "task_created", f"{task.name} → {unit.name}", unit=unit, task=task,
                    detail={"bpmn_id": task.bpmn_id, "due_at": due.isoformat() if due else None})
-            notify(unit_members(unit.id), "new_task", f"{case.number}: {task.name}", case_id=case.id,
+            notify(unit_members(unit.id, with_roles=False), "new_task", f"{case.number}: {task.name}", case_id=case.id,
                    task_id=task.id)
     for engine_id, row in open_rows.items():
         if engine_id in ready_ids or (completed is not None and row.id == completed.id):
@@ -123,7 +126,7 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
         row.completed_at = at
         stop_ladder(row)
         record(case, "task_cancelled", f"{row.name} withdrawn by the process", task=row,
-               detail={"bpmn_id": row.bpmn_id})
+               detail={"bpmn_id": row.bpmn_id, "task": row.name})
     db.session.execute(sa.delete(Timer).where(Timer.instance_id == instance.id))
     for timer in snap.timers:
         db.session.add(Timer(instance_id=instance.id, engine_task_id=timer.task_id, bpmn_id=timer.bpmn_id,
