@@ -137,6 +137,8 @@ def _from_rows(rows: Iterable[EscalationRule]) -> tuple[LadderStep, ...]:
 
 
 ESCALATION_EXAMPLE = "holder@remind; unit_head@due; coordinator+supervisor@due+1WD"
+MAX_ESCALATION_TEXT = 500
+"""What ``task.escalation`` holds: a longer ladder is refused at save and deploy, never cut short."""
 
 
 def parse_escalation(text: str) -> list[LadderStep]:
@@ -147,6 +149,8 @@ def parse_escalation(text: str) -> list[LadderStep]:
     ``due`` marks the task overdue. Raises ``ValueError`` naming the bad part (the designer
     shows it against the element).
     """
+    if len(text) > MAX_ESCALATION_TEXT:
+        raise ValueError(f"the escalation ladder is longer than {MAX_ESCALATION_TEXT} characters")
     steps: list[LadderStep] = []
     overdue_marked = False
     for raw in text.replace("；", ";").split(";"):

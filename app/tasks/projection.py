@@ -105,7 +105,7 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
             name=ready.name, lane=ready.lane, department_kind=kind, unit_id=unit.id if unit else None,
             unit=unit, state=TaskState.OPEN, form=ready.form, instructions=ready.properties.get("instructions", ""),
             deadline=ready.deadline, created_at=at, due_at=due, remind_at=remind,
-            escalation=(ready.properties.get("escalation") or "").strip()[:500] or None,
+            escalation=(ready.properties.get("escalation") or "").strip() or None,
         )
         start_ladder(task, instance.spec.process_key, book, calendar)
         db.session.add(task)

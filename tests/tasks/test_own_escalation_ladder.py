@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from deadline_helpers import escalation_rows, open_case, sweep, tasks_of, usernames
 
 from app.config import ROOT
 from app.engine import edit_element
 from app.extensions import db
 from app.processes.operations import deploy, read_bundle_folder
-from app.tasks.ladder import ANY, OWN, LadderBook, LadderStep, replace_ladder
+from app.tasks.ladder import ANY, OWN, LadderBook, LadderStep, parse_escalation, replace_ladder
 
 OWN_LADDER = "holder@remind; unit_head+supervisor@due; coordinator@due+PT30M"
 
@@ -72,6 +73,9 @@ def test_the_own_ladder_wins_over_stored_rows_and_a_broken_one_falls_back(county
     # a ladder that no longer parses (an audience renamed since) never leaves the task without escalation
     assert book.for_task("four_in_one", "police", "nobody@due").key == ("four_in_one", "police")
     assert book.for_task("other", "court", "nobody@due").key[0] in (ANY, "builtin")
+    # a ladder too long for the task row is refused (at save and deploy), never cut short
+    with pytest.raises(ValueError, match="longer than 500"):
+        parse_escalation("; ".join(["coordinator+supervisor+unit_head@due+PT1H"] * 20))
 
 
 def test_reassigning_keeps_the_tasks_own_ladder(county: Any, clock: Any, api: Any) -> None:
