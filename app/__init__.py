@@ -47,8 +47,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         settings.instance_dir.mkdir(parents=True, exist_ok=True)
     app.extensions["liandong.clock"] = settings.extra.get("clock") or SystemClock()
 
+    from .common.inputs import BoundedIntConverter, BoundedJSONProvider
     from .extensions import api, csrf, db, login_manager, migrate
 
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
+    app.json = BoundedJSONProvider(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
@@ -86,8 +89,9 @@ def _register_models() -> None:
 
 def _register_api(app: Flask) -> None:
     from .cases.api import blp as cases_blp
-    from .common.api import domain_error_response
+    from .common.api import authenticate_first, domain_error_response
     from .common.errors import DomainError
+    from .common.inputs import check_request_json
     from .conferences.api import blp as conferences_blp
     from .conferences.hooks import connect as connect_conference_hooks
     from .duties.api import blp as duties_blp
@@ -103,6 +107,8 @@ def _register_api(app: Flask) -> None:
         csrf.exempt(blp)  # bearer tokens, never cookies, authenticate the API
         api.register_blueprint(blp)
     app.register_error_handler(DomainError, domain_error_response)
+    app.before_request(authenticate_first)
+    app.before_request(check_request_json)  # after authentication: 401 before any 4xx about the body
 
     from .home import blp as home_blp
 

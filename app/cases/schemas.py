@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.cases.models import ChildTag, ReporterType, Situation
+from app.common.inputs import Id
 
 
 class GuardianIn(Schema):
@@ -17,7 +18,7 @@ class GuardianIn(Schema):
 
 
 class ChildIn(Schema):
-    id = fields.Integer(metadata={"description": "an existing child's id; the other fields are then ignored"})
+    id = Id(metadata={"description": "an existing child's id; the other fields are then ignored"})
     name = fields.String(validate=validate.Length(min=1, max=100))
     sex = fields.String(validate=validate.OneOf(["male", "female"]))
     birth_date = fields.Date()

@@ -24,7 +24,12 @@ class LiandongApi(Api):
             return error
         payload, code, headers = super().handle_http_exception(error)
         payload.setdefault("message", error.description or error.name)
-        return payload, code, headers
+        return payload, code, {**exception_headers(error), **(headers or {})}
+
+
+def exception_headers(error: Any) -> dict[str, str]:
+    """The headers an HTTP error carries besides its body (``Allow`` on 405, ``Retry-After`` on 429)."""
+    return {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
 
 
 def domain_error_response(error: DomainError) -> tuple[dict[str, Any], int]:
@@ -42,23 +47,49 @@ def current_api_user() -> Any:
 
 
 def token_required(view: F) -> F:
-    """Authenticate with ``Authorization: Bearer <token>``; 401 with a JSON message otherwise."""
+    """Authenticate with ``Authorization: Bearer <token>``; 401 with a JSON message otherwise.
+
+    ``authenticate_first`` runs the same check before flask-smorest parses the body, so a caller
+    without a valid token learns 401, never 422 about a body it may not send.
+    """
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from app.org.queries import user_for_token
-
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            abort(401, message="missing bearer token (Authorization: Bearer <token>)")
-        user = user_for_token(token.strip())
-        if user is None:
-            abort(401, message="invalid, expired or revoked token")
-        g.api_user = user
+        if not getattr(request, "liandong_bearer_checked", False):  # g may outlive a request in tests
+            g.api_user = _bearer_user()
         return view(*args, **kwargs)
 
+    wrapper._bearer_required = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+def authenticate_first() -> None:
+    """``before_request``: authenticate an API call whose view needs a token before any argument parsing."""
+    from flask import current_app
+
+    if not request.path.startswith("/api/") or request.endpoint is None:
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    view_class = getattr(view, "view_class", None)
+    method = getattr(view_class, request.method.lower(), None) if view_class is not None else view
+    if method is None and request.method == "HEAD" and view_class is not None:
+        method = getattr(view_class, "get", None)
+    if getattr(method, "_bearer_required", False):
+        g.api_user = _bearer_user()
+
+
+def _bearer_user() -> Any:
+    from app.org.queries import user_for_token
+
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        abort(401, message="missing bearer token (Authorization: Bearer <token>)")
+    user = user_for_token(token.strip())
+    if user is None:
+        abort(401, message="invalid, expired or revoked token")
+    request.liandong_bearer_checked = True  # type: ignore[attr-defined]
+    return user
 
 
 def committed(view: F) -> F:

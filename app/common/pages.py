@@ -105,7 +105,10 @@ def http_error_page(error: HTTPException) -> Any:
     description = error.description or ""
     if error.code == 429:
         description = gettext("Too many attempts. Wait a minute and try again.")
-    return error_page(error.code or 500, description)
+    from app.common.api import exception_headers
+
+    body, status = error_page(error.code or 500, description)
+    return body, status, exception_headers(error)
 
 
 def security_headers(response: Response) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.common.inputs import Id
 from app.org.kinds import DEPARTMENT_KINDS
 
 from .models import ConferenceMode
@@ -12,7 +13,7 @@ KINDS = validate.OneOf(sorted(DEPARTMENT_KINDS))
 
 
 class UnitRefIn(Schema):
-    unit_id = fields.Integer()
+    unit_id = Id()
     department_kind = fields.String(validate=KINDS)
 
     @validates_schema
@@ -22,26 +23,26 @@ class UnitRefIn(Schema):
 
 
 class AttendeeIn(Schema):
-    user_id = fields.Integer()
+    user_id = Id()
     name = fields.String(validate=validate.Length(max=120))
-    unit_id = fields.Integer()
+    unit_id = Id()
     role = fields.String(load_default="", validate=validate.Length(max=60))
 
 
 class ConferenceIn(Schema):
-    case_id = fields.Integer(required=True)
+    case_id = Id(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     scheduled_at = fields.AwareDateTime(required=True, metadata={"description": "with an offset"})
     mode = fields.String(load_default=ConferenceMode.IN_PERSON.value,
                          validate=validate.OneOf([m.value for m in ConferenceMode]))
     place = fields.String(load_default="", validate=validate.Length(max=300),
                           metadata={"description": "a room, or how to join the call"})
-    convening_unit_id = fields.Integer(metadata={"description": "defaults to your unit"})
-    chair_id = fields.Integer()
+    convening_unit_id = Id(metadata={"description": "defaults to your unit"})
+    chair_id = Id()
     chair_name = fields.String(load_default="", validate=validate.Length(max=120))
     invited = fields.List(fields.Nested(UnitRefIn), required=True, validate=validate.Length(min=1, max=30))
     attendees = fields.List(fields.Nested(AttendeeIn), load_default=list, validate=validate.Length(max=100))
-    previous_id = fields.Integer(metadata={"description": "the conference this one follows up"})
+    previous_id = Id(metadata={"description": "the conference this one follows up"})
 
 
 class DecisionIn(UnitRefIn):
@@ -57,14 +58,14 @@ class DecisionIn(UnitRefIn):
 
 
 class AttendanceIn(Schema):
-    attendee_id = fields.Integer(required=True)
+    attendee_id = Id(required=True)
     attended = fields.Boolean(required=True)
 
 
 class MinutesIn(Schema):
     minutes = fields.String(required=True, validate=validate.Length(min=1, max=50_000))
     held_at = fields.AwareDateTime()
-    attended_unit_ids = fields.List(fields.Integer())
+    attended_unit_ids = fields.List(Id())
     attendance = fields.List(fields.Nested(AttendanceIn), load_default=list)
     decisions = fields.List(fields.Nested(DecisionIn), load_default=list, validate=validate.Length(max=100))
 
@@ -78,11 +79,11 @@ class CancelIn(Schema):
 
 
 class ConferenceListArgs(Schema):
-    case_id = fields.Integer()
+    case_id = Id()
 
 
 class TeamArgs(Schema):
-    unit_id = fields.Integer(metadata={"description": "defaults to your unit; coordinators may name any"})
+    unit_id = Id(metadata={"description": "defaults to your unit; coordinators may name any"})
 
 
 class ConferenceUnitRef(Schema):

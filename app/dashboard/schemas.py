@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.common.inputs import MAX_COUNT, Id
+
 from .queries import AGEING
 
 
@@ -14,11 +16,11 @@ class PeriodArgs(Schema):
 
 class DrillDownArgs(Schema):
     kind = fields.String(metadata={"description": "department kind code, or 'none' for unrouted tasks"})
-    township = fields.Integer(metadata={"description": "township region id"})
+    township = Id(metadata={"description": "township region id"})
     bucket = fields.String(validate=validate.OneOf([key for key, _, _, _ in AGEING]))
     step = fields.String(metadata={"description": "BPMN id of the step"})
     overdue = fields.Boolean(load_default=True)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_COUNT))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 

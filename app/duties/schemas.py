@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from app.cases.models import ChildTag
 from app.cases.schemas import ChildIn
+from app.common.inputs import MAX_COUNT, Id
 
 from .catalog import DUTIES
 from .cycles import CADENCES
@@ -47,14 +48,14 @@ class AssessNowIn(Schema):
 
 
 class DropoutIn(Schema):
-    child_id = fields.Integer(required=True)
+    child_id = Id(required=True)
     school = fields.String(required=True, validate=validate.Length(min=1, max=200))
     left_on = fields.Date()
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
 class EntrustmentIn(Schema):
-    child_id = fields.Integer(required=True)
+    child_id = Id(required=True)
     caregiver_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     relation = fields.String(required=True, validate=validate.Length(min=1, max=40))
     is_relative = fields.Boolean(required=True)
@@ -86,9 +87,9 @@ class CycleOut(Schema):
 class CycleArgs(Schema):
     duty = fields.String(validate=validate.OneOf(sorted(DUTIES)))
     status = fields.String(validate=validate.OneOf([s.value for s in CycleStatus]))
-    child_id = fields.Integer()
+    child_id = Id()
     region = fields.String(metadata={"description": "region code: its villages' children and its work file"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_COUNT))
     per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 

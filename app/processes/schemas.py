@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from app.common.inputs import Id
+
 from .models import ProcessDraft, ProcessSpec
 
 
@@ -47,7 +49,7 @@ class DraftOut(Schema):
 
 class DraftCreateIn(Schema):
     process_key = fields.String(metadata={"description": "start from this process's latest version"})
-    version = fields.Integer(metadata={"description": "start from this version instead of the latest"})
+    version = Id(metadata={"description": "start from this version instead of the latest"})
     title = fields.String(load_default="")
     files = fields.Dict(keys=fields.String(), values=fields.String())
     forms = fields.Dict(keys=fields.String(), values=fields.Dict())
@@ -57,25 +59,25 @@ class DraftSaveIn(Schema):
     files = fields.Dict(keys=fields.String(), values=fields.String())
     forms = fields.Dict(keys=fields.String(), values=fields.Raw())
     title = fields.String()
-    revision = fields.Integer(metadata={"description": "the revision you loaded; 409 if someone saved since"})
+    revision = Id(metadata={"description": "the revision you loaded; 409 if someone saved since"})
 
 
 class FileIn(Schema):
     name = fields.String(required=True)
     content = fields.String(required=True)
-    revision = fields.Integer()
+    revision = Id()
 
 
 class FormIn(Schema):
     schema = fields.Raw(required=True, data_key="schema")
-    revision = fields.Integer()
+    revision = Id()
 
 
 class ElementEditIn(Schema):
     name = fields.String(metadata={"description": "new name (for a lane: a department kind)"})
     properties = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
                              metadata={"description": "spiffworkflow:properties to set; null removes one"})
-    revision = fields.Integer()
+    revision = Id()
 
 
 class DeployIn(Schema):
@@ -98,14 +100,14 @@ class TestClockIn(Schema):
 
 
 class MigrateIn(Schema):
-    instance_ids = fields.List(fields.Integer(), metadata={"description": "omit to move every instance that can"})
-    expected_versions = fields.Dict(keys=fields.String(), values=fields.Integer(),
+    instance_ids = fields.List(Id(), metadata={"description": "omit to move every instance that can"})
+    expected_versions = fields.Dict(keys=fields.String(), values=Id(),
                                     metadata={"description": "instance id -> lock_version from the dry run"})
 
 
 class DiffArgs(Schema):
-    from_version = fields.Integer(required=True, data_key="from")
-    to_version = fields.Integer(required=True, data_key="to")
+    from_version = Id(required=True, data_key="from")
+    to_version = Id(required=True, data_key="to")
 
 
 def draft_out(draft: ProcessDraft, content: bool = False) -> dict[str, Any]:

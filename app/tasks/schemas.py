@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.common.inputs import MAX_COUNT, Id
+
 from .models import TaskState
 
 
 class TaskQueryArgs(Schema):
-    unit_id = fields.Integer(metadata={"description": "defaults to your own unit"})
+    unit_id = Id(metadata={"description": "defaults to your own unit"})
     assignee = fields.String(metadata={"description": "'me' or a user id"})
     state = fields.String(validate=validate.OneOf([s.value for s in TaskState]), load_default=TaskState.OPEN.value)
     overdue = fields.Boolean()
-    due_within_hours = fields.Float(validate=validate.Range(min=0))
-    case_id = fields.Integer()
+    due_within_hours = fields.Float(validate=validate.Range(min=0, max=24 * 366 * 10))
+    case_id = Id()
     step = fields.String(metadata={"description": "BPMN id of the step"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_COUNT))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 

@@ -1,0 +1,143 @@
+"""Bounds on what a request may carry, so bad input is a 4xx before it reaches the database.
+
+Every id column is a PostgreSQL ``integer``; an id beyond it cannot exist, so a path with one is a 404
+and a body or filter with one is a 422. Request JSON is parsed with a nesting limit and refuses lone
+surrogates (they cannot be stored as UTF-8).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from flask.json.provider import DefaultJSONProvider
+from marshmallow import fields, validate
+from werkzeug.routing import IntegerConverter, Map
+
+MAX_ID = 2**31 - 1
+"""The largest value of a PostgreSQL ``integer`` column (every id and foreign key)."""
+
+MAX_COUNT = 1_000_000
+"""Pages, counts and other small numbers in filters."""
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` for every route: a number beyond an id column is a 404, not a database overflow."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=MAX_ID if max is None else max,
+                         signed=signed)
+
+
+def Id(**kwargs: Any) -> fields.Integer:  # noqa: N802 - reads like a field class in schemas
+    """An id in a body or query: a positive integer that fits the column (422 otherwise)."""
+    kwargs.setdefault("validate", validate.Range(min=1, max=MAX_ID))
+    return fields.Integer(strict=kwargs.pop("strict", False), **kwargs)
+
+
+def bounded_int(raw: str | None, maximum: int = MAX_ID) -> int | None:
+    """A page's query or form number: ``None`` unless it is plain digits within ``maximum``."""
+    raw = (raw or "").strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        return None
+    value = int(raw)
+    return value if value <= maximum else None
+
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of objects and arrays a request body may have; forms nest a handful of levels."""
+
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
+
+
+class JsonRefused(ValueError):
+    """A request body that parses but must not be processed; ``status`` is the HTTP answer."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting in ``text``, counted without recursion (strings skipped)."""
+    depth = deepest = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+    return deepest
+
+
+def _surrogate_path(value: Any, path: str = "") -> str | None:
+    if isinstance(value, str):
+        return path or "$" if any("\ud800" <= ch <= "\udfff" for ch in value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _surrogate_path(key, f"{path}.{key!r}") or _surrogate_path(item, f"{path}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _surrogate_path(item, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def loads_bounded(data: str | bytes) -> Any:
+    """``json.loads`` for untrusted bodies: refuse deep nesting (400) and lone surrogates (422)."""
+    text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and json_depth(text) > MAX_JSON_DEPTH:
+        raise JsonRefused(f"JSON nested too deep (more than {MAX_JSON_DEPTH} levels)", 400)
+    value = json.loads(text)
+    if "\\u" in text or not text.isascii():
+        where = _surrogate_path(value)
+        if where:
+            raise JsonRefused(f"text with a lone surrogate (\\ud800-\\udfff) at {where.lstrip('.')}: "
+                              "not valid Unicode", 422)
+    return value
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider whose ``loads`` (``request.get_json``) refuses deep or broken text."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return loads_bounded(s)
+
+
+def check_request_json() -> Any:
+    """``before_request``: a JSON body too deep or with lone surrogates is refused before any view
+    or argument parser (webargs parses with plain ``json.loads``) sees it."""
+    from flask import request
+
+    if not request.is_json or not request.content_length and not request.get_data(cache=True):
+        return None
+    try:
+        loads_bounded(request.get_data(cache=True))
+    except JsonRefused as exc:
+        return _refusal(exc.message, exc.status)
+    except ValueError:
+        return None  # not JSON at all: the parser answers 400 as before
+    return None
+
+
+def _refusal(message: str, status: int) -> Any:
+    from flask import request
+
+    from app.common.errors import DomainError
+
+    error = DomainError(message)
+    error.status = status
+    if request.path.startswith("/api/"):
+        from app.common.api import domain_error_response
+
+        return domain_error_response(error)
+    from app.common.pages import error_page
+
+    return error_page(status, message)
