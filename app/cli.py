@@ -15,14 +15,18 @@ users_cli = AppGroup("users", help="Users and API tokens.")
 processes_cli = AppGroup("processes", help="Process definitions.")
 
 
-def deploy_shipped(note: str = "") -> list[str]:
-    """Deploy every process folder under ``bpmn/``; unchanged folders keep their version."""
+def deploy_shipped(note: str = "", reinstate: bool = True) -> list[str]:
+    """Deploy every process folder under ``bpmn/``; unchanged folders keep their version.
+
+    A folder whose content an older version has makes that version current again, unless
+    ``reinstate`` is False (``demo load`` must not undo what a designer deployed since).
+    """
     from app.processes.operations import deploy_folder
 
     settings = current_app.config["LIANDONG"]
     lines = []
     for folder in sorted(p for p in settings.bpmn_dir.iterdir() if p.is_dir()):
-        spec = deploy_folder(folder, settings.forms_dir, note=note)
+        spec = deploy_folder(folder, settings.forms_dir, note=note, reinstate=reinstate)
         lines.append(f"{spec.process_key} v{spec.version} ({spec.content_hash[:12]})")
     return lines
 
@@ -33,7 +37,7 @@ def demo_load() -> None:
     from app.org.demo import DEMO_PASSWORD, load_demo
 
     logins = load_demo()
-    deployed = deploy_shipped("demo load")
+    deployed = deploy_shipped("demo load", reinstate=False)
     from app.tasks.ladder import seed_default_ladders
 
     seed_default_ladders()  # the built-in escalation ladders as editable rows
@@ -71,7 +75,10 @@ def users_token(username: str, name: str) -> None:
 @processes_cli.command("deploy")
 @click.option("--note", default="", help="why this version")
 def processes_deploy(note: str) -> None:
-    """Validate and deploy the process folders under bpmn/ (identical content is not redeployed)."""
+    """Validate and deploy the process folders under bpmn/; new cases start on what they hold.
+
+    Identical content is not stored twice: the version that has it becomes current again (audited).
+    """
     from app.processes.operations import BundleRejected
 
     try:

@@ -226,10 +226,10 @@ class Platform:
                  progress: Callable[[str], None]) -> PlatformResult:
         from app.cases.models import Case
         from app.extensions import db
-        from app.processes.queries import latest_spec
+        from app.processes.queries import current_spec
         from app.tasks.models import Task
 
-        spec = latest_spec("four_in_one")
+        spec = current_spec("four_in_one")
         assert spec is not None
         result = PlatformResult(self.dialect, Samples(f"platform {self.dialect}: start"),
                                 Samples(f"platform {self.dialect}: complete"))

@@ -16,7 +16,7 @@ from app.org.kinds import RegionLevel
 from app.org.models import User
 from app.org.queries import region_by_code
 from app.processes import runtime
-from app.processes.queries import latest_spec
+from app.processes.queries import current_spec
 
 from .audit import audit
 from .models import Case, Child, Guardian, Report
@@ -63,7 +63,7 @@ def accept_report(payload: dict[str, Any], submitted_by: User | None,
             if submitted_by is not None and earlier.submitted_by_id not in (None, submitted_by.id):
                 raise Conflict("this idempotency key was used by another user")
             return earlier.case, False
-    spec = latest_spec(process_key)
+    spec = current_spec(process_key)
     if spec is None:
         raise Conflict(f"process {process_key!r} is not deployed; run `flask processes deploy`")
     child = _child_from(payload["child"])

@@ -28,7 +28,7 @@ from app.org.queries import unit_for
 from app.org.roles import Role
 from app.processes import runtime
 from app.processes.models import ProcessInstance
-from app.processes.queries import latest_spec
+from app.processes.queries import current_spec
 from app.tasks.deadlines import DeadlineSyntaxError, parse_deadline
 
 from .models import (
@@ -171,7 +171,7 @@ def resolve_unit(case: Case, *, unit_id: int | None = None, kind: str | None = N
 
 
 def _start(case: Case, process_key: str, data: dict[str, Any], actor: User) -> ProcessInstance:
-    spec = latest_spec(process_key)
+    spec = current_spec(process_key)
     if spec is None:
         raise Conflict(f"process {process_key!r} is not deployed; run `flask processes deploy`")
     return runtime.start(case, spec, data, actor)

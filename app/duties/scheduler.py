@@ -27,7 +27,7 @@ from app.org.kinds import RegionLevel
 from app.org.models import Region, User
 from app.processes import runtime
 from app.processes.models import ProcessInstance
-from app.processes.queries import latest_spec
+from app.processes.queries import current_spec
 
 from .catalog import (
     ANNUAL_REPORT_DUE,
@@ -64,7 +64,7 @@ def start_cycle(duty: str, subject: str, period: str, case: Case, *, trigger: st
                 data: dict[str, Any] | None = None, actor: User | None = None) -> DutyCycle | None:
     """Start one cycle's instance on ``case``; None when the cycle exists or the process is not deployed."""
     definition = DUTIES[duty]
-    spec = latest_spec(definition.process_key)
+    spec = current_spec(definition.process_key)
     if spec is None:
         log.warning("duty %s: process %s is not deployed; run `flask processes deploy`", duty,
                     definition.process_key)

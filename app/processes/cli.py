@@ -1,4 +1,4 @@
-"""``flask processes history|diff|migrate|rollback|designer``: the designer's back office on the command line.
+"""``flask processes history|diff|current|migrate|rollback|designer``: the designer's back office on the command line.
 
 Each command commits once (or rolls back on refusal), like a page or API call.
 """
@@ -47,7 +47,8 @@ def history_cmd(process_key: str) -> None:
         _refused(exc)
         return
     for v in items:
-        click.echo(f"v{v['version']:<4} {v['deployed_at']:%Y-%m-%d %H:%M}  {v['deployed_by'] or '-':12} "
+        mark = "*" if v["current"] else " "
+        click.echo(f"v{v['version']:<4}{mark} {v['deployed_at']:%Y-%m-%d %H:%M}  {v['deployed_by'] or '-':12} "
                    f"running {v['running_instances']:<4} {v['note']}")
 
 
@@ -110,6 +111,29 @@ def rollback_cmd(migration_id: int, username: str) -> None:
         _refused(exc)
         return
     click.echo(f"instance {instance.id} is back on v{instance.spec.version}")
+
+
+@processes_cli.command("current")
+@click.argument("process_key")
+@click.argument("version", type=int)
+@click.option("--as", "username", required=True, help="the process designer doing it")
+@click.option("--note", required=True, help="why new cases should start on this version")
+def current_cmd(process_key: str, version: int, username: str, note: str) -> None:
+    """New cases of PROCESS_KEY start on VERSION from now on (undoes a bad deploy; audited)."""
+    from app.common.errors import DomainError
+    from app.processes.drafts import require_designer
+    from app.processes.operations import make_current
+    from app.processes.versions import get_version
+
+    user = _user(username)
+    try:
+        require_designer(user)
+        changed = make_current(get_version(process_key, version), user, note)
+        db.session.commit()
+    except DomainError as exc:
+        _refused(exc)
+        return
+    click.echo(f"{process_key}: new cases start on v{version}" + ("" if changed else " (it already was current)"))
 
 
 @processes_cli.command("designer")

@@ -22,7 +22,8 @@ from . import migration as moves
 from . import testruns
 from .api import blp
 from .models import ProcessDraft
-from .queries import latest_spec
+from .operations import make_current
+from .queries import current_spec
 from .schemas import (
     DeployIn,
     DraftCreateIn,
@@ -31,6 +32,7 @@ from .schemas import (
     ElementEditIn,
     FileIn,
     FormIn,
+    MakeCurrentIn,
     MigrateIn,
     SpecOut,
     TestClockIn,
@@ -72,7 +74,7 @@ class Drafts(MethodView):
         spec = None
         if body.get("process_key"):
             spec = (get_version(body["process_key"], body["version"]) if body.get("version")
-                    else latest_spec(body["process_key"]))
+                    else current_spec(body["process_key"]))
             if spec is None:
                 raise NotFound(f"no process {body['process_key']!r}")
         elif not body.get("files"):
@@ -308,6 +310,23 @@ class Migrate(MethodView):
         rows = moves.migrate(target, _designer(), body.get("instance_ids"), expected)
         return {"target": {"id": target.id, "version": target.version},
                 "moved": sum(r.migration_id is not None for r in rows), "items": [r.as_dict() for r in rows]}
+
+
+@blp.route("/<process_key>/versions/<int:version>/current")
+class MakeCurrent(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(MakeCurrentIn)
+    @blp.response(200)
+    @token_required
+    @committed
+    def post(self, body: dict[str, Any], process_key: str, version: int) -> Any:
+        """New cases start on this version from now on (undo a bad deploy in one step; audited).
+
+        Running cases stay on their version; move them with ``migrate`` if they should follow.
+        """
+        spec = get_version(process_key, version)
+        changed = make_current(spec, _designer(), body["note"].strip())
+        return {"process_key": process_key, "version": spec.version, "current": True, "changed": changed}
 
 
 @blp.route("/migrations/<int:migration_id>/rollback")

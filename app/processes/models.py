@@ -44,6 +44,22 @@ class ProcessSpec(db.Model):
         return f"<ProcessSpec {self.process_key} v{self.version}>"
 
 
+class ProcessCurrent(db.Model):
+    """Which version of a process new cases start on: the last one deployed or made current.
+
+    Versions are immutable, so "current" is a pointer beside them. Deploying content that an earlier
+    version already has, or an explicit "make current", moves it back: a bad deploy is undone in one
+    step (audited as ``process_make_current``). No row means the highest version (older databases).
+    """
+
+    __tablename__ = "process_current"
+
+    process_key: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    spec_id: Mapped[int] = mapped_column(sa.ForeignKey("process_spec.id"))
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+
+
 class ProcessInstance(db.Model):
     """A running or finished instance; ``state`` is the engine state WITHOUT the spec.
 

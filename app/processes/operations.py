@@ -15,7 +15,8 @@ from app.common.errors import Invalid
 from app.extensions import db
 from app.org.models import User
 
-from .models import ProcessSpec
+from .models import ProcessCurrent, ProcessSpec
+from .queries import current_spec
 from .validation import ValidationReport, validate_bundle
 
 
@@ -46,11 +47,13 @@ def checked(files: dict[str, str], forms: dict[str, Any]) -> ValidationReport:
 
 
 def deploy(files: dict[str, str], forms: dict[str, Any], deployed_by: User | None = None,
-           note: str = "") -> ProcessSpec:
-    """Validate and store a new version; deploying identical content returns the existing version.
+           note: str = "", reinstate: bool = True) -> ProcessSpec:
+    """Validate and store a new version, which new cases then start on.
 
-    Only the forms the process names are stored with the version, so a version's
-    content hash says exactly what its cases will see.
+    Deploying content a version already has returns that version and, with ``reinstate``, makes it
+    current again: redeploying the previous content undoes a bad deploy in one step. Only the forms the
+    process names are stored with the version, so a version's content hash says exactly what its cases
+    will see.
     """
     report = checked(files, forms)
     parsed = report.parsed
@@ -58,6 +61,8 @@ def deploy(files: dict[str, str], forms: dict[str, Any], deployed_by: User | Non
     digest = bundle_hash(files, report.used_forms)
     existing = db.session.scalar(sa.select(ProcessSpec).where(ProcessSpec.content_hash == digest))
     if existing is not None:
+        if reinstate:
+            make_current(existing, deployed_by, note or "redeployed")
         return existing
     latest = db.session.scalar(
         sa.select(sa.func.max(ProcessSpec.version)).where(ProcessSpec.process_key == parsed.process_id))
@@ -74,7 +79,32 @@ def deploy(files: dict[str, str], forms: dict[str, Any], deployed_by: User | Non
     db.session.flush()
     audit(deployed_by.id if deployed_by else None, "process_deploy", "process_spec", spec.id,
           detail={"process_key": spec.process_key, "version": spec.version, "content_hash": digest, "note": note})
+    _point(spec, deployed_by)
     return spec
+
+
+def _point(spec: ProcessSpec, by: User | None) -> ProcessSpec | None:
+    """Point ``spec``'s process at it; the version it pointed at before (None if none or the same)."""
+    row = db.session.get(ProcessCurrent, spec.process_key)
+    before = current_spec(spec.process_key) if row is None else db.session.get(ProcessSpec, row.spec_id)
+    if row is None:
+        row = ProcessCurrent(process_key=spec.process_key)
+        db.session.add(row)
+    row.spec_id, row.since, row.by_id = spec.id, now(), by.id if by else None
+    db.session.flush()
+    return before if before is not None and before.id != spec.id else None
+
+
+def make_current(spec: ProcessSpec, by: User | None, note: str = "") -> bool:
+    """New cases start on ``spec`` from now on (running cases keep theirs); audited. False if it already was."""
+    current = current_spec(spec.process_key)
+    if current is not None and current.id == spec.id:
+        return False
+    before = _point(spec, by)
+    audit(by.id if by else None, "process_make_current", "process_spec", spec.id,
+          detail={"process_key": spec.process_key, "version": spec.version,
+                  "previous_version": before.version if before else None, "note": note})
+    return True
 
 
 def read_bundle_folder(folder: Path, forms_dir: Path) -> tuple[dict[str, str], dict[str, Any]]:
@@ -91,6 +121,7 @@ def read_bundle_folder(folder: Path, forms_dir: Path) -> tuple[dict[str, str], d
     return files, forms
 
 
-def deploy_folder(folder: Path, forms_dir: Path, deployed_by: User | None = None, note: str = "") -> ProcessSpec:
+def deploy_folder(folder: Path, forms_dir: Path, deployed_by: User | None = None, note: str = "",
+                  reinstate: bool = True) -> ProcessSpec:
     files, forms = read_bundle_folder(folder, forms_dir)
-    return deploy(files, forms, deployed_by, note or f"deployed from {folder.name}")
+    return deploy(files, forms, deployed_by, note or f"deployed from {folder.name}", reinstate=reinstate)

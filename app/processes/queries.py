@@ -12,17 +12,22 @@ from sqlalchemy.orm import undefer
 
 from app.extensions import db
 
-from .models import ProcessInstance, ProcessSpec
+from .models import ProcessCurrent, ProcessInstance, ProcessSpec
 
 _FORMS_CACHE_SIZE = 64
 _forms_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
 _forms_lock = threading.Lock()
 
 
-def latest_spec(process_key: str) -> ProcessSpec | None:
+def current_spec(process_key: str) -> ProcessSpec | None:
+    """The version new cases start on: the one made current last, else the highest (``ProcessCurrent``)."""
+    pointed = ProcessCurrent.spec_id.is_not(None)
     return db.session.scalar(
-        sa.select(ProcessSpec).where(ProcessSpec.process_key == process_key)
-        .order_by(ProcessSpec.version.desc()).limit(1))
+        sa.select(ProcessSpec)
+        .outerjoin(ProcessCurrent, sa.and_(ProcessCurrent.spec_id == ProcessSpec.id,
+                                           ProcessCurrent.process_key == process_key))
+        .where(ProcessSpec.process_key == process_key)
+        .order_by(sa.case((pointed, 0), else_=1), ProcessSpec.version.desc()).limit(1))
 
 
 def all_specs() -> list[ProcessSpec]:

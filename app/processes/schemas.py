@@ -84,6 +84,11 @@ class DeployIn(Schema):
     note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
+class MakeCurrentIn(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000),
+                         metadata={"description": "why new cases go back to (or on to) this version"})
+
+
 class TestRunIn(Schema):
     data = fields.Dict(load_default=dict, metadata={"description": "sample start data"})
 
@@ -101,7 +106,7 @@ class TestClockIn(Schema):
 
 class MigrateIn(Schema):
     instance_ids = fields.List(Id(), metadata={"description": "omit to move every instance that can"})
-    expected_versions = fields.Dict(keys=fields.String(), values=Id(),
+    expected_versions = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[0-9]{1,10}$")), values=Id(),
                                     metadata={"description": "instance id -> lock_version from the dry run"})
 
 

@@ -20,6 +20,7 @@ from app.extensions import db
 from app.org.models import User
 
 from .models import ProcessInstance, ProcessSpec
+from .queries import current_spec
 
 
 def versions_of(process_key: str) -> list[ProcessSpec]:
@@ -38,7 +39,8 @@ def get_version(process_key: str, version: int) -> ProcessSpec:
 
 
 def history(process_key: str) -> list[dict[str, Any]]:
-    """Every version, newest first, with who deployed it, why, and how many cases run on it."""
+    """Every version, newest first, with who deployed it, why, how many cases run on it, and which one
+    new cases start on (``current``; not always the highest after a redeploy or "make current")."""
     specs = versions_of(process_key)
     if not specs:
         raise NotFound(f"no process {process_key!r}")
@@ -49,11 +51,13 @@ def history(process_key: str) -> list[dict[str, Any]]:
     users = {u.id: u for u in db.session.scalars(
         sa.select(User).where(User.id.in_([s.deployed_by_id for s in specs if s.deployed_by_id])))}
     latest = specs[-1].id
+    current = current_spec(process_key)
     return [{
         "id": s.id, "process_key": s.process_key, "version": s.version, "name": s.name,
         "content_hash": s.content_hash, "deployed_at": s.deployed_at, "note": s.note,
         "deployed_by": users[s.deployed_by_id].username if s.deployed_by_id in users else None,
         "running_instances": running.get(s.id, 0), "latest": s.id == latest,
+        "current": current is not None and s.id == current.id,
         "files": sorted(s.files), "forms": sorted(s.forms),
     } for s in reversed(specs)]
 

@@ -28,7 +28,8 @@ from . import drafts as ops
 from . import properties as P
 from .models import ProcessDraft, ProcessInstance, ProcessSpec
 from .operations import BundleRejected
-from .queries import latest_spec
+from .operations import make_current as make_version_current
+from .queries import current_spec
 from .versions import diff_versions, get_version, history
 
 blp = Blueprint("designer", __name__, url_prefix="/designer", template_folder="templates",
@@ -58,7 +59,7 @@ def index() -> Any:
 def edit(process_key: str) -> Any:
     """Open a deployed version in the modeler: a new draft from it."""
     version = request.form.get("version", type=int)
-    spec = get_version(process_key, version) if version else latest_spec(process_key)
+    spec = get_version(process_key, version) if version else current_spec(process_key)
     if spec is None:
         raise NotFound(gettext("No such process."))
     draft, _ = ops.create_draft(current_user, spec=spec)
@@ -83,6 +84,21 @@ def new_draft() -> Any:
 @designer_only
 def versions(process_key: str) -> Any:
     return render_template("processes/history.html", process_key=process_key, items=history(process_key))
+
+
+@blp.post("/processes/<process_key>/versions/<int:version>/current")
+@designer_only
+@committed_page
+def make_current(process_key: str, version: int) -> Any:
+    """The history page's "make current": new cases start on this version (audited)."""
+    spec = get_version(process_key, version)
+    note = request.form.get("note", "").strip()
+    if not note:
+        flash(gettext("Say why new cases should start on this version."), "error")
+        return redirect(url_for("designer.versions", process_key=process_key))
+    if make_version_current(spec, current_user, note[:2000]):
+        flash(gettext("New cases now start on version %(version)s.", version=spec.version), "ok")
+    return redirect(url_for("designer.versions", process_key=process_key))
 
 
 @blp.get("/processes/<process_key>/diff")

@@ -132,9 +132,9 @@ def test_a_cold_cache_reads_the_parsed_spec_and_the_forms_once(demo: Any) -> Non
 
 @pytest.mark.parametrize("form", [None, "four_in_one/police_triage.json"])
 def test_form_schemas_are_the_stored_ones_and_each_caller_gets_a_copy(demo: Any, form: str | None) -> None:
-    from app.processes.queries import form_schema, latest_spec
+    from app.processes.queries import current_spec, form_schema
 
-    spec = latest_spec("four_in_one")
+    spec = current_spec("four_in_one")
     assert spec is not None
     stored = spec.forms.get(form) if form else None
     first = form_schema(spec, form)
