@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.cases.models import ChildTag, ReporterType, Situation
-from app.common.inputs import Id
+from app.common.inputs import Day, Id
 
 
 class GuardianIn(Schema):
@@ -21,12 +23,21 @@ class ChildIn(Schema):
     id = Id(metadata={"description": "an existing child's id; the other fields are then ignored"})
     name = fields.String(validate=validate.Length(min=1, max=100))
     sex = fields.String(validate=validate.OneOf(["male", "female"]))
-    birth_date = fields.Date()
+    birth_date = Day()
     id_number = fields.String(validate=validate.Length(max=32))
     village = fields.String(metadata={"description": "village region code"})
     address = fields.String(load_default="", validate=validate.Length(max=300))
     tags = fields.List(fields.String(validate=validate.OneOf([t.value for t in ChildTag])), load_default=list)
     guardians = fields.List(fields.Nested(GuardianIn), load_default=list)
+
+    @validates_schema
+    def new_child_is_complete(self, data: dict[str, Any], **_: Any) -> None:
+        """Without ``id`` the report brings a new child, who needs a name, sex and village."""
+        if data.get("id") is None:
+            missing = {name: ["required for a new child (or give the id of a known child)"]
+                       for name in ("name", "sex", "village") if not data.get(name)}
+            if missing:
+                raise ValidationError(missing)
 
 
 class ReportInfoIn(Schema):

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.common.clock import now
 from app.common.errors import Invalid, NotFound
+from app.common.inputs import FIRST_DAY, LAST_DAY, MAX_COUNT, bounded_int
 from app.common.pages import committed_page, roles_required
 from app.conferences.operations import convening_units
 from app.conferences.queries import conferences_of_case
@@ -131,7 +132,8 @@ def _villages() -> list[tuple[str, list[Region]]]:
 def _report_body(form: Any) -> dict[str, Any]:
     """The intake form as the body ``POST /api/v1/reports`` takes (the same schema validates both)."""
     guardians = []
-    indexes = sorted({int(k.split("-")[1]) for k in form if k.startswith("guardians-") and k.split("-")[1].isdigit()})
+    indexes = sorted({n for k in form if k.startswith("guardians-")
+                      and (n := bounded_int(k.split("-")[1], 100)) is not None})
     for i in indexes:
         g = {k: form.get(f"guardians-{i}-{k}", "").strip() for k in ("name", "relation", "phone")}
         if not any(g.values()):
@@ -200,6 +202,8 @@ def _day(value: str, tz: ZoneInfo, end: bool = False) -> datetime | None:
         day = date.fromisoformat(value)
     except ValueError:
         return None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise Invalid(gettext("Dates must be between %(first)s and %(last)s.", first=FIRST_DAY, last=LAST_DAY))
     start = datetime.combine(day, time.min, tzinfo=tz)
     return start + timedelta(days=1) if end else start
 
@@ -217,17 +221,14 @@ def audit_log() -> Any:
     if args.get("case"):
         ref = args["case"].strip()
         stmt = stmt.where(AuditEvent.case_id.in_(sa.select(Case.id).where(
-            sa.or_(Case.number == ref, Case.id == (int(ref) if ref.isdigit() else -1)))))
+            sa.or_(Case.number == ref, Case.id == (bounded_int(ref) or -1)))))
     if args.get("action"):
         stmt = stmt.where(AuditEvent.action == args["action"].strip())
     if args.get("from") and (start := _day(args["from"], tz)):
         stmt = stmt.where(AuditEvent.at >= start)
     if args.get("to") and (end := _day(args["to"], tz, end=True)):
         stmt = stmt.where(AuditEvent.at < end)
-    try:
-        page = max(1, int(args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = max(1, bounded_int(args.get("page"), MAX_COUNT) or 1)
     rows = list(db.session.scalars(stmt.offset((page - 1) * 100).limit(101)))
     users = {u.id: u for u in db.session.scalars(sa.select(User).where(
         User.id.in_({r.user_id for r in rows if r.user_id})))} if rows else {}

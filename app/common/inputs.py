@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date, datetime
 from typing import Any
 
 from flask.json.provider import DefaultJSONProvider
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 from werkzeug.routing import IntegerConverter, Map
 
 MAX_ID = 2**31 - 1
@@ -35,6 +36,29 @@ def Id(**kwargs: Any) -> fields.Integer:  # noqa: N802 - reads like a field clas
     """An id in a body or query: a positive integer that fits the column (422 otherwise)."""
     kwargs.setdefault("validate", validate.Range(min=1, max=MAX_ID))
     return fields.Integer(strict=kwargs.pop("strict", False), **kwargs)
+
+
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+"""Dates outside these years are typing errors here, and near year 1 or 9999 shifting to UTC or adding a
+day overflows Python's datetime: refused with 422 instead."""
+
+
+def check_day(day: date | datetime) -> None:
+    """Raise marshmallow's ``ValidationError`` for a day or moment outside FIRST_DAY..LAST_DAY."""
+    value = day.date() if isinstance(day, datetime) else day
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise ValidationError(f"must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}")
+
+
+def Day(**kwargs: Any) -> fields.Date:  # noqa: N802 - reads like a field class in schemas
+    """A calendar day in a body or query, between FIRST_DAY and LAST_DAY (422 otherwise)."""
+    return fields.Date(validate=check_day, **kwargs)
+
+
+def Moment(**kwargs: Any) -> fields.AwareDateTime:  # noqa: N802
+    """A date-time with an offset, between FIRST_DAY and LAST_DAY (422 otherwise)."""
+    return fields.AwareDateTime(validate=check_day, **kwargs)
 
 
 def bounded_int(raw: str | None, maximum: int = MAX_ID) -> int | None:
@@ -141,3 +165,8 @@ def _refusal(message: str, status: int) -> Any:
     from app.common.pages import error_page
 
     return error_page(status, message)
+
+
+def bounded_ints(values: list[str]) -> list[int]:
+    """The values of a repeated form field that are ids (see ``bounded_int``); the others are dropped."""
+    return [n for n in map(bounded_int, values) if n is not None]

@@ -16,6 +16,7 @@ from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
 from app.common.clock import now
+from app.common.inputs import bounded_int, bounded_ints
 
 DECISION_FIELDS = ("decision", "department_kind", "deadline", "due_on")
 ATTENDEE_FIELDS = ("name", "role")
@@ -51,8 +52,8 @@ def tomorrow_morning() -> str:
 
 def rows(form: MultiDict[str, str], group: str, fields: tuple[str, ...]) -> list[dict[str, str]]:
     """The rows of a repeated group (``decisions-3-deadline``), renumbered from 0, empty rows left out."""
-    indexes = sorted({int(k.split("-")[1]) for k in form if k.startswith(f"{group}-") and k.count("-") == 2
-                      and k.split("-")[1].isdigit()})
+    indexes = sorted({n for k in form if k.startswith(f"{group}-") and k.count("-") == 2
+                      and (n := bounded_int(k.split("-")[1], 1000)) is not None})
     out = []
     for i in indexes:
         row = {f: form.get(f"{group}-{i}-{f}", "").strip() for f in fields}
@@ -73,12 +74,12 @@ def schedule_body(form: MultiDict[str, str], case_id: int) -> dict[str, Any]:
         "scheduled_at": local_moment(form.get("scheduled_at", "")), "mode": form.get("mode") or "in_person",
         "place": form.get("place", "").strip(), "chair_name": form.get("chair_name", "").strip(),
         "invited": [{"department_kind": kind} for kind in form.getlist("invited") if kind],
-        "attendees": [{"user_id": int(u)} for u in form.getlist("attendee_users") if u.isdigit()]
+        "attendees": [{"user_id": u} for u in bounded_ints(form.getlist("attendee_users"))]
                      + [{k: v for k, v in row.items() if v} for row in rows(form, "attendees", ATTENDEE_FIELDS)],
     }
     for key in ("convening_unit_id", "chair_id", "previous_id"):
-        if form.get(key, "").isdigit():
-            body[key] = int(form[key])
+        if (number := bounded_int(form.get(key))) is not None:
+            body[key] = number
     return body
 
 
@@ -86,7 +87,7 @@ def minutes_body(form: MultiDict[str, str], attendee_ids: list[int]) -> dict[str
     """The minutes form as the body of ``POST /api/v1/conferences/<id>/minutes``."""
     body: dict[str, Any] = {
         "minutes": form.get("minutes", "").strip(),
-        "attended_unit_ids": [int(u) for u in form.getlist("attended_units") if u.isdigit()],
+        "attended_unit_ids": bounded_ints(form.getlist("attended_units")),
         "attendance": [{"attendee_id": a, "attended": form.get(f"attended-{a}") == "1"} for a in attendee_ids],
         "decisions": decisions_body(rows(form, "decisions", DECISION_FIELDS)),
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.common.inputs import Id
+from app.common.inputs import Day, Id, Moment
 from app.org.kinds import DEPARTMENT_KINDS
 
 from .models import ConferenceMode
@@ -32,7 +32,7 @@ class AttendeeIn(Schema):
 class ConferenceIn(Schema):
     case_id = Id(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    scheduled_at = fields.AwareDateTime(required=True, metadata={"description": "with an offset"})
+    scheduled_at = Moment(required=True, metadata={"description": "with an offset"})
     mode = fields.String(load_default=ConferenceMode.IN_PERSON.value,
                          validate=validate.OneOf([m.value for m in ConferenceMode]))
     place = fields.String(load_default="", validate=validate.Length(max=300),
@@ -49,7 +49,7 @@ class DecisionIn(UnitRefIn):
     decision = fields.String(required=True, validate=validate.Length(min=1, max=4000))
     deadline = fields.String(validate=validate.Length(max=40),
                              metadata={"description": "ISO 8601 duration (P7D) or working days (5WD)"})
-    due_on = fields.Date(metadata={"description": "or a date: due 17:30 county time that day"})
+    due_on = Day(metadata={"description": "or a date: due 17:30 county time that day"})
 
     @validates_schema
     def when(self, data: dict, **_: object) -> None:
@@ -64,7 +64,7 @@ class AttendanceIn(Schema):
 
 class MinutesIn(Schema):
     minutes = fields.String(required=True, validate=validate.Length(min=1, max=50_000))
-    held_at = fields.AwareDateTime()
+    held_at = Moment()
     attended_unit_ids = fields.List(Id())
     attendance = fields.List(fields.Nested(AttendanceIn), load_default=list)
     decisions = fields.List(fields.Nested(DecisionIn), load_default=list, validate=validate.Length(max=100))

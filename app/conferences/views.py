@@ -30,6 +30,7 @@ from app.cases.models import Case
 from app.cases.queries import get_case_for
 from app.common.clock import now
 from app.common.errors import Forbidden, Invalid
+from app.common.inputs import bounded_int
 from app.common.labels import department_name
 from app.common.pages import committed_page, roles_required
 from app.extensions import db
@@ -110,7 +111,7 @@ def team() -> Any:
     """The shared cases the user's unit reviews in conferences, and what changed since the last one."""
     coordinator = current_user.has_role(Role.COUNTY_COORDINATOR)
     raw = request.args.get("unit_id", "")
-    unit_id = int(raw) if raw.isdigit() else current_user.unit_id
+    unit_id = bounded_int(raw) or current_user.unit_id
     if unit_id != current_user.unit_id and not coordinator:
         raise Forbidden(gettext("You can see only your own unit's conference team."))
     unit = db.session.get(Unit, unit_id) if unit_id is not None else None

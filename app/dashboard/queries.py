@@ -20,6 +20,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
 from app.cases.models import Case
+from app.common.errors import Invalid
+from app.common.inputs import FIRST_DAY, LAST_DAY
 from app.common.labels import department_name, label
 from app.extensions import db
 from app.org.models import Region, User
@@ -287,13 +289,26 @@ def panels(scope: Scope, at: datetime, start: datetime, end: datetime) -> dict[s
 PANELS = ("overdue", "ageing", "escalations", "on_time", "on_time_step", "trend", "tasks")
 
 
+MAX_PERIOD_DAYS = 732
+"""Two years of county days: the trend has a row per day, so the period is bounded."""
+
+
 def period(at: datetime, start_day: date | None, end_day: date | None) -> tuple[datetime, datetime]:
-    """[start, end) in UTC for county-local days ``start_day``..``end_day`` (default: the last 30 days)."""
+    """[start, end) in UTC for county-local days ``start_day``..``end_day`` (default: the last 30 days).
+
+    Days outside 1900..2100 or a period longer than ``MAX_PERIOD_DAYS`` are refused (422).
+    """
+    for name, day in (("start", start_day), ("end", end_day)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise Invalid(f"{name} must be between {FIRST_DAY} and {LAST_DAY}", {name: ["out of range"]})
     default_start, default_end = default_period(at)
     start = local_midnight(start_day) if start_day else default_start
     end = local_midnight(end_day + timedelta(days=1)) if end_day else default_end
     if end <= start:
         end = start + timedelta(days=1)
+    if end - start > timedelta(days=MAX_PERIOD_DAYS + 1):
+        raise Invalid(f"the period is longer than {MAX_PERIOD_DAYS} days; choose a shorter one",
+                      {"start": [f"at most {MAX_PERIOD_DAYS} days before end"]})
     return start, end
 
 

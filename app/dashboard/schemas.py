@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.common.inputs import MAX_COUNT, Id
+from app.common.inputs import MAX_COUNT, Day, Id
 
 from .queries import AGEING
 
 
 class PeriodArgs(Schema):
-    start = fields.Date(metadata={"description": "first county-local day (default: 29 days ago)"})
-    end = fields.Date(metadata={"description": "last county-local day, inclusive (default: today)"})
+    start = Day(metadata={"description": "first county-local day (default: 29 days ago)"})
+    end = Day(metadata={"description": "last county-local day, inclusive (default: today)"})
 
 
 class DrillDownArgs(Schema):

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask_login import current_user
 
 from app.common.clock import now
+from app.common.inputs import MAX_COUNT, MAX_ID, bounded_int
 from app.common.pages import committed_page, roles_required
 from app.org.roles import Role
 
@@ -30,8 +31,8 @@ def _args() -> dict[str, Any]:
         if request.args.get(key):
             args[key] = request.args[key]
     for key in ("township", "page"):
-        if request.args.get(key, "").isdigit():
-            args[key] = int(request.args[key])
+        if (number := bounded_int(request.args.get(key), MAX_ID if key == "township" else MAX_COUNT)) is not None:
+            args[key] = number
     args["overdue"] = request.args.get("overdue", "1") not in ("0", "false")
     args.setdefault("page", 1)
     args["per_page"] = 50

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from app.cases.models import ChildTag
 from app.cases.schemas import ChildIn
-from app.common.inputs import MAX_COUNT, Id
+from app.common.inputs import MAX_COUNT, Day, Id
 
 from .catalog import DUTIES
 from .cycles import CADENCES
@@ -21,13 +21,13 @@ class EnrolIn(Schema):
                               load_default=list)
     start_reason = fields.String(load_default=StartReason.NEW_CHILD_FOUND.value,
                                  validate=validate.OneOf([r.value for r in StartReason]))
-    started_on = fields.Date()
+    started_on = Day()
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
 class EndIn(Schema):
     end_reason = fields.String(required=True, validate=validate.OneOf([r.value for r in EndReason]))
-    ended_on = fields.Date()
+    ended_on = Day()
 
 
 class EnrolmentOut(Schema):
@@ -50,7 +50,7 @@ class AssessNowIn(Schema):
 class DropoutIn(Schema):
     child_id = Id(required=True)
     school = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    left_on = fields.Date()
+    left_on = Day()
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
@@ -60,7 +60,7 @@ class EntrustmentIn(Schema):
     relation = fields.String(required=True, validate=validate.Length(min=1, max=40))
     is_relative = fields.Boolean(required=True)
     phone = fields.String(load_default="", validate=validate.Length(max=40))
-    agreement_signed_on = fields.Date(metadata={"description": "required for a non-relative (委托监护协议)"})
+    agreement_signed_on = Day(metadata={"description": "required for a non-relative (委托监护协议)"})
     filed_with_township = fields.Boolean(load_default=False)
     filed_with_village = fields.Boolean(load_default=False)
 

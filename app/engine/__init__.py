@@ -25,12 +25,13 @@ from .types import (
     ValidationMessage,
     WaitingTimer,
 )
-from .xml import MAX_XML_BYTES
+from .xml import MAX_XML_BYTES, as_utf8_text, decode_xml
 
 __all__ = [
     "MAX_XML_BYTES", "SERIALIZER_VERSION", "BundleInvalid", "BundleModel", "CompletedStep", "ElementInfo", "EngineError",
     "InstanceSnapshot", "MigrationCheck", "ParsedBundle", "ProcessInfo", "ProcessScriptError", "ReadyTask", "SpecJson",
-    "TaskNotReady", "UserTaskInfo", "ValidationMessage", "WaitingTimer", "cancel_instance", "check_source", "check_timer",
+    "TaskNotReady", "UserTaskInfo", "ValidationMessage", "WaitingTimer", "as_utf8_text", "cancel_instance", "check_source", "check_timer",
+    "decode_xml",
     "complete_task", "describe_bundle", "edit_element", "fire_timers", "migrate_state", "parse_bundle",
     "snapshot", "start_instance",
 ]

@@ -8,6 +8,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.common.errors import NotFound
+from app.common.inputs import bounded_ints
 from app.common.pages import committed_page
 from app.extensions import db
 
@@ -35,7 +36,7 @@ def count() -> Any:
 @login_required
 @committed_page
 def read() -> Any:
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    ids = bounded_ints(request.form.getlist("ids"))
     mark_read(current_user, ids or None)
     return redirect(url_for("alerts.index"))
 

@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from app.cases.audit import audit
 from app.common.errors import Invalid, NotFound
+from app.common.inputs import bounded_int
 from app.common.pages import committed_page, roles_required
 from app.extensions import db
 
@@ -36,8 +37,9 @@ def _choices() -> dict[str, Any]:
 def _form_values() -> dict[str, Any]:
     form = request.form
     roles = {Role(r) for r in form.getlist("roles") if r in {x.value for x in Role}}
-    unit = db.session.get(Unit, int(form["unit_id"])) if form.get("unit_id", "").isdigit() else None
-    region = db.session.get(Region, int(form["region_id"])) if form.get("region_id", "").isdigit() else None
+    unit_id, region_id = bounded_int(form.get("unit_id")), bounded_int(form.get("region_id"))
+    unit = db.session.get(Unit, unit_id) if unit_id is not None else None
+    region = db.session.get(Region, region_id) if region_id is not None else None
     return {"display_name": form.get("display_name", ""), "roles": roles, "unit": unit, "region": region,
             "active": form.get("active") == "1"}
 

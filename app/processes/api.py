@@ -13,6 +13,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
+from app.common.downloads import content_disposition
 from app.common.errors import NotFound
 from app.org.queries import user_by_username
 
@@ -69,7 +70,7 @@ class VersionFile(MethodView):
         if name not in spec.files:
             raise NotFound(f"version {version} has no file {name!r}")
         return Response(spec.files[name], mimetype="application/xml",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                        headers={"Content-Disposition": content_disposition(name)})
 
 
 @blp.route("/<process_key>/diff")

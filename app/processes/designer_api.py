@@ -14,7 +14,9 @@ from flask import Response, request
 from flask.views import MethodView
 
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
+from app.common.downloads import content_disposition
 from app.common.errors import Invalid, NotFound
+from app.common.inputs import bounded_int
 from app.extensions import db
 
 from . import drafts as ops
@@ -118,7 +120,7 @@ class DraftFiles(MethodView):
         upload = request.files.get("file")
         if upload is not None:
             name, content = upload.filename or "", upload.read()
-            revision = request.form.get("revision", type=int)
+            revision = bounded_int(request.form.get("revision"))
         else:
             body = FileIn().load(request.get_json(silent=True) or {})
             name, content, revision = body["name"], body["content"], body.get("revision")
@@ -136,7 +138,7 @@ class DraftFile(MethodView):
         if name not in draft.files:
             raise NotFound(f"the draft has no file {name!r}")
         return Response(draft.files[name], mimetype="application/xml",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                        headers={"Content-Disposition": content_disposition(name)})
 
     @blp.doc(security=BEARER_SECURITY)
     @blp.response(200, DraftOut)

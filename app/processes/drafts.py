@@ -76,7 +76,7 @@ def _check_revision(draft: ProcessDraft, expected: int | None) -> None:
 def _check_file(name: str, content: str) -> None:
     if not FILE_NAME.match(name) or "/" in name or "\\" in name:
         raise Invalid(f"file name {name!r} must be a plain .bpmn or .dmn name", {"name": ["bad file name"]})
-    if len(content.encode("utf-8")) > engine.MAX_XML_BYTES:
+    if len(content.encode("utf-8", errors="surrogatepass")) > engine.MAX_XML_BYTES:
         raise Invalid(f"{name} is larger than {engine.MAX_XML_BYTES} bytes", {"content": ["too large"]})
 
 
@@ -92,7 +92,7 @@ def create_draft(actor: User, *, spec: ProcessSpec | None = None, files: dict[st
                  forms: dict[str, Any] | None = None, title: str = "") -> tuple[ProcessDraft, ValidationReport]:
     """Start a draft from a deployed version (its files and forms), or from uploaded files."""
     require_designer(actor)
-    files = dict(spec.files) if spec is not None else dict(files or {})
+    files = dict(spec.files) if spec is not None else {n: decoded_upload(n, c) for n, c in (files or {}).items()}
     forms = dict(spec.forms) if spec is not None else dict(forms or {})
     for name, content in files.items():
         _check_file(name, content)
@@ -117,9 +117,10 @@ def save_draft(draft: ProcessDraft, actor: User, *, files: dict[str, str] | None
     if files is not None:
         if len(files) > MAX_FILES:
             raise Invalid(f"at most {MAX_FILES} files per process", {"files": ["too many"]})
+        files = {name: decoded_upload(name, content) for name, content in files.items()}
         for name, content in files.items():
             _check_file(name, content)
-        draft.files = dict(files)
+        draft.files = files
     if forms is not None:
         _check_forms(forms)
         draft.forms = dict(forms)
@@ -128,14 +129,21 @@ def save_draft(draft: ProcessDraft, actor: User, *, files: dict[str, str] | None
     return _store(draft, actor)
 
 
+def decoded_upload(name: str, content: bytes | str) -> str:
+    """A file's text, from bytes in their declared encoding (GBK from Chinese tools too) or from text,
+    its declaration saying UTF-8; 422 for an unknown encoding or bytes that are not valid in it."""
+    try:
+        if isinstance(content, bytes):
+            return engine.decode_xml(content, name)
+        return engine.as_utf8_text(content, name)
+    except engine.BundleInvalid as exc:
+        raise Invalid(f"{name}: {exc.messages[0].message}", {"content": [exc.messages[0].message]}) from exc
+
+
 def put_file(draft: ProcessDraft, actor: User, name: str, content: bytes | str,
              expected_revision: int | None = None) -> ValidationReport:
     """Upload one .bpmn/.dmn file into the draft (replacing a file of the same name)."""
-    if isinstance(content, bytes):
-        try:
-            content = content.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise Invalid(f"{name} is not UTF-8 text", {"content": ["not UTF-8"]}) from exc
+    content = decoded_upload(name, content)
     files = dict(draft.files or {})
     files[name] = content
     return save_draft(draft, actor, files=files, expected_revision=expected_revision)

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from app.common.inputs import Id
+from app.common.inputs import Id, Moment
 
 from .models import ProcessDraft, ProcessSpec
 
@@ -99,7 +99,7 @@ class TestStepIn(Schema):
 
 
 class TestClockIn(Schema):
-    to = fields.AwareDateTime(load_default=None, metadata={"description": "move the run's clock to this moment"})
+    to = Moment(load_default=None, metadata={"description": "move the run's clock to this moment"})
     advance = fields.String(load_default=None, metadata={"description": "or by this much: PT2H, P3D, 5WD"})
     next_timer = fields.Boolean(load_default=False, metadata={"description": "or to the next waiting timer"})
 

@@ -17,7 +17,9 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext
 from flask_login import current_user
 
+from app.common.downloads import content_disposition
 from app.common.errors import Invalid, NotFound
+from app.common.inputs import bounded_int
 from app.common.pages import committed_page, roles_required
 from app.extensions import db
 from app.org.kinds import DEPARTMENT_KINDS
@@ -58,7 +60,7 @@ def index() -> Any:
 @committed_page
 def edit(process_key: str) -> Any:
     """Open a deployed version in the modeler: a new draft from it."""
-    version = request.form.get("version", type=int)
+    version = bounded_int(request.form.get("version"))
     spec = get_version(process_key, version) if version else current_spec(process_key)
     if spec is None:
         raise NotFound(gettext("No such process."))
@@ -71,7 +73,7 @@ def edit(process_key: str) -> Any:
 @committed_page
 def new_draft() -> Any:
     """A draft from uploaded .bpmn/.dmn files (another modeler's export)."""
-    files = {f.filename or "": f.read().decode("utf-8-sig", errors="replace") for f in request.files.getlist("files")
+    files = {f.filename: ops.decoded_upload(f.filename, f.read()) for f in request.files.getlist("files")
              if f.filename}
     if not files:
         flash(gettext("Choose at least one .bpmn or .dmn file."), "error")
@@ -104,8 +106,8 @@ def make_current(process_key: str, version: int) -> Any:
 @blp.get("/processes/<process_key>/diff")
 @designer_only
 def diff(process_key: str) -> Any:
-    old = get_version(process_key, request.args.get("from", type=int) or 0)
-    new = get_version(process_key, request.args.get("to", type=int) or 0)
+    old = get_version(process_key, bounded_int(request.args.get("from")) or 0)
+    new = get_version(process_key, bounded_int(request.args.get("to")) or 0)
     return render_template("processes/diff.html", process_key=process_key, diff=diff_versions(old, new),
                            old=old, new=new)
 
@@ -137,7 +139,7 @@ def draft_file(draft_id: int, name: str) -> Any:
         raise NotFound(gettext("No such file."))
     disposition = "attachment" if request.args.get("download") else "inline"
     return Response(draft.files[name], mimetype="application/xml",
-                    headers={"Content-Disposition": f'{disposition}; filename="{name}"'})
+                    headers={"Content-Disposition": content_disposition(name, disposition)})
 
 
 @blp.post("/drafts/<int:draft_id>/save")

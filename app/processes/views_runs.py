@@ -11,6 +11,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from app.common.errors import DomainError, Invalid
+from app.common.inputs import bounded_int, bounded_ints
 from app.common.pages import committed_page
 from app.extensions import db
 from app.org.kinds import DEPARTMENT_KINDS
@@ -119,8 +120,8 @@ def migration_plan(process_key: str, version: int) -> Any:
 @committed_page
 def migrate(process_key: str, version: int) -> Any:
     target = get_version(process_key, version)
-    ids = [int(i) for i in request.form.getlist("instance") if i.isdigit()]
-    expected = {i: request.form.get(f"lock-{i}", type=int) or 0 for i in ids}
+    ids = bounded_ints(request.form.getlist("instance"))
+    expected = {i: bounded_int(request.form.get(f"lock-{i}")) or 0 for i in ids}
     if not ids:
         flash(gettext("Choose the cases to move."), "error")
         return redirect(url_for("designer.migration_plan", process_key=process_key, version=version))

@@ -25,7 +25,9 @@ from app.cases.audit import audit
 from app.cases.models import Case
 from app.cases.queries import child_view
 from app.common.clock import now
+from app.common.downloads import content_disposition
 from app.common.errors import DomainError, Forbidden, Invalid
+from app.common.inputs import bounded_int, bounded_ints
 from app.common.pages import committed_page, is_htmx
 from app.extensions import db
 from app.org.models import User
@@ -122,9 +124,9 @@ def unclaim(task_id: int) -> Any:
 @committed_page
 def reassign() -> Any:
     """A unit head hands one or many tasks to a member of the unit (all or none)."""
-    ids = [int(i) for i in request.form.getlist("task_ids") if i.isdigit()]
-    target = db.session.get(User, int(request.form["to_user_id"])) if request.form.get("to_user_id", "").isdigit() \
-        else None
+    ids = bounded_ints(request.form.getlist("task_ids"))
+    target_id = bounded_int(request.form.get("to_user_id"))
+    target = db.session.get(User, target_id) if target_id is not None else None
     if not ids or target is None:
         flash(gettext("Choose tasks and a colleague."), "error")
         return redirect(_back())
@@ -236,8 +238,8 @@ def download(attachment_id: int) -> Any:
         path = path_of(attachment)
     except DomainError:
         abort(404)
-    response = send_file(path, mimetype=attachment.content_type, as_attachment=True,
-                         download_name=attachment.original_name, max_age=0)
+    response = send_file(path, mimetype=attachment.content_type, as_attachment=True, max_age=0)
+    response.headers["Content-Disposition"] = content_disposition(attachment.original_name)  # RFC 5987
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response

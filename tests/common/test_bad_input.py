@@ -136,3 +136,113 @@ def test_lone_surrogates_are_refused_not_500(as_user: Any) -> None:
     assert resp.status_code == 422, resp.get_data(as_text=True)[:300]
     assert "surrogate" in resp.get_json()["message"]
     assert _count(Case) == 0
+
+
+@pytest.mark.parametrize("child", [{}, {"name": "李小明"}, {"name": "李小明", "sex": "male"}, {"village": "t01v01"}])
+def test_a_report_with_an_incomplete_child_is_refused(as_user: Any, child: dict[str, Any]) -> None:
+    from app.cases.models import Case
+
+    body = report_payload()
+    body["child"] = child
+    resp = as_user("reporter_school").post("/api/v1/reports", json=body)
+    assert resp.status_code == 422, resp.get_data(as_text=True)[:300]
+    assert "required for a new child" in str(resp.get_json()["errors"])
+    assert _count(Case) == 0
+
+
+def test_the_report_page_with_an_incomplete_child_is_refused(page: Any) -> None:
+    from app.cases.models import Case
+
+    resp = page("reporter_school").post("/reports/new", data={"reporter_type": "school", "situation": "living_alone",
+                                                               "idempotency_key": "k" * 20})
+    assert resp.status_code == 422
+    assert _count(Case) == 0
+
+
+@pytest.mark.parametrize("query", [
+    {"start": "0001-01-01"}, {"end": "9999-12-31"}, {"start": "0001-01-01", "end": "9999-12-31"},
+    {"start": "2001-01-01", "end": "2026-03-10"},
+])
+def test_out_of_range_dates_and_unbounded_periods_on_the_dashboard(as_user: Any, page: Any,
+                                                                   query: dict[str, str]) -> None:
+    api = as_user("coordinator")
+    for path in ("/api/v1/dashboard", "/api/v1/dashboard/trend", "/api/v1/dashboard/export/trend.csv"):
+        resp = api.get(path, query_string=query)
+        assert resp.status_code == 422, (path, resp.get_data(as_text=True)[:300])
+        assert resp.get_json()["message"]
+    for path in ("/dashboard/", "/dashboard/export/trend.csv"):
+        resp = page("coordinator").get(path, query_string=query)
+        assert resp.status_code == 422, (path, resp.status_code)
+
+
+def test_a_long_but_bounded_period_still_answers(as_user: Any) -> None:
+    resp = as_user("coordinator").get("/api/v1/dashboard/trend", query_string={"start": "2025-03-11",
+                                                                               "end": "2026-03-10"})
+    assert resp.status_code == 200 and len(resp.get_json()["rows"]) == 365
+
+
+@pytest.mark.parametrize("query", [{"from": "0001-01-01"}, {"to": "9999-12-31"}])
+def test_out_of_range_dates_on_the_audit_page(page: Any, query: dict[str, str]) -> None:
+    resp = page("coordinator").get("/audit", query_string=query)
+    assert resp.status_code == 422, resp.status_code
+
+
+def test_huge_numbers_in_page_queries_and_forms(page: Any) -> None:
+    coordinator = page("coordinator")
+    assert coordinator.get("/audit", query_string={"case": str(HUGE), "page": str(HUGE)}).status_code == 200
+    assert coordinator.get("/dashboard/tasks", query_string={"township": str(HUGE), "page": "²"}).status_code == 200
+    assert coordinator.get("/conferences/team", query_string={"unit_id": str(HUGE)}).status_code in (200, 403)
+    assert page("designer").get("/designer/processes/four_in_one/diff",
+                                query_string={"from": str(HUGE), "to": "1"}).status_code == 404
+    head = page("police_t01")
+    assert head.post("/inbox/reassign", data={"task_ids": [str(HUGE), "²"], "to_user_id": str(HUGE)}).status_code < 500
+    assert head.post("/notifications/read", data={"ids": [str(HUGE), "²"]}).status_code < 500
+
+
+@pytest.mark.parametrize("field,value", [("birth_date", "9999-12-31"), ("birth_date", "0001-01-01")])
+def test_out_of_range_dates_in_bodies(as_user: Any, field: str, value: str) -> None:
+    resp = as_user("reporter_school").post("/api/v1/reports", json=report_payload(**{field: value}))
+    assert resp.status_code == 422, resp.get_data(as_text=True)[:300]
+    resp = as_user("coordinator").post("/api/v1/conferences", json={
+        "case_id": 1, "title": "t", "scheduled_at": "9999-12-31T23:59:59-10:00", "invited": [{"department_kind": "police"}]})
+    assert resp.status_code == 422, resp.get_data(as_text=True)[:300]
+
+
+@pytest.mark.parametrize("name,fallback,encoded", [
+    ("告诫书.pdf", 'filename="download.pdf"', "filename*=UTF-8''%E5%91%8A%E8%AF%AB%E4%B9%A6.pdf"),
+    ("Ärger 2026.pdf", 'filename="Arger 2026.pdf"', "filename*=UTF-8''%C3%84rger%202026.pdf"),
+    ('say "hi"\r\nX-Evil: 1.pdf', 'filename="say hiX-Evil_ 1.pdf"', "filename*=UTF-8''say%20hiX-Evil%3A%201.pdf"),
+])
+def test_attachment_names_outside_ascii_download_with_rfc5987(page: Any, as_user: Any, name: str, fallback: str,
+                                                             encoded: str) -> None:
+    import io
+
+    from webhelpers import first_open_task, open_case
+
+    task = first_open_task(open_case(as_user)["case_id"])
+    police = page("police_t01")
+    resp = police.post(f"/tasks/{task.id}/attachments", {"file": (io.BytesIO(b"%PDF-1.4 x"), "x.pdf")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 302
+    from app.tasks.attachments import Attachment
+
+    attachment = db.session.scalars(sa.select(Attachment)).one()
+    attachment.original_name = name  # as stored from any client; the multipart parser may not pass every name
+    db.session.commit()
+    resp = police.get(f"/attachments/{attachment.id}")
+    assert resp.status_code == 200 and resp.data == b"%PDF-1.4 x"
+    header = resp.headers["Content-Disposition"]
+    assert header.startswith("attachment; ") and fallback in header and encoded in header, header
+    header.encode("latin-1")
+    resp.close()
+
+
+def test_bpmn_file_names_outside_ascii_download(as_user: Any) -> None:
+    from pathlib import Path
+
+    mini = (Path(__file__).resolve().parents[1] / "data" / "mini.bpmn").read_text(encoding="utf-8")
+    api = as_user("designer")
+    draft = api.post("/api/v1/processes/drafts", json={"files": {"四合一.bpmn": mini}}).get_json()
+    resp = api.get(f"/api/v1/processes/drafts/{draft['id']}/files/四合一.bpmn")
+    assert resp.status_code == 200, resp.status_code
+    assert "filename*=UTF-8''%E5%9B%9B%E5%90%88%E4%B8%80.bpmn" in resp.headers["Content-Disposition"]
