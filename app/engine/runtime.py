@@ -19,6 +19,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from .jsondata import data_problem
 from .sandbox import make_script_engine
 from .serialization import SERIALIZER_VERSION, SpecJson, dump_state, load_state, new_workflow
 from .timers import engine_clock, timer_due
@@ -105,7 +106,19 @@ def _process_data(workflow: BpmnWorkflow) -> dict[str, Any]:
     return {k: v for k, v in data.items() if not callable(v)}
 
 
+def _check_data(workflow: BpmnWorkflow) -> None:
+    """Refuse to save data a script left that is not JSON, naming the step and the variable."""
+    if problem := data_problem(workflow.data):
+        raise ProcessScriptError(problem)
+    found = [(task, problem) for task in _all_tasks(workflow, TaskState.ANY_MASK)
+             if (problem := data_problem(task.data))]
+    if found:  # the earliest step holding it is where the value came from (later ones inherited it)
+        task, problem = min(found, key=lambda f: (not f[0].has_state(TaskState.COMPLETED), f[0].last_state_change))
+        raise ProcessScriptError(problem, _bpmn_id(task))
+
+
 def _snapshot(workflow: BpmnWorkflow, steps: list[CompletedStep]) -> InstanceSnapshot:
+    _check_data(workflow)
     ready = [
         ReadyTask(
             id=str(t.id), bpmn_id=_bpmn_id(t),

@@ -37,9 +37,13 @@ INTERESTING_STEPS = {"BusinessRuleTask", "ScriptTask", "EndEvent", "BoundaryEven
 
 
 class ProcessFailed(DomainError):
-    """A script or decision in the process failed; nothing was saved."""
+    """A script or decision in the process failed; nothing was saved.
 
-    status = 500
+    422, not 500: the server is fine, the process content cannot go on with this step (a script's error,
+    or data it left that cannot be stored as JSON); the message names the step for the designer.
+    """
+
+    status = 422
 
 
 def _run(command: Any, *args: Any) -> engine.InstanceSnapshot:

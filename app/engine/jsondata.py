@@ -1,0 +1,51 @@
+"""Task data must stay JSON: what a script leaves behind is checked before the state is saved.
+
+SpiffWorkflow's serializer stores sets, tuples and NaN without complaint, and fails on exceptions,
+bytes or ranges with a bare ``TypeError``; PostgreSQL's JSONB then refuses NaN and lone surrogates.
+Either way a script's mistake became a 500 and the step was lost. Checking the data first turns it
+into a ``ProcessScriptError`` that names the step and the variable, and nothing is saved.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+_WHY = "task data must be JSON: text, numbers, true/false, null, lists and objects with text keys"
+
+
+def _problem(value: Any, path: str, depth: int = 0) -> str | None:
+    """Why ``value`` (at ``path``) is not JSON, or None when it is."""
+    if value is None or isinstance(value, bool | int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"variable {path!r} is {value!r}, not a finite number"
+    if isinstance(value, str):
+        if any("\ud800" <= ch <= "\udfff" for ch in value):
+            return f"variable {path!r} holds text with a lone surrogate (not valid Unicode)"
+        return None
+    if depth > 64:
+        return f"variable {path!r} is nested more than 64 levels deep"
+    if isinstance(value, list | tuple):  # a tuple is stored as a JSON array
+        for i, item in enumerate(value):
+            if found := _problem(item, f"{path}[{i}]", depth + 1):
+                return found
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"variable {path!r} is a map with a key {key!r} of type {type(key).__name__}; keys must be text"
+            if found := _problem(item, f"{path}.{key}", depth + 1):
+                return found
+        return None
+    return f"variable {path!r} is a {type(value).__name__}"
+
+
+def data_problem(data: dict[str, Any]) -> str | None:
+    """The first variable in ``data`` that cannot be stored as JSON, described for a designer."""
+    for name, value in data.items():
+        if callable(value):
+            continue  # helper functions in the script scope are not data and are never saved
+        if found := _problem(value, str(name)):
+            return f"{found}; {_WHY}"
+    return None

@@ -1,0 +1,71 @@
+"""A script that leaves data JSON cannot hold (NaN, sets, maps with number keys, exceptions, dates ...)
+stops the step with a 422 naming the step and the variable; nothing is saved (issue 10 part 5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from helpers import submit_report
+
+from app import engine
+from app.extensions import db
+
+MINI = (Path(__file__).resolve().parent.parent / "data" / "mini.bpmn").read_text(encoding="utf-8")
+FORM = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+BAD = {
+    "float('nan')": "is nan, not a finite number", "float('inf')": "is inf, not a finite number",
+    "{1, 2}": "is a set", "{1: 'a'}": "map with a key 1", "{'a': {(1, 2): 3}}": "map with a key (1, 2)",
+    "ValueError('x')": "is a ValueError", "range(3)": "is a range", "b'abc'": "is a bytes",
+    "['ok', {'x': float('nan')}]": "'bad[1].x' is nan", "'\\ud800'": "lone surrogate",
+}
+
+
+def _with_script(expr: str) -> str:
+    return MINI.replace("score = 2 if ok else 1", f"score = 2 if ok else 1\nbad = {expr}")
+
+
+@pytest.mark.parametrize("expr", sorted(BAD))
+def test_the_engine_refuses_non_json_data_naming_step_and_variable(expr: str) -> None:
+    parsed = engine.parse_bundle({"mini.bpmn": _with_script(expr)})
+    snap = engine.start_instance(f"json-{expr}", parsed.spec_json, {})
+    with pytest.raises(engine.ProcessScriptError) as err:
+        engine.complete_task(f"json-{expr}", parsed.spec_json, snap.state, snap.ready_tasks[0].id, {"ok": True})
+    assert err.value.bpmn_id == "s1"
+    assert "variable 'bad" in str(err.value) and BAD[expr] in str(err.value)
+
+
+def test_json_data_still_passes() -> None:
+    parsed = engine.parse_bundle({"mini.bpmn": _with_script("{'n': 2 ** 40, 'f': 0.5, 'l': [None, True, 'x'], 't': (1, 2)}")})
+    snap = engine.start_instance("json-ok", parsed.spec_json, {})
+    done = engine.complete_task("json-ok", parsed.spec_json, snap.state, snap.ready_tasks[0].id, {"ok": True})
+    assert done.data["bad"]["n"] == 2**40
+
+
+def test_a_case_step_whose_script_leaves_a_set_is_a_422_and_nothing_is_saved(as_user: Any, page: Any) -> None:
+    from app.processes import runtime
+    from app.processes.models import ProcessInstance
+    from app.processes.operations import deploy
+    from app.tasks.models import Task
+
+    case = submit_report(as_user("reporter_school"))
+    spec = deploy({"mini.bpmn": _with_script("{1, 2}")}, {"mini/t1.json": FORM})
+    from app.cases.models import Case
+
+    instance = runtime.start(db.session.get(Case, case["case_id"]), spec, {}, None)
+    db.session.commit()
+    task = db.session.scalar(sa.select(Task).where(Task.instance_id == instance.id, Task.bpmn_id == "t1"))
+    police = as_user("police_t01")
+    assert police.post(f"/api/v1/tasks/{task.id}/claim").status_code == 200
+    before = db.session.get(ProcessInstance, instance.id).state
+    resp = police.post(f"/api/v1/tasks/{task.id}/complete", json={"data": {"ok": True}})
+    assert resp.status_code == 422, resp.get_data(as_text=True)[:300]
+    message = resp.get_json()["message"]
+    assert "s1" in message and "variable 'bad' is a set" in message
+    db.session.expire_all()
+    assert db.session.get(ProcessInstance, instance.id).state == before
+    assert db.session.get(Task, task.id).state == "open"
+    resp = page("police_t01").post(f"/tasks/{task.id}/complete", {"ok": "true"})
+    assert resp.status_code == 422 and "variable &#39;bad&#39; is a set" in resp.get_data(as_text=True)
