@@ -12,13 +12,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from app.common.clock import now
+from app.common.downloads import file_download
 from app.common.errors import Invalid, NotFound
 from app.common.inputs import FIRST_DAY, LAST_DAY, MAX_COUNT, bounded_int
 from app.common.pages import committed_page, roles_required
@@ -115,7 +116,7 @@ def diagram(case_id: int, instance_id: int) -> Any:
                 next((n for n in files if n.endswith(".bpmn")), None))
     if name is None:
         raise NotFound(gettext("This process has no diagram."))
-    return Response(files[name], mimetype="application/xml")
+    return file_download(files[name], name)
 
 
 def _villages() -> list[tuple[str, list[Region]]]:

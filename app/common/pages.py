@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.exceptions import HTTPException
 
+from app.common import headers
 from app.common.errors import DomainError, Forbidden
 from app.org.roles import Role
 
@@ -111,15 +112,8 @@ def http_error_page(error: HTTPException) -> Any:
     return body, status, exception_headers(error)
 
 
-def security_headers(response: Response) -> Response:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
-
-
 def init_app(app: Flask) -> None:
     for status in (400, 403, 404, 405, 409, 413, 422, 429):
         app.register_error_handler(status, http_error_page)
     app.register_error_handler(DomainError, domain_error)
-    app.after_request(security_headers)
+    headers.init_app(app)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
-from app.common.downloads import content_disposition
+from app.common.downloads import file_download
 from app.common.errors import NotFound
 from app.org.queries import user_by_username
 
@@ -69,8 +68,7 @@ class VersionFile(MethodView):
         spec = get_version(process_key, version)
         if name not in spec.files:
             raise NotFound(f"version {version} has no file {name!r}")
-        return Response(spec.files[name], mimetype="application/xml",
-                        headers={"Content-Disposition": content_disposition(name)})
+        return file_download(spec.files[name], name)
 
 
 @blp.route("/<process_key>/diff")

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, request
+from flask import request
 from flask.views import MethodView
 
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
-from app.common.downloads import content_disposition
+from app.common.downloads import file_download
 from app.common.errors import Invalid, NotFound
 from app.common.inputs import bounded_int
 from app.extensions import db
@@ -137,8 +137,7 @@ class DraftFile(MethodView):
         draft = _draft(draft_id)
         if name not in draft.files:
             raise NotFound(f"the draft has no file {name!r}")
-        return Response(draft.files[name], mimetype="application/xml",
-                        headers={"Content-Disposition": content_disposition(name)})
+        return file_download(draft.files[name], name)
 
     @blp.doc(security=BEARER_SECURITY)
     @blp.response(200, DraftOut)

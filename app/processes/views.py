@@ -13,11 +13,11 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
-from app.common.downloads import content_disposition
+from app.common.downloads import file_download
 from app.common.errors import Invalid, NotFound
 from app.common.inputs import bounded_int
 from app.common.pages import committed_page, roles_required
@@ -137,9 +137,7 @@ def draft_file(draft_id: int, name: str) -> Any:
     draft = _draft(draft_id)
     if name not in draft.files:
         raise NotFound(gettext("No such file."))
-    disposition = "attachment" if request.args.get("download") else "inline"
-    return Response(draft.files[name], mimetype="application/xml",
-                    headers={"Content-Disposition": content_disposition(name, disposition)})
+    return file_download(draft.files[name], name)
 
 
 @blp.post("/drafts/<int:draft_id>/save")

@@ -176,7 +176,7 @@
     document.querySelectorAll("#file-tabs button").forEach(function (b) {
       b.classList.toggle("current", b.getAttribute("data-file") === name);
     });
-    $("download").href = setup.files[name] + "?download=1";
+    $("download").href = setup.files[name];  // served as an attachment, never inline
     if (editors[name]) {
       current = editors[name];
       return Promise.resolve(current);

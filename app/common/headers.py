@@ -1,0 +1,69 @@
+"""Browser hardening headers on every response (docs/security.md, "Browser hardening").
+
+Why each one:
+
+* ``Content-Security-Policy``: scripts only from our own files (no inline script, no ``eval``, no
+  event-handler attributes), so text a user or a process designer stored cannot run even if a template
+  ever printed it unescaped. ``object-src 'none'``, ``base-uri 'none'``, ``frame-ancestors 'none'`` and
+  ``form-action 'self'`` close the usual detours (plugins, a rewritten base URL, clickjacking, a form
+  posting a child's data elsewhere). Styles are files only as well: bpmn-js, dmn-js, Chart.js and htmx
+  style elements through the CSSOM (allowed) and htmx's own indicator ``<style>`` is switched off in
+  base.html's ``htmx-config``. ``img-src`` and ``font-src`` allow ``data:`` because the vendored diagram
+  fonts and the bpmn.io logo are data URIs; a data-URI image cannot run script.
+* ``Cache-Control: no-store`` on everything that is not a static asset: pages, JSON, exports and
+  downloads carry children's data, and a shared office computer's cache or a proxy must not keep them.
+* Downloads of designer content (BPMN, DMN, forms) get a stricter policy of their own
+  (:func:`app.common.downloads.file_download`).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    "form-action 'self'",
+])
+"""The one policy for pages and API answers; no ``unsafe-inline`` and no ``unsafe-eval`` anywhere."""
+
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+
+STATIC_ENDPOINT_SUFFIX = "static"
+"""``static`` and blueprint statics (``designer.static``): versioned assets, safe to cache."""
+
+
+def is_static_asset() -> bool:
+    endpoint = request.endpoint or ""
+    return endpoint == STATIC_ENDPOINT_SUFFIX or endpoint.endswith("." + STATIC_ENDPOINT_SUFFIX)
+
+
+def security_headers(response: Response) -> Response:
+    """Set the hardening headers; a view that set a stricter header of its own keeps it."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if not is_static_asset():
+        cache = headers.get("Cache-Control", "")
+        if "no-store" not in cache:
+            headers["Cache-Control"] = "no-store"
+        headers.pop("Expires", None)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(security_headers)
