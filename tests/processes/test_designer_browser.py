@@ -84,7 +84,8 @@ def test_designer_changes_a_deadline_in_the_modeler_and_only_new_cases_get_it(
     page.fill("#prop-deadline", "PT2H")
     page.click("#apply-props")
     page.click("#save")
-    page.wait_for_function("document.querySelector('#save-state').getAttribute('data-valid') !== 'unknown'")
+    # a selector, not wait_for_function: Playwright evaluates a string predicate with eval, which the CSP forbids
+    page.wait_for_selector("#save-state:not([data-valid='unknown'])")
     assert page.get_attribute("#save-state", "data-valid") == "true", page.inner_text("#messages")
     page.fill("#deploy-note", "县里要求：出警研判两小时内完成")
     page.click("#deploy")
