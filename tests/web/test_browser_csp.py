@@ -5,6 +5,7 @@ Content-Security-Policy violation, and the diagram's URL is a download, not a pa
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -119,4 +120,39 @@ def test_main_pages_run_no_stored_script_and_break_no_policy(live_server: str, b
     designer.wait_for_timeout(500)
     blocked = designer.evaluate("window.__violations")
     assert watch.dialogs == [] and len(blocked) >= 2 and all("script-src" in v for v in blocked), blocked
+    designer.context.close()
+
+
+def test_a_bpmn_file_carrying_xhtml_script_is_saved_never_rendered(live_server: str, browser: Any, page: Any) -> None:
+    """XML opened in a tab runs an embedded XHTML <script> (or SVG onload) on our origin. The designer's
+    file URLs and the API's must answer with a download instead, so the file never becomes a page."""
+    import io
+    from pathlib import Path
+
+    from playwright.sync_api import Error as PlaywrightError
+
+    xml = (Path(__file__).resolve().parents[1] / "data" / "mini.bpmn").read_text(encoding="utf-8")
+    hostile = xml.replace('<bpmn:process id="mini" name="Mini" isExecutable="true">',
+                          '<bpmn:process id="mini" name="Mini" isExecutable="true">'
+                          '<bpmn:documentation>see notes</bpmn:documentation>'
+                          '<bpmn:extensionElements><html:script xmlns:html="http://www.w3.org/1999/xhtml">'
+                          'alert("xss-xml")</html:script><svg:svg xmlns:svg="http://www.w3.org/2000/svg" '
+                          'onload="alert(&quot;xss-svg&quot;)"/></bpmn:extensionElements>', 1)
+    resp = page("designer").post("/designer/drafts/new", {"files": (io.BytesIO(hostile.encode()), "mini.bpmn"),
+                                                          "title": "mini"}, content_type="multipart/form-data")
+    assert resp.status_code == 302, resp.get_data(as_text=True)[-300:]
+    draft_url = resp.headers["Location"]
+    stored = page("designer").get(f"{draft_url}/files/mini.bpmn").get_data(as_text=True)
+    assert "html:script" in stored  # the file is kept as written: the defence is how it is served
+
+    designer = browser_login(browser, live_server, "designer")
+    watch = Watch(designer)
+    for url in (f"{live_server}{draft_url}/files/mini.bpmn", f"{live_server}{draft_url}/files/mini.bpmn?download=1"):
+        # goto raises "Download is starting": the navigation ends in a download, not a page
+        with designer.expect_download(timeout=5_000) as download, contextlib.suppress(PlaywrightError):
+            designer.goto(url)
+        assert download.value.suggested_filename == "mini.bpmn"
+    designer.wait_for_timeout(300)
+    assert watch.dialogs == [] and watch.errors == []
+    watch.visit(f"{live_server}{draft_url}", ready="#canvas[data-rendered]")  # the modeler imports it: inert
     designer.context.close()
