@@ -13,17 +13,28 @@ from app.org.models import User
 
 from .queries import Table
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is a formula to Excel and WPS: a step name a process designer
+wrote, or any stored text, must not become ``=HYPERLINK(...)`` or a DDE call on a coordinator's computer."""
+
 FORMATS = {"csv": "text/csv; charset=utf-8",
            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def csv_cell(value: object) -> object:
+    """Text that a spreadsheet would read as a formula gets a leading apostrophe (OWASP's advice)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return "" if value is None else value
 
 
 def to_csv(table: Table) -> bytes:
     """UTF-8 with a BOM, so Excel on a Chinese-locale Windows opens it with the right characters."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([label for _, label in table.columns])
+    writer.writerow([csv_cell(label) for _, label in table.columns])
     for row in table.rows:
-        writer.writerow(["" if row.get(key) is None else row.get(key) for key, _ in table.columns])
+        writer.writerow([csv_cell(row.get(key)) for key, _ in table.columns])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -36,6 +47,10 @@ def to_xlsx(table: Table) -> bytes:
         cell.font = Font(bold=True)
     for row in table.rows:
         sheet.append([row.get(key) for key, _ in table.columns])
+    for line in sheet.iter_rows():
+        for cell in line:
+            if cell.data_type == "f":  # openpyxl turns any text starting with "=" into a formula
+                cell.data_type = "s"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
