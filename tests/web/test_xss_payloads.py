@@ -13,6 +13,7 @@ from pagecheck import inline_script_problems
 from xss_scenario import RAW_MARKERS, build, pages_to_check, script, shown
 
 from app.extensions import db
+from app.processes.models import ProcessDraft
 
 
 def _check(html: str, where: str) -> str:
@@ -70,8 +71,19 @@ def test_json_data_blocks_cannot_close_their_script_element(page: Any, as_user: 
     build(page, as_user)
     designer = page("designer")
     resp = designer.post("/designer/processes/four_in_one/edit")
+    draft_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    draft = db.session.get(ProcessDraft, draft_id)
+    lane = '</script><script>alert("xss-lane")</script>'
+    xml = draft.files["four_in_one.bpmn"].replace('name="police"', f'name="{lane.replace("<", "&lt;").replace(chr(34), "&quot;")}"', 1)
+    saved = designer.client.post(f"/designer/drafts/{draft_id}/save", json={"files": {"four_in_one.bpmn": xml}},
+                                 headers={"X-CSRFToken": designer.csrf()})
+    assert saved.status_code == 200 and not saved.get_json()["valid"]
+    assert any("xss-lane" in m["text"] for m in saved.get_json()["messages"])  # the problem names the lane
     html = designer.get(resp.headers["Location"]).get_data(as_text=True)
-    for block in re.findall(r'<script type="application/json" id="[^"]+">(.*?)</script>', html, re.S):
+    _check(html, "modeler")
+    blocks = re.findall(r'<script type="application/json" id="[^"]+">(.*?)</script>', html, re.S)
+    assert len(blocks) == 2
+    for block in blocks:
         assert "<" not in block
         json.loads(block)
-    db.session.expire_all()
+    assert any("xss-lane" in m["text"] for m in json.loads(blocks[0])["messages"])
