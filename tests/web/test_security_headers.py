@@ -155,3 +155,19 @@ def test_rendered_pages_carry_no_inline_script_handlers_or_styles(page: Any, as_
             assert inline_script_problems(resp.get_data(as_text=True)) == [], (user, path)
             checked += 1
     assert checked >= 20
+
+
+def test_attachments_are_sandboxed_downloads(page: Any, as_user: Any) -> None:
+    import io
+
+    task = first_open_task(open_case(as_user)["case_id"])
+    police = page("police_t01")
+    resp = police.post(f"/tasks/{task.id}/attachments", {"file": (io.BytesIO(b"%PDF-1.4 x"), "a.pdf")},
+                       content_type="multipart/form-data")
+    link = re.search(r'href="(/attachments/\d+)">a.pdf<', police.get(resp.headers["Location"]).get_data(as_text=True))
+    assert link
+    resp = police.get(link.group(1))
+    assert resp.status_code == 200 and resp.headers["Content-Disposition"].startswith("attachment")
+    assert _directives(resp.headers["Content-Security-Policy"])["sandbox"] == ""
+    assert "no-store" in resp.headers["Cache-Control"] and resp.headers["X-Content-Type-Options"] == "nosniff"
+    resp.close()
