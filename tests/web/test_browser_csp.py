@@ -64,6 +64,12 @@ def test_main_pages_run_no_stored_script_and_break_no_policy(live_server: str, b
     police = browser_login(browser, base, "police_t01")
     watch = Watch(police)
     watch.visit(f"{base}/inbox")
+    assert police.evaluate("[htmx.config.allowEval, htmx.config.allowScriptTags, htmx.config.includeIndicatorStyles,"
+                           " htmx.config.historyCacheSize]") == [False, False, False, 0]
+    with police.expect_response(lambda r: "/inbox?" in r.url and r.request.headers.get("hx-request") == "true"):
+        police.check("#filters input[name=due_24h]")  # an htmx swap that pushes the URL into the history
+    police.wait_for_url(re.compile(r".*due_24h=1.*"))
+    assert police.evaluate("sessionStorage.getItem('htmx-history-cache')") is None  # no copy of the queue kept
     watch.visit(f"{base}/inbox?overdue=1")
     watch.visit(f"{base}/tasks/{world.next_task}")
     watch.visit(f"{base}/tasks/{action['id']}")
