@@ -36,6 +36,11 @@ CONTENT_SECURITY_POLICY = "; ".join([
 
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 
+CLEAR_ON_LOGOUT = '"cache", "storage"'
+"""Signing out on a shared office computer leaves no page of a case in the browser's cache or storage
+(honoured over https and on localhost). Cookies are the session code's business, not this header's."""
+LOGOUT_ENDPOINT = "auth.logout"
+
 STATIC_ENDPOINT_SUFFIX = "static"
 """``static`` and blueprint statics (``designer.static``): versioned assets, safe to cache."""
 
@@ -55,6 +60,8 @@ def security_headers(response: Response) -> Response:
     headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    if request.endpoint == LOGOUT_ENDPOINT:
+        headers.setdefault("Clear-Site-Data", CLEAR_ON_LOGOUT)
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if not is_static_asset():

@@ -171,3 +171,11 @@ def test_attachments_are_sandboxed_downloads(page: Any, as_user: Any) -> None:
     assert _directives(resp.headers["Content-Security-Policy"])["sandbox"] == ""
     assert "no-store" in resp.headers["Cache-Control"] and resp.headers["X-Content-Type-Options"] == "nosniff"
     resp.close()
+
+
+def test_signing_out_clears_the_browsers_cache_and_storage(page: Any) -> None:
+    police = page("police_t01")
+    resp = police.post("/logout")
+    assert resp.status_code == 302
+    assert resp.headers["Clear-Site-Data"] == '"cache", "storage"'
+    assert "Clear-Site-Data" not in police.get("/login").headers
