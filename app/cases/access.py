@@ -1,24 +1,42 @@
-"""Need-to-know: who may see a case, and how much of it.
+"""Need-to-know: the one access decision behind every page, API endpoint, download, export and notice.
 
-A liaison sees a case only while or after their unit has had a task on it, or
-while their unit is invited to a conference on it (a conference's preparation
-task alone does not count as work on the case);
-child directors and supervisors see children of their village / township;
-coordinators and admins see their county; a reporter sees only the number and
-status of the cases they reported. Everything else is refused.
+Who may see which case, and how much of it (the table is in ``docs/security.md``, "Need-to-know"):
+
+- a **basis** says why a user may see a case at all (``access_basis``): coordinators and admins of the
+  county; child directors and supervisors whose village / township holds the case; liaisons and unit
+  heads of a unit that has (or had) a task on it; a unit (as liaison / head) or a person invited to a
+  live case conference on it; the reporter, who sees only the number and status of what they reported.
+  No basis, no access: there is no fallback to "their unit" anywhere.
+- ``CaseAccess`` answers the finer questions for one user and one case: identity fields, ID numbers
+  and the HIV tag, report narratives and the free text of each step, each attachment (which follows
+  the step it was attached to), timeline entries, task pages.
+- **Tasks** are for the people who work them: a task page needs the role that works tasks (liaison or
+  unit head of the task's unit, or a county coordinator overseeing the county) AND a basis on its case.
+  A reporter-only member of a unit (a teacher who files reports) works no tasks and sees none.
+- **Notifications** go only to users who may open what they point at (``may_be_told``).
+
+Unknown ids answer 404; an id that exists without a basis answers 403 (the same for pages and API), so
+the answer says nothing about a case beyond "not yours".
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from app.common.errors import Forbidden, NotFound
 from app.extensions import db
 from app.org.models import Region, User
 from app.org.roles import Role
 
 from .models import Case, Report
+
+if TYPE_CHECKING:
+    from app.tasks.attachments import Attachment
+    from app.tasks.models import Task
 
 
 class Basis(StrEnum):
@@ -33,10 +51,26 @@ class Basis(StrEnum):
 
 
 SENSITIVE_ROLES = {Role.COUNTY_COORDINATOR, Role.CHILD_SUPERVISOR, Role.CHILD_DIRECTOR}
+TASK_WORKER_ROLES = (Role.LIAISON, Role.UNIT_HEAD)
+"""The roles that work a unit's tasks; a unit member without one (a reporter) works none."""
+HARM_DETAIL_KINDS = {"police", "civil_affairs", "procuratorate", "court", "rescue_center", "welfare_institution"}
+"""Department kinds that act on abuse and harm and so read the report's narrative."""
+NARRATIVE_TIMELINE_KINDS = ("task_comment", "report_received")
+"""Timeline entries whose text is a narrative (a comment's words, the report)."""
 
 
 def _within(region: Region, jurisdiction_id: int | None) -> bool:
     return jurisdiction_id is not None and any(r.id == jurisdiction_id for r in region.ancestry())
+
+
+def works_tasks(user: User) -> bool:
+    """A liaison or unit head of a unit: the people whose queue holds tasks."""
+    return user.unit_id is not None and user.has_role(*TASK_WORKER_ROLES)
+
+
+def oversees_tasks(user: User) -> bool:
+    """A county coordinator with a jurisdiction reads (never works) the tasks of the cases in it."""
+    return user.region_id is not None and user.has_role(Role.COUNTY_COORDINATOR)
 
 
 def access_basis(user: User, case: Case) -> Basis | None:
@@ -49,7 +83,7 @@ def access_basis(user: User, case: Case) -> Basis | None:
         return Basis.COUNTY
     if roles & {Role.CHILD_DIRECTOR, Role.CHILD_SUPERVISOR} and _within(case.region, user.region_id):
         return Basis.JURISDICTION
-    if user.unit_id is not None and roles & {Role.LIAISON, Role.UNIT_HEAD}:
+    if works_tasks(user):
         had_task = db.session.scalar(sa.select(sa.exists().where(
             Task.case_id == case.id, Task.unit_id == user.unit_id, Task.bpmn_id != PREPARE_STEP)))
         if had_task:
@@ -62,8 +96,163 @@ def access_basis(user: User, case: Case) -> Basis | None:
 
 
 def sees_sensitive(user: User) -> bool:
-    """ID numbers and guardians' phones are unmasked only for these roles."""
+    """ID numbers and the HIV tag are unmasked only for these roles."""
     return bool(user.roles & SENSITIVE_ROLES)
+
+
+def sees_harm_details(user: User, basis: Basis) -> bool:
+    """Report narratives (abuse details) for county, jurisdiction and the units that act on harm.
+
+    A harm-acting unit invited to a case conference (the rescue centre, say) reads them as if it
+    had a task on the case: deliberating on the case is what it was invited for. Other invited
+    units (education, the township) see the case without the narratives, as with a task.
+    """
+    if basis in (Basis.COUNTY, Basis.JURISDICTION):
+        return True
+    return (basis in (Basis.UNIT, Basis.CONFERENCE) and user.unit is not None
+            and user.unit.kind in HARM_DETAIL_KINDS)
+
+
+@dataclass(frozen=True)
+class CaseAccess:
+    """What one user may see of one case: every part of a case asks here, nowhere else."""
+
+    user: User
+    case: Case
+    basis: Basis
+
+    @property
+    def detail(self) -> bool:
+        """Anything beyond the number and status: the child, steps, timeline, conferences."""
+        return self.basis != Basis.REPORTER
+
+    @property
+    def sensitive(self) -> bool:
+        """Unmasked ID numbers and the HIV tag."""
+        return self.detail and sees_sensitive(self.user)
+
+    @property
+    def narratives(self) -> bool:
+        """Report narratives, every step's free text, comments in the timeline."""
+        return sees_harm_details(self.user, self.basis)
+
+    def step_text(self, task: Task) -> bool:
+        """A step's free text: with the narratives, or when the user's own unit wrote it."""
+        if not self.detail:
+            return False
+        return self.narratives or (works_tasks(self.user) and task.unit_id == self.user.unit_id)
+
+    def attachment(self, attachment: Attachment) -> bool:
+        """A file follows the step it was attached to (a scanned statement is the narrative it carries)."""
+        from app.tasks.models import Task
+
+        task = db.session.get(Task, attachment.task_id)
+        return task is not None and self.step_text(task)
+
+    def task(self, task: Task) -> bool:
+        """A task page: its unit's liaisons and head, or a coordinator overseeing the county."""
+        if not self.detail or task.case_id != self.case.id:
+            return False
+        if works_tasks(self.user) and task.unit_id is not None and task.unit_id == self.user.unit_id:
+            return True
+        return self.basis == Basis.COUNTY and oversees_tasks(self.user)
+
+    def timeline_entry(self, kind: str, summary: str, detail: dict[str, Any],
+                       task: Task | None = None) -> tuple[str, dict[str, Any]]:
+        """(summary, detail) of a timeline entry as this user may read it.
+
+        Comments and the report are narratives; a completed step's data carries its free text, so it
+        is shown only to those who may read that step's text.
+        """
+        if kind in NARRATIVE_TIMELINE_KINDS and not self.narratives:
+            if task is not None and self.step_text(task):
+                return summary, detail
+            return "", {k: v for k, v in detail.items() if k in ("comment_id", "report_id", "reporter_type",
+                                                                   "situation")}
+        if "data" in detail and (task is None or not self.step_text(task)):
+            return summary, {k: v for k, v in detail.items() if k != "data"}
+        return summary, detail
+
+
+def case_access(user: User, case: Case) -> CaseAccess | None:
+    basis = access_basis(user, case)
+    return None if basis is None else CaseAccess(user, case, basis)
+
+
+def require_case(user: User, case_id: int, *, detail: bool = False) -> CaseAccess:
+    """The user's access to a case: 404 unknown, 403 without a basis (or only the reporter's, if
+    ``detail``: the page or endpoint shows more than the number and status)."""
+    case = db.session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"case {case_id} not found")
+    access = case_access(user, case)
+    if access is None or (detail and not access.detail):
+        raise Forbidden("you have no need to know this case")
+    return access
+
+
+def task_access(user: User, task: Task) -> CaseAccess | None:
+    """The user's access to the task's case if they may open the task, else None."""
+    if not (works_tasks(user) or oversees_tasks(user)):
+        return None
+    case = db.session.get(Case, task.case_id)
+    access = case_access(user, case) if case is not None else None
+    return access if access is not None and access.task(task) else None
+
+
+def can_see_task(user: User, task: Task) -> bool:
+    return task_access(user, task) is not None
+
+
+def require_task(user: User, task: Task) -> CaseAccess:
+    """403 unless the user may open the task (the caller has already answered 404 for unknown ids)."""
+    access = task_access(user, task)
+    if access is None:
+        raise Forbidden("this task belongs to another unit")
+    return access
+
+
+def regions_within(region_id: int) -> sa.Select[tuple[int]]:
+    """A region and every region below it, as a recursive SELECT of ids."""
+    tree = sa.select(Region.id).where(Region.id == region_id).cte("within", recursive=True)
+    below = sa.select(Region.id).join(tree, Region.parent_id == tree.c.id)
+    return sa.select(tree.union_all(below).c.id)
+
+
+def task_scope(user: User, unit_id: int | None = None) -> sa.ColumnElement[bool]:
+    """Which task rows a list may show the user (inbox, ``GET /api/v1/tasks``, unit filters).
+
+    A liaison or head: their unit's. A coordinator: the tasks of cases in their jurisdiction (of
+    ``unit_id`` when given). Anyone else (a reporter, a designer, an admin): none.
+    """
+    from app.tasks.models import Task
+
+    if oversees_tasks(user):
+        assert user.region_id is not None
+        clause = Task.case_id.in_(sa.select(Case.id).where(Case.region_id.in_(regions_within(user.region_id))))
+        return sa.and_(clause, Task.unit_id == unit_id) if unit_id is not None else clause
+    if works_tasks(user) and unit_id in (None, user.unit_id):
+        return Task.unit_id == user.unit_id
+    return sa.false()
+
+
+def lists_tasks(user: User) -> bool:
+    """Whether the user has a task list at all (the role that works or oversees tasks)."""
+    return works_tasks(user) or oversees_tasks(user)
+
+
+def may_be_told(user: User, case_id: int | None, task_id: int | None) -> bool:
+    """A notification points at a task or a case: its recipient must be able to open it."""
+    from app.tasks.models import Task
+
+    if task_id is not None:
+        task = db.session.get(Task, task_id)
+        return task is not None and can_see_task(user, task)
+    if case_id is not None:
+        case = db.session.get(Case, case_id)
+        access = case_access(user, case) if case is not None else None
+        return access is not None and access.detail
+    return True
 
 
 def mask(value: str | None, keep: int = 2) -> str | None:
@@ -87,28 +276,3 @@ def mask_name(name: str | None) -> str:
 def sees_names_in_lists(user: User) -> bool:
     """Full names in inbox lists only for roles that work with named children (see docs/web.md)."""
     return bool(user.roles & SENSITIVE_ROLES)
-
-
-HARM_DETAIL_KINDS = {"police", "civil_affairs", "procuratorate", "court", "rescue_center", "welfare_institution"}
-"""Department kinds that act on abuse and harm and so read the report's narrative."""
-
-
-def sees_harm_details(user: User, basis: Basis) -> bool:
-    """Report narratives (abuse details) for county, jurisdiction and the units that act on harm.
-
-    A harm-acting unit invited to a case conference (the rescue centre, say) reads them as if it
-    had a task on the case: deliberating on the case is what it was invited for. Other invited
-    units (education, the township) see the case without the narratives, as with a task.
-    """
-    if basis in (Basis.COUNTY, Basis.JURISDICTION):
-        return True
-    return (basis in (Basis.UNIT, Basis.CONFERENCE) and user.unit is not None
-            and user.unit.kind in HARM_DETAIL_KINDS)
-
-
-def can_see_task(user: User, task: object) -> bool:
-    """A task page is for its unit's members, and for county coordinators overseeing the work."""
-    unit_id = getattr(task, "unit_id", None)
-    if unit_id is not None and unit_id == user.unit_id:
-        return True
-    return user.has_role(Role.COUNTY_COORDINATOR)

@@ -10,9 +10,10 @@ from flask_smorest import Blueprint
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
 from app.common.clock import now
 
+from .access import require_case
 from .audit import audit
 from .operations import accept_report
-from .queries import case_view, get_case_for
+from .queries import case_view
 from .schemas import CaseOut, ReportAccepted, ReportIn
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1", description="Reports and cases")
@@ -42,6 +43,6 @@ class CaseResource(MethodView):
     def get(self, case_id: int) -> Any:
         """The case: child, open tasks with unit and due time, process instances, timeline (audited)."""
         user = current_api_user()
-        case, basis = get_case_for(user, case_id)
-        audit(user.id, "view", "case", case.id, case_id=case.id, detail={"basis": basis.value})
-        return case_view(case, basis, user, now())
+        access = require_case(user, case_id)
+        audit(user.id, "view", "case", case_id, case_id=case_id, detail={"basis": access.basis.value})
+        return case_view(access, now())

@@ -7,13 +7,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.common.errors import Forbidden, NotFound
 from app.extensions import db
 from app.org.models import User
 from app.processes.queries import instances_of_case
+from app.tasks.models import Task
 from app.tasks.queries import open_tasks_of_case
 
-from .access import Basis, access_basis, mask, sees_sensitive
+from .access import Basis, CaseAccess, mask, require_case, sees_sensitive
 from .models import Case, ChildTag, TimelineEntry
 
 HIDDEN_TAGS_UNLESS_SENSITIVE = {ChildTag.HIV.value}
@@ -21,13 +21,8 @@ HIDDEN_TAGS_UNLESS_SENSITIVE = {ChildTag.HIV.value}
 
 def get_case_for(user: User, case_id: int) -> tuple[Case, Basis]:
     """The case if ``user`` may see it: 404 when it does not exist, 403 when not theirs."""
-    case = db.session.get(Case, case_id)
-    if case is None:
-        raise NotFound(f"case {case_id} not found")
-    basis = access_basis(user, case)
-    if basis is None:
-        raise Forbidden("you have no need to know this case")
-    return case, basis
+    access = require_case(user, case_id)
+    return access.case, access.basis
 
 
 def timeline(case_id: int) -> list[TimelineEntry]:
@@ -56,7 +51,9 @@ def child_view(case: Case, user: User) -> dict[str, Any] | None:
     }
 
 
-def case_view(case: Case, basis: Basis, user: User, at: datetime) -> dict[str, Any]:
+def case_view(access: CaseAccess, at: datetime) -> dict[str, Any]:
+    """The API's case, cut to what ``access`` allows (the same parts the case page shows)."""
+    case, basis, user = access.case, access.basis, access.user
     view: dict[str, Any] = {
         "id": case.id, "number": case.number, "kind": case.kind, "title": case.title, "status": case.status,
         "situation": case.situation,
@@ -70,7 +67,7 @@ def case_view(case: Case, basis: Basis, user: User, at: datetime) -> dict[str, A
     view["reports"] = [
         {"id": r.id, "reporter_type": r.reporter_type, "reporter_name": r.reporter_name,
          "reporter_unit": r.reporter_unit.name if r.reporter_unit else None, "situation": r.situation,
-         "description": r.description, "received_at": r.received_at}
+         "description": r.description if access.narratives else None, "received_at": r.received_at}
         for r in case.reports
     ]
     view["open_tasks"] = [
@@ -85,10 +82,12 @@ def case_view(case: Case, basis: Basis, user: User, at: datetime) -> dict[str, A
          "end_event": i.end_event}
         for i in instances_of_case(case.id)
     ]
-    view["timeline"] = [
-        {"at": e.at, "kind": e.kind, "summary": e.summary, "actor": e.actor.display_name if e.actor else None,
-         "unit": e.unit.name if e.unit else None, "task_id": e.task_id,
-         "detail": e.detail}
-        for e in timeline(case.id)
-    ]
+    tasks = {t.id: t for t in db.session.scalars(sa.select(Task).where(Task.case_id == case.id))}
+    view["timeline"] = []
+    for e in timeline(case.id):
+        task = tasks.get(e.task_id) if e.task_id is not None else None
+        summary, detail = access.timeline_entry(e.kind, e.summary, e.detail or {}, task)
+        view["timeline"].append({"at": e.at, "kind": e.kind, "summary": summary, "task_id": e.task_id,
+                                 "actor": e.actor.display_name if e.actor else None,
+                                 "unit": e.unit.name if e.unit else None, "detail": detail})
     return view

@@ -122,7 +122,8 @@ class ReportOut(Schema):
     reporter_name = fields.String()
     reporter_unit = fields.String(allow_none=True)
     situation = fields.String()
-    description = fields.String()
+    description = fields.String(allow_none=True, metadata={
+        "description": "the report's narrative; null without need to know for harm details"})
     received_at = fields.DateTime()
 
 

@@ -36,7 +36,7 @@ from app.tasks.comments import Comment
 from app.tasks.form_render import step_values
 from app.tasks.models import Task, TaskState, Timer
 
-from .access import Basis, sees_harm_details
+from .access import Basis, require_case
 from .audit import audit
 from .models import AuditEvent, Case, Report, TimelineEntry
 from .operations import accept_report
@@ -75,27 +75,28 @@ def _diagram_state(instance: ProcessInstance) -> dict[str, list[str]]:
 @login_required
 @committed_page
 def case_page(case_id: int) -> Any:
-    case, basis = get_case_for(current_user, case_id)
+    access = require_case(current_user, case_id)
+    case, basis = access.case, access.basis
     audit(current_user.id, "view", "case", case.id, case_id=case.id, detail={"basis": basis.value, "page": "case"})
-    if basis == Basis.REPORTER:
+    if not access.detail:
         return render_template("cases/case_reporter.html", case=case)
-    show_text = sees_harm_details(current_user, basis)
+    show_text = access.narratives
     completed = list(db.session.scalars(sa.select(Task).where(
         Task.case_id == case.id, Task.state == TaskState.COMPLETED).order_by(Task.completed_at, Task.id)))
-    records = {t.id: step_values(t, show_text) for t in completed}
+    records = {t.id: step_values(t, access.step_text(t)) for t in completed}
 
     def pick(ids: tuple[str, ...]) -> list[Task]:
         return [t for t in completed if t.bpmn_id in ids]
 
     instances = instances_of_case(case.id)
+    open_tasks = list(db.session.scalars(sa.select(Task).where(Task.case_id == case.id, Task.state == TaskState.OPEN)))
     return render_template(
         "cases/case.html", case=case, basis=basis, child=child_view(case, current_user), show_text=show_text,
         reports=case.reports, records=records, visits=pick(VISIT_STEPS), help_records=pick(HELP_STEPS),
         problems=pick(PROBLEM_STEPS), solutions=pick(SOLUTION_STEPS), completed=completed,
-        open_tasks=list(db.session.scalars(sa.select(Task).where(Task.case_id == case.id,
-                                                                 Task.state == TaskState.OPEN))),
+        open_tasks=open_tasks, task_links={t.id for t in open_tasks if access.task(t)},
         instances=[(i, _diagram_state(i)) for i in instances], timeline=timeline(case.id),
-        attachments=attachments_of(case_id=case.id),
+        attachments=[a for a in attachments_of(case_id=case.id) if access.attachment(a)],
         comments=list(db.session.scalars(sa.select(Comment).where(Comment.case_id == case.id)
                                          .order_by(Comment.created_at))),
         conferences=conferences_of_case(case.id), can_convene=bool(convening_units(current_user, case)),

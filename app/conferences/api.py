@@ -7,15 +7,19 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.cases.access import Basis, CaseAccess, case_access, oversees_tasks, require_case, works_tasks
 from app.cases.audit import audit
+from app.cases.models import Case
 from app.cases.queries import get_case_for
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
 from app.common.clock import now
 from app.common.errors import Forbidden, Invalid
-from app.org.roles import Role
+from app.extensions import db
+from app.org.models import User
 
 from . import operations
-from .queries import conference_view, conferences_of_case, conferences_of_unit, team_view
+from .models import Conference
+from .queries import conference_view_for, conferences_of_case, conferences_of_unit, team_view
 from .schemas import (
     CancelIn,
     ConferenceBrief,
@@ -27,6 +31,16 @@ from .schemas import (
     TeamArgs,
     TeamCaseOut,
 )
+
+
+def _shown(conference: Conference, user: User) -> dict[str, Any]:
+    """The conference as ``user`` may read it; one who has just lost their basis (cancelling the conference
+    that was it) gets it with every step's free text cut."""
+    case = db.session.get(Case, conference.case_id)
+    assert case is not None
+    access = case_access(user, case) or CaseAccess(user, case, Basis.REPORTER)
+    return conference_view_for(conference, access, now())
+
 
 blp = Blueprint("conferences", __name__, url_prefix="/api/v1/conferences", description="Case conferences (个案会商)")
 
@@ -42,14 +56,13 @@ class Conferences(MethodView):
         """Conferences on a case you may see, or (without ``case_id``) those your unit takes part in."""
         user = current_api_user()
         if args.get("case_id") is not None:
-            case, basis = get_case_for(user, args["case_id"])
-            if basis.value == "reporter":
-                raise Forbidden("you have no need to know this case")
-            audit(user.id, "list", "conference", case.id, case_id=case.id, detail={"basis": basis.value})
-            return conferences_of_case(case.id)
-        if user.unit_id is None:
-            raise Invalid("you belong to no unit", {"case_id": ["required"]})
-        return conferences_of_unit(user.unit_id)
+            access = require_case(user, args["case_id"], detail=True)
+            audit(user.id, "list", "conference", access.case.id, case_id=access.case.id,
+                  detail={"basis": access.basis.value})
+            return conferences_of_case(access.case.id)
+        if not works_tasks(user):
+            raise Forbidden("only a unit's liaisons and head list its conferences; others name a case_id")
+        return [c for c in conferences_of_unit(user.unit_id) if operations.visible_basis(user, c) is not None]
 
     @blp.doc(security=BEARER_SECURITY)
     @blp.arguments(ConferenceIn)
@@ -61,7 +74,7 @@ class Conferences(MethodView):
         user = current_api_user()
         case, _basis = get_case_for(user, payload.pop("case_id"))
         conference = operations.schedule(case, user, **payload)
-        return conference_view(conference, now()), 201
+        return _shown(conference, current_api_user()), 201
 
 
 @blp.route("/team")
@@ -74,12 +87,14 @@ class Team(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """The shared cases your conference team reviews, with what changed since the last conference."""
         user = current_api_user()
+        if not (works_tasks(user) or oversees_tasks(user)):
+            raise Forbidden("conference teams are for units' liaisons and heads and county coordinators")
         unit_id = args.get("unit_id", user.unit_id)
-        if unit_id != user.unit_id and not user.has_role(Role.COUNTY_COORDINATOR):
+        if unit_id != user.unit_id and not oversees_tasks(user):
             raise Forbidden("you can see only your own unit's conference team")
         if unit_id is None:
             raise Invalid("you belong to no unit", {"unit_id": ["required"]})
-        rows = team_view(unit_id, now())
+        rows = team_view(unit_id, now(), user)
         for row in rows:
             audit(user.id, "list", "case", row["case_id"], case_id=row["case_id"], detail={"via": "conference_team"})
         return rows
@@ -95,9 +110,11 @@ class ConferenceResource(MethodView):
         """The conference with its agenda, participants, minutes and actions (audited)."""
         user = current_api_user()
         conference = operations.get_conference(conference_id)
-        basis = operations.ensure_can_see(user, conference)
-        audit(user.id, "view", "conference", conference.id, case_id=conference.case_id, detail={"basis": basis})
-        return conference_view(conference, now())
+        operations.ensure_can_see(user, conference)
+        access = require_case(user, conference.case_id, detail=True)
+        audit(user.id, "view", "conference", conference.id, case_id=conference.case_id,
+              detail={"basis": access.basis.value})
+        return conference_view_for(conference, access, now())
 
 
 @blp.route("/<int:conference_id>/minutes")
@@ -111,7 +128,7 @@ class Minutes(MethodView):
         """Record that the conference was held: minutes, attendance, and decisions that become tasks."""
         conference = operations.get_conference(conference_id)
         operations.record_minutes(conference, current_api_user(), **payload)
-        return conference_view(conference, now())
+        return _shown(conference, current_api_user())
 
 
 @blp.route("/<int:conference_id>/actions")
@@ -125,7 +142,7 @@ class Actions(MethodView):
         """Add decisions to a held conference; each becomes a task in its unit's queue."""
         conference = operations.get_conference(conference_id)
         operations.add_actions(conference, current_api_user(), payload["decisions"])
-        return conference_view(conference, now()), 201
+        return _shown(conference, current_api_user()), 201
 
 
 @blp.route("/<int:conference_id>/cancel")
@@ -139,4 +156,4 @@ class Cancel(MethodView):
         """Call a scheduled conference off; preparation tasks are withdrawn."""
         conference = operations.get_conference(conference_id)
         operations.cancel(conference, current_api_user(), payload["reason"])
-        return conference_view(conference, now())
+        return _shown(conference, current_api_user())

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from app.cases.access import CaseAccess, case_access
 from app.cases.models import Case, TimelineEntry
 from app.extensions import db
 from app.org.kinds import DEPARTMENT_KINDS
 from app.org.models import Unit, User
 from app.org.queries import unit_for
 from app.org.roles import Role
+from app.tasks.form_render import step_data
 from app.tasks.models import Task, TaskState
 
 from .models import Conference, ConferenceAction, ConferenceAttendee, ConferenceStatus, ConferenceUnit
@@ -209,9 +212,12 @@ def _unit(unit: Unit) -> dict[str, Any]:
     return {"id": unit.id, "name": unit.name, "kind": unit.kind}
 
 
-def team_view(unit_id: int, at: datetime) -> list[dict[str, Any]]:
+def team_view(unit_id: int, at: datetime, viewer: User) -> list[dict[str, Any]]:
     """The shared cases a conference team (a participating unit) reviews, with what changed since the last
-    conference held on each: its timeline entries since then, and its actions still open."""
+    conference held on each: its timeline entries since then, and its actions still open.
+
+    Only cases ``viewer`` has need to know of, and each change as ``viewer`` may read it.
+    """
     by_case: dict[int, list[Conference]] = {}
     for conference in conferences_of_unit(unit_id):
         if conference.status != ConferenceStatus.CANCELLED:
@@ -220,6 +226,9 @@ def team_view(unit_id: int, at: datetime) -> list[dict[str, Any]]:
     for case_id, conferences in sorted(by_case.items()):
         case = db.session.get(Case, case_id)
         assert case is not None
+        access = case_access(viewer, case)
+        if access is None or not access.detail:
+            continue
         held = [c for c in conferences if c.status == ConferenceStatus.HELD and c.held_at is not None]
         last = max(held, key=lambda c: (c.held_at, c.id)) if held else None
         upcoming = [c for c in conferences if c.status == ConferenceStatus.SCHEDULED]
@@ -238,12 +247,44 @@ def team_view(unit_id: int, at: datetime) -> list[dict[str, Any]]:
             "actions_open": sum(1 for a in actions if a["status"] == "open"),
             "actions_overdue": sum(1 for a in actions if a["overdue"]),
             "changes_since_last": len(changes),
-            "recent_changes": [{"at": e.at, "kind": e.kind, "summary": e.summary, "detail": e.detail}
-                               for e in changes[:20]],
+            "recent_changes": [_change(access, e) for e in changes[:20]],
+            "show_text": access.narratives,
         })
     return rows
 
 
+def _change(access: CaseAccess, entry: TimelineEntry) -> dict[str, Any]:
+    task = db.session.get(Task, entry.task_id) if entry.task_id is not None else None
+    summary, detail = access.timeline_entry(entry.kind, entry.summary, entry.detail or {}, task)
+    return {"at": entry.at, "kind": entry.kind, "summary": summary, "detail": detail}
+
+
+def conference_view_for(conference: Conference, access: CaseAccess, at: datetime) -> dict[str, Any]:
+    """``conference_view`` cut to what ``access`` may read: a unit's preparation, the latest assessment's
+    summary and the help plan are steps' data, so their free text follows ``CaseAccess.step_text``."""
+    view = conference_view(conference, at)
+    if access.narratives:
+        return view
+
+    def step(task_id: int | None) -> Task | None:
+        return db.session.get(Task, task_id) if task_id is not None else None
+
+    for unit in view["units"]:
+        preparation = unit["preparation"]
+        if preparation and preparation.get("data") is not None and (task := step(preparation["task_id"])):
+            unit["preparation"] = {**preparation, "data": step_data(task, access.step_text(task))}
+    agenda = copy.deepcopy(view["agenda"] or {})
+    assessment = agenda.get("latest_assessment")
+    if assessment and not ((task := step(assessment.get("task_id"))) and access.step_text(task)):
+        assessment["summary"] = None
+    plan = agenda.get("help_plan")
+    if plan and (task := step(plan.get("task_id"))):
+        plan["data"] = step_data(task, access.step_text(task))
+    view["agenda"] = agenda
+    return view
+
+
 __all__ = ["ACTION_PROCESS", "ACTION_STEP", "PREPARE_PROCESS", "PREPARE_STEP", "ConferenceAction", "Unit",
-           "action_view", "build_agenda", "conference_team_users", "conference_view", "conferences_for",
+           "action_view", "build_agenda", "conference_team_users", "conference_view", "conference_view_for",
+           "conferences_for",
            "conferences_of_case", "invited_to_case", "routed_units", "team_units", "team_view"]

@@ -18,11 +18,9 @@ from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
 from app.cases.access import (
-    Basis,
-    access_basis,
     can_see_task,
+    case_access,
     mask_name,
-    sees_harm_details,
     sees_names_in_lists,
 )
 from app.cases.audit import audit
@@ -53,7 +51,7 @@ from .forms import (
 )
 from .models import Conference, ConferenceStatus
 from .queries import (
-    conference_view,
+    conference_view_for,
     conferences_for,
     conferences_of_case,
     routed_units,
@@ -116,14 +114,12 @@ def team() -> Any:
         raise Forbidden(gettext("You can see only your own unit's conference team."))
     unit = db.session.get(Unit, unit_id) if unit_id is not None else None
     shown = []
-    for row in team_view(unit.id, now()) if unit is not None else []:
+    for row in team_view(unit.id, now(), current_user) if unit is not None else []:
         case = db.session.get(Case, row["case_id"])
-        basis = access_basis(current_user, case) if case is not None else None
-        if case is None or basis is None or basis == Basis.REPORTER:
-            continue
+        assert case is not None
         audit(current_user.id, "list", "case", case.id, case_id=case.id,
               detail={"via": "conference_team", "page": "conference_team"})
-        shown.append({**row, "subject": subject_of(case), "show_text": sees_harm_details(current_user, basis)})
+        shown.append({**row, "subject": subject_of(case)})
     return render_template("conferences/team.html", unit=unit, rows=shown, units=team_units() if coordinator else [])
 
 
@@ -205,10 +201,12 @@ def _conference_context(conference: Conference, basis: str, form: Any = None,
     """The page's data: the API's view of the conference, plus what this user may open and read (task links
     only for tasks they may see, free text of earlier steps only with need to know for harm details)."""
     at = now()
-    view = conference_view(conference, at)
     case = db.session.get(Case, conference.case_id)
     assert case is not None
-    show_text = sees_harm_details(current_user, Basis(basis))
+    access = case_access(current_user, case)
+    assert access is not None  # the caller checked need to know
+    view = conference_view_for(conference, access, at)
+    show_text = access.narratives
     agenda = _agenda(view["agenda"])
     plan = agenda.get("help_plan")
     prepared = {u["unit"]["id"]: u["preparation"]["task_id"] for u in view["units"] if u["preparation"]}
@@ -222,9 +220,11 @@ def _conference_context(conference: Conference, basis: str, form: Any = None,
         "c": view, "conference": conference, "case": case, "subject": case.subject, "basis": basis,
         "agenda": agenda, "at": at, "show_text": show_text,
         "linkable": {i for i, t in tasks.items() if can_see_task(current_user, t)},
-        "preparation": {unit_id: step_values(tasks[task_id], show_text) for unit_id, task_id in prepared.items()
+        "preparation": {unit_id: step_values(tasks[task_id], access.step_text(tasks[task_id]))
+                        for unit_id, task_id in prepared.items()
                         if task_id in tasks and tasks[task_id].state == "completed"},
-        "plan_values": step_values(tasks[plan["task_id"]], show_text) if plan and plan["task_id"] in tasks else [],
+        "plan_values": step_values(tasks[plan["task_id"]], access.step_text(tasks[plan["task_id"]]))
+        if plan and plan["task_id"] in tasks else [],
         "linked": linked, "can_manage": operations.can_manage(current_user, conference),
         "can_follow_up": conference.status != ConferenceStatus.CANCELLED
         and bool(operations.convening_units(current_user, case)),

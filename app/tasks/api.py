@@ -9,13 +9,13 @@ import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.cases.access import lists_tasks, oversees_tasks, require_task, task_scope
 from app.cases.audit import audit
 from app.cases.models import Case
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
 from app.common.clock import now
 from app.common.errors import Forbidden, Invalid
 from app.extensions import db
-from app.org.roles import Role
 from app.processes.models import ProcessInstance
 from app.processes.queries import form_schema
 
@@ -50,13 +50,10 @@ def task_out(task: Task, at: datetime, with_schema: bool = False) -> dict[str, A
 
 
 def _visible_task(task_id: int) -> Task:
-    """A task the caller may see: its unit's members, and coordinators for oversight."""
-    from app.cases.access import can_see_task
-
+    """A task the caller may see: its unit's liaisons and head, and coordinators of the county (need to know)."""
     task = operations.get_task(task_id)
-    if can_see_task(current_api_user(), task):
-        return task
-    raise Forbidden("this task belongs to another unit")
+    require_task(current_api_user(), task)
+    return task
 
 
 @blp.route("")
@@ -66,14 +63,17 @@ class TaskList(MethodView):
     @blp.response(200, TaskPage)
     @token_required
     def get(self, args: dict[str, Any]) -> Any:
-        """Tasks of your unit (coordinators may name any unit or none), with filters."""
+        """Tasks of your unit (coordinators: of their county, any unit or none), with filters.
+
+        Only the roles that work tasks (liaison, unit head) or oversee them (county coordinator) have a list.
+        """
         user = current_api_user()
-        unit_id = args.get("unit_id", user.unit_id)
-        coordinator = user.has_role(Role.COUNTY_COORDINATOR)
+        if not lists_tasks(user):
+            raise Forbidden("your role works no tasks")
+        coordinator = oversees_tasks(user)
+        unit_id = args.get("unit_id", None if coordinator else user.unit_id)
         if unit_id != user.unit_id and not coordinator:
             raise Forbidden("you can list only your own unit's tasks")
-        if unit_id is None and not coordinator:
-            raise Invalid("you belong to no unit", {"unit_id": ["required"]})
         assignee = args.get("assignee")
         assignee_id = None
         if assignee == "me":
@@ -85,9 +85,9 @@ class TaskList(MethodView):
                 raise Invalid("bad assignee", {"assignee": ["'me' or a user id"]}) from exc
         at = now()
         stmt = task_query(TaskFilter(
-            unit_id=unit_id, assignee_id=assignee_id, state=args.get("state"), overdue=args.get("overdue"),
+            assignee_id=assignee_id, state=args.get("state"), overdue=args.get("overdue"),
             due_within_hours=args.get("due_within_hours"), case_id=args.get("case_id"), bpmn_id=args.get("step"),
-        ), at)
+        ), at).where(task_scope(user, unit_id))
         total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
         page, per_page = args["page"], args["per_page"]
         rows = db.session.scalars(stmt.offset((page - 1) * per_page).limit(per_page)).all()

@@ -253,3 +253,17 @@ def step_values(task: Task, show_text: bool) -> list[tuple[str, str]]:
             text = str(f.value if f.value is not None else value)
         out.append((f.title, text))
     return out
+
+
+PLAIN_WIDGETS = ("boolean", "number", "radio", "select", "checkboxes", "date", "datetime")
+"""Answers that are choices, numbers, dates or yes/no: never a narrative."""
+
+
+def step_data(task: Task, show_text: bool) -> dict[str, Any]:
+    """A step's stored data for the API: without free text (and groups, which may hold it) unless
+    ``show_text``; a key the form does not describe is treated as free text."""
+    data = dict(task.data or {})
+    if show_text:
+        return data
+    props = (schema_of(task) or {}).get("properties", {})
+    return {k: v for k, v in data.items() if isinstance(props.get(k), dict) and widget_of(props[k]) in PLAIN_WIDGETS}

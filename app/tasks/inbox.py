@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
+from app.cases.access import task_scope
 from app.cases.models import Case
 from app.extensions import db
 from app.org.kinds import RegionLevel
@@ -89,12 +90,12 @@ class InboxPage:
 
 
 def _statement(user: User, q: InboxQuery, at: datetime) -> sa.Select[tuple[Task]]:
-    unit_id = user.unit_id
+    """The user's queue: ``task_scope`` decides whose tasks (none for a reporter, a designer, an admin)."""
     stmt = task_query(TaskFilter(
-        unit_id=unit_id, assignee_id=user.id if q.scope == "mine" else None, state=TaskState.OPEN,
+        assignee_id=user.id if q.scope == "mine" else None, state=TaskState.OPEN,
         overdue=True if q.overdue else None, due_within_hours=24 if q.due_24h else None,
         bpmn_id=q.step or None,
-    ), at)
+    ), at).where(task_scope(user))
     if q.township:
         township = db.session.scalar(sa.select(Region).where(Region.code == q.township))
         ids = [township.id] if township else [-1]
@@ -129,9 +130,8 @@ def inbox_page(user: User, q: InboxQuery, at: datetime) -> InboxPage:
 
 
 def step_options(user: User) -> list[tuple[str, str]]:
-    stmt = sa.select(Task.bpmn_id, sa.func.min(Task.name)).group_by(Task.bpmn_id).order_by(Task.bpmn_id)
-    if user.unit_id is not None:
-        stmt = stmt.where(Task.unit_id == user.unit_id)
+    stmt = (sa.select(Task.bpmn_id, sa.func.min(Task.name)).where(task_scope(user))
+            .group_by(Task.bpmn_id).order_by(Task.bpmn_id))
     return [(bpmn_id, name) for bpmn_id, name in db.session.execute(stmt)]
 
 

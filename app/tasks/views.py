@@ -14,12 +14,13 @@ from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 
 from app.cases.access import (
-    Basis,
-    access_basis,
-    can_see_task,
+    CaseAccess,
+    case_access,
+    lists_tasks,
     mask_name,
-    sees_harm_details,
+    require_task,
     sees_names_in_lists,
+    works_tasks,
 )
 from app.cases.audit import audit
 from app.cases.models import Case
@@ -63,9 +64,9 @@ def child_label(case: Case | None, user: User) -> str:
 def index() -> Any:
     q = InboxQuery.from_args(request.args)
     page = inbox_page(current_user, q, now())
-    members = [m for m in unit_members(current_user.unit_id) if m.has_role(Role.LIAISON, Role.UNIT_HEAD)] \
-        if current_user.unit_id else []
+    members = [m for m in unit_members(current_user.unit_id) if works_tasks(m)] if works_tasks(current_user) else []
     context = {"page": page, "q": q, "at": now(), "child_label": child_label, "members": members,
+               "has_queue": lists_tasks(current_user),
                "is_head": current_user.has_role(Role.UNIT_HEAD), "saved_views": views_of(current_user)}
     if is_htmx() and request.headers.get("HX-Target") == "inbox-table":
         return render_template("tasks/_inbox_table.html", **context)
@@ -137,29 +138,29 @@ def reassign() -> Any:
     return redirect(_back())
 
 
-def visible_task(task_id: int) -> Task:
+def visible_task(task_id: int) -> tuple[Task, CaseAccess]:
+    """The task and the user's access to its case: 404 unknown, 403 without the role and a basis."""
     task = operations.get_task(task_id)
-    if not can_see_task(current_user, task):
-        raise Forbidden(gettext("This task belongs to another unit."))
-    return task
+    try:
+        return task, require_task(current_user, task)
+    except Forbidden as exc:
+        raise Forbidden(gettext("This task belongs to another unit.")) from exc
 
 
-def task_context(task: Task, data: dict[str, Any] | None = None,
+def task_context(task: Task, access: CaseAccess, data: dict[str, Any] | None = None,
                  errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
-    case = db.session.get(Case, task.case_id)
-    assert case is not None
-    basis = access_basis(current_user, case) or Basis.UNIT
-    show_text = sees_harm_details(current_user, basis) or current_user.has_role(Role.COUNTY_COORDINATOR)
+    case = access.case
     earlier = list(db.session.scalars(sa.select(Task).where(
         Task.case_id == task.case_id, Task.state == TaskState.COMPLETED).order_by(Task.completed_at, Task.id)))
     schema = schema_of(task)
-    can_act = task.state == TaskState.OPEN and current_user.unit_id == task.unit_id \
-        and current_user.has_role(Role.LIAISON, Role.UNIT_HEAD)
+    can_act = task.state == TaskState.OPEN and current_user.unit_id == task.unit_id and works_tasks(current_user)
     return {
         "task": task, "case": case, "child": child_view(case, current_user), "schema": schema,
         "fields": build_fields(schema, data if data is not None else (task.data or {}), errors),
-        "errors": errors or {}, "earlier": [(t, step_values(t, show_text)) for t in earlier if t.id != task.id],
-        "comments": comments_of(task.id), "attachments": attachments_of(task_id=task.id), "at": now(),
+        "errors": errors or {},
+        "earlier": [(t, step_values(t, access.step_text(t))) for t in earlier if t.id != task.id],
+        "comments": comments_of(task.id), "at": now(),
+        "attachments": [a for a in attachments_of(task_id=task.id) if access.attachment(a)],
         "can_act": can_act, "mine": task.assignee_id == current_user.id, "max_mb": max_bytes() // (1024 * 1024),
     }
 
@@ -168,16 +169,16 @@ def task_context(task: Task, data: dict[str, Any] | None = None,
 @login_required
 @committed_page
 def task_page(task_id: int) -> Any:
-    task = visible_task(task_id)
+    task, access = visible_task(task_id)
     audit(current_user.id, "view", "task", task.id, case_id=task.case_id, detail={"page": "task"})
-    return render_template("tasks/task.html", **task_context(task))
+    return render_template("tasks/task.html", **task_context(task, access))
 
 
 @blp.post("/tasks/<int:task_id>/complete")
 @login_required
 @committed_page
 def complete(task_id: int) -> Any:
-    task = visible_task(task_id)
+    task, access = visible_task(task_id)
     schema = schema_of(task)
     data = parse_form(schema, request.form)
     try:
@@ -186,7 +187,7 @@ def complete(task_id: int) -> Any:
         db.session.rollback()
         errors = friendly_errors(schema, data) or {k: [str(m) for m in v] for k, v in exc.errors.items()}
         flash(gettext("The form has errors; see the marked fields."), "error")
-        return render_template("tasks/task.html", **task_context(task, data, errors)), 422
+        return render_template("tasks/task.html", **task_context(task, access, data, errors)), 422
     flash(gettext("“%(step)s” completed.", step=task.name), "success")
     return redirect(url_for("inbox.index"))
 
@@ -195,7 +196,7 @@ def complete(task_id: int) -> Any:
 @login_required
 @committed_page
 def comment(task_id: int) -> Any:
-    task = visible_task(task_id)
+    task, _ = visible_task(task_id)
     try:
         add_comment(task, current_user, request.form.get("body", ""))
     except Invalid:
@@ -207,7 +208,7 @@ def comment(task_id: int) -> Any:
 @login_required
 @committed_page
 def upload(task_id: int) -> Any:
-    task = visible_task(task_id)
+    task, _ = visible_task(task_id)
     file = request.files.get("file")
     try:
         if file is None or not file.filename:
@@ -226,11 +227,11 @@ def upload(task_id: int) -> Any:
 @login_required
 @committed_page
 def download(attachment_id: int) -> Any:
-    """Only for people who may see the case's details; audited as an export."""
+    """Only for people who may read the step the file was attached to; audited as an export."""
     attachment = get_attachment(attachment_id)
     case = db.session.get(Case, attachment.case_id)
-    basis = access_basis(current_user, case) if case else None
-    if basis is None or basis == Basis.REPORTER:
+    access = case_access(current_user, case) if case else None
+    if access is None or not access.attachment(attachment):
         raise Forbidden(gettext("You have no need to know this case."))
     audit(current_user.id, "download", "attachment", attachment.id, case_id=attachment.case_id,
           detail={"name": attachment.original_name})

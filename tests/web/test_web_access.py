@@ -101,7 +101,7 @@ PAGES: list[tuple[str | None, str, str, int]] = [
 API: list[tuple[str | None, str, str, int]] = [
     (POLICE, "GET", "/api/v1/me", 200), (ANON, "GET", "/api/v1/me", 401),
     (POLICE, "GET", "/api/v1/tasks", 200), ("coordinator", "GET", "/api/v1/tasks", 200),
-    ("designer", "GET", "/api/v1/tasks", 422), (ANON, "GET", "/api/v1/tasks", 401),
+    ("designer", "GET", "/api/v1/tasks", 403), (ANON, "GET", "/api/v1/tasks", 401),
     (POLICE, "GET", "/api/v1/tasks/{task}", 200), ("coordinator", "GET", "/api/v1/tasks/{task}", 200),
     *[(u, "GET", "/api/v1/tasks/{task}", 403) for u in (OTHER_POLICE, "township_t01", "admin", "reporter_school")],
     (ANON, "GET", "/api/v1/tasks/{task}", 401),
