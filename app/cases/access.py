@@ -26,10 +26,11 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import lazyload
 
 from app.common.errors import Forbidden, NotFound
 from app.extensions import db
-from app.org.models import Region, User
+from app.org.models import Region, User, UserRole
 from app.org.roles import Role
 
 from .models import Case, Report
@@ -241,18 +242,25 @@ def lists_tasks(user: User) -> bool:
     return works_tasks(user) or oversees_tasks(user)
 
 
-def may_be_told(user: User, case_id: int | None, task_id: int | None) -> bool:
-    """A notification points at a task or a case: its recipient must be able to open it."""
-    from app.tasks.models import Task
+def task_workers(unit_id: int) -> sa.Select[tuple[User]]:
+    """Active liaisons and heads of a unit: who is told of its tasks (never its reporter-only members).
 
-    if task_id is not None:
-        task = db.session.get(Task, task_id)
-        return task is not None and can_see_task(user, task)
-    if case_id is not None:
-        case = db.session.get(Case, case_id)
-        access = case_access(user, case) if case is not None else None
-        return access is not None and access.detail
-    return True
+    Roles are tested in SQL and not loaded, so telling a unit costs one statement.
+    """
+    works = sa.select(UserRole.user_id).where(UserRole.role.in_([r.value for r in TASK_WORKER_ROLES]))
+    return (sa.select(User).where(User.unit_id == unit_id, User.active.is_(True), User.id.in_(works))
+            .options(lazyload(User.role_rows)).order_by(User.id))
+
+
+def may_be_told(user: User, case_id: int | None, task_id: int | None = None) -> bool:
+    """A notification names a case (and maybe one of its tasks): its recipient must have need to know the
+    case beyond its number. Every open task's name, unit and due time is on the case page, so that is
+    enough for a notice about a task; opening it leads to the task page only where ``can_see_task``."""
+    if case_id is None:
+        return True
+    case = db.session.get(Case, case_id)
+    access = case_access(user, case) if case is not None else None
+    return access is not None and access.detail
 
 
 def mask(value: str | None, keep: int = 2) -> str | None:

@@ -8,11 +8,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.cases.access import CaseAccess, case_access
+from app.cases.access import TASK_WORKER_ROLES, CaseAccess, case_access
 from app.cases.models import Case, TimelineEntry
 from app.extensions import db
 from app.org.kinds import DEPARTMENT_KINDS
-from app.org.models import Unit, User
+from app.org.models import Unit, User, UserRole
 from app.org.queries import unit_for
 from app.org.roles import Role
 from app.tasks.form_render import step_data
@@ -43,7 +43,7 @@ def invited_to_case(user: User, case_id: int) -> bool:
 
 
 def conference_team_users(case_id: int) -> list[User]:
-    """Everyone on the case's conference team: members of participating units and named attendees.
+    """Everyone on the case's conference team: liaisons and heads of participating units and named attendees.
 
     For escalation ladders that notify "the case's conference team" (issue 4).
     """
@@ -52,8 +52,9 @@ def conference_team_users(case_id: int) -> list[User]:
         .where(live)
     user_ids = sa.select(ConferenceAttendee.user_id).join(Conference, Conference.id == ConferenceAttendee.conference_id) \
         .where(live, ConferenceAttendee.user_id.is_not(None))
-    return list(db.session.scalars(sa.select(User).where(
-        User.active.is_(True), sa.or_(User.unit_id.in_(unit_ids), User.id.in_(user_ids))).order_by(User.id)))
+    workers = sa.select(UserRole.user_id).where(UserRole.role.in_([r.value for r in TASK_WORKER_ROLES]))
+    return list(db.session.scalars(sa.select(User).where(User.active.is_(True), sa.or_(
+        sa.and_(User.unit_id.in_(unit_ids), User.id.in_(workers)), User.id.in_(user_ids))).order_by(User.id)))
 
 
 def conferences_of_case(case_id: int) -> list[Conference]:

@@ -51,7 +51,7 @@ class Table:
 
 @dataclass(frozen=True)
 class Scope:
-    """Which townships the viewer oversees (None: every township, for admins)."""
+    """Which townships the viewer oversees (None: every township; no caller asks for that today)."""
 
     township_ids: tuple[int, ...] | None
     townships: dict[int, str]
@@ -62,12 +62,13 @@ def tz() -> ZoneInfo:
 
 
 def scope_for(user: User) -> Scope:
-    """A coordinator sees the townships of their county; an admin (or a coordinator without one) all."""
+    """A coordinator or admin sees the townships of their county; one without a county sees none (need to
+    know, ``app.cases.access``: a missing basis is no access, not all of it)."""
     townships = db.session.execute(sa.select(Region.id, Region.name, Region.parent_id)
                                    .where(Region.level == "township").order_by(Region.code)).all()
     county = user.region_id if user.region is not None and user.region.level == "county" else None
     if county is None:
-        return Scope(None, {t.id: t.name for t in townships})
+        return Scope((), {})
     mine = {t.id: t.name for t in townships if t.parent_id == county}
     return Scope(tuple(mine), mine)
 

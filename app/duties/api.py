@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.cases.access import access_basis
+from app.cases.access import case_access
 from app.cases.audit import audit
 from app.cases.models import Case, Child
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
@@ -17,6 +17,8 @@ from app.extensions import db
 from app.org.models import User
 from app.org.queries import region_by_code
 from app.org.roles import Role
+from app.tasks.form_render import step_data
+from app.tasks.models import Task
 
 from . import operations
 from .catalog import DEFAULT_FREQUENCIES
@@ -106,12 +108,19 @@ class ChildProgramme(MethodView):
         user = current_api_user()
         child = _child(child_id)
         case = db.session.scalar(sa.select(Case).where(Case.child_id == child.id, Case.kind == "care"))
-        basis = access_basis(user, case) if case is not None else None
-        if basis is None or basis.value == "reporter":
+        access = case_access(user, case) if case is not None else None
+        if access is None or not access.detail:
             operations.ensure_can_manage_child(user, child)
+            access = None
         audit(user.id, "view", "programme", child.id, case_id=case.id if case else None,
-              detail={"basis": basis.value if basis else "manages"})
-        return child_programme(child)
+              detail={"basis": access.basis.value if access else "manages"})
+        programme = child_programme(child)
+        if access is not None and not access.narratives:  # visit records' free text follows the step's rule
+            for cycle in programme["cycles"]:
+                task = db.session.get(Task, cycle["task_id"]) if cycle["task_id"] is not None else None
+                if cycle["record"] is not None and task is not None:
+                    cycle["record"] = step_data(task, access.step_text(task))
+        return programme
 
 
 @blp.route("/children/<int:child_id>/assessments")

@@ -32,11 +32,13 @@ def _within(region: Region, jurisdiction_id: int | None) -> bool:
 
 
 def ensure_can_manage_child(user: User, child: Child) -> None:
-    """Child directors and supervisors of the child's village/township, county coordinators and civil affairs."""
+    """Child directors and supervisors of the child's village/township, county coordinators and civil affairs'
+    liaisons and head (not a reporter-only member of the bureau: need to know, ``app.cases.access``)."""
     if user.has_role(Role.COUNTY_COORDINATOR, Role.ADMIN, Role.CHILD_DIRECTOR, Role.CHILD_SUPERVISOR) \
             and _within(child.village, user.region_id):
         return
-    if user.unit is not None and user.unit.kind == "civil_affairs" and _within(child.village, user.unit.region_id):
+    if user.unit is not None and user.unit.kind == "civil_affairs" and user.has_role(Role.LIAISON, Role.UNIT_HEAD) \
+            and _within(child.village, user.unit.region_id):
         return
     raise Forbidden("you do not manage this child's programme membership")
 

@@ -7,10 +7,12 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.cases.access import can_see_task, may_be_told
 from app.common.errors import NotFound
 from app.common.inputs import bounded_ints
 from app.common.pages import committed_page
 from app.extensions import db
+from app.tasks.models import Task
 
 from .models import Notification
 from .operations import mark_read
@@ -19,10 +21,23 @@ from .queries import recent, unread_count
 blp = Blueprint("alerts", __name__, url_prefix="/notifications", template_folder="templates")
 
 
+def _told(notes: list[Notification]) -> list[Notification]:
+    """The notes whose case the user still has need to know of (access can end after a note was sent:
+    a role change, a cancelled conference), checked once per case."""
+    allowed: dict[int, bool] = {}
+    shown = []
+    for note in notes:
+        if note.case_id is not None and note.case_id not in allowed:
+            allowed[note.case_id] = may_be_told(current_user, note.case_id)
+        if note.case_id is None or allowed[note.case_id]:
+            shown.append(note)
+    return shown
+
+
 @blp.get("")
 @login_required
 def index() -> Any:
-    return render_template("notifications/list.html", notes=recent(current_user, limit=200))
+    return render_template("notifications/list.html", notes=_told(recent(current_user, limit=200)))
 
 
 @blp.get("/count")
@@ -50,8 +65,9 @@ def open_note(note_id: int) -> Any:
     if note is None or note.user_id != current_user.id:
         raise NotFound("no such notification")
     mark_read(current_user, [note.id])
-    if note.task_id:
-        return redirect(url_for("inbox.task_page", task_id=note.task_id))
-    if note.case_id:
+    task = db.session.get(Task, note.task_id) if note.task_id else None
+    if task is not None and can_see_task(current_user, task):
+        return redirect(url_for("inbox.task_page", task_id=task.id))
+    if note.case_id and may_be_told(current_user, note.case_id):
         return redirect(url_for("workspace.case_page", case_id=note.case_id))
     return redirect(url_for("alerts.index"))

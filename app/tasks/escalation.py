@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.cases.access import task_workers
 from app.cases.models import Case
 from app.cases.timeline import record
 from app.common.clock import now
@@ -86,7 +87,7 @@ def _holder(task: Task, case: Case) -> list[User]:
         return [task.assignee]
     if task.unit_id is None:
         return []
-    return _active(sa.select(User).where(User.unit_id == task.unit_id))
+    return list(db.session.scalars(task_workers(task.unit_id)))  # never a reporter-only member
 
 
 def _unit_head(task: Task, case: Case) -> list[User]:
@@ -105,8 +106,8 @@ def _supervisor(task: Task, case: Case) -> list[User]:
 
 
 def _coordinator(task: Task, case: Case) -> list[User]:
-    return _active(_with_role(Role.COUNTY_COORDINATOR).where(
-        sa.or_(User.region_id.in_(_case_regions(case)), User.region_id.is_(None))))
+    # Only the coordinators whose county holds the case: one without a county has no need to know it.
+    return _active(_with_role(Role.COUNTY_COORDINATOR).where(User.region_id.in_(_case_regions(case))))
 
 
 register_audience("holder", _holder)

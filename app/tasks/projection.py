@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 
+from app.cases.access import task_workers
 from app.cases.timeline import record
 from app.common.clock import now
 from app.extensions import db
 from app.notifications.operations import notify
-from app.org.queries import nearest_unit, unit_members
+from app.org.queries import nearest_unit
 
 from .deadlines import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline, remind_at
 from .models import Task, TaskState, Timer
@@ -117,7 +118,7 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
         else:
             record(case, "task_created", f"{task.name} → {unit.name}", unit=unit, task=task,
                    detail={"bpmn_id": task.bpmn_id, "due_at": due.isoformat() if due else None})
-            notify(unit_members(unit.id, with_roles=False), "new_task", f"{case.number}: {task.name}", case_id=case.id,
+            notify(db.session.scalars(task_workers(unit.id)), "new_task", f"{case.number}: {task.name}", case_id=case.id,
                    task_id=task.id)
     for engine_id, row in open_rows.items():
         if engine_id in ready_ids or (completed is not None and row.id == completed.id):
