@@ -56,8 +56,8 @@ TASK_WORKER_ROLES = (Role.LIAISON, Role.UNIT_HEAD)
 """The roles that work a unit's tasks; a unit member without one (a reporter) works none."""
 HARM_DETAIL_KINDS = {"police", "civil_affairs", "procuratorate", "court", "rescue_center", "welfare_institution"}
 """Department kinds that act on abuse and harm and so read the report's narrative."""
-NARRATIVE_TIMELINE_KINDS = ("task_comment", "report_received")
-"""Timeline entries whose text is a narrative (a comment's words, the report)."""
+NARRATIVE_TIMELINE_KINDS = ("task_comment", "report_received", "attachment_added")
+"""Timeline entries whose text is a narrative (a comment's words, the report, a file's name)."""
 
 
 def _within(region: Region, jurisdiction_id: int | None) -> bool:
@@ -158,18 +158,23 @@ class CaseAccess:
             return True
         return self.basis == Basis.COUNTY and oversees_tasks(self.user)
 
+    def timeline_text(self, kind: str, task: Task | None = None) -> bool:
+        """Whether the entry's words may be shown: a comment's text, the report and a file's name are
+        narratives (of the step they belong to, if any)."""
+        if kind not in NARRATIVE_TIMELINE_KINDS:
+            return self.detail
+        return self.narratives or (task is not None and self.step_text(task))
+
     def timeline_entry(self, kind: str, summary: str, detail: dict[str, Any],
                        task: Task | None = None) -> tuple[str, dict[str, Any]]:
         """(summary, detail) of a timeline entry as this user may read it.
 
-        Comments and the report are narratives; a completed step's data carries its free text, so it
-        is shown only to those who may read that step's text.
+        Narrative entries lose their words; a completed step's data carries its free text, so it is
+        shown only to those who may read that step's text.
         """
-        if kind in NARRATIVE_TIMELINE_KINDS and not self.narratives:
-            if task is not None and self.step_text(task):
-                return summary, detail
+        if not self.timeline_text(kind, task):
             return "", {k: v for k, v in detail.items() if k in ("comment_id", "report_id", "reporter_type",
-                                                                   "situation")}
+                                                                   "situation", "attachment_id")}
         if "data" in detail and (task is None or not self.step_text(task)):
             return summary, {k: v for k, v in detail.items() if k != "data"}
         return summary, detail

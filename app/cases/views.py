@@ -36,7 +36,7 @@ from app.tasks.comments import Comment
 from app.tasks.form_render import step_values
 from app.tasks.models import Task, TaskState, Timer
 
-from .access import Basis, require_case
+from .access import Basis, regions_within, require_case
 from .audit import audit
 from .models import AuditEvent, Case, Report, TimelineEntry
 from .operations import accept_report
@@ -90,12 +90,15 @@ def case_page(case_id: int) -> Any:
 
     instances = instances_of_case(case.id)
     open_tasks = list(db.session.scalars(sa.select(Task).where(Task.case_id == case.id, Task.state == TaskState.OPEN)))
+    tasks = {t.id: t for t in db.session.scalars(sa.select(Task).where(Task.case_id == case.id))}
+    entries = timeline(case.id)
     return render_template(
         "cases/case.html", case=case, basis=basis, child=child_view(case, current_user), show_text=show_text,
         reports=case.reports, records=records, visits=pick(VISIT_STEPS), help_records=pick(HELP_STEPS),
         problems=pick(PROBLEM_STEPS), solutions=pick(SOLUTION_STEPS), completed=completed,
         open_tasks=open_tasks, task_links={t.id for t in open_tasks if access.task(t)},
-        instances=[(i, _diagram_state(i)) for i in instances], timeline=timeline(case.id),
+        instances=[(i, _diagram_state(i)) for i in instances], timeline=entries,
+        shown_text={e.id for e in entries if access.timeline_text(e.kind, tasks.get(e.task_id or 0))},
         attachments=[a for a in attachments_of(case_id=case.id) if access.attachment(a)],
         comments=list(db.session.scalars(sa.select(Comment).where(Comment.case_id == case.id)
                                          .order_by(Comment.created_at))),
@@ -218,6 +221,11 @@ def audit_log() -> Any:
     args = request.args
     tz = ZoneInfo(current_app.config["LIANDONG"].county_timezone)
     stmt = sa.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    # Rows about a case only for the county that holds it (need to know); rows about no case (logins,
+    # admin changes) carry no child's data.
+    county_cases = sa.select(Case.id).where(Case.region_id.in_(regions_within(current_user.region_id))) \
+        if current_user.region_id is not None else sa.select(Case.id).where(sa.false())
+    stmt = stmt.where(sa.or_(AuditEvent.case_id.is_(None), AuditEvent.case_id.in_(county_cases)))
     if args.get("user"):
         stmt = stmt.where(AuditEvent.user_id.in_(sa.select(User.id).where(User.username == args["user"].strip())))
     if args.get("case"):

@@ -209,6 +209,7 @@ def comment(task_id: int) -> Any:
 @committed_page
 def upload(task_id: int) -> Any:
     task, _ = visible_task(task_id)
+    operations.ensure_can_act(current_user, task)  # a coordinator reads the task but attaches nothing
     file = request.files.get("file")
     try:
         if file is None or not file.filename:
