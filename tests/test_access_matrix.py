@@ -340,8 +340,8 @@ def _check(row: Row, role: str | None, resp: Any, world: World) -> list[str]:
             problems.append(f"{where}: not sent to the login page")
         if resp.status_code in (401, 403, 404) and row.api and not (resp.is_json and resp.get_json().get("message")):
             problems.append(f"{where}: no JSON message")
-    problems += [f"{where}: does not show {m}" for m in expect.shows if world.fill(m) not in body]
-    problems += [f"{where}: shows {m}" for m in expect.hides if world.fill(m) in body]
+    problems += [f"{where}: does not show {world.fill(m)}" for m in expect.shows if world.fill(m) not in body]
+    problems += [f"{where}: shows {world.fill(m)}" for m in expect.hides if world.fill(m) in body]
     return problems
 
 
@@ -364,7 +364,7 @@ def test_need_to_know_matrix(app: Flask, page: Any, as_user: Any, world: World, 
         failures += _check(row, role, resp, world)
         resp.close()
         db.session.rollback()
-    assert failures == []
+    assert not failures, "\n".join(failures)
 
 
 def _endpoint(app: Flask, method: str, url: str) -> str:

@@ -1,0 +1,76 @@
+"""Need-to-know beyond the request matrix: who is told (notifications, escalations) and what a conference's
+API answer carries of a unit's preparation (docs/security.md, "Need-to-know")."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from deadline_helpers import open_case, sweep
+from webhelpers import open_case as report_case
+
+from app.extensions import db
+
+
+def test_notices_go_only_to_people_with_need_to_know(county: Any, clock: Any) -> None:
+    """A reporter-only member of the police station and a coordinator without a county are told nothing
+    about the station's overdue task; everyone told can open the case."""
+    from app.notifications.models import Notification
+    from app.org.models import User
+    from app.org.operations import create_user
+    from app.org.queries import user_by_username
+    from app.org.roles import Role
+
+    station = user_by_username("police_t01").unit  # type: ignore[union-attr]
+    clerk = create_user("police_t01_clerk", "派出所文员", None, {Role.REPORTER}, station, None)
+    floating = create_user("coordinator_nowhere", "未分配县的协调员", None, {Role.COUNTY_COORDINATOR}, None, None)
+    db.session.commit()
+    open_case("four_in_one", "t01v01")
+    for minutes in (46, 15, 121):  # remind, overdue, the coordinator (docs/deadlines-and-escalation.md)
+        clock.advance(minutes=minutes)
+        sweep()
+    notes = list(db.session.scalars(sa.select(Notification).order_by(Notification.id)))
+    kinds = {n.kind for n in notes}
+    assert {"new_task", "remind", "overdue", "coordinator"} <= kinds, kinds
+    told = {n.user_id for n in notes}
+    assert clerk.id not in told and floating.id not in told
+    from app.cases.access import may_be_told
+
+    for note in notes:
+        user = db.session.get(User, note.user_id)
+        assert user is not None and may_be_told(user, note.case_id, note.task_id), (user.username, note.kind)
+
+
+def test_a_units_preparation_text_follows_the_step_rule_in_the_conference_api(as_user: Any) -> None:
+    """The justice bureau's preparation notes: read by the harm-acting police and by justice itself, not by
+    the education bureau, which is invited too but does not act on harm."""
+    from app.cases.models import Case
+    from app.conferences.operations import schedule
+    from app.org.queries import user_by_username
+    from app.tasks import operations
+    from app.tasks.models import Task
+
+    notes = "司法所掌握：家中曾有暴力记录"
+    case_id = report_case(as_user)["case_id"]
+    rescue = user_by_username("rescue_center_c01").unit_id  # type: ignore[union-attr]
+    conference = schedule(db.session.get(Case, case_id), user_by_username("coordinator"),  # type: ignore[arg-type]
+                          title="个案会商", scheduled_at=datetime(2026, 3, 12, 6, 0, tzinfo=UTC),
+                          convening_unit_id=rescue,
+                          invited=[{"department_kind": "justice"}, {"department_kind": "education"}])
+    db.session.commit()
+    justice = user_by_username("justice_c01")
+    prepare = db.session.scalar(sa.select(Task).where(Task.case_id == case_id, Task.unit_id == justice.unit_id))  # type: ignore[union-attr]
+    operations.complete(prepare, justice, {"will_attend": True, "unit_information": notes})  # type: ignore[arg-type]
+    db.session.commit()
+
+    def preparation(username: str) -> dict[str, Any]:
+        resp = as_user(username).get(f"/api/v1/conferences/{conference.id}")
+        assert resp.status_code == 200, resp.get_json()
+        [unit] = [u for u in resp.get_json()["units"] if u["unit"]["id"] == justice.unit_id]  # type: ignore[union-attr]
+        return dict(unit["preparation"]["data"])
+
+    assert preparation("police_t01")["unit_information"] == notes
+    assert preparation("justice_c01")["unit_information"] == notes
+    assert preparation("education_c01") == {"will_attend": True}
+    assert preparation("coordinator")["unit_information"] == notes
