@@ -219,13 +219,13 @@ NO_CHILD_DATA = {
                  "processes.Designer", "processes.Drafts", "processes.Draft", "processes.DraftDeploy",
                  "processes.DraftDiff", "processes.DraftElements", "processes.DraftElement", "processes.DraftFiles",
                  "processes.DraftFile", "processes.DraftForm", "processes.TestRuns", "processes.MigrationRollback",
-                 "processes.TestRun", "processes.TestRunClock", "processes.TestRunStep")},
+                 "processes.TestRun", "processes.TestRunClock", "processes.TestRunStep", "processes.MakeCurrent")},
     **{e: "the process designer's pages (designers): definitions, forms, sandbox runs, migration plans"
        for e in ("designer.index", "designer.modeler", "designer.deploy", "designer.draft_file", "designer.new_form",
                  "designer.form_editor", "designer.save", "designer.test_runs", "designer.upload",
                  "designer.new_draft", "designer.form_preview", "designer.rollback", "designer.versions",
                  "designer.diff", "designer.edit", "designer.migration_plan", "designer.migrate",
-                 "designer.test_run", "designer.test_clock", "designer.test_step")},
+                 "designer.test_run", "designer.test_clock", "designer.test_step", "designer.make_current")},
 }
 """Routes that return no child's data, each with the reason; everything else must be in ``ROWS``."""
 
