@@ -109,14 +109,22 @@ def _ns(tag: Any) -> str:
     return etree.QName(tag).namespace or "" if isinstance(tag, str) else ""
 
 
-def _prefixed(node: etree._Element, qname: str) -> str:
+def _prefixed(node: etree._Element, qname: str, prefixes: dict[str, str] | None = None) -> str:
+    """``prefix:local`` for a qualified name; ``prefixes`` (uri -> prefix) saves rebuilding ``nsmap``
+    for each of a node's attributes (it costs as much as the namespaces in scope)."""
     q = etree.QName(qname)
     if not q.namespace:
         return q.localname
     prefix = KNOWN_PREFIXES.get(q.namespace)
     if prefix is None:
-        prefix = next((p for p, uri in (node.nsmap or {}).items() if uri == q.namespace and p), "ext")
+        if prefixes is None:
+            prefixes = _prefixes(node)
+        prefix = prefixes.get(q.namespace, "ext")
     return f"{prefix}:{q.localname}"
+
+
+def _prefixes(node: etree._Element) -> dict[str, str]:
+    return {uri: p for p, uri in reversed(list((node.nsmap or {}).items())) if p}
 
 
 def _text(node: etree._Element | None) -> str:
@@ -153,9 +161,13 @@ def _spiff_extensions(node: etree._Element) -> dict[str, str]:
 
 def _foreign(node: etree._Element) -> dict[str, str]:
     found: dict[str, str] = {}
+    prefixes: dict[str, str] | None = None
     for key, value in node.attrib.items():
-        if _ns(key) and _ns(key) != BPMN_NS and _ns(key) != XSI_NS:
-            found[_prefixed(node, str(key))] = str(value)
+        namespace = _ns(key)
+        if namespace and namespace != BPMN_NS and namespace != XSI_NS:
+            if prefixes is None and namespace not in KNOWN_PREFIXES:
+                prefixes = _prefixes(node)
+            found[_prefixed(node, str(key), prefixes)] = str(value)
     ext = _bpmn_child(node, "extensionElements")
     if ext is not None:
         for child in ext:
