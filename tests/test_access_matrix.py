@@ -35,6 +35,8 @@ WARNING_TEXT = "告字〔2025〕12号"
 """Free text of the police's legal disposition (a "solution" record on the case page)."""
 COMMENT = "已电话联系监护人"
 POLICE_FILE, EDU_FILE = "police-statement.pdf", "edu-note.txt"
+NO_QUEUE = "您的角色不办理任务"
+"""The inbox of a unit member whose role works no tasks says so."""
 NUMBER = "{number}"
 """The case number, filled in from the world."""
 
@@ -106,7 +108,9 @@ DECISION = {"decisions-0-decision": "学校安排班主任结对帮扶", "decisi
 PAGES = [
     Row("GET", "/inbox", {POLICE: see(MASKED, NUMBER, hides=(NAME,)), HEAD: see(MASKED, NUMBER, hides=(NAME,)),
                           EDU: see(MASKED, NUMBER, hides=(NAME,)), INVITED: see(MASKED, NUMBER, hides=(NAME,)),
-                          DIRECTOR: see(NAME, NUMBER), COORD: see(NAME, NUMBER)}, default=LIST_NOTHING),
+                          DIRECTOR: see(NAME, NUMBER), COORD: see(NAME, NUMBER),
+                          **each((REPORTER, UNIT_REPORTER), see(NO_QUEUE, hides=(NAME, MASKED, NUMBER)))},
+        default=LIST_NOTHING),
     Row("GET", "/tasks/{edu_task}", {EDU: see(NAME, EDU_FILE, hides=(TRIAGE_TEXT, WARNING_TEXT, NARRATIVE)),
                                      COORD: see(NAME, TRIAGE_TEXT, WARNING_TEXT, EDU_FILE)}),
     Row("GET", "/tasks/{triage}", {POLICE: see(NAME, POLICE_FILE, COMMENT), HEAD: see(NAME, POLICE_FILE, COMMENT),
