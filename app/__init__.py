@@ -55,7 +55,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
-    from .org.queries import load_session_user
+    from .org.sessions import load_session_user
 
     login_manager.user_loader(load_session_user)
     csrf.init_app(app)
@@ -128,6 +128,13 @@ def _register_pages(app: Flask, settings: Settings) -> None:
         MAX_CONTENT_LENGTH=settings.attachment_max_bytes + 1024 * 1024,
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_KEY_PREFIX="liandong",
+        # Redis down or hanging must not stop sign-in: short timeouts, then count in memory (logged)
+        # until Redis answers again; an error after the check is logged, never a 500.
+        RATELIMIT_STORAGE_OPTIONS=({"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+                                   if settings.redis_url else {}),
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_HEADERS_ENABLED=True,  # Retry-After on 429
     )
     login_manager.login_view = "auth.login"
     login_manager.login_message = ""

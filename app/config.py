@@ -48,12 +48,25 @@ class Settings:
     instance_dir: Path = ROOT / "instance"
     script_step_budget: int = 100_000
     script_time_budget: float = 2.0
-    token_ttl_days: int = 365
+    token_ttl_days: int = 30
+    """Default lifetime of a new bearer token (``flask users token --days`` may ask for another)."""
+    token_max_days: int = 365
+    """No token lives longer than this, whatever its creator asks for."""
+    session_idle_minutes: int = 30
+    """A browser session unused this long ends (docs/security.md: Sessions and tokens)."""
+    session_max_hours: int = 12
+    """A browser session ends this long after sign-in, however busy (one working day)."""
     testing: bool = False
     secure_cookies: bool = True
     """Session cookie ``Secure`` flag; always off in debug and tests (plain http on 127.0.0.1)."""
-    login_limit_per_account: str = "5 per minute; 30 per hour"
-    login_limit_per_address: str = "20 per minute; 300 per hour"
+    login_limit_per_attempt: str = "5 per minute; 10 per 15 minutes; 20 per hour; 40 per day"
+    """Failed sign-ins of one account from one address: each tier breached makes the wait longer."""
+    login_limit_per_account: str = "30 per hour; 100 per day"
+    """Failed sign-ins of one account from everywhere, except from a browser it signed in on before."""
+    login_limit_per_address: str = "30 per minute; 300 per hour"
+    """Failed sign-ins from one address, whichever accounts (password spraying)."""
+    token_failure_limit: str = "30 per minute; 300 per hour"
+    """Refused bearer tokens from one address before the API answers 429."""
     attachment_max_bytes: int = 10 * 1024 * 1024
     smtp_host: str | None = None
     """No host: mails wait in the outbox (the embedded pilot may have no mail server)."""
@@ -97,7 +110,7 @@ def _flag(raw: str | None, default: bool = False) -> bool:
 
 
 def _mail_and_sweep_settings(env: dict[str, str]) -> dict[str, Any]:
-    """LIANDONG_SMTP_* and the sweep's settings (docs/deadlines-and-escalation.md)."""
+    """LIANDONG_SMTP_*, the sweep's settings (docs/deadlines-and-escalation.md), session and token lifetimes."""
     values: dict[str, Any] = {
         "smtp_host": env.get("LIANDONG_SMTP_HOST") or None,
         "smtp_user": env.get("LIANDONG_SMTP_USER") or None,
@@ -111,6 +124,11 @@ def _mail_and_sweep_settings(env: dict[str, str]) -> dict[str, Any]:
         values["smtp_from"] = env["LIANDONG_SMTP_FROM"]
     if env.get("LIANDONG_DIGEST_TIME"):
         values["digest_time"] = env["LIANDONG_DIGEST_TIME"]
+    for name, key in (("LIANDONG_TOKEN_TTL_DAYS", "token_ttl_days"), ("LIANDONG_TOKEN_MAX_DAYS", "token_max_days"),
+                      ("LIANDONG_SESSION_IDLE_MINUTES", "session_idle_minutes"),
+                      ("LIANDONG_SESSION_MAX_HOURS", "session_max_hours")):
+        if env.get(name):
+            values[key] = max(1, int(env[name]))
     if env.get("LIANDONG_SWEEP_INTERVAL"):
         values["sweep_interval"] = max(1, int(env["LIANDONG_SWEEP_INTERVAL"]))
     return values

@@ -15,6 +15,7 @@ from helpers import report_payload
 from werkzeug.serving import make_server
 
 from app.extensions import db, limiter
+from app.org.sessions import EPOCH_KEY, SEEN_KEY, SINCE_KEY
 
 CHROMIUM = "/usr/bin/chromium"
 """Debian's chromium (never ``playwright install``); browser tests FAIL when it is missing, never skip."""
@@ -24,7 +25,13 @@ SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
 
 
 class PageClient:
-    """A browser-like test client signed in as one demo user, with the page's CSRF token."""
+    """A browser-like test client signed in as one demo user, with the page's CSRF token.
+
+    It stands for a user who keeps working: before each request its session is marked as just used
+    (tests move the clock by hours), so idle and absolute lifetimes never end it; tests of those
+    lifetimes sign in through ``/login`` instead. Its epoch is the user's at creation, so signing
+    out, a password reset or an access change do end it.
+    """
 
     def __init__(self, app: Flask, username: str | None):
         self.client = app.test_client()
@@ -37,6 +44,15 @@ class PageClient:
             with self.client.session_transaction() as sess:
                 sess["_user_id"] = str(user.id)
                 sess["_fresh"] = True
+                sess[EPOCH_KEY] = user.session_epoch
+
+    def _keep_alive(self) -> None:
+        if not self.username:
+            return
+        at = int(self.client.application.extensions["liandong.clock"].now().timestamp())
+        with self.client.session_transaction() as sess:
+            if "_user_id" in sess:
+                sess[SINCE_KEY] = sess[SEEN_KEY] = at
 
     @staticmethod
     def _forget_cached_user() -> None:
@@ -50,10 +66,12 @@ class PageClient:
 
     def get(self, path: str, **kw: Any) -> Any:
         self._forget_cached_user()
+        self._keep_alive()
         return self.client.get(path, **kw)
 
     def csrf(self) -> str:
         self._forget_cached_user()
+        self._keep_alive()
         page = self.client.get("/login", follow_redirects=True).get_data(as_text=True)
         match = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert match, "no CSRF token on the page"
@@ -72,6 +90,7 @@ class PageClient:
 
             data = MultiDict(data)
         self._forget_cached_user()
+        self._keep_alive()
         return self.client.post(path, data=data, **kw)
 
 

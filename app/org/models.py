@@ -71,6 +71,8 @@ class User(UserMixin, db.Model):
     email_frequency: Mapped[str] = mapped_column(sa.String(16), default="immediate", server_default="immediate")
     """immediate (one mail per notification), daily (a digest on working-day mornings), never."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Raised to end every browser session of the user at its next request (app/org/sessions.py)."""
 
     unit: Mapped[Unit | None] = relationship()
     region: Mapped[Region | None] = relationship()
@@ -111,5 +113,7 @@ class ApiToken(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(40))
+    """revoked (by hand), password_reset, deactivated, access_changed."""
 
     user: Mapped[User] = relationship()

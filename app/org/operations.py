@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
@@ -16,6 +17,7 @@ from app.extensions import db
 from .kinds import DEPARTMENT_KINDS
 from .models import ApiToken, Region, Unit, User, UserRole
 from .roles import Role
+from .sessions import cut_off
 
 _hasher = PasswordHasher()
 
@@ -29,10 +31,36 @@ def hash_password(password: str) -> str:
 def check_password(user: User, password: str) -> bool:
     if not user.password_hash:
         return False
+    return _verify(user.password_hash, password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, InvalidHashError):
         return False
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash with the same parameters as real ones, verified when there is no real one to verify."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with this name and password, or None.
+
+    Exactly one argon2 verification runs whatever the outcome (unknown name, inactive user, no
+    password, wrong password), so the answer's timing does not tell which names exist.
+    """
+    from .queries import user_by_username
+
+    user = user_by_username(username) if username else None
+    real = user.password_hash if user is not None and user.password_hash else None
+    ok = _verify(real or _dummy_hash(), password)
+    if ok and real is not None and user is not None and user.active:
+        return user
+    return None
 
 
 def create_region(code: str, name: str, level: str, parent: Region | None = None) -> Region:
@@ -65,13 +93,23 @@ def create_user(username: str, display_name: str, password: str | None, roles: s
     return user
 
 
-def issue_token(user: User, name: str = "cli", ttl_days: int | None = 365) -> str:
-    """Create a bearer token and return it; only its hash is stored, so it is shown once."""
+def issue_token(user: User, name: str = "cli", ttl_days: int | None = None) -> str:
+    """Create a bearer token and return it; only its hash is stored, so it is shown once.
+
+    Every token expires: ``ttl_days`` defaults to ``Settings.token_ttl_days`` and is capped at
+    ``Settings.token_max_days``.
+    """
+    from flask import current_app
+
+    settings = current_app.config["LIANDONG"]
+    days = settings.token_ttl_days if ttl_days is None else ttl_days
+    if not 1 <= days <= settings.token_max_days:
+        raise Invalid("bad token lifetime", {"days": [f"between 1 and {settings.token_max_days}"]})
     raw = "ld_" + secrets.token_urlsafe(32)
     at = now()
     db.session.add(ApiToken(
-        user_id=user.id, token_hash=hashlib.sha256(raw.encode()).hexdigest(), name=name, created_at=at,
-        expires_at=at + timedelta(days=ttl_days) if ttl_days else None,
+        user_id=user.id, token_hash=hashlib.sha256(raw.encode()).hexdigest(), name=name[:80], created_at=at,
+        expires_at=at + timedelta(days=days),
     ))
     db.session.flush()
     return raw
@@ -79,13 +117,18 @@ def issue_token(user: User, name: str = "cli", ttl_days: int | None = 365) -> st
 
 def update_user(user: User, *, display_name: str, roles: set[Role], unit: Unit | None, region: Region | None,
                 active: bool) -> User:
-    """An administrator sets a user's name, roles, unit, jurisdiction and whether they may sign in."""
+    """An administrator sets a user's name, roles, unit, jurisdiction and whether they may sign in.
+
+    A change of roles, unit, jurisdiction or active ends the user's sessions and tokens: whatever
+    they were trusted with before is re-decided at their next sign-in.
+    """
     if not display_name.strip():
         raise Invalid("a name is required", {"display_name": ["required"]})
     if not roles:
         raise Invalid("a user needs at least one role", {"roles": ["choose at least one role"]})
     if roles & {Role.LIAISON, Role.UNIT_HEAD} and unit is None:
         raise Invalid("liaisons and unit heads belong to a unit", {"unit": ["required for this role"]})
+    before = (user.active, {r.role for r in user.role_rows}, user.unit_id, user.region_id)
     user.display_name = display_name.strip()[:120]
     user.unit = unit
     user.region = region
@@ -95,10 +138,13 @@ def update_user(user: User, *, display_name: str, roles: set[Role], unit: Unit |
     user.role_rows = [r for r in user.role_rows if r.role in wanted] + [
         UserRole(role=r) for r in sorted(wanted - current)]
     db.session.flush()
+    if user.id is not None and before != (active, wanted, user.unit_id, user.region_id):
+        cut_off(user, "deactivated" if before[0] and not active else "access_changed")
     return user
 
 
 def set_password(user: User, password: str) -> None:
-    """Reset a password (argon2); the old one stops working at once."""
+    """Reset a password (argon2); the old one, every session and every token stop working at once."""
     user.password_hash = hash_password(password)
     db.session.flush()
+    cut_off(user, "password_reset")

@@ -51,18 +51,40 @@ def user_by_username(username: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.username == username))
 
 
-def user_for_token(raw_token: str) -> User | None:
-    """The active user a bearer token belongs to, or None (unknown, revoked, expired)."""
+def live_token(raw_token: str) -> ApiToken | None:
+    """The token row for a bearer token if it still works (known, not revoked, not expired, active user)."""
     digest = hashlib.sha256(raw_token.encode()).hexdigest()
     token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == digest))
     if token is None or token.revoked_at is not None:
         return None
-    at = now()
-    if token.expires_at is not None and token.expires_at <= at:
+    if token.expires_at is not None and token.expires_at <= now():
         return None
     if not token.user.active:
         return None
-    return token.user
+    return token
+
+
+def user_for_token(raw_token: str) -> User | None:
+    """The active user a bearer token belongs to, or None (unknown, revoked, expired)."""
+    token = live_token(raw_token)
+    return token.user if token is not None else None
+
+
+def tokens_of(user_id: int | None = None) -> list[ApiToken]:
+    """Tokens, newest first: one user's, or everyone's (administrators)."""
+    stmt = sa.select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    if user_id is not None:
+        stmt = stmt.where(ApiToken.user_id == user_id)
+    return list(db.session.scalars(stmt.limit(1000)))
+
+
+def token_state(token: ApiToken) -> str:
+    """active, expired, or the reason it was revoked."""
+    if token.revoked_at is not None:
+        return token.revoked_reason or "revoked"
+    if token.expires_at is not None and token.expires_at <= now():
+        return "expired"
+    return "active"
 
 
 def region_by_code(code: str) -> Region | None:
@@ -75,12 +97,3 @@ def unit_members(unit_id: int, with_roles: bool = True) -> list[User]:
     if not with_roles:
         stmt = stmt.options(lazyload(User.role_rows))
     return list(db.session.scalars(stmt))
-
-
-def load_session_user(user_id: str) -> User | None:
-    """Flask-Login's user loader: only active users keep a session."""
-    try:
-        user = db.session.get(User, int(user_id))
-    except ValueError:
-        return None
-    return user if user is not None and user.active else None

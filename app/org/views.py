@@ -1,8 +1,11 @@
 """Sign in, sign out and the language switch.
 
-Login attempts are limited per account and per address (Flask-Limiter; Redis storage when
-``REDIS_URL`` is set, so the limit holds across processes). A wrong password and an unknown user
-get the same answer.
+Failed sign-ins are throttled (Flask-Limiter; Redis when ``REDIS_URL`` is set, so the limits hold
+across processes, falling back to memory while Redis is down): per account and address with a
+wait that grows with each tier breached, per address (password spraying), and per account from
+everywhere except browsers the account signed in on before (a signed device cookie), so a guesser
+cannot lock the real user out. A wrong password and an unknown user get the same answer after the
+same work (one argon2 verification). docs/security.md: Sessions and tokens.
 """
 
 from __future__ import annotations
@@ -10,31 +13,61 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.cases.audit import audit
 from app.common.i18n import LOCALES
 from app.common.pages import committed_page
 from app.extensions import limiter
 
-from .operations import check_password
+from .operations import authenticate
 from .queries import user_by_username
+from .sessions import end_sessions, stamp_session
 
 blp = Blueprint("auth", __name__, template_folder="templates")
 
+DEVICE_COOKIE = "ld_device"
+DEVICE_MAX_AGE = 180 * 24 * 3600
+"""A browser an account signed in on keeps signing in during a guessing attack on that account."""
+
+
+def _posted_username() -> str:
+    return request.form.get("username", "").strip().lower()[:80]
+
 
 def _account_key() -> str:
-    return "login-account:" + request.form.get("username", "").strip().lower()[:80]
+    return "login-account:" + _posted_username()
 
 
-def _account_limit() -> str:
-    return str(current_app.config["LIANDONG"].login_limit_per_account)
+def _attempt_key() -> str:
+    return f"login-attempt:{_posted_username()}@{request.remote_addr or ''}"
 
 
-def _address_limit() -> str:
-    return str(current_app.config["LIANDONG"].login_limit_per_address)
+def _setting(name: str) -> str:
+    return str(getattr(current_app.config["LIANDONG"], name))
+
+
+def _failed(_response: Response) -> bool:
+    """Only failed sign-ins count: a busy office behind one address is never throttled for succeeding."""
+    return bool(g.get("login_failed"))
+
+
+def _devices() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="liandong-login-device")
+
+
+def _known_device() -> bool:
+    """The posted account signed in from this browser before (its signed device cookie says so)."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return False
+    try:
+        return bool(_devices().loads(raw, max_age=DEVICE_MAX_AGE) == _posted_username())
+    except BadSignature:
+        return False
 
 
 def _safe_next(target: str | None) -> str:
@@ -45,8 +78,12 @@ def _safe_next(target: str | None) -> str:
 
 
 @blp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_address_limit, methods=["POST"], scope="login-address")
-@limiter.limit(_account_limit, methods=["POST"], key_func=_account_key, scope="login-account")
+@limiter.limit(lambda: _setting("login_limit_per_attempt"), methods=["POST"], key_func=_attempt_key,
+               scope="login-attempt", deduct_when=_failed)
+@limiter.limit(lambda: _setting("login_limit_per_address"), methods=["POST"], scope="login-address",
+               deduct_when=_failed)
+@limiter.limit(lambda: _setting("login_limit_per_account"), methods=["POST"], key_func=_account_key,
+               scope="login-account", deduct_when=_failed, exempt_when=_known_device)
 @committed_page
 def login() -> Any:
     if current_user.is_authenticated and request.method == "GET":
@@ -54,16 +91,28 @@ def login() -> Any:
     error = None
     username = request.form.get("username", "").strip()
     if request.method == "POST":
-        user = user_by_username(username)
-        if user is not None and user.active and check_password(user, request.form.get("password", "")):
+        user = authenticate(username, request.form.get("password", ""))
+        if user is not None:
             session.clear()
             login_user(user)
+            stamp_session(user)
             audit(user.id, "login", "user", user.id)
-            return redirect(_safe_next(request.form.get("next")))
-        audit(user.id if user else None, "login_failed", "user", user.id if user else username[:40])
+            response = redirect(_safe_next(request.form.get("next")))
+            response.set_cookie(DEVICE_COOKIE, _devices().dumps(user.username.lower()), max_age=DEVICE_MAX_AGE,
+                                path=url_for("auth.login"), httponly=True, samesite="Lax",
+                                secure=bool(current_app.config["SESSION_COOKIE_SECURE"]))
+            return response
+        g.login_failed = True
+        known = user_by_username(username) if username else None
+        audit(known.id if known else None, "login_failed", "user", known.id if known else username[:40])
         error = gettext("Wrong user name or password.")
         return render_template("org/login.html", error=error, username=username,
                                next=request.form.get("next", "")), 200
+    ended = session.pop("_ended", None)
+    if ended == "idle":
+        error = gettext("You were signed out after a while without activity. Please sign in again.")
+    elif ended == "expired":
+        error = gettext("Your session reached its time limit. Please sign in again.")
     return render_template("org/login.html", error=error, username=username, next=request.args.get("next", ""))
 
 
@@ -71,7 +120,9 @@ def login() -> Any:
 @login_required
 @committed_page
 def logout() -> Any:
+    """Sign out everywhere: every session of the user ends (a copied cookie included)."""
     audit(current_user.id, "logout", "user", current_user.id)
+    end_sessions(current_user._get_current_object())
     logout_user()
     session.clear()
     flash(gettext("You have signed out."), "info")
