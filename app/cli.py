@@ -58,18 +58,75 @@ def demo_load() -> None:
 @users_cli.command("token")
 @click.argument("username")
 @click.option("--name", default="cli", help="a label for the token")
-def users_token(username: str, name: str) -> None:
+@click.option("--days", type=int, default=None, help="lifetime in days (default LIANDONG_TOKEN_TTL_DAYS, 30)")
+def users_token(username: str, name: str, days: int | None) -> None:
     """Print a new bearer token for USERNAME (shown once; only its hash is stored)."""
+    from app.common.errors import Invalid
     from app.org.operations import issue_token
-    from app.org.queries import user_by_username
 
-    user = user_by_username(username)
-    if user is None or not user.active:
-        click.echo(f"no active user {username!r}", err=True)
-        sys.exit(1)
-    token = issue_token(user, name=name, ttl_days=current_app.config["LIANDONG"].token_ttl_days)
+    user = _user_or_exit(username)
+    try:
+        token = issue_token(user, name=name, ttl_days=days)
+    except Invalid as exc:
+        _fail(exc)
+        return
     db.session.commit()
     click.echo(token)
+
+
+@users_cli.command("tokens")
+@click.argument("username")
+def users_tokens(username: str) -> None:
+    """List USERNAME's tokens: id, name, created, expires, last used, state (never the token itself)."""
+    from app.org.queries import token_state, tokens_of, user_by_username
+
+    user = user_by_username(username)
+    if user is None:
+        click.echo(f"no user {username!r}", err=True)
+        sys.exit(1)
+    rows = tokens_of(user.id)
+    for t in rows:
+        used = t.last_used_at.isoformat(timespec="minutes") if t.last_used_at else "never"
+        expires = t.expires_at.isoformat(timespec="minutes") if t.expires_at else "never"
+        click.echo(f"{t.id:6}  {t.name:20} created {t.created_at.isoformat(timespec='minutes')}  "
+                   f"expires {expires}  last used {used}  {token_state(t)}")
+    if not rows:
+        click.echo("no tokens")
+
+
+@users_cli.command("revoke-token")
+@click.argument("token_ids", nargs=-1, type=int)
+@click.option("--user", "username", default=None, help="revoke every token of this user")
+def users_revoke_token(token_ids: tuple[int, ...], username: str | None) -> None:
+    """Revoke tokens by id (see `flask users tokens`), or all of one user's with --user."""
+    from app.cases.audit import audit
+    from app.org.models import ApiToken
+    from app.org.queries import user_by_username
+    from app.org.sessions import revoke_token, revoke_tokens
+
+    if not token_ids and not username:
+        click.echo("name token ids or --user USERNAME", err=True)
+        sys.exit(2)
+    revoked = 0
+    if username:
+        user = user_by_username(username)
+        if user is None:
+            click.echo(f"no user {username!r}", err=True)
+            sys.exit(1)
+        revoked += revoke_tokens(user, "revoked")
+        audit(None, "tokens_revoke", "user", user.id, detail={"count": revoked})
+    for token_id in token_ids:
+        token = db.session.get(ApiToken, token_id)
+        if token is None:
+            db.session.rollback()
+            click.echo(f"no token {token_id}", err=True)
+            sys.exit(1)
+        if token.revoked_at is None:
+            revoked += 1
+        revoke_token(token)
+        audit(None, "token_revoke", "api_token", token.id, detail={"user_id": token.user_id})
+    db.session.commit()
+    click.echo(f"revoked {revoked} token(s)")
 
 
 @processes_cli.command("deploy")

@@ -50,7 +50,9 @@ def token_required(view: F) -> F:
     """Authenticate with ``Authorization: Bearer <token>``; 401 with a JSON message otherwise.
 
     ``authenticate_first`` runs the same check before flask-smorest parses the body, so a caller
-    without a valid token learns 401, never 422 about a body it may not send.
+    without a valid token learns 401, never 422 about a body it may not send. Too many refused tokens
+    from one address get 429 with ``Retry-After`` instead (app/org/throttle.py). A token's
+    ``last_used_at`` is recorded at most once a minute.
     """
 
     @wraps(view)
@@ -79,17 +81,25 @@ def authenticate_first() -> None:
 
 
 def _bearer_user() -> Any:
-    from app.org.queries import user_for_token
+    from app.org.queries import live_token
+    from app.org.sessions import note_token_use
+    from app.org.throttle import refused_token_wait
 
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        abort(401, message="missing bearer token (Authorization: Bearer <token>)")
-    user = user_for_token(token.strip())
-    if user is None:
+    scheme, _, raw = header.partition(" ")
+    token = live_token(raw.strip()) if scheme.lower() == "bearer" and raw.strip() else None
+    if token is None:
+        wait = refused_token_wait()
+        if wait is not None:
+            abort(429, message="too many refused tokens from this address; wait and try again",
+                  headers={"Retry-After": str(wait)})
+        if scheme.lower() != "bearer" or not raw.strip():
+            abort(401, message="missing bearer token (Authorization: Bearer <token>)")
         abort(401, message="invalid, expired or revoked token")
+    note_token_use(token)
     request.liandong_bearer_checked = True  # type: ignore[attr-defined]
-    return user
+    g.api_token = token
+    return token.user
 
 
 def committed(view: F) -> F:

@@ -1,4 +1,5 @@
-"""Administration pages: create users, set roles, unit and jurisdiction, reset passwords.
+"""Administration pages: create users, set roles, unit and jurisdiction, reset passwords, end
+sessions, list and revoke API tokens.
 
 Administrators only; every change writes an audit row (who changed whom, what).
 """
@@ -18,9 +19,10 @@ from app.common.inputs import bounded_int
 from app.common.pages import committed_page, roles_required
 from app.extensions import db
 
-from .models import Region, Unit, User
+from .models import ApiToken, Region, Unit, User
 from .operations import create_user, set_password, update_user
-from .queries import user_by_username
+from .queries import token_state, tokens_of, user_by_username
+from .sessions import end_sessions, revoke_token
 from .roles import Role
 
 blp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
@@ -111,7 +113,8 @@ def edit_user(user_id: int) -> Any:
         return redirect(url_for("admin.edit_user", user_id=user.id))
     form = {"display_name": user.display_name, "unit_id": str(user.unit_id or ""),
             "region_id": str(user.region_id or ""), "active": "1" if user.active else ""}
-    return render_template("org/user_form.html", user=user, form=form, errors={}, **_choices())
+    return render_template("org/user_form.html", user=user, form=form, errors={}, tokens=tokens_of(user.id),
+                           token_state=token_state, **_choices())
 
 
 @blp.post("/users/<int:user_id>/password")
@@ -126,4 +129,30 @@ def reset_password(user_id: int) -> Any:
         return redirect(url_for("admin.edit_user", user_id=user.id))
     audit(current_user.id, "password_reset", "user", user.id)
     flash(gettext("Password reset for %(name)s.", name=user.username), "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
+
+
+@blp.post("/users/<int:user_id>/sessions/end")
+@roles_required(Role.ADMIN)
+@committed_page
+def end_user_sessions(user_id: int) -> Any:
+    """Sign the user out everywhere (a lost phone, a shared computer); tokens stay (revoke them below)."""
+    user = _user(user_id)
+    end_sessions(user)
+    audit(current_user.id, "sessions_end", "user", user.id)
+    flash(gettext("Every session of %(name)s has ended.", name=user.username), "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
+
+
+@blp.post("/users/<int:user_id>/tokens/<int:token_id>/revoke")
+@roles_required(Role.ADMIN)
+@committed_page
+def revoke_user_token(user_id: int, token_id: int) -> Any:
+    user = _user(user_id)
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound(gettext("No such token."))
+    revoke_token(token)
+    audit(current_user.id, "token_revoke", "api_token", token.id, detail={"user_id": user.id})
+    flash(gettext("Token %(name)s revoked.", name=token.name), "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))

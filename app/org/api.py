@@ -1,16 +1,16 @@
-"""REST endpoints about the caller and the organisation."""
+"""REST endpoints about the caller and the organisation, and the caller's bearer tokens."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
 
-from app.common.api import BEARER_SECURITY, current_api_user, token_required
+from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
 
-blp = Blueprint("org", __name__, url_prefix="/api/v1", description="Who am I, and my unit")
+blp = Blueprint("org", __name__, url_prefix="/api/v1", description="Who am I, my unit, my tokens")
 
 
 class MeOut(Schema):
@@ -36,3 +36,74 @@ class Me(MethodView):
             "unit": {"id": user.unit.id, "name": user.unit.name, "kind": user.unit.kind} if user.unit else None,
             "region": user.region.code if user.region else None,
         }
+
+
+class TokenOut(Schema):
+    id = fields.Integer()
+    user_id = fields.Integer()
+    username = fields.String()
+    name = fields.String()
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime(allow_none=True)
+    last_used_at = fields.DateTime(allow_none=True, metadata={"description": "recorded at most once a minute"})
+    revoked_at = fields.DateTime(allow_none=True)
+    state = fields.String(metadata={"description": "active, expired, revoked, password_reset, deactivated, "
+                                                   "access_changed"})
+
+
+class TokenListOut(Schema):
+    items = fields.List(fields.Nested(TokenOut))
+
+
+class TokenQuery(Schema):
+    user_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1),
+                             metadata={"description": "administrators: another user's tokens"})
+
+
+def _token_out(token: Any) -> dict[str, Any]:
+    from app.org.queries import token_state
+
+    return {"id": token.id, "user_id": token.user_id, "username": token.user.username, "name": token.name,
+            "created_at": token.created_at, "expires_at": token.expires_at, "last_used_at": token.last_used_at,
+            "revoked_at": token.revoked_at, "state": token_state(token)}
+
+
+@blp.route("/tokens")
+class Tokens(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(TokenQuery, location="query")
+    @blp.response(200, TokenListOut)
+    @token_required
+    def get(self, args: dict[str, Any]) -> Any:
+        """Your bearer tokens (never the token itself); administrators may ask for another user's."""
+        from app.org.queries import tokens_of
+        from app.org.roles import Role
+
+        user = current_api_user()
+        user_id = args.get("user_id", user.id)
+        if user_id != user.id and not user.has_role(Role.ADMIN):
+            abort(403, message="only administrators list other users' tokens")
+        return {"items": [_token_out(t) for t in tokens_of(user_id)]}
+
+
+@blp.route("/tokens/<int:token_id>/revoke")
+class RevokeToken(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200, TokenOut)
+    @token_required
+    @committed
+    def post(self, token_id: int) -> Any:
+        """Revoke a token: it stops working at once (idempotent). Yours, or anyone's for administrators."""
+        from app.cases.audit import audit
+        from app.extensions import db
+        from app.org.models import ApiToken
+        from app.org.roles import Role
+        from app.org.sessions import revoke_token
+
+        user = current_api_user()
+        token = db.session.get(ApiToken, token_id) if token_id <= 2**31 - 1 else None
+        if token is None or (token.user_id != user.id and not user.has_role(Role.ADMIN)):
+            abort(404, message="no such token")
+        revoke_token(token)
+        audit(user.id, "token_revoke", "api_token", token.id, detail={"user_id": token.user_id})
+        return _token_out(token)
