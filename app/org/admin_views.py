@@ -22,8 +22,8 @@ from app.extensions import db
 from .models import ApiToken, Region, Unit, User
 from .operations import create_user, set_password, update_user
 from .queries import token_state, tokens_of, user_by_username
-from .sessions import end_sessions, revoke_token
 from .roles import Role
+from .sessions import end_sessions, revoke_token
 
 blp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
