@@ -134,7 +134,7 @@ def _register_pages(app: Flask, settings: Settings) -> None:
                                    if settings.redis_url else {}),
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,
-        RATELIMIT_HEADERS_ENABLED=True,  # Retry-After on 429
+        RATELIMIT_FAIL_ON_FIRST_BREACH=False,  # every tier is checked: Retry-After is the longest wait
     )
     login_manager.login_view = "auth.login"
     login_manager.login_message = ""

@@ -10,6 +10,7 @@ same work (one argon2 verification). docs/security.md: Sessions and tokens.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,13 +26,14 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
+from flask_limiter import RateLimitExceeded, RequestLimit
 from flask_login import current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.cases.audit import audit
 from app.common.i18n import LOCALES
-from app.common.pages import committed_page
+from app.common.pages import committed_page, error_page
 from app.extensions import limiter
 
 from .operations import authenticate
@@ -88,13 +90,30 @@ def _safe_next(target: str | None) -> str:
     return url_for("inbox.index")
 
 
+def _too_many(_limit: RequestLimit) -> Response:
+    """The 429 page, with ``Retry-After``: the longest wait of the tiers this attempt breached."""
+    breached = [lim for lim in limiter.current_limits if lim.breached] or [_limit]
+    wait = max(1, max(int(lim.reset_at - time.time()) for lim in breached))
+    minutes = max(1, -(-wait // 60))
+    response = Response(error_page(429, ngettext(
+        "Too many failed sign-ins. Wait %(num)d minute and try again.",
+        "Too many failed sign-ins. Wait %(num)d minutes and try again.", minutes))[0], status=429)
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+@blp.errorhandler(RateLimitExceeded)
+def _rate_limited(error: RateLimitExceeded) -> Any:
+    return error.response if error.response is not None else error_page(429, error.description or "")
+
+
 @blp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: _setting("login_limit_per_attempt"), methods=["POST"], key_func=_attempt_key,
-               scope="login-attempt", deduct_when=_failed)
+               scope="login-attempt", deduct_when=_failed, on_breach=_too_many)
 @limiter.limit(lambda: _setting("login_limit_per_address"), methods=["POST"], scope="login-address",
-               deduct_when=_failed)
+               deduct_when=_failed, on_breach=_too_many)
 @limiter.limit(lambda: _setting("login_limit_per_account"), methods=["POST"], key_func=_account_key,
-               scope="login-account", deduct_when=_failed, exempt_when=_known_device)
+               scope="login-account", deduct_when=_failed, exempt_when=_known_device, on_breach=_too_many)
 @committed_page
 def login() -> Any:
     if current_user.is_authenticated and request.method == "GET":

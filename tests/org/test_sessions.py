@@ -19,7 +19,7 @@ def forget() -> None:
     """The client's requests reuse the test's app context, where per-request caches live."""
     from flask import g
 
-    for key in ("_login_user", "_flask_babel", "csrf_token"):
+    for key in ("_login_user", "_flask_babel", "csrf_token", "login_failed"):
         g.pop(key, None)
 
 
