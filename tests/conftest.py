@@ -144,7 +144,7 @@ def as_user(client: FlaskClient, demo: dict[str, Any]) -> Any:
 
             user = user_by_username(username)
             assert user is not None, username
-            tokens[username] = issue_token(user)
+            tokens[username] = issue_token(user, ttl_days=365)  # tests move the clock by months
             db.session.commit()
         return ApiClient(client, tokens[username])
 

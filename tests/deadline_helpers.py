@@ -74,7 +74,7 @@ def api(app: Flask, county: Flask) -> Any:
 
             user = user_by_username(username)
             assert user is not None, username
-            tokens[username] = issue_token(user)
+            tokens[username] = issue_token(user, ttl_days=365)  # tests move the clock by months
             db.session.commit()
         return Api(app.test_client(), tokens[username])
 

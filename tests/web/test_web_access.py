@@ -220,6 +220,8 @@ def test_every_page_endpoint_is_in_the_table(app: Flask) -> None:
     covered = {url.split("?")[0] for _, _, url, _ in PAGES}
     covered |= {"/logout", "/locale", "/inbox/views", "/inbox/views/{view_id}/delete", "/notifications/read",
                 "/tasks/{task_id}/complete"}  # exercised in test_web_pages.py
+    covered |= {"/admin/users/{user}/sessions/end",
+                "/admin/users/{user}/tokens/{token_id}/revoke"}  # exercised in tests/org/test_tokens.py
     missing = []
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith(mine):
