@@ -6,9 +6,10 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
+from app.common.inputs import Id
 
 blp = Blueprint("org", __name__, url_prefix="/api/v1", description="Who am I, my unit, my tokens")
 
@@ -56,8 +57,7 @@ class TokenListOut(Schema):
 
 
 class TokenQuery(Schema):
-    user_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1),
-                             metadata={"description": "administrators: another user's tokens"})
+    user_id = Id(metadata={"description": "administrators: another user's tokens"})
 
 
 def _token_out(token: Any) -> dict[str, Any]:
@@ -101,7 +101,7 @@ class RevokeToken(MethodView):
         from app.org.sessions import revoke_token
 
         user = current_api_user()
-        token = db.session.get(ApiToken, token_id) if token_id <= 2**31 - 1 else None
+        token = db.session.get(ApiToken, token_id)
         if token is None or (token.user_id != user.id and not user.has_role(Role.ADMIN)):
             abort(404, message="no such token")
         revoke_token(token)
