@@ -5,7 +5,7 @@ api_token.revoked_reason: why a token stopped working (by hand, password reset, 
 access changed). docs/security.md: Sessions and tokens.
 
 Revision ID: c4e1d2a7b9f0
-Revises: 3bf3ce07070c
+Revises: 5d0c1a7e9b42
 Create Date: 2026-11-29 22:40:00.000000
 
 Existing users start at epoch 0; existing browser sessions carry no epoch and so end once, at the
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'c4e1d2a7b9f0'
-down_revision = '3bf3ce07070c'
+down_revision = '5d0c1a7e9b42'
 branch_labels = None
 depends_on = None
 
