@@ -45,6 +45,7 @@ class PageClient:
                 sess["_user_id"] = str(user.id)
                 sess["_fresh"] = True
                 sess[EPOCH_KEY] = user.session_epoch
+            self._keep_alive()  # stamped now too: some tests use ``.client`` directly
 
     def _keep_alive(self) -> None:
         if not self.username:
