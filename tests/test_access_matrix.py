@@ -215,7 +215,9 @@ NO_CHILD_DATA = {
     "alerts.count": "a number", "alerts.read": "marks the user's own notes read",
     "workspace.new_report": "the intake form; answers with the submitter's own new case",
     "cases.Reports": "intake; answers with the submitter's own new case (number and status)",
-    "org.Me": "the caller's own account", "jobs.FailedJobs": "job ids and errors (admins)",
+    "org.Me": "the caller's own account", "org.Tokens": "token names and times (own; admins anyone's)",
+    "org.RevokeToken": "a token's names and times", "admin.end_user_sessions": "accounts (admins)",
+    "admin.revoke_user_token": "accounts (admins)", "jobs.FailedJobs": "job ids and errors (admins)",
     "duties.Frequencies": "cadence rules",
     **{e: "process definitions, drafts and sandbox test runs (designers); migration plans name case numbers only"
        for e in ("processes.Specs", "processes.Diff", "processes.Versions", "processes.Version",
