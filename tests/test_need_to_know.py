@@ -42,6 +42,30 @@ def test_notices_go_only_to_people_with_need_to_know(county: Any, clock: Any) ->
         assert user is not None and may_be_told(user, note.case_id, note.task_id), (user.username, note.kind)
 
 
+def test_a_holder_who_no_longer_works_tasks_is_not_told_the_unit_is(county: Any, clock: Any) -> None:
+    """The liaison who claimed the task is made a reporter only: the ladder tells the unit's workers, not them."""
+    from app.notifications.models import Notification
+    from app.org.operations import update_user
+    from app.org.queries import user_by_username
+    from app.org.roles import Role
+    from app.tasks import operations
+    from app.tasks.models import Task
+
+    case = open_case("four_in_one", "t01v01")
+    liaison = user_by_username("police_t01")
+    assert liaison is not None
+    task = db.session.scalar(sa.select(Task).where(Task.case_id == case.id))
+    operations.claim(task, liaison)  # type: ignore[arg-type]
+    update_user(liaison, display_name=liaison.display_name, roles={Role.REPORTER}, unit=liaison.unit,
+                region=liaison.region, active=True)
+    db.session.commit()
+    clock.advance(minutes=46)  # the reminder goes to the holder
+    sweep()
+    told = {n.user_id for n in db.session.scalars(sa.select(Notification).where(Notification.kind == "remind"))}
+    assert told and liaison.id not in told
+    assert user_by_username("police_t01_head").id in told  # type: ignore[union-attr]
+
+
 def test_a_units_preparation_text_follows_the_step_rule_in_the_conference_api(as_user: Any) -> None:
     """The justice bureau's preparation notes: read by the harm-acting police and by justice itself, not by
     the education bureau, which is invited too but does not act on harm."""

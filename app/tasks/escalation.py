@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.cases.access import task_workers
+from app.cases.access import task_workers, works_tasks
 from app.cases.models import Case
 from app.cases.timeline import record
 from app.common.clock import now
@@ -83,8 +83,9 @@ def _with_role(role: Role) -> sa.Select[tuple[User]]:
 
 
 def _holder(task: Task, case: Case) -> list[User]:
-    if task.assignee_id is not None and task.assignee is not None and task.assignee.active:
-        return [task.assignee]
+    holder = task.assignee if task.assignee_id is not None else None
+    if holder is not None and holder.active and holder.unit_id == task.unit_id and works_tasks(holder):
+        return [holder]  # else (moved, deactivated, now only a reporter) the unit's workers are the holder
     if task.unit_id is None:
         return []
     return list(db.session.scalars(task_workers(task.unit_id)))  # never a reporter-only member
