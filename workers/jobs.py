@@ -58,17 +58,37 @@ def escalate_tasks(task_ids: list[int]) -> int:
 
 
 def fire_timers(instance_id: int) -> bool:
-    """Queue ``engine``; retried. Fire whatever BPMN timers of the instance are due.
+    """Queue ``engine``. Fire whatever BPMN timers of the instance are due; False when firing failed.
 
     Idempotent: a timer fires once (the instance is locked and versioned); a
-    rerun finds nothing due.
+    rerun finds nothing due. A failure is not left to RQ's retries: it is
+    recorded on the timers (attempts, error, ``next_attempt_at`` backoff) and as
+    an incident on the instance in a second transaction, and the sweep tries
+    again once the backoff has passed.
     """
     from app.processes.runtime import fire_due_timers
 
     with job_context():
-        fire_due_timers(instance_id)
-        db.session.commit()
-        return True
+        try:
+            fire_due_timers(instance_id)
+            db.session.commit()
+            return True
+        except Exception as exc:
+            db.session.rollback()
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("timers of instance %s failed: %s", instance_id, type(exc).__name__)
+        _record_timer_failure(instance_id, error)
+        return False
+
+
+def _record_timer_failure(instance_id: int, error: str) -> None:
+    from app.processes.models import ProcessInstance
+    from app.tasks.timers import record_fire_failure
+
+    instance = db.session.get(ProcessInstance, instance_id)
+    if instance is not None:
+        record_fire_failure(instance.id, instance.case_id, error)
+    db.session.commit()
 
 
 def send_email(outbox_id: int) -> str:
@@ -126,12 +146,14 @@ def sweep(inline: bool | None = None) -> dict[str, Any]:
     Reads which tasks have a ladder step due, which instances have a timer due
     and which mails are unsent, then runs the jobs for them: enqueued with
     Redis, inline without (or when ``inline`` is forced, as ``flask deadlines
-    sweep`` does). Writes nothing itself, so running it twice is harmless.
+    sweep`` does). Writes only its own mark (``sweep_mark``: when it last read
+    the database, which ``/readyz`` turns into the sweep lag), so running it
+    twice is harmless.
     """
     from app.common.clock import now
     from app.notifications.email import pending_ids
     from app.tasks.escalation import due_task_ids
-    from app.tasks.sweep import due_timer_instances
+    from app.tasks.sweep import due_timer_instances, mark_swept
 
     report = SweepReport()
     with job_context():
@@ -140,7 +162,8 @@ def sweep(inline: bool | None = None) -> dict[str, Any]:
         instances = due_timer_instances(at)
         mails = pending_ids(at)
         run_inline = _inline() if inline is None else inline
-        db.session.rollback()
+        mark_swept(at)
+        db.session.commit()
     report.tasks_due, report.instances_with_timers = len(task_ids), len(instances)
     chunks = [task_ids[i:i + CHUNK] for i in range(0, len(task_ids), CHUNK)]
     if not run_inline:
@@ -158,8 +181,8 @@ def sweep(inline: bool | None = None) -> dict[str, Any]:
     for instance_id in instances:  # timers first: they may create tasks that are due at once
         try:
             fire_timers(instance_id)
-        except Exception as exc:
-            log.exception("timers of instance %s failed: %s", instance_id, exc)
+        except Exception as exc:  # the database itself failed: the next sweep tries again
+            log.warning("timers of instance %s failed: %s", instance_id, type(exc).__name__)
     with job_context():
         task_ids = due_task_ids(now())
         db.session.rollback()

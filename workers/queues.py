@@ -14,6 +14,8 @@ from typing import Any
 
 from flask import current_app
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Retry
 from rq.job import Job
 
@@ -30,12 +32,25 @@ FAILURE_TTL = 30 * 24 * 3600
 RESULT_TTL = 3600
 
 
-def redis_connection(url: str | None = None) -> Redis:
-    """A client for ``url`` (default: the app's ``REDIS_URL``) that fails fast when Redis is down."""
+SOCKET_TIMEOUT = 10.0
+"""Seconds a worker or cron command waits on one Redis call before treating Redis as hung."""
+ENQUEUE_TIMEOUT = 1.5
+"""Seconds a request waits on Redis when it hands committed work over; then the sweep takes it."""
+REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+"""What an unreachable, restarting or hung Redis raises (redis-py wraps most socket errors)."""
+
+
+def redis_connection(url: str | None = None, *, timeout: float = SOCKET_TIMEOUT) -> Redis:
+    """A client for ``url`` (default: the app's ``REDIS_URL``) that fails fast when Redis is down or hangs.
+
+    No call waits longer than ``timeout`` (a stopped Redis otherwise blocks a
+    socket read for as long as the kernel keeps the connection).
+    """
     url = url or current_app.config["LIANDONG"].redis_url
     if not url:
         raise RuntimeError("REDIS_URL is not set: jobs run inline")
-    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=30)
+    return Redis.from_url(url, socket_connect_timeout=min(2.0, timeout), socket_timeout=timeout,
+                          health_check_interval=30)
 
 
 def get_queue(name: str, connection: Redis | None = None) -> Queue:

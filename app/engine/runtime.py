@@ -22,7 +22,7 @@ from SpiffWorkflow.util.task import TaskState
 from .jsondata import data_problem
 from .sandbox import make_script_engine
 from .serialization import SERIALIZER_VERSION, SpecJson, dump_state, load_state, new_workflow
-from .timers import engine_clock, timer_due
+from .timers import TIMER_ERROR, engine_clock, timer_due
 from .types import (
     CompletedStep,
     EngineError,
@@ -94,6 +94,15 @@ def _timer_due(task: Task) -> datetime | None:
     return timer_due(task._get_internal_data("event_value"))
 
 
+def _timer_error(task: Task) -> str | None:
+    """Why the timer has no time; also when it has none for a reason SpiffWorkflow did not raise on."""
+    error = task._get_internal_data(TIMER_ERROR)
+    if error is None and _timer_due(task) is None:
+        value = task._get_internal_data("event_value")
+        return f"no due time could be computed (value {str(value)[:100]!r})"
+    return str(error) if error is not None else None
+
+
 def _process_data(workflow: BpmnWorkflow) -> dict[str, Any]:
     """The case-level data so far: the newest data any task carries."""
     data: dict[str, Any] = {}
@@ -129,7 +138,8 @@ def _snapshot(workflow: BpmnWorkflow, steps: list[CompletedStep]) -> InstanceSna
     ]
     timers = [
         WaitingTimer(task_id=str(t.id), bpmn_id=_bpmn_id(t),
-                     name=str(getattr(t.task_spec, "bpmn_name", None) or _bpmn_id(t)), due_at=_timer_due(t))
+                     name=str(getattr(t.task_spec, "bpmn_name", None) or _bpmn_id(t)), due_at=_timer_due(t),
+                     error=_timer_error(t))
         for t in workflow.event_manager.tasks.values()
         if _waits_for_timer(t) and t.has_state(TaskState.WAITING)
     ]

@@ -115,6 +115,8 @@ class WaitingTimer:
     bpmn_id: str
     name: str
     due_at: datetime | None
+    error: str | None = None
+    """Why the due time could not be computed (then ``due_at`` is None and the timer cannot fire)."""
 
 
 @dataclass(frozen=True)

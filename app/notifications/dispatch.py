@@ -4,11 +4,19 @@ Enqueueing before the commit could send a mail about a change that is then
 rolled back; enqueueing after it can fail (Redis down), which loses nothing:
 the sweep re-enqueues unsent rows older than a minute. Without Redis nothing
 is enqueued here; the in-process loop sends the outbox on its next tick.
+
+The request that committed is still waiting for its answer, so Redis gets
+``ENQUEUE_TIMEOUT`` seconds (not the 30 s a hung Redis used to cost every
+such request), and after a failure requests stop trying for ``PAUSE``
+seconds: during an outage they answer at full speed and the database-driven
+sweep sends their mail.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -19,6 +27,37 @@ from .models import EmailOutbox
 
 log = logging.getLogger(__name__)
 _KEY = "liandong.outbox_ids"
+PAUSE = 15.0
+"""Seconds after a failed hand-over during which requests leave their outbox rows to the sweep."""
+
+
+class _Breaker:
+    """One client per Redis URL with a short timeout, and a pause after a failure (per process)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.clients: dict[str, Any] = {}
+        self.paused_until: dict[str, float] = {}
+
+    def client(self, url: str) -> Any:
+        from workers.queues import ENQUEUE_TIMEOUT, redis_connection
+
+        with self.lock:
+            if url not in self.clients:
+                self.clients[url] = redis_connection(url, timeout=ENQUEUE_TIMEOUT)
+            return self.clients[url]
+
+    def open(self, url: str) -> bool:
+        return time.monotonic() < self.paused_until.get(url, 0.0)
+
+    def trip(self, url: str) -> None:
+        self.paused_until[url] = time.monotonic() + PAUSE
+
+    def reset(self, url: str) -> None:
+        self.paused_until.pop(url, None)
+
+
+breaker = _Breaker()
 
 
 def _collect(session: Session, flush_context: Any) -> None:
@@ -33,16 +72,24 @@ def _forget(session: Session) -> None:
 
 def _dispatch(session: Session) -> None:
     ids = session.info.pop(_KEY, None)
-    if not ids or not has_app_context() or not current_app.config["LIANDONG"].redis_url:
+    url = current_app.config["LIANDONG"].redis_url if has_app_context() else None
+    if not ids or not url:
+        return
+    if breaker.open(url):
+        log.info("Redis failed recently: %d outbox row(s) left to the sweep", len(ids))
         return
     from workers import jobs
     from workers.queues import NOTIFY, enqueue
 
     try:
+        connection = breaker.client(url)
         for outbox_id in ids:
-            enqueue(jobs.send_email, outbox_id, queue=NOTIFY)
-    except Exception as exc:  # Redis unreachable: the sweep catches up from the database
-        log.warning("could not enqueue %d outbox row(s), the sweep will: %s", len(ids), exc)
+            enqueue(jobs.send_email, outbox_id, queue=NOTIFY, connection=connection)
+    except Exception as exc:  # Redis unreachable or hung: the sweep catches up from the database
+        breaker.trip(url)
+        log.warning("could not enqueue %d outbox row(s), the sweep will: %s", len(ids), type(exc).__name__)
+    else:
+        breaker.reset(url)
 
 
 def init_app() -> None:

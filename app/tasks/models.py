@@ -83,3 +83,39 @@ class Timer(db.Model):
     bpmn_id: Mapped[str] = mapped_column(sa.String(100))
     name: Mapped[str] = mapped_column(sa.String(200))
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    """Failed attempts to fire this timer; reset when it fires or the instance moves on."""
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    """After a failure, the sweep leaves the timer alone until then (backoff), so it cannot starve others."""
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class TimerIncident(db.Model):
+    """A timer of a running instance that cannot be trusted to fire: its due time cannot be computed,
+    or firing it keeps failing. Shown to designers and admins on the instance and the designer's
+    pages with the reason; resolved (``resolved_at``) when the timer fires or the instance moves on.
+    One open incident per (instance, timer, kind)."""
+
+    __tablename__ = "timer_incident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(sa.ForeignKey("process_instance.id"), index=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("case_file.id"), index=True)
+    bpmn_id: Mapped[str] = mapped_column(sa.String(100))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    """``no_due_time`` (the expression gives no time) or ``fire_failed`` (firing keeps failing)."""
+    reason: Mapped[str] = mapped_column(sa.Text)
+    attempts: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SweepMark(db.Model):
+    """When the deadline sweep last read the database (one row per sweep name), for ``/readyz``."""
+
+    __tablename__ = "sweep_mark"
+
+    name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    swept_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -17,7 +17,7 @@ from app.notifications.operations import notify
 from app.org.queries import nearest_unit
 
 from .deadlines import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline, remind_at
-from .models import Task, TaskState, Timer
+from .models import Task, TaskState
 
 if TYPE_CHECKING:
     from app import engine
@@ -128,8 +128,7 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
         stop_ladder(row)
         record(case, "task_cancelled", f"{row.name} withdrawn by the process", task=row,
                detail={"bpmn_id": row.bpmn_id, "task": row.name})
-    db.session.execute(sa.delete(Timer).where(Timer.instance_id == instance.id))
-    for timer in snap.timers:
-        db.session.add(Timer(instance_id=instance.id, engine_task_id=timer.task_id, bpmn_id=timer.bpmn_id,
-                             name=timer.name, due_at=timer.due_at))
+    from .timers import sync_timers
+
+    sync_timers(instance.id, case.id, snap.timers, at)
     return created
