@@ -12,6 +12,7 @@ from app.org.models import User
 from app.processes.queries import instances_of_case
 from app.tasks.models import Task
 from app.tasks.queries import open_tasks_of_case
+from app.tasks.timers import incident_view, incidents_for
 
 from .access import Basis, CaseAccess, mask, require_case, sees_sensitive
 from .models import Case, ChildTag, TimelineEntry
@@ -77,9 +78,11 @@ def case_view(access: CaseAccess, at: datetime) -> dict[str, Any]:
          "overdue": t.is_overdue(at)}
         for t in open_tasks_of_case(case.id)
     ]
+    incidents = incidents_for(user, case.id)
     view["instances"] = [
         {"id": i.id, "process": i.spec.process_key, "version": i.spec.version, "status": i.status,
-         "end_event": i.end_event}
+         "end_event": i.end_event,
+         "incidents": [incident_view(x) for x in incidents if x.instance_id == i.id]}
         for i in instances_of_case(case.id)
     ]
     tasks = {t.id: t for t in db.session.scalars(sa.select(Task).where(Task.case_id == case.id))}

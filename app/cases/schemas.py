@@ -108,12 +108,28 @@ class TimelineOut(Schema):
     detail = fields.Dict()
 
 
+class TimerIncidentOut(Schema):
+    id = fields.Integer()
+    instance_id = fields.Integer()
+    case_id = fields.Integer()
+    bpmn_id = fields.String()
+    name = fields.String()
+    kind = fields.String(metadata={"description": "no_due_time (the timer's time cannot be computed) or "
+                                                  "fire_failed (firing it failed; it backs off)"})
+    reason = fields.String()
+    attempts = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
 class InstanceOut(Schema):
     id = fields.Integer()
     process = fields.String()
     version = fields.Integer()
     status = fields.String()
     end_event = fields.String(allow_none=True)
+    incidents = fields.List(fields.Nested(TimerIncidentOut), metadata={
+        "description": "open timer incidents (shown to admins, process designers and coordinators)"})
 
 
 class ReportOut(Schema):

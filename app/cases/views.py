@@ -31,6 +31,7 @@ from app.org.models import Region, User
 from app.org.roles import Role
 from app.processes.models import ProcessInstance
 from app.processes.queries import instances_of_case
+from app.tasks.timers import incidents_for
 from app.tasks.attachments import attachments_of
 from app.tasks.comments import Comment
 from app.tasks.form_render import step_values
@@ -103,7 +104,7 @@ def case_page(case_id: int) -> Any:
         comments=list(db.session.scalars(sa.select(Comment).where(Comment.case_id == case.id)
                                          .order_by(Comment.created_at))),
         conferences=conferences_of_case(case.id), can_convene=bool(convening_units(current_user, case)),
-        at=now())
+        incidents=incidents_for(current_user, case.id), at=now())
 
 
 @blp.get("/cases/<int:case_id>/instances/<int:instance_id>/diagram.bpmn")

@@ -54,6 +54,24 @@ def _draft(draft_id: int) -> ProcessDraft:
     return ops.get_draft(draft_id)
 
 
+@blp.route("/incidents")
+class TimerIncidents(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200)
+    @token_required
+    def get(self) -> Any:
+        """Open timer incidents of running cases: timers whose time cannot be computed or whose firing
+        keeps failing (they back off), with the reason. Designers and admins."""
+        from app.org.roles import Role
+        from app.tasks.timers import incident_view, open_incidents
+
+        user = current_api_user()
+        if not user.has_role(Role.ADMIN):
+            _designer()
+        return {"items": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in incident_view(i).items()}
+                          for i in open_incidents()]}
+
+
 @blp.route("/drafts")
 class Drafts(MethodView):
     @blp.doc(security=BEARER_SECURITY)

@@ -52,7 +52,10 @@ def index() -> Any:
         .join(ProcessInstance, ProcessInstance.spec_id == ProcessSpec.id)
         .where(ProcessInstance.status == "running").group_by(ProcessSpec.process_key)).all())
     drafts = list(db.session.scalars(sa.select(ProcessDraft).order_by(ProcessDraft.updated_at.desc()).limit(50)))
-    return render_template("processes/index.html", latest=list(latest.values()), running=running, drafts=drafts)
+    from app.tasks.timers import open_incidents
+
+    return render_template("processes/index.html", latest=list(latest.values()), running=running, drafts=drafts,
+                           incidents=open_incidents())
 
 
 @blp.post("/processes/<process_key>/edit")

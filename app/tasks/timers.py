@@ -100,6 +100,19 @@ def open_incidents(instance_id: int | None = None, case_id: int | None = None,
     return list(db.session.scalars(stmt.order_by(TimerIncident.updated_at.desc(), TimerIncident.id.desc())))
 
 
+INCIDENT_READERS = ("admin", "process_designer", "county_coordinator")
+"""Roles shown timer incidents on a case they may see (the people who can fix a diagram or chase it)."""
+
+
+def incidents_for(user: object, case_id: int) -> list[TimerIncident]:
+    """The case's open timer incidents if ``user`` is one of ``INCIDENT_READERS``, else none."""
+    from app.org.models import User
+
+    if not isinstance(user, User) or not user.roles.intersection(INCIDENT_READERS):
+        return []
+    return open_incidents(case_id=case_id)
+
+
 def incident_view(incident: TimerIncident) -> dict[str, object]:
     return {"id": incident.id, "instance_id": incident.instance_id, "case_id": incident.case_id,
             "bpmn_id": incident.bpmn_id, "name": incident.name, "kind": incident.kind, "reason": incident.reason,
