@@ -13,12 +13,16 @@ from .queues import QUEUES, redis_connection
 jobs_cli = AppGroup("jobs", help="Background jobs (RQ): failed jobs for admins.")
 
 
-def _redis_or_exit():  # type: ignore[no-untyped-def]
+CRON_REDIS_TIMEOUT = 5.0
+"""Seconds the cron waits on a hung Redis before it sweeps from the database instead."""
+
+
+def _redis_or_exit(timeout: float | None = None):  # type: ignore[no-untyped-def]
     if not current_app.config["LIANDONG"].redis_url:
         click.echo("REDIS_URL is not set: jobs run inline (the web server's loop or `flask deadlines sweep`)",
                    err=True)
         sys.exit(1)
-    return redis_connection()
+    return redis_connection() if timeout is None else redis_connection(timeout=timeout)
 
 
 @click.command("worker")
@@ -28,9 +32,7 @@ def _redis_or_exit():  # type: ignore[no-untyped-def]
 @with_appcontext
 def worker_command(queue_names: str, burst: bool) -> None:
     """Run an RQ worker in this app's context (jobs run in this process; retries are scheduled here)."""
-    from rq import Queue, SimpleWorker
-
-    connection = _redis_or_exit()
+    _redis_or_exit()
     names = [n.strip() for n in queue_names.split(",") if n.strip()]
     unknown = sorted(set(names) - set(QUEUES))
     if unknown:
@@ -38,19 +40,31 @@ def worker_command(queue_names: str, burst: bool) -> None:
         sys.exit(2)
     # SimpleWorker: no fork per job, so the database pool is reused and SQLAlchemy connections are
     # never shared across a fork. A worker that dies leaves its job "abandoned"; RQ's registry
-    # cleanup retries it once the heartbeat expires.
-    worker = SimpleWorker([Queue(n, connection=connection) for n in names], connection=connection)
-    worker.work(burst=burst, with_scheduler=True)
+    # cleanup retries it once the heartbeat expires. SurvivingWorker: Redis errors never end it,
+    # and its scheduler is a thread (workers/worker.py).
+    from .worker import SurvivingWorker
+
+    url = current_app.config["LIANDONG"].redis_url
+    worker = SurvivingWorker(names, lambda: redis_connection(url))
+    if not burst:
+        worker.install_signal_handlers()
+    worker.run(burst=burst)
 
 
 @click.command("cron")
 @with_appcontext
 def cron_command() -> None:
-    """Run RQ's cron scheduler: enqueues the deadline sweep every LIANDONG_SWEEP_INTERVAL seconds."""
-    from .cron import build_scheduler
+    """Run the cron scheduler: enqueues the deadline sweep every LIANDONG_SWEEP_INTERVAL seconds.
 
-    connection = _redis_or_exit()
-    build_scheduler(connection, current_app.config["LIANDONG"].sweep_interval).start()
+    Survives Redis outages and hangs (it sweeps from the database meanwhile); only SIGTERM/SIGINT end it.
+    """
+    from .cron import SurvivingCron
+
+    connection = _redis_or_exit(timeout=CRON_REDIS_TIMEOUT)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    cron = SurvivingCron(app, connection, current_app.config["LIANDONG"].sweep_interval)
+    cron.install_signal_handlers()
+    cron.run()
 
 
 @jobs_cli.command("failed")
