@@ -8,6 +8,7 @@ can kill exactly it, and everything it started, by process group.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -110,10 +111,8 @@ def stop_group(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
     """SIGTERM the process, wait, then SIGKILL whatever is left of its group."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
     if group_alive(proc.pid):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(5)
