@@ -82,6 +82,11 @@ class Settings:
     """Seconds between deadline sweeps (RQ cron, or the in-process loop without Redis)."""
     inline_loop: bool = False
     """Start the in-process sweep thread (no Redis). ``make run`` sets it; tests never do."""
+    ready_sweep_lag: int = 300
+    """Seconds since the last sweep after which ``/readyz`` answers 503 (the cron or the workers stalled)."""
+    ready_outbox_backlog: int = 500
+    """Unsent mails older than ``ready_outbox_age`` seconds after which ``/readyz`` answers 503."""
+    ready_outbox_age: int = 600
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -131,4 +136,7 @@ def _mail_and_sweep_settings(env: dict[str, str]) -> dict[str, Any]:
             values[key] = max(1, int(env[name]))
     if env.get("LIANDONG_SWEEP_INTERVAL"):
         values["sweep_interval"] = max(1, int(env["LIANDONG_SWEEP_INTERVAL"]))
+    for name in ("ready_sweep_lag", "ready_outbox_backlog", "ready_outbox_age"):
+        if env.get(f"LIANDONG_{name.upper()}"):
+            values[name] = max(1, int(env[f"LIANDONG_{name.upper()}"]))
     return values
