@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := app:create_app
 
-.PHONY: run test lint typecheck bench bench-sweep assets translations clean migration
+.PHONY: serve run test lint typecheck bench bench-sweep assets translations clean migration
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) on PATH"; exit 1; }
@@ -43,6 +43,17 @@ run: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/flask demo load
 	LIANDONG_SECURE_COOKIES=$${LIANDONG_SECURE_COOKIES:-0} LIANDONG_INLINE_LOOP=$${LIANDONG_INLINE_LOOP:-1} \
 	  $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# Production stack on DATABASE_URL (PostgreSQL) and REDIS_URL: gunicorn (deploy/gunicorn.conf.py) + one
+# worker + the cron, in the foreground; Ctrl-C stops all three. For real servers: deploy/systemd/.
+serve: $(STAMP) $(VENDOR_STAMP)
+	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "make serve needs DATABASE_URL and REDIS_URL"; exit 1; }
+	$(BIN)/flask db upgrade
+	trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
+	  $(BIN)/flask worker --queues engine,notify,default & \
+	  $(BIN)/flask cron & \
+	  $(BIN)/gunicorn --config deploy/gunicorn.conf.py & \
+	  wait
 
 # UI text: extract, merge into both catalogs, then fill the English catalog's new entries.
 translations: $(STAMP)

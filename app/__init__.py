@@ -25,6 +25,15 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
+def _engine_options(settings: Settings) -> dict[str, Any]:
+    """``application_name`` on PostgreSQL, so operators (and the fault tests) can find and terminate
+    this installation's connections, and only them."""
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if settings.database_url.startswith("postgresql"):
+        options["connect_args"] = {"application_name": settings.db_application_name}
+    return options
+
+
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = Settings.from_env(overrides=overrides)
     app = Flask(__name__, instance_path=str(settings.instance_dir))
@@ -33,7 +42,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         TESTING=settings.testing,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_SORT_KEYS=False,

@@ -87,6 +87,8 @@ class Settings:
     ready_outbox_backlog: int = 500
     """Unsent mails older than ``ready_outbox_age`` seconds after which ``/readyz`` answers 503."""
     ready_outbox_age: int = 600
+    db_application_name: str = "liandong"
+    """PostgreSQL ``application_name`` of every connection (``LIANDONG_DB_APPLICATION_NAME``)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -136,6 +138,8 @@ def _mail_and_sweep_settings(env: dict[str, str]) -> dict[str, Any]:
             values[key] = max(1, int(env[name]))
     if env.get("LIANDONG_SWEEP_INTERVAL"):
         values["sweep_interval"] = max(1, int(env["LIANDONG_SWEEP_INTERVAL"]))
+    if env.get("LIANDONG_DB_APPLICATION_NAME"):
+        values["db_application_name"] = env["LIANDONG_DB_APPLICATION_NAME"][:60]
     for name in ("ready_sweep_lag", "ready_outbox_backlog", "ready_outbox_age"):
         if env.get(f"LIANDONG_{name.upper()}"):
             values[name] = max(1, int(env[f"LIANDONG_{name.upper()}"]))
