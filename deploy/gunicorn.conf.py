@@ -26,7 +26,7 @@ max_requests_jitter = 200
 # Load the app in each worker, not the master: database pools and Redis clients are never
 # shared across a fork.
 preload_app = False
-accesslog = os.environ.get("LIANDONG_WEB_ACCESS_LOG", "-")
+accesslog = os.environ.get("LIANDONG_WEB_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"
 loglevel = os.environ.get("LIANDONG_WEB_LOG_LEVEL", "info")
 # The access log never carries query strings (they may name a child).
