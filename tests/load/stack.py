@@ -1,8 +1,9 @@
 """The production stack for load and fault tests: gunicorn (deploy/gunicorn.conf.py), ``flask worker``
 and ``flask cron`` on the test database and a Redis the test starts itself, plus HTTP clients.
 
-Every PostgreSQL connection of the stack carries one ``application_name`` of its own, so the test
-terminates exactly the stack's connections (never the test's own or anyone else's).
+Every PostgreSQL connection of the stack carries an ``application_name`` of its own
+(``liandong-load-<pid>-web|worker|cron``), so the test finds and terminates exactly the stack's
+connections (never the test's own or anyone else's).
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ class Stack:
         self.redis = redis
         self.port = free_port()
         self.application_name = f"liandong-load-{os.getpid()}"
-        self.env = app_env(os.environ["DATABASE_URL"], redis.url, instance_dir,
-                           LIANDONG_DB_APPLICATION_NAME=self.application_name, LIANDONG_SWEEP_INTERVAL="1",
+        self.env = app_env(os.environ["DATABASE_URL"], redis.url, instance_dir, LIANDONG_SWEEP_INTERVAL="1",
                            LIANDONG_SECURE_COOKIES="0", LIANDONG_WEB_BIND=f"127.0.0.1:{self.port}",
                            LIANDONG_WEB_WORKERS=str(web_workers), LIANDONG_WEB_THREADS="4",
                            LIANDONG_WEB_ACCESS_LOG="", LIANDONG_WEB_LOG_LEVEL="warning")
@@ -39,15 +39,19 @@ class Stack:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def _env(self, role: str) -> dict[str, str]:
+        return {**self.env, "LIANDONG_DB_APPLICATION_NAME": f"{self.application_name}-{role}"}
+
     def start(self) -> Stack:
-        self.procs["web"] = spawn(["gunicorn", "--config", "deploy/gunicorn.conf.py"], self.env, self.logs / "web.log")
+        self.procs["web"] = spawn(["gunicorn", "--config", "deploy/gunicorn.conf.py"], self._env("web"),
+                                  self.logs / "web.log")
         self.start_worker()
-        self.procs["cron"] = spawn(["flask", "cron"], self.env, self.logs / "cron.log")
+        self.procs["cron"] = spawn(["flask", "cron"], self._env("cron"), self.logs / "cron.log")
         wait_for(lambda: _status(self.base + "/healthz") == 200, 60, "gunicorn to answer")
         return self
 
     def start_worker(self) -> None:
-        self.procs["worker"] = spawn(["flask", "worker"], self.env, self.logs / "worker.log")
+        self.procs["worker"] = spawn(["flask", "worker"], self._env("worker"), self.logs / "worker.log")
 
     def web_workers(self) -> list[int]:
         """Pids of gunicorn's worker processes (children of the master)."""
@@ -87,6 +91,20 @@ class Stack:
     def stop(self) -> None:
         for proc in self.procs.values():
             stop_group(proc)
+
+    def error_kinds(self) -> dict[str, int]:
+        """Exception classes in the stack's logs (what the 5xx were), counted."""
+        import re
+        from collections import Counter
+
+        found: Counter[str] = Counter()
+        for name in ("web", "worker", "cron"):
+            path = self.logs / f"{name}.log"
+            if path.exists():
+                text = path.read_text(errors="replace")
+                found.update(f"{name}:{m}" for m in re.findall(r"^(?:[a-z_]+\.)+([A-Z][A-Za-z]+(?:Error|Detected|Violation))",
+                                                               text, re.M))
+        return dict(found)
 
     def excused(self, started: float, ended: float) -> bool:
         return any(started <= end and ended >= begin for begin, end in self.kills)

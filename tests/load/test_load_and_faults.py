@@ -20,10 +20,10 @@ from deadline_helpers import open_case
 from flows.scenarios import SCENARIOS
 from helpers import report_payload
 from invariants import ClientLog, check_invariants, violations
-from load.stack import Client, Stack
 from procs import RedisServer, wait_for
 
 from app.extensions import db
+from load.stack import Client, Stack
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.timeout(240)]
 FIRST = next(s for s in SCENARIOS.values() if s.start["situation"] == "living_alone").steps[0]
@@ -34,9 +34,9 @@ LIAISONS = {"t01": ("police_t01", "police_t01_head"), "t02": ("police_t02", "pol
 @pytest.fixture
 def stack(app: Any, county: Any) -> Iterator[Stack]:
     redis = RedisServer().start()
-    running = Stack(Path(app.config["LIANDONG"].instance_dir), redis).start()
+    running = Stack(Path(app.config["LIANDONG"].instance_dir), redis)
     try:
-        yield running
+        yield running.start()
     finally:
         running.stop()
         redis.stop()
@@ -140,14 +140,15 @@ def test_fifty_clients_report_claim_and_complete_with_races(stack: Stack) -> Non
         ids = list(per_unit[township])
         rng.shuffle(ids)
         share = ids[: max(1, len(ids) // 3)]
-        jobs.append(lambda c=client, s=share, r=random.Random(n): _work_tasks(c, s, r))
+        jobs.append(lambda c=client, s=share, seed=n: _work_tasks(c, s, random.Random(seed)))
     started = time.monotonic()
     _run(jobs)
     work_seconds = time.monotonic() - started
     _settle(stack)
     counts = check_invariants(db.session, log)
     _print("load", counts, {"reports_s": round(report_seconds, 1), "tasks_s": round(work_seconds, 1),
-                            "statuses": dict(log.statuses), "server_errors": log.server_errors[:5]})
+                            "statuses": dict(log.statuses), "server_errors": log.server_errors[:5],
+                            "logged": stack.error_kinds()})
     assert counts["reports_accepted"] == 40 and counts["cases"] == 40
     assert counts["tasks_completed"] > 0
     assert stack.alive("cron") and stack.alive("web")
@@ -157,6 +158,13 @@ def test_fifty_clients_report_claim_and_complete_with_races(stack: Stack) -> Non
 def _past_deadline_cases(n: int) -> list[int]:
     """Cases whose first step was due long ago: the stack must escalate each exactly once."""
     return [open_case("past_deadline", VILLAGES[i % len(VILLAGES)]).id for i in range(n)]
+
+
+def _waiting_on_lock(application_name: str) -> bool:
+    db.session.rollback()
+    return bool(db.session.scalar(sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name AND wait_event_type = 'Lock'"),
+        {"name": application_name}))
 
 
 def _first_escalation_after(case_ids: list[int], timeout: float) -> float:
@@ -204,10 +212,17 @@ def test_faults_killed_web_and_worker_redis_down_and_hung_database_connections_t
         time.sleep(3)
         stack.kill_web_worker()  # gunicorn's master replaces it; its requests in flight are lost
         time.sleep(3)
-        worker_cases = _past_deadline_cases(4)  # escalation jobs for these are in flight when the worker dies
-        time.sleep(1.0)
-        stack.kill_worker()
-        measured["after_worker_kill_s"] = round(_first_escalation_after(worker_cases, 60), 2)
+        # A worker killed mid-job: hold the escalation table so the job stops inside its transaction.
+        blocker = db.engine.connect()
+        blocker.execute(sa.text("LOCK TABLE escalation IN SHARE MODE"))
+        try:
+            worker_cases = _past_deadline_cases(4)
+            wait_for(lambda: _waiting_on_lock(f"{stack.application_name}-worker"), 30, "the job to block")
+            stack.kill_worker()  # and start a new one, as systemd would
+        finally:
+            blocker.rollback()
+            blocker.close()
+        measured["worker_killed_to_escalated_s"] = round(_first_escalation_after(worker_cases, 60), 2)
 
         stack.redis.stop()  # Redis down: pages and the API work, the cron sweeps from the database
         down_at = time.monotonic()
@@ -231,7 +246,8 @@ def test_faults_killed_web_and_worker_redis_down_and_hung_database_connections_t
         db.session.rollback()
         terminated = db.session.execute(sa.text(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = :name AND pid <> pg_backend_pid()"), {"name": stack.application_name}).scalar()
+            "WHERE application_name LIKE :name AND pid <> pg_backend_pid()"),
+            {"name": stack.application_name + "-%"}).scalar()
         db.session.rollback()
         stack.fault(started)
         measured["connections_terminated"] = terminated
@@ -243,7 +259,8 @@ def test_faults_killed_web_and_worker_redis_down_and_hung_database_connections_t
     assert stack.alive("cron"), "the cron must survive every fault"
     _settle(stack, 40)
     counts = check_invariants(db.session, log)
-    _print("faults", counts, {**measured, "statuses": dict(log.statuses), "server_errors": log.server_errors[:5]})
+    _print("faults", counts, {**measured, "statuses": dict(log.statuses), "server_errors": log.server_errors[:5],
+                              "logged": stack.error_kinds()})
     assert measured["connections_terminated"] >= 1
     assert counts["requests"] > 50 and counts["escalations"] >= 12
     assert violations(counts) == {}

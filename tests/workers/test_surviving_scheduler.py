@@ -75,8 +75,10 @@ def test_cron_rides_out_redis_stopped_restarted_and_hung_and_sweeps_from_the_dat
         redis_server.start()  # same port, empty
         wait_for(lambda: _queued(redis_server) > 0, 60, "the cron to enqueue again once Redis is back")
 
+        wait_for(lambda: _queued(redis_server) > 2, 30, "the cron to enqueue a few sweeps")
+        paused_mark = _swept_at() or first
         redis_server.pause()  # a hung Redis: connections open, nothing answers
-        wait_for(lambda: (_swept_at() or first) > first, 40, "a sweep from the database while Redis hangs")
+        wait_for(lambda: (_swept_at() or first) > paused_mark, 40, "a sweep from the database while Redis hangs")
         assert cron.poll() is None
         redis_server.resume()
         before = _queued(redis_server)
