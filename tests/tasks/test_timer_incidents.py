@@ -21,7 +21,7 @@ def _incidents(**where: Any) -> list[TimerIncident]:
 
 
 def test_a_timer_whose_time_cannot_be_computed_is_an_incident_designers_and_admins_see(
-        county: Any, api: Any) -> None:
+        app: Any, county: Any, api: Any) -> None:
     deploy_test_bpmn("timer_broken")
     db.session.commit()
     case = open_case("timer_broken", "t01v01")  # "P" + situation is no duration: the case still opens
@@ -41,6 +41,14 @@ def test_a_timer_whose_time_cannot_be_computed_is_an_incident_designers_and_admi
     listed = api("admin").get("/api/v1/processes/incidents")
     assert listed.status_code == 200 and [i["case_id"] for i in listed.get_json()["items"]] == [case.id]
     assert api("police_t01").get("/api/v1/processes/incidents").status_code == 403
+
+    from webhelpers import PageClient
+
+    for username, path in (("admin", f"/cases/{case.id}"), ("designer", "/designer/")):
+        html = PageClient(app, username).get(path).get_data(as_text=True)
+        assert 'data-incident="no_due_time"' in html and "Invalid duration" in html, username
+    html = PageClient(app, "police_t01").get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "data-incident" not in html
 
     resp = api("police_t01").post(f"/api/v1/tasks/{visit.id}/complete", json={"data": {}})
     assert resp.status_code == 200, resp.get_json()
