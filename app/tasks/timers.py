@@ -37,8 +37,10 @@ def backoff(attempts: int) -> timedelta:
 def sync_timers(instance_id: int, case_id: int, timers: Sequence[WaitingTimer], at: datetime | None = None) -> None:
     """Rewrite the instance's timer rows from the engine's waiting timers, keeping each one's backoff."""
     at = at or now()
-    kept = {t.engine_task_id: t for t in db.session.scalars(sa.select(Timer).where(Timer.instance_id == instance_id))}
-    db.session.execute(sa.delete(Timer).where(Timer.instance_id == instance_id))
+    # One statement: delete the old rows and read back what the platform learned about them.
+    kept = {row.engine_task_id: row for row in db.session.execute(
+        sa.delete(Timer).where(Timer.instance_id == instance_id)
+        .returning(Timer.engine_task_id, Timer.attempts, Timer.next_attempt_at, Timer.last_error))}
     broken: dict[str, WaitingTimer] = {}
     for timer in timers:
         old = kept.get(timer.task_id)
@@ -48,6 +50,8 @@ def sync_timers(instance_id: int, case_id: int, timers: Sequence[WaitingTimer], 
                              last_error=timer.error or (old.last_error if old else None)))
         if timer.error:
             broken[timer.bpmn_id] = timer
+    if not broken and not any(row.attempts or row.last_error for row in kept.values()):
+        return  # no timer of this instance ever failed: it has no incident to open or resolve
     waiting = {t.bpmn_id for t in timers}
     for incident in open_incidents(instance_id):
         gone = incident.bpmn_id not in waiting
