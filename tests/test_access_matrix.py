@@ -208,6 +208,9 @@ ROWS = PAGES + API
 NO_CHILD_DATA = {
     "static": "browser assets", "designer.static": "designer assets", "home.index": "deployed processes",
     "home.healthz": "liveness", "api-docs.openapi_json": "the API's description",
+    "home.readyz": "readiness: database, Redis, sweep lag, outbox backlog (counts and times)",
+    "processes.TimerIncidents": "timer incidents (designers, admins): case and instance ids, the timer element and "
+                                "its error with quoted data values elided",
     "auth.login": "sign-in", "auth.logout": "sign-out", "auth.set_locale": "language switch",
     "admin.users": "accounts (admins)", "admin.new_user": "accounts", "admin.edit_user": "accounts",
     "admin.reset_password": "accounts",

@@ -98,8 +98,7 @@ def _timer_error(task: Task) -> str | None:
     """Why the timer has no time; also when it has none for a reason SpiffWorkflow did not raise on."""
     error = task._get_internal_data(TIMER_ERROR)
     if error is None and _timer_due(task) is None:
-        value = task._get_internal_data("event_value")
-        return f"no due time could be computed (value {str(value)[:100]!r})"
+        return "no due time could be computed from the value the timer stored"
     return str(error) if error is not None else None
 
 

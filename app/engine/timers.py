@@ -22,6 +22,7 @@ instance. The next refresh tries again (the data may have changed).
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -71,9 +72,14 @@ def _kept_on_task(method: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bo
     return check
 
 
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
 def _reason(definition: Any, exc: Exception) -> str:
+    """The designer's expression and the error, with quoted values elided: they may come from a case's
+    data (a child's name in a date field), and the reason is shown to designers without need to know."""
     expression = str(getattr(definition, "expression", ""))[:200]
-    return f"{expression!s}: {type(exc).__name__}: {str(exc)[:300]}"
+    return f"{expression!s}: {type(exc).__name__}: {_QUOTED.sub('…', str(exc))[:300]}"
 
 
 def _install() -> None:
