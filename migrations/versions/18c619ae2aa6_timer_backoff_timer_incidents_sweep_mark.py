@@ -1,7 +1,7 @@
 """timer backoff, timer incidents, sweep mark (issue 11: timers you can trust, sweep lag)
 
 Revision ID: 18c619ae2aa6
-Revises: 5d0c1a7e9b42
+Revises: c4e1d2a7b9f0
 Create Date: 2026-11-29 22:27:15.237513
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '18c619ae2aa6'
-down_revision = '5d0c1a7e9b42'
+down_revision = 'c4e1d2a7b9f0'
 branch_labels = None
 depends_on = None
 
