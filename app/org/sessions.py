@@ -86,7 +86,7 @@ def revoke_tokens(user: User, reason: str) -> int:
     """Revoke every live token of ``user``; returns how many. Flushes."""
     result = db.session.execute(
         sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=now(), revoked_reason=reason).execution_options(synchronize_session=False))
+        .values(revoked_at=now(), revoked_reason=reason).execution_options(synchronize_session="evaluate"))
     db.session.flush()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

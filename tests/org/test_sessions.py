@@ -56,7 +56,13 @@ def copy_cookies(source: FlaskClient, app: Flask) -> FlaskClient:
 
 
 def test_sign_out_ends_the_session_even_for_a_copied_cookie(app: Flask, demo: Any) -> None:
+    from app.org.operations import issue_token
+
     limiter.reset()
+    token = issue_token(user_by_username("police_t01"))  # type: ignore[arg-type]
+    db.session.commit()
+    api = app.test_client()
+    assert api.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     browser = sign_in(app, "police_t01")
     stolen = copy_cookies(browser, app)
     other_browser = sign_in(app, "police_t01", "10.1.0.2")
@@ -67,6 +73,8 @@ def test_sign_out_ends_the_session_even_for_a_copied_cookie(app: Flask, demo: An
     assert resp.status_code == 302
     assert not signed_in(stolen)  # the cookie replayed after the sign-out
     assert not signed_in(other_browser)  # sign-out ends every session of the user
+    forget()
+    assert api.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"}).status_code == 401  # and tokens
     assert signed_in(sign_in(app, "police_t01"))  # signing in again works
 
 
