@@ -246,3 +246,36 @@ def test_bpmn_file_names_outside_ascii_download(as_user: Any) -> None:
     resp = api.get(f"/api/v1/processes/drafts/{draft['id']}/files/四合一.bpmn")
     assert resp.status_code == 200, resp.status_code
     assert "filename*=UTF-8''%E5%9B%9B%E5%90%88%E4%B8%80.bpmn" in resp.headers["Content-Disposition"]
+
+
+def test_every_api_route_answers_401_before_looking_at_the_body(app: Flask, client: Any) -> None:
+    """Every route that needs a token, every method: no token and a nonsense body or query is 401, not 422."""
+    import re
+
+    checked, wrong = 0, []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or rule.rule.endswith("openapi.json"):
+            continue
+        path = re.sub(r"<(?:int:)?[^>]+>", "1", rule.rule).replace("1.1", "trend.csv")
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            resp = client.open(path, method=method, json={"nonsense": "x" * 3, "page": "x"},
+                               query_string={"page": "x", "start": "x"})
+            checked += 1
+            if resp.status_code != 401:
+                wrong.append(f"{method} {path}: {resp.status_code}")
+    assert checked > 50 and not wrong, wrong
+
+
+def test_405_carries_allow_on_every_api_route(app: Flask, client: Any) -> None:
+    import re
+
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        allowed = (rule.methods or set()) - {"HEAD", "OPTIONS"}
+        if "PATCH" in allowed:
+            continue
+        path = re.sub(r"<(?:int:)?[^>]+>", "1", rule.rule)
+        resp = client.patch(path)
+        if resp.status_code == 405:
+            assert resp.headers.get("Allow"), path
