@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.cases.access import task_scope
 from app.cases.models import Case
+from app.common.inputs import MAX_COUNT, bounded_int
 from app.extensions import db
 from app.org.kinds import RegionLevel
 from app.org.models import Region, User
@@ -51,10 +52,8 @@ class InboxQuery:
     @classmethod
     def from_args(cls, args: MultiDict[str, str]) -> InboxQuery:
         def number(name: str, default: int) -> int:
-            try:
-                return max(1, int(args.get(name, default)))
-            except ValueError:
-                return default
+            value = bounded_int(args.get(name), MAX_COUNT)
+            return default if value is None else max(1, value)
 
         per_page = number("per_page", 25)
         return cls(
