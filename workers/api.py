@@ -41,7 +41,13 @@ class FailedJobs(MethodView):
             raise Forbidden("only admins can see background jobs")
         if not current_app.config["LIANDONG"].redis_url:
             return {"redis": False, "items": []}
-        from .failed import failed_jobs
-        from .queues import redis_connection
+        from app.common.errors import Unavailable
 
-        return {"redis": True, "items": [j.as_dict() for j in failed_jobs(redis_connection())]}
+        from .failed import failed_jobs
+        from .queues import REDIS_ERRORS, redis_connection
+
+        try:
+            return {"redis": True, "items": [j.as_dict() for j in failed_jobs(redis_connection(timeout=2.0))]}
+        except REDIS_ERRORS as exc:
+            raise Unavailable("Redis is unavailable: the failed-job registry cannot be read now; "
+                              "jobs meanwhile run from the database sweep") from exc

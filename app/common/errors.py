@@ -32,3 +32,9 @@ class Invalid(DomainError):
     """Input that fails validation; ``errors`` maps field paths to messages."""
 
     status = 422
+
+
+class Unavailable(DomainError):
+    """A server the answer needs (Redis for the job registry) is down: try again later; nothing changed."""
+
+    status = 503
