@@ -73,7 +73,14 @@ def jobs_failed(limit: int) -> None:
     """List failed jobs, newest first (id, queue, function, error)."""
     from .failed import failed_jobs
 
-    rows = failed_jobs(_redis_or_exit(), limit)
+    from .queues import REDIS_ERRORS
+
+    try:
+        rows = failed_jobs(_redis_or_exit(timeout=2.0), limit)
+    except REDIS_ERRORS as exc:
+        click.echo(f"Redis is unavailable ({type(exc).__name__}): the failed-job registry cannot be read now",
+                   err=True)
+        sys.exit(1)
     for job in rows:
         ended = job.ended_at.isoformat(timespec="seconds") if job.ended_at else "-"
         click.echo(f"{job.id}  {job.queue:8} {ended}  {job.func}{job.args}\n    {job.error}")
