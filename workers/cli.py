@@ -72,7 +72,6 @@ def cron_command() -> None:
 def jobs_failed(limit: int) -> None:
     """List failed jobs, newest first (id, queue, function, error)."""
     from .failed import failed_jobs
-
     from .queues import REDIS_ERRORS
 
     try:
