@@ -55,6 +55,7 @@ def readyz() -> tuple[dict[str, Any], int]:
     """
     from app.common.clock import now
     from app.notifications.models import EmailOutbox
+    from app.tasks.models import TimerIncident
     from app.tasks.sweep import last_swept
 
     settings = current_app.config["LIANDONG"]
@@ -67,6 +68,8 @@ def readyz() -> tuple[dict[str, Any], int]:
         swept = last_swept()
         backlog = db.session.scalar(sa.select(sa.func.count(EmailOutbox.id)).where(
             EmailOutbox.sent_at.is_(None), EmailOutbox.created_at <= at - timedelta(seconds=settings.ready_outbox_age)))
+        incidents = db.session.scalar(sa.select(sa.func.count(TimerIncident.id))
+                                      .where(TimerIncident.resolved_at.is_(None)))
         db.session.rollback()
     except sa.exc.SQLAlchemyError as exc:
         db.session.rollback()
@@ -81,6 +84,7 @@ def readyz() -> tuple[dict[str, Any], int]:
                        "limit_seconds": settings.ready_sweep_lag}
     checks["outbox"] = {"ok": backlog <= settings.ready_outbox_backlog, "backlog": backlog,
                         "older_than_seconds": settings.ready_outbox_age, "limit": settings.ready_outbox_backlog}
+    checks["timers"] = {"ok": True, "open_incidents": incidents}  # for designers to fix; not a reason to stop
     checks["redis"] = _redis_check(settings.redis_url) if settings.redis_url else {"configured": False, "ok": True}
     if not (sweep_ok and checks["outbox"]["ok"]):
         body["status"] = "unavailable"

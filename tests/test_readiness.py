@@ -16,6 +16,7 @@ def test_readyz_turns_503_when_the_sweep_stalls_and_back_when_it_runs(app: Any, 
     client = app.test_client()
     body = client.get("/readyz").get_json()
     assert body["status"] == "ok" and body["checks"]["sweep"]["expected"] is False  # tests run no sweep loop
+    assert body["checks"]["timers"] == {"ok": True, "open_incidents": 0}
 
     settings = app.config["LIANDONG"]
     monkeypatch.setattr(settings, "inline_loop", True)  # a sweep is now expected
