@@ -100,7 +100,7 @@ def _register_api(app: Flask) -> None:
     from .cases.api import blp as cases_blp
     from .common.api import authenticate_first, domain_error_response
     from .common.errors import DomainError
-    from .common.inputs import check_request_json
+    from .common.inputs import check_request_text
     from .conferences.api import blp as conferences_blp
     from .conferences.hooks import connect as connect_conference_hooks
     from .duties.api import blp as duties_blp
@@ -117,7 +117,7 @@ def _register_api(app: Flask) -> None:
         api.register_blueprint(blp)
     app.register_error_handler(DomainError, domain_error_response)
     app.before_request(authenticate_first)
-    app.before_request(check_request_json)  # after authentication: 401 before any 4xx about the body
+    app.before_request(check_request_text)  # after authentication: 401 before any 4xx about the body
 
     from .home import blp as home_blp
 

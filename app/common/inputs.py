@@ -98,33 +98,43 @@ def json_depth(text: str) -> int:
     return deepest
 
 
-def _surrogate_path(value: Any, path: str = "") -> str | None:
+def unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored (PostgreSQL refuses NUL; UTF-8 has no lone surrogates), or None."""
+    if "\x00" in text:
+        return "a NUL character (\\u0000)"
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        return "a lone surrogate (\\ud800-\\udfff), not valid Unicode"
+    return None
+
+
+def _bad_text(value: Any, path: str = "") -> tuple[str, str] | None:
+    """(where, why) for the first string in ``value`` that cannot be stored."""
     if isinstance(value, str):
-        return path or "$" if any("\ud800" <= ch <= "\udfff" for ch in value) else None
+        why = unstorable(value)
+        return (path or "$", why) if why else None
     if isinstance(value, dict):
         for key, item in value.items():
-            found = _surrogate_path(key, f"{path}.{key!r}") or _surrogate_path(item, f"{path}.{key}")
+            found = _bad_text(key, f"{path}.{key!r}") or _bad_text(item, f"{path}.{key}")
             if found:
                 return found
     if isinstance(value, list):
         for i, item in enumerate(value):
-            found = _surrogate_path(item, f"{path}[{i}]")
+            found = _bad_text(item, f"{path}[{i}]")
             if found:
                 return found
     return None
 
 
 def loads_bounded(data: str | bytes) -> Any:
-    """``json.loads`` for untrusted bodies: refuse deep nesting (400) and lone surrogates (422)."""
+    """``json.loads`` for untrusted bodies: refuse deep nesting (400), NUL and lone surrogates (422)."""
     text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
     if text.count("[") + text.count("{") > MAX_JSON_DEPTH and json_depth(text) > MAX_JSON_DEPTH:
         raise JsonRefused(f"JSON nested too deep (more than {MAX_JSON_DEPTH} levels)", 400)
     value = json.loads(text)
     if "\\u" in text or not text.isascii():
-        where = _surrogate_path(value)
-        if where:
-            raise JsonRefused(f"text with a lone surrogate (\\ud800-\\udfff) at {where.lstrip('.')}: "
-                              "not valid Unicode", 422)
+        found = _bad_text(value)
+        if found:
+            raise JsonRefused(f"text at {found[0].lstrip('.')} holds {found[1]}: it cannot be stored", 422)
     return value
 
 
@@ -135,11 +145,16 @@ class BoundedJSONProvider(DefaultJSONProvider):
         return loads_bounded(s)
 
 
-def check_request_json() -> Any:
-    """``before_request``: a JSON body too deep or with lone surrogates is refused before any view
-    or argument parser (webargs parses with plain ``json.loads``) sees it."""
+def check_request_text() -> Any:
+    """``before_request``: a JSON body too deep, or text no database column can hold (NUL, lone
+    surrogates) in the JSON, the query or a form, is refused before any view or argument parser
+    (webargs parses with plain ``json.loads``) sees it."""
     from flask import request
 
+    for source, values, status in (("query", request.args, 400), ("form", _form_fields(), 422)):
+        for key, value in values.items(multi=True):
+            if why := unstorable(key) or unstorable(value):
+                return _refusal(f"{source} field {key!r} holds {why}: it cannot be stored", status)
     if not request.is_json or not request.content_length and not request.get_data(cache=True):
         return None
     try:
@@ -149,6 +164,17 @@ def check_request_json() -> Any:
     except ValueError:
         return None  # not JSON at all: the parser answers 400 as before
     return None
+
+
+def _form_fields() -> Any:
+    """The request's form fields (not its files) when it posts a form; empty otherwise."""
+    from flask import request
+    from werkzeug.datastructures import MultiDict
+
+    if request.method in ("POST", "PUT", "PATCH") and request.mimetype in (
+            "application/x-www-form-urlencoded", "multipart/form-data"):
+        return request.form
+    return MultiDict()
 
 
 def _refusal(message: str, status: int) -> Any:

@@ -126,6 +126,21 @@ def test_deeply_nested_json_is_refused(as_user: Any, demo: Any) -> None:
     assert _count(Case) == 0
 
 
+def test_nul_characters_are_refused_in_json_query_and_forms(as_user: Any, page: Any) -> None:
+    """PostgreSQL text cannot hold NUL: a 500 there before (SQLite stored it)."""
+    from app.cases.models import Case
+
+    resp = as_user("reporter_school").post("/api/v1/reports", json=report_payload(name="李\x00小明"))
+    assert resp.status_code == 422 and "NUL" in resp.get_json()["message"], resp.get_data(as_text=True)[:300]
+    resp = as_user("police_t01").get("/api/v1/tasks", query_string={"step": "a\x00b"})
+    assert resp.status_code == 400 and "NUL" in resp.get_json()["message"]
+    assert page("coordinator").get("/audit", query_string={"user": "a\x00b"}).status_code == 400
+    resp = page("reporter_school").post("/reports/new", {"reporter_type": "school", "situation": "living_alone",
+                                                          "name": "李\x00小明", "sex": "male", "village": "t01v01"})
+    assert resp.status_code == 422
+    assert _count(Case) == 0
+
+
 def test_lone_surrogates_are_refused_not_500(as_user: Any) -> None:
     from app.cases.models import Case
 
