@@ -151,6 +151,9 @@ def check_request_text() -> Any:
     (webargs parses with plain ``json.loads``) sees it."""
     from flask import request
 
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and (why := unstorable(value)):
+            return _refusal(f"path part {name!r} holds {why}: nothing has that name", 404)
     for source, values, status in (("query", request.args, 400), ("form", _form_fields(), 422)):
         for key, value in values.items(multi=True):
             if why := unstorable(key) or unstorable(value):

@@ -135,6 +135,8 @@ def test_nul_characters_are_refused_in_json_query_and_forms(as_user: Any, page: 
     resp = as_user("police_t01").get("/api/v1/tasks", query_string={"step": "a\x00b"})
     assert resp.status_code == 400 and "NUL" in resp.get_json()["message"]
     assert page("coordinator").get("/audit", query_string={"user": "a\x00b"}).status_code == 400
+    assert as_user("designer").get("/api/v1/processes/a%00b/versions").status_code == 404
+    assert page("designer").get("/designer/processes/a%00b").status_code == 404
     resp = page("reporter_school").post("/reports/new", {"reporter_type": "school", "situation": "living_alone",
                                                           "name": "李\x00小明", "sex": "male", "village": "t01v01"})
     assert resp.status_code == 422
