@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from app import engine
+from app.common.safe_schema import form_problems
 from app.org.kinds import DEPARTMENT_KINDS
 from app.tasks.deadlines import DeadlineSyntaxError, parse_deadline
 
@@ -87,11 +88,25 @@ def _schema_problem_of_text(text: str) -> str | None:
 
 
 def _check_schema(schema: Any) -> str | None:
+    """The meta-schema check without format checks: regexes are judged by RE2 in ``_unsafe_forms``
+    (Python's ``re`` would refuse ``\\p{Han}``, which forms run fine on RE2)."""
     try:
-        Draft202012Validator.check_schema(schema)
+        Draft202012Validator.check_schema(schema, format_checker=None)
     except SchemaError as exc:
         return str(exc.message)
     return None
+
+
+def _unsafe_forms(forms: dict[str, Any]) -> list[Message]:
+    """Every form in the bundle, used or not (a task may pick its form by expression): nothing outside
+    the form is referenced and every regex runs on RE2 (``app.common.safe_schema``)."""
+    found = []
+    for name in sorted(forms):
+        if schema_problem(forms[name]) is not None:
+            continue  # reported as an invalid schema
+        found.extend(Message(f"form {name!r}: {problem}", filename=name, rule="form")
+                     for problem in form_problems(forms[name]))
+    return found
 
 
 def safe_form_path(name: str) -> bool:
@@ -290,6 +305,7 @@ def validate_bundle(files: dict[str, str], forms: dict[str, Any]) -> ValidationR
     messages += _loops(model)
     used = [e.properties[P.FORM] for e in model.elements if e.type in USER_TASK_TYPES and e.properties.get(P.FORM)]
     messages += _unused_forms(forms, used)
+    messages += _unsafe_forms(forms)
     parsed = None
     if structural_ok and len([p for p in model.processes if p.executable]) == 1:
         parsed, engine_messages = _engine_parse(files)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft202012Validator
+import referencing.exceptions
+from jsonschema.exceptions import ValidationError
 
 from app.common.errors import Invalid
+from app.common.safe_schema import form_problems, form_validator
 
-_format_checker = Draft202012Validator.FORMAT_CHECKER
-"""The 2020-12 formats: ``date-time`` and ``time`` as RFC 3339 (``rfc3339-validator``), ``date``, ``email``,
-``uri`` (``rfc3986-validator``) ... A format whose library is missing passes silently in jsonschema, so
-``tests/tasks/test_form_formats.py`` pins the ones our forms use."""
+# Formats are the 2020-12 ones: ``date-time`` and ``time`` as RFC 3339 (``rfc3339-validator``), ``date``,
+# ``email``, ``uri`` (``rfc3986-validator``) ...; ``regex`` means "RE2 can run it" (``app.common.safe_schema``).
+# A format whose library is missing passes silently in jsonschema, so ``tests/tasks/test_form_formats.py``
+# pins the ones our forms use.
 
 
 def _path(error: Any) -> str:
@@ -29,9 +31,20 @@ def _path(error: Any) -> str:
 
 
 def form_errors(schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, Any]]:
-    """Every validation error as (field path, jsonschema error); pages turn them into friendly text."""
-    validator = Draft202012Validator(schema, format_checker=_format_checker)
-    return [(_path(e), e) for e in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])]
+    """Every validation error as (field path, jsonschema error); pages turn them into friendly text.
+
+    A form that designer rules refuse (a remote ``$ref``, a regex RE2 cannot run) is
+    refused here too, so a version deployed before the rule existed cannot fetch or hang.
+    """
+    problems = form_problems(schema)
+    if problems:
+        return [("_schema", ValidationError(f"this step's form cannot be used: {p}")) for p in problems]
+    validator = form_validator(schema)
+    try:
+        errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    except referencing.exceptions.Unresolvable as exc:
+        return [("_schema", ValidationError(f"this step's form refers to something it does not contain: {exc}"))]
+    return [(_path(e), e) for e in errors]
 
 
 def validate_form_data(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:

@@ -1,0 +1,87 @@
+"""Designer content that could reach the server is refused at save and deploy, naming what and where.
+
+Forms: a ``$ref`` outside the form, a pattern RE2 cannot run. Scripts and
+expressions: constant operations whose result the sandbox would refuse at run
+time (``10**10**10``) are refused before anything runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from designer_helpers import four_in_one_demo
+
+from app.processes.validation import validate_bundle
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+MINI = (DATA / "mini.bpmn").read_text(encoding="utf-8")
+P = "/api/v1/processes"
+
+
+def _form(**prop: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": {"ok": {"type": "boolean"}, "code": {"type": "string", **prop}}}
+
+
+def _errors(forms: dict[str, Any]) -> list[str]:
+    return [str(m) for m in validate_bundle({"mini.bpmn": MINI}, forms).errors]
+
+
+@pytest.mark.parametrize(("ref", "words"), [
+    ("http://169.254.169.254/latest/meta-data.json", "points outside the form"),
+    ("file:///etc/passwd", "points outside the form"),
+    ("https://json-schema.org/draft/2020-12/schema", "points outside the form"),
+    ("other.json#/x", "points outside the form"),
+    ("#/$defs/missing", "names no part of the form"),
+])
+def test_a_ref_outside_the_form_is_refused_naming_the_form_and_the_ref(ref: str, words: str) -> None:
+    errors = _errors({"mini/t1.json": _form(**{"$ref": ref})})
+    assert any("mini/t1.json" in e and repr(ref) in e and words in e for e in errors), errors
+
+
+def test_an_unused_form_with_a_remote_ref_is_refused_too() -> None:
+    """A task may choose its form by expression, so every form of the bundle counts."""
+    forms = {"mini/t1.json": _form(), "mini/spare.json": _form(**{"$ref": "http://example.org/x.json"})}
+    assert any("mini/spare.json" in e and "outside the form" in e for e in _errors(forms))
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"^(?=.*\d)\w+$", "(a{1000}){1000}"])
+def test_a_pattern_re2_cannot_run_is_refused_at_save(pattern: str) -> None:
+    errors = _errors({"mini/t1.json": _form(pattern=pattern)})
+    assert any("mini/t1.json" in e and repr(pattern) in e and "RE2" in e for e in errors), errors
+
+
+def test_pattern_properties_and_nested_schema_switch_are_checked() -> None:
+    forms = {"mini/t1.json": {"type": "object", "patternProperties": {r"(x)\1": {}},
+                              "properties": {"ok": {"type": "boolean", "$schema": "http://json-schema.org/draft-07/schema#"}}}}
+    errors = " ".join(_errors(forms))
+    assert r"'(x)\\1'" in errors and "$schema" in errors
+
+
+def test_safe_forms_with_local_refs_and_linear_patterns_pass() -> None:
+    form = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+            "$defs": {"id": {"type": "string", "pattern": r"^\d{17}[\dX]$"}},
+            "properties": {"ok": {"type": "boolean"}, "id": {"$ref": "#/$defs/id"},
+                           "code": {"type": "string", "pattern": "^(a+)+$"}}}
+    assert _errors({"mini/t1.json": form}) == []
+
+
+def test_draft_save_reports_and_deploy_refuses_a_remote_ref(as_user: Any, ctx: Any) -> None:
+    four_in_one_demo()
+    api = as_user("designer")
+    created = api.post(f"{P}/drafts", json={"files": {"mini.bpmn": MINI}, "forms": {"mini/t1.json": _form()}})
+    assert created.status_code == 201 and created.get_json()["valid"], created.get_json()
+    draft_id = created.get_json()["id"]
+    saved = api.client.put(f"{P}/drafts/{draft_id}/forms/mini/t1.json", headers=api.headers,
+                           json={"schema": _form(**{"$ref": "http://127.0.0.1:9/x.json"})})
+    assert saved.status_code == 200 and saved.get_json()["valid"] is False
+    assert any("outside the form" in m["message"] and m["file"] == "mini/t1.json" for m in saved.get_json()["messages"])
+    deploy = api.post(f"{P}/drafts/{draft_id}/deploy", json={"note": "try"})
+    assert deploy.status_code == 422
+    assert "outside the form" in str(deploy.get_json())
+
+
+def test_a_han_character_class_is_a_valid_pattern() -> None:
+    """RE2 knows Unicode scripts; Python's ``re`` (the old meta-schema check) refused them."""
+    assert _errors({"mini/t1.json": _form(pattern=r"^\p{Han}{2,4}$")}) == []
