@@ -19,9 +19,18 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from .isolation import run_isolated
 from .jsondata import data_problem
 from .sandbox import make_script_engine
-from .serialization import SERIALIZER_VERSION, SpecJson, dump_state, load_state, new_workflow
+from .serialization import (
+    SERIALIZER_VERSION,
+    PinnedSpec,
+    SpecJson,
+    dump_state,
+    load_state,
+    new_workflow,
+    pinned_spec,
+)
 from .timers import TIMER_ERROR, engine_clock, timer_due
 from .types import (
     CompletedStep,
@@ -175,11 +184,16 @@ def _advance(workflow: BpmnWorkflow, steps: list[CompletedStep]) -> None:
 def start_instance(spec_key: str, spec_json: SpecJson, data: dict[str, Any],
                    helpers: Helpers | None = None, *, now: datetime | None = None) -> InstanceSnapshot:
     """Start a new instance with ``data`` visible to every task; timers start counting at ``now``."""
+    return run_isolated(_clocked, now, _start, spec_key, pinned_spec(spec_key, spec_json), data, helpers)
+
+
+def _clocked(now: datetime | None, command: Callable[..., InstanceSnapshot], *args: Any) -> InstanceSnapshot:
+    """What the isolated child runs: one command on the platform's clock."""
     with engine_clock(now):
-        return _start(spec_key, spec_json, data, helpers)
+        return command(*args)
 
 
-def _start(spec_key: str, spec_json: SpecJson, data: dict[str, Any],
+def _start(spec_key: str, spec_json: SpecJson | PinnedSpec, data: dict[str, Any],
            helpers: Helpers | None) -> InstanceSnapshot:
     workflow = new_workflow(spec_key, spec_json, make_script_engine(helpers))
     for task in workflow.get_tasks(state=TaskState.READY):
@@ -197,11 +211,11 @@ def complete_task(spec_key: str, spec_json: SpecJson, state: str, task_id: str,
     SpiffWorkflow's ``Task.run()`` has no state guard (a completed or cancelled
     task can run again), so we check READY and manual ourselves.
     """
-    with engine_clock(now):
-        return _complete(spec_key, spec_json, state, task_id, data, helpers)
+    return run_isolated(_clocked, now, _complete, spec_key, pinned_spec(spec_key, spec_json), state, task_id,
+                        data, helpers)
 
 
-def _complete(spec_key: str, spec_json: SpecJson, state: str, task_id: str,
+def _complete(spec_key: str, spec_json: SpecJson | PinnedSpec, state: str, task_id: str,
               data: dict[str, Any], helpers: Helpers | None) -> InstanceSnapshot:
     workflow = load_state(spec_key, spec_json, state, make_script_engine(helpers))
     try:
@@ -232,15 +246,18 @@ def fire_timers(spec_key: str, spec_json: SpecJson, state: str,
     another unit, an escalation event caught by a subprocess boundary) runs in
     the same command.
     """
-    with engine_clock(now):
-        workflow = load_state(spec_key, spec_json, state, make_script_engine(helpers))
-        steps: list[CompletedStep] = []
-        try:
-            workflow.refresh_timers()
-        except SpiffWorkflowException as exc:
-            raise ProcessScriptError(str(exc)) from exc
-        _advance(workflow, steps)
-        return _snapshot(workflow, steps)
+    return run_isolated(_clocked, now, _fire, spec_key, pinned_spec(spec_key, spec_json), state, helpers)
+
+
+def _fire(spec_key: str, spec_json: SpecJson | PinnedSpec, state: str, helpers: Helpers | None) -> InstanceSnapshot:
+    workflow = load_state(spec_key, spec_json, state, make_script_engine(helpers))
+    steps: list[CompletedStep] = []
+    try:
+        workflow.refresh_timers()
+    except SpiffWorkflowException as exc:
+        raise ProcessScriptError(str(exc)) from exc
+    _advance(workflow, steps)
+    return _snapshot(workflow, steps)
 
 
 def cancel_instance(spec_key: str, spec_json: SpecJson, state: str,
@@ -260,7 +277,11 @@ def cancel_instance(spec_key: str, spec_json: SpecJson, state: str,
 
 
 def snapshot(spec_key: str, spec_json: SpecJson, state: str) -> InstanceSnapshot:
-    """Read-only view of a stored instance (used to rebuild projections)."""
+    """Read-only view of a stored instance (used to rebuild projections; ``=expression`` properties run)."""
+    return run_isolated(_snapshot_of, spec_key, pinned_spec(spec_key, spec_json), state)
+
+
+def _snapshot_of(spec_key: str, spec_json: SpecJson | PinnedSpec, state: str) -> InstanceSnapshot:
     workflow = load_state(spec_key, spec_json, state, make_script_engine(None))
     return _snapshot(workflow, [])
 

@@ -49,8 +49,7 @@ import functools
 import keyword
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Mapping, MutableMapping
 from types import CodeType, FrameType, MappingProxyType
 from typing import Any, Literal, cast
 
@@ -64,11 +63,13 @@ from RestrictedPython.transformer import (
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from .isolation import note_element
 from .sandbox_guards import (
     _BASE_BUILTINS,
     _check_render_size,
     _check_reserved,
 )
+from .sandbox_helpers import DEFAULT_HELPERS, add_days, contains_any, days_between
 from .sandbox_limits import (
     FORBIDDEN_ATTRIBUTES,
     MAX_DATA_SIZE,
@@ -87,7 +88,8 @@ from .sandbox_limits import (
 __all__ = [
     "DEFAULT_HELPERS", "MAX_DATA_SIZE", "MAX_INT_BITS", "MAX_RENDER_SIZE", "MAX_SEQUENCE_LENGTH",
     "RestrictedScriptEnvironment", "ScriptBudgetExceeded", "ScriptError", "ScriptForbidden",
-    "ScriptNameConflict", "ScriptSyntaxError", "check_source", "find_script_error", "make_script_engine",
+    "ScriptNameConflict", "ScriptSyntaxError", "add_days", "check_source", "contains_any", "days_between",
+    "find_script_error", "make_script_engine",
 ]
 
 Mode = Literal["eval", "exec"]
@@ -288,54 +290,6 @@ def check_source(source: str, mode: Literal["eval", "exec"]) -> list[str]:
 
 
 
-# --------------------------------------------------------------------------- default helpers
-
-
-def _parse_iso(value: str) -> date | datetime:
-    if not isinstance(value, str):
-        raise TypeError(f"expected an ISO date string, got {type(value).__name__}")
-    text = value.strip()
-    if len(text) == 10:
-        return date.fromisoformat(text)
-    return datetime.fromisoformat(text)
-
-
-def days_between(iso_a: str, iso_b: str) -> int:
-    """Whole days from ``iso_a`` to ``iso_b`` (negative when b is earlier).
-
-    Two dates (``"2026-03-10"``) compare as calendar dates; datetimes must carry
-    an offset (naive times would be read in server-local time) and count whole
-    24-hour periods.
-    """
-    a, b = _parse_iso(iso_a), _parse_iso(iso_b)
-    if isinstance(a, datetime) or isinstance(b, datetime):
-        if not (isinstance(a, datetime) and isinstance(b, datetime)):
-            raise ValueError("days_between: compare two dates or two datetimes, not one of each")
-        if a.tzinfo is None or b.tzinfo is None:
-            raise ValueError("days_between: datetimes need a UTC offset, e.g. 2026-03-10T09:00:00+08:00")
-    return (b - a).days  # type: ignore[operator]
-
-
-def add_days(iso_date: str, n: int) -> str:
-    """``iso_date`` plus ``n`` days, in the same ISO form (date stays date, offset is kept)."""
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError("add_days: n must be a whole number of days")
-    return (_parse_iso(iso_date) + timedelta(days=n)).isoformat()
-
-
-def contains_any(seq: Any, items: Iterable[Any]) -> bool:
-    """True when any of ``items`` is in ``seq`` (a list, set, dict's keys, or substrings of a string)."""
-    return any(item in seq for item in items)
-
-
-DEFAULT_HELPERS: dict[str, Callable[..., Any]] = {
-    "days_between": days_between,
-    "add_days": add_days,
-    "contains_any": contains_any,
-}
-"""Pure helpers every process may call; the engine adds its own (``now_utc`` ...) on top."""
-
-
 # --------------------------------------------------------------------------- budget
 
 
@@ -485,6 +439,23 @@ class RestrictedScriptEnvironment(BasePythonScriptEngineEnvironment):  # type: i
             sys.settrace(previous)
 
 
+class _NamingScriptEngine(PythonScriptEngine):  # type: ignore[misc]
+    """Notes the element before each script or expression, so the backstop can name what it stopped."""
+
+    def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
+        note_element(_element_id(task))
+        return super().evaluate(task, expression, external_context)
+
+    def execute(self, task: Any, script: str, external_context: Any = None) -> Any:
+        note_element(_element_id(task))
+        return super().execute(task, script, external_context)
+
+
+def _element_id(task: Any) -> str:
+    spec = getattr(task, "task_spec", None)
+    return str(getattr(spec, "bpmn_id", None) or getattr(spec, "name", "") or "")
+
+
 def make_script_engine(helpers: Helpers | None = None, step_budget: int = 100_000,
                        time_budget: float = 2.0) -> PythonScriptEngine:
     """A SpiffWorkflow script engine running everything in the sandbox.
@@ -493,4 +464,4 @@ def make_script_engine(helpers: Helpers | None = None, step_budget: int = 100_00
     Re-attach a fresh engine after every deserialization (DESIGN.md).
     """
     merged = {**DEFAULT_HELPERS, **(helpers or {})}
-    return PythonScriptEngine(environment=RestrictedScriptEnvironment(merged, step_budget, time_budget))
+    return _NamingScriptEngine(environment=RestrictedScriptEnvironment(merged, step_budget, time_budget))

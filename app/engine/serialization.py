@@ -9,6 +9,7 @@ objects are cached per hash and shared between workflows.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -59,8 +60,10 @@ def spec_to_dict(spec: Any, subprocess_specs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def restore_spec(spec_key: str, spec_json: SpecJson) -> tuple[Any, dict[str, Any]]:
+def restore_spec(spec_key: str, spec_json: SpecJson | PinnedSpec) -> tuple[Any, dict[str, Any]]:
     """Return (spec, subprocess_specs) for ``spec_key`` (the content hash), cached."""
+    if isinstance(spec_json, PinnedSpec):
+        return spec_json.restored
     with _spec_lock:
         if spec_key in _spec_cache:
             _spec_cache.move_to_end(spec_key)
@@ -79,7 +82,34 @@ def restore_spec(spec_key: str, spec_json: SpecJson) -> tuple[Any, dict[str, Any
     return restored
 
 
-def new_workflow(spec_key: str, spec_json: SpecJson, script_engine: Any) -> BpmnWorkflow:
+def _reset_lock_in_child() -> None:
+    """A fork may happen while another thread holds the lock; the child has only the forking thread."""
+    global _spec_lock
+    _spec_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_lock_in_child)
+
+
+class PinnedSpec:
+    """A spec already restored in this process: what an isolated child gets instead of a loader."""
+
+    __slots__ = ("restored",)
+
+    def __init__(self, restored: tuple[Any, dict[str, Any]]) -> None:
+        self.restored = restored
+
+
+def pinned_spec(spec_key: str, spec_json: SpecJson | PinnedSpec) -> PinnedSpec:
+    """Restore the spec here (reading it if needed), before a child is forked.
+
+    The child must never call the platform's loader (a lazy database read over the
+    parent's connection); it gets the restored objects themselves.
+    """
+    return spec_json if isinstance(spec_json, PinnedSpec) else PinnedSpec(restore_spec(spec_key, spec_json))
+
+
+def new_workflow(spec_key: str, spec_json: SpecJson | PinnedSpec, script_engine: Any) -> BpmnWorkflow:
     spec, subprocess_specs = restore_spec(spec_key, spec_json)
     return BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
 
@@ -94,7 +124,7 @@ def dump_state(workflow: BpmnWorkflow) -> str:
         registry._encoder_mode = False
 
 
-def load_state(spec_key: str, spec_json: SpecJson, state: str, script_engine: Any) -> BpmnWorkflow:
+def load_state(spec_key: str, spec_json: SpecJson | PinnedSpec, state: str, script_engine: Any) -> BpmnWorkflow:
     """Rebuild a workflow from stored state and re-attach OUR script engine.
 
     SpiffWorkflow gives a deserialized workflow a default, unrestricted script
