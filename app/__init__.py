@@ -55,6 +55,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if settings.database_url.startswith("sqlite:///"):
         settings.instance_dir.mkdir(parents=True, exist_ok=True)
     app.extensions["liandong.clock"] = settings.extra.get("clock") or SystemClock()
+    _configure_backstop(settings)
 
     from .common.inputs import BoundedIntConverter, BoundedJSONProvider
     from .extensions import api, csrf, db, login_manager, migrate
@@ -200,3 +201,11 @@ def _register_deadlines(app: Flask, settings: Settings) -> None:
         from workers.loop import start_inline_loop
 
         start_inline_loop(app)
+
+
+def _configure_backstop(settings: Settings) -> None:
+    """The engine's process-level limits are per process; the last app created sets them."""
+    from app.engine.isolation import Backstop, configure
+
+    configure(Backstop(cpu_seconds=settings.engine_cpu_seconds, wall_seconds=settings.engine_wall_seconds,
+                       memory_mb=settings.engine_memory_mb))

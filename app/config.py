@@ -48,6 +48,11 @@ class Settings:
     instance_dir: Path = ROOT / "instance"
     script_step_budget: int = 100_000
     script_time_budget: float = 2.0
+    engine_cpu_seconds: int = 20
+    """Backstop per engine command (all its scripts together): CPU seconds (docs/security.md)."""
+    engine_wall_seconds: float = 30.0
+    engine_memory_mb: int = 512
+    """Memory an engine command may add to the process; over it the command fails with a clear error."""
     token_ttl_days: int = 30
     """Default lifetime of a new bearer token (``flask users token --days`` may ask for another)."""
     token_max_days: int = 365
@@ -125,6 +130,10 @@ def _mail_and_sweep_settings(env: dict[str, str]) -> dict[str, Any]:
         "smtp_starttls": _flag(env.get("LIANDONG_SMTP_STARTTLS")),
         "inline_loop": _flag(env.get("LIANDONG_INLINE_LOOP")),
     }
+    for name, cast in (("engine_cpu_seconds", int), ("engine_wall_seconds", float), ("engine_memory_mb", int)):
+        raw = env.get(f"LIANDONG_{name.upper()}")
+        if raw:
+            values[name] = cast(raw)
     if env.get("LIANDONG_SMTP_PORT"):
         values["smtp_port"] = int(env["LIANDONG_SMTP_PORT"])
     if env.get("LIANDONG_SMTP_FROM"):

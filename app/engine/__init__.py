@@ -11,6 +11,7 @@ from .model import BundleModel, ElementInfo, ProcessInfo, describe_bundle
 from .parsing import parse_bundle
 from .runtime import cancel_instance, complete_task, fire_timers, snapshot, start_instance
 from .sandbox import check_source
+from .sandbox_static import check_bounds
 from .serialization import SERIALIZER_VERSION, SpecJson
 from .types import (
     BundleInvalid,
@@ -30,8 +31,8 @@ from .xml import MAX_XML_BYTES, as_utf8_text, decode_xml
 __all__ = [
     "MAX_XML_BYTES", "SERIALIZER_VERSION", "BundleInvalid", "BundleModel", "CompletedStep", "ElementInfo", "EngineError",
     "InstanceSnapshot", "MigrationCheck", "ParsedBundle", "ProcessInfo", "ProcessScriptError", "ReadyTask", "SpecJson",
-    "TaskNotReady", "UserTaskInfo", "ValidationMessage", "WaitingTimer", "as_utf8_text", "cancel_instance", "check_source", "check_timer",
-    "decode_xml",
+    "TaskNotReady", "UserTaskInfo", "ValidationMessage", "WaitingTimer", "as_utf8_text", "cancel_instance",
+    "check_bounds", "check_source", "check_timer", "decode_xml",
     "complete_task", "describe_bundle", "edit_element", "fire_timers", "migrate_state", "parse_bundle",
     "snapshot", "start_instance",
 ]

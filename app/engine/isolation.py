@@ -143,10 +143,8 @@ def _child(func: Callable[..., Any], args: Any, kwargs: Any, backstop: Backstop,
         signal.signal(signal.SIGXCPU, signal.SIG_DFL)
         try:
             result: tuple[str, Any] = ("ok", func(*args, **kwargs))
-        except MemoryError:
-            result = ("memory", None)
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
-            result = ("error", exc)
+            result = ("memory", None) if _out_of_memory(exc) else ("error", exc)
         try:
             payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         except MemoryError:
@@ -160,6 +158,22 @@ def _child(func: Callable[..., Any], args: Any, kwargs: Any, backstop: Backstop,
         code = 70
     finally:
         os._exit(code)
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """A ``MemoryError`` anywhere in the chain (SpiffWorkflow wraps the script's own)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        if isinstance(current, MemoryError):
+            return True
+        seen.add(id(current))
+        wrapped = getattr(current, "exception", None)
+        pending += [current.__cause__, current.__context__, wrapped if isinstance(wrapped, BaseException) else None]
+    return False
 
 
 def _mapped_bytes() -> int:

@@ -22,6 +22,7 @@ from RestrictedPython.Guards import (
 from .sandbox_limits import (
     FORBIDDEN_ATTRIBUTES,
     MAX_INT_BITS,
+    MAX_POWMOD_WORK,
     MAX_RENDER_SIZE,
     MAX_ROUND_DIGITS,
     MAX_SEQUENCE_LENGTH,
@@ -131,6 +132,11 @@ def _guard_pow(base: Any, exp: Any, mod: Any = None) -> Any:
     for value in (base, exp, mod):
         if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
             raise _too_big("pow() argument (bits)", value.bit_length(), MAX_INT_BITS)
+    if isinstance(exp, int) and isinstance(mod, int):
+        # Modular exponentiation squares a modulus-sized number once per exponent bit, in C.
+        work = exp.bit_length() * mod.bit_length()
+        if work > MAX_POWMOD_WORK:
+            raise _too_big("pow() with modulus (exponent bits x modulus bits)", work, MAX_POWMOD_WORK)
     return builtins.pow(base, exp, mod)
 
 

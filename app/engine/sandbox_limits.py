@@ -22,6 +22,9 @@ MAX_SEQUENCE_LENGTH = 1_000_000
 MAX_INT_BITS = 100_000
 """Largest integer (in bits) ``*``, ``**``, ``<<`` and ``pow`` may produce (about 30,000 digits)."""
 
+MAX_POWMOD_WORK = 4_000_000
+"""Largest exponent bits x modulus bits for ``pow(b, e, m)`` (~60 ms; 40,000 x 40,000 bits would take minutes)."""
+
 MAX_RENDER_SIZE = 2_000_000
 """Most items + characters ``str``/``repr``/f-strings/``%``/``print`` may render from one value."""
 

@@ -228,8 +228,16 @@ def _condition(flow: engine.ElementInfo) -> list[Message]:
     if "feel" in language:
         return [_msg(flow, f"condition {source!r} is written in FEEL: write it in Python over the case data",
                      "expression")]
-    return [_msg(flow, f"condition {_COMPILE_TEXT}: {p}", "expression")
-            for p in engine.check_source(source, "eval")]
+    return _code(flow, "condition", source, "eval")
+
+
+def _code(element: engine.ElementInfo, label: str, source: str, mode: str) -> list[Message]:
+    """Compile problems, else what is certain to be refused when it runs (``10**10**10``, ``while True``)."""
+    compiled = [_msg(element, f"{label} {_COMPILE_TEXT}: {p}", "expression") for p in engine.check_source(source, mode)]
+    if compiled:
+        return compiled
+    return [_msg(element, f"{label} would be refused when it runs: {p}", "expression")
+            for p in engine.check_bounds(source, mode)]
 
 
 def _expressions(model: engine.BundleModel) -> list[Message]:
@@ -243,16 +251,13 @@ def _expressions(model: engine.BundleModel) -> list[Message]:
                 found.append(_msg(element, f"script format {element.script_format!r} is not supported: scripts "
                                            "are Python, run in the restricted environment", "expression"))
             else:
-                found.extend(_msg(element, f"script {_COMPILE_TEXT}: {p}", "expression")
-                             for p in engine.check_source(element.script or "", "exec"))
+                found.extend(_code(element, "script", element.script or "", "exec"))
         for key in ("spiffworkflow:preScript", "spiffworkflow:postScript"):
             if element.details.get(key):
-                found.extend(_msg(element, f"{key.split(':')[1]} {_COMPILE_TEXT}: {p}", "expression")
-                             for p in engine.check_source(element.details[key], "exec"))
+                found.extend(_code(element, key.split(":")[1], element.details[key], "exec"))
         for key, value in element.properties.items():
             if P.is_expression(value):
-                found.extend(_msg(element, f"property {key} {_COMPILE_TEXT}: {p}", "expression")
-                             for p in engine.check_source(value[1:], "eval"))
+                found.extend(_code(element, f"property {key}", value[1:], "eval"))
         if element.timer is not None:
             kind, expression = element.timer
             found.extend(_msg(element, f"timer ({kind}): {p}", "timer")
