@@ -36,6 +36,7 @@ from app.tasks.projection import compute_due, working_calendar
 from .drafts import require_designer, validate_draft
 from .models import ProcessDraft, SandboxRun
 from .operations import bundle_hash
+from .validation import message_dict
 
 SANDBOX_KEY_PREFIX = "sandbox-"
 """Spec cache keys of test runs; deployed versions are cached under their content hash."""
@@ -125,6 +126,10 @@ def start_run(draft: ProcessDraft, actor: User, data: dict[str, Any]) -> Sandbox
     if report.parsed is None:
         raise Invalid("the draft cannot run yet: " + "; ".join(str(m) for m in report.errors),
                       {"messages": report.as_dicts()})
+    bounded = [m for m in report.errors if m.rule == "bounds"]
+    if bounded:  # certain to be refused by the sandbox: say so now, naming the element
+        raise Invalid("the draft would be refused when it runs: " + "; ".join(str(m) for m in bounded),
+                      {"messages": [message_dict(m) for m in bounded]})
     digest = bundle_hash(dict(draft.files), report.used_forms)
     key = SANDBOX_KEY_PREFIX + digest
     at = now()

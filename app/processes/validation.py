@@ -236,7 +236,7 @@ def _code(element: engine.ElementInfo, label: str, source: str, mode: str) -> li
     compiled = [_msg(element, f"{label} {_COMPILE_TEXT}: {p}", "expression") for p in engine.check_source(source, mode)]
     if compiled:
         return compiled
-    return [_msg(element, f"{label} would be refused when it runs: {p}", "expression")
+    return [_msg(element, f"{label} would be refused when it runs: {p}", "bounds")
             for p in engine.check_bounds(source, mode)]
 
 

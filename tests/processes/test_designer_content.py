@@ -85,3 +85,25 @@ def test_draft_save_reports_and_deploy_refuses_a_remote_ref(as_user: Any, ctx: A
 def test_a_han_character_class_is_a_valid_pattern() -> None:
     """RE2 knows Unicode scripts; Python's ``re`` (the old meta-schema check) refused them."""
     assert _errors({"mini/t1.json": _form(pattern=r"^\p{Han}{2,4}$")}) == []
+
+
+@pytest.mark.parametrize(("script", "words"), [
+    ("score = 10**10**10", "power (bits)"),
+    ("score = 'a' * 10**10", "repetition"),
+    ("score = pow(10, 10**9)", "power (bits)"),
+    ("while True:\n    score = 1", "never ends"),
+])
+def test_a_script_certain_to_be_refused_is_refused_at_save_deploy_and_test_run(
+        as_user: Any, ctx: Any, script: str, words: str) -> None:
+    four_in_one_demo()
+    api = as_user("designer")
+    bpmn = MINI.replace("score = 2 if ok else 1", script)
+    created = api.post(f"{P}/drafts", json={"files": {"mini.bpmn": bpmn}, "forms": {"mini/t1.json": _form()}})
+    body = created.get_json()
+    assert created.status_code == 201 and body["valid"] is False
+    [message] = [m for m in body["messages"] if m["level"] == "error"]
+    assert message["element_id"] == "s1" and message["element_name"] == "calc"
+    assert "would be refused when it runs" in message["message"] and words in message["message"]
+    assert api.post(f"{P}/drafts/{body['id']}/deploy", json={"note": "x"}).status_code == 422
+    run = api.post(f"{P}/drafts/{body['id']}/test-runs", json={"data": {}})
+    assert run.status_code == 422 and "s1 (calc)" in run.get_json()["message"]
