@@ -52,6 +52,8 @@ class Settings:
     """Backstop per engine command (all its scripts together): CPU seconds (docs/security.md)."""
     engine_wall_seconds: float = 30.0
     engine_memory_mb: int = 512
+    engine_backstop: bool = True
+    """Run engine commands in a limited child process (``LIANDONG_ENGINE_BACKSTOP=0`` only to measure or debug)."""
     """Memory an engine command may add to the process; over it the command fails with a clear error."""
     token_ttl_days: int = 30
     """Default lifetime of a new bearer token (``flask users token --days`` may ask for another)."""
@@ -130,6 +132,8 @@ def _mail_and_sweep_settings(env: dict[str, str]) -> dict[str, Any]:
         "smtp_starttls": _flag(env.get("LIANDONG_SMTP_STARTTLS")),
         "inline_loop": _flag(env.get("LIANDONG_INLINE_LOOP")),
     }
+    if env.get("LIANDONG_ENGINE_BACKSTOP"):
+        values["engine_backstop"] = _flag(env["LIANDONG_ENGINE_BACKSTOP"])
     for name, cast in (("engine_cpu_seconds", int), ("engine_wall_seconds", float), ("engine_memory_mb", int)):
         raw = env.get(f"LIANDONG_{name.upper()}")
         if raw:
