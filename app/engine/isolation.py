@@ -36,6 +36,7 @@ import resource
 import select
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -121,12 +122,42 @@ def run_isolated(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         payload, timed_out, status = _collect(read_end, pid, backstop.wall_seconds)
     finally:
         os.close(read_end)
-    if status is None:
-        _, status = os.waitpid(pid, 0)
+    if status is None and payload and not timed_out:
+        _reap_later(pid)  # the answer is here; the child's exit (unmapping its memory) need not be waited for
+        status = 0
+    elif status is None:
+        status = _wait(pid)
     try:
         return _outcome(payload, status, timed_out, backstop, _element_of(page))
     finally:
         page.close()
+
+
+_exited: list[int] = []
+_exited_lock = threading.Lock()
+
+
+def _reap_later(pid: int) -> None:
+    """Collect children that have answered, without blocking: earlier ones now, this one next time."""
+    with _exited_lock:
+        _exited.append(pid)
+        pending = list(_exited)
+        _exited.clear()
+    for child in pending:
+        try:
+            reaped, _ = os.waitpid(child, os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere
+            continue
+        if not reaped:
+            with _exited_lock:
+                _exited.append(child)
+
+
+def _wait(pid: int) -> int:
+    try:
+        return os.waitpid(pid, 0)[1]
+    except ChildProcessError:
+        return 0
 
 
 def _child(func: Callable[..., Any], args: Any, kwargs: Any, backstop: Backstop, page: mmap.mmap,
@@ -204,7 +235,10 @@ def _collect(read_end: int, pid: int, wall_seconds: float) -> tuple[bytes, bool,
                 return b"", False, None
             buffer += chunk
             continue
-        reaped, status = os.waitpid(pid, os.WNOHANG)
+        try:
+            reaped, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # reaped by someone else: it has exited
+            reaped, status = pid, 0
         if reaped:
             while select.select([read_end], [], [], 0)[0] and (chunk := os.read(read_end, 1 << 20)):
                 buffer += chunk
