@@ -52,7 +52,7 @@ def test_healthz_keeps_answering_while_a_script_bomb_is_refused(live_server: str
         outcome["elapsed"] = time.monotonic() - began
 
     latencies: list[float] = []
-    with isolation.limits(cpu_seconds=2, wall_seconds=10):
+    with isolation.limits(cpu_seconds=2, wall_seconds=6):
         bomb = threading.Thread(target=complete_into_the_bomb)
         bomb.start()
         time.sleep(0.2)
@@ -65,5 +65,6 @@ def test_healthz_keeps_answering_while_a_script_bomb_is_refused(live_server: str
         bomb.join()
     assert len(latencies) >= 5 and max(latencies) < 0.5, latencies
     assert outcome["status"] == 422, outcome
-    assert "stopped at s1" in outcome["body"]["message"] and "CPU" in outcome["body"]["message"]
-    assert outcome["elapsed"] < 8, outcome["elapsed"]
+    message = outcome["body"]["message"]
+    assert "stopped at s1" in message and ("CPU" in message or "longer than 6 s" in message), message
+    assert outcome["elapsed"] < 8, outcome["elapsed"]  # the wall-clock limit holds even on a loaded machine
