@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/task_completion.py                       # SQLite, N=1000
     .venv/bin/python bench/task_completion.py --both --cases 1000   # SQLite, then PostgreSQL
+    LIANDONG_ENGINE_BACKSTOP=0 .venv/bin/python bench/task_completion.py   # without the process backstop
 
 Numbers are printed, never asserted.
 """
@@ -168,6 +169,10 @@ def main() -> int:
         if url != "sqlite" and "bench" not in url.rsplit("/", 1)[-1] and not args.allow_reset:
             parser.error(f"{url}: the benchmark DROPs the public schema; use a database named *bench* "
                          "or pass --allow-reset")
+    if os.environ.get("LIANDONG_ENGINE_BACKSTOP") == "0":  # the app.engine column too, not only the platform's
+        from app.engine import isolation
+
+        isolation.configure(isolation.Backstop(enabled=False))
     started = time.perf_counter()
     start, steps = main_path()
     shown_dbs = ", ".join("sqlite (temp file)" if u == "sqlite" else u.split("@")[-1] for u in urls)
