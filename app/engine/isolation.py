@@ -258,9 +258,17 @@ def _outcome(payload: bytes, status: int, timed_out: bool, backstop: Backstop, e
         raise ProcessScriptError(f"stopped{where}: the engine's process ended without an answer "
                                  f"(exit status {status})", element)
     kind, value = pickle.loads(payload)  # noqa: S301 - our own child's bytes, through our own pipe
+    return decoded_outcome(kind, value, backstop, element)
+
+
+def decoded_outcome(kind: str, value: Any, backstop: Backstop, element: str | None) -> Any:
+    """A child's answer: its value, its exception re-raised, or the memory refusal."""
+    where = f" at {element}" if element else ""
     if kind == "memory":
         raise ProcessScriptError(f"stopped{where}: the process's scripts needed more than "
                                  f"{backstop.memory_mb} MB of memory (the server's backstop)", element)
     if kind == "error":
         raise value
+    if kind != "ok":
+        raise ProcessScriptError(f"the engine's process gave no usable answer ({kind})", element)
     return value

@@ -20,6 +20,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from .isolation import run_isolated
+from .isolation_pool import run_command
 from .jsondata import data_problem
 from .sandbox import make_script_engine
 from .serialization import (
@@ -184,7 +185,17 @@ def _advance(workflow: BpmnWorkflow, steps: list[CompletedStep]) -> None:
 def start_instance(spec_key: str, spec_json: SpecJson, data: dict[str, Any],
                    helpers: Helpers | None = None, *, now: datetime | None = None) -> InstanceSnapshot:
     """Start a new instance with ``data`` visible to every task; timers start counting at ``now``."""
-    return run_isolated(_clocked, now, _start, spec_key, pinned_spec(spec_key, spec_json), data, helpers)
+    return _isolated(_start, spec_key, spec_json, now, data, helpers)
+
+
+def _isolated(command: Callable[..., InstanceSnapshot], spec_key: str, spec_json: SpecJson, now: datetime | None,
+              *args: Any) -> InstanceSnapshot:
+    """Run an engine command under the backstop: in a pooled engine worker, or in a fresh fork when
+    custom helpers (functions that need not pickle) are passed."""
+    if args and args[-1] is not None:
+        return run_isolated(_clocked, now, command, spec_key, pinned_spec(spec_key, spec_json), *args)
+    result: InstanceSnapshot = run_command(command, spec_key, spec_json, now, *args)
+    return result
 
 
 def _clocked(now: datetime | None, command: Callable[..., InstanceSnapshot], *args: Any) -> InstanceSnapshot:
@@ -211,8 +222,7 @@ def complete_task(spec_key: str, spec_json: SpecJson, state: str, task_id: str,
     SpiffWorkflow's ``Task.run()`` has no state guard (a completed or cancelled
     task can run again), so we check READY and manual ourselves.
     """
-    return run_isolated(_clocked, now, _complete, spec_key, pinned_spec(spec_key, spec_json), state, task_id,
-                        data, helpers)
+    return _isolated(_complete, spec_key, spec_json, now, state, task_id, data, helpers)
 
 
 def _complete(spec_key: str, spec_json: SpecJson | PinnedSpec, state: str, task_id: str,
@@ -246,7 +256,7 @@ def fire_timers(spec_key: str, spec_json: SpecJson, state: str,
     another unit, an escalation event caught by a subprocess boundary) runs in
     the same command.
     """
-    return run_isolated(_clocked, now, _fire, spec_key, pinned_spec(spec_key, spec_json), state, helpers)
+    return _isolated(_fire, spec_key, spec_json, now, state, helpers)
 
 
 def _fire(spec_key: str, spec_json: SpecJson | PinnedSpec, state: str, helpers: Helpers | None) -> InstanceSnapshot:
@@ -278,10 +288,10 @@ def cancel_instance(spec_key: str, spec_json: SpecJson, state: str,
 
 def snapshot(spec_key: str, spec_json: SpecJson, state: str) -> InstanceSnapshot:
     """Read-only view of a stored instance (used to rebuild projections; ``=expression`` properties run)."""
-    return run_isolated(_snapshot_of, spec_key, pinned_spec(spec_key, spec_json), state)
+    return _isolated(_snapshot_of, spec_key, spec_json, None, state, None)
 
 
-def _snapshot_of(spec_key: str, spec_json: SpecJson | PinnedSpec, state: str) -> InstanceSnapshot:
+def _snapshot_of(spec_key: str, spec_json: SpecJson | PinnedSpec, state: str, helpers: None = None) -> InstanceSnapshot:
     workflow = load_state(spec_key, spec_json, state, make_script_engine(None))
     return _snapshot(workflow, [])
 
