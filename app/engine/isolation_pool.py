@@ -241,3 +241,12 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
             return None
         chunks += chunk
     return bytes(chunks)
+
+
+def retire_idle_workers() -> None:
+    """Let every idle worker go (their restored specs with them): the next command forks a fresh one."""
+    with _lock:
+        leaving = list(_idle)
+        _idle.clear()
+    for worker in leaving:
+        _retire(worker)

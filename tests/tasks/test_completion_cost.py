@@ -21,7 +21,7 @@ from helpers import report_payload, unit_user
 from app.cases.models import Case
 from app.cases.operations import accept_report
 from app.cases.schemas import ReportIn
-from app.engine import serialization
+from app.engine import isolation_pool, serialization
 from app.extensions import db
 from app.org.queries import user_by_username
 from app.processes import queries as process_queries
@@ -88,6 +88,7 @@ def _complete(case_id: int, step: Step, check: Any = None) -> list[str]:
 
 
 def _clear_spec_caches() -> None:
+    isolation_pool.retire_idle_workers()  # restored specs live in the engine workers too (the backstop)
     with serialization._spec_lock:
         serialization._spec_cache.clear()
     with process_queries._forms_lock:
