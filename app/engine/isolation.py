@@ -16,9 +16,10 @@ a small shared page before every script/expression, so a killed command still
 names the BPMN element. Nothing of the child's work survives a refusal: the
 caller's transaction rolls back as for any script error.
 
-Why fork: the child inherits the restored specs, compiled scripts and task state,
-so the common case costs a fork and a pickle (``bench/task_completion.py``
-measures it), and it works the same in web threads, RQ work-horses and the CLI.
+Engine commands go to reused workers (``isolation_pool.py``: a fork per command
+cost ~30 ms on a busy machine, a pooled worker ~1-3 ms, ``bench/backstop_overhead.py``);
+``run_isolated`` forks afresh and is kept for calls whose arguments need not pickle.
+It works the same in web threads, RQ work-horses and the CLI.
 The child never touches the database (specs are restored in the parent first),
 freezes the garbage collector's view of inherited objects (no finalizer of a
 parent's connection runs in the child), and leaves with ``os._exit``. Where

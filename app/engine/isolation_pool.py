@@ -186,8 +186,10 @@ def _serve(requests: int, replies: int, page: mmap.mmap, backstop: Backstop) -> 
             _write_all(replies, len(data).to_bytes(8, "big") + data)
             if retiring:
                 break
-    except BaseException:  # noqa: BLE001
+    except BaseException as exc:  # noqa: BLE001 - the parent sees the exit status and says so
         code = 70
+        with contextlib.suppress(Exception):  # the kind only: messages may quote case data
+            os.write(2, f"liandong engine worker {os.getpid()} stopped: {type(exc).__name__}\n".encode())
     finally:
         os._exit(code)
 
@@ -211,7 +213,9 @@ def _run(request: tuple[Any, ...]) -> tuple[str, Any]:  # pragma: no cover - in 
         return ("need_spec", None)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     used = int(usage.ru_utime + usage.ru_stime) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (used + cpu_seconds, used + cpu_seconds + 1))
+    # Only the soft limit moves (SIGXCPU, whose default ends the worker): an unprivileged process
+    # can lower its hard limit but never raise it again.
+    resource.setrlimit(resource.RLIMIT_CPU, (used + cpu_seconds, resource.getrlimit(resource.RLIMIT_CPU)[1]))
     try:
         with engine_clock(now):
             return ("ok", command(spec_key, PinnedSpec(restored), *args))
