@@ -116,3 +116,24 @@ def test_constant_bombs_and_endless_loops_are_refused_before_anything_runs(sourc
                                     "x = data * 10**10", "y = 10 // 0"])
 def test_ordinary_code_has_no_static_problem(source: str) -> None:
     assert engine.check_bounds(source, "exec") == []
+
+
+def test_a_stopped_engine_worker_is_replaced_and_the_next_command_runs() -> None:
+    with isolation.limits(cpu_seconds=1, wall_seconds=4), pytest.raises(engine.ProcessScriptError):
+        _run_script(EQUALITY_BOMB)
+    snap = _run_script("score = 2 if ok else 1")
+    assert snap.data["score"] == 2
+
+
+def test_concurrent_commands_each_get_an_engine_worker() -> None:
+    results: list[int] = []
+
+    def one() -> None:
+        results.append(_run_script("score = 2 if ok else 1").data["score"])
+
+    threads = [threading.Thread(target=one) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [2] * 6
