@@ -151,7 +151,15 @@ def browser() -> Iterator[Any]:
 
 
 def browser_login(browser: Any, base: str, username: str) -> Any:
-    """A new browser context signed in as a demo user, on their inbox."""
+    """A new browser context signed in as a demo user, on their inbox.
+
+    The test's own session is committed first: on SQLite a read transaction left open by an API call made
+    from the test would hold the database's shared lock, and the server thread's sign-in could not commit.
+    """
+    from flask import has_app_context
+
+    if has_app_context():
+        db.session.commit()
     context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000}, timezone_id="Asia/Shanghai")
     context.set_default_timeout(15_000)
     page = context.new_page()
