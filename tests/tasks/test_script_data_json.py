@@ -69,3 +69,13 @@ def test_a_case_step_whose_script_leaves_a_set_is_a_422_and_nothing_is_saved(as_
     assert db.session.get(Task, task.id).state == "open"
     resp = page("police_t01").post(f"/tasks/{task.id}/complete", {"ok": "true"})
     assert resp.status_code == 422 and "variable &#39;bad&#39; is a set" in resp.get_data(as_text=True)
+
+
+def test_a_datetime_left_in_the_data_is_refused_naming_it() -> None:
+    """A helper or start data handing the engine a ``datetime``: stored as JSON it would become a string
+    on one path and a typed object on another, so it is refused like the others."""
+    from datetime import UTC, datetime
+
+    parsed = engine.parse_bundle({"mini.bpmn": MINI})
+    with pytest.raises(engine.ProcessScriptError, match="variable 'when' is a datetime"):
+        engine.start_instance("json-datetime", parsed.spec_json, {"when": datetime(2026, 3, 10, tzinfo=UTC)})
