@@ -139,7 +139,8 @@ def migrate(target: ProcessSpec, actor: User, instance_ids: list[int] | None = N
     """
     require_designer(actor)
     candidates = {i.id: i for i in running_elsewhere(target)}
-    wanted = list(candidates) if instance_ids is None else list(instance_ids)
+    # Ascending ids: two commands locking several instances take them in the same order (no deadlock).
+    wanted = sorted(candidates) if instance_ids is None else sorted(dict.fromkeys(instance_ids))
     results: list[PlanRow] = []
     for instance_id in wanted:
         if instance_id not in candidates:

@@ -133,13 +133,17 @@ def start(case: Case, spec: ProcessSpec, data: dict[str, Any], actor: User | Non
 def complete(task: Task, data: dict[str, Any], actor: User, locked: ProcessInstance | None = None) -> ProcessInstance:
     """Complete ``task`` in the engine; raises Conflict when someone else got there first.
 
-    ``locked``: the task's instance as the caller already loaded it with ``lock_instance`` in this
-    transaction (to read the step's form), so the row is not selected twice.
+    ``locked``: the task's instance as the caller already locked it in this transaction and read the
+    task again after that (``tasks.operations.lock_task``), so neither row is selected twice.
+    Lock order: the instance, then the task (docs/architecture.md).
     """
-    instance = locked if locked is not None and locked.id == task.instance_id else lock_instance(task.instance_id)
+    if locked is not None and locked.id == task.instance_id:
+        instance: ProcessInstance | None = locked
+    else:
+        instance = lock_instance(task.instance_id)
+        db.session.refresh(task)
     if instance is None:
         raise Conflict("the task's process instance no longer exists")
-    db.session.refresh(task)
     if task.state != "open":
         raise Conflict(f"task {task.id} is already {task.state}")
     spec = instance.spec

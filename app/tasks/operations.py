@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from app.cases.audit import audit
 from app.cases.models import Case
 from app.cases.timeline import record
@@ -13,6 +15,7 @@ from app.extensions import db
 from app.org.models import User
 from app.org.roles import Role
 from app.processes import runtime
+from app.processes.models import ProcessInstance
 from app.processes.queries import form_schema, lock_instance
 
 from .forms import validate_form_data
@@ -37,15 +40,51 @@ def _ensure_open(task: Task) -> None:
         raise Conflict(f"task {task.id} is already {task.state}")
 
 
+def lock_task(task: Task) -> ProcessInstance:
+    """Take the command's locks in the one order every task command uses: instance, then task.
+
+    The instance row is locked first (``FOR UPDATE`` on PostgreSQL), then the task is read again, so
+    what the caller checks next is what it acts on. A command that took the task row first and then
+    needed the instance (every timeline row references it) deadlocked against a completion, which
+    holds the instance while it rewrites the task rows (docs/architecture.md, "Lock order").
+    """
+    instance = lock_instance(task.instance_id)
+    if instance is None:
+        raise Conflict("the task's process instance no longer exists")
+    db.session.refresh(task)
+    return instance
+
+
+def _assign_if(task: Task, expected: int | None, new: int | None) -> bool:
+    """``UPDATE task SET assignee`` only while the task is open and held by ``expected``: True if it was.
+
+    The row's own condition decides, not what this request read earlier: of two claimers exactly
+    one matches, and a claim can never land on a task that closed meanwhile (SQLite too, which
+    takes no row locks).
+    """
+    holder = Task.assignee_id.is_(None) if expected is None else Task.assignee_id == expected
+    result = db.session.execute(
+        sa.update(Task).where(Task.id == task.id, Task.state == TaskState.OPEN, holder)
+        .values(assignee_id=new, claimed_at=now() if new is not None else None)
+        .execution_options(synchronize_session=False))
+    db.session.refresh(task)
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def _taken_by(task: Task) -> str:
+    return task.assignee.display_name if task.assignee else "?"
+
+
 def claim(task: Task, user: User) -> Task:
+    """Take an open task; 409 when someone else holds it or it is no longer open (exactly one claimer wins)."""
     ensure_can_act(user, task)
+    lock_task(task)
     _ensure_open(task)
     if task.assignee_id == user.id:
         return task
-    if task.assignee_id is not None:
-        raise Conflict(f"task {task.id} is already claimed by {task.assignee.display_name if task.assignee else '?'}")
-    task.assignee_id = user.id
-    task.claimed_at = now()
+    if task.assignee_id is not None or not _assign_if(task, None, user.id):
+        _ensure_open(task)
+        raise Conflict(f"task {task.id} is already claimed by {_taken_by(task)}")
     case = db.session.get(Case, task.case_id)
     assert case is not None
     record(case, "task_claimed", f"{task.name} claimed by {user.display_name}", actor=user, task=task,
@@ -57,13 +96,15 @@ def claim(task: Task, user: User) -> Task:
 
 def unclaim(task: Task, user: User) -> Task:
     ensure_can_act(user, task)
+    lock_task(task)
     _ensure_open(task)
     if task.assignee_id is None:
         return task
     if task.assignee_id != user.id and not user.has_role(Role.UNIT_HEAD):
         raise Forbidden("only the assignee or the unit head can release this task")
-    task.assignee_id = None
-    task.claimed_at = None
+    if not _assign_if(task, task.assignee_id, None):
+        _ensure_open(task)
+        raise Conflict(f"task {task.id} changed while you were releasing it; reload and try again")
     case = db.session.get(Case, task.case_id)
     assert case is not None
     record(case, "task_unclaimed", f"{task.name} released by {user.display_name}", actor=user, task=task,
@@ -84,6 +125,7 @@ def reassign(task: Task, to_user: User, by: User) -> Task:
     ensure_can_act(by, task)
     if not by.has_role(Role.UNIT_HEAD):
         raise Forbidden("only the unit head can reassign tasks")
+    lock_task(task)
     _ensure_open(task)
     if (to_user.unit_id != task.unit_id or not to_user.active
             or not to_user.has_role(Role.LIAISON, Role.UNIT_HEAD)):
@@ -91,8 +133,9 @@ def reassign(task: Task, to_user: User, by: User) -> Task:
     if task.assignee_id == to_user.id:
         return task
     previous = task.assignee
-    task.assignee_id = to_user.id
-    task.claimed_at = now()
+    if not _assign_if(task, task.assignee_id, to_user.id):
+        _ensure_open(task)
+        raise Conflict(f"task {task.id} changed while you were reassigning it; reload and try again")
     from .escalation import restart_ladder
 
     restart_ladder(task)  # steps still ahead now address the new holder (docs/deadlines-and-escalation.md)
@@ -116,12 +159,10 @@ def complete(task: Task, user: User, data: Any) -> Task:
     longer open or claimed by someone else (409), or the data is invalid (422).
     """
     ensure_can_act(user, task)
+    instance = lock_task(task)  # the command's lock, taken once and handed to runtime
     _ensure_open(task)
     if task.assignee_id is not None and task.assignee_id != user.id and not user.has_role(Role.UNIT_HEAD):
         raise Conflict(f"task {task.id} is claimed by someone else")
-    instance = lock_instance(task.instance_id)  # the command's lock, taken once and handed to runtime
-    if instance is None:
-        raise Conflict("the task's process instance no longer exists")
     clean: dict[str, Any] = validate_form_data(form_schema(instance.spec, task.form), data)
     runtime.complete(task, clean, user, locked=instance)
     audit(user.id, "complete", "task", task.id, case_id=task.case_id)

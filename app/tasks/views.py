@@ -125,7 +125,9 @@ def unclaim(task_id: int) -> Any:
 @committed_page
 def reassign() -> Any:
     """A unit head hands one or many tasks to a member of the unit (all or none)."""
-    ids = bounded_ints(request.form.getlist("task_ids"))
+    # Ascending ids, each once: every task locks its instance first, so a bulk command takes them in
+    # the same order as any other (docs/architecture.md, "Lock order").
+    ids = sorted(set(bounded_ints(request.form.getlist("task_ids"))))
     target_id = bounded_int(request.form.get("to_user_id"))
     target = db.session.get(User, target_id) if target_id is not None else None
     if not ids or target is None:
