@@ -86,6 +86,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def _register_models() -> None:
     from .cases import models as _cases  # noqa: F401
+    from .common import idempotency as _idempotency  # noqa: F401
     from .conferences import models as _conferences  # noqa: F401
     from .duties import models as _duties  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401

@@ -186,14 +186,14 @@ def reports_submit(username: str, payload) -> None:  # type: ignore[no-untyped-d
 
     from marshmallow import ValidationError
 
-    from app.cases.operations import accept_report
+    from app.cases.operations import file_report
     from app.cases.schemas import ReportIn
     from app.common.errors import DomainError, Invalid
 
     user = _user_or_exit(username)
     try:
         body = ReportIn().load(json.load(payload))
-        case, created = accept_report(body, user)
+        accepted = file_report(body, user)
         db.session.commit()
     except ValidationError as exc:
         _fail(Invalid("report is not valid", exc.messages_dict))
@@ -201,7 +201,13 @@ def reports_submit(username: str, payload) -> None:  # type: ignore[no-untyped-d
     except DomainError as exc:
         _fail(exc)
         return
-    click.echo(f"{'opened' if created else 'already received'}: case {case.number} (id {case.id})")
+    case, earlier = accepted.case, accepted.possible_duplicate_of
+    if earlier is not None and not accepted.created:
+        click.echo(f"held: {case.number} (id {case.id}) has a report by you about this child from "
+                   f"{earlier.received_at:%H:%M}; to file a new one anyway add \"confirm_duplicate\": true")
+        return
+    flag = f" (possible duplicate of {earlier.case.number})" if earlier is not None else ""
+    click.echo(f"{'opened' if accepted.created else 'already received'}: case {case.number} (id {case.id}){flag}")
 
 
 @tasks_cli.command("list")

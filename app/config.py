@@ -87,6 +87,9 @@ class Settings:
     """County-local time after which the daily digests of a working day are sent."""
     sweep_interval: int = 30
     """Seconds between deadline sweeps (RQ cron, or the in-process loop without Redis)."""
+    duplicate_report_minutes: int = 10
+    """A report without an idempotency key that repeats one the same person filed this many minutes ago
+    about the same child is held as a possible duplicate (0: never)."""
     inline_loop: bool = False
     """Start the in-process sweep thread (no Redis). ``make run`` sets it; tests never do."""
     ready_sweep_lag: int = 300
@@ -149,6 +152,8 @@ def _mail_and_sweep_settings(env: dict[str, str]) -> dict[str, Any]:
                       ("LIANDONG_SESSION_MAX_HOURS", "session_max_hours")):
         if env.get(name):
             values[key] = max(1, int(env[name]))
+    if env.get("LIANDONG_DUPLICATE_REPORT_MINUTES"):
+        values["duplicate_report_minutes"] = max(0, int(env["LIANDONG_DUPLICATE_REPORT_MINUTES"]))
     if env.get("LIANDONG_SWEEP_INTERVAL"):
         values["sweep_interval"] = max(1, int(env["LIANDONG_SWEEP_INTERVAL"]))
     if env.get("LIANDONG_DB_APPLICATION_NAME"):

@@ -19,6 +19,9 @@ def report_payload(situation: str = "living_alone", village: str = "t01v01", **c
         "report": {"reporter_type": "school", "reporter_name": "王老师", "situation": situation,
                    "description": "孩子连续三天独自在家。"},
     }
+    # Each call is a new submission, as a well-behaved client names it: without a key, the same reporter
+    # reporting the same child again within minutes is held as a possible duplicate (issue 11).
+    body["idempotency_key"] = f"test-report-{next(_keys):06d}"
     return body
 
 

@@ -12,7 +12,7 @@ from app.common.clock import now
 
 from .access import require_case
 from .audit import audit
-from .operations import accept_report
+from .operations import Accepted, file_report
 from .queries import case_view
 from .schemas import CaseOut, ReportAccepted, ReportIn
 
@@ -24,14 +24,25 @@ class Reports(MethodView):
     @blp.doc(security=BEARER_SECURITY)
     @blp.arguments(ReportIn)
     @blp.response(201, ReportAccepted)
-    @blp.alt_response(200, schema=ReportAccepted, description="a retried submission (same idempotency key)")
+    @blp.alt_response(200, schema=ReportAccepted, description="nothing new filed: a retry (same idempotency "
+                      "key) gets the first case; a report without a key that repeats one of the last minutes "
+                      "gets that case with `possible_duplicate_of`")
     @token_required
     @committed
     def post(self, payload: dict[str, Any]) -> Any:
         """Accept a mandatory report or hotline call: opens a case and starts the four-in-one process."""
-        case, created = accept_report(payload, current_api_user())
-        body = {"case_id": case.id, "case_number": case.number, "created": created, "status": case.status}
-        return body, (201 if created else 200)
+        accepted = file_report(payload, current_api_user())
+        return accepted_out(accepted), (201 if accepted.created else 200)
+
+
+def accepted_out(accepted: Accepted) -> dict[str, Any]:
+    case, earlier = accepted.case, accepted.possible_duplicate_of
+    body: dict[str, Any] = {"case_id": case.id, "case_number": case.number, "created": accepted.created,
+                            "status": case.status, "possible_duplicate_of": None}
+    if earlier is not None:
+        body["possible_duplicate_of"] = {"case_id": earlier.case_id, "case_number": earlier.case.number,
+                                         "report_id": earlier.id, "received_at": earlier.received_at}
+    return body
 
 
 @blp.route("/cases/<int:case_id>")

@@ -114,7 +114,8 @@ class Case(db.Model):
 
     child: Mapped[Child | None] = relationship(lazy="joined")
     region: Mapped[Region] = relationship()
-    reports: Mapped[list[Report]] = relationship(back_populates="case", order_by="Report.id")
+    reports: Mapped[list[Report]] = relationship(back_populates="case", order_by="Report.id",
+                                                 foreign_keys="Report.case_id")
 
     @property
     def subject(self) -> str:
@@ -139,8 +140,12 @@ class Report(db.Model):
     submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(80), unique=True)
     """A client's key for this submission: a retried POST returns the first case, not a second."""
+    duplicate_of_case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_file.id"))
+    """Filed although the same person reported the same child minutes before (that case): a possible
+    duplicate the filer confirmed as new, flagged for whoever works the case."""
 
-    case: Mapped[Case] = relationship(back_populates="reports")
+    case: Mapped[Case] = relationship(back_populates="reports", foreign_keys=[case_id])
+    duplicate_of: Mapped[Case | None] = relationship(foreign_keys=[duplicate_of_case_id])
     reporter_unit: Mapped[Unit | None] = relationship()
     submitted_by: Mapped[User | None] = relationship()
 

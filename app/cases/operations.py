@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
 
+from app.common import idempotency
 from app.common.clock import now
 from app.common.errors import Conflict, Invalid, NotFound
 from app.extensions import db
@@ -49,20 +51,87 @@ def _child_from(payload: dict[str, Any]) -> Child:
     return child
 
 
+@dataclass
+class Accepted:
+    """What filing a report did: the case it opened (or the one it repeats) and whether it is new."""
+
+    case: Case
+    created: bool
+    possible_duplicate_of: Report | None = None
+    """A report of the last minutes by the same person about the same child (see ``recent_duplicate``)."""
+
+
+def _lock_filer(user: User) -> None:
+    """Serialise one person's keyless reports (PostgreSQL), so two copies sent at once are seen as such.
+
+    ``FOR NO KEY UPDATE``: rows that merely reference the user (timeline, audit, notifications) are not
+    blocked by it.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+
+
+def recent_duplicate(payload: dict[str, Any], user: User | None) -> Report | None:
+    """The latest report ``user`` filed in the last minutes (setting ``duplicate_report_minutes``) about the
+    same child: the same child record, the same ID number, or the same name and birth date."""
+    minutes = current_app.config["LIANDONG"].duplicate_report_minutes
+    child = payload["child"]
+    if user is None or minutes <= 0:
+        return None
+    same: list[Any] = []
+    if child.get("id"):
+        same.append(Case.child_id == child["id"])
+    if child.get("id_number"):
+        same.append(Child.id_number == child["id_number"])
+    if child.get("name") and child.get("birth_date"):
+        same.append(sa.and_(Child.name == child["name"], Child.birth_date == child["birth_date"]))
+    if not same:
+        return None
+    return db.session.scalar(
+        sa.select(Report).join(Case, Case.id == Report.case_id).join(Child, Child.id == Case.child_id)
+        .where(Report.submitted_by_id == user.id, Report.received_at >= now() - timedelta(minutes=minutes),
+               sa.or_(*same))
+        .order_by(Report.id.desc()).limit(1))
+
+
 def accept_report(payload: dict[str, Any], submitted_by: User | None,
                   process_key: str = MAIN_PROCESS) -> tuple[Case, bool]:
-    """Record a report, open a case and start the main process; returns (case, created).
+    """``file_report`` for programmatic intake (imports, scripts, tests) that needs only (case, created).
 
-    A retried submission with the same idempotency key returns the first case
-    instead of opening a second one.
+    It does not hold back a report that repeats a recent one: an import files what it is given.
+    """
+    accepted = file_report(payload, submitted_by, process_key, check_recent=False)
+    return accepted.case, accepted.created
+
+
+def file_report(payload: dict[str, Any], submitted_by: User | None, process_key: str = MAIN_PROCESS,
+                check_recent: bool | None = None) -> Accepted:
+    """Record a report, open a case and start the main process.
+
+    With an ``idempotency_key`` a retry returns the first case, however many copies arrive and
+    however close together (``app.common.idempotency``). Without one (or with ``check_recent``: the
+    report page, whose key covers only one rendered form), a report matching one the same person
+    filed in the last minutes about the same child is not filed again: the earlier case comes back
+    with ``possible_duplicate_of`` set, unless ``confirm_duplicate`` says it is a new report (then it
+    is filed and flagged on its case).
     """
     key = payload.get("idempotency_key")
+    user_id = submitted_by.id if submitted_by else None
+    request = {k: v for k, v in payload.items() if k not in ("idempotency_key", "confirm_duplicate")}
     if key:
-        earlier = db.session.scalar(sa.select(Report).where(Report.idempotency_key == key))
-        if earlier is not None:
-            if submitted_by is not None and earlier.submitted_by_id not in (None, submitted_by.id):
-                raise Conflict("this idempotency key was used by another user")
-            return earlier.case, False
+        first = idempotency.take("report", key, user_id, request)
+        if first is not None:
+            case = db.session.get(Case, first, populate_existing=True)
+            assert case is not None
+            return Accepted(case, False)
+    duplicate: Report | None = None
+    if (check_recent if check_recent is not None else not key) and submitted_by is not None:
+        _lock_filer(submitted_by)
+        duplicate = recent_duplicate(payload, submitted_by)
+        if duplicate is not None and not payload.get("confirm_duplicate"):
+            if key:
+                idempotency.release("report", key)  # held, not filed: confirming may reuse the form's key
+            return Accepted(duplicate.case, False, duplicate)
     spec = current_spec(process_key)
     if spec is None:
         raise Conflict(f"process {process_key!r} is not deployed; run `flask processes deploy`")
@@ -78,13 +147,17 @@ def accept_report(payload: dict[str, Any], submitted_by: User | None,
         reporter_phone=info.get("reporter_phone", ""),
         reporter_unit_id=submitted_by.unit_id if submitted_by else None, situation=info["situation"],
         description=info.get("description", ""), received_at=at,
-        submitted_by_id=submitted_by.id if submitted_by else None, idempotency_key=key,
+        submitted_by_id=user_id, idempotency_key=key,
+        duplicate_of_case_id=duplicate.case_id if duplicate is not None else None,
     )
     db.session.add(report)
     db.session.flush()
+    detail: dict[str, Any] = {"report_id": report.id, "reporter_type": info["reporter_type"],
+                              "situation": info["situation"]}
+    if duplicate is not None:
+        detail["possible_duplicate_of"] = duplicate.case.number
     record(case, "report_received", f"report from {info['reporter_type']}: {info['situation']}",
-           actor=submitted_by, detail={"report_id": report.id, "reporter_type": info["reporter_type"],
-                                       "situation": info["situation"]})
+           actor=submitted_by, detail=detail)
     audit(submitted_by.id if submitted_by else None, "create", "case", case.id, case_id=case.id)
     start_data = {
         "case_number": case.number,
@@ -93,4 +166,6 @@ def accept_report(payload: dict[str, Any], submitted_by: User | None,
         "child_age": child.age_on(_local_today()),
     }
     runtime.start(case, spec, start_data, submitted_by)
-    return case, True
+    if key:
+        idempotency.settle("report", key, case.id)
+    return Accepted(case, True, duplicate)

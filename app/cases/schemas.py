@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.cases.models import ChildTag, ReporterType, Situation
+from app.common.idempotency import KEY_DESCRIPTION, KEY_LENGTH
 from app.common.inputs import Day, Id
 
 
@@ -51,15 +52,32 @@ class ReportInfoIn(Schema):
 class ReportIn(Schema):
     child = fields.Nested(ChildIn, required=True)
     report = fields.Nested(ReportInfoIn, required=True)
-    idempotency_key = fields.String(validate=validate.Length(min=8, max=80),
-                                    metadata={"description": "retrying with the same key returns the same case"})
+    idempotency_key = fields.String(validate=validate.Length(min=KEY_LENGTH[0], max=KEY_LENGTH[1]),
+                                    metadata={"description": KEY_DESCRIPTION + " For a report the first result "
+                                              "is its case (`created: false`)."})
+    confirm_duplicate = fields.Boolean(load_default=False, metadata={
+        "description": "file the report although the same person reported the same child minutes ago "
+                       "(a report without a key is otherwise held and answered with `possible_duplicate_of`)"})
+
+
+class DuplicateOut(Schema):
+    case_id = fields.Integer()
+    case_number = fields.String()
+    report_id = fields.Integer()
+    received_at = fields.DateTime()
 
 
 class ReportAccepted(Schema):
     case_id = fields.Integer()
     case_number = fields.String()
-    created = fields.Boolean()
+    created = fields.Boolean(metadata={"description": "false: nothing new was filed; the case is the first "
+                                                      "result of this key, or the possible duplicate"})
     status = fields.String()
+    possible_duplicate_of = fields.Nested(DuplicateOut, allow_none=True, metadata={
+        "description": "a report the same person filed in the last minutes about the same child (setting "
+                       "LIANDONG_DUPLICATE_REPORT_MINUTES, default 10). Without `confirm_duplicate` nothing "
+                       "was filed (200, `created: false`, the case is that report's); with it the new case "
+                       "was opened and flagged (201)"})
 
 
 class UnitOut(Schema):

@@ -16,7 +16,6 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError
 
 from app.common.clock import now
 from app.common.downloads import file_download
@@ -39,8 +38,8 @@ from app.tasks.timers import incidents_for
 
 from .access import Basis, regions_within, require_case
 from .audit import audit
-from .models import AuditEvent, Case, Report, TimelineEntry
-from .operations import accept_report
+from .models import AuditEvent, Case, TimelineEntry
+from .operations import file_report
 from .queries import child_view, get_case_for, timeline
 from .schemas import ReportIn
 
@@ -158,6 +157,8 @@ def _report_body(form: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"child": child, "report": {k: v for k, v in report.items() if v}}
     if form.get("idempotency_key"):
         body["idempotency_key"] = form["idempotency_key"]
+    if form.get("confirm_duplicate") == "1":
+        body["confirm_duplicate"] = True
     return body
 
 
@@ -181,23 +182,25 @@ def new_report() -> Any:
                                idempotency_key=uuid.uuid4().hex)
     body = _report_body(request.form)
     try:
-        case, created = accept_report(ReportIn().load(body), current_user)
+        accepted = file_report(ReportIn().load(body), current_user, check_recent=True)
         db.session.flush()
     except (ValidationError, Invalid) as exc:
         db.session.rollback()
         errors = _flatten(exc.messages) if isinstance(exc, ValidationError) else exc.errors
         return render_template("cases/report_form.html", form=request.form, errors=errors, villages=_villages(),
                                idempotency_key=request.form.get("idempotency_key") or uuid.uuid4().hex), 422
-    except IntegrityError:
-        # A double click raced us to the same idempotency key: show the case the first click opened.
-        db.session.rollback()
-        earlier = db.session.scalar(sa.select(Report).where(
-            Report.idempotency_key == request.form.get("idempotency_key")))
-        if earlier is None:
-            raise
-        case, created = earlier.case, False
-    if created:
+    case, earlier = accepted.case, accepted.possible_duplicate_of
+    if earlier is not None and not accepted.created:
+        # Held, nothing filed (409 rolls the request back): the same person reported this child minutes ago.
+        return render_template("cases/report_form.html", form=request.form, errors={}, villages=_villages(),
+                               idempotency_key=request.form.get("idempotency_key") or uuid.uuid4().hex,
+                               duplicate=earlier,
+                               duplicate_minutes=int((now() - earlier.received_at).total_seconds() // 60)), 409
+    if accepted.created:
         flash(gettext("Report received. Case number: %(number)s", number=case.number), "success")
+        if earlier is not None:
+            flash(gettext("Filed as a new report; marked as a possible duplicate of case %(number)s.",
+                          number=earlier.case.number), "info")
     else:
         flash(gettext("This report was already received as case %(number)s.", number=case.number), "info")
     return redirect(url_for("workspace.case_page", case_id=case.id))

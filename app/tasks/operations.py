@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from app.cases.audit import audit
 from app.cases.models import Case
 from app.cases.timeline import record
+from app.common import idempotency
 from app.common.clock import now
 from app.common.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
@@ -167,3 +168,24 @@ def complete(task: Task, user: User, data: Any) -> Task:
     runtime.complete(task, clean, user, locked=instance)
     audit(user.id, "complete", "task", task.id, case_id=task.case_id)
     return task
+
+
+def complete_once(task: Task, user: User, data: Any, key: str | None) -> tuple[Task, bool]:
+    """``complete`` under an idempotency key: (task, True) the first time, (task, False) for a retry.
+
+    A client whose completion committed but whose answer was lost sends the same key again and gets
+    the completed task back instead of "already completed". The key is taken before the instance
+    lock (docs/architecture.md, "Lock order"); a retry arriving while the first is still running
+    waits for it on the key's unique index, then replays it.
+    """
+    if key:
+        first = idempotency.take("task_complete", key, user.id, {"task": task.id, "data": data})
+        if first is not None:  # read again: this request may have loaded the task before the first committed
+            replay = db.session.get(Task, first, populate_existing=True)
+            if replay is None:
+                raise NotFound(f"task {first} not found")
+            return replay, False
+    complete(task, user, data)
+    if key:
+        idempotency.settle("task_complete", key, task.id)
+    return task, True

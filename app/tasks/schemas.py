@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.common.idempotency import KEY_DESCRIPTION, KEY_LENGTH
 from app.common.inputs import MAX_COUNT, Id
 
 from .models import TaskState
@@ -64,6 +65,17 @@ class TaskPage(Schema):
 
 class CompleteIn(Schema):
     data = fields.Dict(required=True, metadata={"description": "form data, validated against the step's JSON Schema"})
+    idempotency_key = fields.String(validate=validate.Length(min=KEY_LENGTH[0], max=KEY_LENGTH[1]), metadata={
+        "description": KEY_DESCRIPTION + " For a completion the first result is the completed task. Without a "
+                       "key a repeated completion is 409 (the task is already completed). The "
+                       "`Idempotency-Key` header may carry the key instead."})
+
+
+IDEMPOTENCY_HEADER = {
+    "in": "header", "name": "Idempotency-Key", "required": False,
+    "schema": {"type": "string", "minLength": KEY_LENGTH[0], "maxLength": KEY_LENGTH[1]},
+    "description": "the same as the body's `idempotency_key` (the body wins when both are sent)",
+}
 
 
 class EscalationOut(Schema):

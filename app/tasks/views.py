@@ -6,6 +6,7 @@ Every change goes through ``app.tasks.operations`` (the same rules as the API: 4
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +29,7 @@ from app.cases.queries import child_view
 from app.common.clock import now
 from app.common.downloads import DOWNLOAD_POLICY, content_disposition
 from app.common.errors import DomainError, Forbidden, Invalid
+from app.common.idempotency import KEY_LENGTH
 from app.common.inputs import bounded_int, bounded_ints
 from app.common.pages import committed_page, is_htmx
 from app.extensions import db
@@ -150,7 +152,8 @@ def visible_task(task_id: int) -> tuple[Task, CaseAccess]:
 
 
 def task_context(task: Task, access: CaseAccess, data: dict[str, Any] | None = None,
-                 errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
+                 errors: dict[str, list[str]] | None = None, key: str | None = None) -> dict[str, Any]:
+    """What the task page shows; ``key``: the form's idempotency key (a fresh one for a fresh form)."""
     case = access.case
     earlier = list(db.session.scalars(sa.select(Task).where(
         Task.case_id == task.case_id, Task.state == TaskState.COMPLETED).order_by(Task.completed_at, Task.id)))
@@ -164,6 +167,7 @@ def task_context(task: Task, access: CaseAccess, data: dict[str, Any] | None = N
         "comments": comments_of(task.id), "at": now(),
         "attachments": [a for a in attachments_of(task_id=task.id) if access.attachment(a)],
         "can_act": can_act, "mine": task.assignee_id == current_user.id, "max_mb": max_bytes() // (1024 * 1024),
+        "idempotency_key": key or uuid.uuid4().hex,
     }
 
 
@@ -183,15 +187,30 @@ def complete(task_id: int) -> Any:
     task, access = visible_task(task_id)
     schema = schema_of(task)
     data = parse_form(schema, request.form)
+    key = _form_key()
     try:
-        operations.complete(task, current_user, data)
+        _task, first = operations.complete_once(task, current_user, data, key)
     except Invalid as exc:
         db.session.rollback()
+        if "idempotency_key" in exc.errors:  # this rendered form was sent before, with other values
+            flash(gettext("This form was already sent with other values; the step was completed with those. "
+                          "Reload the page to see it."), "error")
+            return redirect(url_for("inbox.task_page", task_id=task.id))
         errors = friendly_errors(schema, data) or {k: [str(m) for m in v] for k, v in exc.errors.items()}
         flash(gettext("The form has errors; see the marked fields."), "error")
-        return render_template("tasks/task.html", **task_context(task, access, data, errors)), 422
-    flash(gettext("“%(step)s” completed.", step=task.name), "success")
+        return render_template("tasks/task.html", **task_context(task, access, data, errors, key)), 422
+    if first:
+        flash(gettext("“%(step)s” completed.", step=task.name), "success")
+    else:  # a double click or a resent form: the first submission completed the step
+        flash(gettext("“%(step)s” was already completed with this form.", step=task.name), "info")
     return redirect(url_for("inbox.index"))
+
+
+def _form_key() -> str | None:
+    """The hidden ``idempotency_key`` the task page rendered into its form (ignored when malformed)."""
+    key = request.form.get("idempotency_key", "")
+    low, high = KEY_LENGTH
+    return key if low <= len(key) <= high else None
 
 
 @blp.post("/tasks/<int:task_id>/comments")
