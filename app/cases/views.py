@@ -187,8 +187,10 @@ def new_report() -> Any:
     except (ValidationError, Invalid) as exc:
         db.session.rollback()
         errors = _flatten(exc.messages) if isinstance(exc, ValidationError) else exc.errors
+        # A form already filed, changed and sent again: a fresh key, so submitting it again files it anew.
+        key = uuid.uuid4().hex if "idempotency_key" in errors else request.form.get("idempotency_key")
         return render_template("cases/report_form.html", form=request.form, errors=errors, villages=_villages(),
-                               idempotency_key=request.form.get("idempotency_key") or uuid.uuid4().hex), 422
+                               idempotency_key=key or uuid.uuid4().hex), 422
     case, earlier = accepted.case, accepted.possible_duplicate_of
     if earlier is not None and not accepted.created:
         # Held, nothing filed (409 rolls the request back): the same person reported this child minutes ago.

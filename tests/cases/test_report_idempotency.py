@@ -155,6 +155,23 @@ def test_the_report_page_shows_a_possible_duplicate_and_files_it_only_when_confi
     assert _cases() == 2
 
 
+def test_a_filed_form_sent_again_files_once_and_a_changed_one_is_explained(page: Any) -> None:
+    desk = page("hotline_12355")
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]{32})"',
+                    desk.get("/reports/new").get_data(as_text=True))
+    assert key
+    form = {"idempotency_key": key.group(1), "situation": "missing", "reporter_type": "hotline_12355",
+            "name": "钱小东", "sex": "male", "birth_date": "2014-05-06", "village": "t01v01"}
+    assert desk.post("/reports/new", form).status_code == 302
+    assert desk.post("/reports/new", form).status_code == 302  # the resubmitted page: the same case
+    assert _cases() == 1
+    changed = desk.post("/reports/new", form | {"description": "补充：孩子已找到。"})
+    assert changed.status_code == 422
+    text = changed.get_data(as_text=True)
+    assert 'id="form-already-sent"' in text and key.group(1) not in text  # a fresh key to file it anew
+    assert _cases() == 1
+
+
 def test_the_openapi_document_describes_the_keys(client: Any) -> None:
     doc = client.get("/api/v1/openapi.json").get_json()
     schemas = doc["components"]["schemas"]
