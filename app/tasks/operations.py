@@ -85,6 +85,8 @@ def claim(task: Task, user: User) -> Task:
         return task
     if task.assignee_id is not None or not _assign_if(task, None, user.id):
         _ensure_open(task)
+        if task.assignee_id == user.id:  # your own claim got there first (a double click): still yours
+            return task
         raise Conflict(f"task {task.id} is already claimed by {_taken_by(task)}")
     case = db.session.get(Case, task.case_id)
     assert case is not None
