@@ -65,12 +65,18 @@ def instances_of_case(case_id: int) -> list[ProcessInstance]:
 
 
 def lock_instance(instance_id: int) -> ProcessInstance | None:
-    """Load an instance for a command: ``FOR UPDATE`` on PostgreSQL, plain read on SQLite.
+    """Load an instance for a command: ``FOR UPDATE`` on PostgreSQL; on SQLite, take the write lock first.
 
-    SQLite serialises writers itself; the optimistic ``version`` check catches
-    any stale save on either backend.
+    SQLite has one writer lock for the whole file and no row locks. A command that only read the
+    instance could act on a task another request changed meanwhile without touching the instance (a
+    claim): a no-op write on the row makes this transaction the writer now, so everything it reads
+    after this (the task rows) is the latest committed state. The optimistic ``version`` check still
+    catches any stale save on either backend.
     """
     stmt = sa.select(ProcessInstance).where(ProcessInstance.id == instance_id)
     if db.session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=ProcessInstance)
+    else:
+        db.session.execute(sa.update(ProcessInstance).where(ProcessInstance.id == instance_id)
+                           .values(version=ProcessInstance.version).execution_options(synchronize_session=False))
     return db.session.scalar(stmt.execution_options(populate_existing=True))
