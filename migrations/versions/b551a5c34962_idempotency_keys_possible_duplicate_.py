@@ -5,7 +5,7 @@ command so that concurrent retries wait for the first and replay its result (app
 report.duplicate_of_case_id: a report filed although its reporter reported the same child minutes before.
 
 Revision ID: b551a5c34962
-Revises: c4e1d2a7b9f0
+Revises: 18c619ae2aa6
 Create Date: 2026-11-29 22:34:32.061717
 
 Existing report keys are copied into command_key (no fingerprint: a retry is compared by key and user
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'b551a5c34962'
-down_revision = 'c4e1d2a7b9f0'
+down_revision = '18c619ae2aa6'
 branch_labels = None
 depends_on = None
 
