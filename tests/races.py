@@ -63,7 +63,7 @@ def is_task_update(statement: str) -> bool:
 
 def is_instance_lock(statement: str) -> bool:
     s = statement.upper()
-    return "FROM PROCESS_INSTANCE" in s and "FOR UPDATE" in s
+    return "FROM PROCESS_INSTANCE" in s and ("FOR UPDATE" in s or "FOR NO KEY UPDATE" in s)
 
 
 def is_task_read(statement: str) -> bool:

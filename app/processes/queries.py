@@ -65,7 +65,7 @@ def instances_of_case(case_id: int) -> list[ProcessInstance]:
 
 
 def lock_instance(instance_id: int) -> ProcessInstance | None:
-    """Load an instance for a command: ``FOR UPDATE`` on PostgreSQL; on SQLite, take the write lock first.
+    """Load an instance for a command: ``FOR NO KEY UPDATE`` on PostgreSQL; on SQLite, the write lock first.
 
     SQLite has one writer lock for the whole file and no row locks. A command that only read the
     instance could act on a task another request changed meanwhile without touching the instance (a
@@ -75,7 +75,10 @@ def lock_instance(instance_id: int) -> ProcessInstance | None:
     """
     stmt = sa.select(ProcessInstance).where(ProcessInstance.id == instance_id)
     if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=ProcessInstance)
+        # NO KEY UPDATE: commands still queue behind each other, but the foreign-key checks of rows that
+        # reference the instance (a task or timeline row written by the escalation sweep, which holds a
+        # task row) take KEY SHARE and do not wait for a command holding the instance: no deadlock.
+        stmt = stmt.with_for_update(of=ProcessInstance, key_share=True)
     else:
         db.session.execute(sa.update(ProcessInstance).where(ProcessInstance.id == instance_id)
                            .values(version=ProcessInstance.version).execution_options(synchronize_session=False))

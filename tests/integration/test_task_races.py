@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -158,3 +160,50 @@ def test_claim_unclaim_reassign_racing_a_completion_never_deadlock(app: Any, as_
     row = db.session.get(Task, task_id)
     assert row.state == ("completed" if results["complete"] == 200 else "open")
     assert _timeline_count(task_id, "task_completed") == (1 if results["complete"] == 200 else 0)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("first", ["sweep", "completion"])
+def test_the_escalation_sweep_and_a_completion_never_deadlock(app: Any, as_user: Any, clock: Any, first: str) -> None:
+    """The sweep is the one command that locks task rows without the instance (``SKIP LOCKED``, and its
+    timeline rows reference no instance): whichever of the two holds the task row first, neither waits
+    for the other in a cycle."""
+    from app.tasks.escalation import Escalation, escalate
+
+    task_id, liaison, _head = _first_task(as_user)
+    db.session.get(Task, task_id).next_escalation_at = clock.at
+    db.session.commit()
+    db.session.remove()
+    at = clock.at + timedelta(hours=1)
+    holds = threading.Event()
+
+    def is_sweep_lock(statement: str) -> bool:
+        return "SKIP LOCKED" in statement.upper()
+
+    def before(thread: str, statement: str) -> None:
+        if first == "sweep" and thread == "complete" and is_instance_lock(statement):
+            holds.wait(timeout=5)
+        if first == "completion" and thread == "sweep" and is_sweep_lock(statement):
+            holds.wait(timeout=5)
+
+    def after(thread: str, statement: str) -> None:
+        if not holds.is_set() and ((first == "sweep" and thread == "sweep" and is_sweep_lock(statement))
+                                   or (first == "completion" and thread == "complete" and is_task_update(statement))):
+            holds.set()
+            time.sleep(1.5)  # the other command runs into the row this one holds
+
+    def sweep() -> int:
+        with app.app_context():
+            taken = escalate([task_id], at)
+            db.session.commit()
+            return taken
+
+    with statement_hooks(db.engine, before=before, after=after):
+        results = run_threads({"sweep": sweep, "complete": _post(app, liaison, f"/api/v1/tasks/{task_id}/complete",
+                                                                {"data": FIRST.data})})
+    assert results["complete"] == 200, results
+    assert isinstance(results["sweep"], int), results
+    db.session.remove()
+    steps = db.session.scalar(sa.select(sa.func.count(Escalation.id)).where(Escalation.task_id == task_id))
+    assert steps == results["sweep"] and (steps >= 1 if first == "sweep" else steps == 0)
+    assert db.session.get(Task, task_id).state == "completed" and _timeline_count(task_id, "task_completed") == 1
