@@ -8,6 +8,7 @@ connections (never the test's own or anyone else's).
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -132,11 +133,12 @@ class Client:
             "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
         started = time.monotonic()
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                status, raw = int(resp.status), resp.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = int(exc.code), exc.read()
-        except OSError:  # connection dropped (a killed web worker): the client cannot tell what happened
+            try:
+                with urllib.request.urlopen(req, timeout=timeout) as resp:
+                    status, raw = int(resp.status), resp.read()
+            except urllib.error.HTTPError as exc:
+                status, raw = int(exc.code), exc.read()
+        except (OSError, http.client.HTTPException):  # dropped (a killed web worker): outcome unknown
             with self.log.lock:
                 self.log.dropped += 1
             return 0, None
