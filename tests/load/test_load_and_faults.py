@@ -110,19 +110,9 @@ def _settle(stack: Stack, seconds: float = 20) -> None:
     time.sleep(2)
 
 
-H7_VIOLATIONS = {"task_claimed_by_two", "server_errors"}
-H7_ERRORS = {"DeadlockDetected", "OperationalError", "UniqueViolation", "IntegrityError"}
-
-
 def _assert_no_violations(counts: dict[str, int], stack: Stack) -> None:
-    """All invariants hold. Until issue 11 parts 1-2 land (one lock order, conditional claims, concurrent
-    idempotency keys: engineer h7), their known failures (two claimers, deadlock and unique-violation 500s)
-    make this an expected failure; anything else fails the test."""
-    found = violations(counts)
-    logged = {kind.split(":", 1)[1] for kind in stack.error_kinds() if kind.startswith("web:")}
-    if found and set(found) <= H7_VIOLATIONS and logged <= H7_ERRORS:
-        pytest.xfail(f"claim races / concurrent report keys (issue 11.1-2) not fixed yet: {found}, logged {logged}")
-    assert found == {}
+    """Every invariant holds; on failure the message names what the stack logged (the 5xx causes)."""
+    assert violations(counts) == {}, stack.error_kinds()
 
 
 def _print(title: str, counts: dict[str, int], extra: dict[str, Any] | None = None) -> None:
