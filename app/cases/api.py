@@ -27,6 +27,7 @@ class Reports(MethodView):
     @blp.alt_response(200, schema=ReportAccepted, description="nothing new filed: a retry (same idempotency "
                       "key) gets the first case; a report without a key that repeats one of the last minutes "
                       "gets that case with `possible_duplicate_of`")
+    @blp.alt_response(404, response="NOT_FOUND")  # a child named by id that does not exist
     @token_required
     @committed
     def post(self, payload: dict[str, Any]) -> Any:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from flask import g, request
 from flask_smorest import Api, abort
 
+from app.common.api_doc import ApiError, ErrorResponsesPlugin, document_response
 from app.common.errors import DomainError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -17,7 +18,19 @@ BEARER_SECURITY = [{"bearerAuth": []}]
 
 
 class LiandongApi(Api):
-    """flask-smorest's Api, with every API error carrying a ``message`` and pages keeping HTML errors."""
+    """flask-smorest's Api, with every API error carrying a ``message`` and pages keeping HTML errors.
+
+    The document lists each operation's errors by status (``app/common/api_doc.py``) instead of
+    flask-smorest's catch-all ``default`` response, which would let any status pass as documented.
+    """
+
+    ERROR_SCHEMA = ApiError
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def __init__(self, app: Any = None, *, spec_kwargs: dict[str, Any] | None = None) -> None:
+        spec_kwargs = dict(spec_kwargs or {})
+        spec_kwargs.setdefault("extra_plugins", [ErrorResponsesPlugin()])
+        super().__init__(app, spec_kwargs=spec_kwargs)
 
     def handle_http_exception(self, error: Any) -> Any:
         if not request.path.startswith("/api/"):
@@ -103,7 +116,8 @@ def _bearer_user() -> Any:
 
 
 def committed(view: F) -> F:
-    """The view owns the transaction: commit once at the end, roll back on any error."""
+    """The view owns the transaction: commit once at the end, roll back on any error (409 on a
+    concurrent change, so the document lists 409 for every committed operation)."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -123,4 +137,6 @@ def committed(view: F) -> F:
             db.session.rollback()
             raise
 
+    if view.__name__ != "get":  # a read commits only its audit row: nothing to conflict with
+        document_response(wrapper, 409, "CONFLICT")
     return wrapper  # type: ignore[return-value]

@@ -50,6 +50,7 @@ class Conferences(MethodView):
     @blp.doc(security=BEARER_SECURITY)
     @blp.arguments(ConferenceListArgs, location="query")
     @blp.response(200, ConferenceBrief(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")  # the case filtered on
     @token_required
     @committed
     def get(self, args: dict[str, Any]) -> Any:
@@ -67,6 +68,7 @@ class Conferences(MethodView):
     @blp.doc(security=BEARER_SECURITY)
     @blp.arguments(ConferenceIn)
     @blp.response(201, ConferenceOut)
+    @blp.alt_response(404, response="NOT_FOUND")  # the case the conference is about
     @token_required
     @committed
     def post(self, payload: dict[str, Any]) -> Any:

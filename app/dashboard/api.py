@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
+from app.common.api_doc import BINARY
 from app.common.clock import now
 from app.common.errors import Forbidden, NotFound
 from app.org.models import User
@@ -71,6 +72,8 @@ class Panel(MethodView):
 @blp.route("/export/<panel>.<fmt>")
 class Export(MethodView):
     @blp.doc(security=BEARER_SECURITY)
+    @blp.alt_response(200, success=True, content_type=FORMATS["csv"], schema=BINARY, description="the panel as CSV")
+    @blp.alt_response(200, success=True, content_type=FORMATS["xlsx"], schema=BINARY, description="the panel as XLSX")
     @blp.arguments(ExportArgs, location="query")
     @token_required
     @committed

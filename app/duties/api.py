@@ -66,6 +66,7 @@ class Enrolments(MethodView):
     @blp.doc(security=BEARER_SECURITY)
     @blp.arguments(EnrolIn)
     @blp.response(201, EnrolmentOut)
+    @blp.alt_response(404, response="NOT_FOUND")  # a child named by id that does not exist
     @token_required
     @committed
     def post(self, payload: dict[str, Any]) -> Any:
@@ -155,6 +156,7 @@ class Dropouts(MethodView):
     @blp.doc(security=BEARER_SECURITY)
     @blp.arguments(DropoutIn)
     @blp.response(201, CycleOut)
+    @blp.alt_response(404, response="NOT_FOUND")  # the child named by id
     @token_required
     @committed
     def post(self, payload: dict[str, Any]) -> Any:
@@ -174,6 +176,7 @@ class Entrustments(MethodView):
     @blp.doc(security=BEARER_SECURITY)
     @blp.arguments(EntrustmentIn)
     @blp.response(201, EntrustmentOut)
+    @blp.alt_response(404, response="NOT_FOUND")  # the child named by id
     @token_required
     @committed
     def post(self, payload: dict[str, Any]) -> Any:
@@ -191,6 +194,7 @@ class Cycles(MethodView):
     @blp.doc(security=BEARER_SECURITY)
     @blp.arguments(CycleArgs, location="query")
     @blp.response(200, CyclePage)
+    @blp.alt_response(404, response="NOT_FOUND")  # the region or child filtered on
     @token_required
     def get(self, args: dict[str, Any]) -> Any:
         """Duty cycles in your area (supervisors: their township; coordinators: the county), newest first."""

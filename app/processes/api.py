@@ -12,6 +12,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
+from app.common.api_doc import download_responses
 from app.common.downloads import file_download
 from app.common.errors import NotFound
 from app.org.queries import user_by_username
@@ -62,6 +63,7 @@ class Version(MethodView):
 @blp.route("/<process_key>/versions/<int:version>/files/<name>")
 class VersionFile(MethodView):
     @blp.doc(security=BEARER_SECURITY)
+    @download_responses(blp)
     @token_required
     def get(self, process_key: str, version: int, name: str) -> Any:
         """Download one .bpmn/.dmn file of a version."""

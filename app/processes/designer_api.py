@@ -12,11 +12,13 @@ from typing import Any
 import sqlalchemy as sa
 from flask import request
 from flask.views import MethodView
+from marshmallow import ValidationError
 
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
+from app.common.api_doc import BINARY, download_responses
 from app.common.downloads import file_download
 from app.common.errors import Invalid, NotFound
-from app.common.inputs import bounded_int
+from app.common.inputs import MAX_ID, bounded_int
 from app.extensions import db
 
 from . import drafts as ops
@@ -86,6 +88,7 @@ class Drafts(MethodView):
     @blp.doc(security=BEARER_SECURITY)
     @blp.arguments(DraftCreateIn)
     @blp.response(201, DraftOut)
+    @blp.alt_response(404, response="NOT_FOUND")  # the process to start a draft from
     @token_required
     @committed
     def post(self, body: dict[str, Any]) -> Any:
@@ -126,9 +129,17 @@ class Draft(MethodView):
         return draft_out(draft, content=True)
 
 
+UPLOAD_BODY = {"required": True, "content": {
+    "application/json": {"schema": "FileIn"},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": BINARY, "revision": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}}},
+}}
+"""The upload takes either form; flask-smorest's ``arguments`` can document only one location."""
+
+
 @blp.route("/drafts/<int:draft_id>/files")
 class DraftFiles(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.doc(security=BEARER_SECURITY, requestBody=UPLOAD_BODY)
     @blp.response(200, DraftOut)
     @token_required
     @committed
@@ -140,7 +151,10 @@ class DraftFiles(MethodView):
             name, content = upload.filename or "", upload.read()
             revision = bounded_int(request.form.get("revision"))
         else:
-            body = FileIn().load(request.get_json(silent=True) or {})
+            try:
+                body = FileIn().load(request.get_json(silent=True) or {})
+            except ValidationError as exc:
+                raise Invalid("send a multipart `file`, or JSON {name, content}", exc.normalized_messages()) from exc
             name, content, revision = body["name"], body["content"], body.get("revision")
         ops.put_file(draft, current_api_user(), name, content, expected_revision=revision)
         return draft_out(draft)
@@ -149,6 +163,7 @@ class DraftFiles(MethodView):
 @blp.route("/drafts/<int:draft_id>/files/<name>")
 class DraftFile(MethodView):
     @blp.doc(security=BEARER_SECURITY)
+    @download_responses(blp)
     @token_required
     def get(self, draft_id: int, name: str) -> Any:
         """Download one file of the draft."""
@@ -232,6 +247,7 @@ class DraftDeploy(MethodView):
     @blp.doc(security=BEARER_SECURITY)
     @blp.arguments(DeployIn)
     @blp.response(201, SpecOut)
+    @blp.alt_response(200, schema=SpecOut, description="this content was deployed before: that version is current again")
     @token_required
     @committed
     def post(self, body: dict[str, Any], draft_id: int) -> Any:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from app.common.inputs import Id, Moment
 
 from .models import ProcessDraft, ProcessSpec
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value: str) -> None:
+    """Text that goes into a BPMN file: XML 1.0 cannot hold control characters, so refuse them (422)
+    here rather than let the XML writer fail with a 500."""
+    if _NOT_XML.search(value):
+        raise ValidationError("control characters cannot be stored in a BPMN file")
 
 
 class SpecOut(Schema):
@@ -74,8 +84,9 @@ class FormIn(Schema):
 
 
 class ElementEditIn(Schema):
-    name = fields.String(metadata={"description": "new name (for a lane: a department kind)"})
-    properties = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
+    name = fields.String(validate=xml_text, metadata={"description": "new name (for a lane: a department kind)"})
+    properties = fields.Dict(keys=fields.String(validate=xml_text),
+                             values=fields.String(allow_none=True, validate=xml_text),
                              metadata={"description": "spiffworkflow:properties to set; null removes one"})
     revision = Id()
 

@@ -1,0 +1,86 @@
+"""The OpenAPI document names every error an operation can answer, not a catch-all ``default``.
+
+Integrations are generated from ``/api/v1/openapi.json`` and the fuzzer (``tests/test_api_fuzz.py``)
+checks every answer against it, so each operation lists the statuses it really gives. The ones that
+follow from how an operation is declared are added here, once, by an apispec plugin:
+
+- 401 on every operation with bearer security (``token_required`` runs before anything else), and
+  403: every such operation decides who may act (role, unit, need to know; DESIGN.md: a missing
+  basis means no access);
+- 404 on every operation with a path parameter (an id or key that names nothing);
+- 400 and 422 on every operation with a JSON body (not JSON, nested too deep; fails its schema);
+- 422 on every operation with query parameters (fails their schema).
+
+409 is documented by ``committed`` (a write that meets a concurrent change, or a state that forbids
+it); anything else an operation answers is declared on its view with ``@blp.alt_response``.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from typing import Any
+
+from apispec import BasePlugin
+from marshmallow import Schema, fields
+
+
+class ApiError(Schema):
+    """Every API error body: flask-smorest's (``status``) and the domain errors' share ``code`` and ``message``."""
+
+    code = fields.Integer(required=True, metadata={"description": "the HTTP status"})
+    status = fields.String(metadata={"description": "the HTTP status name"})
+    message = fields.String(required=True, metadata={"description": "what went wrong, for a person"})
+    errors = fields.Dict(metadata={"description": "per field (422) or per location and field (bad arguments)"})
+
+
+BINARY = {"type": "string", "format": "binary"}
+"""The schema of a file body (downloads, exports)."""
+
+
+def download_responses(blp: Any) -> Any:
+    """``@download_responses(blp)``: the view answers 200 with a file as an attachment (``file_download``)."""
+    from app.common.downloads import DOWNLOAD_CONTENT_TYPE
+
+    return blp.alt_response(200, success=True, content_type=DOWNLOAD_CONTENT_TYPE, schema=BINARY,
+                            description="the file, as an attachment")
+
+
+HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options")
+
+
+class ErrorResponsesPlugin(BasePlugin):
+    """Adds the error responses an operation's declaration implies (module docstring)."""
+
+    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
+                         **kwargs: Any) -> None:
+        for method, operation in (operations or {}).items():
+            if method not in HTTP_METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            implied = implied_errors(path or "", operation)
+            for status, name in implied.items():
+                if status not in responses and str(status) not in responses:
+                    responses[status] = name
+
+
+def implied_errors(path: str, operation: dict[str, Any]) -> dict[int, str]:
+    """Status -> response component name, for what this operation's declaration implies."""
+    errors: dict[int, str] = {}
+    if operation.get("security"):
+        errors[401] = "UNAUTHORIZED"
+        errors[403] = "FORBIDDEN"
+    if "{" in path:
+        errors[404] = "NOT_FOUND"
+    if operation.get("requestBody"):
+        errors[400] = "BAD_REQUEST"
+        errors[422] = "UNPROCESSABLE_ENTITY"
+    if any(isinstance(p, dict) and p.get("in") == "query" for p in operation.get("parameters", [])):
+        errors[422] = "UNPROCESSABLE_ENTITY"
+    return errors
+
+
+def document_response(view: Any, status: int, name: str) -> None:
+    """Record on ``view`` (as ``@blp.alt_response(status, response=name)`` would) that it may answer ``status``."""
+    doc = deepcopy(getattr(view, "_apidoc", {}))
+    doc.setdefault("response", {}).setdefault("responses", {}).setdefault(status, []).append(name)
+    view._apidoc = doc
