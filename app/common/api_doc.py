@@ -4,9 +4,10 @@ Integrations are generated from ``/api/v1/openapi.json`` and the fuzzer (``tests
 checks every answer against it, so each operation lists the statuses it really gives. The ones that
 follow from how an operation is declared are added here, once, by an apispec plugin:
 
-- 401 on every operation with bearer security (``token_required`` runs before anything else), and
-  403: every such operation decides who may act (role, unit, need to know; DESIGN.md: a missing
-  basis means no access);
+- 401 on every operation with bearer security (``token_required`` runs before anything else),
+  403 (every such operation decides who may act: role, unit, need to know; DESIGN.md: a missing
+  basis means no access) and 429 with ``Retry-After`` (too many refused tokens from one address,
+  ``app/org/throttle.py``);
 - 404 on every operation with a path parameter (an id or key that names nothing);
 - 400 and 422 on every operation with a JSON body (not JSON, nested too deep; fails its schema);
 - 422 on every operation with query parameters (fails their schema).
@@ -63,12 +64,20 @@ class ErrorResponsesPlugin(BasePlugin):
                     responses[status] = name
 
 
-def implied_errors(path: str, operation: dict[str, Any]) -> dict[int, str]:
-    """Status -> response component name, for what this operation's declaration implies."""
-    errors: dict[int, str] = {}
+TOO_MANY_REFUSED_TOKENS = {
+    "description": "too many refused tokens from this address; wait the seconds in Retry-After",
+    "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer", "minimum": 1}}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}},
+}
+
+
+def implied_errors(path: str, operation: dict[str, Any]) -> dict[int, Any]:
+    """Status -> response (a component name or an inline response), for what the declaration implies."""
+    errors: dict[int, Any] = {}
     if operation.get("security"):
         errors[401] = "UNAUTHORIZED"
         errors[403] = "FORBIDDEN"
+        errors[429] = TOO_MANY_REFUSED_TOKENS
     if "{" in path:
         errors[404] = "NOT_FOUND"
     if operation.get("requestBody"):

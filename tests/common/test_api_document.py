@@ -38,7 +38,7 @@ def test_every_operation_documents_the_errors_its_declaration_implies(document: 
         statuses = set(op["responses"])
         expected = set()
         if op.get("security"):
-            expected |= {"401", "403"}
+            expected |= {"401", "403", "429"}
         if "{" in path:
             expected.add("404")
         if op.get("requestBody"):
@@ -48,6 +48,11 @@ def test_every_operation_documents_the_errors_its_declaration_implies(document: 
         if not any(s.startswith("2") for s in statuses):
             missing.append((method.upper(), path, ["2xx"]))
     assert missing == []
+
+
+def test_the_token_throttle_is_documented_with_its_retry_after(document: dict[str, Any]) -> None:
+    response = _resolve(document, document["paths"]["/api/v1/tasks"]["get"]["responses"]["429"])
+    assert "Retry-After" in response["headers"]
 
 
 def test_writes_document_409_and_reads_do_not(document: dict[str, Any]) -> None:
