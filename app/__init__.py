@@ -27,8 +27,9 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 def _engine_options(settings: Settings) -> dict[str, Any]:
     """``application_name`` on PostgreSQL, so operators (and the fault tests) can find and terminate
-    this installation's connections, and only them."""
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    this installation's connections, and only them. ``hide_parameters``: a database error's message (and so
+    the error log) never carries the statement's values, which may be a child's name or a narrative."""
+    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if settings.database_url.startswith("postgresql"):
         options["connect_args"] = {"application_name": settings.db_application_name}
     return options
