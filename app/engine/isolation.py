@@ -167,6 +167,7 @@ def _child(func: Callable[..., Any], args: Any, kwargs: Any, backstop: Backstop,
     code = 0
     try:
         gc.freeze()  # objects inherited from the parent are never collected (nor finalized) here
+        close_inherited_fds(write_end)
         _element_page = page
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_CPU, (backstop.cpu_seconds, backstop.cpu_seconds + 1))
@@ -206,6 +207,20 @@ def _out_of_memory(exc: BaseException) -> bool:
         wrapped = getattr(current, "exception", None)
         pending += [current.__cause__, current.__context__, wrapped if isinstance(wrapped, BaseException) else None]
     return False
+
+
+def close_inherited_fds(*keep: int) -> None:
+    """In a child: close every descriptor inherited from the parent but stdio and ``keep``.
+
+    A child holding a copy of the parent's sockets and pipes would keep them open after the
+    parent closes them: a database connection the server never sees end, a pipe whose reader
+    never gets EOF (a browser driver waiting for its stdin to close).
+    """
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def _mapped_bytes() -> int:

@@ -168,6 +168,7 @@ def _serve(requests: int, replies: int, page: mmap.mmap, backstop: Backstop) -> 
         gc.freeze()  # the parent's objects are never collected (nor finalized) here
         isolation._element_page = page
         _forget_parent_pool()
+        isolation.close_inherited_fds(requests, replies)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         baseline = _mapped_bytes()
         ceiling = baseline + backstop.memory_mb * 1024 * 1024

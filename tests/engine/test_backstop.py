@@ -8,6 +8,8 @@ child under CPU, memory and wall-clock limits (``app/engine/isolation.py``).
 
 from __future__ import annotations
 
+import os
+import select
 import threading
 import time
 from pathlib import Path
@@ -137,3 +139,19 @@ def test_concurrent_commands_each_get_an_engine_worker() -> None:
     for thread in threads:
         thread.join()
     assert results == [2] * 6
+
+
+def test_engine_workers_hold_no_copy_of_the_parents_descriptors() -> None:
+    """Else a socket the parent closes stays open (the database never sees it end) and a pipe's
+    reader never gets EOF (the browser driver in the browser tests waited for ever)."""
+    from app.engine import isolation_pool
+
+    isolation_pool.retire_idle_workers()
+    read_end, write_end = os.pipe()
+    try:
+        _run_script("score = 2 if ok else 1")  # forks a worker while the pipe is open; it stays idle
+        os.close(write_end)
+        ready, _, _ = select.select([read_end], [], [], 2)
+        assert ready and os.read(read_end, 1) == b""
+    finally:
+        os.close(read_end)
