@@ -9,7 +9,9 @@ follow from how an operation is declared are added here, once, by an apispec plu
   basis means no access) and 429 with ``Retry-After`` (too many refused tokens from one address,
   ``app/org/throttle.py``);
 - 404 on every operation with a path parameter (an id or key that names nothing);
-- 400 and 422 on every operation with a JSON body (not JSON, nested too deep; fails its schema);
+- 400 on every operation: a query holding text no column can hold (NUL, lone surrogates) is refused
+  before any view (``app/common/inputs.py``), as is a body that is not JSON or nests too deep;
+- 422 on every operation with a JSON body (fails its schema);
 - 422 on every operation with query parameters (fails their schema).
 
 409 is documented by ``committed`` (a write that meets a concurrent change, or a state that forbids
@@ -73,7 +75,7 @@ TOO_MANY_REFUSED_TOKENS = {
 
 def implied_errors(path: str, operation: dict[str, Any]) -> dict[int, Any]:
     """Status -> response (a component name or an inline response), for what the declaration implies."""
-    errors: dict[int, Any] = {}
+    errors: dict[int, Any] = {400: "BAD_REQUEST"}
     if operation.get("security"):
         errors[401] = "UNAUTHORIZED"
         errors[403] = "FORBIDDEN"
@@ -81,7 +83,6 @@ def implied_errors(path: str, operation: dict[str, Any]) -> dict[int, Any]:
     if "{" in path:
         errors[404] = "NOT_FOUND"
     if operation.get("requestBody"):
-        errors[400] = "BAD_REQUEST"
         errors[422] = "UNPROCESSABLE_ENTITY"
     if any(isinstance(p, dict) and p.get("in") == "query" for p in operation.get("parameters", [])):
         errors[422] = "UNPROCESSABLE_ENTITY"

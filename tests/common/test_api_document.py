@@ -36,13 +36,13 @@ def test_every_operation_documents_the_errors_its_declaration_implies(document: 
     missing = []
     for method, path, op in _operations(document):
         statuses = set(op["responses"])
-        expected = set()
+        expected = {"400"}  # a query with NUL or lone surrogates, before any view
         if op.get("security"):
             expected |= {"401", "403", "429"}
         if "{" in path:
             expected.add("404")
         if op.get("requestBody"):
-            expected |= {"400", "422"}
+            expected.add("422")
         if not expected <= statuses:
             missing.append((method.upper(), path, sorted(expected - statuses)))
         if not any(s.startswith("2") for s in statuses):
@@ -82,6 +82,7 @@ def _error_body_validator(document: dict[str, Any], path: str, method: str, stat
     ("get", "/api/v1/tasks/999", "404", {"auth": True}),
     ("post", "/api/v1/tasks/999/complete", "422", {"auth": True, "json": {"data": "not an object"}}),
     ("get", "/api/v1/jobs/failed", "403", {"auth": True}),
+    ("get", "/api/v1/tasks/999", "400", {"auth": True, "query_string": {"step": "a\x00b"}}),
 ])
 def test_error_bodies_match_their_documented_schema(app: Flask, as_user: Any, document: dict[str, Any],
                                                     method: str, path: str, status: str,
