@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common.types import JSONType, UTCDateTime
-from app.extensions import db
+from app.extensions import Model
 from app.org.models import Region, Unit, User
 
 
@@ -51,7 +51,7 @@ class ChildTag(StrEnum):
     EMERGENCY_AFFECTED = "emergency_affected"
 
 
-class Child(db.Model):
+class Child(Model):
     __tablename__ = "child"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,7 +76,7 @@ class Child(db.Model):
         return day.year - b.year - ((day.month, day.day) < (b.month, b.day))
 
 
-class Guardian(db.Model):
+class Guardian(Model):
     __tablename__ = "guardian"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,7 +90,7 @@ class Guardian(db.Model):
     child: Mapped[Child] = relationship(back_populates="guardians")
 
 
-class Case(db.Model):
+class Case(Model):
     """One protection case about one child, carried by one or more process instances."""
 
     __tablename__ = "case_file"
@@ -123,7 +123,7 @@ class Case(db.Model):
         return self.child.name if self.child is not None else self.title
 
 
-class Report(db.Model):
+class Report(Model):
     """A mandatory report or hotline call; every accepted report is kept."""
 
     __tablename__ = "report"
@@ -150,7 +150,7 @@ class Report(db.Model):
     submitted_by: Mapped[User | None] = relationship()
 
 
-class TimelineEntry(db.Model):
+class TimelineEntry(Model):
     """One thing that happened on a case: who, which unit, when, what, outcome."""
 
     __tablename__ = "timeline_entry"
@@ -170,7 +170,7 @@ class TimelineEntry(db.Model):
     unit: Mapped[Unit | None] = relationship()
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """Append-only record of every view and change of children's data (no update path in the app)."""
 
     __tablename__ = "audit_event"

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.common.clock import now
 from app.common.errors import Conflict, Invalid
 from app.common.types import UTCDateTime
-from app.extensions import db
+from app.extensions import Model, db
 
 KEY_LENGTH = (8, 80)
 """A key's length bounds (a UUID, ``hotline-20260310-0001``, …); the API documents and checks them."""
@@ -36,7 +36,7 @@ KEY_DESCRIPTION = ("Names this submission (8–80 characters, e.g. a UUID made w
                    "another user is 409, with a different body 422. Only successes are remembered.")
 
 
-class CommandKey(db.Model):
+class CommandKey(Model):
     """One idempotency key and what the first successful request with it produced."""
 
     __tablename__ = "command_key"

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common.types import JSONType, UTCDateTime
-from app.extensions import db
+from app.extensions import Model
 from app.org.models import Unit, User
 
 CONVENING_KINDS = ("rescue_center", "civil_affairs", "township")
@@ -28,7 +28,7 @@ class ConferenceMode(StrEnum):
     CALL = "call"
 
 
-class Conference(db.Model):
+class Conference(Model):
     """One case conference (个案会商) about one shared case; a follow-up names the one before it."""
 
     __tablename__ = "conference"
@@ -63,7 +63,7 @@ class Conference(db.Model):
                                                            back_populates="conference")
 
 
-class ConferenceUnit(db.Model):
+class ConferenceUnit(Model):
     """A unit taking part: the convener, or an invited unit with its preparation task."""
 
     __tablename__ = "conference_unit"
@@ -81,7 +81,7 @@ class ConferenceUnit(db.Model):
     unit: Mapped[Unit] = relationship(lazy="joined")
 
 
-class ConferenceAttendee(db.Model):
+class ConferenceAttendee(Model):
     """A person expected at the conference (a user, or a named outsider such as a relative)."""
 
     __tablename__ = "conference_attendee"
@@ -99,7 +99,7 @@ class ConferenceAttendee(db.Model):
     unit: Mapped[Unit | None] = relationship()
 
 
-class ConferenceAction(db.Model):
+class ConferenceAction(Model):
     """A decision turned into an action owned by a unit: a real task from its own process instance."""
 
     __tablename__ = "conference_action"

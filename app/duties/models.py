@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.cases.models import Child
 from app.common.types import JSONType, UTCDateTime
-from app.extensions import db
+from app.extensions import Model
 
 
 class StartReason(StrEnum):
@@ -48,7 +48,7 @@ class KeyReason(StrEnum):
     SERIOUSLY_ILL = "seriously_ill"
 
 
-class Enrolment(db.Model):
+class Enrolment(Model):
     """A child's membership of the care programme, from ``started_on`` to ``ended_on``."""
 
     __tablename__ = "enrolment"
@@ -76,7 +76,7 @@ class Enrolment(db.Model):
         return self.ended_on is None
 
 
-class DutyFrequency(db.Model):
+class DutyFrequency(Model):
     """A county's override of a duty's cadence for a selector (``default``, ``key``, ``tag:x``, ``grade:x``)."""
 
     __tablename__ = "duty_frequency"
@@ -101,7 +101,7 @@ class CycleStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class DutyCycle(db.Model):
+class DutyCycle(Model):
     """One duty for one subject (a child, a township, the county) in one period: at most one instance.
 
     The unique constraint makes the scheduler idempotent: running it twice for
@@ -144,7 +144,7 @@ class EntrustmentStatus(StrEnum):
     ENDED = "ended"
 
 
-class Entrustment(db.Model):
+class Entrustment(Model):
     """Entrusted care (委托照护) and, for a non-relative, the entrusted-guardian agreement (004 三（一）1)."""
 
     __tablename__ = "entrustment"

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common.types import UTCDateTime
-from app.extensions import db
+from app.extensions import Model
 
 
-class Notification(db.Model):
+class Notification(Model):
     __tablename__ = "notification"
     __table_args__ = (sa.Index("ix_notification_user_unread", "user_id", "read_at"),)
 
@@ -36,7 +36,7 @@ class Notification(db.Model):
     """When it was put in the email outbox (its own mail, or the user's daily digest); NULL: not yet / never."""
 
 
-class EmailOutbox(db.Model):
+class EmailOutbox(Model):
     __tablename__ = "email_outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,12 +9,12 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common.types import UTCDateTime
-from app.extensions import db
+from app.extensions import Model
 
 from .roles import Role
 
 
-class Region(db.Model):
+class Region(Model):
     __tablename__ = "region"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -38,7 +38,7 @@ class Region(db.Model):
         return f"<Region {self.code} {self.name}>"
 
 
-class Unit(db.Model):
+class Unit(Model):
     """A department kind in a region: "X township police station", "county civil affairs bureau"."""
 
     __tablename__ = "unit"
@@ -55,7 +55,7 @@ class Unit(db.Model):
         return f"<Unit {self.id} {self.name}>"
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,14 +93,14 @@ class User(UserMixin, db.Model):
         return f"<User {self.username}>"
 
 
-class UserRole(db.Model):
+class UserRole(Model):
     __tablename__ = "user_role"
 
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token for integrations; only its SHA-256 is stored."""
 
     __tablename__ = "api_token"

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common.types import JSONType, UTCDateTime
-from app.extensions import db
+from app.extensions import Model
 
 
-class ProcessSpec(db.Model):
+class ProcessSpec(Model):
     """One deployed version of a process: BPMN/DMN files, forms and the parsed spec.
 
     Never updated after insert; running instances pin the row they started on.
@@ -44,7 +44,7 @@ class ProcessSpec(db.Model):
         return f"<ProcessSpec {self.process_key} v{self.version}>"
 
 
-class ProcessCurrent(db.Model):
+class ProcessCurrent(Model):
     """Which version of a process new cases start on: the last one deployed or made current.
 
     Versions are immutable, so "current" is a pointer beside them. Deploying content that an earlier
@@ -60,7 +60,7 @@ class ProcessCurrent(db.Model):
     by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
 
 
-class ProcessInstance(db.Model):
+class ProcessInstance(Model):
     """A running or finished instance; ``state`` is the engine state WITHOUT the spec.
 
     ``version`` is an optimistic lock: every save increments it, and a save from
@@ -90,7 +90,7 @@ class ProcessInstance(db.Model):
 
 
 
-class ProcessDraft(db.Model):
+class ProcessDraft(Model):
     """A process being edited in the designer: BPMN/DMN files and forms, saved even when invalid.
 
     ``messages`` holds the validation result of the last save, so a designer can
@@ -123,7 +123,7 @@ class ProcessDraft(db.Model):
     __mapper_args__ = {"version_id_col": revision}
 
 
-class SandboxRun(db.Model):
+class SandboxRun(Model):
     """A test run of a draft: engine state only, never a case, task, timer or notification.
 
     The parsed spec and forms are copied in at start, so editing the draft
@@ -156,7 +156,7 @@ class SandboxRun(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
 
-class InstanceMigration(db.Model):
+class InstanceMigration(Model):
     """One running instance moved to another version, with what is needed to move it back exactly."""
 
     __tablename__ = "instance_migration"

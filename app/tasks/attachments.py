@@ -25,7 +25,7 @@ from app.cases.timeline import record
 from app.common.clock import now
 from app.common.errors import Invalid, NotFound
 from app.common.types import UTCDateTime
-from app.extensions import db
+from app.extensions import Model, db
 from app.org.models import User
 
 from .models import Task
@@ -51,7 +51,7 @@ FILE_TYPES: dict[str, FileType] = {
 MAX_NAME = 200
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     __tablename__ = "attachment"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common.clock import now
 from app.common.types import UTCDateTime
-from app.extensions import db
+from app.extensions import Model, db
 
 from .deadlines import WorkingCalendar
 
@@ -26,7 +26,7 @@ WORKDAY_START = time(8, 30)
 """Local time a reminder for a working-day deadline is moved to when it would fall at night or on a rest day."""
 
 
-class CalendarDay(db.Model):
+class CalendarDay(Model):
     """One admin override: this date is a working day (调休 make-up day) or a holiday."""
 
     __tablename__ = "calendar_day"

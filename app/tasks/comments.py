@@ -13,7 +13,7 @@ from app.cases.timeline import record
 from app.common.clock import now
 from app.common.errors import Invalid
 from app.common.types import UTCDateTime
-from app.extensions import db
+from app.extensions import Model, db
 from app.org.models import User
 
 from .models import Task
@@ -22,7 +22,7 @@ from .operations import ensure_can_act
 MAX_COMMENT = 4000
 
 
-class Comment(db.Model):
+class Comment(Model):
     __tablename__ = "task_comment"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -30,7 +30,7 @@ from app.cases.models import Case
 from app.cases.timeline import record
 from app.common.clock import now
 from app.common.types import JSONType, UTCDateTime
-from app.extensions import db
+from app.extensions import Model, db
 from app.notifications.models import Notification
 from app.org.models import Region, User, UserRole
 from app.org.roles import Role
@@ -45,7 +45,7 @@ STEP_LABELS = {"remind": "即将到期提醒", "overdue": "已逾期", "coordina
                "escalation": "逾期继续上报"}
 
 
-class Escalation(db.Model):
+class Escalation(Model):
     """A ladder step taken for a task: when it was due, when it was recorded, who was told."""
 
     __tablename__ = "escalation"

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common.types import JSONType
-from app.extensions import db
+from app.extensions import Model, db
 
 from .deadlines import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline
 
@@ -43,7 +43,7 @@ supervisor: the child supervisors (儿童督导员) of the case's township; coor
 coordinators; conference_team: the case's conference team (filled in by the conferences module)."""
 
 
-class EscalationRule(db.Model):
+class EscalationRule(Model):
     """One step of a stored ladder."""
 
     __tablename__ = "escalation_rule"

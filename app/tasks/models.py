@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common.types import JSONType, UTCDateTime
-from app.extensions import db
+from app.extensions import Model
 from app.org.models import Unit, User
 
 
@@ -24,7 +24,7 @@ class TaskState(StrEnum):
     CANCELLED = "cancelled"
 
 
-class Task(db.Model):
+class Task(Model):
     __tablename__ = "task"
     __table_args__ = (
         sa.UniqueConstraint("instance_id", "engine_task_id"),
@@ -71,7 +71,7 @@ class Task(db.Model):
         return self.state == TaskState.OPEN and self.due_at is not None and self.due_at <= at
 
 
-class Timer(db.Model):
+class Timer(Model):
     """A waiting BPMN timer; the worker asks the engine to fire it once ``due_at`` passes."""
 
     __tablename__ = "timer"
@@ -90,7 +90,7 @@ class Timer(db.Model):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
 
 
-class TimerIncident(db.Model):
+class TimerIncident(Model):
     """A timer of a running instance that cannot be trusted to fire: its due time cannot be computed,
     or firing it keeps failing. Shown to designers and admins on the instance and the designer's
     pages with the reason; resolved (``resolved_at``) when the timer fires or the instance moves on.
@@ -112,7 +112,7 @@ class TimerIncident(db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class SweepMark(db.Model):
+class SweepMark(Model):
     """When the deadline sweep last read the database (one row per sweep name), for ``/readyz``."""
 
     __tablename__ = "sweep_mark"

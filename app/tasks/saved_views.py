@@ -10,11 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.common.clock import now
 from app.common.errors import Invalid, NotFound
 from app.common.types import UTCDateTime
-from app.extensions import db
+from app.extensions import Model, db
 from app.org.models import User
 
 
-class SavedView(db.Model):
+class SavedView(Model):
     __tablename__ = "saved_view"
     __table_args__ = (sa.UniqueConstraint("user_id", "name"),)
 
