@@ -131,6 +131,6 @@ class SurvivingCron:
                 wait = self.backoff.next()
             self.ticks += 1
             self.stopped.wait(wait)
-        with contextlib.suppress(REDIS_ERRORS):
+        with contextlib.suppress(*REDIS_ERRORS):
             self.scheduler.register_death()
         log.info("cron: stopped")

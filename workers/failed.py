@@ -37,7 +37,7 @@ def failed_jobs(connection: Redis, limit: int = 100) -> list[FailedJob]:
                 continue
             result = job.latest_result()
             error = (result.exc_string if result is not None and result.exc_string else "") or ""
-            found.append(FailedJob(job.id, name, job.func_name, repr(job.args)[:200], job.ended_at,
+            found.append(FailedJob(job.id, name, job.func_name or "", repr(job.args)[:200], job.ended_at,
                                    error.strip().splitlines()[-1][:500] if error.strip() else ""))
     return sorted(found, key=lambda j: j.ended_at or datetime.min, reverse=True)[:limit]
 

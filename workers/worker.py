@@ -54,7 +54,7 @@ class SchedulerThread:
         self.stopped.set()
         self.thread.join(timeout)
         if self.scheduler is not None:
-            with contextlib.suppress(REDIS_ERRORS):
+            with contextlib.suppress(*REDIS_ERRORS):
                 self.scheduler.release_locks()
 
     def _run(self) -> None:

@@ -66,7 +66,7 @@ def compile_regex(pattern: str) -> Any:
 
 def _refuse_retrieval(uri: str) -> referencing.Resource[Any]:
     """The registry's retrieve hook: nothing outside the form is ever fetched, read or looked up."""
-    raise referencing.exceptions.NoSuchResource(ref=uri)
+    raise referencing.exceptions.NoSuchResource(ref=uri)  # type: ignore[call-arg]  # attrs field mypy misses on a KeyError subclass
 
 
 _NO_RETRIEVAL: referencing.Registry[Any] = referencing.Registry(retrieve=_refuse_retrieval)  # type: ignore[call-arg]

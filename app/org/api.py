@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
+from app.common.api import BEARER_SECURITY, abort, committed, current_api_user, token_required
 from app.common.inputs import Id
 
 blp = Blueprint("org", __name__, url_prefix="/api/v1", description="Who am I, my unit, my tokens")
