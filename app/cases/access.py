@@ -218,7 +218,7 @@ def require_task(user: User, task: Task) -> CaseAccess:
     return access
 
 
-def regions_within(region_id: int) -> sa.Select[tuple[int]]:
+def regions_within(region_id: int) -> sa.Select[int]:
     """A region and every region below it, as a recursive SELECT of ids."""
     tree = sa.select(Region.id).where(Region.id == region_id).cte("within", recursive=True)
     below = sa.select(Region.id).join(tree, Region.parent_id == tree.c.id)
@@ -247,7 +247,7 @@ def lists_tasks(user: User) -> bool:
     return works_tasks(user) or oversees_tasks(user)
 
 
-def task_workers(unit_id: int) -> sa.Select[tuple[User]]:
+def task_workers(unit_id: int) -> sa.Select[User]:
     """Active liaisons and heads of a unit: who is told of its tasks (never its reporter-only members).
 
     Roles are tested in SQL and not loaded, so telling a unit costs one statement.

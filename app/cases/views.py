@@ -252,8 +252,11 @@ def audit_log() -> Any:
         Case.id.in_({r.case_id for r in rows if r.case_id})))} if rows else {}
     actions = [a for (a,) in db.session.execute(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action))]
     audit(current_user.id, "search", "audit", "-", detail={k: v for k, v in args.items() if v})
+    def page_url(p: int) -> str:
+        values: dict[str, Any] = args.to_dict() | {"page": p}
+        return url_for("workspace.audit_log", **values)
+
     return render_template("cases/audit.html", rows=rows[:100], more=len(rows) > 100, page=page, users=users,
-                           cases=cases, actions=actions, args=args,
-                           page_url=lambda p: url_for("workspace.audit_log", **(args.to_dict() | {"page": p})))
+                           cases=cases, actions=actions, args=args, page_url=page_url)
 
 

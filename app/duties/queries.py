@@ -25,7 +25,7 @@ class CycleFilter:
     """Children of villages under this region, and the region's own work file."""
 
 
-def cycle_query(f: CycleFilter) -> sa.Select[tuple[DutyCycle]]:
+def cycle_query(f: CycleFilter) -> sa.Select[DutyCycle]:
     stmt = sa.select(DutyCycle)
     if f.duty:
         stmt = stmt.where(DutyCycle.duty == f.duty)

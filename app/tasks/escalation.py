@@ -74,11 +74,11 @@ def register_audience(name: str, resolver: AudienceResolver) -> None:
     _audiences[name] = resolver
 
 
-def _active(stmt: sa.Select[tuple[User]]) -> list[User]:
+def _active(stmt: sa.Select[User]) -> list[User]:
     return list(db.session.scalars(stmt.where(User.active.is_(True)).order_by(User.id)))
 
 
-def _with_role(role: Role) -> sa.Select[tuple[User]]:
+def _with_role(role: Role) -> sa.Select[User]:
     return sa.select(User).join(UserRole, UserRole.user_id == User.id).where(UserRole.role == role.value)
 
 

@@ -111,7 +111,8 @@ def build_fields(schema: dict[str, Any] | None, data: dict[str, Any] | None = No
                   max_length=prop.get("maxLength"))
         if f.widget == "group":
             item = prop.get("items", {})
-            rows = data.get(key) if isinstance(data.get(key), list) else []
+            stored = data.get(key)
+            rows = stored if isinstance(stored, list) else []
             f.rows = [build_fields(item, row if isinstance(row, dict) else {}, errors, f"{name}-{i}-", f"{fpath}.{i}.")
                       for i, row in enumerate(rows)]
             f.template = build_fields(item, {}, {}, f"{name}-{ROW_TEMPLATE}-", "")

@@ -88,7 +88,7 @@ class InboxPage:
     process_options: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _statement(user: User, q: InboxQuery, at: datetime) -> sa.Select[tuple[Task]]:
+def _statement(user: User, q: InboxQuery, at: datetime) -> sa.Select[Task]:
     """The user's queue: ``task_scope`` decides whose tasks (none for a reporter, a designer, an admin)."""
     stmt = task_query(TaskFilter(
         assignee_id=user.id if q.scope == "mine" else None, state=TaskState.OPEN,

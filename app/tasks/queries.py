@@ -23,7 +23,7 @@ class TaskFilter:
     bpmn_id: str | None = None
 
 
-def task_query(f: TaskFilter, at: datetime) -> sa.Select[tuple[Task]]:
+def task_query(f: TaskFilter, at: datetime) -> sa.Select[Task]:
     stmt = sa.select(Task)
     if f.unit_id is not None:
         stmt = stmt.where(Task.unit_id == f.unit_id)
