@@ -319,7 +319,8 @@ def record_minutes(conference: Conference, actor: User, *, minutes: str, held_at
                 runtime.cancel(instance, actor, "会商已召开，准备任务结束")
     by_id = {a.id: a for a in conference.attendees}
     for row in attendance or []:
-        attendee = by_id.get(row.get("attendee_id"))
+        attendee_id = row.get("attendee_id")
+        attendee = by_id.get(attendee_id) if isinstance(attendee_id, int) else None
         if attendee is None:
             raise Invalid("unknown attendee", {"attendance": [f"no attendee {row.get('attendee_id')}"]})
         attendee.attended = bool(row.get("attended"))

@@ -74,9 +74,10 @@ def conferences_for(user: User, status: str | None = None, limit: int = 200) -> 
     conference no longer gives access)."""
     stmt = sa.select(Conference)
     if not user.has_role(Role.COUNTY_COORDINATOR, Role.ADMIN):
-        mine = sa.select(ConferenceAttendee.conference_id).where(ConferenceAttendee.user_id == user.id)
+        named = sa.select(ConferenceAttendee.conference_id).where(ConferenceAttendee.user_id == user.id)
+        mine: sa.Select[int] | sa.CompoundSelect[int] = named
         if user.unit_id is not None:
-            mine = mine.union(sa.select(ConferenceUnit.conference_id).where(ConferenceUnit.unit_id == user.unit_id))
+            mine = named.union(sa.select(ConferenceUnit.conference_id).where(ConferenceUnit.unit_id == user.unit_id))
         stmt = stmt.where(Conference.id.in_(mine))
     if status:
         stmt = stmt.where(Conference.status == status)

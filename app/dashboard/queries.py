@@ -114,7 +114,7 @@ def overdue_matrix(scope: Scope, at: datetime) -> Table:
 
 def ageing(scope: Scope, at: datetime) -> Table:
     """Open overdue tasks by how long they are overdue, per department kind."""
-    bucket = sa.case(*((Task.due_at > at - timedelta(days=lo_to[3]), lo_to[0]) for lo_to in AGEING[:-1]),
+    bucket = sa.case(*((Task.due_at > at - timedelta(days=lo_to[3] or 0), lo_to[0]) for lo_to in AGEING[:-1]),
                      else_=AGEING[-1][0])
     stmt = (_task_base(scope).add_columns(Task.department_kind, bucket.label("bucket"), sa.func.count(Task.id))
             .where(Task.state == TaskState.OPEN, Task.due_at <= at).group_by(Task.department_kind, bucket))
@@ -248,7 +248,7 @@ def drill_down(scope: Scope, at: datetime, f: DrillDown) -> tuple[Table, int]:
         stmt = stmt.where(Task.department_kind == f.kind) if f.kind != "none" else stmt.where(
             Task.department_kind.is_(None))
     if f.township_id is not None:
-        stmt = stmt.where(f.township_id == _TOWNSHIP)
+        stmt = stmt.where(_TOWNSHIP == f.township_id)  # noqa: SIM300  a column, not a constant; left so mypy sees SQL
     if f.step:
         stmt = stmt.where(Task.bpmn_id == f.step)
     for key, _, lo, hi in AGEING:
