@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -45,6 +46,7 @@ from .models import CycleStatus, DutyCycle, Enrolment, Entrustment, EntrustmentS
 from .status import settle
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SUPERSEDED = "下一周期也已到期，撤回本周期任务（仍记为未按期完成）"
 
@@ -143,14 +145,13 @@ def _child_cycles(run: _Run) -> int:
             period = period_of(cadence, run.at, run.tz)
             if period.start.date() < enrolment.started_on:
                 continue  # enrolling starts a duty at its next cycle
-            started += run.start(duty, f"child:{enrolment.child_id}", period, lambda c=case: c,
-                                 lambda c=cadence: {"cadence": c}, child_id=enrolment.child_id)
+            started += run.start(duty, f"child:{enrolment.child_id}", period, partial(_given, case),
+                                 partial(_given, {"cadence": cadence}), child_id=enrolment.child_id)
     return started
 
 
 def _entrusted_care_follow_ups(run: _Run) -> int:
     """While a caregiver is found inadequate, the village committee checks again every month."""
-    from .operations import entrustment_data
 
     started = 0
     period = period_of(ENTRUSTED_CARE_FOLLOW_UP, run.at, run.tz)
@@ -160,8 +161,8 @@ def _entrusted_care_follow_ups(run: _Run) -> int:
     for entrustment, case in rows:
         if period.start <= entrustment.status_since.astimezone(run.tz):
             continue  # found inadequate this month: the follow-up starts next month
-        started += run.start("entrusted_care_check", f"child:{entrustment.child_id}", period, lambda c=case: c,
-                             lambda e=entrustment: {**entrustment_data(e), "follow_up": True},
+        started += run.start("entrusted_care_check", f"child:{entrustment.child_id}", period, partial(_given, case),
+                             partial(_follow_up_data, entrustment),
                              child_id=entrustment.child_id, entrustment_id=entrustment.id)
     return started
 
@@ -171,17 +172,29 @@ def _region_cycles(run: _Run) -> int:
     local = run.at.astimezone(run.tz)
     for county in db.session.scalars(sa.select(Region).where(Region.level == RegionLevel.COUNTY)):
         period = period_of(DATA_COMPARISON_CADENCE, run.at, run.tz)
-        started += run.start("data_comparison", f"region:{county.id}", period, lambda r=county: work_file_for(r),
-                             lambda r=county: _programme_counts(r), region_id=county.id)
+        started += run.start("data_comparison", f"region:{county.id}", period, partial(work_file_for, county),
+                             partial(_programme_counts, county), region_id=county.id)
     opens = datetime(local.year, *ANNUAL_REPORT_OPENS, tzinfo=run.tz)
     due = datetime(local.year, *ANNUAL_REPORT_DUE, tzinfo=run.tz)
     if opens <= local < due:
         period = Period(str(local.year), opens, due)
         for township in db.session.scalars(sa.select(Region).where(Region.level == RegionLevel.TOWNSHIP)):
             started += run.start("annual_report", f"region:{township.id}", period,
-                                 lambda r=township: work_file_for(r), lambda y=local.year: {"report_year": y},
+                                 partial(work_file_for, township), partial(_given, {"report_year": local.year}),
                                  region_id=township.id)
     return started
+
+
+def _given(value: T) -> T:
+    """Bound with ``partial`` now: a lambda in the loop would see the last iteration's value."""
+    return value
+
+
+def _follow_up_data(entrustment: Entrustment) -> dict[str, Any]:
+    """Read only when the cycle really starts (an existing cycle skips it)."""
+    from .operations import entrustment_data  # cycle: operations imports the scheduler
+
+    return {**entrustment_data(entrustment), "follow_up": True}
 
 
 def _programme_counts(county: Region) -> dict[str, Any]:

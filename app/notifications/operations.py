@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -40,5 +41,5 @@ def mark_read(user: User, notification_ids: Iterable[int] | None = None) -> int:
     stmt = sa.update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
     if notification_ids is not None:
         stmt = stmt.where(Notification.id.in_(list(notification_ids)))
-    result = db.session.execute(stmt.values(read_at=now()))
+    result = cast(sa.CursorResult[Any], db.session.execute(stmt.values(read_at=now())))  # an UPDATE's result
     return int(result.rowcount or 0)

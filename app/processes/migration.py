@@ -75,7 +75,7 @@ def _check(instance: ProcessInstance, target: ProcessSpec) -> engine.MigrationCh
 def _row(instance: ProcessInstance, check: engine.MigrationCheck) -> PlanRow:
     case = db.session.get(Case, instance.case_id)
     return PlanRow(
-        instance_id=instance.id, case_id=instance.case_id, case_number=case.number if case else "",
+        instance_id=instance.id, case_id=instance.case_id, case_number=(case.number or "") if case else "",
         from_version=instance.spec.version, lock_version=instance.version, can_move=check.can_move,
         reasons=list(check.reasons), open_steps=[t.bpmn_id for t in _open_tasks(instance)],
     )

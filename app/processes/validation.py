@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -100,7 +100,7 @@ def _check_schema(schema: Any) -> str | None:
 def _unsafe_forms(forms: dict[str, Any]) -> list[Message]:
     """Every form in the bundle, used or not (a task may pick its form by expression): nothing outside
     the form is referenced and every regex runs on RE2 (``app.common.safe_schema``)."""
-    found = []
+    found: list[Message] = []
     for name in sorted(forms):
         if schema_problem(forms[name]) is not None:
             continue  # reported as an invalid schema
@@ -231,7 +231,7 @@ def _condition(flow: engine.ElementInfo) -> list[Message]:
     return _code(flow, "condition", source, "eval")
 
 
-def _code(element: engine.ElementInfo, label: str, source: str, mode: str) -> list[Message]:
+def _code(element: engine.ElementInfo, label: str, source: str, mode: Literal["eval", "exec"]) -> list[Message]:
     """Compile problems, else what is certain to be refused when it runs (``10**10**10``, ``while True``)."""
     compiled = [_msg(element, f"{label} {_COMPILE_TEXT}: {p}", "expression") for p in engine.check_source(source, mode)]
     if compiled:
