@@ -33,7 +33,7 @@ from app.extensions import db
 from app.org.models import Region, User, UserRole
 from app.org.roles import Role
 
-from .models import Case, Report
+from .models import Case, Child, Report
 
 if TYPE_CHECKING:
     from app.tasks.attachments import Attachment
@@ -94,6 +94,22 @@ def access_basis(user: User, case: Case) -> Basis | None:
     reported = db.session.scalar(sa.select(sa.exists().where(
         Report.case_id == case.id, Report.submitted_by_id == user.id)))
     return Basis.REPORTER if reported else None
+
+
+def knows_child(user: User, child: Child) -> bool:
+    """May ``user`` name an existing child by id (a report about a child already on file)?
+
+    Only someone who could already see that child: the county or jurisdiction over the child's
+    village, or a basis beyond "reporter" on one of the child's cases. Anyone else (a teacher who
+    files reports, a stolen token) must describe the child instead; otherwise an id would let them
+    open cases on any child in the county and learn which ids exist.
+    """
+    roles = user.roles
+    if roles & {Role.COUNTY_COORDINATOR, Role.ADMIN, Role.CHILD_DIRECTOR, Role.CHILD_SUPERVISOR} \
+            and _within(child.village, user.region_id):
+        return True
+    cases = db.session.scalars(sa.select(Case).where(Case.child_id == child.id)).all()
+    return any(access_basis(user, case) not in (None, Basis.REPORTER) for case in cases)
 
 
 def sees_sensitive(user: User) -> bool:

@@ -20,6 +20,7 @@ from app.org.queries import region_by_code
 from app.processes import runtime
 from app.processes.queries import current_spec
 
+from .access import knows_child
 from .audit import audit
 from .models import Case, Child, Guardian, Report
 from .timeline import record
@@ -31,10 +32,10 @@ def _local_today() -> date:
     return now().astimezone(ZoneInfo(current_app.config["LIANDONG"].county_timezone)).date()
 
 
-def _child_from(payload: dict[str, Any]) -> Child:
+def _child_from(payload: dict[str, Any], submitted_by: User | None) -> Child:
     if payload.get("id"):
         child = db.session.get(Child, payload["id"])
-        if child is None:
+        if child is None or (submitted_by is not None and not knows_child(submitted_by, child)):
             raise NotFound(f"child {payload['id']} not found")
         return child
     village = region_by_code(payload["village"])
@@ -135,7 +136,7 @@ def file_report(payload: dict[str, Any], submitted_by: User | None, process_key:
     spec = current_spec(process_key)
     if spec is None:
         raise Conflict(f"process {process_key!r} is not deployed; run `flask processes deploy`")
-    child = _child_from(payload["child"])
+    child = _child_from(payload["child"], submitted_by)
     info = payload["report"]
     at = now()
     case = Case(child=child, region_id=child.village_id, situation=info["situation"], status="open", opened_at=at)

@@ -105,3 +105,22 @@ def test_liaison_keeps_access_after_the_step_moves_on(as_user: Any) -> None:
         assert police.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": step.data}).status_code == 200
     assert open_tasks(police, case_id=case_id) == []
     assert police.get(f"/api/v1/cases/{case_id}").status_code == 200
+
+
+def test_naming_an_existing_child_by_id_needs_a_basis_on_that_child(as_user: Any) -> None:
+    """A teacher who files reports (or a stolen token) cannot open cases on any child by guessing ids,
+    nor learn which ids exist: without a basis the answer is the unknown child's 404, and nothing opens."""
+    case_id = submit_report(as_user("reporter_school"), "living_alone", "t01v01")["case_id"]
+    child_id = db.session.get(Case, case_id).child_id
+    by_id = {"child": {"id": child_id}, "report": {"reporter_type": "school", "situation": "missing"}}
+    cases_before = db.session.scalar(sa.select(sa.func.count(Case.id)))
+    for outsider in ("reporter_school", "police_t02", "director_t02v01"):
+        resp = as_user(outsider).post("/api/v1/reports", json=by_id | {"confirm_duplicate": True})
+        unknown = as_user(outsider).post("/api/v1/reports", json={**by_id, "child": {"id": 2_000_000_000}})
+        assert resp.status_code == unknown.status_code == 404, outsider
+        assert resp.get_json()["message"].replace(str(child_id), "N") == \
+            unknown.get_json()["message"].replace("2000000000", "N")
+    assert db.session.scalar(sa.select(sa.func.count(Case.id))) == cases_before
+    for insider in ("director_t01v01", "police_t01", "coordinator"):
+        resp = as_user(insider).post("/api/v1/reports", json=by_id | {"confirm_duplicate": True})
+        assert resp.status_code == 201, (insider, resp.get_json())
