@@ -36,9 +36,15 @@ def ensure_can_act(user: User, task: Task) -> None:
         raise Forbidden("this task belongs to another unit")
 
 
-def _ensure_open(task: Task) -> None:
-    if task.state != TaskState.OPEN:
-        raise Conflict(f"task {task.id} is already {task.state}")
+def _ensure_open(task: Task, user: User | None = None) -> None:
+    """409 unless the task is open; to the person who completed it, say so (a retry without a key after
+    a dropped connection can then tell that its first attempt went through)."""
+    if task.state == TaskState.OPEN:
+        return
+    if user is not None and task.state == TaskState.COMPLETED and task.completed_by_id == user.id:
+        at = task.completed_at.isoformat() if task.completed_at else "an earlier request"
+        raise Conflict(f"task {task.id} is already completed, by you at {at}", errors={"completed_by_you": [at]})
+    raise Conflict(f"task {task.id} is already {task.state}")
 
 
 def lock_task(task: Task) -> ProcessInstance:
@@ -163,7 +169,7 @@ def complete(task: Task, user: User, data: Any) -> Task:
     """
     ensure_can_act(user, task)
     instance = lock_task(task)  # the command's lock, taken once and handed to runtime
-    _ensure_open(task)
+    _ensure_open(task, user)
     if task.assignee_id is not None and task.assignee_id != user.id and not user.has_role(Role.UNIT_HEAD):
         raise Conflict(f"task {task.id} is claimed by someone else")
     clean: dict[str, Any] = validate_form_data(form_schema(instance.spec, task.form), data)

@@ -53,8 +53,10 @@ def test_a_retry_with_the_same_key_returns_the_first_result(as_user: Any) -> Non
     assert again.status_code == 200, again.get_json()
     assert again.get_json() == first.get_json()
     assert _completions(task_id) == 1 and _version(task_id) == version + 1
-    # without a key a second completion is still refused, as documented
-    assert liaison.post(f"/api/v1/tasks/{task_id}/complete", json={"data": FIRST.data}).status_code == 409
+    # without a key a second completion is still refused, as documented, but says who completed it
+    keyless = liaison.post(f"/api/v1/tasks/{task_id}/complete", json={"data": FIRST.data})
+    assert keyless.status_code == 409
+    assert "by you" in keyless.get_json()["message"] and "completed_by_you" in keyless.get_json()["errors"]
 
 
 def test_the_key_may_come_in_the_idempotency_key_header(as_user: Any) -> None:
