@@ -98,3 +98,30 @@ def test_a_units_preparation_text_follows_the_step_rule_in_the_conference_api(as
     assert preparation("justice_c01")["unit_information"] == notes
     assert preparation("education_c01") == {"will_attend": True}
     assert preparation("coordinator")["unit_information"] == notes
+
+
+def test_the_unread_badge_counts_only_notes_the_list_shows(county: Any, clock: Any, page: Any) -> None:
+    """A liaison told of a case, then moved to another unit, no longer sees the note in the list; the header
+    badge must not count it either (the count alone says a case about them exists)."""
+    import re
+
+    from app.notifications.operations import notify
+    from app.org.operations import update_user
+    from app.org.queries import user_by_username
+
+    case = open_case("four_in_one", "t01v01")
+    liaison = user_by_username("police_t01")
+    assert liaison is not None
+    notify([liaison], "new_task", f"{case.number}: note", case_id=case.id)
+    db.session.commit()
+    browser = page("police_t01")
+    badge = browser.get("/notifications/count").get_data(as_text=True)
+    assert re.search(r">\s*\d+\s*<", badge), badge  # told while the station works the case
+    other = user_by_username("police_t02")
+    assert other is not None
+    update_user(liaison, display_name=liaison.display_name, roles=liaison.roles, unit=other.unit,
+                region=other.region, active=True)
+    db.session.commit()
+    browser = page("police_t01")  # the access change ended the old session
+    assert case.number not in browser.get("/notifications").get_data(as_text=True)
+    assert "badge" not in browser.get("/notifications/count").get_data(as_text=True)

@@ -10,9 +10,11 @@ from app.org.models import User
 from .models import Notification
 
 
-def unread_count(user: User) -> int:
-    return int(db.session.scalar(sa.select(sa.func.count(Notification.id)).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0)
+def unread_by_case(user: User) -> list[tuple[int | None, int]]:
+    """Unread notes per case (None: about no case), so the badge can check need-to-know once per case."""
+    rows = db.session.execute(sa.select(Notification.case_id, sa.func.count(Notification.id)).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)).group_by(Notification.case_id))
+    return [(case_id, int(n)) for case_id, n in rows]
 
 
 def recent(user: User, limit: int = 50) -> list[Notification]:

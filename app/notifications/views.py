@@ -16,7 +16,7 @@ from app.tasks.models import Task
 
 from .models import Notification
 from .operations import mark_read
-from .queries import recent, unread_count
+from .queries import recent, unread_by_case
 
 blp = Blueprint("alerts", __name__, url_prefix="/notifications", template_folder="templates")
 
@@ -43,8 +43,11 @@ def index() -> Any:
 @blp.get("/count")
 @login_required
 def count() -> Any:
-    """The header badge; htmx polls it."""
-    return render_template("notifications/_badge.html", unread=unread_count(current_user))
+    """The header badge; htmx polls it. It counts only what the list would show: a note about a case the
+    user no longer has need to know of is neither listed nor counted (its existence is itself a fact)."""
+    unread = sum(n for case_id, n in unread_by_case(current_user)
+                 if case_id is None or may_be_told(current_user, case_id))
+    return render_template("notifications/_badge.html", unread=unread)
 
 
 @blp.post("/read")
