@@ -7,6 +7,7 @@ become an HTML error page (or, for an htmx request, a short message the page sho
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -15,7 +16,7 @@ from flask import Flask, Response, render_template, request
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.common import headers
 from app.common.errors import DomainError, Forbidden
@@ -112,8 +113,39 @@ def http_error_page(error: HTTPException) -> Any:
     return body, status, exception_headers(error)
 
 
+BARE_500 = (
+    '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>500 · 联动</title>'
+    "<h1>500 · 服务器出错 / Server error</h1>"
+    "<p>操作没有完成，也没有保存任何内容。请稍后再试；如果一再出现，请告诉管理员。</p>"
+    "<p>Nothing was saved. Please try again later; if it keeps happening, tell your administrator.</p>"
+    '<p><a href="/">联动 / Liandong</a></p></html>'
+)
+"""The last resort when even the layout cannot render (the database is what failed, say)."""
+
+
+def server_error_page(error: InternalServerError) -> Any:
+    """An unhandled error: the API's JSON error shape, or a page in the user's language that says nothing
+    was saved. The transaction is rolled back first; if the layout itself fails (it reads the signed-in
+    user), a fixed page with no database access answers instead. The error is logged by Flask, without
+    statement values (``hide_parameters``)."""
+    from app.extensions import db
+
+    with contextlib.suppress(Exception):
+        db.session.rollback()
+    if request.path.startswith("/api/"):
+        from app.extensions import api
+
+        return api.handle_http_exception(error)
+    try:
+        return error_page(500, gettext("Nothing was saved. Please try again; if it keeps happening, tell your "
+                                       "administrator."))
+    except Exception:  # noqa: BLE001 - the page of last resort must not fail in turn
+        return Response(BARE_500, status=500, mimetype="text/html"), 500
+
+
 def init_app(app: Flask) -> None:
     for status in (400, 403, 404, 405, 409, 413, 422, 429):
         app.register_error_handler(status, http_error_page)
+    app.register_error_handler(InternalServerError, server_error_page)
     app.register_error_handler(DomainError, domain_error)
     headers.init_app(app)
