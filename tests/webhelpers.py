@@ -3,6 +3,7 @@ browser tests, the app on a real HTTP server and Debian's Chromium driven by Pla
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Iterator
@@ -127,7 +128,13 @@ def live_server(app: Flask, demo: dict[str, Any]) -> Iterator[str]:
     """The test app on a real HTTP server thread (same database as the test)."""
     db.session.commit()
     limiter.reset()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    with serving(make_server("127.0.0.1", 0, app, threaded=True)) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def serving(server: Any) -> Iterator[str]:
+    """Run an HTTP server (werkzeug's or ``http.server``'s) on a thread; its base URL while inside."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -7,13 +7,13 @@ ran ``pattern`` on Python's backtracking ``re``.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from webhelpers import serving
 
 from app.common.errors import Invalid
 from app.tasks.forms import form_errors, validate_form_data
@@ -41,15 +41,9 @@ class _Recorder(BaseHTTPRequestHandler):
 @pytest.fixture
 def peer() -> Iterator[str]:
     """A real HTTP server a hostile form points at; it records every request it gets."""
-    server = HTTPServer(("127.0.0.1", 0), _Recorder)
     _Recorder.hits = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(HTTPServer(("127.0.0.1", 0), _Recorder)) as base:
+        yield base
 
 
 def _schema(ref: str) -> dict:
