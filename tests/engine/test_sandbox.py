@@ -206,6 +206,24 @@ def test_expressions_are_budgeted_too() -> None:
 
 
 @pytest.mark.parametrize("script", [
+    "x = sum([[0] * 100] * 10_000, [])",  # a million items, quadratic in builtin sum
+    "x = sum([(0,) * 100] * 10_000, ())",
+])
+def test_sum_of_sequences_is_linear(env: RestrictedScriptEnvironment, script: str) -> None:
+    started = time.perf_counter()
+    assert len(run(env, script)["x"]) == 1_000_000
+    assert time.perf_counter() - started < 1.0
+
+
+def test_sum_keeps_its_meaning(env: RestrictedScriptEnvironment) -> None:
+    assert run(env, "x = sum([[1], [2, 3]], [0])")["x"] == [0, 1, 2, 3]
+    assert run(env, "x = sum([(1,), (2,)], ())")["x"] == (1, 2)
+    assert run(env, "x = sum([1, 2.5], 1)")["x"] == 4.5
+    with pytest.raises(TypeError):
+        run(env, "x = sum([[1], (2,)], [])")
+
+
+@pytest.mark.parametrize("script", [
     "x = 10 ** 10 ** 8",
     "x = pow(2, 10 ** 7)",
     "x = 2\nx **= 10 ** 8",
