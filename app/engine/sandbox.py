@@ -198,6 +198,16 @@ class _SandboxPolicy(RestrictingNodeTransformer):
             visited.value = call
         return visited
 
+    def visit_Set(self, node: ast.Set) -> Any:
+        """``{*keys}`` fills a table in one C call: its starred parts also get the hash-spread check."""
+        visited = super().visit_Set(node)
+        assert isinstance(visited, ast.Set)
+        for element in visited.elts:
+            if (isinstance(element, ast.Starred) and isinstance(element.value, ast.Call)
+                    and isinstance(element.value.func, ast.Name) and element.value.func.id == "_starred_"):
+                element.value.func.id = "_starred_keys_"
+        return visited
+
     def visit_AugAssign(self, node: ast.AugAssign) -> Any:
         """Allow ``data["k"] += 1`` (RestrictedPython refuses it) when re-evaluating is side-effect free."""
         target = node.target

@@ -20,6 +20,14 @@ from RestrictedPython.Guards import (
     guarded_unpack_sequence,
 )
 
+from .sandbox_hashing import (
+    DICT_METHOD_GUARDS,
+    SET_METHOD_GUARDS,
+    GuardedDict,
+    GuardedFrozenset,
+    GuardedSet,
+    check_hash_spread,
+)
 from .sandbox_limits import (
     FORBIDDEN_ATTRIBUTES,
     MAX_INT_BITS,
@@ -144,6 +152,12 @@ def _guard_pow(base: Any, exp: Any, mod: Any = None) -> Any:
 def _guard_starred(value: Any) -> Any:
     value = _materialize(value)
     _check_length(len(value), "unpacked sequence")
+    return value
+
+
+def _guard_starred_keys(value: Any) -> Any:
+    value = _guard_starred(value)
+    check_hash_spread(value if isinstance(value, list) else list(value), "set display")
     return value
 
 
@@ -282,6 +296,10 @@ def _method_guard(obj: Any, name: str) -> Callable[..., Any] | None:
         return _STR_METHOD_GUARDS.get(name)
     if isinstance(obj, list):
         return _LIST_METHOD_GUARDS.get(name)
+    if isinstance(obj, (set, frozenset)):
+        return SET_METHOD_GUARDS.get(name)
+    if isinstance(obj, dict) or obj is dict or obj is GuardedDict:
+        return DICT_METHOD_GUARDS.get(name)
     return None
 
 
@@ -299,8 +317,10 @@ def _guarded_getattr(obj: Any, name: str, default: Any = _MISSING) -> Any:
     if guard is not None:
         # A closure, not functools.partial: a partial would expose the unguarded method as ``.args``.
         return lambda *args, **kwargs: guard(obj, value, *args, **kwargs)
-    if isinstance(obj, type) and issubclass(obj, (str, bytes, list)) and (
-            name in _STR_METHOD_GUARDS or name in _LIST_METHOD_GUARDS):
+    if isinstance(obj, type) and obj not in (dict, GuardedDict) and issubclass(
+            obj, (str, bytes, list, set, frozenset, dict)) and (
+            name in _STR_METHOD_GUARDS or name in _LIST_METHOD_GUARDS
+            or name in SET_METHOD_GUARDS or name in DICT_METHOD_GUARDS):
         # Unbound use such as ``str.join(sep, items)``: route through the bound, guarded path.
         return lambda owner, *args, **kwargs: _guarded_getattr(owner, name)(*args, **kwargs)
     return value
@@ -449,20 +469,21 @@ _BASE_BUILTINS: dict[str, Any] = {
     # Constants and plain types / functions (from RestrictedPython's safe/limited/utility sets).
     "None": None, "True": True, "False": False,
     "abs": abs, "all": all, "any": any, "bin": bin, "bool": bool, "callable": callable, "chr": chr,
-    "dict": dict, "divmod": divmod, "enumerate": enumerate, "filter": filter, "float": float,
-    "frozenset": frozenset, "hex": hex, "isinstance": isinstance, "len": len, "list": list,
-    "map": map, "max": max, "min": min, "oct": oct, "ord": ord, "reversed": reversed, "set": set,
+"divmod": divmod, "enumerate": enumerate, "filter": filter, "float": float,
+    "hex": hex, "isinstance": isinstance, "len": len, "list": list,
+    "map": map, "max": max, "min": min, "oct": oct, "ord": ord, "reversed": reversed,
     "sorted": sorted, "tuple": tuple, "zip": zip,
     # Size-guarded replacements.
     "pow": _guard_pow, "range": _limited_range, "repr": _guarded_repr, "round": _guarded_round,
     "str": _GuardedStr, "int": _GuardedInt, "sum": _guarded_sum,
+    "set": GuardedSet, "frozenset": GuardedFrozenset, "dict": GuardedDict,
     # RestrictedPython's hooks (names starting with "_" cannot be written by scripts).
     "_getattr_": _guarded_getattr, "_getitem_": _guarded_getitem, "_getiter_": iter,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence, "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": _guarded_write, "_inplacevar_": _guard_inplace, "_apply_": _guarded_apply,
     "_print_": _BoundedPrinter,
     "_add_": _guard_add, "_mul_": _guard_mul, "_pow_": _guard_pow, "_lshift_": _guard_lshift,
-    "_mod_": _guard_mod, "_format_": _guard_format, "_starred_": _guard_starred,
+    "_mod_": _guard_mod, "_format_": _guard_format, "_starred_": _guard_starred, "_starred_keys_": _guard_starred_keys,
 }
 _BASE_BUILTINS.update({exc.__name__: exc for exc in _SAFE_EXCEPTIONS})
 _RESERVED_NAMES = frozenset(name for name in _BASE_BUILTINS if name.startswith("_")) | {"__builtins__"}
