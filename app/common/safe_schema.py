@@ -200,6 +200,11 @@ def _problems(schema: Any) -> list[str]:
             problem = _ref_problem(value, resolver)
             if problem:
                 found.append(f"at {where}: {problem}")
+        elif key == "$id" and not top:
+            # A nested $id moves the base its refs resolve against: "#/properties/x" checked
+            # against the form here would point into the sub-schema when the form is used.
+            found.append(f"at {where}: $id {value!r} is not allowed inside a form (refs resolve "
+                         "against the whole form; use $defs and \"#/$defs/name\")")
         elif key == "$schema" and (not top or value != _DRAFT_2020_12):
             found.append(f"at {where}: $schema {value!r} is not allowed (forms are JSON Schema 2020-12; "
                          "leave $schema out or set it once, at the top)")

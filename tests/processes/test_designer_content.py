@@ -40,6 +40,16 @@ def test_a_ref_outside_the_form_is_refused_naming_the_form_and_the_ref(ref: str,
     assert any("mini/t1.json" in e and repr(ref) in e and words in e for e in errors), errors
 
 
+@pytest.mark.parametrize("sub_id", ["http://127.0.0.1:1/sub", "file:///etc/", "sub.json"])
+def test_a_nested_id_that_would_move_where_refs_resolve_is_refused(sub_id: str) -> None:
+    """Checked against the form, ``#/properties/ok`` exists; with the nested ``$id`` it would not."""
+    form = _form()
+    form["properties"]["code"] = {"$id": sub_id, "$ref": "#/properties/ok"}
+    errors = _errors({"mini/t1.json": form})
+    assert any("mini/t1.json" in e and "/properties/code" in e and repr(sub_id) in e for e in errors), errors
+    assert _errors({"mini/t1.json": {**_form(), "$id": "https://forms.example/t1"}}) == []
+
+
 def test_an_unused_form_with_a_remote_ref_is_refused_too() -> None:
     """A task may choose its form by expression, so every form of the bundle counts."""
     forms = {"mini/t1.json": _form(), "mini/spare.json": _form(**{"$ref": "http://example.org/x.json"})}
