@@ -7,12 +7,14 @@ time (``10**10**10``) are refused before anything runs.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from designer_helpers import four_in_one_demo
 
+from app.engine import isolation
 from app.processes.validation import validate_bundle
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -117,3 +119,23 @@ def test_a_script_certain_to_be_refused_is_refused_at_save_deploy_and_test_run(
     assert api.post(f"{P}/drafts/{body['id']}/deploy", json={"note": "x"}).status_code == 422
     run = api.post(f"{P}/drafts/{body['id']}/test-runs", json={"data": {}})
     assert run.status_code == 422 and "s1 (calc)" in run.get_json()["message"]
+
+
+def test_a_hash_flood_in_a_script_is_refused_by_the_sandbox_not_the_backstop(as_user: Any) -> None:
+    """50,000 ints sharing one hash: ``set()`` over them is minutes of C time the tracer cannot stop."""
+    four_in_one_demo()
+    api = as_user("designer")
+    flood = "M = 2**61 - 1\nkeys = [i * M for i in range(50000)]\nscore = len(set(keys))"
+    bpmn = MINI.replace("score = 2 if ok else 1", flood)
+    created = api.post(f"{P}/drafts", json={"files": {"mini.bpmn": bpmn}, "forms": {"mini/t1.json": _form()}})
+    assert created.status_code == 201 and created.get_json()["valid"], created.get_json()
+    run = api.post(f"{P}/drafts/{created.get_json()['id']}/test-runs", json={"data": {}}).get_json()
+    [task] = run["ready"]
+    began = time.monotonic()
+    with isolation.limits(cpu_seconds=3, wall_seconds=6):
+        done = api.post(f"{P}/test-runs/{run['id']}/tasks/{task['id']}/complete",
+                        json={"lane": "police", "data": {"ok": True}})
+    assert done.status_code == 422, done.get_json()
+    message = done.get_json()["message"]
+    assert "s1" in message and "share one hash" in message, message
+    assert time.monotonic() - began < 2.5
