@@ -263,14 +263,22 @@ def _collect_codes(code: CodeType, found: dict[CodeType, bool] | None = None) ->
 
 
 def _policy_errors(source: str, mode: Mode) -> tuple[CodeType | None, list[str]]:
-    """Compile ``source`` with the sandbox policy; ``(code, [])`` or ``(None, messages)``."""
+    """Compile ``source`` with the sandbox policy; ``(code, [])`` or ``(None, messages)``.
+
+    Deep nesting (``1+1+...`` 200 times, ``-`` 100,000 times) overflows the parser
+    (``MemoryError``) or the recursive policy walk (``RecursionError``): that is the
+    designer's code being refused, a syntax error, not a server failure.
+    """
     try:
         tree = cast("ast.Module | ast.Expression", ast.parse(source, SCRIPT_FILENAME, mode))
+        compile_ = compile_restricted_eval if mode == "eval" else compile_restricted_exec
+        result = compile_(tree, SCRIPT_FILENAME, policy=_SandboxPolicy)
     except SyntaxError as exc:
         raise ScriptSyntaxError(exc.msg, (SCRIPT_FILENAME, exc.lineno or 1, exc.offset or 0, exc.text or "",
                                           exc.end_lineno or exc.lineno or 1, exc.end_offset or 0)) from None
-    compile_ = compile_restricted_eval if mode == "eval" else compile_restricted_exec
-    result = compile_(tree, SCRIPT_FILENAME, policy=_SandboxPolicy)
+    except (RecursionError, MemoryError):
+        raise ScriptSyntaxError("the code is nested too deeply (split it into several statements)",
+                                (SCRIPT_FILENAME, 1, 0, "", 1, 0)) from None
     if result.errors:
         return None, list(result.errors)
     assert result.code is not None

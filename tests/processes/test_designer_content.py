@@ -139,3 +139,26 @@ def test_a_hash_flood_in_a_script_is_refused_by_the_sandbox_not_the_backstop(as_
     message = done.get_json()["message"]
     assert "s1" in message and "share one hash" in message, message
     assert time.monotonic() - began < 2.5
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("score = 2 if ok else 1", "score = " + "+".join(["1"] * 100_000)),  # the policy walk recurses
+    ("score = 2 if ok else 1", "score = " + "-" * 100_000 + "1"),  # the parser overflows (MemoryError)
+    ("score == 2", "score == x" + "[0]" * 50_000),  # a gateway condition
+])
+def test_deeply_nested_code_is_refused_at_save_and_test_run_not_a_500(as_user: Any, old: str, new: str) -> None:
+    four_in_one_demo()
+    api = as_user("designer")
+    created = api.post(f"{P}/drafts", json={"files": {"mini.bpmn": MINI.replace(old, new)},
+                                            "forms": {"mini/t1.json": _form()}})
+    body = created.get_json()
+    assert created.status_code == 201 and body["valid"] is False
+    assert any("nested too deeply" in m["message"] and m["level"] == "error" for m in body["messages"]), body
+    run = api.post(f"{P}/drafts/{body['id']}/test-runs", json={"data": {}})
+    assert run.status_code == 422 and "nested too deeply" in str(run.get_json())
+
+
+@pytest.mark.parametrize("depth", [50, 100])
+def test_moderately_nested_code_still_saves(depth: int) -> None:
+    bpmn = MINI.replace("score = 2 if ok else 1", "score = " + "+".join(["1"] * depth))
+    assert [str(m) for m in validate_bundle({"mini.bpmn": bpmn}, {"mini/t1.json": _form()}).errors] == []
