@@ -64,11 +64,8 @@ from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from .isolation import note_element
-from .sandbox_guards import (
-    _BASE_BUILTINS,
-    _check_render_size,
-    _check_reserved,
-)
+from .sandbox_builtins import _BASE_BUILTINS, _check_reserved
+from .sandbox_guards import _check_render_size
 from .sandbox_helpers import DEFAULT_HELPERS, add_days, contains_any, days_between
 from .sandbox_limits import (
     FORBIDDEN_ATTRIBUTES,

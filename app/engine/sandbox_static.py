@@ -17,7 +17,8 @@ import operator
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .sandbox_guards import _guard_add, _guard_lshift, _guard_mod, _guard_mul, _guard_pow, _limited_range
+from .sandbox_builtins import _limited_range
+from .sandbox_guards import _guard_add, _guard_lshift, _guard_mod, _guard_mul, _guard_pow
 from .sandbox_limits import ScriptBudgetExceeded
 
 _FOLD: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
