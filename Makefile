@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := app:create_app
 
-.PHONY: serve run test lint typecheck bench bench-sweep assets translations clean migration
+.PHONY: serve run test lint layers typecheck bench bench-sweep assets translations clean migration
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) on PATH"; exit 1; }
@@ -67,6 +67,11 @@ test: $(STAMP) $(VENDOR_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# The layering contract (tools/layering.py, [tool.importlinter] in pyproject.toml): every violating
+# import with its line, and function-level imports without '# deferred: <reason>'.
+layers: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(BIN)/python bench/task_completion.py
