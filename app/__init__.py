@@ -56,6 +56,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if settings.database_url.startswith("sqlite:///"):
         settings.instance_dir.mkdir(parents=True, exist_ok=True)
     app.extensions["liandong.clock"] = settings.extra.get("clock") or SystemClock()
+    _trust_proxies(app, settings)
     _configure_backstop(settings)
 
     from .common.inputs import BoundedIntConverter, BoundedJSONProvider
@@ -203,6 +204,18 @@ def _register_deadlines(app: Flask, settings: Settings) -> None:
         from workers.loop import start_inline_loop
 
         start_inline_loop(app)
+
+
+def _trust_proxies(app: Flask, settings: Settings) -> None:
+    """Behind ``proxy_hops`` reverse proxies the client is the address the last of them appended to
+    ``X-Forwarded-For`` (werkzeug's ProxyFix), so audit rows and the login and token rate limits see it, not
+    the proxy. Without the setting the header is ignored: anyone could write it. ``X-Forwarded-Proto`` is
+    trusted as far (the Secure cookie and external URLs); ``X-Forwarded-Host`` never (the proxy passes Host)."""
+    if settings.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]
+                                x_proto=settings.proxy_hops, x_host=0, x_port=0, x_prefix=0)
 
 
 def _configure_backstop(settings: Settings) -> None:

@@ -97,6 +97,10 @@ class Settings:
     ready_outbox_backlog: int = 500
     """Unsent mails older than ``ready_outbox_age`` seconds after which ``/readyz`` answers 503."""
     ready_outbox_age: int = 600
+    proxy_hops: int = 0
+    """Reverse proxies in front of the app that append to ``X-Forwarded-For`` (``LIANDONG_PROXY_HOPS``). 0: the
+    peer address is the client (audit rows and rate limits see it); 1 behind one nginx. Never more than there
+    are: a client could then choose the address it is counted under."""
     db_application_name: str = "liandong"
     """PostgreSQL ``application_name`` of every connection (``LIANDONG_DB_APPLICATION_NAME``)."""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -156,6 +160,8 @@ def _mail_and_sweep_settings(env: dict[str, str]) -> dict[str, Any]:
         values["duplicate_report_minutes"] = max(0, int(env["LIANDONG_DUPLICATE_REPORT_MINUTES"]))
     if env.get("LIANDONG_SWEEP_INTERVAL"):
         values["sweep_interval"] = max(1, int(env["LIANDONG_SWEEP_INTERVAL"]))
+    if env.get("LIANDONG_PROXY_HOPS"):
+        values["proxy_hops"] = max(0, int(env["LIANDONG_PROXY_HOPS"]))
     if env.get("LIANDONG_DB_APPLICATION_NAME"):
         values["db_application_name"] = env["LIANDONG_DB_APPLICATION_NAME"][:60]
     for name in ("ready_sweep_lag", "ready_outbox_backlog", "ready_outbox_age"):
