@@ -40,7 +40,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(settings.instance_dir))
     app.config.update(
         LIANDONG=settings,
-        SECRET_KEY=settings.secret_key,
+        SECRET_KEY=settings.secret_key.get_secret_value(),
         TESTING=settings.testing,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings),
@@ -171,8 +171,9 @@ def _register_pages(app: Flask, settings: Settings) -> None:
 
 def _register_cli(app: Flask) -> None:
     from .cli import demo_cli, processes_cli, reports_cli, tasks_cli, users_cli
+    from .settings_cli import settings_cli
 
-    for group in (demo_cli, users_cli, processes_cli, reports_cli, tasks_cli):
+    for group in (demo_cli, users_cli, processes_cli, reports_cli, tasks_cli, settings_cli):
         app.cli.add_command(group)
     from .duties.cli import duties_cli
 

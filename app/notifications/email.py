@@ -106,7 +106,7 @@ def send(outbox_id: int) -> str:
             if settings.smtp_starttls:
                 smtp.starttls()
             if settings.smtp_user:
-                smtp.login(settings.smtp_user, settings.smtp_password or "")
+                smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value() if settings.smtp_password else "")
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
         row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
