@@ -170,8 +170,7 @@ def _register_pages(app: Flask, settings: Settings) -> None:
 
 
 def _register_cli(app: Flask) -> None:
-    from .cli import demo_cli, processes_cli, reports_cli, tasks_cli, users_cli
-    from .settings_cli import settings_cli
+    from .cli import demo_cli, processes_cli, reports_cli, settings_cli, tasks_cli, users_cli
 
     for group in (demo_cli, users_cli, processes_cli, reports_cli, tasks_cli, settings_cli):
         app.cli.add_command(group)

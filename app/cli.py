@@ -1,4 +1,4 @@
-"""``flask demo``, ``flask users`` and ``flask processes`` commands. Each command commits once."""
+"""``flask demo``, ``flask users``, ``flask processes`` and ``flask settings`` commands. Each command commits once."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from app.extensions import db
 demo_cli = AppGroup("demo", help="The demo county.")
 users_cli = AppGroup("users", help="Users and API tokens.")
 processes_cli = AppGroup("processes", help="Process definitions.")
+settings_cli = AppGroup("settings", help="Show the settings in force, or write docs/settings.md.")
 
 
 def deploy_shipped(note: str = "", reinstate: bool = True) -> list[str]:
@@ -253,6 +254,29 @@ def tasks_complete(username: str, task_id: int, data: str) -> None:
         _fail(exc)
         return
     click.echo(f"completed task {task.id} ({task.bpmn_id})")
+
+
+@settings_cli.command("show")
+def show() -> None:
+    """Print each setting in force, ``VARIABLE=value``; secrets and URL passwords masked."""
+    settings = current_app.config["LIANDONG"]
+    for key, value in settings.shown().items():
+        click.echo(f"{key}={value}")
+
+
+@settings_cli.command("doc")
+@click.option("--check", is_flag=True, help="Exit 1 when docs/settings.md differs from the code.")
+def doc(check: bool) -> None:
+    """Print docs/settings.md as generated from the settings class."""
+    from app.common.settings_doc import DOC_PATH, render_doc  # deferred: like every command here
+
+    text = render_doc()
+    if check:
+        if DOC_PATH.read_text(encoding="utf-8") != text:
+            raise click.ClickException("docs/settings.md is out of date: flask settings doc > docs/settings.md")
+        click.echo("docs/settings.md is up to date")
+        return
+    click.echo(text, nl=False)
 
 
 from app.processes import cli as _designer_commands  # noqa: E402,F401  (history, diff, migrate, rollback, designer)

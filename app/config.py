@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from limits import parse_many
 from pydantic import (
     AliasChoices,
     Field,
@@ -38,6 +39,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 from pydantic_settings.sources.utils import parse_env_vars
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -239,9 +242,6 @@ class Settings(BaseSettings):
         for prefix in ("postgresql://", "postgres://"):  # psycopg 3 is the driver we ship
             if raw.startswith(prefix):
                 raw = "postgresql+psycopg://" + raw[len(prefix):]
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
         try:
             make_url(raw)
         except (ArgumentError, ValueError):
@@ -268,8 +268,6 @@ class Settings(BaseSettings):
                      "token_failure_limit")
     @classmethod
     def _rate_limit(cls, raw: str) -> str:
-        from limits import parse_many
-
         try:
             parse_many(raw)
         except ValueError:

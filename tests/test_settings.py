@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from app.common.settings_doc import DOC_PATH, render_doc
 from app.config import ROOT, Settings, SettingsError
-from app.settings_cli import DOC_PATH, render_doc
 
 SECRETS = {"LIANDONG_SECRET_KEY": "sk-never-shown-1", "LIANDONG_SMTP_PASSWORD": "smtp-never-shown-2",
            "LIANDONG_METRICS_TOKEN": "metrics-never-shown-3",

@@ -1,4 +1,4 @@
-"""``flask settings show`` (the values in force, secrets masked) and ``flask settings doc`` (docs/settings.md).
+"""docs/settings.md, generated from the settings class (``flask settings doc``).
 
 The document is generated from :class:`app.config.Settings`, so it cannot drift from the code:
 ``tests/test_settings.py`` fails when the file in the repository differs from what this renders.
@@ -9,14 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import click
-from flask import current_app
-from flask.cli import AppGroup
 from pydantic import SecretStr
 
 from app.config import ROOT, SECRET_FIELDS, Settings, env_name
-
-settings_cli = AppGroup("settings", help="Show the settings in force, or write docs/settings.md.")
 
 DOC_PATH = ROOT / "docs" / "settings.md"
 
@@ -64,24 +59,3 @@ def render_doc(settings_cls: type[Settings] = Settings) -> str:
             meaning += " **Secret**: never logged or shown."
         rows.append(f"| `{env_name(name, info)}` | `{_default(name, settings_cls)}` | {meaning} |")
     return _HEADER + "\n".join(rows) + "\n"
-
-
-@settings_cli.command("show")
-def show() -> None:
-    """Print each setting in force, ``VARIABLE=value``; secrets and URL passwords masked."""
-    settings: Settings = current_app.config["LIANDONG"]
-    for key, value in settings.shown().items():
-        click.echo(f"{key}={value}")
-
-
-@settings_cli.command("doc")
-@click.option("--check", is_flag=True, help="Exit 1 when docs/settings.md differs from the code.")
-def doc(check: bool) -> None:
-    """Print docs/settings.md as generated from the settings class."""
-    text = render_doc()
-    if check:
-        if DOC_PATH.read_text(encoding="utf-8") != text:
-            raise click.ClickException("docs/settings.md is out of date: flask settings doc > docs/settings.md")
-        click.echo("docs/settings.md is up to date")
-        return
-    click.echo(text, nl=False)
