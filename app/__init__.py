@@ -87,6 +87,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_models() -> None:
+    from .audit import models as _audit  # noqa: F401
     from .cases import models as _cases  # noqa: F401
     from .common import idempotency as _idempotency  # noqa: F401
     from .conferences import models as _conferences  # noqa: F401
@@ -167,6 +168,10 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     from .processes.views import blp as designer_blp
 
     app.register_blueprint(designer_blp)
+    from .audit import views as audit_views
+    from .cases.queries import CASE_INDEX
+
+    audit_views.init_app(app, cases=CASE_INDEX)
 
 
 def _register_cli(app: Flask) -> None:

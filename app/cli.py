@@ -100,7 +100,7 @@ def users_tokens(username: str) -> None:
 @click.option("--user", "username", default=None, help="revoke every token of this user")
 def users_revoke_token(token_ids: tuple[int, ...], username: str | None) -> None:
     """Revoke tokens by id (see `flask users tokens`), or all of one user's with --user."""
-    from app.cases.audit import audit
+    from app.audit.operations import audit
     from app.org.models import ApiToken
     from app.org.queries import user_by_username
     from app.org.sessions import revoke_token, revoke_tokens

@@ -7,11 +7,11 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.audit.operations import audit
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
 from app.common.clock import now
 
 from .access import require_case
-from .audit import audit
 from .operations import Accepted, file_report
 from .queries import case_view
 from .schemas import CaseOut, ReportAccepted, ReportIn

@@ -1,4 +1,4 @@
-"""Children, guardians, reports, cases, the case timeline and the audit log."""
+"""Children, guardians, reports, cases and the case timeline."""
 
 from __future__ import annotations
 
@@ -168,19 +168,3 @@ class TimelineEntry(Model):
 
     actor: Mapped[User | None] = relationship()
     unit: Mapped[Unit | None] = relationship()
-
-
-class AuditEvent(Model):
-    """Append-only record of every view and change of children's data (no update path in the app)."""
-
-    __tablename__ = "audit_event"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
-    action: Mapped[str] = mapped_column(sa.String(40))
-    object_type: Mapped[str] = mapped_column(sa.String(40))
-    object_id: Mapped[str] = mapped_column(sa.String(40))
-    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_file.id"), index=True)
-    address: Mapped[str] = mapped_column(sa.String(64), default="")
-    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

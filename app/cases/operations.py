@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 
+from app.audit.operations import audit
 from app.common import idempotency
 from app.common.clock import now
 from app.common.errors import Conflict, Invalid, NotFound
@@ -21,7 +22,6 @@ from app.processes import runtime
 from app.processes.queries import current_spec
 
 from .access import knows_child
-from .audit import audit
 from .models import Case, Child, Guardian, Report
 from .timeline import record
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.common.inputs import bounded_int
 from app.extensions import db
 from app.org.models import User
 from app.processes.queries import instances_of_case
@@ -14,7 +15,7 @@ from app.tasks.models import Task
 from app.tasks.queries import open_tasks_of_case
 from app.tasks.timers import incident_view, incidents_for
 
-from .access import Basis, CaseAccess, mask, require_case, sees_sensitive
+from .access import Basis, CaseAccess, mask, regions_within, require_case, sees_sensitive
 from .models import Case, ChildTag, TimelineEntry
 
 HIDDEN_TAGS_UNLESS_SENSITIVE = {ChildTag.HIV.value}
@@ -94,3 +95,21 @@ def case_view(access: CaseAccess, at: datetime) -> dict[str, Any]:
                                  "actor": e.actor.display_name if e.actor else None,
                                  "unit": e.unit.name if e.unit else None, "detail": detail})
     return view
+
+
+class CasesForAudit:
+    """The ``app.audit.queries.CaseIndex`` of case files: the audit page is below cases, so it is handed this."""
+
+    def in_region(self, region_id: int | None) -> sa.Select[int]:
+        if region_id is None:
+            return sa.select(Case.id).where(sa.false())
+        return sa.select(Case.id).where(Case.region_id.in_(regions_within(region_id)))
+
+    def matching(self, ref: str) -> sa.Select[int]:
+        return sa.select(Case.id).where(sa.or_(Case.number == ref, Case.id == (bounded_int(ref) or -1)))
+
+    def numbers(self, case_ids: set[int]) -> dict[int, str]:
+        return {c.id: c.number or "" for c in db.session.scalars(sa.select(Case).where(Case.id.in_(case_ids)))}
+
+
+CASE_INDEX = CasesForAudit()

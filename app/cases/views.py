@@ -1,4 +1,4 @@
-"""The case workspace (一人一档), report intake and the audit log, as pages.
+"""The case workspace (一人一档) and report intake, as pages.
 
 Access is ``app.cases.access`` (need to know), the same as ``GET /api/v1/cases/<id>``; every view
 of a case writes an audit row.
@@ -7,27 +7,25 @@ of a case writes an audit row.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
+from app.audit.operations import audit
 from app.common.clock import now
 from app.common.downloads import file_download
 from app.common.errors import Invalid, NotFound
-from app.common.inputs import FIRST_DAY, LAST_DAY, MAX_COUNT, bounded_int
-from app.common.pages import committed_page, roles_required
+from app.common.inputs import bounded_int
+from app.common.pages import committed_page
 from app.conferences.operations import convening_units
 from app.conferences.queries import conferences_of_case
 from app.extensions import db
 from app.org.kinds import RegionLevel
-from app.org.models import Region, User
-from app.org.roles import Role
+from app.org.models import Region
 from app.processes.models import ProcessInstance
 from app.processes.queries import instances_of_case
 from app.tasks.attachments import attachments_of
@@ -36,9 +34,8 @@ from app.tasks.form_render import step_values
 from app.tasks.models import Task, TaskState, Timer
 from app.tasks.timers import incidents_for
 
-from .access import Basis, regions_within, require_case
-from .audit import audit
-from .models import AuditEvent, Case, TimelineEntry
+from .access import Basis, require_case
+from .models import TimelineEntry
 from .operations import file_report
 from .queries import child_view, get_case_for, timeline
 from .schemas import ReportIn
@@ -206,57 +203,5 @@ def new_report() -> Any:
     else:
         flash(gettext("This report was already received as case %(number)s.", number=case.number), "info")
     return redirect(url_for("workspace.case_page", case_id=case.id))
-
-
-def _day(value: str, tz: ZoneInfo, end: bool = False) -> datetime | None:
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        return None
-    if not FIRST_DAY <= day <= LAST_DAY:
-        raise Invalid(gettext("Dates must be between %(first)s and %(last)s.", first=FIRST_DAY, last=LAST_DAY))
-    start = datetime.combine(day, time.min, tzinfo=tz)
-    return start + timedelta(days=1) if end else start
-
-
-@blp.get("/audit")
-@roles_required(Role.ADMIN, Role.COUNTY_COORDINATOR)
-@committed_page
-def audit_log() -> Any:
-    """Search the audit log by user, case, action and date range (county days)."""
-    args = request.args
-    tz = ZoneInfo(current_app.config["LIANDONG"].county_timezone)
-    stmt = sa.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-    # Rows about a case only for the county that holds it (need to know); rows about no case (logins,
-    # admin changes) carry no child's data.
-    county_cases = sa.select(Case.id).where(Case.region_id.in_(regions_within(current_user.region_id))) \
-        if current_user.region_id is not None else sa.select(Case.id).where(sa.false())
-    stmt = stmt.where(sa.or_(AuditEvent.case_id.is_(None), AuditEvent.case_id.in_(county_cases)))
-    if args.get("user"):
-        stmt = stmt.where(AuditEvent.user_id.in_(sa.select(User.id).where(User.username == args["user"].strip())))
-    if args.get("case"):
-        ref = args["case"].strip()
-        stmt = stmt.where(AuditEvent.case_id.in_(sa.select(Case.id).where(
-            sa.or_(Case.number == ref, Case.id == (bounded_int(ref) or -1)))))
-    if args.get("action"):
-        stmt = stmt.where(AuditEvent.action == args["action"].strip())
-    if args.get("from") and (start := _day(args["from"], tz)):
-        stmt = stmt.where(AuditEvent.at >= start)
-    if args.get("to") and (end := _day(args["to"], tz, end=True)):
-        stmt = stmt.where(AuditEvent.at < end)
-    page = max(1, bounded_int(args.get("page"), MAX_COUNT) or 1)
-    rows = list(db.session.scalars(stmt.offset((page - 1) * 100).limit(101)))
-    users = {u.id: u for u in db.session.scalars(sa.select(User).where(
-        User.id.in_({r.user_id for r in rows if r.user_id})))} if rows else {}
-    cases = {c.id: c for c in db.session.scalars(sa.select(Case).where(
-        Case.id.in_({r.case_id for r in rows if r.case_id})))} if rows else {}
-    actions = [a for (a,) in db.session.execute(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action))]
-    audit(current_user.id, "search", "audit", "-", detail={k: v for k, v in args.items() if v})
-    def page_url(p: int) -> str:
-        values: dict[str, Any] = args.to_dict() | {"page": p}
-        return url_for("workspace.audit_log", **values)
-
-    return render_template("cases/audit.html", rows=rows[:100], more=len(rows) > 100, page=page, users=users,
-                           cases=cases, actions=actions, args=args, page_url=page_url)
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.audit.operations import audit
 from app.cases.access import Basis, CaseAccess, case_access, oversees_tasks, require_case, works_tasks
-from app.cases.audit import audit
 from app.cases.models import Case
 from app.cases.queries import get_case_for
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required

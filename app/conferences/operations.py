@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+from app.audit.operations import audit
 from app.cases.access import access_basis
-from app.cases.audit import audit
 from app.cases.models import Case
 from app.cases.timeline import record
 from app.common.clock import now

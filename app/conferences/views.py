@@ -17,13 +17,13 @@ from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
+from app.audit.operations import audit
 from app.cases.access import (
     can_see_task,
     case_access,
     mask_name,
     sees_names_in_lists,
 )
-from app.cases.audit import audit
 from app.cases.models import Case
 from app.cases.queries import get_case_for
 from app.common.clock import now

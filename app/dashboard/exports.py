@@ -8,7 +8,7 @@ import io
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from app.cases.audit import audit
+from app.audit.operations import audit
 from app.org.models import User
 
 from .queries import Table

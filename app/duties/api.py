@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.audit.operations import audit
 from app.cases.access import case_access
-from app.cases.audit import audit
 from app.cases.models import Case, Child
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
 from app.common.errors import Forbidden, NotFound

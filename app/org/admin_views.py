@@ -13,7 +13,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
-from app.cases.audit import audit
+from app.audit.operations import audit
 from app.common.errors import Invalid, NotFound
 from app.common.inputs import bounded_int
 from app.common.pages import committed_page, roles_required

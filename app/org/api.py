@@ -94,7 +94,7 @@ class RevokeToken(MethodView):
     @committed
     def post(self, token_id: int) -> Any:
         """Revoke a token: it stops working at once (idempotent). Yours, or anyone's for administrators."""
-        from app.cases.audit import audit
+        from app.audit.operations import audit
         from app.extensions import db
         from app.org.models import ApiToken
         from app.org.roles import Role

@@ -31,7 +31,7 @@ from flask_limiter import RateLimitExceeded, RequestLimit
 from flask_login import current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from app.cases.audit import audit
+from app.audit.operations import audit
 from app.common.i18n import LOCALES
 from app.common.pages import committed_page, error_page
 from app.extensions import limiter

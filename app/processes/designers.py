@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.cases.audit import audit
+from app.audit.operations import audit
 from app.common.errors import Forbidden
 from app.extensions import db
 from app.org.models import User, UserRole

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app import engine
-from app.cases.audit import audit
+from app.audit.operations import audit
 from app.cases.models import Case
 from app.cases.timeline import record
 from app.common.clock import now

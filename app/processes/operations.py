@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.cases.audit import audit
+from app.audit.operations import audit
 from app.common.clock import now
 from app.common.errors import Invalid
 from app.extensions import db

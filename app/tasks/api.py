@@ -10,8 +10,8 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.audit.operations import audit
 from app.cases.access import lists_tasks, oversees_tasks, require_task, task_scope
-from app.cases.audit import audit
 from app.cases.models import Case
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
 from app.common.clock import now

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.cases.audit import audit
+from app.audit.operations import audit
 from app.cases.models import Case
 from app.cases.timeline import record
 from app.common.clock import now

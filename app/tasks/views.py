@@ -14,6 +14,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 
+from app.audit.operations import audit
 from app.cases.access import (
     CaseAccess,
     case_access,
@@ -23,7 +24,6 @@ from app.cases.access import (
     sees_names_in_lists,
     works_tasks,
 )
-from app.cases.audit import audit
 from app.cases.models import Case
 from app.cases.queries import child_view
 from app.common.clock import now

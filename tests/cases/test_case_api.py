@@ -7,7 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 from helpers import open_tasks, report_payload, submit_report
 
-from app.cases.models import AuditEvent, Case
+from app.audit.models import AuditEvent
+from app.cases.models import Case
 from app.extensions import db
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from helpers import open_tasks, submit_report
 
-from app.cases.models import AuditEvent
+from app.audit.models import AuditEvent
 from app.extensions import db
 from app.notifications.models import Notification
 from app.org.queries import user_by_username

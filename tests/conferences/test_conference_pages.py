@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from helpers import open_tasks
 from webhelpers import open_case
 
-from app.cases.models import AuditEvent
+from app.audit.models import AuditEvent
 from app.conferences.models import Conference, ConferenceAction
 from app.extensions import db
 from app.org.queries import user_by_username

@@ -10,7 +10,7 @@ from deadline_helpers import open_case, sweep, tasks_of
 from flows.scenarios import SCENARIOS
 from openpyxl import load_workbook
 
-from app.cases.models import AuditEvent
+from app.audit.models import AuditEvent
 from app.extensions import db
 
 FIRST = next(s for s in SCENARIOS.values() if s.start["situation"] == "living_alone").steps[0]

@@ -13,7 +13,7 @@ from conftest import START
 from designer_helpers import four_in_one_demo
 from helpers import open_tasks, submit_report
 
-from app.cases.models import AuditEvent
+from app.audit.models import AuditEvent
 from app.extensions import db
 
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -10,7 +10,8 @@ from designer_helpers import four_in_one_demo
 from flows.scenarios import SCENARIOS
 from helpers import open_tasks, submit_report
 
-from app.cases.models import AuditEvent, TimelineEntry
+from app.audit.models import AuditEvent
+from app.cases.models import TimelineEntry
 from app.extensions import db
 from app.org.models import User
 from app.processes.models import InstanceMigration, ProcessInstance, ProcessSpec

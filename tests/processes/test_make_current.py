@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from designer_helpers import four_in_one_demo
 from helpers import submit_report
 
-from app.cases.models import AuditEvent
+from app.audit.models import AuditEvent
 from app.extensions import db
 from app.processes.models import ProcessInstance, ProcessSpec
 

@@ -11,7 +11,8 @@ from flask import Flask
 from helpers import report_payload
 from webhelpers import PageClient, first_open_task, open_case
 
-from app.cases.models import AuditEvent, Case
+from app.audit.models import AuditEvent
+from app.cases.models import Case
 from app.extensions import db, limiter
 from app.notifications.models import Notification
 from app.org.queries import user_by_username

@@ -1,0 +1,38 @@
+"""Writing an audit row: ``audit`` is the one function that does it.
+
+Where rows are written, one rule:
+
+- **A change is audited by the operation that makes it**, in the same flush, so the row commits or
+  rolls back with the change (a refused command leaves neither).
+- **A read is audited by the entry point that shows it** (page, API endpoint, download, export, CLI):
+  only the entry point knows what it revealed and to whom (which page, which basis, which columns).
+  Signing in and out are entry-point events too.
+
+Rows are only ever inserted; the app has no code path that updates or deletes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import has_request_context, request
+
+from app.common.clock import now
+from app.extensions import db
+
+from .models import AuditEvent
+
+READ_ACTIONS = frozenset({"view", "list", "search", "download", "export", "login", "login_failed", "logout"})
+"""The actions an entry point may record itself: reading, and a session starting or ending."""
+
+
+def audit(user_id: int | None, action: str, object_type: str, object_id: Any, *,
+          case_id: int | None = None, detail: dict[str, Any] | None = None) -> AuditEvent:
+    """Add one audit row to the session (flushed with the caller's work, committed by its entry point)."""
+    address = (request.remote_addr or "") if has_request_context() else "cli"
+    event = AuditEvent(
+        at=now(), user_id=user_id, action=action, object_type=object_type, object_id=str(object_id),
+        case_id=case_id, address=address, detail=detail or {},
+    )
+    db.session.add(event)
+    return event

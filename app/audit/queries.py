@@ -1,0 +1,78 @@
+"""The audit log listing: rows matching a search, newest first, a page at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.org.models import User
+
+from .models import AuditEvent
+
+PAGE_SIZE = 100
+
+
+class CaseIndex(Protocol):
+    """What the audit log needs from case files, which live above it (``app.cases.queries.CASE_INDEX``)."""
+
+    def in_region(self, region_id: int | None) -> sa.Select[int]:
+        """Ids of the cases in a region and below it (none for no region)."""
+
+    def matching(self, ref: str) -> sa.Select[int]:
+        """Ids of the cases whose number, or id, is ``ref``."""
+
+    def numbers(self, case_ids: set[int]) -> dict[int, str]:
+        """Case numbers by id, for display."""
+
+
+@dataclass(frozen=True)
+class AuditSearch:
+    """A search of the log; ``None`` does not filter. ``start``/``end`` are instants (``end`` excluded)."""
+
+    user: str | None = None
+    case: str | None = None
+    action: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    rows: list[AuditEvent]
+    more: bool
+    users: dict[int, User]
+    case_numbers: dict[int, str]
+
+
+def search(cases: CaseIndex, region_id: int | None, terms: AuditSearch, page: int) -> AuditPage:
+    """One page of the rows a viewer of ``region_id`` may see.
+
+    Rows about a case only for the county that holds it (need to know); rows about no case (logins,
+    admin changes) carry no child's data.
+    """
+    stmt = sa.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    stmt = stmt.where(sa.or_(AuditEvent.case_id.is_(None), AuditEvent.case_id.in_(cases.in_region(region_id))))
+    if terms.user is not None:
+        stmt = stmt.where(AuditEvent.user_id.in_(sa.select(User.id).where(User.username == terms.user)))
+    if terms.case is not None:
+        stmt = stmt.where(AuditEvent.case_id.in_(cases.matching(terms.case)))
+    if terms.action is not None:
+        stmt = stmt.where(AuditEvent.action == terms.action)
+    if terms.start:
+        stmt = stmt.where(AuditEvent.at >= terms.start)
+    if terms.end:
+        stmt = stmt.where(AuditEvent.at < terms.end)
+    rows = list(db.session.scalars(stmt.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
+    users = {u.id: u for u in db.session.scalars(sa.select(User).where(
+        User.id.in_({r.user_id for r in rows if r.user_id})))} if rows else {}
+    numbers = cases.numbers({r.case_id for r in rows if r.case_id}) if rows else {}
+    return AuditPage(rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, users=users, case_numbers=numbers)
+
+
+def actions() -> list[str]:
+    """Every action the log holds, for the search form."""
+    return [a for (a,) in db.session.execute(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action))]
