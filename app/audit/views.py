@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from flask import Blueprint, Flask, current_app, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
@@ -17,6 +18,8 @@ from flask_login import current_user
 from app.common.errors import Invalid
 from app.common.inputs import FIRST_DAY, LAST_DAY, MAX_COUNT, bounded_int
 from app.common.pages import committed_page, roles_required
+from app.extensions import db
+from app.org.models import User
 from app.org.roles import Role
 
 from .operations import audit
@@ -51,16 +54,20 @@ def audit_log() -> Any:
     """Search the audit log by user, case, action and date range (county days)."""
     args = request.args
     tz = ZoneInfo(current_app.config["LIANDONG"].county_timezone)
+
     def given(name: str) -> str | None:
         return args[name].strip() if args.get(name) else None
 
     terms = AuditSearch(
-        user=given("user"), case=given("case"), action=given("action"),
+        user_ids=sa.select(User.id).where(User.username == name) if (name := given("user")) is not None else None,
+        case=given("case"), action=given("action"),
         start=_day(args["from"], tz) if args.get("from") else None,
         end=_day(args["to"], tz, end=True) if args.get("to") else None,
     )
     page = max(1, bounded_int(args.get("page"), MAX_COUNT) or 1)
     found = search(current_app.extensions[_CASES], current_user.region_id, terms, page)
+    users = {u.id: u for u in db.session.scalars(sa.select(User).where(
+        User.id.in_({r.user_id for r in found.rows if r.user_id})))} if found.rows else {}
     known_actions = actions()
     audit(current_user.id, "search", "audit", "-", detail={k: v for k, v in args.items() if v})
 
@@ -68,5 +75,5 @@ def audit_log() -> Any:
         values: dict[str, Any] = args.to_dict() | {"page": p}
         return url_for("audit.audit_log", **values)
 
-    return render_template("audit/audit.html", rows=found.rows, more=found.more, page=page, users=found.users,
+    return render_template("audit/audit.html", rows=found.rows, more=found.more, page=page, users=users,
                            case_numbers=found.case_numbers, actions=known_actions, args=args, page_url=page_url)
