@@ -56,6 +56,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if settings.database_url.startswith("sqlite:///"):
         settings.instance_dir.mkdir(parents=True, exist_ok=True)
     app.extensions["liandong.clock"] = settings.extra.get("clock") or SystemClock()
+    _register_observability(app, settings)
     _trust_proxies(app, settings)
     _configure_backstop(settings)
 
@@ -229,3 +230,10 @@ def _configure_backstop(settings: Settings) -> None:
 
     configure(Backstop(cpu_seconds=settings.engine_cpu_seconds, wall_seconds=settings.engine_wall_seconds,
                        memory_mb=settings.engine_memory_mb, enabled=settings.engine_backstop and Backstop.enabled))
+
+
+def _register_observability(app: Flask, settings: Settings) -> None:
+    """JSON logs with request/user/job ids (docs/operations.md)."""
+    from .common import logs
+
+    logs.init_app(app, settings)
