@@ -108,6 +108,7 @@ def _register_api(app: Flask) -> None:
     from .common.errors import DomainError
     from .common.inputs import check_request_text
     from .conferences.api import blp as conferences_blp
+    from .conferences.hooks import STEPS_WITHOUT_UNIT_BASIS
     from .conferences.hooks import connect as connect_conference_hooks
     from .duties.api import blp as duties_blp
     from .duties.receivers import connect as connect_duty_receivers
@@ -115,8 +116,10 @@ def _register_api(app: Flask) -> None:
     from .org.api import blp as org_blp
     from .processes.api import blp as processes_blp
     from .tasks.api import blp as tasks_blp
+    from .tasks.hooks import connect as connect_task_hooks
 
     connect_duty_receivers()
+    connect_task_hooks(steps_without_basis=STEPS_WITHOUT_UNIT_BASIS)
     connect_conference_hooks()
     for blp in (cases_blp, tasks_blp, org_blp, processes_blp, conferences_blp, duties_blp):
         csrf.exempt(blp)  # bearer tokens, never cookies, authenticate the API

@@ -17,13 +17,18 @@ Who may see which case, and how much of it (the table is in ``docs/security.md``
 
 Unknown ids answer 404; an id that exists without a basis answers 403 (the same for pages and API), so
 the answer says nothing about a case beyond "not yours".
+
+The rule lives here; two of its facts live higher up (a unit's tasks in ``app.tasks``, conference teams in
+``app.conferences``), so those packages register a **basis provider** at app creation
+(``register_basis``) instead of this module importing them (docs/architecture.md, "Layers").
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import lazyload
@@ -34,10 +39,6 @@ from app.org.models import Region, User, UserRole
 from app.org.roles import Role
 
 from .models import Case, Child, Report
-
-if TYPE_CHECKING:
-    from app.tasks.attachments import Attachment
-    from app.tasks.models import Task
 
 
 class Basis(StrEnum):
@@ -60,6 +61,45 @@ NARRATIVE_TIMELINE_KINDS = ("task_comment", "report_received", "attachment_added
 """Timeline entries whose text is a narrative (a comment's words, the report, a file's name)."""
 
 
+class Step(Protocol):
+    """What the rule reads of a task (``app.tasks.models.Task``): its case and the unit that works it."""
+
+    @property
+    def case_id(self) -> int: ...
+    @property
+    def unit_id(self) -> int | None: ...
+
+
+class Attached(Protocol):
+    """What the rule reads of an attachment: the step it was attached to."""
+
+    @property
+    def task(self) -> Step: ...
+
+
+BasisProvider = Callable[[User, int], bool]
+"""``provider(user, case_id)``: does this fact hold for the user and the case? (a read, no writes)"""
+
+_providers: dict[Basis, BasisProvider] = {}
+
+
+def register_basis(basis: Basis, provider: BasisProvider) -> None:
+    """Called by ``create_app`` (through the providers' packages); registering again replaces the provider.
+
+    ``Basis.UNIT``: the user's unit has or had a task on the case (asked only of people who work tasks).
+    ``Basis.CONFERENCE``: the user (by unit or by name) is invited to a live conference on the case.
+    A basis nobody provided is never granted: a missing basis means no access.
+    """
+    if basis not in (Basis.UNIT, Basis.CONFERENCE):
+        raise ValueError(f"basis {basis} is decided here, not provided")
+    _providers[basis] = provider
+
+
+def _provided(basis: Basis, user: User, case_id: int) -> bool:
+    provider = _providers.get(basis)
+    return provider is not None and provider(user, case_id)
+
+
 def _within(region: Region, jurisdiction_id: int | None) -> bool:
     return jurisdiction_id is not None and any(r.id == jurisdiction_id for r in region.ancestry())
 
@@ -76,20 +116,14 @@ def oversees_tasks(user: User) -> bool:
 
 def access_basis(user: User, case: Case) -> Basis | None:
     """The strongest reason ``user`` may see ``case``, or None (refuse)."""
-    from app.conferences.queries import PREPARE_STEP, invited_to_case
-    from app.tasks.models import Task
-
     roles = user.roles
     if roles & {Role.COUNTY_COORDINATOR, Role.ADMIN} and _within(case.region, user.region_id):
         return Basis.COUNTY
     if roles & {Role.CHILD_DIRECTOR, Role.CHILD_SUPERVISOR} and _within(case.region, user.region_id):
         return Basis.JURISDICTION
-    if works_tasks(user):
-        had_task = db.session.scalar(sa.select(sa.exists().where(
-            Task.case_id == case.id, Task.unit_id == user.unit_id, Task.bpmn_id != PREPARE_STEP)))
-        if had_task:
-            return Basis.UNIT
-    if invited_to_case(user, case.id):
+    if works_tasks(user) and _provided(Basis.UNIT, user, case.id):
+        return Basis.UNIT
+    if _provided(Basis.CONFERENCE, user, case.id):
         return Basis.CONFERENCE
     reported = db.session.scalar(sa.select(sa.exists().where(
         Report.case_id == case.id, Report.submitted_by_id == user.id)))
@@ -153,20 +187,17 @@ class CaseAccess:
         """Report narratives, every step's free text, comments in the timeline."""
         return sees_harm_details(self.user, self.basis)
 
-    def step_text(self, task: Task) -> bool:
+    def step_text(self, task: Step) -> bool:
         """A step's free text: with the narratives, or when the user's own unit wrote it."""
         if not self.detail:
             return False
         return self.narratives or (works_tasks(self.user) and task.unit_id == self.user.unit_id)
 
-    def attachment(self, attachment: Attachment) -> bool:
+    def attachment(self, attachment: Attached) -> bool:
         """A file follows the step it was attached to (a scanned statement is the narrative it carries)."""
-        from app.tasks.models import Task
+        return self.step_text(attachment.task)
 
-        task = db.session.get(Task, attachment.task_id)
-        return task is not None and self.step_text(task)
-
-    def task(self, task: Task) -> bool:
+    def task(self, task: Step) -> bool:
         """A task page: its unit's liaisons and head, or a coordinator overseeing the county."""
         if not self.detail or task.case_id != self.case.id:
             return False
@@ -174,7 +205,7 @@ class CaseAccess:
             return True
         return self.basis == Basis.COUNTY and oversees_tasks(self.user)
 
-    def timeline_text(self, kind: str, task: Task | None = None) -> bool:
+    def timeline_text(self, kind: str, task: Step | None = None) -> bool:
         """Whether the entry's words may be shown: a comment's text, the report and a file's name are
         narratives (of the step they belong to, if any)."""
         if kind not in NARRATIVE_TIMELINE_KINDS:
@@ -182,7 +213,7 @@ class CaseAccess:
         return self.narratives or (task is not None and self.step_text(task))
 
     def timeline_entry(self, kind: str, summary: str, detail: dict[str, Any],
-                       task: Task | None = None) -> tuple[str, dict[str, Any]]:
+                       task: Step | None = None) -> tuple[str, dict[str, Any]]:
         """(summary, detail) of a timeline entry as this user may read it.
 
         Narrative entries lose their words; a completed step's data carries its free text, so it is
@@ -213,7 +244,7 @@ def require_case(user: User, case_id: int, *, detail: bool = False) -> CaseAcces
     return access
 
 
-def task_access(user: User, task: Task) -> CaseAccess | None:
+def task_access(user: User, task: Step) -> CaseAccess | None:
     """The user's access to the task's case if they may open the task, else None."""
     if not (works_tasks(user) or oversees_tasks(user)):
         return None
@@ -222,11 +253,11 @@ def task_access(user: User, task: Task) -> CaseAccess | None:
     return access if access is not None and access.task(task) else None
 
 
-def can_see_task(user: User, task: Task) -> bool:
+def can_see_task(user: User, task: Step) -> bool:
     return task_access(user, task) is not None
 
 
-def require_task(user: User, task: Task) -> CaseAccess:
+def require_task(user: User, task: Step) -> CaseAccess:
     """403 unless the user may open the task (the caller has already answered 404 for unknown ids)."""
     access = task_access(user, task)
     if access is None:
@@ -239,23 +270,6 @@ def regions_within(region_id: int) -> sa.Select[int]:
     tree = sa.select(Region.id).where(Region.id == region_id).cte("within", recursive=True)
     below = sa.select(Region.id).join(tree, Region.parent_id == tree.c.id)
     return sa.select(tree.union_all(below).c.id)
-
-
-def task_scope(user: User, unit_id: int | None = None) -> sa.ColumnElement[bool]:
-    """Which task rows a list may show the user (inbox, ``GET /api/v1/tasks``, unit filters).
-
-    A liaison or head: their unit's. A coordinator: the tasks of cases in their jurisdiction (of
-    ``unit_id`` when given). Anyone else (a reporter, a designer, an admin): none.
-    """
-    from app.tasks.models import Task
-
-    if oversees_tasks(user):
-        assert user.region_id is not None
-        clause = Task.case_id.in_(sa.select(Case.id).where(Case.region_id.in_(regions_within(user.region_id))))
-        return sa.and_(clause, Task.unit_id == unit_id) if unit_id is not None else clause
-    if works_tasks(user) and unit_id in (None, user.unit_id):
-        return Task.unit_id == user.unit_id
-    return sa.false()
 
 
 def lists_tasks(user: User) -> bool:

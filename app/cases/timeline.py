@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from app.common.clock import now
 from app.extensions import db
+from app.org.models import Unit, User
 
 from .models import Case, TimelineEntry
 
-if TYPE_CHECKING:
-    from app.org.models import Unit, User
-    from app.processes.models import ProcessInstance
-    from app.tasks.models import Task
+
+class StepRef(Protocol):
+    """What an entry keeps of a task (``app.tasks.models.Task``, a layer above): its ids and unit."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def unit_id(self) -> int | None: ...
+    @property
+    def instance_id(self) -> int: ...
+
+
+class InstanceRef(Protocol):
+    """What an entry keeps of a process instance (``app.processes.models.ProcessInstance``)."""
+
+    @property
+    def id(self) -> int: ...
 
 
 def record(case: Case, kind: str, summary: str, *, actor: User | None = None, unit: Unit | None = None,
-           task: Task | None = None, instance: ProcessInstance | None = None,
+           task: StepRef | None = None, instance: InstanceRef | None = None,
            detail: dict[str, Any] | None = None) -> TimelineEntry:
     entry = TimelineEntry(
         case_id=case.id, at=now(), kind=kind, summary=summary[:500],

@@ -1,12 +1,17 @@
-"""Tell the escalation ladders who a case's conference team is (the ``conference_team`` audience)."""
+"""Tell lower layers about conference teams: the escalation ladders (the ``conference_team`` audience) and
+the need-to-know rule (the ``conference`` basis, ``app.cases.access``)."""
 
 from __future__ import annotations
 
+from app.cases.access import Basis, register_basis
 from app.cases.models import Case
 from app.org.models import User
 from app.tasks.models import Task
 
-from .queries import conference_team_users
+from .queries import PREPARE_STEP, conference_team_users, invited_to_case
+
+STEPS_WITHOUT_UNIT_BASIS = (PREPARE_STEP,)
+"""A unit asked to prepare for a conference sees the case through its invitation, not through that task."""
 
 
 def _team(task: Task, case: Case) -> list[User]:
@@ -14,7 +19,8 @@ def _team(task: Task, case: Case) -> list[User]:
 
 
 def connect() -> None:
-    """Called once by ``create_app``; registering again replaces the resolver."""
+    """Called once by ``create_app``; registering again replaces the resolver and the provider."""
     from app.tasks.escalation import register_audience
 
     register_audience("conference_team", _team)
+    register_basis(Basis.CONFERENCE, invited_to_case)

@@ -11,7 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.audit.operations import audit
-from app.cases.access import lists_tasks, oversees_tasks, require_task, task_scope
+from app.cases.access import lists_tasks, oversees_tasks, require_task
 from app.cases.models import Case
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
 from app.common.clock import now
@@ -23,7 +23,7 @@ from app.processes.queries import form_schema
 
 from . import operations
 from .models import Task
-from .queries import TaskFilter, task_query
+from .queries import TaskFilter, task_query, task_scope
 from .schemas import IDEMPOTENCY_HEADER, CompleteIn, TaskOut, TaskPage, TaskQueryArgs
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Department task queues")

@@ -66,6 +66,8 @@ class Attachment(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     uploaded_by: Mapped[User] = relationship()
+    task: Mapped[Task] = relationship()
+    """The step it was attached to: who may read the file follows that step (``CaseAccess.attachment``)."""
 
 
 def storage_dir() -> Path:

@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
-from app.cases.access import task_scope
 from app.cases.models import Case
 from app.common.inputs import MAX_COUNT, bounded_int
 from app.extensions import db
@@ -24,7 +23,7 @@ from app.org.models import Region, User
 from app.processes.models import ProcessInstance, ProcessSpec
 
 from .models import Task, TaskState
-from .queries import TaskFilter, task_query
+from .queries import TaskFilter, task_query, task_scope
 
 SORTS = {
     "due": (Task.due_at.is_(None), Task.due_at, Task.id),

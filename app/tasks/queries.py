@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from app.cases.access import oversees_tasks, regions_within, works_tasks
+from app.cases.models import Case
 from app.extensions import db
+from app.org.models import User
 
 from .models import Task, TaskState
 
@@ -48,3 +52,28 @@ def task_query(f: TaskFilter, at: datetime) -> sa.Select[Task]:
 def open_tasks_of_case(case_id: int) -> list[Task]:
     return list(db.session.scalars(sa.select(Task).where(
         Task.case_id == case_id, Task.state == TaskState.OPEN).order_by(Task.id)))
+
+
+def task_scope(user: User, unit_id: int | None = None) -> sa.ColumnElement[bool]:
+    """Which task rows a list may show the user (inbox, ``GET /api/v1/tasks``, unit filters).
+
+    A liaison or head: their unit's. A coordinator: the tasks of cases in their jurisdiction (of
+    ``unit_id`` when given). Anyone else (a reporter, a designer, an admin): none.
+    """
+    if oversees_tasks(user):
+        assert user.region_id is not None
+        clause = Task.case_id.in_(sa.select(Case.id).where(Case.region_id.in_(regions_within(user.region_id))))
+        return sa.and_(clause, Task.unit_id == unit_id) if unit_id is not None else clause
+    if works_tasks(user) and unit_id in (None, user.unit_id):
+        return Task.unit_id == user.unit_id
+    return sa.false()
+
+
+def unit_had_task(user: User, case_id: int, *, except_steps: Collection[str] = ()) -> bool:
+    """The ``unit`` basis (``cases.access``): the user's unit has or had a task on the case.
+
+    ``except_steps``: steps whose task gives no lasting basis (a conference's preparation step: that
+    unit sees the case through the invitation, which ends when the conference is cancelled).
+    """
+    return bool(db.session.scalar(sa.select(sa.exists().where(
+        Task.case_id == case_id, Task.unit_id == user.unit_id, Task.bpmn_id.not_in(list(except_steps))))))
