@@ -186,6 +186,9 @@ def _register_cli(app: Flask) -> None:
     from .duties.cli import duties_cli
 
     app.cli.add_command(duties_cli)
+    from .backup.cli import backup_cli
+
+    app.cli.add_command(backup_cli)
 
 
 def _register_deadlines(app: Flask, settings: Settings) -> None:
