@@ -26,7 +26,7 @@ backup_cli = AppGroup("backup", help="Back up and restore the database, attachme
 def _source() -> archive.Source:
     settings = current_app.config["LIANDONG"]
     return archive.Source(database_url=settings.database_url, instance_dir=Path(settings.instance_dir),
-                          secret_key=settings.secret_key)
+                          secret_key=settings.secret_key.get_secret_value())
 
 
 def _default_dir() -> Path:

@@ -14,7 +14,7 @@ from helpers import submit_report
 from test_sessions import PASSWORD, _csrf, forget
 
 from app import create_app
-from app.cases.models import AuditEvent
+from app.audit.models import AuditEvent
 from app.extensions import db, limiter
 
 PROXY = "10.0.0.2"
