@@ -239,7 +239,10 @@ def _configure_backstop(settings: Settings) -> None:
 
 
 def _register_observability(app: Flask, settings: Settings) -> None:
-    """JSON logs with request/user/job ids (docs/operations.md)."""
-    from .common import logs
+    """JSON logs with request/user/job ids, Prometheus metrics at /metrics (docs/operations.md)."""
+    from .common import logs, metrics
+    from .dashboard.metrics_views import blp as metrics_blp
 
     logs.init_app(app, settings)
+    metrics.init_app(app)
+    app.register_blueprint(metrics_blp)

@@ -44,10 +44,33 @@ def _redis_check(url: str) -> dict[str, Any]:
     return {"configured": True, "ok": True}
 
 
+_code_heads: dict[str, frozenset[str]] = {}
+
+
+def _migrations_check() -> dict[str, Any]:
+    """The database's Alembic revision against the code's head: code running on a schema it was not
+    written for fails in odd places, so the node says so before taking traffic."""
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from app.config import ROOT
+
+    location = str(ROOT / "migrations")
+    if location not in _code_heads:
+        config = Config()
+        config.set_main_option("script_location", location)
+        _code_heads[location] = frozenset(ScriptDirectory.from_config(config).get_heads())
+    code = _code_heads[location]
+    database = frozenset(MigrationContext.configure(db.session.connection()).get_current_heads())
+    return {"ok": database == code, "database": sorted(database), "code": sorted(code)}
+
+
 @blp.get("/readyz")
 def readyz() -> tuple[dict[str, Any], int]:
     """Readiness for the process manager and monitoring: 503 when the database does not answer, the
-    deadline sweep has not run for ``ready_sweep_lag`` seconds, or too much mail waits.
+    deadline sweep has not run for ``ready_sweep_lag`` seconds, too much mail waits, or the database
+    schema is not at the code's migration head (``flask db upgrade`` not run, or run by newer code).
 
     Redis down is reported (``degraded``) but still 200: every page works without it and the cron
     sweeps from the database meanwhile, so taking web nodes out of service would only make it worse.
@@ -65,6 +88,7 @@ def readyz() -> tuple[dict[str, Any], int]:
     try:
         db.session.execute(sa.text("SELECT 1"))
         checks["database"] = {"ok": True}
+        checks["migrations"] = _migrations_check()
         swept = last_swept()
         backlog = db.session.scalar(sa.select(sa.func.count(EmailOutbox.id)).where(
             EmailOutbox.sent_at.is_(None), EmailOutbox.created_at <= at - timedelta(seconds=settings.ready_outbox_age)))
@@ -86,7 +110,7 @@ def readyz() -> tuple[dict[str, Any], int]:
                         "older_than_seconds": settings.ready_outbox_age, "limit": settings.ready_outbox_backlog}
     checks["timers"] = {"ok": True, "open_incidents": incidents}  # for designers to fix; not a reason to stop
     checks["redis"] = _redis_check(settings.redis_url) if settings.redis_url else {"configured": False, "ok": True}
-    if not (sweep_ok and checks["outbox"]["ok"]):
+    if not (sweep_ok and checks["outbox"]["ok"] and checks["migrations"]["ok"]):
         body["status"] = "unavailable"
         return body, 503
     if not checks["redis"]["ok"]:

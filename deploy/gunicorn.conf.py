@@ -4,6 +4,10 @@ Every value can be overridden from the environment (``LIANDONG_WEB_*``, docs/set
 county on two cores and a shared deployment behind a reverse proxy.
 """
 
+import os
+import shutil
+from pathlib import Path
+
 from app.config import Settings
 
 # The same settings object as the app: a wrong LIANDONG_WEB_* value stops gunicorn's master with one
@@ -35,3 +39,21 @@ loglevel = _settings.web_log_level
 # The access log never carries query strings (they may name a child).
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 forwarded_allow_ips = _settings.web_forwarded_allow_ips
+
+# Prometheus multiprocess mode (app/common/metrics.py): each worker writes its samples to files in this
+# folder and a scrape of any worker adds them all up. Set before any worker imports prometheus_client.
+_metrics_dir = Path(_settings.prometheus_multiproc_dir or _settings.instance_dir / "prometheus")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
+
+
+def on_starting(server):  # noqa: ARG001 - gunicorn's hook signature
+    """A new server starts from empty counters: files of a previous run's workers would be added in."""
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    _metrics_dir.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):  # noqa: ARG001
+    """A worker that exits (recycled by max_requests, killed by timeout) stops counting in live gauges."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

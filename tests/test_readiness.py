@@ -53,3 +53,23 @@ def test_readyz_reports_the_outbox_backlog_and_a_missing_redis(app: Any, ctx: An
     body = resp.get_json()
     assert resp.status_code == 200 and body["status"] == "degraded"  # pages work without Redis
     assert body["checks"]["redis"] == {"configured": True, "ok": False, "error": "ConnectionError"}
+
+
+def test_readyz_is_503_until_the_schema_is_at_the_migration_head(app: Any, ctx: Any) -> None:
+    import sqlalchemy as sa
+
+    client = app.test_client()
+    at_head = client.get("/readyz").get_json()["checks"]["migrations"]
+    assert at_head["ok"] is True and at_head["database"] == at_head["code"] and len(at_head["code"]) == 1
+    [head] = at_head["code"]
+    db.session.execute(sa.text("UPDATE alembic_version SET version_num = '57e35035a6d8'"))  # the first one
+    db.session.commit()
+    try:
+        resp = client.get("/readyz")
+        assert resp.status_code == 503 and resp.get_json()["status"] == "unavailable"
+        assert resp.get_json()["checks"]["migrations"] == {"ok": False, "database": ["57e35035a6d8"],
+                                                           "code": [head]}
+    finally:
+        db.session.execute(sa.text("UPDATE alembic_version SET version_num = :head"), {"head": head})
+        db.session.commit()
+    assert client.get("/readyz").status_code == 200
