@@ -92,6 +92,7 @@ def _register_models() -> None:
     from .cases import models as _cases  # noqa: F401
     from .common import idempotency as _idempotency  # noqa: F401
     from .conferences import models as _conferences  # noqa: F401
+    from .deadlines import models as _deadlines  # noqa: F401
     from .duties import models as _duties  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
     from .org import models as _org  # noqa: F401
@@ -198,12 +199,9 @@ def _register_deadlines(app: Flask, settings: Settings) -> None:
 
     from .dashboard.api import blp as dashboard_api_blp
     from .dashboard.views import blp as dashboard_blp
+    from .deadlines.cli import COMMANDS as deadline_commands
     from .extensions import api, csrf
     from .notifications import dispatch
-    from .tasks import calendar as _calendar  # noqa: F401
-    from .tasks import escalation as _escalation  # noqa: F401
-    from .tasks import ladder as _ladder  # noqa: F401
-    from .tasks.cli import COMMANDS as deadline_commands
 
     for blp in (dashboard_api_blp, jobs_blp):
         csrf.exempt(blp)

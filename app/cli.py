@@ -39,7 +39,7 @@ def demo_load() -> None:
 
     logins = load_demo()
     deployed = deploy_shipped("demo load", reinstate=False)
-    from app.tasks.ladder import seed_default_ladders
+    from app.deadlines.ladder import seed_default_ladders
 
     seed_default_ladders()  # the built-in escalation ladders as editable rows
     from app.common.clock import now

@@ -77,9 +77,9 @@ def readyz() -> tuple[dict[str, Any], int]:
     A stalled sweep is what stops escalations, so that is the alert-worthy state.
     """
     from app.common.clock import now
+    from app.deadlines.sweep import last_swept
     from app.notifications.models import EmailOutbox
     from app.tasks.models import TimerIncident
-    from app.tasks.sweep import last_swept
 
     settings = current_app.config["LIANDONG"]
     at = now()

@@ -178,9 +178,9 @@ def main() -> None:
 
     from app import create_app
     from app.cli import deploy_shipped
+    from app.deadlines.ladder import seed_default_ladders
     from app.extensions import db
     from app.org.demo import load_demo
-    from app.tasks.ladder import seed_default_ladders
 
     print(f"bench/sweep.py  {datetime.now(UTC).isoformat(timespec='seconds')}  {DB_URL}")
     reset_schema()
@@ -202,8 +202,8 @@ def main() -> None:
 
     from app.common.clock import now
     from app.dashboard import queries
+    from app.deadlines.escalation import due_task_ids
     from app.org.queries import user_by_username
-    from app.tasks.escalation import due_task_ids
     from workers.jobs import sweep
 
     print("\none sweep (inline, this process: scan + escalate in chunks of 200, one commit per chunk)")

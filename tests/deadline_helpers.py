@@ -107,7 +107,7 @@ def tasks_of(case_id: int, state: str | None = "open") -> list[Any]:
 
 
 def escalation_rows(task_id: int | None = None) -> list[Any]:
-    from app.tasks.escalation import Escalation
+    from app.deadlines.models import Escalation
 
     db.session.expire_all()
     stmt = sa.select(Escalation).order_by(Escalation.task_id, Escalation.level)

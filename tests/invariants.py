@@ -51,8 +51,8 @@ def check_invariants(session: Any, log: ClientLog | None = None, at: datetime | 
     """Counts over the whole database; the ``VIOLATIONS`` keys must all be 0."""
     from app import engine
     from app.cases.models import Case, Report, TimelineEntry
+    from app.deadlines.models import Escalation
     from app.processes.models import ProcessInstance
-    from app.tasks.escalation import Escalation
     from app.tasks.models import Task
 
     at = at or datetime.now().astimezone()

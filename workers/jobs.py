@@ -49,7 +49,7 @@ def escalate_tasks(task_ids: list[int]) -> int:
     and each (task, level) is recorded once, so a rerun after a crash, or a
     second sweep, finds nothing left to do.
     """
-    from app.tasks.escalation import escalate
+    from app.deadlines.escalation import escalate
 
     with job_context():
         taken = escalate(list(task_ids))
@@ -107,10 +107,11 @@ def send_email(outbox_id: int) -> str:
 
 def queue_digests() -> int:
     """Queue ``notify``; retried. Write today's daily digests (once per user and day) and send them."""
+    from app.deadlines.calendar import working_calendar
     from app.notifications.email import queue_digests as write_digests
 
     with job_context():
-        rows = write_digests()
+        rows = write_digests(working_calendar().is_workday)
         db.session.commit()
         ids = [r.id for r in rows]
         inline = _inline()
@@ -151,9 +152,9 @@ def sweep(inline: bool | None = None) -> dict[str, Any]:
     twice is harmless.
     """
     from app.common.clock import now
+    from app.deadlines.escalation import due_task_ids
+    from app.deadlines.sweep import due_timer_instances, mark_swept
     from app.notifications.email import pending_ids
-    from app.tasks.escalation import due_task_ids
-    from app.tasks.sweep import due_timer_instances, mark_swept
 
     report = SweepReport()
     with job_context():

@@ -20,7 +20,7 @@ def _team(task: Task, case: Case) -> list[User]:
 
 def connect() -> None:
     """Called once by ``create_app``; registering again replaces the resolver and the provider."""
-    from app.tasks.escalation import register_audience
+    from app.deadlines.escalation import register_audience
 
     register_audience("conference_team", _team)
     register_basis(Basis.CONFERENCE, invited_to_case)

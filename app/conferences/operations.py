@@ -20,6 +20,7 @@ from app.cases.models import Case
 from app.cases.timeline import record
 from app.common.clock import now
 from app.common.errors import Conflict, Forbidden, Invalid, NotFound
+from app.deadlines.arithmetic import DeadlineSyntaxError, parse_deadline
 from app.extensions import db
 from app.notifications.operations import notify
 from app.org.kinds import DEPARTMENT_KINDS
@@ -29,7 +30,6 @@ from app.org.roles import Role
 from app.processes import runtime
 from app.processes.models import ProcessInstance
 from app.processes.queries import current_spec
-from app.tasks.deadlines import DeadlineSyntaxError, parse_deadline
 
 from .models import (
     CONVENING_KINDS,

@@ -23,9 +23,9 @@ from app.cases.models import Case
 from app.common.errors import Invalid
 from app.common.inputs import FIRST_DAY, LAST_DAY
 from app.common.labels import department_name, label
+from app.deadlines.models import Escalation
 from app.extensions import db
 from app.org.models import Region, User
-from app.tasks.escalation import Escalation
 from app.tasks.models import Task, TaskState
 
 AGEING = [("le_1d", _l("≤1 day"), 0, 1), ("1_3d", _l("1–3 days"), 1, 3), ("3_7d", _l("3–7 days"), 3, 7),

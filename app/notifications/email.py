@@ -12,8 +12,8 @@ again on retry, with the same ``Message-ID`` so mail clients can tell.
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterable, Mapping
-from datetime import datetime, time, timedelta
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from zoneinfo import ZoneInfo
@@ -128,20 +128,22 @@ def pending_ids(at: datetime, settle: timedelta = timedelta(seconds=60), limit: 
         .order_by(EmailOutbox.id).limit(limit)))
 
 
-def digest_due(at: datetime) -> bool:
-    """Whether ``at`` is past the digest time on a working day in the county."""
-    from app.tasks.calendar import working_calendar
+def digest_due(at: datetime, is_workday: Callable[[date], bool]) -> bool:
+    """Whether ``at`` is past the digest time on a working day in the county.
 
+    ``is_workday`` is the county's calendar (``app.deadlines.calendar``), handed in by the job: the
+    calendar lives above notifications.
+    """
     settings = current_app.config["LIANDONG"]
     local = at.astimezone(ZoneInfo(settings.county_timezone))
     hour, minute = (int(x) for x in settings.digest_time.split(":"))
-    return local.time() >= time(hour, minute) and working_calendar().is_workday(local.date())
+    return local.time() >= time(hour, minute) and is_workday(local.date())
 
 
-def queue_digests(at: datetime | None = None) -> list[EmailOutbox]:
+def queue_digests(is_workday: Callable[[date], bool], at: datetime | None = None) -> list[EmailOutbox]:
     """Write today's digest for every ``daily`` user with unmailed notifications (once a day). Flushes."""
     at = at or now()
-    if not digest_due(at):
+    if not digest_due(at, is_workday):
         return []
     local_day = at.astimezone(ZoneInfo(current_app.config["LIANDONG"].county_timezone)).date()
     users = db.session.scalars(sa.select(User).where(

@@ -7,8 +7,10 @@ conference action to the department chosen at the conference).
 
 from __future__ import annotations
 
-from app.tasks.ladder import ESCALATION_EXAMPLE as ESCALATION_EXAMPLE  # re-exported: the side panel's hint
-from app.tasks.ladder import parse_escalation as parse_escalation  # the rule lives with the ladders
+from app.deadlines.ladder import (
+    ESCALATION_EXAMPLE as ESCALATION_EXAMPLE,  # re-exported: the side panel's hint
+)
+from app.deadlines.ladder import parse_escalation as parse_escalation  # the rule lives with the ladders
 
 FORM = "formJsonSchemaFilename"
 UI_FORM = "formUiSchemaFilename"

@@ -186,7 +186,7 @@ def cancel(instance: ProcessInstance, actor: User | None, reason: str) -> Proces
     snap = engine.cancel_instance(spec.content_hash, lambda: spec.spec_json, locked.state)
     case = db.session.get(Case, locked.case_id)
     assert case is not None
-    from app.tasks.escalation import stop_ladder
+    from app.deadlines.escalation import stop_ladder
 
     at = now()
     for task in db.session.scalars(sa.select(Task).where(Task.instance_id == locked.id, Task.state == "open")):

@@ -27,9 +27,9 @@ from flask import current_app
 from app import engine
 from app.common.clock import now
 from app.common.errors import Conflict, Forbidden, Invalid, NotFound
+from app.deadlines.arithmetic import DeadlineSyntaxError, due_at, parse_deadline
 from app.extensions import db
 from app.org.models import User
-from app.tasks.deadlines import DeadlineSyntaxError, due_at, parse_deadline
 from app.tasks.forms import validate_form_data
 from app.tasks.projection import compute_due, working_calendar
 

@@ -22,8 +22,8 @@ from jsonschema.exceptions import SchemaError
 
 from app import engine
 from app.common.safe_schema import form_problems
+from app.deadlines.arithmetic import DeadlineSyntaxError, parse_deadline
 from app.org.kinds import DEPARTMENT_KINDS
-from app.tasks.deadlines import DeadlineSyntaxError, parse_deadline
 
 from . import properties as P
 from .loops import find_loops

@@ -42,7 +42,7 @@ def task_out(task: Task, at: datetime, with_schema: bool = False) -> dict[str, A
         "next_escalation_at": task.next_escalation_at, "escalation": task.escalation,
     }
     if with_schema:
-        from .escalation import escalations_out
+        from app.deadlines.escalation import escalations_out
 
         body["escalations"] = escalations_out(task.id)
     if with_schema and task.form:

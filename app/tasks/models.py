@@ -110,12 +110,3 @@ class TimerIncident(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class SweepMark(Model):
-    """When the deadline sweep last read the database (one row per sweep name), for ``/readyz``."""
-
-    __tablename__ = "sweep_mark"
-
-    name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
-    swept_at: Mapped[datetime] = mapped_column(UTCDateTime())

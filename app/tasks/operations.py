@@ -145,7 +145,7 @@ def reassign(task: Task, to_user: User, by: User) -> Task:
     if not _assign_if(task, task.assignee_id, to_user.id):
         _ensure_open(task)
         raise Conflict(f"task {task.id} changed while you were reassigning it; reload and try again")
-    from .escalation import restart_ladder
+    from app.deadlines.escalation import restart_ladder
 
     restart_ladder(task)  # steps still ahead now address the new holder (docs/deadlines-and-escalation.md)
     case = db.session.get(Case, task.case_id)

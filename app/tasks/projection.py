@@ -12,11 +12,11 @@ from flask import current_app
 from app.cases.access import task_workers
 from app.cases.timeline import record
 from app.common.clock import now
+from app.deadlines.arithmetic import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline, remind_at
 from app.extensions import db
 from app.notifications.operations import notify
 from app.org.queries import nearest_unit
 
-from .deadlines import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline, remind_at
 from .models import Task, TaskState
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 def working_calendar() -> WorkingCalendar:
     """The county's calendar: the official schedule plus the overrides admins stored (``calendar_day``)."""
-    from .calendar import working_calendar as stored_calendar
+    from app.deadlines.calendar import working_calendar as stored_calendar
 
     return stored_calendar()
 
@@ -44,7 +44,7 @@ def compute_due(created: datetime, deadline: str | None,
     """
     if not deadline:
         return None, None
-    from .calendar import absolute_deadline, office_hours_reminder
+    from app.deadlines.calendar import absolute_deadline, office_hours_reminder
 
     tz = ZoneInfo(current_app.config["LIANDONG"].county_timezone)
     calendar = calendar or working_calendar()
@@ -81,8 +81,8 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
 
     Returns the tasks created by this sync (for notifications).
     """
-    from .escalation import start_ladder, stop_ladder
-    from .ladder import LadderBook
+    from app.deadlines.escalation import start_ladder, stop_ladder
+    from app.deadlines.ladder import LadderBook
 
     at = now()
     calendar: WorkingCalendar | None = None  # read only when a task opens: most steps open none

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from app.deadlines.arithmetic import parse_deadline
 from app.duties.cycles import duration_until, most_frequent, period_of
 from app.duties.models import DutyCycle
 from app.extensions import db
-from app.tasks.deadlines import parse_deadline
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from duty_helpers import complete_cycle, enrolled
 
 from app.cases.models import TimelineEntry
+from app.deadlines.escalation import due_task_ids, escalate
+from app.deadlines.models import Escalation
 from app.duties.models import DutyCycle
 from app.duties.operations import start_assessment_now
 from app.duties.scheduler import start_due_duties, sweep_cycles
@@ -23,7 +25,6 @@ from app.extensions import db
 from app.notifications.models import Notification
 from app.org.queries import user_by_username
 from app.processes.models import ProcessInstance, ProcessSpec
-from app.tasks.escalation import Escalation, due_task_ids, escalate
 from app.tasks.models import Task
 
 FIRST_MONDAY = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)  # 09:00 county time

@@ -178,7 +178,7 @@ def _waiting_on_lock(application_name: str) -> bool:
 
 
 def _first_escalation_after(case_ids: list[int], timeout: float) -> float:
-    from app.tasks.escalation import Escalation
+    from app.deadlines.models import Escalation
 
     started = time.monotonic()
 

@@ -9,9 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from deadline_helpers import deploy_test_bpmn, open_case, sweep, tasks_of
 
+from app.deadlines.sweep import due_timer_instances
 from app.extensions import db
 from app.tasks.models import Timer, TimerIncident
-from app.tasks.sweep import due_timer_instances
 from app.tasks.timers import backoff
 
 

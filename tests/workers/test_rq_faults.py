@@ -22,9 +22,9 @@ import sqlalchemy as sa
 from deadline_helpers import Api, escalation_rows, free_port, notifications, open_case, tasks_of, usernames
 from flows.scenarios import SCENARIOS
 
+from app.deadlines.ladder import LadderStep, replace_ladder
 from app.extensions import db
 from app.org.queries import user_by_username
-from app.tasks.ladder import LadderStep, replace_ladder
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FIRST = next(s for s in SCENARIOS.values() if s.start["situation"] == "living_alone").steps[0]

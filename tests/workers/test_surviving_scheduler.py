@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from deadline_helpers import escalation_rows, open_case, tasks_of
 from procs import RedisServer, app_env, group_alive, spawn, stop_group, wait_for
 
+from app.deadlines.ladder import LadderStep, replace_ladder
+from app.deadlines.models import SweepMark
 from app.extensions import db
-from app.tasks.ladder import LadderStep, replace_ladder
-from app.tasks.models import SweepMark
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from deadline_helpers import escalation_rows, open_case, tasks_of
 
-from app.tasks.ladder import LadderStep, replace_ladder
+from app.deadlines.ladder import LadderStep, replace_ladder
 
 
 def test_sweep_at_a_given_time_and_the_clock_is_left_as_it_was(app: Any, county: Any, clock: Any) -> None:

@@ -13,8 +13,9 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.processes.models import ProcessInstance
+from app.tasks.models import Timer
 
-from .models import SweepMark, Timer
+from .models import SweepMark
 
 
 def due_timer_instances(at: datetime, limit: int = 1000) -> list[int]:

@@ -23,46 +23,25 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Mapped, mapped_column
 
 from app.cases.access import task_workers, works_tasks
 from app.cases.models import Case
 from app.cases.timeline import record
 from app.common.clock import now
-from app.common.types import JSONType, UTCDateTime
-from app.extensions import Model, db
+from app.extensions import db
 from app.notifications.models import Notification
 from app.org.models import Region, User, UserRole
 from app.org.roles import Role
 from app.processes.models import ProcessInstance, ProcessSpec
+from app.tasks.models import Task, TaskState
 
+from .arithmetic import WorkingCalendar
 from .calendar import working_calendar
-from .deadlines import WorkingCalendar
 from .ladder import Ladder, LadderBook, LadderStep
-from .models import Task, TaskState
+from .models import Escalation
 
 STEP_LABELS = {"remind": "即将到期提醒", "overdue": "已逾期", "coordinator": "逾期上报县级协调员",
                "escalation": "逾期继续上报"}
-
-
-class Escalation(Model):
-    """A ladder step taken for a task: when it was due, when it was recorded, who was told."""
-
-    __tablename__ = "escalation"
-    __table_args__ = (sa.UniqueConstraint("task_id", "level"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(sa.ForeignKey("task.id"))
-    case_id: Mapped[int] = mapped_column(sa.ForeignKey("case_file.id"), index=True)
-    level: Mapped[int] = mapped_column()
-    name: Mapped[str] = mapped_column(sa.String(40))
-    department_kind: Mapped[str | None] = mapped_column(sa.String(40))
-    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("unit.id"))
-    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    outcome: Mapped[str] = mapped_column(sa.String(16))
-    """notified; skipped (a reminder reached after the due time: the overdue notice replaces it)."""
-    recipients: Mapped[list[int]] = mapped_column(JSONType, default=list)
 
 
 AudienceResolver = Callable[[Task, Case], list[User]]

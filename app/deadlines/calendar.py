@@ -14,28 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common.clock import now
-from app.common.types import UTCDateTime
-from app.extensions import Model, db
+from app.extensions import db
 
-from .deadlines import WorkingCalendar
+from .arithmetic import WorkingCalendar
+from .models import CalendarDay
 
 WORKDAY_START = time(8, 30)
 """Local time a reminder for a working-day deadline is moved to when it would fall at night or on a rest day."""
-
-
-class CalendarDay(Model):
-    """One admin override: this date is a working day (调休 make-up day) or a holiday."""
-
-    __tablename__ = "calendar_day"
-
-    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
-    is_workday: Mapped[bool] = mapped_column()
-    note: Mapped[str] = mapped_column(sa.String(200), default="")
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
 
 
 def working_calendar() -> WorkingCalendar:

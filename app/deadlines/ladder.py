@@ -26,14 +26,12 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
 
-from app.common.types import JSONType
-from app.extensions import Model, db
+from app.extensions import db
 
-from .deadlines import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline
+from .arithmetic import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline
+from .models import ANY, EscalationRule
 
-ANY = "*"
 OWN = "task"
 """``Ladder.key[0]`` of a ladder read from the task's own ``escalation`` property."""
 ANCHORS = ("remind", "due")
@@ -41,23 +39,6 @@ AUDIENCES = ("holder", "unit_head", "supervisor", "coordinator", "conference_tea
 """holder: the assignee, else every member of the task's unit; unit_head: the unit's heads;
 supervisor: the child supervisors (儿童督导员) of the case's township; coordinator: the county
 coordinators; conference_team: the case's conference team (filled in by the conferences module)."""
-
-
-class EscalationRule(Model):
-    """One step of a stored ladder."""
-
-    __tablename__ = "escalation_rule"
-    __table_args__ = (sa.UniqueConstraint("process_key", "department_kind", "level"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    process_key: Mapped[str] = mapped_column(sa.String(100), default=ANY)
-    department_kind: Mapped[str] = mapped_column(sa.String(40), default=ANY)
-    level: Mapped[int] = mapped_column()
-    name: Mapped[str] = mapped_column(sa.String(40))
-    anchor: Mapped[str] = mapped_column(sa.String(16))
-    delay: Mapped[str] = mapped_column(sa.String(40), default="")
-    audiences: Mapped[list[str]] = mapped_column(JSONType)
-    marks_overdue: Mapped[bool] = mapped_column(default=False)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.tasks.deadlines import (
+from app.deadlines.arithmetic import (
     MAX_DURATION,
     MAX_WORKING_DAYS,
     Deadline,

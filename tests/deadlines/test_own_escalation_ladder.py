@@ -13,10 +13,11 @@ import pytest
 from deadline_helpers import escalation_rows, open_case, sweep, tasks_of, usernames
 
 from app.config import ROOT
+from app.deadlines.ladder import OWN, LadderBook, LadderStep, parse_escalation, replace_ladder
+from app.deadlines.models import ANY
 from app.engine import edit_element
 from app.extensions import db
 from app.processes.operations import deploy, read_bundle_folder
-from app.tasks.ladder import ANY, OWN, LadderBook, LadderStep, parse_escalation, replace_ladder
 
 OWN_LADDER = "holder@remind; unit_head+supervisor@due; coordinator@due+PT30M"
 

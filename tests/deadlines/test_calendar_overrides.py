@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.tasks.calendar import WORKDAY_START, office_hours_reminder, year_view
-from app.tasks.deadlines import WorkingCalendar, due_at, parse_deadline, remind_at
+from app.deadlines.arithmetic import WorkingCalendar, due_at, parse_deadline, remind_at
+from app.deadlines.calendar import WORKDAY_START, office_hours_reminder, year_view
 from app.tasks.projection import compute_due
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -115,7 +115,8 @@ def ladders_seed() -> None:
 @click.argument("path", type=click.File("r", encoding="utf-8"))
 def ladders_load(path) -> None:  # type: ignore[no-untyped-def]
     """Replace ladders from JSON: [{"process": "*", "kind": "police", "steps": [{level, name, anchor, ...}]}]."""
-    from .ladder import ANY, replace_ladder, steps_from_json
+    from .ladder import replace_ladder, steps_from_json
+    from .models import ANY
 
     try:
         for item in json.load(path):
