@@ -20,10 +20,10 @@ from prometheus_client.registry import Collector
 
 from app.common.clock import now
 from app.common.metrics import exposition, may_scrape
+from app.deadlines.sweep import last_swept
 from app.extensions import db
 from app.notifications.models import EmailOutbox
 from app.tasks.models import Task, TaskState
-from app.tasks.sweep import last_swept
 from workers.queues import QUEUES, REDIS_ERRORS, redis_connection
 
 blp = Blueprint("metrics", __name__)
