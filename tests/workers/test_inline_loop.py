@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from deadline_helpers import escalation_rows, open_case, tasks_of
+from procs import ROOT, wait_for
 
 from app.extensions import db
 from workers import loop
@@ -32,3 +38,68 @@ def test_the_loop_is_started_only_for_the_embedded_setup(app: Any, monkeypatch: 
     assert loop._started is None  # the session's app (inline_loop=False) did not start one
     monkeypatch.setattr(app.config["LIANDONG"], "redis_url", "redis://127.0.0.1:6379/0")
     assert loop.start_inline_loop(app) is None and loop._started is None  # with Redis, `flask cron` sweeps
+
+
+STAND_IN = """
+import json, os, sys
+from app import create_app
+from workers import loop
+create_app({"database_url": sys.argv[1], "instance_dir": sys.argv[2], "secret_key": "test-secret",
+            "testing": True, "redis_url": None, "inline_loop": True, "sweep_interval": 1})
+for _ in sys.stdin:  # one line in, one status line out
+    running = loop._started
+    print(json.dumps({"pid": os.getpid(), "sweeps": running.sweeps, "holds": running.lock.held}), flush=True)
+"""
+"""A web process of the embedded setup (``LIANDONG_INLINE_LOOP=1``), as each gunicorn worker or ``flask run`` is."""
+
+
+class WebProcess:
+    def __init__(self, database_url: str, instance: Path) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", STAND_IN, database_url, str(instance)], cwd=ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     stderr=open(instance / f"web-{time.monotonic_ns()}.log", "w"))  # noqa: SIM115
+
+    def status(self) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("?\n")
+        self.proc.stdin.flush()
+        return dict(json.loads(self.proc.stdout.readline()))
+
+    def end(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+
+def test_several_web_processes_on_one_host_sweep_in_one_of_them_at_a_time(tmp_path: Path) -> None:
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    url = f"sqlite:///{tmp_path / 'liandong.db'}"
+    schema = create_app({"database_url": url, "instance_dir": tmp_path, "secret_key": "test-secret",
+                         "testing": True, "redis_url": None, "inline_loop": False})
+    with schema.app_context():
+        upgrade()
+        db.engine.dispose()
+    first = WebProcess(url, tmp_path)
+    second: WebProcess | None = None
+    try:
+        wait_for(lambda: first.status()["sweeps"] >= 1, 30, "the first process to sweep")
+        second = WebProcess(url, tmp_path)
+        wait_for(lambda: second.status()["pid"], 30, "the second process to start")  # type: ignore[union-attr]
+        before = first.status()["sweeps"]
+        time.sleep(3.5)  # three intervals and more
+        assert first.status()["sweeps"] >= before + 2
+        assert second.status() == {"pid": second.proc.pid, "sweeps": 0, "holds": False}
+        assert (tmp_path / loop.LOCK_NAME).read_text().strip() == str(first.proc.pid)
+
+        first.proc.send_signal(signal.SIGKILL)  # a worker killed (or recycled): its lock goes with it
+        first.proc.wait(10)
+        wait_for(lambda: second.status()["sweeps"] >= 1, 10, "the second process to take over")  # type: ignore[union-attr]
+        assert second.status()["holds"] is True
+        assert (tmp_path / loop.LOCK_NAME).read_text().strip() == str(second.proc.pid)
+    finally:
+        first.end()
+        if second is not None:
+            second.end()
