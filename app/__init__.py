@@ -60,8 +60,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _trust_proxies(app, settings)
     _configure_backstop(settings)
 
+    from .common.api import BEARER_RESOLVER, api
     from .common.inputs import BoundedIntConverter, BoundedJSONProvider
-    from .extensions import api, csrf, db, login_manager, migrate
+    from .extensions import csrf, db, login_manager, migrate
+    from .org.bearer import bearer_user
 
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     app.json = BoundedJSONProvider(app)
@@ -73,6 +75,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.user_loader(load_session_user)
     csrf.init_app(app)
     api.init_app(app)
+    app.extensions[BEARER_RESOLVER] = bearer_user
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
 
     if not getattr(Engine, "_liandong_pragmas", False):
@@ -105,7 +108,7 @@ def _register_models() -> None:
 
 def _register_api(app: Flask) -> None:
     from .cases.api import blp as cases_blp
-    from .common.api import authenticate_first, domain_error_response
+    from .common.api import api, authenticate_first, domain_error_response
     from .common.errors import DomainError
     from .common.inputs import check_request_text
     from .conferences.api import blp as conferences_blp
@@ -113,7 +116,7 @@ def _register_api(app: Flask) -> None:
     from .conferences.hooks import connect as connect_conference_hooks
     from .duties.api import blp as duties_blp
     from .duties.receivers import connect as connect_duty_receivers
-    from .extensions import api, csrf
+    from .extensions import csrf
     from .org.api import blp as org_blp
     from .processes.api import blp as processes_blp
     from .tasks.api import blp as tasks_blp
@@ -160,6 +163,11 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     limiter.init_app(app)
     i18n.init_app(app)
     pages.init_app(app)
+    from .cases.timeline_text import timeline_text
+    from .org.labels import department_name
+
+    # Globals from packages above common (common.i18n registers only its own).
+    app.jinja_env.globals.update(department_name=department_name, timeline_text=timeline_text)
 
     from .cases.views import blp as workspace_blp
     from .conferences.views import blp as conferencing_blp
@@ -197,10 +205,11 @@ def _register_deadlines(app: Flask, settings: Settings) -> None:
     from workers.api import blp as jobs_blp
     from workers.cli import COMMANDS as worker_commands
 
+    from .common.api import api
     from .dashboard.api import blp as dashboard_api_blp
     from .dashboard.views import blp as dashboard_blp
     from .deadlines.cli import COMMANDS as deadline_commands
-    from .extensions import api, csrf
+    from .extensions import csrf
     from .notifications import dispatch
 
     for blp in (dashboard_api_blp, jobs_blp):

@@ -14,8 +14,6 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from app.common.api import LiandongApi
-
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention={
@@ -37,7 +35,6 @@ else:
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-api = LiandongApi()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 """Only the routes that ask for a limit are limited (login); storage is chosen in ``create_app``."""

@@ -16,7 +16,8 @@ from typing import Any
 
 from flask_babel import gettext
 
-from app.common.labels import department_name, label
+from app.common.labels import label
+from app.org.labels import department_name
 
 
 def _get(entry: Any, key: str) -> Any:

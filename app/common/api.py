@@ -100,26 +100,17 @@ def authenticate_first() -> None:
         g.api_user = _bearer_user()
 
 
-def _bearer_user() -> Any:
-    from app.org.queries import live_token
-    from app.org.sessions import note_token_use
-    from app.org.throttle import refused_token_wait
+BEARER_RESOLVER = "liandong_bearer_user"
+"""``app.extensions`` key of the function that turns the request's bearer token into its user (or aborts
+401/429); ``create_app`` sets ``app.org.bearer.bearer_user``, because tokens and users are org's, above this."""
 
-    header = request.headers.get("Authorization", "")
-    scheme, _, raw = header.partition(" ")
-    token = live_token(raw.strip()) if scheme.lower() == "bearer" and raw.strip() else None
-    if token is None:
-        wait = refused_token_wait()
-        if wait is not None:
-            abort(429, message="too many refused tokens from this address; wait and try again",
-                  headers={"Retry-After": str(wait)})
-        if scheme.lower() != "bearer" or not raw.strip():
-            abort(401, message="missing bearer token (Authorization: Bearer <token>)")
-        abort(401, message="invalid, expired or revoked token")
-    note_token_use(token)
+
+def _bearer_user() -> Any:
+    from flask import current_app
+
+    user = current_app.extensions[BEARER_RESOLVER]()
     request.liandong_bearer_checked = True  # type: ignore[attr-defined]
-    g.api_token = token
-    return token.user
+    return user
 
 
 def committed(view: F) -> F:
@@ -147,3 +138,7 @@ def committed(view: F) -> F:
     if view.__name__ != "get":  # a read commits only its audit row: nothing to conflict with
         document_response(wrapper, 409, "CONFLICT")
     return wrapper  # type: ignore[return-value]
+
+
+api = LiandongApi()
+"""The one flask-smorest Api (created unbound, bound in ``create_app``); every module's ``api.py`` registers here."""

@@ -94,12 +94,9 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["LIANDONG"].county_timezone)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
-    from app.cases.timeline_text import timeline_text
-
-    from .labels import department_name, label, options
+    from .labels import label, options
 
     app.jinja_env.filters.update(local_dt=local_dt)
     app.context_processor(lambda: {"current_locale": str(get_locale() or DEFAULT_LOCALE)})
     app.jinja_env.globals.update(due_status=due_status, due_relative=due_relative, LOCALES=LOCALES,
-                                 label=label, department_name=department_name, label_options=options,
-                                 timeline_text=timeline_text)
+                                 label=label, label_options=options)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 LABELS: dict[str, dict[str, Any]] = {
@@ -87,15 +86,6 @@ def label(group: str, code: Any) -> str:
         return ""
     value = LABELS.get(group, {}).get(str(code))
     return str(value) if value is not None else str(code)
-
-
-def department_name(kind: str | None) -> str:
-    from app.org.kinds import DEPARTMENT_KINDS
-
-    found = DEPARTMENT_KINDS.get(kind or "")
-    if found is None:
-        return kind or ""
-    return found.name_en if str(get_locale()) == "en" else found.name_zh
 
 
 def options(group: str) -> list[tuple[str, str]]:

@@ -20,7 +20,6 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.common import headers
 from app.common.errors import DomainError, Forbidden
-from app.org.roles import Role
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,8 +65,8 @@ def committed_page(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def roles_required(*roles: Role) -> Callable[[F], F]:
-    """Signed in and holding one of ``roles``; otherwise the login page or 403."""
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Signed in and holding one of ``roles`` (``app.org.roles.Role`` values); otherwise the login page or 403."""
 
     def decorate(view: F) -> F:
         @wraps(view)
@@ -101,7 +100,7 @@ def domain_error(error: DomainError) -> Any:
 
 def http_error_page(error: HTTPException) -> Any:
     if request.path.startswith("/api/"):
-        from app.extensions import api
+        from app.common.api import api
 
         return api.handle_http_exception(error)
     description = error.description or ""
@@ -133,7 +132,7 @@ def server_error_page(error: InternalServerError) -> Any:
     with contextlib.suppress(Exception):
         db.session.rollback()
     if request.path.startswith("/api/"):
-        from app.extensions import api
+        from app.common.api import api
 
         return api.handle_http_exception(error)
     try:

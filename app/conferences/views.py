@@ -29,9 +29,9 @@ from app.cases.queries import get_case_for
 from app.common.clock import now
 from app.common.errors import Forbidden, Invalid
 from app.common.inputs import bounded_int
-from app.common.labels import department_name
 from app.common.pages import committed_page, roles_required
 from app.extensions import db
+from app.org.labels import department_name
 from app.org.models import Unit, User
 from app.org.roles import Role
 from app.tasks.form_render import step_values

@@ -22,9 +22,10 @@ from sqlalchemy.orm import aliased
 from app.cases.models import Case
 from app.common.errors import Invalid
 from app.common.inputs import FIRST_DAY, LAST_DAY
-from app.common.labels import department_name, label
+from app.common.labels import label
 from app.deadlines.models import Escalation
 from app.extensions import db
+from app.org.labels import department_name
 from app.org.models import Region, User
 from app.tasks.models import Task, TaskState
 
