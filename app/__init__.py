@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import pkgutil
 from typing import Any
 
 from flask import Flask
@@ -91,19 +94,17 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_models() -> None:
-    from .audit import models as _audit  # noqa: F401
-    from .cases import models as _cases  # noqa: F401
-    from .common import idempotency as _idempotency  # noqa: F401
-    from .conferences import models as _conferences  # noqa: F401
-    from .deadlines import models as _deadlines  # noqa: F401
-    from .duties import models as _duties  # noqa: F401
-    from .notifications import models as _notifications  # noqa: F401
-    from .org import models as _org  # noqa: F401
-    from .processes import models as _processes  # noqa: F401
-    from .tasks import attachments as _attachments  # noqa: F401
-    from .tasks import comments as _comments  # noqa: F401
-    from .tasks import models as _tasks  # noqa: F401
-    from .tasks import saved_views as _saved_views  # noqa: F401
+    """Import ``app.<package>.models`` for every package that has one, so SQLAlchemy knows every table.
+
+    Each package keeps its tables in its own ``models.py`` (``tests/test_models_registry.py`` holds every
+    mapped class to that), so a new package's tables are registered without editing a list here, and
+    migrations (``flask db``) and the schema test see the same metadata as the running app. Package
+    ``__init__`` files stay free of import side effects, so finding a ``models`` module loads nothing else.
+    """
+    for package in pkgutil.iter_modules(__path__):
+        name = f"{__name__}.{package.name}.models"
+        if package.ispkg and importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
 
 
 def _register_api(app: Flask) -> None:

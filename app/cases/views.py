@@ -29,9 +29,8 @@ from app.org.models import Region
 from app.processes.models import ProcessInstance
 from app.processes.queries import instances_of_case
 from app.tasks.attachments import attachments_of
-from app.tasks.comments import Comment
 from app.tasks.form_render import step_values
-from app.tasks.models import Task, TaskState, Timer
+from app.tasks.models import Comment, Task, TaskState, Timer
 from app.tasks.timers import incidents_for
 
 from .access import Basis, require_case

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common.clock import now
 from app.common.errors import Conflict, Invalid
-from app.common.types import UTCDateTime
-from app.extensions import Model, db
+from app.extensions import db
+
+from .models import CommandKey
 
 KEY_LENGTH = (8, 80)
 """A key's length bounds (a UUID, ``hotline-20260310-0001``, …); the API documents and checks them."""
@@ -34,23 +33,6 @@ KEY_DESCRIPTION = ("Names this submission (8–80 characters, e.g. a UUID made w
                    "opened). Sending the same request again with the same key returns the first result "
                    "(200) and changes nothing, also while the first is still running; the same key from "
                    "another user is 409, with a different body 422. Only successes are remembered.")
-
-
-class CommandKey(Model):
-    """One idempotency key and what the first successful request with it produced."""
-
-    __tablename__ = "command_key"
-    __table_args__ = (sa.UniqueConstraint("scope", "key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    scope: Mapped[str] = mapped_column(sa.String(32))
-    """Which command: ``report`` (result: the case) or ``task_complete`` (result: the task)."""
-    key: Mapped[str] = mapped_column(sa.String(80))
-    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
-    fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
-    """SHA-256 of the request; NULL for keys recorded before fingerprints (not compared)."""
-    result_id: Mapped[int | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 def fingerprint(request: Any) -> str:

@@ -11,24 +11,21 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.audit.operations import audit
 from app.cases.models import Case
 from app.cases.timeline import record
 from app.common.clock import now
 from app.common.errors import Invalid, NotFound
-from app.common.types import UTCDateTime
-from app.extensions import Model, db
+from app.extensions import db
 from app.org.models import User
 
-from .models import Task
+from .models import MAX_NAME, Attachment, Task
 from .operations import ensure_can_act
 
 
@@ -48,26 +45,6 @@ FILE_TYPES: dict[str, FileType] = {
     "xlsx": FileType("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", (b"PK\x03\x04",)),
     "txt": FileType("text/plain; charset=utf-8", ()),
 }
-MAX_NAME = 200
-
-
-class Attachment(Model):
-    __tablename__ = "attachment"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(sa.ForeignKey("task.id"), index=True)
-    case_id: Mapped[int] = mapped_column(sa.ForeignKey("case_file.id"), index=True)
-    uploaded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
-    original_name: Mapped[str] = mapped_column(sa.String(MAX_NAME))
-    stored_name: Mapped[str] = mapped_column(sa.String(80), unique=True)
-    content_type: Mapped[str] = mapped_column(sa.String(120))
-    size: Mapped[int] = mapped_column()
-    sha256: Mapped[str] = mapped_column(sa.String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-    uploaded_by: Mapped[User] = relationship()
-    task: Mapped[Task] = relationship()
-    """The step it was attached to: who may read the file follows that step (``CaseAccess.attachment``)."""
 
 
 def storage_dir() -> Path:

@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.audit.operations import audit
 from app.cases.models import Case
 from app.cases.timeline import record
 from app.common.clock import now
 from app.common.errors import Invalid
-from app.common.types import UTCDateTime
-from app.extensions import Model, db
+from app.extensions import db
 from app.org.models import User
 
-from .models import Task
+from .models import Comment, Task
 from .operations import ensure_can_act
 
 MAX_COMMENT = 4000
-
-
-class Comment(Model):
-    __tablename__ = "task_comment"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(sa.ForeignKey("task.id"), index=True)
-    case_id: Mapped[int] = mapped_column(sa.ForeignKey("case_file.id"), index=True)
-    author_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
-    body: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-    author: Mapped[User] = relationship()
 
 
 def add_comment(task: Task, user: User, body: str) -> Comment:

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common.clock import now
 from app.common.errors import Invalid, NotFound
-from app.common.types import UTCDateTime
-from app.extensions import Model, db
+from app.extensions import db
 from app.org.models import User
 
-
-class SavedView(Model):
-    __tablename__ = "saved_view"
-    __table_args__ = (sa.UniqueConstraint("user_id", "name"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(sa.String(80))
-    query: Mapped[str] = mapped_column(sa.String(1000))
-    """The inbox query string (filters, sort, scope), without the page number."""
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+from .models import SavedView
 
 
 def views_of(user: User) -> list[SavedView]:

@@ -242,7 +242,7 @@ def test_attachment_names_outside_ascii_download_with_rfc5987(page: Any, as_user
     resp = police.post(f"/tasks/{task.id}/attachments", {"file": (io.BytesIO(b"%PDF-1.4 x"), "x.pdf")},
                        content_type="multipart/form-data")
     assert resp.status_code == 302
-    from app.tasks.attachments import Attachment
+    from app.tasks.models import Attachment
 
     attachment = db.session.scalars(sa.select(Attachment)).one()
     attachment.original_name = name  # as stored from any client; the multipart parser may not pass every name
