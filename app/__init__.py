@@ -247,10 +247,11 @@ def _configure_backstop(settings: Settings) -> None:
 
 
 def _register_observability(app: Flask, settings: Settings) -> None:
-    """JSON logs with request/user/job ids, Prometheus metrics at /metrics (docs/operations.md)."""
-    from .common import logs, metrics
+    """JSON logs with request/user/job ids, Prometheus metrics at /metrics, Sentry (docs/operations.md)."""
+    from .common import logs, metrics, sentry
     from .dashboard.metrics_views import blp as metrics_blp
 
     logs.init_app(app, settings)
+    sentry.init(settings)
     metrics.init_app(app)
     app.register_blueprint(metrics_blp)
