@@ -205,6 +205,8 @@ def _register_deadlines(app: Flask, settings: Settings) -> None:
     """Calendar, ladders, escalations, the coordinator dashboard, workers (docs/deadlines-and-escalation.md)."""
     from workers.api import blp as jobs_blp
     from workers.cli import COMMANDS as worker_commands
+    from workers.outbox import connect as connect_redis
+    from workers.outbox import hand_over
 
     from .common.api import api
     from .dashboard.api import blp as dashboard_api_blp
@@ -219,7 +221,7 @@ def _register_deadlines(app: Flask, settings: Settings) -> None:
     app.register_blueprint(dashboard_blp)
     for command in (*deadline_commands, *worker_commands):
         app.cli.add_command(command)
-    dispatch.init_app()
+    dispatch.init_app(connect_redis, hand_over)
     if settings.inline_loop and not settings.redis_url:
         from workers.loop import start_inline_loop
 

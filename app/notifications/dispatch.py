@@ -10,6 +10,9 @@ The request that committed is still waiting for its answer, so Redis gets
 such request), and after a failure requests stop trying for ``PAUSE``
 seconds: during an outage they answer at full speed and the database-driven
 sweep sends their mail.
+
+The queue itself is the workers' (``workers.outbox.hand_over``, above every package): ``create_app``
+hands that function to ``init_app``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -27,6 +31,12 @@ from .models import EmailOutbox
 
 log = logging.getLogger(__name__)
 _KEY = "liandong.outbox_ids"
+
+HandOver = Callable[[Any, list[int]], None]
+"""``hand_over(redis_client, outbox_ids)``: one send job per row on the ``notify`` queue; raises if Redis fails."""
+Connect = Callable[[str], Any]
+"""``connect(redis_url)``: a client that gives up after ``ENQUEUE_TIMEOUT`` seconds."""
+_hand_over: tuple[Connect, HandOver] | None = None
 PAUSE = 15.0
 """Seconds after a failed hand-over during which requests leave their outbox rows to the sweep."""
 
@@ -39,12 +49,10 @@ class _Breaker:
         self.clients: dict[str, Any] = {}
         self.paused_until: dict[str, float] = {}
 
-    def client(self, url: str) -> Any:
-        from workers.queues import ENQUEUE_TIMEOUT, redis_connection
-
+    def client(self, url: str, connect: Connect) -> Any:
         with self.lock:
             if url not in self.clients:
-                self.clients[url] = redis_connection(url, timeout=ENQUEUE_TIMEOUT)
+                self.clients[url] = connect(url)
             return self.clients[url]
 
     def open(self, url: str) -> bool:
@@ -73,18 +81,14 @@ def _forget(session: Session) -> None:
 def _dispatch(session: Session) -> None:
     ids = session.info.pop(_KEY, None)
     url = current_app.config["LIANDONG"].redis_url if has_app_context() else None
-    if not ids or not url:
+    if not ids or not url or _hand_over is None:
         return
     if breaker.open(url):
         log.info("Redis failed recently: %d outbox row(s) left to the sweep", len(ids))
         return
-    from workers import jobs
-    from workers.queues import NOTIFY, enqueue
-
+    connect, hand_over = _hand_over
     try:
-        connection = breaker.client(url)
-        for outbox_id in ids:
-            enqueue(jobs.send_email, outbox_id, queue=NOTIFY, connection=connection)
+        hand_over(breaker.client(url, connect), ids)
     except Exception as exc:  # Redis unreachable or hung: the sweep catches up from the database
         breaker.trip(url)
         log.warning("could not enqueue %d outbox row(s), the sweep will: %s", len(ids), type(exc).__name__)
@@ -92,8 +96,10 @@ def _dispatch(session: Session) -> None:
         breaker.reset(url)
 
 
-def init_app() -> None:
+def init_app(connect: Connect, hand_over: HandOver) -> None:
     """Listen on every session once per process (listeners are global, the check is per app)."""
+    global _hand_over
+    _hand_over = (connect, hand_over)
     if getattr(Session, "_liandong_outbox_dispatch", False):
         return
     event.listen(Session, "after_flush", _collect)

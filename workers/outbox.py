@@ -1,0 +1,19 @@
+"""The ``notify`` queue end of the outbox (``app.notifications.dispatch`` calls these after a commit)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from redis import Redis
+
+from .jobs import send_email
+from .queues import ENQUEUE_TIMEOUT, NOTIFY, enqueue, redis_connection
+
+connect = partial(redis_connection, timeout=ENQUEUE_TIMEOUT)
+"""A client for a request that hands work over: it waits ``ENQUEUE_TIMEOUT`` seconds at most."""
+
+
+def hand_over(connection: Redis, outbox_ids: list[int]) -> None:
+    """One ``send_email`` job per outbox row; the first Redis error stops it (the sweep sends the rest)."""
+    for outbox_id in outbox_ids:
+        enqueue(send_email, outbox_id, queue=NOTIFY, connection=connection)
