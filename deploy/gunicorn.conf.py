@@ -6,8 +6,10 @@ county on two cores and a shared deployment behind a reverse proxy.
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
+from app.common.logs import JSON_RENAMES, JSON_TIME, wants_json
 from app.config import Settings
 
 # The same settings object as the app: a wrong LIANDONG_WEB_* value stops gunicorn's master with one
@@ -39,6 +41,26 @@ loglevel = _settings.web_log_level
 # The access log never carries query strings (they may name a child).
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 forwarded_allow_ips = _settings.web_forwarded_allow_ips
+
+if wants_json(_settings, debug=False, stream=sys.stderr):
+    # gunicorn's own lines (start, worker exits, the access log) as JSON like the app's (app/common/logs.py);
+    # the root logger is left to the app, which installs its handler in each worker.
+    _json = {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": "%(levelname)s %(name)s %(message)s",
+             "rename_fields": JSON_RENAMES, "timestamp": JSON_TIME}
+    _access = ({"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}
+               if accesslog in (None, "-") else
+               {"class": "logging.FileHandler", "formatter": "json", "filename": accesslog})
+    logconfig_dict = {
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {"json": _json},
+        "handlers": {"error": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+                     "access": _access},
+        "root": {"level": _settings.log_level, "handlers": []},
+        "loggers": {
+            "gunicorn.error": {"level": loglevel.upper(), "handlers": ["error"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["access"] if accesslog else [], "propagate": False},
+        },
+    }
 
 # Prometheus multiprocess mode (app/common/metrics.py): each worker writes its samples to files in this
 # folder and a scrape of any worker adds them all up. Set before any worker imports prometheus_client.

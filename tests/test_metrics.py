@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import urllib.error
 import urllib.request
@@ -54,6 +55,10 @@ def gunicorn(app: Flask, tmp_path: Path) -> Iterator[str]:
         yield base
     finally:
         stop_group(proc)
+    # no terminal: production logs, one JSON object a line, gunicorn's own lines and the app's alike
+    logged = [json.loads(line) for line in (tmp_path / "gunicorn.log").read_text().splitlines() if line.strip()]
+    assert {"gunicorn.error", "liandong.request"} <= {line["logger"] for line in logged}
+    assert all(line["request_id"] for line in logged if line["logger"] == "liandong.request")
 
 
 def test_a_real_scrape_adds_up_both_workers_and_reads_the_task_projection(

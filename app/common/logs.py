@@ -32,7 +32,10 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 """A caller's request id is echoed and logged only when it cannot smuggle text (or a name) into a line."""
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s user=%(user_id)s job=%(job_id)s] %(message)s"
-JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s %(job_id)s"
+JSON_FIELDS = "%(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s %(job_id)s"
+JSON_RENAMES = {"levelname": "level", "name": "logger"}
+JSON_TIME = "time"
+"""Key of the record's time: ISO 8601 in UTC with its offset (python-json-logger's ``timestamp``)."""
 
 log = logging.getLogger("liandong.request")
 
@@ -83,8 +86,7 @@ def make_handler(settings: Settings, debug: bool = False, stream: IO[str] | None
     stream = stream or sys.stderr
     handler = logging.StreamHandler(stream)
     if wants_json(settings, debug, stream):
-        handler.setFormatter(JsonFormatter(JSON_FIELDS, rename_fields={"asctime": "time", "levelname": "level",
-                                                                       "name": "logger"}))
+        handler.setFormatter(JsonFormatter(JSON_FIELDS, rename_fields=JSON_RENAMES, timestamp=JSON_TIME))
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     handler.addFilter(ContextFilter())
