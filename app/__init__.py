@@ -115,6 +115,7 @@ def _register_api(app: Flask) -> None:
     from .conferences.api import blp as conferences_blp
     from .conferences.hooks import STEPS_WITHOUT_UNIT_BASIS
     from .conferences.hooks import connect as connect_conference_hooks
+    from .deadlines.hooks import connect as connect_deadline_hooks
     from .duties.api import blp as duties_blp
     from .duties.receivers import connect as connect_duty_receivers
     from .extensions import csrf
@@ -126,6 +127,7 @@ def _register_api(app: Flask) -> None:
     connect_duty_receivers()
     connect_task_hooks(steps_without_basis=STEPS_WITHOUT_UNIT_BASIS)
     connect_conference_hooks()
+    connect_deadline_hooks()
     for blp in (cases_blp, tasks_blp, org_blp, processes_blp, conferences_blp, duties_blp):
         csrf.exempt(blp)  # bearer tokens, never cookies, authenticate the API
         api.register_blueprint(blp)

@@ -28,6 +28,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from . import properties as P
 from .runtime import _all_tasks, _bpmn_id, _lane, _snapshot
 from .sandbox import make_script_engine
 from .serialization import SpecJson, _full_serializer, dump_state, load_state, restore_spec
@@ -53,7 +54,7 @@ def _label(task: Task) -> str:
 
 def _department(task: Task) -> str | None:
     props = getattr(task.task_spec, "extensions", {}).get("properties", {})
-    return props.get("department") or None
+    return props.get(P.DEPARTMENT) or None
 
 
 def _timer_expression(task: Task) -> str | None:

@@ -22,6 +22,7 @@ from SpiffWorkflow.util.task import TaskState
 from .isolation import run_isolated
 from .isolation_pool import run_command
 from .jsondata import data_problem
+from .properties import EXPRESSION_PREFIX
 from .sandbox import make_script_engine
 from .serialization import (
     SERIALIZER_VERSION,
@@ -57,8 +58,6 @@ def _lane(task: Task) -> str | None:
     return lane
 
 
-EXPRESSION_PREFIX = "="
-"""A property value starting with ``=`` is an expression over the task data (e.g. ``=action_department``)."""
 
 
 def _properties(task: Task) -> dict[str, str]:

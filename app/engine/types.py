@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from . import properties as P
+
 
 class EngineError(Exception):
     """Base for every error the engine reports to the platform."""
@@ -96,15 +98,15 @@ class ReadyTask:
 
     @property
     def form(self) -> str | None:
-        return self.properties.get("formJsonSchemaFilename") or None
+        return self.properties.get(P.FORM) or None
 
     @property
     def deadline(self) -> str | None:
-        return self.properties.get("deadline") or None
+        return self.properties.get(P.DEADLINE) or None
 
     @property
     def department(self) -> str | None:
-        return self.properties.get("department") or None
+        return self.properties.get(P.DEPARTMENT) or None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from app.cases.models import Case
 from app.cases.timeline import record
 from app.common.clock import now
 from app.common.errors import Conflict, NotFound
+from app.engine import properties as P
 from app.extensions import db
 from app.org.models import User
 from app.tasks.models import Task, TaskState
@@ -115,7 +116,7 @@ def _migrate_one(instance: ProcessInstance, target: ProcessSpec, check: engine.M
         if fresh is not None:
             row.name = fresh.name
             row.form = fresh.form
-            row.instructions = fresh.properties.get("instructions", "")
+            row.instructions = fresh.properties.get(P.INSTRUCTIONS, "")
     db.session.add(migration)
     db.session.flush()
     migration.instance_version_after = instance.version

@@ -28,6 +28,7 @@ from app import engine
 from app.common.clock import now
 from app.common.errors import Conflict, Forbidden, Invalid, NotFound
 from app.deadlines.arithmetic import DeadlineSyntaxError, due_at, parse_deadline
+from app.engine import properties as P
 from app.extensions import db
 from app.org.models import User
 from app.tasks.forms import validate_form_data
@@ -87,7 +88,7 @@ def _ready_rows(run: SandboxRun, snap: engine.InstanceSnapshot, clock: datetime)
             opened, due = clock.isoformat(), when.isoformat() if when else None
         rows.append({"id": t.id, "bpmn_id": t.bpmn_id, "name": t.name, "lane": t.lane,
                      "department": t.department or t.lane, "form": t.form, "deadline": t.deadline,
-                     "instructions": t.properties.get("instructions", ""), "opened_at": opened, "due_at": due})
+                     "instructions": t.properties.get(P.INSTRUCTIONS, ""), "opened_at": opened, "due_at": due})
     return rows
 
 

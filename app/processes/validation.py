@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -22,15 +22,32 @@ from jsonschema.exceptions import SchemaError
 
 from app import engine
 from app.common.safe_schema import form_problems
-from app.deadlines.arithmetic import DeadlineSyntaxError, parse_deadline
+from app.engine import properties as P
 from app.org.kinds import DEPARTMENT_KINDS
 
-from . import properties as P
 from .loops import find_loops
 
 Message = engine.ValidationMessage
 USER_TASK_TYPES = ("userTask", "manualTask")
 _COMPILE_TEXT = "does not compile in the restricted environment"
+
+ValueCheck = Callable[[str], object]
+"""Parses a property's value and raises ``ValueError`` (its message is shown) when the value is not valid."""
+_value_checks: dict[str, ValueCheck] = {}
+CHECKED_PROPERTIES = (P.DEADLINE, P.ESCALATION)
+"""Properties whose syntax belongs to a package above this one (``app.deadlines``): it registers the check."""
+
+
+def register_value_check(name: str, check: ValueCheck) -> None:
+    """How a property's value is checked at save and deploy; ``create_app`` wires ``app.deadlines.hooks``."""
+    _value_checks[name] = check
+
+
+def _value_check(name: str) -> ValueCheck:
+    check = _value_checks.get(name)
+    if check is None:  # fail closed: an unwired app must not deploy deadlines nobody checked
+        raise RuntimeError(f"no check registered for the {name!r} property (create_app wires app.deadlines.hooks)")
+    return check
 
 
 @dataclass
@@ -153,7 +170,7 @@ def _user_tasks(model: engine.BundleModel, forms: dict[str, Any]) -> list[Messag
         if department is None and task.process_id in called:
             pass  # a task inside a called process takes the calling activity's lane
         elif department is None:
-            found.append(_msg(task, "user task is in no lane and has no 'department' property: put it in a "
+            found.append(_msg(task, f"user task is in no lane and has no '{P.DEPARTMENT}' property: put it in a "
                                     "lane named after a department kind", "lane"))
         elif props.get(P.DEPARTMENT) and not P.is_expression(department) and department not in DEPARTMENT_KINDS:
             found.append(_msg(task, f"department {department!r} is not a department kind", "lane"))
@@ -164,27 +181,22 @@ def _user_tasks(model: engine.BundleModel, forms: dict[str, Any]) -> list[Messag
         if foreign_form and not form:
             key, value = next(iter(foreign_form.items()))
             found.append(_msg(task, f"uses a form from another engine ({key}={value}) that Liandong cannot "
-                                    "show: set a JSON Schema form (formJsonSchemaFilename) in the side panel",
+                                    f"show: set a JSON Schema form ({P.FORM}) in the side panel",
                               "form"))
         if form:
             found.extend(_form_reference(task, form, forms))
-        deadline = props.get(P.DEADLINE)
-        if deadline and not P.is_expression(deadline):
-            try:
-                parse_deadline(deadline)
-            except DeadlineSyntaxError as exc:
-                found.append(_msg(task, str(exc), "deadline"))
-        ladder = props.get(P.ESCALATION)
-        if ladder:
-            try:
-                P.parse_escalation(ladder)
-            except ValueError as exc:
-                found.append(_msg(task, str(exc), "escalation"))
+        for name in CHECKED_PROPERTIES:
+            text = props.get(name)
+            if text:
+                try:
+                    _value_check(name)(text)
+                except ValueError as exc:
+                    found.append(_msg(task, str(exc), name))
         for key in ("camunda:assignee", "camunda:candidateGroups", "camunda:candidateUsers", "camunda:dueDate",
                     "zeebe:assignmentDefinition", "zeebe:taskSchedule"):
             if key in task.foreign:
                 found.append(_msg(task, f"{key} is ignored: Liandong routes by lane/department and sets due "
-                                        "times from the 'deadline' property", "foreign", "warning"))
+                                        f"times from the '{P.DEADLINE}' property", "foreign", "warning"))
     return found
 
 

@@ -21,13 +21,14 @@ from app.common.downloads import file_download
 from app.common.errors import Invalid, NotFound
 from app.common.inputs import bounded_int
 from app.common.pages import committed_page, roles_required
+from app.deadlines.ladder import ESCALATION_EXAMPLE
+from app.engine import properties as P
 from app.extensions import db
 from app.org.kinds import DEPARTMENT_KINDS
 from app.org.roles import Role
 from app.tasks.form_render import build_fields
 
 from . import drafts as ops
-from . import properties as P
 from .models import ProcessDraft, ProcessInstance, ProcessSpec
 from .operations import BundleRejected
 from .operations import make_current as make_version_current
@@ -128,10 +129,10 @@ def modeler(draft_id: int) -> Any:
         "draftId": draft.id, "revision": draft.revision,
         "files": {name: url_for("designer.draft_file", draft_id=draft.id, name=name) for name in sorted(draft.files)},
         "saveUrl": url_for("designer.save", draft_id=draft.id), "kinds": kinds, "forms": sorted(draft.forms),
-        "properties": list(P.SIDE_PANEL_PROPERTIES), "escalationExample": P.ESCALATION_EXAMPLE,
+        "properties": list(P.SIDE_PANEL_PROPERTIES), "formProperty": P.FORM, "escalationExample": ESCALATION_EXAMPLE,
         "messages": draft.messages or [],
     }
-    return render_template("processes/modeler.html", draft=draft, setup=setup)
+    return render_template("processes/modeler.html", draft=draft, setup=setup, prop=P)
 
 
 @blp.get("/drafts/<int:draft_id>/files/<name>")

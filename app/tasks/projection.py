@@ -13,6 +13,7 @@ from app.cases.access import task_workers
 from app.cases.timeline import record
 from app.common.clock import now
 from app.deadlines.arithmetic import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline, remind_at
+from app.engine import properties as P
 from app.extensions import db
 from app.notifications.operations import notify
 from app.org.queries import nearest_unit
@@ -104,9 +105,9 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
         task = Task(
             instance_id=instance.id, case_id=case.id, engine_task_id=ready.id, bpmn_id=ready.bpmn_id,
             name=ready.name, lane=ready.lane, department_kind=kind, unit_id=unit.id if unit else None,
-            unit=unit, state=TaskState.OPEN, form=ready.form, instructions=ready.properties.get("instructions", ""),
+            unit=unit, state=TaskState.OPEN, form=ready.form, instructions=ready.properties.get(P.INSTRUCTIONS, ""),
             deadline=ready.deadline, created_at=at, due_at=due, remind_at=remind,
-            escalation=(ready.properties.get("escalation") or "").strip() or None,
+            escalation=(ready.properties.get(P.ESCALATION) or "").strip() or None,
         )
         start_ladder(task, instance.spec.process_key, book, calendar)
         db.session.add(task)

@@ -1,6 +1,7 @@
 // The process designer's modeler page: bpmn-js / dmn-js modelers (served from static/vendor) and the
 // Liandong side panel, which writes what the platform reads per element into spiffworkflow:properties
-// (department, form, deadline, instructions, escalation) and names lanes after department kinds.
+// (department, form, deadline, instructions, escalation) and names lanes after department kinds. The
+// property names come from the server (setup.properties, setup.formProperty: app/engine/properties.py).
 // Saving posts every opened file's XML; the server validates and answers with the problems list.
 (function () {
   "use strict";
@@ -85,7 +86,7 @@
       var input = $("prop-" + key);
       if (input) { input.value = props[key] || ""; }
     });
-    var form = props.formJsonSchemaFilename;
+    var form = props[setup.formProperty];
     var link = $("form-edit-link");
     link.textContent = "";
     if (form) {
