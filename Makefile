@@ -45,15 +45,10 @@ run: $(STAMP) $(VENDOR_STAMP)
 	  $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 # Production stack on DATABASE_URL (PostgreSQL) and REDIS_URL: gunicorn (deploy/gunicorn.conf.py) + one
-# worker + the cron, in the foreground; Ctrl-C stops all three. For real servers: deploy/systemd/.
+# worker + the cron, in the foreground (deploy/serve.sh); Ctrl-C or SIGTERM stops all three gracefully.
+# For real servers: deploy/systemd/.
 serve: $(STAMP) $(VENDOR_STAMP)
-	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "make serve needs DATABASE_URL and REDIS_URL"; exit 1; }
-	$(BIN)/flask db upgrade
-	trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
-	  $(BIN)/flask worker --queues engine,notify,default & \
-	  $(BIN)/flask cron & \
-	  $(BIN)/gunicorn --config deploy/gunicorn.conf.py & \
-	  wait
+	LIANDONG_BIN=$(BIN) exec bash deploy/serve.sh
 
 # UI text: extract, merge into both catalogs, then fill the English catalog's new entries.
 translations: $(STAMP)

@@ -41,6 +41,10 @@ loglevel = _settings.web_log_level
 # The access log never carries query strings (they may name a child).
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 forwarded_allow_ips = _settings.web_forwarded_allow_ips
+# gunicorn's control socket (``gunicornc``) defaults to one path per user (~/.gunicorn/gunicorn.ctl): a second
+# gunicorn of that user (another installation on the host, a test stack) would take it over from the first.
+# systemd and signals (HUP, TERM, TTIN/TTOU) manage ours.
+control_socket_disable = True
 
 if wants_json(_settings, debug=False, stream=sys.stderr):
     # gunicorn's own lines (start, worker exits, the access log) as JSON like the app's (app/common/logs.py);
