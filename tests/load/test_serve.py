@@ -134,7 +134,7 @@ def _file_reports_until_refused(served: Served, token: str, outcome: Shutdown, g
 
 def test_serve_runs_the_stack_and_stops_it_gracefully(served: Served) -> None:
     from app.audit.models import AuditEvent
-    from app.common.idempotency import CommandKey
+    from app.common.models import CommandKey
     from app.deadlines.models import Escalation
     from app.tasks.models import Task
 
