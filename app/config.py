@@ -9,9 +9,11 @@ error and ``flask settings show`` print ``**********``, never the value.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -384,12 +386,22 @@ SECRET_FIELDS = frozenset({"secret_key", "smtp_password", "metrics_token", "sent
 
 
 def _secret_key(instance: Path) -> str:
-    """A per-installation key kept in ``instance/`` (never in the repo) unless set in the env."""
+    """A per-installation key kept in ``instance/`` (never in the repo) unless set in the env.
+
+    Several processes start at once on a fresh instance (gunicorn's workers, the worker, the cron): each
+    writes a candidate to a private temporary file and hard-links it to ``secret_key``, which only the
+    first link succeeds in; everyone then reads that one file. (Checking for the file and then writing it
+    gave two keys to four processes starting together, and users were signed out at random.)"""
     path = instance / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        fd, candidate = tempfile.mkstemp(prefix=".secret_key.", dir=instance)  # mode 0600
+        try:
+            os.write(fd, secrets.token_urlsafe(48).encode())
+            os.fsync(fd)
+            os.close(fd)
+            with contextlib.suppress(FileExistsError):
+                os.link(candidate, path)  # atomic: the file appears whole, and only once
+        finally:
+            os.unlink(candidate)
+    return path.read_text().strip()
