@@ -100,10 +100,9 @@ def users_tokens(username: str) -> None:
 @click.option("--user", "username", default=None, help="revoke every token of this user")
 def users_revoke_token(token_ids: tuple[int, ...], username: str | None) -> None:
     """Revoke tokens by id (see `flask users tokens`), or all of one user's with --user."""
-    from app.audit.operations import audit
+    from app.org.administration import revoke_user_token, revoke_user_tokens
     from app.org.models import ApiToken
     from app.org.queries import user_by_username
-    from app.org.sessions import revoke_token, revoke_tokens
 
     if not token_ids and not username:
         click.echo("name token ids or --user USERNAME", err=True)
@@ -114,8 +113,7 @@ def users_revoke_token(token_ids: tuple[int, ...], username: str | None) -> None
         if user is None:
             click.echo(f"no user {username!r}", err=True)
             sys.exit(1)
-        revoked += revoke_tokens(user, "revoked")
-        audit(None, "tokens_revoke", "user", user.id, detail={"count": revoked})
+        revoked += revoke_user_tokens(None, user)
     for token_id in token_ids:
         token = db.session.get(ApiToken, token_id)
         if token is None:
@@ -124,8 +122,7 @@ def users_revoke_token(token_ids: tuple[int, ...], username: str | None) -> None
             sys.exit(1)
         if token.revoked_at is None:
             revoked += 1
-        revoke_token(token)
-        audit(None, "token_revoke", "api_token", token.id, detail={"user_id": token.user_id})
+        revoke_user_token(None, token)
     db.session.commit()
     click.echo(f"revoked {revoked} token(s)")
 

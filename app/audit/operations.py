@@ -8,6 +8,9 @@ Where rows are written, one rule:
   only the entry point knows what it revealed and to whom (which page, which basis, which columns).
   Signing in and out are entry-point events too.
 
+``tests/audit/test_audit_rule.py`` holds every ``audit(...)`` call in ``app`` and ``workers`` to this (entry
+points as the layering contract defines them). Account administration is ``app.org.administration``.
+
 Rows are only ever inserted; the app has no code path that updates or deletes them.
 """
 

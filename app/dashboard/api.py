@@ -8,6 +8,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.audit.operations import audit
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
 from app.common.api_doc import BINARY
 from app.common.clock import now
@@ -16,7 +17,7 @@ from app.org.models import User
 from app.org.roles import Role
 
 from . import queries
-from .exports import FORMATS, export
+from .exports import FORMATS, export, export_detail
 from .schemas import DashboardOut, DrillDownArgs, ExportArgs, PeriodArgs, TableOut, TasksOut
 
 blp = Blueprint("dashboard_api", __name__, url_prefix="/api/v1/dashboard", description="County coordinator dashboard")
@@ -83,5 +84,7 @@ class Export(MethodView):
             raise NotFound(f"no export {panel}.{fmt}; panels: {', '.join(queries.PANELS)}; formats: csv, xlsx")
         user = coordinator()
         table, _ = queries.table_for(panel, queries.scope_for(user), now(), args)
-        return Response(export(table, fmt, user, args), mimetype=FORMATS[fmt], headers={
+        data = export(table, fmt)
+        audit(user.id, "export", "dashboard", table.key, detail=export_detail(table, fmt, args))
+        return Response(data, mimetype=FORMATS[fmt], headers={
             "Content-Disposition": f'attachment; filename="liandong-{panel}.{fmt}"'})

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
-
-from app.audit.operations import audit
-from app.org.models import User
 
 from .queries import Table
 
@@ -56,9 +54,12 @@ def to_xlsx(table: Table) -> bytes:
     return out.getvalue()
 
 
-def export(table: Table, fmt: str, user: User, filters: dict[str, object]) -> bytes:
-    """The file for ``table`` in ``fmt``, with an audit row (who exported what, with which filters)."""
-    data = to_csv(table) if fmt == "csv" else to_xlsx(table)
-    audit(user.id, "export", "dashboard", table.key,
-          detail={"format": fmt, "rows": len(table.rows), "filters": {k: str(v) for k, v in filters.items()}})
-    return data
+def export(table: Table, fmt: str) -> bytes:
+    """The file for ``table`` in ``fmt``."""
+    return to_csv(table) if fmt == "csv" else to_xlsx(table)
+
+
+def export_detail(table: Table, fmt: str, filters: dict[str, object]) -> dict[str, Any]:
+    """What an export's audit row records (which format, how many rows, which filters); the page or API
+    that sends the file writes the row (``app.audit.operations``: reads are audited by the entry point)."""
+    return {"format": fmt, "rows": len(table.rows), "filters": {k: str(v) for k, v in filters.items()}}

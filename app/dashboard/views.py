@@ -8,13 +8,14 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request
 from flask_login import current_user
 
+from app.audit.operations import audit
 from app.common.clock import now
 from app.common.inputs import MAX_COUNT, MAX_ID, bounded_int
 from app.common.pages import committed_page, roles_required
 from app.org.roles import Role
 
 from . import queries
-from .exports import FORMATS, export
+from .exports import FORMATS, export, export_detail
 
 blp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates")
 
@@ -65,6 +66,7 @@ def export_panel(panel: str, fmt: str) -> Response:
         abort(404)
     args = _args()
     table, _ = queries.table_for(panel, queries.scope_for(current_user), now(), args)
-    data = export(table, fmt, current_user, {k: v for k, v in args.items() if v is not None})
+    data = export(table, fmt)
+    audit(current_user.id, "export", "dashboard", table.key, detail=export_detail(table, fmt, {k: v for k, v in args.items() if v is not None}))
     return Response(data, mimetype=FORMATS[fmt],
                     headers={"Content-Disposition": f'attachment; filename="liandong-{panel}.{fmt}"'})

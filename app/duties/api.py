@@ -22,7 +22,6 @@ from app.tasks.models import Task
 
 from . import operations
 from .catalog import DEFAULT_FREQUENCIES
-from .files import care_file_for
 from .frequencies import effective_frequencies, set_frequency
 from .models import DutyFrequency, Enrolment
 from .queries import CycleFilter, child_programme, cycle_query, cycle_view
@@ -75,7 +74,6 @@ class Enrolments(MethodView):
         child = operations.child_from_payload(payload.pop("child"))
         operations.ensure_can_manage_child(user, child)
         enrolment = operations.enrol(child, user, **payload)
-        audit(user.id, "create", "enrolment", enrolment.id, case_id=enrolment.case_id)
         return _enrolment_out(enrolment), 201
 
 
@@ -94,7 +92,6 @@ class EndEnrolment(MethodView):
             raise NotFound(f"enrolment {enrolment_id} not found")
         operations.ensure_can_manage_child(user, enrolment.child)
         cancelled = operations.end_enrolment(enrolment, user, payload["end_reason"], payload.get("ended_on"))
-        audit(user.id, "update", "enrolment", enrolment.id, case_id=enrolment.case_id, detail={"ended": True})
         return _enrolment_out(enrolment, cancelled)
 
 
@@ -167,7 +164,6 @@ class Dropouts(MethodView):
             raise Forbidden("schools, education, the child's director and supervisor, and coordinators report dropouts")
         cycle = operations.report_dropout(child, user, school=payload["school"], left_on=payload.get("left_on"),
                                           note=payload["note"])
-        audit(user.id, "create", "dropout", cycle.id, case_id=cycle.case_id)
         return cycle_view(cycle), 201
 
 
@@ -185,7 +181,6 @@ class Entrustments(MethodView):
         child = _child(payload.pop("child_id"))
         operations.ensure_can_manage_child(user, child)
         entrustment = operations.record_entrustment(child, user, **payload)
-        audit(user.id, "create", "entrustment", entrustment.id, case_id=care_file_for(child).id)
         return entrustment, 201
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.audit.operations import audit
 from app.cases.models import Case, Child
 from app.cases.timeline import record
 from app.common.clock import now
@@ -64,6 +65,7 @@ def enrol(child: Child, actor: User | None, *, tags: list[str], key_reasons: lis
     db.session.flush()
     record(case, "enrolled", f"纳入关爱服务：{start_reason}", actor=actor,
            detail={"enrolment_id": enrolment.id, "tags": enrolment.tags, "key_reasons": enrolment.key_reasons})
+    audit(actor.id if actor else None, "create", "enrolment", enrolment.id, case_id=enrolment.case_id)
     return enrolment
 
 
@@ -104,6 +106,8 @@ def end_enrolment(enrolment: Enrolment, actor: User | None, reason: str, ended_o
            detail={"enrolment_id": enrolment.id, "cycles_cancelled": cancelled})
     case.status, case.closed_at = "closed", now()
     db.session.flush()
+    audit(actor.id if actor else None, "update", "enrolment", enrolment.id, case_id=enrolment.case_id,
+          detail={"ended": True})
     return cancelled
 
 
@@ -135,6 +139,7 @@ def report_dropout(child: Child, actor: User | None, *, school: str, left_on: da
     enrolment = active_enrolment(child.id)
     if enrolment is not None and "dropout" not in enrolment.key_reasons:
         enrolment.key_reasons = sorted({*enrolment.key_reasons, "dropout"})
+    audit(actor.id if actor else None, "create", "dropout", cycle.id, case_id=cycle.case_id)
     return cycle
 
 
@@ -165,6 +170,7 @@ def record_entrustment(child: Child, actor: User | None, *, caregiver_name: str,
     start_cycle("entrusted_care_check", f"child:{child.id}", f"entrustment:{entrustment.id}", case,
                 trigger="on_demand", child_id=child.id, entrustment_id=entrustment.id,
                 data=entrustment_data(entrustment), actor=actor)
+    audit(actor.id if actor else None, "create", "entrustment", entrustment.id, case_id=case.id)
     return entrustment
 
 

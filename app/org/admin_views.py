@@ -1,7 +1,8 @@
 """Administration pages: create users, set roles, unit and jurisdiction, reset passwords, end
 sessions, list and revoke API tokens.
 
-Administrators only; every change writes an audit row (who changed whom, what).
+Administrators only; every change writes an audit row (who changed whom, what): the changes are
+``app.org.administration``'s, which write it.
 """
 
 from __future__ import annotations
@@ -13,17 +14,16 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
-from app.audit.operations import audit
 from app.common.errors import Invalid, NotFound
 from app.common.inputs import bounded_int
 from app.common.pages import committed_page, roles_required
 from app.extensions import db
 
+from . import administration
+from .administration import add_user, change_user
 from .models import ApiToken, Region, Unit, User
-from .operations import create_user, set_password, update_user
-from .queries import token_state, tokens_of, user_by_username
+from .queries import token_state, tokens_of
 from .roles import Role
-from .sessions import end_sessions, revoke_token
 
 blp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -72,17 +72,7 @@ def new_user() -> Any:
         values = _form_values()
         username = request.form.get("username", "").strip()
         try:
-            if not username or len(username) > 80:
-                raise Invalid("bad user name", {"username": [gettext("Required, at most 80 characters.")]})
-            if user_by_username(username) is not None:
-                raise Invalid("taken", {"username": [gettext("This user name is taken.")]})
-            user = create_user(username, values["display_name"] or username, None, values["roles"] or {Role.LIAISON},
-                               values["unit"], values["region"])
-            update_user(user, **values)
-            set_password(user, request.form.get("password", ""))
-            audit(current_user.id, "user_create", "user", user.id,
-                  detail={"username": username, "roles": sorted(r.value for r in values["roles"]),
-                          "unit_id": user.unit_id, "region_id": user.region_id})
+            add_user(current_user, username, request.form.get("password", ""), **values)
         except Invalid as exc:
             errors = exc.errors
             return render_template("org/user_form.html", user=None, form=request.form, errors=errors,
@@ -99,16 +89,11 @@ def edit_user(user_id: int) -> Any:
     user = _user(user_id)
     if request.method == "POST":
         values = _form_values()
-        before = {"roles": sorted(r.value for r in user.roles), "unit_id": user.unit_id,
-                  "region_id": user.region_id, "active": user.active}
         try:
-            update_user(user, **values)
+            change_user(current_user, user, **values)
         except Invalid as exc:
             return render_template("org/user_form.html", user=user, form=request.form, errors=exc.errors,
                                    **_choices()), 422
-        after = {"roles": sorted(r.value for r in user.roles), "unit_id": user.unit_id,
-                 "region_id": user.region_id, "active": user.active}
-        audit(current_user.id, "user_update", "user", user.id, detail={"before": before, "after": after})
         flash(gettext("Saved."), "success")
         return redirect(url_for("admin.edit_user", user_id=user.id))
     form = {"display_name": user.display_name, "unit_id": str(user.unit_id or ""),
@@ -123,11 +108,10 @@ def edit_user(user_id: int) -> Any:
 def reset_password(user_id: int) -> Any:
     user = _user(user_id)
     try:
-        set_password(user, request.form.get("password", ""))
+        administration.reset_password(current_user, user, request.form.get("password", ""))
     except Invalid:
         flash(gettext("The new password needs at least 8 characters."), "error")
         return redirect(url_for("admin.edit_user", user_id=user.id))
-    audit(current_user.id, "password_reset", "user", user.id)
     flash(gettext("Password reset for %(name)s.", name=user.username), "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))
 
@@ -138,8 +122,7 @@ def reset_password(user_id: int) -> Any:
 def end_user_sessions(user_id: int) -> Any:
     """Sign the user out everywhere (a lost phone, a shared computer); tokens stay (revoke them below)."""
     user = _user(user_id)
-    end_sessions(user)
-    audit(current_user.id, "sessions_end", "user", user.id)
+    administration.end_user_sessions(current_user, user)
     flash(gettext("Every session of %(name)s has ended.", name=user.username), "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))
 
@@ -152,7 +135,6 @@ def revoke_user_token(user_id: int, token_id: int) -> Any:
     token = db.session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
         raise NotFound(gettext("No such token."))
-    revoke_token(token)
-    audit(current_user.id, "token_revoke", "api_token", token.id, detail={"user_id": user.id})
+    administration.revoke_user_token(current_user, token)
     flash(gettext("Token %(name)s revoked.", name=token.name), "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))

@@ -94,16 +94,14 @@ class RevokeToken(MethodView):
     @committed
     def post(self, token_id: int) -> Any:
         """Revoke a token: it stops working at once (idempotent). Yours, or anyone's for administrators."""
-        from app.audit.operations import audit
         from app.extensions import db
+        from app.org.administration import revoke_user_token
         from app.org.models import ApiToken
         from app.org.roles import Role
-        from app.org.sessions import revoke_token
 
         user = current_api_user()
         token = db.session.get(ApiToken, token_id)
         if token is None or (token.user_id != user.id and not user.has_role(Role.ADMIN)):
             abort(404, message="no such token")
-        revoke_token(token)
-        audit(user.id, "token_revoke", "api_token", token.id, detail={"user_id": token.user_id})
+        revoke_user_token(user, token)
         return _token_out(token)
