@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, current_app, render_template
 
+from app.config import ROOT
 from app.extensions import db
 
 blp = Blueprint("home", __name__)
@@ -53,8 +54,6 @@ def _migrations_check() -> dict[str, Any]:
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
-
-    from app.config import ROOT
 
     location = str(ROOT / "migrations")
     if location not in _code_heads:

@@ -5,7 +5,6 @@ county on two cores and a shared deployment behind a reverse proxy.
 """
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -73,9 +72,11 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
 
 
 def on_starting(server):  # noqa: ARG001 - gunicorn's hook signature
-    """A new server starts from empty counters: files of a previous run's workers would be added in."""
-    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    """A new server starts from empty counters: files of a previous run's workers would be added in.
+    Only prometheus_client's own files (``*.db``) go, whatever else an operator keeps in the folder."""
     _metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in _metrics_dir.glob("*.db"):
+        stale.unlink(missing_ok=True)
 
 
 def child_exit(server, worker):  # noqa: ARG001
