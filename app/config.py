@@ -257,6 +257,13 @@ class Settings(BaseSettings):
             raise ValueError("not a Redis URL (redis://host:6379/0, rediss://, unix://)")
         return raw or None
 
+    @field_validator("sentry_dsn")
+    @classmethod
+    def _dsn(cls, raw: SecretStr | None) -> SecretStr | None:
+        if raw is not None and not re.match(r"^https?://[^@/\s]+@[^/\s]+/\S+$", raw.get_secret_value()):
+            raise ValueError("not a Sentry DSN (https://<key>@<host>/<project>)")
+        return raw
+
     @field_validator("county_timezone")
     @classmethod
     def _timezone(cls, raw: str) -> str:

@@ -209,6 +209,7 @@ NO_CHILD_DATA = {
     "static": "browser assets", "designer.static": "designer assets", "home.index": "deployed processes",
     "home.healthz": "liveness", "api-docs.openapi_json": "the API's description",
     "home.readyz": "readiness: database, Redis, sweep lag, outbox backlog (counts and times)",
+    "metrics.metrics": "Prometheus counts by endpoint name, department kind and queue (loopback or a metrics token)",
     "processes.TimerIncidents": "timer incidents (designers, admins): case and instance ids, the timer element and "
                                 "its error with quoted data values elided",
     "auth.login": "sign-in", "auth.logout": "sign-out", "auth.set_locale": "language switch",

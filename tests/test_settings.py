@@ -76,11 +76,14 @@ def test_overrides_win_over_the_environment(tmp_path: Path) -> None:
     ("LIANDONG_SECURE_COOKIES", "maybe", "valid boolean"),
     ("LIANDONG_LOGIN_LIMIT_PER_ADDRESS", "lots", "not a rate limit"),
     ("LIANDONG_METRICS_ALLOWED_NETWORKS", "10.0.0.0/33", "network"),
+    ("SENTRY_DSN", "sentry.example.org", "not a Sentry DSN"),
 ])
 def test_a_wrong_value_is_refused_naming_the_variable(variable: str, value: str, why: str, tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as refused:
         Settings.from_env({variable: value, "LIANDONG_INSTANCE_DIR": str(tmp_path)})
-    assert f"{variable}=" in refused.value.message and why in refused.value.message
+    assert f"{variable}" in refused.value.message and why in refused.value.message
+    assert variable == "SENTRY_DSN" or f"{variable}={value!r}" in refused.value.message
+    assert variable != "SENTRY_DSN" or value not in refused.value.message  # a secret is never echoed
     assert "\n" not in refused.value.message
 
 
