@@ -72,9 +72,12 @@ def restore_command(archive_path: Path, yes: bool) -> None:
     """Replace the database, attachments and secret key with an archive's; stop web, workers and cron first."""
     from flask_migrate import upgrade
 
+    source = _source()
+    key_file = source.instance_dir / archive.SECRET_KEY
+    key_from_file = key_file.read_text().strip() if key_file.exists() else None
     db.session.remove()
     try:
-        restored = archive.restore(archive_path, _source(), db.engine, overwrite=yes)
+        restored = archive.restore(archive_path, source, db.engine, overwrite=yes)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     if not restored.at_head:
@@ -85,9 +88,11 @@ def restore_command(archive_path: Path, yes: bool) -> None:
     db.session.remove()
     click.echo(f"restored {archive_path}: {_describe(restored.manifest)}; now "
                + ", ".join(f"{n} {name}" for name, n in counts.items()))
-    if current_app.config["SECRET_KEY"] != (Path(_source().instance_dir) / archive.SECRET_KEY).read_text():
-        click.echo("warning: this process runs with another secret key (LIANDONG_SECRET_KEY?): set it to the "
-                   "restored instance/secret_key or unset it, then restart web, workers and cron", err=True)
+    running_key = source.secret_key
+    if running_key != key_file.read_text() and running_key != key_from_file:
+        click.echo("warning: LIANDONG_SECRET_KEY is set and differs from the restored key: set it to the content of "
+                   f"{key_file} (or remove it), or every session and signed link from before is refused", err=True)
+    click.echo("start (or restart) web, workers and cron: they read the restored key and data at start")
 
 
 @backup_cli.command("prune")

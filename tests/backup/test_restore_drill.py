@@ -41,10 +41,10 @@ class Target:
     database_url: str
     instance_dir: Path
 
-    def app(self, clock: Any) -> Flask:
+    def app(self, clock: Any, **overrides: Any) -> Flask:
         """A new app on the target, as a restarted service would be (it reads the secret key now)."""
         return create_app({"database_url": self.database_url, "instance_dir": self.instance_dir, "testing": True,
-                           "redis_url": None, "inline_loop": False, "extra": {"clock": clock}})
+                           "redis_url": None, "inline_loop": False, "extra": {"clock": clock}, **overrides})
 
 
 @pytest.fixture
@@ -170,6 +170,7 @@ def test_back_up_destroy_restore_finds_everything_again(app: Flask, as_user: Any
         restorer = target.app(clock)  # a fresh instance folder makes itself a key; the restore replaces it
         done = _cli(restorer, "backup", "restore", str(archive))
         assert done.exit_code == 0, f"{attempt}: {done.output}"
+        assert "warning" not in done.output and "restart" in done.output
         restarted = target.app(clock)
         assert _snapshot(restarted) == before, attempt
         assert _files(target.instance_dir / "attachments") == files, attempt
@@ -181,8 +182,11 @@ def test_back_up_destroy_restore_finds_everything_again(app: Flask, as_user: Any
         if attempt == "into an empty installation":
             refused = _cli(target.app(clock), "backup", "restore", str(archive))
             assert refused.exit_code == 1 and "already holds data" in refused.output and "--yes" in refused.output
-            again = _cli(target.app(clock), "backup", "restore", str(archive), "--yes")
+            # A key in LIANDONG_SECRET_KEY would win over the restored one: the operator is told.
+            again = _cli(target.app(clock, secret_key="from-the-environment"), "backup", "restore", str(archive),
+                         "--yes")
             assert again.exit_code == 0, again.output
+            assert "warning: LIANDONG_SECRET_KEY is set and differs from the restored key" in again.output
             assert _snapshot(target.app(clock)) == before
             _destroy(target)
 
