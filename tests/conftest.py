@@ -1,7 +1,11 @@
 """Fixtures: one app per test session on SQLite (default) or PostgreSQL (DATABASE_URL).
 
-The schema is built by the Alembic migrations, exactly as ``make run`` builds it;
-every test starts from empty tables.
+The schema is built by the Alembic migrations, exactly as ``make run`` builds it. Every test is rolled
+back (tests/rollback.py): the datasets (``demo``, ``county``) are loaded once and kept while consecutive
+tests use them, and a test starts from exactly that data or from empty tables. Tests that need real
+commits (threads, other processes, other connections) are marked ``committing``; they get the app's own
+session and every table is emptied after them. The real peers (HTTP server thread, Chromium, SMTP) are
+in tests/peers.py.
 """
 
 from __future__ import annotations
@@ -16,17 +20,19 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import ApiClient
+from rollback import Loader, RollbackDatabase, app_session, datasets_of
 
 from app import create_app
 from app.common.clock import FixedClock
-from app.extensions import db
+from app.extensions import db, limiter
 
-pytest_plugins = ["webhelpers", "deadline_helpers"]
-"""Page-test fixtures (``page``: a signed-in browser session) live in tests/webhelpers.py; the deadline,
-worker and dashboard fixtures (``county``, ``api``, ``smtp``) in tests/deadline_helpers.py."""
+pytest_plugins = ["peers"]
 
 START = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 """Tuesday 2026-03-10 09:00 in Asia/Shanghai: an ordinary working morning."""
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -79,20 +85,69 @@ def app(database_url: str, clock: FixedClock, tmp_path_factory: pytest.TempPathF
         db.engine.dispose()  # close pooled connections (server threads' too) before pytest's final GC
 
 
+# -- datasets -------------------------------------------------------------------------------------------
+
+
+def load_shipped() -> dict[str, Any]:
+    """The demo county with every shipped process deployed; its logins by username."""
+    from app.cli import deploy_shipped
+    from app.org.demo import load_demo
+
+    logins = load_demo()
+    deploy_shipped("tests")
+    return {login.username: login for login in logins}
+
+
+def load_county_only() -> None:
+    from deadline_helpers import load_county
+
+    load_county()
+
+
+def load_four_in_one() -> dict[str, Any]:
+    from designer_helpers import four_in_one_demo
+
+    return four_in_one_demo()
+
+
+LOADERS: dict[str, Loader] = {"demo": load_shipped, "county": load_county_only, "four_in_one": load_four_in_one}
+"""What ``demo`` (``@pytest.mark.dataset(NAME)`` picks another) and ``county`` load."""
+
+
+@pytest.fixture(scope="session")
+def database(app: Flask) -> Iterator[RollbackDatabase]:
+    rolled = RollbackDatabase(app)
+    yield rolled
+    rolled.close()
+
+
+def committing(request: pytest.FixtureRequest) -> bool:
+    return request.node.get_closest_marker("committing") is not None
+
+
 @pytest.fixture(autouse=True)
-def _clean(app: Flask, clock: FixedClock) -> Iterator[None]:
+def _database(request: pytest.FixtureRequest, app: Flask, clock: FixedClock,
+              database: RollbackDatabase) -> Iterator[None]:
+    """Each test rolled back to its datasets; a ``committing`` test commits for real, then is emptied."""
     clock.at = START
-    yield
-    with app.app_context():
-        db.session.rollback()
-        tables = [t for t in reversed(db.metadata.sorted_tables)]
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(sa.text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                db.session.execute(table.delete())
-        db.session.commit()
-        db.session.remove()
+    if committing(request):
+        with app_session(database):
+            yield
+        return
+    marker = request.node.get_closest_marker("dataset")
+    database.begin_test(datasets_of(request.fixturenames, marker.args[0] if marker else None), LOADERS)
+    try:
+        yield
+    finally:
+        database.end_test()
+
+
+def _dataset(request: pytest.FixtureRequest, database: RollbackDatabase, name: str) -> Any:
+    if not committing(request):
+        return database.value(name)
+    value = LOADERS[name]()
+    db.session.commit()
+    return value
 
 
 @pytest.fixture
@@ -103,29 +158,20 @@ def ctx(app: Flask) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def demo(ctx: Flask) -> dict[str, Any]:
-    """The demo county with the shipped processes deployed."""
-    from app.cli import deploy_shipped
-    from app.org.demo import load_demo
-
-    logins = load_demo()
-    deploy_shipped("tests")
-    db.session.commit()
-    return {login.username: login for login in logins}
+def demo(ctx: Flask, request: pytest.FixtureRequest, database: RollbackDatabase) -> dict[str, Any]:
+    """The demo county with the shipped processes deployed (``@pytest.mark.dataset`` names fewer)."""
+    marker = request.node.get_closest_marker("dataset")
+    return dict(_dataset(request, database, marker.args[0] if marker else "demo"))
 
 
-class ApiClient:
-    """Calls the REST API as a named demo user with a real bearer token."""
+@pytest.fixture
+def county(ctx: Flask, request: pytest.FixtureRequest, database: RollbackDatabase) -> Flask:
+    """The demo county with the four-in-one process and the timer test diagrams (tests/data) only."""
+    _dataset(request, database, "county")
+    return ctx
 
-    def __init__(self, client: FlaskClient, token: str):
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"}
 
-    def get(self, path: str, **kw: Any) -> Any:
-        return self.client.get(path, headers=self.headers, **kw)
-
-    def post(self, path: str, json: Any = None, **kw: Any) -> Any:
-        return self.client.post(path, json=json, headers=self.headers, **kw)
+# -- clients --------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -133,8 +179,8 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-@pytest.fixture
-def as_user(client: FlaskClient, demo: dict[str, Any]) -> Any:
+def _token_clients(new_client: Any) -> Any:
+    """``make(username)`` -> an ApiClient with a real bearer token for that demo user."""
     tokens: dict[str, str] = {}
 
     def make(username: str) -> ApiClient:
@@ -146,9 +192,31 @@ def as_user(client: FlaskClient, demo: dict[str, Any]) -> Any:
             assert user is not None, username
             tokens[username] = issue_token(user, ttl_days=365)  # tests move the clock by months
             db.session.commit()
-        return ApiClient(client, tokens[username])
+        return ApiClient(new_client(), tokens[username])
 
     return make
 
 
-ROOT = Path(__file__).resolve().parent.parent
+@pytest.fixture
+def as_user(client: FlaskClient, demo: dict[str, Any]) -> Any:
+    """``as_user("police_t01")``: the REST API as that demo user (one test client for all users)."""
+    return _token_clients(lambda: client)
+
+
+@pytest.fixture
+def api(app: Flask, county: Flask) -> Any:
+    """``api("police_t01")`` on the ``county`` dataset (a test client per user)."""
+    return _token_clients(app.test_client)
+
+
+@pytest.fixture
+def page(app: Flask, demo: dict[str, Any]) -> Any:
+    """``page("police_t01")`` -> a signed-in PageClient; ``page(None)`` -> anonymous."""
+    from webhelpers import PageClient
+
+    limiter.reset()
+
+    def make(username: str | None) -> PageClient:
+        return PageClient(app, username)
+
+    return make

@@ -1,25 +1,20 @@
-"""Fixtures and helpers for the deadline, escalation, worker and dashboard tests (issue 4).
+"""Helpers for the deadline, escalation, worker and dashboard tests (issue 4).
 
-``county`` loads the demo county and deploys only what these tests use (the
-four-in-one process and the timer test diagrams), so they do not depend on
-other processes under bpmn/.
+``load_county`` loads the demo county and deploys only what these tests use (the four-in-one process
+and the timer test diagrams), so they do not depend on other processes under bpmn/; the ``county``,
+``api`` and ``smtp`` fixtures are in tests/conftest.py and tests/peers.py.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
-from flask import Flask
-from flask.testing import FlaskClient
-from helpers import report_payload
+from helpers import ApiClient, report_payload
 
 from app.extensions import db
 
@@ -27,16 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 
-class Api:
-    def __init__(self, client: FlaskClient, token: str):
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def get(self, path: str, **kw: Any) -> Any:
-        return self.client.get(path, headers=self.headers, **kw)
-
-    def post(self, path: str, json: Any = None, **kw: Any) -> Any:
-        return self.client.post(path, json=json, headers=self.headers, **kw)
+Api = ApiClient
+"""The name these tests import; one client class serves ``as_user`` and ``api``."""
 
 
 def deploy_test_bpmn(name: str) -> Any:
@@ -55,30 +42,6 @@ def load_county() -> None:
     for name in ("timer_handover", "timer_supervision", "past_deadline"):
         deploy_test_bpmn(name)
     db.session.commit()
-
-
-@pytest.fixture
-def county(ctx: Flask) -> Flask:
-    load_county()
-    return ctx
-
-
-@pytest.fixture
-def api(app: Flask, county: Flask) -> Any:
-    tokens: dict[str, str] = {}
-
-    def make(username: str) -> Api:
-        if username not in tokens:
-            from app.org.operations import issue_token
-            from app.org.queries import user_by_username
-
-            user = user_by_username(username)
-            assert user is not None, username
-            tokens[username] = issue_token(user, ttl_days=365)  # tests move the clock by months
-            db.session.commit()
-        return Api(app.test_client(), tokens[username])
-
-    return make
 
 
 def open_case(process_key: str = "four_in_one", village: str = "t01v01", situation: str = "living_alone",
@@ -168,19 +131,3 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
-    """The app's SMTP settings point at a live aiosmtpd on 127.0.0.1 for the test."""
-    box, port = Mailbox(), free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings = app.config["LIANDONG"]
-    monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
-    monkeypatch.setattr(settings, "smtp_port", port)
-    monkeypatch.setattr(settings, "smtp_from", "liandong@county.example")
-    try:
-        yield box
-    finally:
-        controller.stop()

@@ -8,6 +8,20 @@ from typing import Any
 _keys = itertools.count(1)
 
 
+class ApiClient:
+    """Calls the REST API as one demo user with a real bearer token (fixtures ``as_user`` and ``api``)."""
+
+    def __init__(self, client: Any, token: str):
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.client.get(path, headers=self.headers, **kw)
+
+    def post(self, path: str, json: Any = None, **kw: Any) -> Any:
+        return self.client.post(path, json=json, headers=self.headers, **kw)
+
+
 def report_payload(situation: str = "living_alone", village: str = "t01v01", **child: Any) -> dict[str, Any]:
     body = {
         "child": {

@@ -1,5 +1,6 @@
 """Helpers for page tests: sign in a demo user's browser session, open a case, walk its steps; and for
-browser tests, the app on a real HTTP server and Debian's Chromium driven by Playwright."""
+browser tests, serving an app on a thread and signing in through Debian's Chromium (the fixtures
+``page``, ``live_server`` and ``browser`` are in tests/conftest.py and tests/peers.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from helpers import report_payload
-from werkzeug.serving import make_server
 
-from app.extensions import db, limiter
+from app.extensions import db
 from app.org.sessions import EPOCH_KEY, SEEN_KEY, SINCE_KEY
 
 CHROMIUM = "/usr/bin/chromium"
@@ -96,17 +95,6 @@ class PageClient:
         return self.client.post(path, data=data, **kw)
 
 
-@pytest.fixture
-def page(app: Flask, demo: dict[str, Any]) -> Any:
-    """``page("police_t01")`` -> a signed-in PageClient; ``page(None)`` -> anonymous."""
-    limiter.reset()
-
-    def make(username: str | None) -> PageClient:
-        return PageClient(app, username)
-
-    return make
-
-
 def open_case(as_user: Any, situation: str = "living_alone", village: str = "t01v01", **child: Any) -> dict[str, Any]:
     resp = as_user("reporter_school").post("/api/v1/reports", json=report_payload(situation, village, **child))
     assert resp.status_code == 201, resp.get_json()
@@ -123,15 +111,6 @@ def first_open_task(case_id: int) -> Any:
                               .order_by(Task.id)).first()
 
 
-@pytest.fixture
-def live_server(app: Flask, demo: dict[str, Any]) -> Iterator[str]:
-    """The test app on a real HTTP server thread (same database as the test)."""
-    db.session.commit()
-    limiter.reset()
-    with serving(make_server("127.0.0.1", 0, app, threaded=True)) as base:
-        yield base
-
-
 @contextlib.contextmanager
 def serving(server: Any) -> Iterator[str]:
     """Run an HTTP server (werkzeug's or ``http.server``'s) on a thread; its base URL while inside."""
@@ -143,18 +122,6 @@ def serving(server: Any) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def browser_login(browser: Any, base: str, username: str) -> Any:

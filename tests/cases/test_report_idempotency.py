@@ -32,6 +32,7 @@ def _keyless(**child: Any) -> dict[str, Any]:
     return body
 
 
+@pytest.mark.committing  # two requests on threads at once
 def test_the_same_key_sent_twice_at_once_opens_one_case(app: Any, as_user: Any) -> None:
     """Both copies look for the key before either has written it; the old code then let both insert and
     the second hit the unique index: 500."""
@@ -116,6 +117,7 @@ def test_what_counts_as_the_same_child_reporter_and_minutes(as_user: Any, clock:
 
 
 @pytest.mark.postgres
+@pytest.mark.committing  # two requests on threads at once
 def test_two_keyless_copies_at_once_open_one_case(app: Any, as_user: Any) -> None:
     api = as_user("reporter_school")
     db.session.remove()

@@ -37,8 +37,8 @@ def leaky_helper(value: Any) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _clean() -> Iterator[None]:
-    """Override conftest's autouse database reset: these are pure unit tests with no app."""
+def _database() -> Iterator[None]:
+    """Override conftest's autouse rolled-back database: these are pure unit tests with no app."""
     yield
 
 

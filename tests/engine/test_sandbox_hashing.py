@@ -19,7 +19,7 @@ KEYS = "M = 2 ** 61 - 1\nkeys = range(0, 20_000 * M, M)\n"
 
 
 @pytest.fixture(autouse=True)
-def _clean() -> Iterator[None]:
+def _database() -> Iterator[None]:
     """Pure unit tests: no app or database."""
     yield
 

@@ -10,6 +10,7 @@ import threading
 from collections import Counter
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flows.scenarios import SCENARIOS
 from helpers import open_tasks, report_payload, submit_report, unit_user
@@ -20,6 +21,8 @@ from app.extensions import db
 from app.org.models import User
 from app.org.roles import Role
 from app.tasks.models import Task
+
+pytestmark = pytest.mark.committing  # threads, servers or processes of their own: real commits
 
 CROWD = 10
 FIRST = next(s for s in SCENARIOS.values() if s.start["situation"] == "living_alone").steps[0]

@@ -25,6 +25,8 @@ from app.extensions import db
 from app.org.queries import user_by_username
 from app.tasks.models import Task
 
+pytestmark = pytest.mark.committing  # threads, servers or processes of their own: real commits
+
 SCENARIO = next(s for s in SCENARIOS.values() if s.start["situation"] == "living_alone")
 FIRST = SCENARIO.steps[0]
 

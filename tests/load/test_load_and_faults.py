@@ -26,7 +26,7 @@ from procs import RedisServer, wait_for
 from app.extensions import db
 from load.stack import Client, Stack
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.committing, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.timeout(240)]
 FIRST = next(s for s in SCENARIOS.values() if s.start["situation"] == "living_alone").steps[0]
 VILLAGES = ("t01v01", "t01v02", "t02v01", "t02v02")
 LIAISONS = {"t01": ("police_t01", "police_t01_head"), "t02": ("police_t02", "police_t02_head")}

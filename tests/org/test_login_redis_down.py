@@ -27,11 +27,13 @@ from flask import Flask
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_SERVER = "/usr/bin/redis-server"
+pytestmark = pytest.mark.committing  # the app serves from a process of its own: real commits
 SERVE = """
 import logging, sys
 logging.basicConfig(level=logging.WARNING)  # as a deployment would: warnings reach the log
 from werkzeug.serving import make_server
 from app import create_app
+
 app = create_app({"database_url": sys.argv[1], "redis_url": sys.argv[2], "instance_dir": sys.argv[3],
                   "secret_key": "test-secret", "testing": True, "inline_loop": False})
 make_server("127.0.0.1", int(sys.argv[4]), app, threaded=True).serve_forever()

@@ -14,9 +14,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from webhelpers import live_server  # noqa: F401 (fixture)
+import pytest
 
 from app.engine import isolation
+
+pytestmark = pytest.mark.committing  # threads, servers or processes of their own: real commits
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 MINI = (DATA / "mini.bpmn").read_text(encoding="utf-8")

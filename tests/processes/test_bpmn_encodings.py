@@ -8,19 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from designer_helpers import four_in_one_demo
 
 from app.engine import BundleInvalid, decode_xml
+
+pytestmark = pytest.mark.dataset("four_in_one")
+"""The demo county with only the four-in-one process: these tests are about it, not other bundles."""
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 MINI = (DATA / "mini.bpmn").read_text(encoding="utf-8")
 P = "/api/v1/processes"
 FORM = {"type": "object", "properties": {"ok": {"type": "boolean", "title": "到场"}}, "required": ["ok"]}
-
-
-@pytest.fixture
-def demo(ctx: Any) -> dict[str, Any]:
-    return four_in_one_demo()
 
 
 def _declared(encoding: str) -> str:

@@ -10,20 +10,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import START
-from designer_helpers import four_in_one_demo
 from helpers import open_tasks, submit_report
 
 from app.audit.models import AuditEvent
 from app.extensions import db
 
+pytestmark = pytest.mark.dataset("four_in_one")
+"""The demo county with only the four-in-one process: these tests are about it, not other bundles."""
+
 DATA = Path(__file__).resolve().parent.parent / "data"
 P = "/api/v1/processes"
-
-
-@pytest.fixture
-def demo(ctx: Any) -> dict[str, Any]:
-    """The demo county with only the four-in-one process: these tests are about it, not other bundles."""
-    return four_in_one_demo()
 
 
 def _audit(action: str) -> list[AuditEvent]:

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from conftest import START
-from designer_helpers import four_in_one_demo
 from flask import Flask
 from helpers import open_tasks, submit_report
 from werkzeug.serving import make_server
@@ -24,13 +23,8 @@ from app.extensions import limiter
 from app.org.demo import DEMO_PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [pytest.mark.browser,
+pytestmark = [pytest.mark.committing, pytest.mark.dataset("four_in_one"), pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium")]
-
-
-@pytest.fixture
-def demo(ctx: Any) -> dict[str, Any]:
-    return four_in_one_demo()
 
 
 @pytest.fixture

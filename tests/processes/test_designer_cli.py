@@ -7,16 +7,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from designer_helpers import four_in_one_demo
 from helpers import submit_report
 
 from app.extensions import db
 from app.processes.models import InstanceMigration, ProcessSpec
 
-
-@pytest.fixture
-def demo(ctx: Any) -> dict[str, Any]:
-    return four_in_one_demo()
+pytestmark = pytest.mark.dataset("four_in_one")
+"""The demo county with only the four-in-one process: these tests are about it, not other bundles."""
 
 
 def _v2() -> None:

@@ -10,19 +10,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from designer_helpers import four_in_one_demo
 from flows.scenarios import SCENARIOS
 from helpers import submit_report
 
 from app.extensions import db
 from app.processes.models import ProcessDraft, ProcessInstance, ProcessSpec
 
+pytestmark = pytest.mark.dataset("four_in_one")
+"""The demo county with only the four-in-one process: these tests are about it, not other bundles."""
+
 SCENARIO = SCENARIOS["living_alone_parents_reached_good_caring"]
-
-
-@pytest.fixture
-def demo(ctx: Any) -> dict[str, Any]:
-    return four_in_one_demo()
 
 
 def _draft_id(response: Any) -> int:

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from designer_helpers import four_in_one_demo
 from flows.scenarios import SCENARIOS
 from helpers import open_tasks, submit_report
 
@@ -17,14 +16,12 @@ from app.org.models import User
 from app.processes.models import InstanceMigration, ProcessInstance, ProcessSpec
 from app.tasks.models import Task
 
+pytestmark = pytest.mark.dataset("four_in_one")
+"""The demo county with only the four-in-one process: these tests are about it, not other bundles."""
+
 P = "/api/v1/processes"
 SCENARIO = SCENARIOS["living_alone_parents_reached_good_caring"]
 TRIAGE, LIVING_ALONE = SCENARIO.steps[0], SCENARIO.steps[1]
-
-
-@pytest.fixture
-def demo(ctx: Any) -> dict[str, Any]:
-    return four_in_one_demo()
 
 
 def _instance(case_id: int) -> ProcessInstance:

@@ -15,18 +15,15 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 from conftest import START
-from designer_helpers import four_in_one_demo
 
 from app.extensions import db
+
+pytestmark = pytest.mark.dataset("four_in_one")
+"""The demo county with only the four-in-one process: these tests are about it, not other bundles."""
 
 P = "/api/v1/processes"
 DATA = Path(__file__).resolve().parent.parent / "data"
 REAL_TABLES = ("case_file", "process_instance", "task", "timer", "timeline_entry", "notification", "escalation")
-
-
-@pytest.fixture
-def demo(ctx: Any) -> dict[str, Any]:
-    return four_in_one_demo()
 
 
 def _counts() -> dict[str, int]:

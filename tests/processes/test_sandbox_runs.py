@@ -6,19 +6,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from designer_helpers import four_in_one_demo
 from flows.scenarios import SCENARIOS
 
 from app.extensions import db
 
+pytestmark = pytest.mark.dataset("four_in_one")
+"""The demo county with only the four-in-one process: these tests are about it, not other bundles."""
+
 P = "/api/v1/processes"
 SCENARIO = SCENARIOS["living_alone_parents_reached_good_caring"]
 REAL_TABLES = ("case_file", "process_instance", "task", "timer", "timeline_entry", "notification", "audit_event")
-
-
-@pytest.fixture
-def demo(ctx: Any) -> dict[str, Any]:
-    return four_in_one_demo()
 
 
 def _counts() -> dict[str, int]:

@@ -8,18 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from designer_helpers import four_in_one_demo
 
 from app import engine
+
+pytestmark = pytest.mark.dataset("four_in_one")
+"""The demo county with only the four-in-one process: these tests are about it, not other bundles."""
 
 MINI = (Path(__file__).resolve().parent.parent / "data" / "mini.bpmn").read_text(encoding="utf-8")
 FORM = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 P = "/api/v1/processes"
-
-
-@pytest.fixture
-def demo(ctx: Any) -> dict[str, Any]:
-    return four_in_one_demo()
 
 
 def _namespaced(declarations: int, attributes: int) -> str:

@@ -10,6 +10,7 @@ import re
 import threading
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flows.scenarios import SCENARIOS
 from helpers import open_tasks, submit_report, unit_user
@@ -87,6 +88,7 @@ def test_a_key_belongs_to_one_user_one_task_and_one_body(as_user: Any) -> None:
     assert _completions(other["id"]) == 0 and _completions(task_id) == 1
 
 
+@pytest.mark.committing  # two requests on threads at once
 def test_retries_with_the_same_key_at_the_same_moment_complete_once(app: Any, as_user: Any) -> None:
     task_id, liaison, version = _task(as_user)
     db.session.remove()

@@ -13,7 +13,7 @@ import pytest
 from webhelpers import SHOTS, browser_login
 from xss_scenario import build
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.committing, pytest.mark.browser]
 
 WATCH = """
 window.__violations = [];

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from deadline_helpers import escalation_rows, open_case, tasks_of
 from procs import ROOT, wait_for
 
@@ -17,6 +18,7 @@ from app.extensions import db
 from workers import loop
 
 
+@pytest.mark.committing  # the loop sweeps on a thread of its own
 def test_loop_takes_due_steps_in_the_background(app: Any, county: Any, clock: Any) -> None:
     case = open_case("four_in_one", "t01v01")
     [task] = tasks_of(case.id)

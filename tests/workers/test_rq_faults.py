@@ -28,7 +28,7 @@ from app.org.queries import user_by_username
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FIRST = next(s for s in SCENARIOS.values() if s.start["situation"] == "living_alone").steps[0]
-pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+pytestmark = [pytest.mark.committing, pytest.mark.redis, pytest.mark.postgres]
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from app.deadlines.ladder import LadderStep, replace_ladder
 from app.deadlines.models import SweepMark
 from app.extensions import db
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+pytestmark = [pytest.mark.committing, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 
 @pytest.fixture

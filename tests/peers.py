@@ -1,0 +1,57 @@
+"""Fixtures for the real peers a test talks to: the app on an HTTP server thread, Debian's Chromium, an
+SMTP server. The server thread and the browser's sign-in use connections of their own, so tests using
+``live_server`` are marked ``committing`` (tests/rollback.py); the fixture refuses to start otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from deadline_helpers import Mailbox, free_port
+from flask import Flask
+from webhelpers import ARGS, CHROMIUM, serving
+from werkzeug.serving import make_server
+
+from app.extensions import db, limiter
+
+
+@pytest.fixture
+def live_server(request: pytest.FixtureRequest, app: Flask, demo: dict[str, Any]) -> Iterator[str]:
+    """The test app on a real HTTP server thread (same database as the test, committed)."""
+    if request.node.get_closest_marker("committing") is None:
+        pytest.fail("live_server serves from another thread and connection: mark the test "
+                    "@pytest.mark.committing")
+    db.session.commit()
+    limiter.reset()
+    with serving(make_server("127.0.0.1", 0, app, threaded=True)) as base:
+        yield base
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def smtp(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
+    """The app's SMTP settings point at a live aiosmtpd on 127.0.0.1 for the test."""
+    box, port = Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings = app.config["LIANDONG"]
+    monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
+    monkeypatch.setattr(settings, "smtp_port", port)
+    monkeypatch.setattr(settings, "smtp_from", "liandong@county.example")
+    try:
+        yield box
+    finally:
+        controller.stop()
