@@ -61,6 +61,7 @@ def gunicorn(app: Flask, tmp_path: Path) -> Iterator[str]:
     assert all(line["request_id"] for line in logged if line["logger"] == "liandong.request")
 
 
+@pytest.mark.committing  # gunicorn workers read the task projection over connections of their own
 def test_a_real_scrape_adds_up_both_workers_and_reads_the_task_projection(
         gunicorn: str, as_user: Any, app: Flask) -> None:
     case = submit_report(as_user("reporter_school"), "missing", "t03v02")

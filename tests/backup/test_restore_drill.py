@@ -28,6 +28,7 @@ from helpers import submit_report
 from app import create_app
 from app.extensions import db
 
+pytestmark = pytest.mark.committing  # pg_dump and the restored app read what was committed
 FIRST = next(s for s in SCENARIOS.values() if s.start["situation"] == "living_alone").steps[0]
 PASSWORD = "liandong-demo"
 PDF = b"%PDF-1.4 " + os.urandom(4096)

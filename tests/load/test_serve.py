@@ -30,7 +30,7 @@ from procs import ROOT, RedisServer, app_env, free_port, group_alive, wait_for
 
 from app.extensions import db
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.committing, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(180)]
 
 
 @dataclass
