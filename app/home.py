@@ -9,16 +9,20 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, current_app, render_template
 
+from app.common.clock import now
 from app.config import ROOT
+from app.deadlines.sweep import last_swept
 from app.extensions import db
+from app.notifications.models import EmailOutbox
+from app.processes.queries import all_specs
+from app.tasks.models import TimerIncident
+from workers.queues import REDIS_ERRORS, redis_connection
 
 blp = Blueprint("home", __name__)
 
 
 @blp.get("/")
 def index() -> str:
-    from app.processes.queries import all_specs
-
     return render_template("home.html", specs=all_specs())
 
 
@@ -34,8 +38,6 @@ _redis_lock = threading.Lock()
 
 
 def _redis_check(url: str) -> dict[str, Any]:
-    from workers.queues import REDIS_ERRORS, redis_connection
-
     with _redis_lock:
         client = _redis_clients.setdefault(url, redis_connection(url, timeout=1.0))
     try:
@@ -75,10 +77,6 @@ def readyz() -> tuple[dict[str, Any], int]:
     sweeps from the database meanwhile, so taking web nodes out of service would only make it worse.
     A stalled sweep is what stops escalations, so that is the alert-worthy state.
     """
-    from app.common.clock import now
-    from app.deadlines.sweep import last_swept
-    from app.notifications.models import EmailOutbox
-    from app.tasks.models import TimerIncident
 
     settings = current_app.config["LIANDONG"]
     at = now()

@@ -10,8 +10,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from app.common.api import BEARER_SECURITY, current_api_user, token_required
-from app.common.errors import Forbidden
+from app.common.errors import Forbidden, Unavailable
 from app.org.roles import Role
+
+from .failed import failed_jobs
+from .queues import REDIS_ERRORS, redis_connection
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Background jobs (admins)")
 
@@ -41,10 +44,6 @@ class FailedJobs(MethodView):
             raise Forbidden("only admins can see background jobs")
         if not current_app.config["LIANDONG"].redis_url:
             return {"redis": False, "items": []}
-        from app.common.errors import Unavailable
-
-        from .failed import failed_jobs
-        from .queues import REDIS_ERRORS, redis_connection
 
         try:
             return {"redis": True, "items": [j.as_dict() for j in failed_jobs(redis_connection(timeout=2.0))]}

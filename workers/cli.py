@@ -8,7 +8,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from .queues import QUEUES, redis_connection
+from .cron import SurvivingCron
+from .failed import failed_jobs, requeue
+from .queues import QUEUES, REDIS_ERRORS, redis_connection
+from .worker import SurvivingWorker
 
 jobs_cli = AppGroup("jobs", help="Background jobs (RQ): failed jobs for admins.")
 
@@ -42,7 +45,6 @@ def worker_command(queue_names: str, burst: bool) -> None:
     # never shared across a fork. A worker that dies leaves its job "abandoned"; RQ's registry
     # cleanup retries it once the heartbeat expires. SurvivingWorker: Redis errors never end it,
     # and its scheduler is a thread (workers/worker.py).
-    from .worker import SurvivingWorker
 
     url = current_app.config["LIANDONG"].redis_url
     worker = SurvivingWorker(names, lambda: redis_connection(url))
@@ -58,7 +60,6 @@ def cron_command() -> None:
 
     Survives Redis outages and hangs (it sweeps from the database meanwhile); only SIGTERM/SIGINT end it.
     """
-    from .cron import SurvivingCron
 
     connection = _redis_or_exit(timeout=CRON_REDIS_TIMEOUT)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -71,8 +72,6 @@ def cron_command() -> None:
 @click.option("--limit", default=50, show_default=True)
 def jobs_failed(limit: int) -> None:
     """List failed jobs, newest first (id, queue, function, error)."""
-    from .failed import failed_jobs
-    from .queues import REDIS_ERRORS
 
     try:
         rows = failed_jobs(_redis_or_exit(timeout=2.0), limit)
@@ -91,7 +90,6 @@ def jobs_failed(limit: int) -> None:
 @click.argument("job_id")
 def jobs_requeue(job_id: str) -> None:
     """Put a failed job back on its queue."""
-    from .failed import requeue
 
     click.echo(f"requeued {job_id} on {requeue(_redis_or_exit(), job_id)}")
 

@@ -11,6 +11,8 @@ import logging
 import time
 from datetime import datetime
 
+from app.common.clock import now
+from app.duties.scheduler import start_due_duties as run
 from app.extensions import db
 
 from .jobs import job_context
@@ -27,8 +29,6 @@ def start_due_duties(at_iso: str | None = None) -> int:
     Idempotent: each (duty, subject, period) is one ``duty_cycle`` row, inserted
     with ON CONFLICT DO NOTHING, so reruns and concurrent runs start nothing twice.
     """
-    from app.common.clock import now
-    from app.duties.scheduler import start_due_duties as run
 
     with job_context():
         at = datetime.fromisoformat(at_iso) if at_iso else now()

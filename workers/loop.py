@@ -25,6 +25,9 @@ from pathlib import Path
 
 from flask import Flask
 
+from .duties import DutiesTicker
+from .jobs import sweep
+
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "sweep.lock"
@@ -93,9 +96,6 @@ class InlineLoop:
         return False
 
     def _run(self) -> None:
-        from .duties import DutiesTicker
-        from .jobs import sweep
-
         duties = DutiesTicker()
         waiting = False
         while not self.stopped.is_set():

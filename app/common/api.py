@@ -11,7 +11,8 @@ from flask_smorest import Api
 from flask_smorest import abort as smorest_abort
 
 from app.common.api_doc import ApiError, ErrorResponsesPlugin, document_response
-from app.common.errors import DomainError
+from app.common.errors import Conflict, DomainError
+from app.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,8 +54,6 @@ def exception_headers(error: Any) -> dict[str, str]:
 
 
 def domain_error_response(error: DomainError) -> tuple[dict[str, Any], int]:
-    from app.extensions import db
-
     db.session.rollback()
     body: dict[str, Any] = {"code": error.status, "message": error.message}
     if error.errors:
@@ -120,9 +119,6 @@ def committed(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from sqlalchemy.orm.exc import StaleDataError
-
-        from app.common.errors import Conflict
-        from app.extensions import db
 
         try:
             result = view(*args, **kwargs)

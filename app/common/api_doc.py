@@ -26,6 +26,8 @@ from typing import Any
 from apispec import BasePlugin
 from marshmallow import Schema, fields
 
+from app.common.downloads import DOWNLOAD_CONTENT_TYPE
+
 
 class ApiError(Schema):
     """Every API error body: flask-smorest's (``status``) and the domain errors' share ``code`` and ``message``."""
@@ -42,8 +44,6 @@ BINARY = {"type": "string", "format": "binary"}
 
 def download_responses(blp: Any) -> Any:
     """``@download_responses(blp)``: the view answers 200 with a file as an attachment (``file_download``)."""
-    from app.common.downloads import DOWNLOAD_CONTENT_TYPE
-
     return blp.alt_response(200, success=True, content_type=DOWNLOAD_CONTENT_TYPE, schema=BINARY,
                             description="the file, as an attachment")
 

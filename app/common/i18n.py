@@ -19,6 +19,10 @@ from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import format_datetime, format_timedelta, get_locale, gettext
 from flask_login import current_user
 
+from app.extensions import babel
+
+from .labels import label, options
+
 LOCALES = ("zh_CN", "en")
 DEFAULT_LOCALE = "zh_CN"
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
@@ -87,14 +91,11 @@ def due_relative(due: datetime | None, at: datetime) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from app.extensions import babel
-
     compile_catalogs()
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["LIANDONG"].county_timezone)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
-    from .labels import label, options
 
     app.jinja_env.filters.update(local_dt=local_dt)
     app.context_processor(lambda: {"current_locale": str(get_locale() or DEFAULT_LOCALE)})

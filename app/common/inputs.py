@@ -16,6 +16,10 @@ from flask.json.provider import DefaultJSONProvider
 from marshmallow import ValidationError, fields, validate
 from werkzeug.routing import IntegerConverter, Map
 
+from app.common.api import domain_error_response
+from app.common.errors import DomainError
+from app.common.pages import error_page
+
 MAX_ID = 2**31 - 1
 """The largest value of a PostgreSQL ``integer`` column (every id and foreign key)."""
 
@@ -183,15 +187,10 @@ def _form_fields() -> Any:
 def _refusal(message: str, status: int) -> Any:
     from flask import request
 
-    from app.common.errors import DomainError
-
     error = DomainError(message)
     error.status = status
     if request.path.startswith("/api/"):
-        from app.common.api import domain_error_response
-
         return domain_error_response(error)
-    from app.common.pages import error_page
 
     return error_page(status, message)
 

@@ -19,7 +19,9 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.common import headers
-from app.common.errors import DomainError, Forbidden
+from app.common.api import api, domain_error_response, exception_headers
+from app.common.errors import Conflict, DomainError, Forbidden
+from app.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,9 +45,6 @@ def committed_page(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from sqlalchemy.orm.exc import StaleDataError
-
-        from app.common.errors import Conflict
-        from app.extensions import db
 
         try:
             result = view(*args, **kwargs)
@@ -89,8 +88,6 @@ def error_page(status: int, message: str) -> tuple[Any, int]:
 
 def domain_error(error: DomainError) -> Any:
     """JSON for the API (as before), an HTML page or htmx message for pages."""
-    from app.common.api import domain_error_response
-    from app.extensions import db
 
     if request.path.startswith("/api/"):
         return domain_error_response(error)
@@ -100,13 +97,10 @@ def domain_error(error: DomainError) -> Any:
 
 def http_error_page(error: HTTPException) -> Any:
     if request.path.startswith("/api/"):
-        from app.common.api import api
-
         return api.handle_http_exception(error)
     description = error.description or ""
     if error.code == 429:
         description = gettext("Too many attempts. Wait a minute and try again.")
-    from app.common.api import exception_headers
 
     body, status = error_page(error.code or 500, description)
     return body, status, exception_headers(error)
@@ -127,13 +121,10 @@ def server_error_page(error: InternalServerError) -> Any:
     was saved. The transaction is rolled back first; if the layout itself fails (it reads the signed-in
     user), a fixed page with no database access answers instead. The error is logged by Flask, without
     statement values (``hide_parameters``)."""
-    from app.extensions import db
 
     with contextlib.suppress(Exception):
         db.session.rollback()
     if request.path.startswith("/api/"):
-        from app.common.api import api
-
         return api.handle_http_exception(error)
     try:
         return error_page(500, gettext("Nothing was saved. Please try again; if it keeps happening, tell your "

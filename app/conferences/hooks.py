@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from app.cases.access import Basis, register_basis
 from app.cases.models import Case
+from app.deadlines.escalation import register_audience
 from app.org.models import User
 from app.tasks.models import Task
 
@@ -20,7 +21,6 @@ def _team(task: Task, case: Case) -> list[User]:
 
 def connect() -> None:
     """Called once by ``create_app``; registering again replaces the resolver and the provider."""
-    from app.deadlines.escalation import register_audience
 
     register_audience("conference_team", _team)
     register_basis(Basis.CONFERENCE, invited_to_case)

@@ -10,7 +10,13 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.common.clock import FixedClock
 from app.extensions import db
+from workers.jobs import sweep
+
+from .calendar import clear_day, set_day, year_view
+from .ladder import LadderBook, replace_ladder, seed_default_ladders, steps_from_json
+from .models import ANY
 
 calendar_cli = AppGroup("calendar", help="The county's working calendar (holidays, make-up working days).")
 deadlines_cli = AppGroup("deadlines", help="Deadline sweeps.")
@@ -23,7 +29,6 @@ ladders_cli = AppGroup("ladders", help="Escalation ladders.")
 @click.option("--note", default="", help="e.g. 春节调休")
 def calendar_set(day: datetime, kind: str, note: str) -> None:
     """Mark DAY as a working day (调休 make-up day) or a holiday, overriding the official calendar."""
-    from .calendar import set_day
 
     set_day(day.date(), kind == "workday", note)
     db.session.commit()
@@ -34,7 +39,6 @@ def calendar_set(day: datetime, kind: str, note: str) -> None:
 @click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
 def calendar_clear(day: datetime) -> None:
     """Remove the override for DAY."""
-    from .calendar import clear_day
 
     removed = clear_day(day.date())
     db.session.commit()
@@ -45,7 +49,6 @@ def calendar_clear(day: datetime) -> None:
 @click.argument("year", type=int, default=None, required=False)
 def calendar_show(year: int | None) -> None:
     """Overrides, weekday holidays and weekend working days of YEAR; warns when the library lacks YEAR."""
-    from .calendar import year_view
 
     view = year_view(year or date.today().year)
     if not view.known_to_library:
@@ -63,8 +66,6 @@ def calendar_show(year: int | None) -> None:
 @click.option("--at", "at_text", default=None, help="ISO time to sweep as of (default: now), e.g. 2027-02-10T09:00+08:00")
 def deadlines_sweep(at_text: str | None) -> None:
     """Run one sweep now, in this process: due ladder steps, BPMN timers, unsent mail, digests."""
-    from app.common.clock import FixedClock
-    from workers.jobs import sweep
 
     if at_text:
         try:
@@ -91,7 +92,6 @@ def deadlines_sweep(at_text: str | None) -> None:
 @click.option("--kind", "department_kind", default=None)
 def ladders_show(process_key: str | None, department_kind: str | None) -> None:
     """The ladder a task of PROCESS and department KIND would climb, and where it comes from."""
-    from .ladder import LadderBook
 
     ladder = LadderBook().for_task(process_key, department_kind)
     click.echo(f"ladder {ladder.key[0]}/{ladder.key[1]}")
@@ -104,7 +104,6 @@ def ladders_show(process_key: str | None, department_kind: str | None) -> None:
 @ladders_cli.command("seed")
 def ladders_seed() -> None:
     """Store the built-in ladders as rows (idempotent), so they can be edited as data."""
-    from .ladder import seed_default_ladders
 
     created = seed_default_ladders()
     db.session.commit()
@@ -115,8 +114,6 @@ def ladders_seed() -> None:
 @click.argument("path", type=click.File("r", encoding="utf-8"))
 def ladders_load(path) -> None:  # type: ignore[no-untyped-def]
     """Replace ladders from JSON: [{"process": "*", "kind": "police", "steps": [{level, name, anchor, ...}]}]."""
-    from .ladder import replace_ladder, steps_from_json
-    from .models import ANY
 
     try:
         for item in json.load(path):

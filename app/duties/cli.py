@@ -7,7 +7,11 @@ from datetime import datetime
 import click
 from flask.cli import AppGroup
 
+from app.common.clock import now
 from app.extensions import db
+
+from .frequencies import effective_frequencies
+from .scheduler import start_due_duties
 
 duties_cli = AppGroup("duties", help="Recurring duties (visits, assessments, data comparison, reports).")
 
@@ -16,9 +20,6 @@ duties_cli = AppGroup("duties", help="Recurring duties (visits, assessments, dat
 @click.option("--at", "at_text", default=None, help="ISO time with offset (default: now)")
 def duties_run(at_text: str | None) -> None:
     """Start the duty cycles due at --at and escalate missed ones (idempotent); commits once."""
-    from app.common.clock import now
-
-    from .scheduler import start_due_duties
 
     at = datetime.fromisoformat(at_text) if at_text else now()
     if at.tzinfo is None:
@@ -31,7 +32,6 @@ def duties_run(at_text: str | None) -> None:
 @duties_cli.command("frequencies")
 def duties_frequencies() -> None:
     """The cadence rules in force (defaults with the county's overrides)."""
-    from .frequencies import effective_frequencies
 
     for (duty, selector), cadence in sorted(effective_frequencies().items()):
         click.echo(f"{duty:16} {selector:28} {cadence}")

@@ -11,6 +11,7 @@ from app.common.clock import now
 from app.extensions import db
 from app.org.models import User
 
+from .email import queue_emails
 from .models import Notification
 
 
@@ -30,7 +31,6 @@ def notify(users: Iterable[User], kind: str, title: str, *, body: str = "", case
         created.append(note)
         recipients[user.id] = user
     db.session.flush()
-    from .email import queue_emails
 
     queue_emails(created, recipients)
     return created

@@ -16,6 +16,7 @@ from app.extensions import db
 
 from .kinds import DEPARTMENT_KINDS
 from .models import ApiToken, Region, Unit, User, UserRole
+from .queries import user_by_username
 from .roles import Role
 from .sessions import cut_off
 
@@ -53,7 +54,6 @@ def authenticate(username: str, password: str) -> User | None:
     Exactly one argon2 verification runs whatever the outcome (unknown name, inactive user, no
     password, wrong password), so the answer's timing does not tell which names exist.
     """
-    from .queries import user_by_username
 
     user = user_by_username(username) if username else None
     real = user.password_hash if user is not None and user.password_hash else None

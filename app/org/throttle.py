@@ -14,6 +14,8 @@ import time
 from flask import current_app, request
 from limits import RateLimitItem, parse_many
 
+from app.extensions import limiter
+
 logger = logging.getLogger(__name__)
 
 
@@ -27,7 +29,6 @@ def _key() -> tuple[str, str, str]:
 
 def refused_token_wait() -> int | None:
     """Count one refused token from this address; the seconds to wait if it is now over the limit."""
-    from app.extensions import limiter
 
     try:
         strategy = limiter.limiter

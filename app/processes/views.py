@@ -27,6 +27,7 @@ from app.extensions import db
 from app.org.kinds import DEPARTMENT_KINDS
 from app.org.roles import Role
 from app.tasks.form_render import build_fields
+from app.tasks.timers import open_incidents
 
 from . import drafts as ops
 from .models import ProcessDraft, ProcessInstance, ProcessSpec
@@ -53,7 +54,6 @@ def index() -> Any:
         .join(ProcessInstance, ProcessInstance.spec_id == ProcessSpec.id)
         .where(ProcessInstance.status == "running").group_by(ProcessSpec.process_key)).all())
     drafts = list(db.session.scalars(sa.select(ProcessDraft).order_by(ProcessDraft.updated_at.desc()).limit(50)))
-    from app.tasks.timers import open_incidents
 
     return render_template("processes/index.html", latest=list(latest.values()), running=running, drafts=drafts,
                            incidents=open_incidents())

@@ -20,6 +20,10 @@ from flask import current_app
 from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
+from app.extensions import db
+from app.processes.models import ProcessInstance
+from app.processes.queries import form_schema
+
 from .forms import form_errors
 from .models import Task
 
@@ -221,9 +225,6 @@ def friendly_errors(schema: dict[str, Any] | None, data: dict[str, Any]) -> dict
 
 def schema_of(task: Task) -> dict[str, Any] | None:
     """The form schema of the process version the task's case runs on."""
-    from app.extensions import db
-    from app.processes.models import ProcessInstance
-    from app.processes.queries import form_schema
 
     instance = db.session.get(ProcessInstance, task.instance_id)
     return form_schema(instance.spec, task.form) if instance and task.form else None

@@ -13,12 +13,17 @@ from app.cases.access import task_workers
 from app.cases.timeline import record
 from app.common.clock import now
 from app.deadlines.arithmetic import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline, remind_at
+from app.deadlines.calendar import absolute_deadline, office_hours_reminder
+from app.deadlines.calendar import working_calendar as stored_calendar
+from app.deadlines.escalation import start_ladder, stop_ladder
+from app.deadlines.ladder import LadderBook
 from app.engine import properties as P
 from app.extensions import db
 from app.notifications.operations import notify
 from app.org.queries import nearest_unit
 
 from .models import Task, TaskState
+from .timers import sync_timers
 
 if TYPE_CHECKING:
     from app import engine
@@ -29,8 +34,6 @@ if TYPE_CHECKING:
 
 def working_calendar() -> WorkingCalendar:
     """The county's calendar: the official schedule plus the overrides admins stored (``calendar_day``)."""
-    from app.deadlines.calendar import working_calendar as stored_calendar
-
     return stored_calendar()
 
 
@@ -45,7 +48,6 @@ def compute_due(created: datetime, deadline: str | None,
     """
     if not deadline:
         return None, None
-    from app.deadlines.calendar import absolute_deadline, office_hours_reminder
 
     tz = ZoneInfo(current_app.config["LIANDONG"].county_timezone)
     calendar = calendar or working_calendar()
@@ -82,8 +84,6 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
 
     Returns the tasks created by this sync (for notifications).
     """
-    from app.deadlines.escalation import start_ladder, stop_ladder
-    from app.deadlines.ladder import LadderBook
 
     at = now()
     calendar: WorkingCalendar | None = None  # read only when a task opens: most steps open none
@@ -129,7 +129,6 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
         stop_ladder(row)
         record(case, "task_cancelled", f"{row.name} withdrawn by the process", task=row,
                detail={"bpmn_id": row.bpmn_id, "task": row.name})
-    from .timers import sync_timers
 
     sync_timers(instance.id, case.id, snap.timers, at)
     return created

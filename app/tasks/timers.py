@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from app.common.clock import now
 from app.engine import WaitingTimer
 from app.extensions import db
+from app.org.models import User
 
 from .models import Timer, TimerIncident
 
@@ -110,7 +111,6 @@ INCIDENT_READERS = ("admin", "process_designer", "county_coordinator")
 
 def incidents_for(user: object, case_id: int) -> list[TimerIncident]:
     """The case's open timer incidents if ``user`` is one of ``INCIDENT_READERS``, else none."""
-    from app.org.models import User
 
     if not isinstance(user, User) or not user.roles.intersection(INCIDENT_READERS):
         return []
