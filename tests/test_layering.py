@@ -129,11 +129,13 @@ def test_function_level_imports_need_a_reason(tmp_path, monkeypatch):
 
 
                 def explained():
-                    # deferred: the CLI imports the whole app only when run
+                    # deferred: the factory imports the whole app only when an app is made
                     from pkg.mid import ops
-                    from pkg.mid import views  # deferred: same reason
+                    from pkg.mid import views
+                    from pkg.low import more  # deferred: a reason of its own
+
                     from . import other
-                    return ops, views, other
+                    return ops, views, more, other
             """,
         },
     )
@@ -143,5 +145,5 @@ def test_function_level_imports_need_a_reason(tmp_path, monkeypatch):
     assert not check.kept
     assert check.metadata["found"] == [
         "pkg/low/models.py:6: from pkg.base import types",
-        "pkg/low/models.py:14: from . import other",
+        "pkg/low/models.py:16: from . import other",
     ]
