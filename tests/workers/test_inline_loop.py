@@ -57,9 +57,9 @@ for _ in sys.stdin:  # one line in, one status line out
 
 class WebProcess:
     def __init__(self, database_url: str, instance: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", STAND_IN, database_url, str(instance)], cwd=ROOT,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                     stderr=open(instance / f"web-{time.monotonic_ns()}.log", "w"))  # noqa: SIM115
+        with open(instance / f"web-{time.monotonic_ns()}.log", "w") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen([sys.executable, "-c", STAND_IN, database_url, str(instance)], cwd=ROOT,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, stderr=log)
 
     def status(self) -> dict[str, Any]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -70,7 +70,7 @@ class WebProcess:
     def end(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
-        self.proc.wait(10)
+        self.proc.communicate(timeout=10)  # closes our ends of its pipes
 
 
 def test_several_web_processes_on_one_host_sweep_in_one_of_them_at_a_time(tmp_path: Path) -> None:
