@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,7 +14,7 @@ from typing import Any
 
 import pytest
 from deadline_helpers import escalation_rows, open_case, tasks_of
-from procs import ROOT, wait_for
+from procs import ROOT, app_env, free_port, spawn, stop_group, wait_for
 
 from app.extensions import db
 from workers import loop
@@ -105,3 +107,41 @@ def test_several_web_processes_on_one_host_sweep_in_one_of_them_at_a_time(tmp_pa
         first.end()
         if second is not None:
             second.end()
+
+
+def _sweepers(log: Path) -> list[int]:
+    """Pids that logged taking the host's sweep, in order."""
+    found = re.findall(r"inline sweep loop: process (\d+) sweeps for this host", log.read_text(errors="replace"))
+    return [int(pid) for pid in found]
+
+
+def test_gunicorn_workers_of_the_embedded_setup_sweep_in_one_worker(tmp_path: Path) -> None:
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    url = f"sqlite:///{tmp_path / 'liandong.db'}"
+    schema = create_app({"database_url": url, "instance_dir": tmp_path, "secret_key": "test-secret",
+                         "testing": True, "redis_url": None, "inline_loop": False})
+    with schema.app_context():
+        upgrade()
+        db.engine.dispose()
+    port, log = free_port(), tmp_path / "web.log"
+    env = app_env(url, None, tmp_path, LIANDONG_INLINE_LOOP="1", LIANDONG_SWEEP_INTERVAL="1",
+                  LIANDONG_WEB_BIND=f"127.0.0.1:{port}", LIANDONG_WEB_WORKERS="3", LIANDONG_LOG_LEVEL="INFO")
+    web = spawn(["gunicorn", "--config", "deploy/gunicorn.conf.py"], env, log)
+    try:
+        wait_for(lambda: log.read_text(errors="replace").count("inline sweep loop:") >= 3, 90,
+                 "three workers to start their loops")
+        time.sleep(2)
+        [first] = _sweepers(log)
+        assert log.read_text().count("stands by") == 2
+        assert (tmp_path / loop.LOCK_NAME).read_text().strip() == str(first)
+        os.kill(first, signal.SIGKILL)  # gunicorn starts a new worker; one of the others takes the sweep over
+        wait_for(lambda: len(_sweepers(log)) == 2, 30, "another worker to take the sweep over")
+        second = _sweepers(log)[1]
+        assert second != first and (tmp_path / loop.LOCK_NAME).read_text().strip() == str(second)
+        time.sleep(2)
+        assert len(_sweepers(log)) == 2  # and nobody else
+    finally:
+        stop_group(web)
