@@ -86,6 +86,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         Engine._liandong_pragmas = True  # type: ignore[attr-defined]
 
     _register_models()
+    _connect_events()
     _register_api(app)
     _register_cli(app)
     _register_pages(app, settings)
@@ -117,14 +118,13 @@ def _register_api(app: Flask) -> None:
     from .conferences.hooks import connect as connect_conference_hooks
     from .deadlines.hooks import connect as connect_deadline_hooks
     from .duties.api import blp as duties_blp
-    from .duties.receivers import connect as connect_duty_receivers
     from .extensions import csrf
     from .org.api import blp as org_blp
     from .processes.api import blp as processes_blp
     from .tasks.api import blp as tasks_blp
     from .tasks.hooks import connect as connect_task_hooks
+    from .workflow import api as _completion_api  # noqa: F401  (adds POST /api/v1/tasks/<id>/complete to tasks_blp)
 
-    connect_duty_receivers()
     connect_task_hooks(steps_without_basis=STEPS_WITHOUT_UNIT_BASIS)
     connect_conference_hooks()
     connect_deadline_hooks()
@@ -138,6 +138,17 @@ def _register_api(app: Flask) -> None:
     from .home import blp as home_blp
 
     app.register_blueprint(home_blp)
+
+
+def _connect_events() -> None:
+    """Subscribe each package to the domain events it reacts to (``app.common.events``), once per app."""
+    from .cases.receivers import connect as connect_cases
+    from .duties.receivers import connect as connect_duties
+    from .workflow.receivers import connect as connect_workflow
+
+    connect_cases()
+    connect_workflow()
+    connect_duties()
 
 
 def _register_pages(app: Flask, settings: Settings) -> None:
@@ -178,6 +189,7 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     from .org.admin_views import blp as admin_blp
     from .org.views import blp as auth_blp
     from .tasks.views import blp as inbox_blp
+    from .workflow import views as _completion_page  # noqa: F401  (adds POST /tasks/<id>/complete to inbox_blp)
 
     for blp in (auth_blp, admin_blp, inbox_blp, workspace_blp, alerts_blp, conferencing_blp):
         app.register_blueprint(blp)

@@ -238,11 +238,12 @@ def tasks_complete(username: str, task_id: int, data: str) -> None:
 
     from app.common.errors import DomainError, Invalid
     from app.tasks import operations
+    from app.workflow import commands
 
     user = _user_or_exit(username)
     try:
         parsed = json.loads(data)
-        task = operations.complete(operations.get_task(task_id), user, parsed)
+        task = commands.complete(operations.get_task(task_id), user, parsed)
         db.session.commit()
     except json.JSONDecodeError as exc:
         _fail(Invalid(f"DATA is not JSON: {exc}"))

@@ -1,6 +1,6 @@
 """The platform measured through its service layer, one transaction per completion (like a request).
 
-Timed region of a completion: ``app.tasks.operations.complete(task, user, data)`` + ``db.session.commit()``.
+Timed region of a completion: ``app.workflow.commands.complete(task, user, data)`` + ``db.session.commit()``.
 Every completion and case start runs in a fresh session (``db.session.remove()`` after each, as the
 end of a request does), so nothing is served from a warm identity map. Loading the task row and the
 acting user (what the view and the bearer-token check do first) happen in that session just before
@@ -25,7 +25,7 @@ from stats import Samples
 from workload import CHAIN_START, MainStep, chain_files, chain_step_id, chain_user, report_body
 
 import app.engine
-import app.tasks.operations
+import app.workflow.commands
 from app import create_app
 
 SPEC_CONTENT = re.compile(r"process_spec(_\d+)?\.(files|forms|spec_json|user_tasks)\b")
@@ -143,7 +143,7 @@ class Platform:
 
         self._wrap(app.engine, "complete_task", "engine_seconds")
         self._wrap(app.engine, "start_instance", "engine_seconds")
-        self._wrap(app.tasks.operations, "validate_form_data", "form_seconds")
+        self._wrap(app.workflow.commands, "validate_form_data", "form_seconds")
 
     def setup_demo(self) -> None:
         from app.cli import deploy_shipped
@@ -202,7 +202,7 @@ class Platform:
         before = c.snapshot()
         cpu0 = process_time()
         t0 = perf_counter()
-        app.tasks.operations.complete(task, user, data)
+        app.workflow.commands.complete(task, user, data)
         t1 = perf_counter()
         sql_before_commit = c.sql_seconds
         db.session.commit()
@@ -261,10 +261,10 @@ class Platform:
                   progress: Callable[[str], None]) -> None:
         from app.cases.models import Case
         from app.extensions import db
-        from app.processes import runtime
         from app.processes.models import ProcessInstance, ProcessSpec
         from app.processes.operations import deploy
         from app.tasks.models import Task
+        from app.workflow import commands as runtime
 
         spec = deploy(chain_files(n_steps), forms={}, note="bench chain")
         db.session.commit()

@@ -286,10 +286,10 @@ def world(as_user: Any) -> World:
     from app.duties.operations import enrol
     from app.notifications.models import Notification
     from app.org.queries import user_by_username
-    from app.tasks import operations
     from app.tasks.attachments import add_attachment
     from app.tasks.comments import add_comment
     from app.tasks.models import Task
+    from app.workflow import commands as operations
 
     _second_county_and_unit_reporter()
     db.session.commit()

@@ -72,8 +72,8 @@ def test_a_units_preparation_text_follows_the_step_rule_in_the_conference_api(as
     from app.cases.models import Case
     from app.conferences.operations import schedule
     from app.org.queries import user_by_username
-    from app.tasks import operations
     from app.tasks.models import Task
+    from app.workflow import commands as operations
 
     notes = "司法所掌握：家中曾有暴力记录"
     case_id = report_case(as_user)["case_id"]

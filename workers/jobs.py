@@ -66,7 +66,7 @@ def fire_timers(instance_id: int) -> bool:
     an incident on the instance in a second transaction, and the sweep tries
     again once the backoff has passed.
     """
-    from app.processes.runtime import fire_due_timers
+    from app.workflow.commands import fire_due_timers
 
     with job_context():
         try:

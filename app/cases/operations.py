@@ -1,4 +1,4 @@
-"""Writes about cases: accepting a report starts a case and its main process."""
+"""Writes about cases: accepting a report opens a case; the workflow starts its process on ``report_accepted``."""
 
 from __future__ import annotations
 
@@ -11,15 +11,13 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.audit.operations import audit
-from app.common import idempotency
+from app.common import events, idempotency
 from app.common.clock import now
-from app.common.errors import Conflict, Invalid, NotFound
+from app.common.errors import Invalid, NotFound
 from app.extensions import db
 from app.org.kinds import RegionLevel
 from app.org.models import User
 from app.org.queries import region_by_code
-from app.processes import runtime
-from app.processes.queries import current_spec
 
 from .access import knows_child
 from .models import Case, Child, Guardian, Report
@@ -133,9 +131,6 @@ def file_report(payload: dict[str, Any], submitted_by: User | None, process_key:
             if key:
                 idempotency.release("report", key)  # held, not filed: confirming may reuse the form's key
             return Accepted(duplicate.case, False, duplicate)
-    spec = current_spec(process_key)
-    if spec is None:
-        raise Conflict(f"process {process_key!r} is not deployed; run `flask processes deploy`")
     child = _child_from(payload["child"], submitted_by)
     info = payload["report"]
     at = now()
@@ -166,7 +161,8 @@ def file_report(payload: dict[str, Any], submitted_by: User | None, process_key:
         "reporter_type": info["reporter_type"],
         "child_age": child.age_on(_local_today()),
     }
-    runtime.start(case, spec, start_data, submitted_by)
+    # The workflow starts the process here (409, and the caller rolls back, when it is not deployed).
+    events.report_accepted.send(case, report=report, process_key=process_key, data=start_data, actor=submitted_by)
     if key:
         idempotency.settle("report", key, case.id)
     return Accepted(case, True, duplicate)

@@ -27,9 +27,8 @@ from app.org.kinds import DEPARTMENT_KINDS
 from app.org.models import Region, Unit, User
 from app.org.queries import unit_for
 from app.org.roles import Role
-from app.processes import runtime
 from app.processes.models import ProcessInstance
-from app.processes.queries import current_spec
+from app.workflow import commands as workflow
 
 from .models import (
     CONVENING_KINDS,
@@ -170,13 +169,6 @@ def resolve_unit(case: Case, *, unit_id: int | None = None, kind: str | None = N
     return routed
 
 
-def _start(case: Case, process_key: str, data: dict[str, Any], actor: User) -> ProcessInstance:
-    spec = current_spec(process_key)
-    if spec is None:
-        raise Conflict(f"process {process_key!r} is not deployed; run `flask processes deploy`")
-    return runtime.start(case, spec, data, actor)
-
-
 def schedule(case: Case, actor: User, *, title: str, scheduled_at: datetime, mode: str = ConferenceMode.IN_PERSON,
              place: str = "", convening_unit_id: int | None = None, chair_id: int | None = None,
              chair_name: str = "", invited: list[dict[str, Any]] | None = None,
@@ -229,7 +221,7 @@ def schedule(case: Case, actor: User, *, title: str, scheduled_at: datetime, mod
     when = local.strftime("%Y-%m-%d %H:%M")
     where = "电话/视频会商" if mode == ConferenceMode.CALL else "现场会商"
     for unit in units.values():
-        instance = _start(case, PREPARE_PROCESS, {
+        instance = workflow.start_current(case, PREPARE_PROCESS, {
             "conference_id": conference.id, "conference_title": title, "conference_time": when,
             "conference_place": place, "convening_unit": convener.name,
             "prepare_department": unit.kind, "prepare_deadline": _duration_until(scheduled_at),
@@ -283,7 +275,7 @@ def add_actions(conference: Conference, actor: User, decisions: list[dict[str, A
                                   deadline=item.get("deadline") or f"by {item['due_on']}", created_at=now())
         db.session.add(action)
         db.session.flush()
-        instance = _start(case, ACTION_PROCESS, {
+        instance = workflow.start_current(case, ACTION_PROCESS, {
             "conference_id": conference.id, "action_id": action.id, "decision": action.decision,
             "action_department": unit.kind, "action_deadline": deadline,
             "action_instructions": f"{CLAUSE}，{conference.title}（第{seq}项决定）：{action.decision}。"
@@ -316,7 +308,7 @@ def record_minutes(conference: Conference, actor: User, *, minutes: str, held_at
         if cu.prepare_instance_id is not None:
             instance = db.session.get(ProcessInstance, cu.prepare_instance_id)
             if instance is not None and instance.status == "running":
-                runtime.cancel(instance, actor, "会商已召开，准备任务结束")
+                workflow.cancel(instance, actor, "会商已召开，准备任务结束")
     by_id = {a.id: a for a in conference.attendees}
     for row in attendance or []:
         attendee_id = row.get("attendee_id")
@@ -347,7 +339,7 @@ def cancel(conference: Conference, actor: User, reason: str) -> Conference:
         if cu.prepare_instance_id is not None:
             instance = db.session.get(ProcessInstance, cu.prepare_instance_id)
             if instance is not None:
-                runtime.cancel(instance, actor, f"会商取消：{reason}")
+                workflow.cancel(instance, actor, f"会商取消：{reason}")
     record(case, "conference_cancelled", f"个案会商取消：{conference.title}（{reason}）", actor=actor,
            detail={"conference_id": conference.id})
     audit(actor.id, "update", "conference", conference.id, case_id=case.id, detail={"cancelled": reason})

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app.common.clock import now
 from app.extensions import db
 
-from .arithmetic import WorkingCalendar
+from .arithmetic import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline, remind_at
 from .models import CalendarDay
 
 WORKDAY_START = time(8, 30)
@@ -125,3 +127,30 @@ def absolute_deadline(text: str, tz: tzinfo, calendar: WorkingCalendar) -> datet
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return moment.astimezone(UTC)
+
+
+def compute_due(created: datetime, deadline: str | None,
+                calendar: WorkingCalendar | None = None) -> tuple[datetime | None, datetime | None]:
+    """(due_at, remind_at) for a deadline property; a deadline already past is simply overdue.
+
+    Besides durations and working days, an ``=expression`` deadline may give an
+    absolute date or datetime (a conference decision "by 2027-03-01"); a date
+    means the end of that working day. Reminders of working-day deadlines are
+    kept in office hours (``calendar.office_hours_reminder``).
+    """
+    if not deadline:
+        return None, None
+    tz = ZoneInfo(current_app.config["LIANDONG"].county_timezone)
+    calendar = calendar or working_calendar()
+    try:
+        parsed = parse_deadline(deadline)
+    except DeadlineSyntaxError:
+        fixed = absolute_deadline(deadline, tz, calendar)
+        if fixed is None:
+            return None, None  # refused at deploy; an old version's bad value must not block the case
+        return fixed, remind_at(created, fixed)
+    due = due_at(created, parsed, tz, calendar)
+    remind = remind_at(created, due)
+    if parsed.is_working_days:
+        remind = office_hours_reminder(remind, due, tz, calendar)
+    return due, remind

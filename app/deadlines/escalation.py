@@ -27,6 +27,7 @@ from flask import current_app
 from app.cases.access import task_workers, works_tasks
 from app.cases.models import Case
 from app.cases.timeline import record
+from app.common import events
 from app.common.clock import now
 from app.extensions import db
 from app.notifications.models import Notification
@@ -185,6 +186,8 @@ def _announce(task: Task, case: Case, step: LadderStep, users: list[User], at: d
                           body=f"期限 {due}", case_id=case.id, task_id=task.id, created_at=at,
                           dedupe_key=f"escalation:{task.id}:{step.level}:{u.id}") for u in users]
     db.session.add_all(notes)
+    if step.marks_overdue:
+        events.task_overdue.send(task, case=case, level=step.level, recipients=users)
     return notes
 
 

@@ -16,8 +16,8 @@ from app.common.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
 from app.org.models import Region, User
 from app.org.roles import Role
-from app.processes import runtime
 from app.processes.models import ProcessInstance
+from app.workflow import commands as workflow
 
 from .catalog import KEY_REASONS
 from .files import active_enrolment, care_file_for, local_today
@@ -90,7 +90,7 @@ def end_enrolment(enrolment: Enrolment, actor: User | None, reason: str, ended_o
         if cycle.instance_id is not None:
             instance = db.session.get(ProcessInstance, cycle.instance_id)
             if instance is not None and instance.status == "running":
-                runtime.cancel(instance, actor, f"儿童退出关爱服务（{reason}）")
+                workflow.cancel(instance, actor, f"儿童退出关爱服务（{reason}）")
                 cycle.status = CycleStatus.CANCELLED
                 cancelled += 1
             continue

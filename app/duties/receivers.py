@@ -6,10 +6,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.common import events
 from app.common.clock import now
 from app.extensions import db
 from app.processes.models import ProcessInstance
-from app.processes.runtime import instance_completed
 
 from .models import DutyCycle, Entrustment, EntrustmentStatus
 from .status import settle
@@ -31,4 +31,4 @@ def on_instance_completed(instance: ProcessInstance, **_: Any) -> None:
 
 def connect() -> None:
     """Called once by ``create_app``; blinker keeps one weak-referenced receiver per function."""
-    instance_completed.connect(on_instance_completed)
+    events.instance_completed.connect(on_instance_completed)

@@ -26,9 +26,9 @@ from app.common.clock import now
 from app.extensions import db
 from app.org.kinds import RegionLevel
 from app.org.models import Region, User
-from app.processes import runtime
 from app.processes.models import ProcessInstance
 from app.processes.queries import current_spec
+from app.workflow import commands as workflow
 
 from .catalog import (
     ANNUAL_REPORT_DUE,
@@ -90,7 +90,7 @@ def start_cycle(duty: str, subject: str, period: str, case: Case, *, trigger: st
         start_data["duty_deadline"] = duration_until(due_at, at)
         start_data["duty_due_local"] = due_at.astimezone(county_tz()).strftime("%Y-%m-%d %H:%M")
     start_data.update(data or {})
-    instance = runtime.start(case, spec, start_data, actor)
+    instance = workflow.start(case, spec, start_data, actor)
     cycle.instance_id = instance.id
     settle(cycle)
     db.session.flush()
@@ -245,7 +245,7 @@ def sweep_cycles(at: datetime) -> int:
     for cycle in superseded:
         instance = db.session.get(ProcessInstance, cycle.instance_id)
         assert instance is not None
-        runtime.cancel(instance, None, SUPERSEDED)
+        workflow.cancel(instance, None, SUPERSEDED)
     db.session.flush()
     return missed
 

@@ -73,8 +73,8 @@ def diff_cmd(process_key: str, old: int, new: int) -> None:
 def migrate_cmd(process_key: str, version: int, username: str, instances: tuple[int, ...], dry_run: bool) -> None:
     """Move running cases of PROCESS_KEY to VERSION (all that can, or --instance ...)."""
     from app.common.errors import DomainError
-    from app.processes import migration
     from app.processes.versions import get_version
+    from app.workflow import migration
 
     user = _user(username)
     try:
@@ -101,7 +101,7 @@ def migrate_cmd(process_key: str, version: int, username: str, instances: tuple[
 def rollback_cmd(migration_id: int, username: str) -> None:
     """Put a migrated case back on its previous version (refused if it moved on since)."""
     from app.common.errors import DomainError
-    from app.processes import migration
+    from app.workflow import migration
 
     user = _user(username)
     try:

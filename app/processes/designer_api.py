@@ -20,9 +20,9 @@ from app.common.downloads import file_download
 from app.common.errors import Invalid, NotFound
 from app.common.inputs import MAX_ID, bounded_int
 from app.extensions import db
+from app.workflow import migration as moves
 
 from . import drafts as ops
-from . import migration as moves
 from . import testruns
 from .api import blp
 from .models import ProcessDraft

@@ -28,11 +28,11 @@ from app import engine
 from app.common.clock import now
 from app.common.errors import Conflict, Forbidden, Invalid, NotFound
 from app.deadlines.arithmetic import DeadlineSyntaxError, due_at, parse_deadline
+from app.deadlines.calendar import compute_due, working_calendar
 from app.engine import properties as P
 from app.extensions import db
 from app.org.models import User
 from app.tasks.forms import validate_form_data
-from app.tasks.projection import compute_due, working_calendar
 
 from .drafts import require_designer, validate_draft
 from .models import ProcessDraft, SandboxRun

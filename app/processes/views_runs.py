@@ -16,9 +16,9 @@ from app.common.pages import committed_page
 from app.extensions import db
 from app.org.kinds import DEPARTMENT_KINDS
 from app.tasks.form_render import build_fields, friendly_errors, parse_form
+from app.workflow import migration as moves
 
 from . import drafts as ops
-from . import migration as moves
 from . import testruns
 from .models import SandboxRun
 from .versions import get_version

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -16,7 +15,6 @@ from app.cases.models import Case
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
 from app.common.clock import now
 from app.common.errors import Forbidden, Invalid
-from app.common.idempotency import KEY_LENGTH
 from app.extensions import db
 from app.processes.models import ProcessInstance
 from app.processes.queries import form_schema
@@ -24,7 +22,7 @@ from app.processes.queries import form_schema
 from . import operations
 from .models import Task
 from .queries import TaskFilter, task_query, task_scope
-from .schemas import IDEMPOTENCY_HEADER, CompleteIn, TaskOut, TaskPage, TaskQueryArgs
+from .schemas import TaskOut, TaskPage, TaskQueryArgs
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Department task queues")
 
@@ -131,32 +129,3 @@ class Unclaim(MethodView):
         """Give the task back to the unit's queue."""
         task = operations.unclaim(operations.get_task(task_id), current_api_user())
         return task_out(task, now())
-
-
-@blp.route("/<int:task_id>/complete")
-class Complete(MethodView):
-    @blp.doc(security=BEARER_SECURITY, parameters=[IDEMPOTENCY_HEADER])
-    @blp.arguments(CompleteIn)
-    @blp.response(200, TaskOut)
-    @token_required
-    @committed
-    def post(self, payload: dict[str, Any], task_id: int) -> Any:
-        """Submit the step's form: 422 with field errors when invalid, 409 when already done.
-
-        With an idempotency key, a retry of a completion that went through answers 200 with the task,
-        as the first did.
-        """
-        key = payload.get("idempotency_key") or _header_key()
-        task, _first = operations.complete_once(operations.get_task(task_id), current_api_user(), payload["data"], key)
-        return task_out(task, now())
-
-
-def _header_key() -> str | None:
-    """The ``Idempotency-Key`` header, checked like the body field (422 when malformed)."""
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    low, high = KEY_LENGTH
-    if not low <= len(key) <= high:
-        raise Invalid("bad Idempotency-Key header", {"Idempotency-Key": [f"{low} to {high} characters"]})
-    return key

@@ -1,25 +1,24 @@
-"""Writes on tasks: claim, unclaim, complete. Operations flush; the caller commits."""
+"""Writes on tasks: claim, unclaim, reassign, and the checks a completion passes before the engine runs.
+
+Completing a task is a workflow command (``app.workflow.commands.complete``): it advances the process.
+Operations flush; the caller commits.
+"""
 
 from __future__ import annotations
-
-from typing import Any
 
 import sqlalchemy as sa
 
 from app.audit.operations import audit
 from app.cases.models import Case
 from app.cases.timeline import record
-from app.common import idempotency
 from app.common.clock import now
 from app.common.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.org.models import User
 from app.org.roles import Role
-from app.processes import runtime
 from app.processes.models import ProcessInstance
-from app.processes.queries import form_schema, lock_instance
+from app.processes.queries import lock_instance
 
-from .forms import validate_form_data
 from .models import Task, TaskState
 
 
@@ -161,39 +160,15 @@ def reassign(task: Task, to_user: User, by: User) -> Task:
     return task
 
 
-def complete(task: Task, user: User, data: Any) -> Task:
-    """Validate ``data`` against the task's form and complete the task in the engine.
+def lock_for_completion(task: Task, user: User) -> ProcessInstance:
+    """Lock a task for its completion and check that ``user`` may complete it now; returns the instance.
 
-    Refuses (and changes nothing) when the task is another unit's (403), no
-    longer open or claimed by someone else (409), or the data is invalid (422).
+    403 when the task is another unit's; 409 when it is no longer open or someone else holds it (a unit
+    head may complete a task a member holds). The locks are the command's, taken once.
     """
     ensure_can_act(user, task)
-    instance = lock_task(task)  # the command's lock, taken once and handed to runtime
+    instance = lock_task(task)
     _ensure_open(task, user)
     if task.assignee_id is not None and task.assignee_id != user.id and not user.has_role(Role.UNIT_HEAD):
         raise Conflict(f"task {task.id} is claimed by someone else")
-    clean: dict[str, Any] = validate_form_data(form_schema(instance.spec, task.form), data)
-    runtime.complete(task, clean, user, locked=instance)
-    audit(user.id, "complete", "task", task.id, case_id=task.case_id)
-    return task
-
-
-def complete_once(task: Task, user: User, data: Any, key: str | None) -> tuple[Task, bool]:
-    """``complete`` under an idempotency key: (task, True) the first time, (task, False) for a retry.
-
-    A client whose completion committed but whose answer was lost sends the same key again and gets
-    the completed task back instead of "already completed". The key is taken before the instance
-    lock (docs/architecture.md, "Lock order"); a retry arriving while the first is still running
-    waits for it on the key's unique index, then replays it.
-    """
-    if key:
-        first = idempotency.take("task_complete", key, user.id, {"task": task.id, "data": data})
-        if first is not None:  # read again: this request may have loaded the task before the first committed
-            replay = db.session.get(Task, first, populate_existing=True)
-            if replay is None:
-                raise NotFound(f"task {first} not found")
-            return replay, False
-    complete(task, user, data)
-    if key:
-        idempotency.settle("task_complete", key, task.id)
-    return task, True
+    return instance

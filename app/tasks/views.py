@@ -1,7 +1,8 @@
 """Inbox and task pages: the unit's queue, my tasks, claim / unclaim / reassign, the task's work.
 
 Every change goes through ``app.tasks.operations`` (the same rules as the API: 403 another unit,
-409 taken or done, 422 invalid form); every page that shows a child's data writes an audit row.
+409 taken or done, 422 invalid form; completing a step is ``app.workflow.views``, on this blueprint);
+every page that shows a child's data writes an audit row.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from app.cases.queries import child_view
 from app.common.clock import now
 from app.common.downloads import DOWNLOAD_POLICY, content_disposition
 from app.common.errors import DomainError, Forbidden, Invalid
-from app.common.idempotency import KEY_LENGTH
 from app.common.inputs import bounded_int, bounded_ints
 from app.common.pages import committed_page, is_htmx
 from app.extensions import db
@@ -40,7 +40,7 @@ from app.org.roles import Role
 from . import operations
 from .attachments import add_attachment, attachments_of, get_attachment, max_bytes, path_of
 from .comments import add_comment, comments_of
-from .form_render import build_fields, friendly_errors, parse_form, schema_of, step_values
+from .form_render import build_fields, schema_of, step_values
 from .inbox import InboxQuery, inbox_page
 from .models import Task, TaskState
 from .saved_views import delete_view, save_view, views_of
@@ -178,39 +178,6 @@ def task_page(task_id: int) -> Any:
     task, access = visible_task(task_id)
     audit(current_user.id, "view", "task", task.id, case_id=task.case_id, detail={"page": "task"})
     return render_template("tasks/task.html", **task_context(task, access))
-
-
-@blp.post("/tasks/<int:task_id>/complete")
-@login_required
-@committed_page
-def complete(task_id: int) -> Any:
-    task, access = visible_task(task_id)
-    schema = schema_of(task)
-    data = parse_form(schema, request.form)
-    key = _form_key()
-    try:
-        _task, first = operations.complete_once(task, current_user, data, key)
-    except Invalid as exc:
-        db.session.rollback()
-        if "idempotency_key" in exc.errors:  # this rendered form was sent before, with other values
-            flash(gettext("This form was already sent with other values; the step was completed with those. "
-                          "Reload the page to see it."), "error")
-            return redirect(url_for("inbox.task_page", task_id=task.id))
-        errors = friendly_errors(schema, data) or {k: [str(m) for m in v] for k, v in exc.errors.items()}
-        flash(gettext("The form has errors; see the marked fields."), "error")
-        return render_template("tasks/task.html", **task_context(task, access, data, errors, key)), 422
-    if first:
-        flash(gettext("“%(step)s” completed.", step=task.name), "success")
-    else:  # a double click or a resent form: the first submission completed the step
-        flash(gettext("“%(step)s” was already completed with this form.", step=task.name), "info")
-    return redirect(url_for("inbox.index"))
-
-
-def _form_key() -> str | None:
-    """The hidden ``idempotency_key`` the task page rendered into its form (ignored when malformed)."""
-    key = request.form.get("idempotency_key", "")
-    low, high = KEY_LENGTH
-    return key if low <= len(key) <= high else None
 
 
 @blp.post("/tasks/<int:task_id>/comments")

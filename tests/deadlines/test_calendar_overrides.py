@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.deadlines.arithmetic import WorkingCalendar, due_at, parse_deadline, remind_at
-from app.deadlines.calendar import WORKDAY_START, office_hours_reminder, year_view
-from app.tasks.projection import compute_due
+from app.deadlines.calendar import WORKDAY_START, compute_due, office_hours_reminder, year_view
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -13,8 +13,8 @@ from app.duties.models import DutyCycle, Enrolment
 from app.duties.operations import enrol
 from app.extensions import db
 from app.org.queries import region_by_code, user_by_username
-from app.tasks import operations as task_ops
 from app.tasks.models import Task
+from app.workflow import commands as task_ops
 
 FORM_DATA: dict[str, dict[str, Any]] = {
     "weekly_contact": {"contact_date": "2026-01-07", "contact_method": "phone", "child_well": True},

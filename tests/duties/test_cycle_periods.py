@@ -71,8 +71,8 @@ def test_cancel_is_idempotent_and_leaves_nothing_open(demo: Any, clock: Any) -> 
     from duty_helpers import enrolled, open_task_of
 
     from app.duties.scheduler import start_due_duties
-    from app.processes import runtime
     from app.processes.models import ProcessInstance
+    from app.workflow import commands as runtime
 
     clock.at = datetime(2026, 3, 9, 1, tzinfo=UTC)
     enrolled("撤回")

@@ -22,7 +22,7 @@ import json, sys
 from app import create_app
 from app.extensions import db
 from app.org.queries import user_by_username
-from app.tasks import operations
+from app.workflow import commands as operations
 from app.tasks.models import Task
 import sqlalchemy as sa
 

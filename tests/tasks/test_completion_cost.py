@@ -26,8 +26,8 @@ from app.extensions import db
 from app.org.queries import user_by_username
 from app.processes import queries as process_queries
 from app.processes.models import ProcessInstance
-from app.tasks import operations
 from app.tasks.models import Task
+from app.workflow import commands as operations
 
 SCENARIO = SCENARIOS["living_alone_parents_reached_good_caring"]
 """The benchmark's main path: 9 steps, some opening one task, one opening three, some none."""

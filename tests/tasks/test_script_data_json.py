@@ -45,10 +45,10 @@ def test_json_data_still_passes() -> None:
 
 
 def test_a_case_step_whose_script_leaves_a_set_is_a_422_and_nothing_is_saved(as_user: Any, page: Any) -> None:
-    from app.processes import runtime
     from app.processes.models import ProcessInstance
     from app.processes.operations import deploy
     from app.tasks.models import Task
+    from app.workflow import commands as runtime
 
     case = submit_report(as_user("reporter_school"))
     spec = deploy({"mini.bpmn": _with_script("{1, 2}")}, {"mini/t1.json": FORM})

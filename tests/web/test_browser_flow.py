@@ -29,8 +29,8 @@ def _walk_service_steps(case_id: int, until: str) -> None:
     from helpers import unit_user
 
     from app.org.queries import user_by_username
-    from app.tasks import operations
     from app.tasks.models import Task
+    from app.workflow import commands as operations
 
     steps = {s.bpmn_id: s for s in SCENARIOS["living_alone_parents_reached_good_caring"].steps}
     db.session.expire_all()

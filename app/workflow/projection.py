@@ -1,29 +1,30 @@
-"""Keep the ``task`` and ``timer`` rows in step with the engine after every save."""
+"""Rebuild what the app shows of an instance from one engine snapshot, in the command's transaction.
+
+The projections are the completed task row, the timeline's engine steps, a ``task`` row per ready user
+task (routed, with its due time and escalation ladder), the rows of tasks the engine dropped, and the
+``timer`` rows. Inboxes, dashboards and sweeps read these rows, never the engine state.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
 
 from app.cases.access import task_workers
 from app.cases.timeline import record
+from app.common import events
 from app.common.clock import now
-from app.deadlines.arithmetic import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline, remind_at
-from app.deadlines.calendar import absolute_deadline, office_hours_reminder
-from app.deadlines.calendar import working_calendar as stored_calendar
+from app.deadlines.arithmetic import WorkingCalendar
+from app.deadlines.calendar import compute_due, working_calendar
 from app.deadlines.escalation import start_ladder, stop_ladder
 from app.deadlines.ladder import LadderBook
 from app.engine import properties as P
 from app.extensions import db
 from app.notifications.operations import notify
 from app.org.queries import nearest_unit
-
-from .models import Task, TaskState
-from .timers import sync_timers
+from app.tasks.models import Task, TaskState
+from app.tasks.timers import sync_timers
 
 if TYPE_CHECKING:
     from app import engine
@@ -32,37 +33,19 @@ if TYPE_CHECKING:
     from app.processes.models import ProcessInstance
 
 
-def working_calendar() -> WorkingCalendar:
-    """The county's calendar: the official schedule plus the overrides admins stored (``calendar_day``)."""
-    return stored_calendar()
+INTERESTING_STEPS = {"BusinessRuleTask", "ScriptTask", "EndEvent", "BoundaryEvent", "IntermediateCatchEvent"}
+"""Engine steps the case timeline shows (user tasks have their own entries; gateways are noise)."""
 
 
-def compute_due(created: datetime, deadline: str | None,
-                calendar: WorkingCalendar | None = None) -> tuple[datetime | None, datetime | None]:
-    """(due_at, remind_at) for a deadline property; a deadline already past is simply overdue.
-
-    Besides durations and working days, an ``=expression`` deadline may give an
-    absolute date or datetime (a conference decision "by 2027-03-01"); a date
-    means the end of that working day. Reminders of working-day deadlines are
-    kept in office hours (``calendar.office_hours_reminder``).
-    """
-    if not deadline:
-        return None, None
-
-    tz = ZoneInfo(current_app.config["LIANDONG"].county_timezone)
-    calendar = calendar or working_calendar()
-    try:
-        parsed = parse_deadline(deadline)
-    except DeadlineSyntaxError:
-        fixed = absolute_deadline(deadline, tz, calendar)
-        if fixed is None:
-            return None, None  # refused at deploy; an old version's bad value must not block the case
-        return fixed, remind_at(created, fixed)
-    due = due_at(created, parsed, tz, calendar)
-    remind = remind_at(created, due)
-    if parsed.is_working_days:
-        remind = office_hours_reminder(remind, due, tz, calendar)
-    return due, remind
+def rebuild(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, actor: User | None,
+            completed: Task | None = None, data: dict[str, Any] | None = None) -> list[Task]:
+    """Every projection of one saved step, in timeline order: the completed task, the engine's steps,
+    the tasks opened and dropped, the timers. Returns the tasks opened."""
+    if completed is not None:
+        assert actor is not None
+        mark_completed(completed, case, actor, data or {})
+    record_steps(instance, case, snap)
+    return sync_projections(instance, case, snap, completed=completed)
 
 
 def mark_completed(task: Task, case: Case, actor: User, data: dict[str, Any]) -> None:
@@ -76,6 +59,18 @@ def mark_completed(task: Task, case: Case, actor: User, data: dict[str, Any]) ->
     late = task.due_at is not None and task.completed_at > task.due_at
     record(case, "task_completed", f"{task.name}" + (" (overdue)" if late else ""), actor=actor, task=task,
            detail={"bpmn_id": task.bpmn_id, "task": task.name, "data": data, "late": late})
+    events.task_completed.send(task, case=case, actor=actor, data=data)
+
+
+def record_steps(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot) -> None:
+    """One timeline entry per decision, script, timer and end the engine passed in this step."""
+    for step in snap.steps:
+        if step.kind in INTERESTING_STEPS:
+            summary = step.name
+            if step.kind == "BusinessRuleTask" and case.help_tier:
+                summary = f"{step.name}: {case.help_tier}"
+            record(case, "engine_step", summary, instance=instance,
+                   detail={"bpmn_id": step.bpmn_id, "kind": step.kind})
 
 
 def sync_projections(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot,
@@ -84,7 +79,6 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
 
     Returns the tasks created by this sync (for notifications).
     """
-
     at = now()
     calendar: WorkingCalendar | None = None  # read only when a task opens: most steps open none
     book: LadderBook | None = None
@@ -121,6 +115,7 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
                    detail={"bpmn_id": task.bpmn_id, "due_at": due.isoformat() if due else None})
             notify(db.session.scalars(task_workers(unit.id)), "new_task", f"{case.number}: {task.name}", case_id=case.id,
                    task_id=task.id)
+        events.task_opened.send(task, case=case, unit=unit)
     for engine_id, row in open_rows.items():
         if engine_id in ready_ids or (completed is not None and row.id == completed.id):
             continue
@@ -129,6 +124,5 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
         stop_ladder(row)
         record(case, "task_cancelled", f"{row.name} withdrawn by the process", task=row,
                detail={"bpmn_id": row.bpmn_id, "task": row.name})
-
     sync_timers(instance.id, case.id, snap.timers, at)
     return created

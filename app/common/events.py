@@ -1,0 +1,74 @@
+"""Domain events: how a lower package causes work in a higher one without importing it.
+
+Every signal the app sends is declared here, at the bottom layer, so any package can send or
+subscribe. A lower package sends (cases, tasks, deadlines, workflow); a higher one subscribes in its
+``receivers.connect()``, which ``create_app`` calls once (nothing connects at import time).
+
+All signals are sent **inside the command's transaction, before commit**: receivers only change rows in
+``db.session`` and flush if they must; they never commit. A receiver that raises rolls the whole
+command back (the caller's error handler answers 4xx/5xx as for any failure of the command). blinker
+calls receivers in no guaranteed order, so no receiver may depend on another having run.
+
+Why blinker: Flask already depends on it, the signals are plain named objects with ``send``/``connect``,
+and receivers are held weakly (module-level functions live as long as their module).
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_events = Namespace()
+
+report_accepted = _events.signal("report-accepted")
+"""A report was filed and its protection case created (``cases.operations.accept_report``).
+
+Sender: the new ``Case``; ``report=`` the ``Report``, ``process_key=`` the process the case runs,
+``data=`` the start data, ``actor=`` the filer (``User`` or None). Sent after the case, report, timeline
+entry and audit row are added and flushed. The workflow starts the case's process on it; raising
+``Conflict`` (process not deployed) refuses the report.
+"""
+
+instance_saved = _events.signal("instance-saved")
+"""A workflow command put the engine's new state on an instance row (start, complete, timers).
+
+Sender: the ``ProcessInstance``; ``case=`` its ``Case``, ``data=`` the process data after the step (as
+the engine returned it), ``actor=`` the user or None. Sent before the task and timer projections are
+rebuilt and before the flush. The cases package copies the grade and help tier the process decided onto the case.
+"""
+
+instance_completed = _events.signal("instance-completed")
+"""An instance reached an end event in this command (sent once per instance).
+
+Sender: the ``ProcessInstance`` (status already ``completed``); ``case=``, ``actor=``, ``end_event=``
+(its BPMN id), ``end_name=`` (its name or ""), ``last_of_case=`` (True when no other instance of the case
+is still running). Sent after the projections are rebuilt, before the flush. Cases closes a protection
+case on it; duties settles the cycle the instance ran.
+"""
+
+case_closed = _events.signal("case-closed")
+"""A case was closed (its last running instance ended).
+
+Sender: the ``Case`` (status already ``closed``); ``instance=`` the instance whose end closed it,
+``actor=``. Sent by ``cases.receivers`` after the ``case_closed`` timeline entry is added, before the flush.
+"""
+
+task_opened = _events.signal("task-opened")
+"""A user task of an instance became ready and got its ``task`` row (routed, due time set, flushed).
+
+Sender: the ``Task``; ``case=``, ``unit=`` (the ``Unit`` it was routed to, or None when unrouted). Sent
+by the workflow's projection rebuild, after the unit's members were notified.
+"""
+
+task_completed = _events.signal("task-completed")
+"""A user completed a task; the row is ``completed`` and the timeline says so (not yet flushed).
+
+Sender: the ``Task``; ``case=``, ``actor=``, ``data=`` the validated form data. Sent by the workflow's
+projection rebuild after the engine's new state is on the instance row, before the next tasks open.
+"""
+
+task_overdue = _events.signal("task-overdue")
+"""The escalation sweep took a ladder step that marks a task overdue (once per task and level).
+
+Sender: the ``Task`` (locked by the sweep, still open); ``case=``, ``level=``, ``recipients=`` the users
+notified. Sent inside the sweep's chunk transaction after its timeline entry and notifications are added.
+"""

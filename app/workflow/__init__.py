@@ -1,0 +1,1 @@
+"""The one command service: start, complete, fire timers, cancel, migrate (lock -> engine -> save -> projections)."""

@@ -1,0 +1,52 @@
+"""``POST /api/v1/tasks/<id>/complete``: the completion command over REST, on the tasks blueprint.
+
+It lives here, not in ``app.tasks.api``, because completing a step is a workflow command and
+``app.tasks`` imports nothing of the workflow. ``create_app`` imports this module before it
+registers the tasks blueprint, so the route is in the same OpenAPI tag as the other task routes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+
+from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
+from app.common.clock import now
+from app.common.errors import Invalid
+from app.common.idempotency import KEY_LENGTH
+from app.tasks import operations
+from app.tasks.api import blp, task_out
+from app.tasks.schemas import IDEMPOTENCY_HEADER, CompleteIn, TaskOut
+
+from . import commands
+
+
+@blp.route("/<int:task_id>/complete")
+class Complete(MethodView):
+    @blp.doc(security=BEARER_SECURITY, parameters=[IDEMPOTENCY_HEADER])
+    @blp.arguments(CompleteIn)
+    @blp.response(200, TaskOut)
+    @token_required
+    @committed
+    def post(self, payload: dict[str, Any], task_id: int) -> Any:
+        """Submit the step's form: 422 with field errors when invalid, 409 when already done.
+
+        With an idempotency key, a retry of a completion that went through answers 200 with the task,
+        as the first did.
+        """
+        key = payload.get("idempotency_key") or _header_key()
+        task, _first = commands.complete_once(operations.get_task(task_id), current_api_user(), payload["data"], key)
+        return task_out(task, now())
+
+
+def _header_key() -> str | None:
+    """The ``Idempotency-Key`` header, checked like the body field (422 when malformed)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    low, high = KEY_LENGTH
+    if not low <= len(key) <= high:
+        raise Invalid("bad Idempotency-Key header", {"Idempotency-Key": [f"{low} to {high} characters"]})
+    return key

@@ -1,0 +1,66 @@
+"""Save one engine step: the instance row, the projections, the events, in the command's transaction."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm.exc import StaleDataError
+
+from app import engine
+from app.cases.models import Case
+from app.common import events
+from app.common.clock import now
+from app.common.errors import Conflict
+from app.extensions import db
+from app.org.models import User
+from app.processes.models import ProcessInstance
+from app.tasks.models import Task
+
+from .projection import rebuild
+
+
+def save(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, actor: User | None,
+         completed: Task | None = None, data: dict[str, Any] | None = None) -> None:
+    """Store ``snap`` on the (locked) instance, rebuild its projections and tell the subscribers.
+
+    ``completed``/``data``: the task this step completed and its validated form data. Flushes; a save
+    that lost the optimistic ``version`` race is a 409 and the caller's transaction rolls back.
+    """
+    at = now()
+    instance.state = snap.state
+    instance.serializer_version = snap.serializer_version
+    instance.data = _jsonable(snap.data)
+    instance.updated_at = at
+    finished_now = snap.completed and instance.status != "completed"
+    if finished_now:
+        instance.status = "completed"
+        instance.completed_at = at
+        instance.end_event = snap.end_event
+    events.instance_saved.send(instance, case=case, data=snap.data, actor=actor)
+    rebuild(instance, case, snap, actor, completed=completed, data=data)
+    if finished_now:
+        end_name = next((step.name for step in snap.steps if step.bpmn_id == snap.end_event and step.name), "")
+        events.instance_completed.send(instance, case=case, actor=actor, end_event=snap.end_event or "",
+                                       end_name=end_name, last_of_case=not _others_running(instance))
+    flush()
+
+
+def flush() -> None:
+    """Flush the command's writes; a stale instance version (someone saved first) becomes a 409."""
+    try:
+        db.session.flush()
+    except StaleDataError as exc:
+        raise Conflict("the case changed while you were working on it; reload and try again") from exc
+
+
+def _others_running(instance: ProcessInstance) -> bool:
+    return bool(db.session.scalar(sa.select(sa.exists().where(
+        ProcessInstance.case_id == instance.case_id, ProcessInstance.id != instance.id,
+        ProcessInstance.status == "running"))))
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return result
