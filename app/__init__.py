@@ -143,10 +143,12 @@ def _register_api(app: Flask) -> None:
 def _connect_events() -> None:
     """Subscribe each package to the domain events it reacts to (``app.common.events``), once per app."""
     from .cases.receivers import connect as connect_cases
+    from .deadlines.receivers import connect as connect_deadlines
     from .duties.receivers import connect as connect_duties
     from .workflow.receivers import connect as connect_workflow
 
     connect_cases()
+    connect_deadlines()
     connect_workflow()
     connect_duties()
 

@@ -66,6 +66,15 @@ Sender: the ``Task``; ``case=``, ``actor=``, ``data=`` the validated form data. 
 projection rebuild after the engine's new state is on the instance row, before the next tasks open.
 """
 
+task_reassigned = _events.signal("task-reassigned")
+"""A unit head handed an open task to another member of its unit (``tasks.operations.reassign``).
+
+Sender: the ``Task`` (locked, its ``assignee`` already the new holder); ``case=``, ``by=`` the unit head,
+``previous=`` the former holder or None. Sent right after the conditional update, before the timeline
+entry, notification and audit row; nothing flushed yet. The deadlines package restarts the task's ladder
+on it, so the steps still ahead address the new holder.
+"""
+
 task_overdue = _events.signal("task-overdue")
 """The escalation sweep took a ladder step that marks a task overdue (once per task and level).
 

@@ -11,9 +11,11 @@ import sqlalchemy as sa
 from app.audit.operations import audit
 from app.cases.models import Case
 from app.cases.timeline import record
+from app.common import events
 from app.common.clock import now
 from app.common.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
+from app.notifications.operations import notify
 from app.org.models import User
 from app.org.roles import Role
 from app.processes.models import ProcessInstance
@@ -128,8 +130,6 @@ def reassign(task: Task, to_user: User, by: User) -> Task:
     The new assignee is notified (``task_reassigned``); the case timeline and the audit log
     record who moved it from whom.
     """
-    from app.notifications.operations import notify
-
     ensure_can_act(by, task)
     if not by.has_role(Role.UNIT_HEAD):
         raise Forbidden("only the unit head can reassign tasks")
@@ -144,11 +144,10 @@ def reassign(task: Task, to_user: User, by: User) -> Task:
     if not _assign_if(task, task.assignee_id, to_user.id):
         _ensure_open(task)
         raise Conflict(f"task {task.id} changed while you were reassigning it; reload and try again")
-    from app.deadlines.escalation import restart_ladder
-
-    restart_ladder(task)  # steps still ahead now address the new holder (docs/deadlines-and-escalation.md)
     case = db.session.get(Case, task.case_id)
     assert case is not None
+    # The deadlines package restarts the ladder: steps still ahead address the new holder.
+    events.task_reassigned.send(task, case=case, by=by, previous=previous)
     record(case, "task_reassigned", f"{task.name} reassigned to {to_user.display_name} by {by.display_name}",
            actor=by, task=task, detail={"from_user_id": previous.id if previous else None, "to_user_id": to_user.id,
                                      "task": task.name, "to": to_user.display_name})
