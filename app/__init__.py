@@ -195,7 +195,7 @@ def _register_pages(app: Flask, settings: Settings) -> None:
 
     for blp in (auth_blp, admin_blp, inbox_blp, workspace_blp, alerts_blp, conferencing_blp):
         app.register_blueprint(blp)
-    from .processes.views import blp as designer_blp
+    from .designer.views import blp as designer_blp
 
     app.register_blueprint(designer_blp)
     from .audit import views as audit_views

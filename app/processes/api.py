@@ -1,7 +1,7 @@
 """REST endpoints for deployed process versions: list, history, files, diff, designers.
 
 Reading versions needs any bearer token; changing processes needs the
-process-designer role (``designer_api.py``); granting that role needs an admin.
+process-designer role (``app/designer/api.py``); granting that role needs an admin.
 """
 
 from __future__ import annotations
@@ -124,4 +124,4 @@ class Designer(MethodView):
         return {"username": username, "process_designer": False, "changed": changed}
 
 
-from . import designer_api  # noqa: E402,F401  (drafts, test runs, migrations: routes on this blueprint)
+from app.designer import api as _designer_api  # noqa: E402,F401  (drafts, test runs, migrations: routes here)

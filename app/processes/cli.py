@@ -121,7 +121,7 @@ def rollback_cmd(migration_id: int, username: str) -> None:
 def current_cmd(process_key: str, version: int, username: str, note: str) -> None:
     """New cases of PROCESS_KEY start on VERSION from now on (undoes a bad deploy; audited)."""
     from app.common.errors import DomainError
-    from app.processes.drafts import require_designer
+    from app.processes.designers import require_designer
     from app.processes.operations import make_current
     from app.processes.versions import get_version
 

@@ -15,6 +15,13 @@ from app.org.models import User, UserRole
 from app.org.roles import Role
 
 
+def require_designer(user: User | None) -> User:
+    """Only process designers change processes (admins grant the role; they do not deploy themselves)."""
+    if user is None or not user.has_role(Role.PROCESS_DESIGNER):
+        raise Forbidden("only process designers may change or deploy processes")
+    return user
+
+
 def require_admin(actor: User | None) -> None:
     if actor is None or not actor.has_role(Role.ADMIN):
         raise Forbidden("only administrators manage process designers")

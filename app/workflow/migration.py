@@ -28,7 +28,7 @@ from app.common.errors import Conflict, NotFound
 from app.engine import properties as P
 from app.extensions import db
 from app.org.models import User
-from app.processes.drafts import require_designer
+from app.processes.designers import require_designer
 from app.processes.models import InstanceMigration, ProcessInstance, ProcessSpec
 from app.processes.queries import lock_instance
 from app.tasks.models import Task, TaskState

@@ -32,12 +32,13 @@ from app.deadlines.calendar import compute_due, working_calendar
 from app.engine import properties as P
 from app.extensions import db
 from app.org.models import User
+from app.processes.designers import require_designer
+from app.processes.models import ProcessDraft, SandboxRun
+from app.processes.operations import bundle_hash
+from app.processes.validation import message_dict
 from app.tasks.forms import validate_form_data
 
-from .drafts import require_designer, validate_draft
-from .models import ProcessDraft, SandboxRun
-from .operations import bundle_hash
-from .validation import message_dict
+from .drafts import validate_draft
 
 SANDBOX_KEY_PREFIX = "sandbox-"
 """Spec cache keys of test runs; deployed versions are cached under their content hash."""

@@ -15,13 +15,13 @@ from app.common.inputs import bounded_int, bounded_ints
 from app.common.pages import committed_page
 from app.extensions import db
 from app.org.kinds import DEPARTMENT_KINDS
+from app.processes.models import SandboxRun
+from app.processes.versions import get_version
 from app.tasks.form_render import build_fields, friendly_errors, parse_form
 from app.workflow import migration as moves
 
 from . import drafts as ops
 from . import testruns
-from .models import SandboxRun
-from .versions import get_version
 from .views import blp, designer_only
 
 
@@ -43,12 +43,12 @@ def test_runs(draft_id: int) -> Any:
         except DomainError as exc:
             db.session.rollback()
             error = exc.message
-    return render_template("processes/test_runs.html", draft=draft, runs=testruns.runs_of(draft), sample=sample,
+    return render_template("designer/test_runs.html", draft=draft, runs=testruns.runs_of(draft), sample=sample,
                            error=error), (422 if error else 200)
 
 
 def _run_page(run: SandboxRun, steps: list[dict[str, Any]], error: str | None = None) -> str:
-    return render_template("processes/test_run.html", run=run, steps=steps, draft=ops.get_draft(run.draft_id),
+    return render_template("designer/test_run.html", run=run, steps=steps, draft=ops.get_draft(run.draft_id),
                            kinds=sorted(DEPARTMENT_KINDS), clock=testruns.run_clock(run), error=error,
                            parse_dt=datetime.fromisoformat)
 
@@ -111,7 +111,7 @@ def migration_plan(process_key: str, version: int) -> Any:
     """Dry run: which running cases can move to this version, and why the others cannot."""
     target = get_version(process_key, version)
     rows = moves.dry_run(target, current_user)
-    return render_template("processes/migration.html", target=target, rows=rows,
+    return render_template("designer/migration.html", target=target, rows=rows,
                            migrations=moves.migrations_of(target))
 
 

@@ -26,15 +26,15 @@ from app.engine import properties as P
 from app.extensions import db
 from app.org.kinds import DEPARTMENT_KINDS
 from app.org.roles import Role
+from app.processes.models import ProcessDraft, ProcessInstance, ProcessSpec
+from app.processes.operations import BundleRejected
+from app.processes.operations import make_current as make_version_current
+from app.processes.queries import current_spec
+from app.processes.versions import diff_versions, get_version, history
 from app.tasks.form_render import build_fields
 from app.tasks.timers import open_incidents
 
 from . import drafts as ops
-from .models import ProcessDraft, ProcessInstance, ProcessSpec
-from .operations import BundleRejected
-from .operations import make_current as make_version_current
-from .queries import current_spec
-from .versions import diff_versions, get_version, history
 
 blp = Blueprint("designer", __name__, url_prefix="/designer", template_folder="templates",
                 static_folder="static", static_url_path="/static")
@@ -55,7 +55,7 @@ def index() -> Any:
         .where(ProcessInstance.status == "running").group_by(ProcessSpec.process_key)).all())
     drafts = list(db.session.scalars(sa.select(ProcessDraft).order_by(ProcessDraft.updated_at.desc()).limit(50)))
 
-    return render_template("processes/index.html", latest=list(latest.values()), running=running, drafts=drafts,
+    return render_template("designer/index.html", latest=list(latest.values()), running=running, drafts=drafts,
                            incidents=open_incidents())
 
 
@@ -89,7 +89,7 @@ def new_draft() -> Any:
 @blp.get("/processes/<process_key>")
 @designer_only
 def versions(process_key: str) -> Any:
-    return render_template("processes/history.html", process_key=process_key, items=history(process_key))
+    return render_template("designer/history.html", process_key=process_key, items=history(process_key))
 
 
 @blp.post("/processes/<process_key>/versions/<int:version>/current")
@@ -112,7 +112,7 @@ def make_current(process_key: str, version: int) -> Any:
 def diff(process_key: str) -> Any:
     old = get_version(process_key, bounded_int(request.args.get("from")) or 0)
     new = get_version(process_key, bounded_int(request.args.get("to")) or 0)
-    return render_template("processes/diff.html", process_key=process_key, diff=diff_versions(old, new),
+    return render_template("designer/diff.html", process_key=process_key, diff=diff_versions(old, new),
                            old=old, new=new)
 
 
@@ -132,7 +132,7 @@ def modeler(draft_id: int) -> Any:
         "properties": list(P.SIDE_PANEL_PROPERTIES), "formProperty": P.FORM, "escalationExample": ESCALATION_EXAMPLE,
         "messages": draft.messages or [],
     }
-    return render_template("processes/modeler.html", draft=draft, setup=setup, prop=P)
+    return render_template("designer/modeler.html", draft=draft, setup=setup, prop=P)
 
 
 @blp.get("/drafts/<int:draft_id>/files/<name>")
@@ -211,7 +211,7 @@ def form_editor(draft_id: int, path: str) -> Any:
             flash(gettext("Form saved."), "success")
             return redirect(url_for("designer.form_editor", draft_id=draft.id, path=path))
     messages = [m for m in draft.messages or [] if m.get("rule") == "form"]
-    return render_template("processes/form_editor.html", draft=draft, path=path, text=text, error=error,
+    return render_template("designer/form_editor.html", draft=draft, path=path, text=text, error=error,
                            fields=_preview_fields(text), messages=messages), (422 if error else 200)
 
 
@@ -234,7 +234,7 @@ def _preview_fields(text: str) -> list[Any] | None:
 @designer_only
 def form_preview() -> Any:
     """htmx: the form as the task page will show it, for the schema being typed."""
-    return render_template("processes/_form_preview.html", fields=_preview_fields(request.form.get("schema", "")))
+    return render_template("designer/_form_preview.html", fields=_preview_fields(request.form.get("schema", "")))
 
 
 from . import views_runs  # noqa: E402,F401  (test-run and migration pages on this blueprint)

@@ -14,24 +14,16 @@ import sqlalchemy as sa
 
 from app import engine
 from app.common.clock import now
-from app.common.errors import Conflict, Forbidden, Invalid, NotFound
+from app.common.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.org.models import User
-from app.org.roles import Role
-
-from .models import ProcessDraft, ProcessSpec
-from .operations import BundleRejected, deploy
-from .validation import ValidationReport, message_dict, safe_form_path, validate_bundle
+from app.processes.designers import require_designer
+from app.processes.models import ProcessDraft, ProcessSpec
+from app.processes.operations import BundleRejected, deploy
+from app.processes.validation import ValidationReport, message_dict, safe_form_path, validate_bundle
 
 FILE_NAME = re.compile(r"^[\w\-. ]{1,120}\.(bpmn|dmn)$", re.UNICODE)
 MAX_FILES = 20
-
-
-def require_designer(user: User | None) -> User:
-    """Only process designers change processes (admins grant the role; they do not deploy themselves)."""
-    if user is None or not user.has_role(Role.PROCESS_DESIGNER):
-        raise Forbidden("only process designers may change or deploy processes")
-    return user
 
 
 def get_draft(draft_id: int) -> ProcessDraft:

@@ -20,15 +20,12 @@ from app.common.downloads import file_download
 from app.common.errors import Invalid, NotFound
 from app.common.inputs import MAX_ID, bounded_int
 from app.extensions import db
-from app.workflow import migration as moves
-
-from . import drafts as ops
-from . import testruns
-from .api import blp
-from .models import ProcessDraft
-from .operations import make_current
-from .queries import current_spec
-from .schemas import (
+from app.processes.api import blp
+from app.processes.designers import require_designer
+from app.processes.models import ProcessDraft
+from app.processes.operations import make_current
+from app.processes.queries import current_spec
+from app.processes.schemas import (
     DeployIn,
     DraftCreateIn,
     DraftOut,
@@ -44,11 +41,15 @@ from .schemas import (
     TestStepIn,
     draft_out,
 )
-from .versions import diff_bundles, elements_of, get_version
+from app.processes.versions import diff_bundles, elements_of, get_version
+from app.workflow import migration as moves
+
+from . import drafts as ops
+from . import testruns
 
 
 def _designer() -> Any:
-    return ops.require_designer(current_api_user())
+    return require_designer(current_api_user())
 
 
 def _draft(draft_id: int) -> ProcessDraft:
