@@ -63,7 +63,7 @@ def test_the_checker_catches_a_literal_read():
 
 
 def test_the_designer_script_names_no_property():
-    script = (ROOT / "app" / "processes" / "static" / "designer.js").read_text(encoding="utf-8")
+    script = (ROOT / "app" / "designer" / "static" / "designer.js").read_text(encoding="utf-8")
     code = "\n".join(line.split("//", 1)[0] for line in script.splitlines())  # comments may name them
     written = {name for name in NAMES if re.search(rf"""["'.]{re.escape(name)}\b""", code)}
     assert written == set()
