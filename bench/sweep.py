@@ -4,6 +4,13 @@
     .venv/bin/python bench/sweep.py                      # 1,000,000 open tasks, 1% overdue
     .venv/bin/python bench/sweep.py --tasks 100000       # smaller
     .venv/bin/python bench/sweep.py --no-worker          # skip the worker delay (no Redis)
+    .venv/bin/python bench/sweep.py --baseline REV       # also sweep the same rows with the code of REV first
+
+``--baseline REV`` checks REV out with ``git worktree add /tmp/sweepbase REV`` (once; a
+different REV there is refused), runs one inline sweep with that code in a subprocess over the
+generated rows, puts the rows back as they were (ladder levels restored; escalation rows,
+notifications, mails and the sweep's timeline rows deleted, then VACUUM ANALYZE) and runs
+the sweep of this tree over the same rows: before and after in one run, on the same data.
 
 Uses the PostgreSQL database ``bench`` (BENCH_DATABASE_URL, default
 postgresql://postgres@127.0.0.1:5432/bench) and resets its schema first; the
@@ -112,6 +119,71 @@ def generate(db, n_tasks: int, overdue_pct: float, n_completed: int) -> None:  #
     db.session.commit()
 
 
+BASE_DIR = Path("/tmp/sweepbase")
+SNAPSHOT = "bench_due_snapshot"
+BASE_SWEEP = """
+import sys, time
+sys.path.insert(0, {root!r})
+from app import create_app
+from workers.jobs import sweep
+app = create_app({{"database_url": {db!r}, "instance_dir": {instance!r}, "secret_key": "bench", "redis_url": None}})
+with app.app_context():
+    start = time.perf_counter()
+    report = sweep(inline=True)
+    print(report["tasks_due"], report["steps_taken"], time.perf_counter() - start)
+"""
+
+
+def baseline_tree(rev: str) -> Path:
+    """The code of ``rev`` in a worktree of its own (never git stash: the stash is shared)."""
+    want = subprocess.run(["git", "rev-parse", rev], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+    if BASE_DIR.exists():
+        have = subprocess.run(["git", "rev-parse", "HEAD"], cwd=BASE_DIR, check=True, capture_output=True,
+                              text=True).stdout.strip()
+        if have != want:
+            sys.exit(f"{BASE_DIR} holds {have[:10]}, not {rev}: `git worktree remove {BASE_DIR}` first")
+        return BASE_DIR
+    subprocess.run(["git", "worktree", "add", "--detach", str(BASE_DIR), want], cwd=ROOT, check=True,
+                   capture_output=True)
+    return BASE_DIR
+
+
+def snapshot_due(db) -> None:  # type: ignore[no-untyped-def]
+    db.session.execute(sa.text(f"DROP TABLE IF EXISTS {SNAPSHOT}"))
+    db.session.execute(sa.text(
+        f"CREATE TABLE {SNAPSHOT} AS SELECT id, escalation_level, next_escalation_at FROM task "
+        "WHERE state = 'open' AND next_escalation_at <= now()"))
+    db.session.commit()
+
+
+def restore_due(db) -> None:  # type: ignore[no-untyped-def]
+    """Undo a sweep: the ladder levels back, its escalation rows, notifications, mails and timeline rows gone."""
+    ex = db.session.execute
+    ex(sa.text(f"UPDATE task t SET escalation_level = s.escalation_level, next_escalation_at = s.next_escalation_at "
+               f"FROM {SNAPSHOT} s WHERE t.id = s.id"))
+    for table in ("escalation", "email_outbox", "notification"):
+        ex(sa.text(f"DELETE FROM {table}"))
+    ex(sa.text("DELETE FROM timeline_entry WHERE kind IN ('task_overdue', 'task_escalated')"))
+    db.session.commit()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE task, escalation, notification, email_outbox, timeline_entry"))
+
+
+def run_baseline(app, rev: str) -> None:  # type: ignore[no-untyped-def]
+    from app.extensions import db
+
+    tree = baseline_tree(rev)
+    with app.app_context():
+        snapshot_due(db)
+    code = BASE_SWEEP.format(root=str(tree), db=DB_URL, instance=str(app.config["LIANDONG"].instance_dir))
+    out = subprocess.run([sys.executable, "-c", code], cwd=tree, check=True, capture_output=True, text=True)
+    due, taken, took = out.stdout.split()[-3:]
+    print(f"  BEFORE ({rev}, {tree}): {int(due):,} tasks due, {int(taken):,} ladder steps taken in "
+          f"{float(took):.2f} s ({int(taken) / float(took):,.0f} steps/s)")
+    with app.app_context():
+        restore_due(db)
+
+
 def worker_delay(app, samples: int, interval: int) -> None:  # type: ignore[no-untyped-def]
     """Tasks whose next ladder step falls due in the next seconds, with `flask cron` + `flask worker` running."""
     from redis import Redis
@@ -172,6 +244,7 @@ def main() -> None:
     parser.add_argument("--no-worker", action="store_true")
     parser.add_argument("--interval", type=int, default=5, help="sweep interval for the delay measurement (s)")
     parser.add_argument("--samples", type=int, default=10)
+    parser.add_argument("--baseline", metavar="REV", help="sweep the same rows with the code of REV first")
     args = parser.parse_args()
 
     from flask_migrate import upgrade
@@ -206,15 +279,18 @@ def main() -> None:
     from app.org.queries import user_by_username
     from workers.jobs import sweep
 
-    print("\none sweep (inline, this process: scan + escalate in chunks of 200, one commit per chunk)")
+    print("\none sweep (inline: batches of 1,000 due tasks locked with SKIP LOCKED, set-based writes, "
+          "one commit per batch)")
     with app.app_context():
         timed("scan: due ladder steps (index range scan)", lambda: due_task_ids(now()), repeat=3)
         db.session.rollback()
+    if args.baseline:
+        run_baseline(app, args.baseline)
     with app.app_context():
         start = time.perf_counter()
         report = sweep(inline=True)
         took = time.perf_counter() - start
-    print(f"  sweep: {report['tasks_due']:,} tasks due, {report['steps_taken']:,} ladder steps taken "
+    print(f"  {'AFTER (this tree)' if args.baseline else 'sweep'}: {report['tasks_due']:,} tasks due, {report['steps_taken']:,} ladder steps taken "
           f"(escalation rows + notifications + timeline) in {took:.2f} s "
           f"({report['steps_taken'] / took:,.0f} steps/s)")
     with app.app_context():

@@ -25,12 +25,11 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.cases.access import task_workers, works_tasks
-from app.cases.models import Case
-from app.cases.timeline import record
+from app.cases.models import Case, TimelineEntry
 from app.common import events
 from app.common.clock import now
 from app.extensions import db
-from app.notifications.models import Notification
+from app.notifications.bulk import notify_many
 from app.org.models import Region, User, UserRole
 from app.org.roles import Role
 from app.processes.models import ProcessInstance, ProcessSpec
@@ -171,57 +170,77 @@ def _insert_escalations(rows: list[dict[str, Any]]) -> set[tuple[int, int]]:
     return {(task_id, level) for task_id, level in db.session.execute(stmt)}
 
 
-def _announce(task: Task, case: Case, step: LadderStep, users: list[User], at: datetime) -> list[Notification]:
-    """Timeline entry and notifications for a step this sweep recorded (so none of them can exist yet)."""
+def _announce(task: Task, case: Case, step: LadderStep, users: list[User], at: datetime,
+              stamp: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Timeline row and notification rows for a step this sweep recorded (so none of them can exist yet)."""
     label = STEP_LABELS.get(step.name, step.name)
     due = task.due_at.isoformat(timespec="minutes") if task.due_at else "-"
-    entry = record(case, "task_overdue" if step.marks_overdue else "task_escalated",
-                   f"{task.name}: {label}", task=task,
-                   detail={"level": step.level, "step": step.name, "due_at": due, "task": task.name,
-                           "recipients": [u.id for u in users]})
     # No instance reference: a task completion holds the instance row FOR UPDATE while it waits for
     # this task row, and the FK check on instance_id would wait for it in turn (a deadlock).
-    entry.instance_id = None
-    notes = [Notification(user_id=u.id, kind=step.name, title=f"{case.number}: {task.name} · {label}"[:300],
-                          body=f"期限 {due}", case_id=case.id, task_id=task.id, created_at=at,
-                          dedupe_key=f"escalation:{task.id}:{step.level}:{u.id}") for u in users]
-    db.session.add_all(notes)
-    if step.marks_overdue:
-        events.task_overdue.send(task, case=case, level=step.level, recipients=users)
-    return notes
+    entry = {"case_id": case.id, "at": stamp, "kind": "task_overdue" if step.marks_overdue else "task_escalated",
+             "summary": f"{task.name}: {label}"[:500], "actor_id": None, "unit_id": task.unit_id,
+             "task_id": task.id, "instance_id": None,
+             "detail": {"level": step.level, "step": step.name, "due_at": due, "task": task.name,
+                        "recipients": [u.id for u in users]}}
+    notes = [{"user_id": u.id, "kind": step.name, "title": f"{case.number}: {task.name} · {label}"[:300],
+              "body": f"期限 {due}", "case_id": case.id, "task_id": task.id, "created_at": at,
+              "dedupe_key": f"escalation:{task.id}:{step.level}:{u.id}"} for u in users]
+    return entry, notes
 
 
-def lock_due_tasks(task_ids: list[int], at: datetime) -> list[tuple[Task, str | None]]:
-    """The given tasks that still have a step due, locked; rows another sweep holds are skipped."""
-    stmt = (sa.select(Task, ProcessSpec.process_key)
+def lock_due_tasks(task_ids: list[int] | None, at: datetime,
+                   limit: int | None = None) -> list[tuple[Task, Case, str | None]]:
+    """Tasks that still have a step due, locked, with their case; rows another sweep holds are skipped.
+
+    ``task_ids`` None: the oldest due tasks, at most ``limit`` (the inline sweep's batch).
+    """
+    stmt = (sa.select(Task, Case, ProcessSpec.process_key)
+            .join(Case, Case.id == Task.case_id)
             .join(ProcessInstance, ProcessInstance.id == Task.instance_id)
             .join(ProcessSpec, ProcessSpec.id == ProcessInstance.spec_id)
-            .where(Task.id.in_(task_ids), Task.state == TaskState.OPEN, Task.next_escalation_at <= at)
-            .order_by(Task.id))
+            .where(Task.state == TaskState.OPEN, Task.next_escalation_at <= at))
+    if task_ids is not None:
+        stmt = stmt.where(Task.id.in_(task_ids)).order_by(Task.id)
+    else:
+        stmt = stmt.order_by(Task.next_escalation_at, Task.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     if db.session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=Task, skip_locked=True)
-    return [(task, key) for task, key in db.session.execute(stmt.execution_options(populate_existing=True))]
+    rows = db.session.execute(stmt.execution_options(populate_existing=True)).unique()
+    return [(task, case, key) for task, case, key in rows]
 
 
 def escalate(task_ids: list[int], at: datetime | None = None) -> int:
-    """Take every due ladder step of these tasks; returns how many steps were taken. Flushes only.
-
-    Set-based, so a chunk of tasks costs a handful of statements: one locked
-    select, one insert of escalation rows (conflicts skipped), one flush of the
-    timeline entries and notifications of the rows that were new.
-    """
-    from app.notifications.email import queue_emails
-
+    """Take every due ladder step of these tasks; returns how many steps were taken. Flushes only."""
     at = at or now()
-    rows = lock_due_tasks(task_ids, at)
+    return _escalate(lock_due_tasks(task_ids, at), at)
+
+
+def escalate_due(at: datetime, limit: int) -> tuple[int, int]:
+    """Take the due steps of the (at most ``limit``) oldest due tasks: (tasks locked, steps taken). Flushes.
+
+    The inline sweep calls it until no task is left; ``SKIP LOCKED`` lets two sweeps share the work.
+    """
+    rows = lock_due_tasks(None, at, limit)
+    return len(rows), _escalate(rows, at)
+
+
+def _escalate(rows: list[tuple[Task, Case, str | None]], at: datetime) -> int:
+    """Set-based, so a batch of a thousand tasks costs a handful of statements whatever its size.
+
+    One locked select (the caller's), one INSERT of escalation rows (conflicts
+    skipped, RETURNING the new ones), one INSERT of timeline rows, one of
+    notifications and one of their mails, and the tasks' new levels in one
+    executemany UPDATE.
+    """
     if not rows:
         return 0
     book, calendar = LadderBook(), working_calendar()
-    cases = {c.id: c for c in db.session.scalars(sa.select(Case).where(Case.id.in_({t.case_id for t, _ in rows})))}
     cache: dict[tuple[str, Any], list[User]] = {}
-    planned: list[tuple[Task, LadderStep, list[User]]] = []
+    planned: list[tuple[Task, Case, LadderStep, list[User]]] = []
     values: list[dict[str, Any]] = []
-    for task, process_key in rows:
+    for task, case, process_key in rows:
         ladder = book.for_task(process_key, task.department_kind, task.escalation)
         while task.next_escalation_at is not None and task.next_escalation_at <= at:
             step = ladder.after(task.escalation_level or 0)
@@ -229,23 +248,34 @@ def escalate(task_ids: list[int], at: datetime | None = None) -> int:
                 task.next_escalation_at = None
                 break
             skipped = step.anchor == "remind" and task.due_at is not None and task.due_at <= at
-            users = [] if skipped else recipients(step, task, cases[task.case_id], cache)
+            users = [] if skipped else recipients(step, task, case, cache)
             values.append({
                 "task_id": task.id, "case_id": task.case_id, "level": step.level, "name": step.name,
                 "department_kind": task.department_kind, "unit_id": task.unit_id,
                 "scheduled_at": task.next_escalation_at, "recorded_at": at,
                 "outcome": "skipped" if skipped else "notified", "recipients": [u.id for u in users]})
             if not skipped:
-                planned.append((task, step, users))
+                planned.append((task, case, step, users))
             task.escalation_level = step.level
             _schedule_next(task, ladder, calendar)
     inserted = _insert_escalations(values)
-    notes: list[Notification] = []
-    for task, step, users in planned:
-        if (task.id, step.level) in inserted:
-            notes.extend(_announce(task, cases[task.case_id], step, users, at))
+    stamp = now()
+    entries: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    users_by_id: dict[int, User] = {}
+    for task, case, step, users in planned:
+        if (task.id, step.level) not in inserted:
+            continue
+        entry, task_notes = _announce(task, case, step, users, at, stamp)
+        entries.append(entry)
+        notes.extend(task_notes)
+        users_by_id.update((u.id, u) for u in users)
+        if step.marks_overdue:
+            events.task_overdue.send(task, case=case, level=step.level, recipients=users)
+    if entries:
+        db.session.execute(sa.insert(TimelineEntry).values(entries))
+    notify_many(notes, users_by_id, at)
     db.session.flush()
-    queue_emails(notes)
     return len(inserted)
 
 

@@ -74,6 +74,12 @@ def _collect(session: Session, flush_context: Any) -> None:
         session.info.setdefault(_KEY, []).extend(ids)
 
 
+def after_commit(session: Session, outbox_ids: list[int]) -> None:
+    """Hand these outbox rows over when ``session`` commits (rows written with a bulk INSERT, not the ORM)."""
+    if outbox_ids:
+        session.info.setdefault(_KEY, []).extend(outbox_ids)
+
+
 def _forget(session: Session) -> None:
     session.info.pop(_KEY, None)
 

@@ -63,9 +63,14 @@ def queue_emails(notes: Iterable[Notification], known: Mapping[int, User] | None
 
 
 def _body(notes: list[Notification]) -> str:
+    return mail_body([(note.title, note.body) for note in notes])
+
+
+def mail_body(items: list[tuple[str, str]]) -> str:
+    """The text of a mail listing these (title, body) notifications."""
     lines = []
-    for note in notes:
-        lines.append(f"- {note.title}" + (f"\n  {note.body}" if note.body else ""))
+    for title, body in items:
+        lines.append(f"- {title}" + (f"\n  {body}" if body else ""))
     lines.append("")
     lines.append("请登录联动平台处理。此邮件由系统自动发送。")
     return "\n".join(lines)

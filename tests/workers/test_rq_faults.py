@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from deadline_helpers import Api, escalation_rows, free_port, notifications, open_case, tasks_of, usernames
 from flows.scenarios import SCENARIOS
 
+from app.cases.models import TimelineEntry
 from app.deadlines.ladder import LadderStep, replace_ladder
 from app.extensions import db
 from app.org.queries import user_by_username
@@ -165,7 +166,7 @@ def test_two_sweeps_at_once_never_duplicate(app: Any, county: Any, clock: Any) -
     ids = [tasks_of(c.id)[0].id for c in cases]
     clock.advance(hours=4)  # remind, due and the police grace period all passed
     db.session.commit()
-    barrier = threading.Barrier(3)
+    barrier = threading.Barrier(4)
     errors: list[BaseException] = []
 
     def run(fn: Any) -> None:
@@ -178,6 +179,7 @@ def test_two_sweeps_at_once_never_duplicate(app: Any, county: Any, clock: Any) -
 
     threads = [threading.Thread(target=run, args=(f,)) for f in (
         lambda: sweep(inline=True),
+        lambda: sweep(inline=True),  # two inline sweeps share the batches through SKIP LOCKED
         lambda: [escalate_tasks([i]) for i in reversed(ids)],
         lambda: [escalate_tasks(ids[i:i + 5]) for i in range(0, len(ids), 5)])]
     for t in threads:
@@ -189,6 +191,9 @@ def test_two_sweeps_at_once_never_duplicate(app: Any, county: Any, clock: Any) -
     assert sorted((e.task_id, e.level) for e in rows) == sorted((i, lvl) for i in ids for lvl in (1, 2, 3))
     keys = [n.dedupe_key for n in notifications() if n.dedupe_key]
     assert len(keys) == len(set(keys)) and len(keys) == 24 * (2 + 1)  # overdue: liaison + head; coordinator
+    timeline = db.session.scalars(sa.select(TimelineEntry.task_id).where(
+        TimelineEntry.kind.in_(["task_overdue", "task_escalated"]))).all()
+    assert sorted(timeline) == sorted(i for i in ids for _ in (2, 3))  # the reminder (level 1) came after due
 
 
 def test_failed_jobs_are_listed_for_admins(app: Any, county: Any, redis_conn: Any, monkeypatch: Any) -> None:
