@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import ApiClient
-from rollback import Loader, RollbackDatabase, app_session, datasets_of
+from rollback import Loader, RollbackDatabase, app_session, datasets_of, summary
 
 from app import create_app
 from app.common.clock import FixedClock
@@ -114,11 +114,20 @@ LOADERS: dict[str, Loader] = {"demo": load_shipped, "county": load_county_only, 
 """What ``demo`` (``@pytest.mark.dataset(NAME)`` picks another) and ``county`` load."""
 
 
+DATABASE = pytest.StashKey[RollbackDatabase]()
+
+
 @pytest.fixture(scope="session")
-def database(app: Flask) -> Iterator[RollbackDatabase]:
-    rolled = RollbackDatabase(app)
+def database(app: Flask, pytestconfig: pytest.Config) -> Iterator[RollbackDatabase]:
+    rolled = pytestconfig.stash[DATABASE] = RollbackDatabase(app)
     yield rolled
     rolled.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """How many tests were rolled back or committed, and how often a dataset was loaded."""
+    if DATABASE in config.stash:
+        terminalreporter.write_line(summary(config.stash[DATABASE]))
 
 
 def committing(request: pytest.FixtureRequest) -> bool:

@@ -58,7 +58,7 @@ class RollbackDatabase:
         self.sequences: list[tuple[str, int | None]] = []  # as the dataset left them
         self.empty_sequences: list[tuple[str, int | None]] = []  # as the empty tables had them
         self.owner = 0
-        self.loads = 0  # how many times a dataset was loaded (reported at the end of the run)
+        self.loads = self.rolled_back = self.committed = 0  # reported at the end of the run
 
     # -- per test ---------------------------------------------------------------------------------
 
@@ -71,6 +71,7 @@ class RollbackDatabase:
         assert self.conn is not None and self.bound is not None
         self.test = self.conn.begin_nested()
         db.session = self.bound
+        self.rolled_back += 1
 
     def end_test(self) -> None:
         """Roll the test back to the dataset; a test that broke the transaction closes the connection."""
@@ -209,10 +210,16 @@ def empty_tables(app: Flask) -> None:
 def app_session(database: RollbackDatabase) -> Iterator[None]:
     """The app's own session and connections for a committing test (the rolled-back one closed)."""
     database.close()
+    database.committed += 1
     try:
         yield
     finally:
         empty_tables(database.app)
+
+
+def summary(database: RollbackDatabase) -> str:
+    return (f"database: {database.rolled_back} tests rolled back, {database.committed} committing, "
+            f"{database.loads} dataset loads")
 
 
 def datasets_of(fixturenames: Sequence[str], marked: str | None) -> tuple[str, ...]:
