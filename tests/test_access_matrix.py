@@ -57,8 +57,12 @@ OTHER_TOWNSHIP, OTHER_COUNTY = "police_t02", "police_t21"
 COORD, OTHER_COORD, ADMIN = "coordinator", "coordinator_c02", "admin"
 DIRECTOR, OTHER_DIRECTOR = "director_t01v01", "director_t01v02"
 DESIGNER = "designer"
+CITY, PROVINCE = "city_supervisor", "province_supervisor"
+"""Supervisors above the counties: per-county numbers, no child, no basis on any case."""
 ROLES: list[str | None] = [ANON, REPORTER, UNIT_REPORTER, NO_BASIS, POLICE, HEAD, EDU, INVITED, OTHER_TOWNSHIP,
-                           OTHER_COUNTY, COORD, OTHER_COORD, ADMIN, DIRECTOR, OTHER_DIRECTOR, DESIGNER]
+                           OTHER_COUNTY, COORD, OTHER_COORD, ADMIN, DIRECTOR, OTHER_DIRECTOR, DESIGNER, CITY, PROVINCE]
+OVERSEERS = (COORD, OTHER_COORD, ADMIN, CITY, PROVINCE)
+"""Who reads the per-county numbers (a coordinator: their own county's row)."""
 MANAGERS = (COORD, ADMIN, DIRECTOR)
 """Who manages the child's programme membership (county, and the child's village director)."""
 PRIVATE = (NAME, MASKED, NARRATIVE, TRIAGE_TEXT, WARNING_TEXT, COMMENT, POLICE_FILE, EDU_FILE, ID_FULL)
@@ -78,6 +82,8 @@ def see(*shows: str, hides: tuple[str, ...] = ()) -> Expect:
 
 DENY, GONE, LOGIN, UNAUTH = Expect(403), Expect(404), Expect(302), Expect(401)
 LIST_NOTHING = see(hides=(NAME, MASKED, NUMBER))
+COUNTS_ONLY = see(hides=(NAME, MASKED, NUMBER))
+"""The per-county numbers: counts, and nothing about any child or case."""
 
 
 @dataclass(frozen=True)
@@ -124,9 +130,11 @@ PAGES = [
     Row("GET", "/attachments/{police_file}", each((POLICE, HEAD, COORD, ADMIN, DIRECTOR), Expect(200))),
     Row("GET", "/attachments/{edu_file}", each((EDU, POLICE, HEAD, COORD, ADMIN, DIRECTOR), Expect(200))),
     Row("GET", "/conferences", {**each((POLICE, HEAD, INVITED, COORD), see(NAME)),
-                                **each((REPORTER, UNIT_REPORTER, ADMIN, DESIGNER), DENY)}, default=LIST_NOTHING),
+                                **each((REPORTER, UNIT_REPORTER, ADMIN, DESIGNER, CITY, PROVINCE), DENY)},
+        default=LIST_NOTHING),
     Row("GET", "/conferences/team", {**each((POLICE, HEAD, INVITED), see(MASKED)),
-                                     **each((REPORTER, UNIT_REPORTER, ADMIN, DESIGNER), DENY)}, default=LIST_NOTHING),
+                                     **each((REPORTER, UNIT_REPORTER, ADMIN, DESIGNER, CITY, PROVINCE), DENY)},
+        default=LIST_NOTHING),
     Row("GET", "/conferences/{conference}", each((POLICE, HEAD, EDU, INVITED, COORD, ADMIN, DIRECTOR), see(NAME))),
     Row("GET", "/cases/{case}/conferences/new", {COORD: see(NAME)}),
     Row("GET", "/notifications", each((POLICE, HEAD, EDU, INVITED, DIRECTOR), see(NUMBER)),
@@ -136,6 +144,8 @@ PAGES = [
     Row("GET", "/dashboard/tasks?overdue=0", {**each((COORD, ADMIN), see(NUMBER)), OTHER_COORD: see(hides=(NUMBER,))}),
     Row("GET", "/dashboard/export/tasks.csv?overdue=0", {**each((COORD, ADMIN), see(NUMBER)),
                                                          OTHER_COORD: see(hides=(NUMBER,))}),
+    Row("GET", "/dashboard/counties", each(OVERSEERS, COUNTS_ONLY)),
+    Row("GET", "/dashboard/export/counties.csv", each(OVERSEERS, COUNTS_ONLY)),
     Row("GET", "/audit", {**each((COORD, ADMIN), see(NUMBER)), OTHER_COORD: see(hides=(NUMBER, POLICE_FILE))}),
     # changes: the task's unit works it; the answer is a redirect (or the page again) and nothing else
     Row("POST", "/tasks/{edu_task}/claim", {EDU: Expect(302)}),
@@ -190,6 +200,8 @@ API = [Row(r.method, r.url, r.expect, r.default, r.body, api=True) for r in [
                                                          OTHER_COORD: see(hides=(NUMBER,))}),
     Row("GET", "/api/v1/dashboard/export/tasks.csv?overdue=false", {**each((COORD, ADMIN), see(NUMBER)),
                                                                     OTHER_COORD: see(hides=(NUMBER,))}),
+    Row("GET", "/api/v1/dashboard/counties", each(OVERSEERS, COUNTS_ONLY)),
+    Row("GET", "/api/v1/dashboard/export/counties.csv", each(OVERSEERS, COUNTS_ONLY)),
     Row("GET", "/api/v1/duties/children/{child}", each(MANAGERS, Expect(200))),
     Row("GET", "/api/v1/duties/cycles", each((COORD, ADMIN, DIRECTOR, OTHER_DIRECTOR, OTHER_COORD), Expect(200))),
     Row("POST", "/api/v1/duties/enrolments", each(MANAGERS, Expect(409)),
@@ -259,19 +271,13 @@ class World:
         return value
 
 
-def _second_county_and_unit_reporter() -> None:
+def _unit_reporter() -> None:
+    """The second county (c02) with its police liaison and coordinator comes with the demo."""
     from app.org.demo import DEMO_PASSWORD
-    from app.org.kinds import RegionLevel
-    from app.org.operations import create_region, create_unit, create_user
+    from app.org.operations import create_user
     from app.org.queries import user_by_username
     from app.org.roles import Role
 
-    county = create_region("c02", "邻县", RegionLevel.COUNTY.value)
-    township = create_region("t21", "北岭镇", RegionLevel.TOWNSHIP.value, county)
-    create_region("t21v01", "北岭村", RegionLevel.VILLAGE.value, township)
-    police = create_unit("police", township, "北岭镇派出所")
-    create_user(OTHER_COUNTY, "北岭镇派出所联络员", DEMO_PASSWORD, {Role.LIAISON}, police, township)
-    create_user(OTHER_COORD, "邻县协调员", DEMO_PASSWORD, {Role.COUNTY_COORDINATOR}, None, county)
     station = user_by_username(POLICE).unit  # type: ignore[union-attr]
     create_user(UNIT_REPORTER, "东城镇派出所 文员", DEMO_PASSWORD, {Role.REPORTER}, station, None)
 
@@ -291,7 +297,7 @@ def world(as_user: Any) -> World:
     from app.tasks.models import Task
     from app.workflow import commands as operations
 
-    _second_county_and_unit_reporter()
+    _unit_reporter()
     db.session.commit()
     created = as_user(REPORTER).post("/api/v1/reports", json=report_payload())
     assert created.status_code == 201, created.get_json()
@@ -402,5 +408,5 @@ def test_every_route_is_in_the_matrix_or_says_why_not(app: Flask) -> None:
 
 def test_matrix_size() -> None:
     """The matrix's size, for the report: every role runs every row."""
-    assert len(ROLES) == 16
+    assert len(ROLES) == 18
     assert len(ROWS) * len(ROLES) >= 800

@@ -40,6 +40,8 @@ class AuditSearch:
     """
 
     user_ids: sa.Select[int] | None = None
+    no_case_by: sa.Select[int] | None = None
+    """Rows about no case only by these users (a coordinator: their own county's people); None: all (admins)."""
     case: str | None = None
     action: str | None = None
     start: datetime | None = None
@@ -57,10 +59,13 @@ def search(cases: CaseIndex, region_id: int | None, terms: AuditSearch, page: in
     """One page of the rows a viewer of ``region_id`` may see.
 
     Rows about a case only for the county that holds it (need to know); rows about no case (logins,
-    admin changes) carry no child's data.
+    admin changes) carry no child's data, and a coordinator sees those of their own county's people only.
     """
     stmt = sa.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-    stmt = stmt.where(sa.or_(AuditEvent.case_id.is_(None), AuditEvent.case_id.in_(cases.in_region(region_id))))
+    no_case: sa.ColumnElement[bool] = AuditEvent.case_id.is_(None)
+    if terms.no_case_by is not None:
+        no_case = sa.and_(no_case, AuditEvent.user_id.in_(terms.no_case_by))
+    stmt = stmt.where(sa.or_(no_case, AuditEvent.case_id.in_(cases.in_region(region_id))))
     if terms.user_ids is not None:
         stmt = stmt.where(AuditEvent.user_id.in_(terms.user_ids))
     if terms.case is not None:

@@ -41,6 +41,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "liaison": _l("Department liaison"), "unit_head": _l("Unit head"), "child_director": _l("Child director"),
         "child_supervisor": _l("Child supervisor"), "county_coordinator": _l("County coordinator"),
         "process_designer": _l("Process designer"), "admin": _l("Administrator"), "reporter": _l("Reporter"),
+        "regional_supervisor": _l("City or province supervisor"),
     },
     "timeline": {
         "report_received": _l("Report received"), "process_started": _l("Process started"),
@@ -68,7 +69,7 @@ LABELS: dict[str, dict[str, Any]] = {
                       "cancelled": _l("Withdrawn")},
     "action_outcome": {"done": _l("Carried out"), "partly_done": _l("Partly carried out"),
                        "not_possible": _l("Not possible")},
-    "notification": {"new_task": _l("New task in my unit"), "task_reassigned": _l("Task reassigned to me"),
+    "notification": {"new_task": _l("New task in my unit"), "task_unrouted": _l("Task without a unit in the county"), "task_reassigned": _l("Task reassigned to me"),
                      "remind": _l("Deadline approaching"), "overdue": _l("Task overdue"),
                      "coordinator": _l("Overdue: reported to the county coordinator"),
                      "escalation": _l("Overdue: escalated further"), "conference": _l("Case conference")},

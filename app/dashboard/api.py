@@ -17,8 +17,9 @@ from app.org.models import User
 from app.org.roles import Role
 
 from . import queries
+from .counties import counties_for, county_table
 from .exports import FORMATS, export, export_detail
-from .schemas import DashboardOut, DrillDownArgs, ExportArgs, PeriodArgs, TableOut, TasksOut
+from .schemas import CountiesOut, DashboardOut, DrillDownArgs, ExportArgs, PeriodArgs, TableOut, TasksOut
 
 blp = Blueprint("dashboard_api", __name__, url_prefix="/api/v1/dashboard", description="County coordinator dashboard")
 
@@ -28,6 +29,32 @@ def coordinator() -> User:
     if not user.has_role(Role.COUNTY_COORDINATOR, Role.ADMIN):
         raise Forbidden("the dashboard is for county coordinators and admins")
     return user
+
+
+OVERSEERS = (Role.REGIONAL_SUPERVISOR, Role.COUNTY_COORDINATOR, Role.ADMIN)
+"""Who may read the per-county numbers (each the counties beneath their own region)."""
+
+
+def overseer() -> User:
+    user: User = current_api_user()
+    if not user.has_role(*OVERSEERS):
+        raise Forbidden("the per-county numbers are for city and province supervisors and county coordinators")
+    return user
+
+
+@blp.route("/counties")
+class Counties(MethodView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(PeriodArgs, location="query")
+    @blp.response(200, CountiesOut)
+    @token_required
+    def get(self, args: dict[str, Any]) -> Any:
+        """Open, overdue and unrouted tasks and the on-time rate per county beneath the caller's city or
+        province (a coordinator: their county). Counts only: no case, step, unit or child."""
+        user, at = overseer(), now()
+        start, end = queries.period(at, args.get("start"), args.get("end"))
+        table = county_table(counties_for(user), at, start, end)
+        return {"at": at, "start": start, "end": end, **table.as_dict()}
 
 
 @blp.route("")
@@ -80,10 +107,15 @@ class Export(MethodView):
     @committed
     def get(self, args: dict[str, Any], panel: str, fmt: str) -> Any:
         """A panel as CSV or XLSX (audited: who exported which panel with which filters)."""
-        if panel not in queries.PANELS or fmt not in FORMATS:
-            raise NotFound(f"no export {panel}.{fmt}; panels: {', '.join(queries.PANELS)}; formats: csv, xlsx")
-        user = coordinator()
-        table, _ = queries.table_for(panel, queries.scope_for(user), now(), args)
+        if panel not in (*queries.PANELS, "counties") or fmt not in FORMATS:
+            raise NotFound(f"no export {panel}.{fmt}; panels: {', '.join(queries.PANELS)}, counties; "
+                           "formats: csv, xlsx")
+        if panel == "counties":
+            user, at = overseer(), now()
+            table = county_table(counties_for(user), at, *queries.period(at, args.get("start"), args.get("end")))
+        else:
+            user = coordinator()
+            table, _ = queries.table_for(panel, queries.scope_for(user), now(), args)
         data = export(table, fmt)
         audit(user.id, "export", "dashboard", table.key, detail=export_detail(table, fmt, args))
         return Response(data, mimetype=FORMATS[fmt], headers={

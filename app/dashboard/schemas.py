@@ -51,3 +51,9 @@ class TasksOut(TableOut):
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
+
+
+class CountiesOut(TableOut):
+    at = fields.DateTime()
+    start = fields.DateTime()
+    end = fields.DateTime()

@@ -15,6 +15,7 @@ from app.common.pages import committed_page, roles_required
 from app.org.roles import Role
 
 from . import queries
+from .counties import counties_for, county_table
 from .exports import FORMATS, export, export_detail
 
 blp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates")
@@ -58,15 +59,33 @@ def tasks() -> str:
     return render_template("dashboard/tasks.html", tasks_table=table, total=total, args=request.args, page=args["page"])
 
 
+@blp.get("/counties")
+@roles_required(Role.REGIONAL_SUPERVISOR, Role.COUNTY_COORDINATOR, Role.ADMIN)
+def counties() -> str:
+    """A city or province supervisor's page: one row of counts per county beneath them, no child."""
+    at, args = now(), _args()
+    start, end = queries.period(at, args.get("start"), args.get("end"))
+    table = county_table(counties_for(current_user), at, start, end)
+    return render_template("dashboard/counties.html", table=table, region=current_user.region, start=start,
+                           end=end, args=request.args)
+
+
 @blp.get("/export/<panel>.<fmt>")
-@roles_required(Role.COUNTY_COORDINATOR, Role.ADMIN)
+@roles_required(Role.REGIONAL_SUPERVISOR, Role.COUNTY_COORDINATOR, Role.ADMIN)
 @committed_page
 def export_panel(panel: str, fmt: str) -> Response:
-    if panel not in queries.PANELS or fmt not in FORMATS:
+    if panel not in (*queries.PANELS, "counties") or fmt not in FORMATS:
         abort(404)
     args = _args()
-    table, _ = queries.table_for(panel, queries.scope_for(current_user), now(), args)
+    if panel == "counties":
+        at = now()
+        table = county_table(counties_for(current_user), at, *queries.period(at, args.get("start"), args.get("end")))
+    elif not current_user.has_role(Role.COUNTY_COORDINATOR, Role.ADMIN):
+        abort(403)
+    else:
+        table, _ = queries.table_for(panel, queries.scope_for(current_user), now(), args)
     data = export(table, fmt)
-    audit(current_user.id, "export", "dashboard", table.key, detail=export_detail(table, fmt, {k: v for k, v in args.items() if v is not None}))
+    audit(current_user.id, "export", "dashboard", table.key,
+          detail=export_detail(table, fmt, {k: v for k, v in args.items() if v is not None}))
     return Response(data, mimetype=FORMATS[fmt],
                     headers={"Content-Disposition": f'attachment; filename="liandong-{panel}.{fmt}"'})

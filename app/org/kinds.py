@@ -7,9 +7,19 @@ from enum import StrEnum
 
 
 class RegionLevel(StrEnum):
+    """Province > city > county > township > village. The county is the unit of configuration and of data
+    visibility; province and city regions only group counties (their supervisors see aggregates)."""
+
+    PROVINCE = "province"
+    CITY = "city"
     COUNTY = "county"
     TOWNSHIP = "township"
     VILLAGE = "village"
+
+
+LEVEL_ORDER = {level: n for n, level in enumerate(RegionLevel)}
+"""Depth of each level, province 0 .. village 4: a region's parent has a smaller number."""
+ABOVE_COUNTY = (RegionLevel.PROVINCE, RegionLevel.CITY)
 
 
 @dataclass(frozen=True)

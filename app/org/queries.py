@@ -11,17 +11,21 @@ from sqlalchemy.orm import aliased, lazyload
 from app.common.clock import now
 from app.extensions import db
 
-from .models import ApiToken, Region, Unit, User
+from .kinds import RegionLevel
+from .models import ApiToken, Region, Unit, User, UserRole
+from .roles import Role
 
 MAX_REGION_DEPTH = 16
 """Regions above a village (township, county, ...) that routing walks at most; a guard against a cycle."""
 
 
 def unit_for(kind: str, region: Region) -> Unit | None:
-    """The unit of ``kind`` nearest to ``region`` walking up the tree.
+    """The unit of ``kind`` nearest to ``region`` walking up the tree, never past the county.
 
     A village task goes to that village's committee, a police task to the
-    township's station, a civil-affairs task to the county bureau.
+    township's station, a civil-affairs task to the county bureau. The walk stops
+    at the county: a city's or another county's unit never gets a county's case
+    (a county without the kind leaves the task unrouted, for its coordinator to fix).
     """
     return nearest_unit(kind, region.id)
 
@@ -30,6 +34,7 @@ def nearest_unit(kind: str, region_id: int) -> Unit | None:
     """``unit_for`` by region id in one statement (a recursive walk up the tree), for the step path.
 
     Loading the region and each parent in turn cost one query per level on every routed task.
+    The walk does not go above a county (``RegionLevel.COUNTY``): routing never crosses a county.
     """
     return db.session.scalar(_nearest_unit_statement(), {"kind": kind, "region_id": region_id})
 
@@ -37,12 +42,13 @@ def nearest_unit(kind: str, region_id: int) -> Unit | None:
 @functools.cache
 def _nearest_unit_statement() -> sa.Select[Unit]:
     """Built once: constructing the recursive CTE costs ~1.5 ms of Python, ten times running it."""
-    chain = (sa.select(Region.id, Region.parent_id, sa.literal(0).label("depth"))
+    chain = (sa.select(Region.id, Region.parent_id, Region.level, sa.literal(0).label("depth"))
              .where(Region.id == sa.bindparam("region_id")).cte("region_chain", recursive=True))
     parent = aliased(Region)
     chain = chain.union_all(
-        sa.select(parent.id, parent.parent_id, chain.c.depth + 1)
-        .join(chain, parent.id == chain.c.parent_id).where(chain.c.depth < MAX_REGION_DEPTH))
+        sa.select(parent.id, parent.parent_id, parent.level, chain.c.depth + 1)
+        .join(chain, parent.id == chain.c.parent_id)
+        .where(chain.c.depth < MAX_REGION_DEPTH, chain.c.level != RegionLevel.COUNTY.value))
     return (sa.select(Unit).join(chain, Unit.region_id == chain.c.id)
             .where(Unit.kind == sa.bindparam("kind")).order_by(chain.c.depth).limit(1))
 
@@ -91,9 +97,55 @@ def region_by_code(code: str) -> Region | None:
     return db.session.scalar(sa.select(Region).where(Region.code == code))
 
 
+def county_of(region: Region | None) -> Region | None:
+    """The county a region is in (itself for a county); None above a county or outside any."""
+    for node in region.ancestry() if region is not None else []:
+        if node.level == RegionLevel.COUNTY:
+            return node
+    return None
+
+
+def county_id_of(region_id: int | None) -> int | None:
+    """``county_of`` by id, for callers holding only a case's or a user's region id."""
+    return None if region_id is None else getattr(county_of(db.session.get(Region, region_id)), "id", None)
+
+
+def counties_under(region: Region) -> list[Region]:
+    """The counties in a city or province (or the county itself), by code: what a supervisor oversees."""
+    if region.level == RegionLevel.COUNTY:
+        return [region]
+    tree = sa.select(Region.id, Region.level).where(Region.id == region.id).cte("under", recursive=True)
+    below = sa.select(Region.id, Region.level).join(tree, Region.parent_id == tree.c.id).where(
+        tree.c.level != RegionLevel.COUNTY.value)
+    ids = sa.select(tree.union_all(below).c.id)
+    return list(db.session.scalars(sa.select(Region).where(
+        Region.id.in_(ids), Region.level == RegionLevel.COUNTY.value).order_by(Region.code)))
+
+
 def unit_members(unit_id: int, with_roles: bool = True) -> list[User]:
     """Active members of a unit; ``with_roles=False`` skips loading their roles (to notify them)."""
     stmt = sa.select(User).where(User.unit_id == unit_id, User.active.is_(True))
     if not with_roles:
         stmt = stmt.options(lazyload(User.role_rows))
     return list(db.session.scalars(stmt))
+
+
+def county_coordinators(region_id: int) -> list[User]:
+    """Active coordinators of the county holding ``region_id`` (a case's village): never another county's."""
+    county = county_id_of(region_id)
+    if county is None:
+        return []
+    coordinators = sa.select(UserRole.user_id).where(UserRole.role == Role.COUNTY_COORDINATOR.value)
+    return list(db.session.scalars(sa.select(User).where(
+        User.region_id == county, User.active.is_(True), User.id.in_(coordinators)).order_by(User.id)))
+
+
+def people_within(region_id: int | None) -> sa.Select[int]:
+    """Ids of the users of a region: whose jurisdiction or unit lies in it (a county's people, for its log)."""
+    if region_id is None:
+        return sa.select(User.id).where(sa.false())
+    tree = sa.select(Region.id).where(Region.id == region_id).cte("people_regions", recursive=True)
+    regions = list(db.session.scalars(sa.select(tree.union_all(
+        sa.select(Region.id).join(tree, Region.parent_id == tree.c.id)).c.id)))  # a county's few hundred ids
+    units = sa.select(Unit.id).where(Unit.region_id.in_(regions))
+    return sa.select(User.id).where(sa.or_(User.region_id.in_(regions), User.unit_id.in_(units)))

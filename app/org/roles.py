@@ -14,6 +14,9 @@ class Role(StrEnum):
     PROCESS_DESIGNER = "process_designer"
     ADMIN = "admin"
     REPORTER = "reporter"
+    REGIONAL_SUPERVISOR = "regional_supervisor"
+    """A city or province official: on-time rates and overdue counts per county beneath their region,
+    aggregates only; no child's identity without a case basis (``app.cases.access``)."""
 
 
 ROLE_LABELS_ZH = {
@@ -25,4 +28,5 @@ ROLE_LABELS_ZH = {
     Role.PROCESS_DESIGNER: "流程设计员",
     Role.ADMIN: "系统管理员",
     Role.REPORTER: "报告人",
+    Role.REGIONAL_SUPERVISOR: "市/省级督导",
 }

@@ -20,6 +20,7 @@ from app.common.inputs import MAX_COUNT, bounded_int
 from app.extensions import db
 from app.org.kinds import RegionLevel
 from app.org.models import Region, User
+from app.org.queries import county_id_of
 from app.processes.models import ProcessInstance, ProcessSpec
 
 from .models import Task, TaskState
@@ -123,7 +124,7 @@ def inbox_page(user: User, q: InboxQuery, at: datetime) -> InboxPage:
                 .where(ProcessInstance.id.in_(instance_ids))):
             processes[iid] = name
     return InboxPage(tasks=tasks, cases=cases, processes=processes, total=total, page=page, pages=pages, query=q,
-                     step_options=step_options(user), township_options=township_options(),
+                     step_options=step_options(user), township_options=township_options(user),
                      process_options=process_options())
 
 
@@ -133,9 +134,12 @@ def step_options(user: User) -> list[tuple[str, str]]:
     return [(bpmn_id, name) for bpmn_id, name in db.session.execute(stmt)]
 
 
-def township_options() -> list[tuple[str, str]]:
+def township_options(user: User) -> list[tuple[str, str]]:
+    """The townships of the user's county (a queue never holds another county's tasks)."""
+    county = county_id_of(user.region_id if user.region_id is not None else getattr(user.unit, "region_id", None))
     return [(r.code, r.name) for r in db.session.scalars(
-        sa.select(Region).where(Region.level == RegionLevel.TOWNSHIP).order_by(Region.code))]
+        sa.select(Region).where(Region.level == RegionLevel.TOWNSHIP, Region.parent_id == county)
+        .order_by(Region.code))]
 
 
 def process_options() -> list[tuple[str, str]]:

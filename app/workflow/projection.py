@@ -22,7 +22,7 @@ from app.deadlines.ladder import LadderBook
 from app.engine import properties as P
 from app.extensions import db
 from app.notifications.operations import notify
-from app.org.queries import nearest_unit
+from app.org.queries import county_coordinators, nearest_unit
 from app.tasks.models import Task, TaskState
 from app.tasks.timers import sync_timers
 
@@ -110,6 +110,10 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
         if unit is None:
             record(case, "task_unrouted", f"{task.name}: no {kind} unit serves this region", task=task,
                    detail={"bpmn_id": task.bpmn_id, "task": task.name, "department_kind": kind})
+            # Routing never crosses a county: the case's own coordinators are told now, to add the unit or
+            # reassign the task, rather than waiting for its ladder to reach them.
+            notify(county_coordinators(case.region_id), "task_unrouted", f"{case.number}: {task.name}",
+                   case_id=case.id, task_id=task.id)
         else:
             record(case, "task_created", f"{task.name} → {unit.name}", unit=unit, task=task,
                    detail={"bpmn_id": task.bpmn_id, "due_at": due.isoformat() if due else None})

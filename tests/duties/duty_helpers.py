@@ -72,3 +72,12 @@ def complete_cycle(cycle: DutyCycle, village: str = "t01v01",
     """Work every task of the cycle's instance until it ends (``overrides``: form data per step)."""
     while (task := open_task_of(cycle)) is not None:
         complete(task, village, **(overrides or {}).get(task.bpmn_id, {}))
+
+
+def in_demo_county() -> Any:
+    """Region-level cycles (comparisons, township reports) of the demo county ``c01``, not of its neighbour."""
+    from app.cases.access import regions_within
+
+    county = region_by_code("c01")
+    assert county is not None
+    return DutyCycle.region_id.in_(regions_within(county.id))
