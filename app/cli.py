@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -16,18 +17,20 @@ processes_cli = AppGroup("processes", help="Process definitions.")
 settings_cli = AppGroup("settings", help="Show the settings in force, or write docs/settings.md.")
 
 
-def deploy_shipped(note: str = "", reinstate: bool = True) -> list[str]:
-    """Deploy every process folder under ``bpmn/``; unchanged folders keep their version.
+def deploy_shipped(note: str = "", reinstate: bool = True, county: str = "*",
+                   folders: list[Path] | None = None) -> list[str]:
+    """Deploy every process folder under ``bpmn/`` (or the ``folders`` given); unchanged folders keep their version.
 
     A folder whose content an older version has makes that version current again, unless
-    ``reinstate`` is False (``demo load`` must not undo what a designer deployed since).
+    ``reinstate`` is False (``demo load`` must not undo what a designer deployed since). With ``county``
+    (a region code) the versions are current for that county's new cases only.
     """
     from app.processes.operations import deploy_folder
 
     settings = current_app.config["LIANDONG"]
     lines = []
-    for folder in sorted(p for p in settings.bpmn_dir.iterdir() if p.is_dir()):
-        spec = deploy_folder(folder, settings.forms_dir, note=note, reinstate=reinstate)
+    for folder in folders or sorted(p for p in settings.bpmn_dir.iterdir() if p.is_dir()):
+        spec = deploy_folder(folder, settings.forms_dir, note=note, reinstate=reinstate, county=county)
         lines.append(f"{spec.process_key} v{spec.version} ({spec.content_hash[:12]})")
     return lines
 
@@ -129,20 +132,30 @@ def users_revoke_token(token_ids: tuple[int, ...], username: str | None) -> None
 
 @processes_cli.command("deploy")
 @click.option("--note", default="", help="why this version")
-def processes_deploy(note: str) -> None:
+@click.option("--county", default="*", help="a county's region code: its new cases only start on these versions")
+@click.option("--folder", "folders", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="a process folder to deploy instead of every folder under bpmn/ (repeatable)")
+def processes_deploy(note: str, county: str, folders: tuple[Path, ...]) -> None:
     """Validate and deploy the process folders under bpmn/; new cases start on what they hold.
 
     Identical content is not stored twice: the version that has it becomes current again (audited).
+    ``--county c02 --folder my/four_in_one`` gives one county its own version (other deadlines, say);
+    every other county keeps the deployment's.
     """
+    from app.common.errors import Invalid
     from app.processes.operations import BundleRejected
 
     try:
-        lines = deploy_shipped(note)
+        lines = deploy_shipped(note, county=county, folders=list(folders) or None)
     except BundleRejected as exc:
         db.session.rollback()
         click.echo("refused:", err=True)
         for problem in exc.problems:
             click.echo(f"  - {problem}", err=True)
+        sys.exit(1)
+    except Invalid as exc:  # not a county
+        db.session.rollback()
+        click.echo(f"refused: {exc}", err=True)
         sys.exit(1)
     db.session.commit()
     for line in lines:

@@ -358,11 +358,13 @@ class MakeCurrent(MethodView):
     def post(self, body: dict[str, Any], process_key: str, version: int) -> Any:
         """New cases start on this version from now on (undo a bad deploy in one step; audited).
 
-        Running cases stay on their version; move them with ``migrate`` if they should follow.
+        Running cases stay on their version; move them with ``migrate`` if they should follow. With
+        ``county`` only that county's new cases do (422 if it names no county).
         """
         spec = get_version(process_key, version)
-        changed = make_current(spec, _designer(), body["note"].strip())
-        return {"process_key": process_key, "version": spec.version, "current": True, "changed": changed}
+        changed = make_current(spec, _designer(), body["note"].strip(), county=body["county"])
+        return {"process_key": process_key, "version": spec.version, "current": True, "changed": changed,
+                "county": body["county"]}
 
 
 @blp.route("/migrations/<int:migration_id>/rollback")

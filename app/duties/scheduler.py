@@ -66,7 +66,7 @@ def start_cycle(duty: str, subject: str, period: str, case: Case, *, trigger: st
                 data: dict[str, Any] | None = None, actor: User | None = None) -> DutyCycle | None:
     """Start one cycle's instance on ``case``; None when the cycle exists or the process is not deployed."""
     definition = DUTIES[duty]
-    spec = current_spec(definition.process_key)
+    spec = current_spec(definition.process_key, case.region_id)  # the county's own version, if it has one
     if spec is None:
         log.warning("duty %s: process %s is not deployed; run `flask processes deploy`", duty,
                     definition.process_key)

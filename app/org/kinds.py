@@ -20,6 +20,9 @@ class RegionLevel(StrEnum):
 LEVEL_ORDER = {level: n for n, level in enumerate(RegionLevel)}
 """Depth of each level, province 0 .. village 4: a region's parent has a smaller number."""
 ABOVE_COUNTY = (RegionLevel.PROVINCE, RegionLevel.CITY)
+EVERY_COUNTY = "*"
+"""The ``county`` of a deployment-wide setting (process version, calendar override, ladder); a county's own
+setting names it by region code and wins over this one for its cases."""
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,8 @@ def rollback_cmd(migration_id: int, username: str) -> None:
 @click.argument("version", type=int)
 @click.option("--as", "username", required=True, help="the process designer doing it")
 @click.option("--note", required=True, help="why new cases should start on this version")
-def current_cmd(process_key: str, version: int, username: str, note: str) -> None:
+@click.option("--county", default="*", help="a county's region code: only its new cases start on VERSION")
+def current_cmd(process_key: str, version: int, username: str, note: str, county: str) -> None:
     """New cases of PROCESS_KEY start on VERSION from now on (undoes a bad deploy; audited)."""
     from app.common.errors import DomainError
     from app.processes.designers import require_designer
@@ -128,12 +129,13 @@ def current_cmd(process_key: str, version: int, username: str, note: str) -> Non
     user = _user(username)
     try:
         require_designer(user)
-        changed = make_current(get_version(process_key, version), user, note)
+        changed = make_current(get_version(process_key, version), user, note, county=county)
         db.session.commit()
     except DomainError as exc:
         _refused(exc)
         return
-    click.echo(f"{process_key}: new cases start on v{version}" + ("" if changed else " (it already was current)"))
+    where = "" if county == "*" else f" in {county}"
+    click.echo(f"{process_key}: new cases{where} start on v{version}" + ("" if changed else " (it already was current)"))
 
 
 @processes_cli.command("designer")

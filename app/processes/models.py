@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common.types import JSONType, UTCDateTime
 from app.extensions import Model
+from app.org.kinds import EVERY_COUNTY
 
 
 class ProcessSpec(Model):
@@ -50,11 +51,16 @@ class ProcessCurrent(Model):
     Versions are immutable, so "current" is a pointer beside them. Deploying content that an earlier
     version already has, or an explicit "make current", moves it back: a bad deploy is undone in one
     step (audited as ``process_make_current``). No row means the highest version (older databases).
+
+    ``county`` is ``*`` for the deployment's pointer, or a county's region code for a version that county
+    runs instead (its own deadlines, say); a county without its own row starts on the deployment's.
     """
 
     __tablename__ = "process_current"
 
     process_key: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    county: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=EVERY_COUNTY,
+                                        server_default=EVERY_COUNTY)
     spec_id: Mapped[int] = mapped_column(sa.ForeignKey("process_spec.id"))
     since: Mapped[datetime] = mapped_column(UTCDateTime())
     by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))

@@ -13,7 +13,9 @@ from app.audit.operations import audit
 from app.common.clock import now
 from app.common.errors import Invalid
 from app.extensions import db
+from app.org.kinds import EVERY_COUNTY, RegionLevel
 from app.org.models import User
+from app.org.queries import region_by_code
 
 from .models import ProcessCurrent, ProcessSpec
 from .queries import current_spec
@@ -47,14 +49,16 @@ def checked(files: dict[str, str], forms: dict[str, Any]) -> ValidationReport:
 
 
 def deploy(files: dict[str, str], forms: dict[str, Any], deployed_by: User | None = None,
-           note: str = "", reinstate: bool = True) -> ProcessSpec:
+           note: str = "", reinstate: bool = True, county: str = EVERY_COUNTY) -> ProcessSpec:
     """Validate and store a new version, which new cases then start on.
 
     Deploying content a version already has returns that version and, with ``reinstate``, makes it
     current again: redeploying the previous content undoes a bad deploy in one step. Only the forms the
     process names are stored with the version, so a version's content hash says exactly what its cases
-    will see.
+    will see. With ``county`` (a county's region code) the version is current for that county's new cases
+    only; every other county keeps starting on the deployment's.
     """
+    county = county_code(county)
     report = checked(files, forms)
     parsed = report.parsed
     assert parsed is not None
@@ -62,7 +66,7 @@ def deploy(files: dict[str, str], forms: dict[str, Any], deployed_by: User | Non
     existing = db.session.scalar(sa.select(ProcessSpec).where(ProcessSpec.content_hash == digest))
     if existing is not None:
         if reinstate:
-            make_current(existing, deployed_by, note or "redeployed")
+            make_current(existing, deployed_by, note or "redeployed", county=county)
         return existing
     latest = db.session.scalar(
         sa.select(sa.func.max(ProcessSpec.version)).where(ProcessSpec.process_key == parsed.process_id))
@@ -78,32 +82,67 @@ def deploy(files: dict[str, str], forms: dict[str, Any], deployed_by: User | Non
     db.session.add(spec)
     db.session.flush()
     audit(deployed_by.id if deployed_by else None, "process_deploy", "process_spec", spec.id,
-          detail={"process_key": spec.process_key, "version": spec.version, "content_hash": digest, "note": note})
-    _point(spec, deployed_by)
+          detail={"process_key": spec.process_key, "version": spec.version, "content_hash": digest, "note": note,
+                  **({"county": county} if county != EVERY_COUNTY else {})})
+    _point(spec, deployed_by, county)
     return spec
 
 
-def _point(spec: ProcessSpec, by: User | None) -> ProcessSpec | None:
-    """Point ``spec``'s process at it; the version it pointed at before (None if none or the same)."""
-    row = db.session.get(ProcessCurrent, spec.process_key)
-    before = current_spec(spec.process_key) if row is None else db.session.get(ProcessSpec, row.spec_id)
+def county_code(code: str) -> str:
+    """``*`` (the deployment) or the region code of a county; anything else is refused (422)."""
+    if code == EVERY_COUNTY:
+        return code
+    region = region_by_code(code)
+    if region is None or region.level != RegionLevel.COUNTY:
+        raise Invalid(f"{code!r} is not a county's region code", {"county": ["a county's code, or * for every county"]})
+    return code
+
+
+def _current_for(process_key: str, county: str) -> ProcessSpec | None:
+    if county == EVERY_COUNTY:
+        return current_spec(process_key)
+    row = db.session.get(ProcessCurrent, (process_key, county))
+    return db.session.get(ProcessSpec, row.spec_id) if row is not None else None
+
+
+def _point(spec: ProcessSpec, by: User | None, county: str = EVERY_COUNTY) -> ProcessSpec | None:
+    """Point ``spec``'s process (for ``county``) at it; the version it pointed at before (None if none or the same)."""
+    row = db.session.get(ProcessCurrent, (spec.process_key, county))
+    before = _current_for(spec.process_key, county) if row is None else db.session.get(ProcessSpec, row.spec_id)
     if row is None:
-        row = ProcessCurrent(process_key=spec.process_key)
+        row = ProcessCurrent(process_key=spec.process_key, county=county)
         db.session.add(row)
     row.spec_id, row.since, row.by_id = spec.id, now(), by.id if by else None
     db.session.flush()
     return before if before is not None and before.id != spec.id else None
 
 
-def make_current(spec: ProcessSpec, by: User | None, note: str = "") -> bool:
-    """New cases start on ``spec`` from now on (running cases keep theirs); audited. False if it already was."""
-    current = current_spec(spec.process_key)
+def make_current(spec: ProcessSpec, by: User | None, note: str = "", county: str = EVERY_COUNTY) -> bool:
+    """New cases start on ``spec`` from now on (running cases keep theirs); audited. False if it already was.
+
+    With ``county``, only that county's new cases do (its own version, e.g. other deadlines)."""
+    county = county_code(county)
+    current = _current_for(spec.process_key, county)
     if current is not None and current.id == spec.id:
         return False
-    before = _point(spec, by)
+    before = _point(spec, by, county)
     audit(by.id if by else None, "process_make_current", "process_spec", spec.id,
           detail={"process_key": spec.process_key, "version": spec.version,
-                  "previous_version": before.version if before else None, "note": note})
+                  "previous_version": before.version if before else None, "note": note,
+                  **({"county": county} if county != EVERY_COUNTY else {})})
+    return True
+
+
+def release_county(process_key: str, county: str, by: User | None, note: str = "") -> bool:
+    """The county goes back to the deployment's version for new cases (audited); False if it had none of its own."""
+    county = county_code(county)
+    row = db.session.get(ProcessCurrent, (process_key, county)) if county != EVERY_COUNTY else None
+    if row is None:
+        return False
+    db.session.delete(row)
+    db.session.flush()
+    audit(by.id if by else None, "process_release_county", "process_spec", row.spec_id,
+          detail={"process_key": process_key, "county": county, "note": note})
     return True
 
 
@@ -122,6 +161,7 @@ def read_bundle_folder(folder: Path, forms_dir: Path) -> tuple[dict[str, str], d
 
 
 def deploy_folder(folder: Path, forms_dir: Path, deployed_by: User | None = None, note: str = "",
-                  reinstate: bool = True) -> ProcessSpec:
+                  reinstate: bool = True, county: str = EVERY_COUNTY) -> ProcessSpec:
     files, forms = read_bundle_folder(folder, forms_dir)
-    return deploy(files, forms, deployed_by, note or f"deployed from {folder.name}", reinstate=reinstate)
+    return deploy(files, forms, deployed_by, note or f"deployed from {folder.name}", reinstate=reinstate,
+                  county=county)

@@ -11,6 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import undefer
 
 from app.extensions import db
+from app.org.kinds import EVERY_COUNTY
+from app.org.models import Region
+from app.org.queries import county_of
 
 from .models import ProcessCurrent, ProcessInstance, ProcessSpec
 
@@ -19,15 +22,34 @@ _forms_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
 _forms_lock = threading.Lock()
 
 
-def current_spec(process_key: str) -> ProcessSpec | None:
-    """The version new cases start on: the one made current last, else the highest (``ProcessCurrent``)."""
+def current_spec(process_key: str, region_id: int | None = None) -> ProcessSpec | None:
+    """The version new cases start on: the one made current last, else the highest (``ProcessCurrent``).
+
+    With ``region_id`` (the case's village, township or county), the version that county made its own
+    wins; a county without one starts on the deployment's.
+    """
+    county = county_of(db.session.get(Region, region_id)) if region_id is not None else None
+    if county is not None:
+        own = db.session.scalar(sa.select(ProcessSpec).join(ProcessCurrent, sa.and_(
+            ProcessCurrent.spec_id == ProcessSpec.id, ProcessCurrent.process_key == process_key,
+            ProcessCurrent.county == county.code)))
+        if own is not None:
+            return own
     pointed = ProcessCurrent.spec_id.is_not(None)
     return db.session.scalar(
         sa.select(ProcessSpec)
         .outerjoin(ProcessCurrent, sa.and_(ProcessCurrent.spec_id == ProcessSpec.id,
-                                           ProcessCurrent.process_key == process_key))
+                                           ProcessCurrent.process_key == process_key,
+                                           ProcessCurrent.county == EVERY_COUNTY))
         .where(ProcessSpec.process_key == process_key)
         .order_by(sa.case((pointed, 0), else_=1), ProcessSpec.version.desc()).limit(1))
+
+
+def county_versions(process_key: str) -> dict[str, int]:
+    """County code -> the id of the version that county runs instead of the deployment's."""
+    return {county: spec_id for county, spec_id in db.session.execute(
+        sa.select(ProcessCurrent.county, ProcessCurrent.spec_id).where(
+            ProcessCurrent.process_key == process_key, ProcessCurrent.county != EVERY_COUNTY))}
 
 
 def all_specs() -> list[ProcessSpec]:

@@ -98,6 +98,9 @@ class DeployIn(Schema):
 class MakeCurrentIn(Schema):
     note = fields.String(required=True, validate=validate.Length(min=1, max=2000),
                          metadata={"description": "why new cases go back to (or on to) this version"})
+    county = fields.String(load_default="*", validate=validate.Length(min=1, max=32), metadata={
+        "description": "a county's region code: only its new cases start on this version; * (default): every "
+                       "county without a version of its own"})
 
 
 class TestRunIn(Schema):

@@ -20,7 +20,7 @@ from app.extensions import db
 from app.org.models import User
 
 from .models import ProcessInstance, ProcessSpec
-from .queries import current_spec
+from .queries import county_versions, current_spec
 
 
 def versions_of(process_key: str) -> list[ProcessSpec]:
@@ -40,7 +40,8 @@ def get_version(process_key: str, version: int) -> ProcessSpec:
 
 def history(process_key: str) -> list[dict[str, Any]]:
     """Every version, newest first, with who deployed it, why, how many cases run on it, and which one
-    new cases start on (``current``; not always the highest after a redeploy or "make current")."""
+    new cases start on (``current``; not always the highest after a redeploy or "make current"), and
+    the counties that run it instead of the deployment's (``counties``)."""
     specs = versions_of(process_key)
     if not specs:
         raise NotFound(f"no process {process_key!r}")
@@ -52,12 +53,14 @@ def history(process_key: str) -> list[dict[str, Any]]:
         sa.select(User).where(User.id.in_([s.deployed_by_id for s in specs if s.deployed_by_id])))}
     latest = specs[-1].id
     current = current_spec(process_key)
+    own = county_versions(process_key)
     return [{
         "id": s.id, "process_key": s.process_key, "version": s.version, "name": s.name,
         "content_hash": s.content_hash, "deployed_at": s.deployed_at, "note": s.note,
         "deployed_by": users[s.deployed_by_id].username if s.deployed_by_id in users else None,
         "running_instances": running.get(s.id, 0), "latest": s.id == latest,
         "current": current is not None and s.id == current.id,
+        "counties": sorted(code for code, spec_id in own.items() if spec_id == s.id),
         "files": sorted(s.files), "forms": sorted(s.forms),
     } for s in reversed(specs)]
 

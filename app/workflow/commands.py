@@ -76,8 +76,9 @@ def start(case: Case, spec: ProcessSpec, data: dict[str, Any], actor: User | Non
 
 
 def start_current(case: Case, process_key: str, data: dict[str, Any], actor: User | None) -> ProcessInstance:
-    """Start the version of ``process_key`` new cases start on; 409 when none is deployed."""
-    spec = current_spec(process_key)
+    """Start the version of ``process_key`` new cases start on (the case's county's own, if it has one);
+    409 when none is deployed."""
+    spec = current_spec(process_key, case.region_id)
     if spec is None:
         raise Conflict(f"process {process_key!r} is not deployed; run `flask processes deploy`")
     return start(case, spec, data, actor)
