@@ -3,7 +3,8 @@
 ``chinese_calendar`` knows the State Council's holiday schedule only for the
 years it was released with; each December the schedule for the next year is
 published, and a county enters it (``flask calendar set 2027-02-06 workday``)
-until the library is upgraded. Overrides also correct local deviations. The
+until the library is upgraded. Overrides also correct local deviations: a county's own overrides
+(``--county c02``) apply to its cases on top of the deployment's. The
 arithmetic itself lives in ``deadlines.py`` (pure, property-tested); this
 module feeds it the stored overrides and keeps reminders in office hours.
 """
@@ -21,27 +22,44 @@ from app.common.clock import now
 from app.extensions import db
 
 from .arithmetic import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline, remind_at
-from .models import CalendarDay
+from .models import ANY, CalendarDay
 
 WORKDAY_START = time(8, 30)
 """Local time a reminder for a working-day deadline is moved to when it would fall at night or on a rest day."""
 
 
-def working_calendar() -> WorkingCalendar:
-    """The library's calendar with every stored override applied (a few hundred rows at most)."""
-    rows = db.session.execute(sa.select(CalendarDay.day, CalendarDay.is_workday)).all()
+def working_calendar(county: str = ANY) -> WorkingCalendar:
+    """The library's calendar with the deployment's stored overrides and then ``county``'s own applied.
+
+    A few hundred rows at most; a county's override of a day wins over the deployment's for that day.
+    """
+    rows = db.session.execute(sa.select(CalendarDay.day, CalendarDay.is_workday).where(
+        CalendarDay.county.in_({ANY, county})).order_by(sa.case((CalendarDay.county == ANY, 0), else_=1))).all()
     return WorkingCalendar({day: bool(working) for day, working in rows})
 
 
-def set_day(day: date, is_workday: bool, note: str = "", by_id: int | None = None) -> CalendarDay:
-    """Create or replace the override for ``day``. Flushes; the caller commits.
+class CountyCalendars:
+    """Each county's calendar read once, for a sweep over the tasks of several counties."""
+
+    def __init__(self) -> None:
+        self._calendars: dict[str, WorkingCalendar] = {}
+
+    def __call__(self, county: str) -> WorkingCalendar:
+        if county not in self._calendars:
+            self._calendars[county] = working_calendar(county)
+        return self._calendars[county]
+
+
+def set_day(day: date, is_workday: bool, note: str = "", by_id: int | None = None,
+            county: str = ANY) -> CalendarDay:
+    """Create or replace the override for ``day`` (for one county, or ``*`` for all). Flushes; the caller commits.
 
     Deadlines already computed keep their times: a task's due time is fixed when
     it becomes ready, like a deadline written on a paper form.
     """
-    row = db.session.get(CalendarDay, day)
+    row = db.session.get(CalendarDay, (county, day))
     if row is None:
-        row = CalendarDay(day=day)
+        row = CalendarDay(county=county, day=day)
         db.session.add(row)
     row.is_workday = is_workday
     row.note = note
@@ -51,9 +69,9 @@ def set_day(day: date, is_workday: bool, note: str = "", by_id: int | None = Non
     return row
 
 
-def clear_day(day: date) -> bool:
+def clear_day(day: date, county: str = ANY) -> bool:
     """Remove the override for ``day`` (back to the library / Monday-Friday); True if one existed."""
-    row = db.session.get(CalendarDay, day)
+    row = db.session.get(CalendarDay, (county, day))
     if row is None:
         return False
     db.session.delete(row)
@@ -72,9 +90,9 @@ class YearView:
     workdays_on_weekends: list[date]
 
 
-def year_view(year: int) -> YearView:
-    calendar = working_calendar()
-    overrides = list(db.session.scalars(sa.select(CalendarDay).where(
+def year_view(year: int, county: str = ANY) -> YearView:
+    calendar = working_calendar(county)
+    overrides = list(db.session.scalars(sa.select(CalendarDay).where(CalendarDay.county.in_({ANY, county}),
         CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31)).order_by(CalendarDay.day)))
     rest, extra = [], []
     day = date(year, 1, 1)

@@ -31,12 +31,13 @@ from app.common.clock import now
 from app.extensions import db
 from app.notifications.bulk import notify_many
 from app.org.models import Region, User, UserRole
+from app.org.queries import county_code_for
 from app.org.roles import Role
 from app.processes.models import ProcessInstance, ProcessSpec
 from app.tasks.models import Task, TaskState
 
 from .arithmetic import WorkingCalendar
-from .calendar import working_calendar
+from .calendar import CountyCalendars, working_calendar
 from .ladder import Ladder, LadderBook, LadderStep
 from .models import Escalation
 
@@ -140,10 +141,16 @@ def _county_tz() -> ZoneInfo:
 
 
 def start_ladder(task: Task, process_key: str | None, book: LadderBook | None = None,
-                 calendar: WorkingCalendar | None = None) -> None:
-    """Schedule the first step of a new task's ladder (no deadline: no ladder)."""
-    ladder = (book or LadderBook()).for_task(process_key, task.department_kind, task.escalation)
-    _schedule_next(task, ladder, calendar or working_calendar())
+                 calendar: WorkingCalendar | None = None, county: str | None = None) -> None:
+    """Schedule the first step of a new task's ladder (no deadline: no ladder).
+
+    The ladder and the calendar are the case's county's (``county``: its region code; read from the case
+    when not given)."""
+    if county is None:
+        case = db.session.get(Case, task.case_id)
+        county = county_code_for(case.region_id if case is not None else None)
+    ladder = (book or LadderBook()).for_task(process_key, task.department_kind, task.escalation, county)
+    _schedule_next(task, ladder, calendar or working_calendar(county))
 
 
 def stop_ladder(task: Task) -> None:
@@ -236,12 +243,17 @@ def _escalate(rows: list[tuple[Task, Case, str | None]], at: datetime) -> int:
     """
     if not rows:
         return 0
-    book, calendar = LadderBook(), working_calendar()
+    book, calendars = LadderBook(), CountyCalendars()
+    counties: dict[int, str] = {}
     cache: dict[tuple[str, Any], list[User]] = {}
     planned: list[tuple[Task, Case, LadderStep, list[User]]] = []
     values: list[dict[str, Any]] = []
     for task, case, process_key in rows:
-        ladder = book.for_task(process_key, task.department_kind, task.escalation)
+        if case.region_id not in counties:
+            counties[case.region_id] = county_code_for(case.region_id)
+        county = counties[case.region_id]  # each county's ladders and calendar for its cases' tasks
+        ladder = book.for_task(process_key, task.department_kind, task.escalation, county)
+        calendar = calendars(county)
         while task.next_escalation_at is not None and task.next_escalation_at <= at:
             step = ladder.after(task.escalation_level or 0)
             if step is None:

@@ -10,7 +10,9 @@ the most specific key that has rows wins as a whole:
     (process, kind) > (process, *) > (*, kind) > (*, *) > built-in default for kind > built-in (*)
 
 so a county can give one process (or one department) its own ladder without
-touching the others, and a fresh database with no rows still escalates.
+touching the others, and a fresh database with no rows still escalates. Rows
+carry a ``county`` too: a county's own rows (its region code) are searched in
+that order first, then the deployment's (``*``), for the tasks of its cases.
 
 Above all of these, a user task may carry its own ladder in its BPMN
 ``escalation`` property (set in the designer's side panel, copied onto the
@@ -82,6 +84,8 @@ class Ladder:
     key: tuple[str, str]
     """(process_key, department_kind) it was found under; ("builtin", kind) for code defaults."""
     steps: tuple[LadderStep, ...] = field(default_factory=tuple)
+    county: str = ANY
+    """The county whose own stored ladder this is; ``*`` for the deployment's (and built-in and own ladders)."""
 
     def step(self, level: int) -> LadderStep | None:
         return next((s for s in self.steps if s.level == level), None)
@@ -169,18 +173,21 @@ class LadderBook:
 
     def __init__(self) -> None:
         rows = db.session.scalars(sa.select(EscalationRule).order_by(EscalationRule.level)).all()
-        grouped: dict[tuple[str, str], list[EscalationRule]] = {}
+        grouped: dict[tuple[str, str, str], list[EscalationRule]] = {}
         for row in rows:
-            grouped.setdefault((row.process_key, row.department_kind), []).append(row)
+            grouped.setdefault((row.county or ANY, row.process_key, row.department_kind), []).append(row)
         self._stored = {key: _from_rows(group) for key, group in grouped.items()}
-        self._cache: dict[tuple[str, str], Ladder] = {}
+        self._cache: dict[tuple[str, str, str], Ladder] = {}
         self._own: dict[str, Ladder | None] = {}
 
-    def for_task(self, process_key: str | None, department_kind: str | None, own: str | None = None) -> Ladder:
+    def for_task(self, process_key: str | None, department_kind: str | None, own: str | None = None,
+                 county: str = ANY) -> Ladder:
         """The task's own ladder (its ``escalation`` property) if it has a valid one, else the stored one.
 
         An own ladder that no longer parses (deployed before a rule was tightened)
         never leaves a task without escalation: the stored ladder applies instead.
+        A county's stored ladders (``county``, a region code) come before the deployment's, most
+        specific first in each: a county that stores a police ladder has it for every process.
         """
         if own:
             if own not in self._own:
@@ -192,22 +199,26 @@ class LadderBook:
             if found is not None:
                 return found
         process, kind = process_key or ANY, department_kind or ANY
-        cached = self._cache.get((process, kind))
+        cached = self._cache.get((county, process, kind))
         if cached is not None:
             return cached
-        for key in ((process, kind), (process, ANY), (ANY, kind), (ANY, ANY)):
-            if key in self._stored:
-                ladder = Ladder(key, self._stored[key])
+        scopes = (county, ANY) if county != ANY else (ANY,)
+        for where, key in ((c, k) for c in scopes for k in ((process, kind), (process, ANY), (ANY, kind), (ANY, ANY))):
+            if (where, *key) in self._stored:
+                ladder = Ladder(key, self._stored[(where, *key)], county=where)
                 break
         else:
             builtin = kind if kind in DEFAULT_LADDERS else ANY
             ladder = Ladder(("builtin", builtin), DEFAULT_LADDERS[builtin])
-        self._cache[(process, kind)] = ladder
+        self._cache[(county, process, kind)] = ladder
         return ladder
 
 
-def replace_ladder(process_key: str, department_kind: str, steps: Sequence[LadderStep]) -> list[EscalationRule]:
+def replace_ladder(process_key: str, department_kind: str, steps: Sequence[LadderStep],
+                   county: str = ANY) -> list[EscalationRule]:
     """Store ``steps`` as the ladder for (process_key, department_kind), replacing its rows. Flushes.
+
+    ``county`` (a region code) stores that county's own ladder; ``*`` the deployment's.
 
     Tasks already waiting for a step keep the time computed for it; the new
     ladder decides which step comes after.
@@ -216,8 +227,10 @@ def replace_ladder(process_key: str, department_kind: str, steps: Sequence[Ladde
     if len(set(levels)) != len(levels):
         raise ValueError("each level may appear once in a ladder")
     db.session.execute(sa.delete(EscalationRule).where(
-        EscalationRule.process_key == process_key, EscalationRule.department_kind == department_kind))
-    rows = [EscalationRule(process_key=process_key, department_kind=department_kind, level=s.level, name=s.name,
+        EscalationRule.county == county, EscalationRule.process_key == process_key,
+        EscalationRule.department_kind == department_kind))
+    rows = [EscalationRule(county=county, process_key=process_key, department_kind=department_kind, level=s.level,
+                           name=s.name,
                            anchor=s.anchor, delay=s.delay, audiences=list(s.audiences),
                            marks_overdue=s.marks_overdue) for s in steps]
     db.session.add_all(rows)
@@ -230,7 +243,7 @@ def seed_default_ladders() -> list[tuple[str, str]]:
     created = []
     for kind, steps in DEFAULT_LADDERS.items():
         exists = db.session.scalar(sa.select(sa.exists().where(
-            EscalationRule.process_key == ANY, EscalationRule.department_kind == kind)))
+            EscalationRule.county == ANY, EscalationRule.process_key == ANY, EscalationRule.department_kind == kind)))
         if not exists:
             replace_ladder(ANY, kind, steps)
             created.append((ANY, kind))

@@ -18,10 +18,15 @@ ANY = "*"
 
 
 class CalendarDay(Model):
-    """One admin override: this date is a working day (调休 make-up day) or a holiday."""
+    """One admin override: this date is a working day (调休 make-up day) or a holiday.
+
+    ``county`` is ``*`` for the whole deployment (the State Council's schedule), or a county's region code
+    for a local deviation that applies to that county's cases only, on top of the deployment's.
+    """
 
     __tablename__ = "calendar_day"
 
+    county: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=ANY, server_default=ANY)
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
     is_workday: Mapped[bool] = mapped_column()
     note: Mapped[str] = mapped_column(sa.String(200), default="")
@@ -30,12 +35,13 @@ class CalendarDay(Model):
 
 
 class EscalationRule(Model):
-    """One step of a stored ladder."""
+    """One step of a stored ladder; ``county`` ``*`` is the deployment's ladder, a region code a county's own."""
 
     __tablename__ = "escalation_rule"
-    __table_args__ = (sa.UniqueConstraint("process_key", "department_kind", "level"),)
+    __table_args__ = (sa.UniqueConstraint("county", "process_key", "department_kind", "level"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    county: Mapped[str] = mapped_column(sa.String(32), default=ANY, server_default=ANY)
     process_key: Mapped[str] = mapped_column(sa.String(100), default=ANY)
     department_kind: Mapped[str] = mapped_column(sa.String(40), default=ANY)
     level: Mapped[int] = mapped_column()

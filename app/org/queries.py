@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased, lazyload
 
 from app.common.clock import now
+from app.common.errors import Invalid
 from app.extensions import db
 
-from .kinds import RegionLevel
+from .kinds import EVERY_COUNTY, RegionLevel
 from .models import ApiToken, Region, Unit, User, UserRole
 from .roles import Role
 
@@ -108,6 +109,22 @@ def county_of(region: Region | None) -> Region | None:
 def county_id_of(region_id: int | None) -> int | None:
     """``county_of`` by id, for callers holding only a case's or a user's region id."""
     return None if region_id is None else getattr(county_of(db.session.get(Region, region_id)), "id", None)
+
+
+def county_code_for(region_id: int | None) -> str:
+    """The region code of the county holding ``region_id``, or ``*`` (no county): the key of county settings."""
+    county = county_of(db.session.get(Region, region_id)) if region_id is not None else None
+    return county.code if county is not None else EVERY_COUNTY
+
+
+def county_code(code: str) -> str:
+    """``*`` (the deployment) or the region code of a county, for a county setting; anything else 422."""
+    if code == EVERY_COUNTY:
+        return code
+    region = region_by_code(code)
+    if region is None or region.level != RegionLevel.COUNTY:
+        raise Invalid(f"{code!r} is not a county's region code", {"county": ["a county's code, or * for every county"]})
+    return code
 
 
 def counties_under(region: Region) -> list[Region]:

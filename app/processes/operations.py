@@ -13,9 +13,9 @@ from app.audit.operations import audit
 from app.common.clock import now
 from app.common.errors import Invalid
 from app.extensions import db
-from app.org.kinds import EVERY_COUNTY, RegionLevel
+from app.org.kinds import EVERY_COUNTY
 from app.org.models import User
-from app.org.queries import region_by_code
+from app.org.queries import county_code
 
 from .models import ProcessCurrent, ProcessSpec
 from .queries import current_spec
@@ -86,16 +86,6 @@ def deploy(files: dict[str, str], forms: dict[str, Any], deployed_by: User | Non
                   **({"county": county} if county != EVERY_COUNTY else {})})
     _point(spec, deployed_by, county)
     return spec
-
-
-def county_code(code: str) -> str:
-    """``*`` (the deployment) or the region code of a county; anything else is refused (422)."""
-    if code == EVERY_COUNTY:
-        return code
-    region = region_by_code(code)
-    if region is None or region.level != RegionLevel.COUNTY:
-        raise Invalid(f"{code!r} is not a county's region code", {"county": ["a county's code, or * for every county"]})
-    return code
 
 
 def _current_for(process_key: str, county: str) -> ProcessSpec | None:

@@ -22,7 +22,7 @@ from app.deadlines.ladder import LadderBook
 from app.engine import properties as P
 from app.extensions import db
 from app.notifications.operations import notify
-from app.org.queries import county_coordinators, nearest_unit
+from app.org.queries import county_code_for, county_coordinators, nearest_unit
 from app.tasks.models import Task, TaskState
 from app.tasks.timers import sync_timers
 
@@ -82,6 +82,7 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
     at = now()
     calendar: WorkingCalendar | None = None  # read only when a task opens: most steps open none
     book: LadderBook | None = None
+    county = "*"
     open_rows = {
         t.engine_task_id: t for t in db.session.scalars(
             sa.select(Task).where(Task.instance_id == instance.id, Task.state == TaskState.OPEN))
@@ -92,7 +93,8 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
         if ready.id in open_rows:
             continue
         if calendar is None or book is None:
-            calendar, book = working_calendar(), LadderBook()
+            county = county_code_for(case.region_id)  # the case's county: its calendar, its ladders
+            calendar, book = working_calendar(county), LadderBook()
         kind = ready.department or ready.lane
         unit = nearest_unit(kind, case.region_id) if kind else None
         due, remind = compute_due(at, ready.deadline, calendar)
@@ -103,7 +105,7 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
             deadline=ready.deadline, created_at=at, due_at=due, remind_at=remind,
             escalation=(ready.properties.get(P.ESCALATION) or "").strip() or None,
         )
-        start_ladder(task, instance.spec.process_key, book, calendar)
+        start_ladder(task, instance.spec.process_key, book, calendar, county)
         db.session.add(task)
         db.session.flush()
         created.append(task)
