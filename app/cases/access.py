@@ -35,6 +35,7 @@ from sqlalchemy.orm import lazyload
 
 from app.common.errors import Forbidden, NotFound
 from app.extensions import db
+from app.org.kinds import ABOVE_COUNTY
 from app.org.models import Region, User, UserRole
 from app.org.roles import Role
 
@@ -101,7 +102,10 @@ def _provided(basis: Basis, user: User, case_id: int) -> bool:
 
 
 def _within(region: Region, jurisdiction_id: int | None) -> bool:
-    return jurisdiction_id is not None and any(r.id == jurisdiction_id for r in region.ancestry())
+    """Whether ``region`` lies in the jurisdiction. A city or province is no jurisdiction over a child: the
+    people placed there see per-county numbers, never a case (several counties share one deployment)."""
+    return jurisdiction_id is not None and any(
+        r.id == jurisdiction_id and r.level not in ABOVE_COUNTY for r in region.ancestry())
 
 
 def works_tasks(user: User) -> bool:
@@ -111,7 +115,8 @@ def works_tasks(user: User) -> bool:
 
 def oversees_tasks(user: User) -> bool:
     """A county coordinator with a jurisdiction reads (never works) the tasks of the cases in it."""
-    return user.region_id is not None and user.has_role(Role.COUNTY_COORDINATOR)
+    return (user.region_id is not None and user.has_role(Role.COUNTY_COORDINATOR)
+            and user.region is not None and user.region.level not in ABOVE_COUNTY)
 
 
 def access_basis(user: User, case: Case) -> Basis | None:

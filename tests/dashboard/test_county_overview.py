@@ -102,3 +102,25 @@ def test_each_coordinator_sees_only_their_county(as_user: Any, page: Any, clock:
     assert scene["a_numbers"][0] in log_a
     log = page("coordinator_c02").get("/audit").get_data(as_text=True)
     assert scene["a_numbers"][0] not in log and ">coordinator<" not in log and ">coordinator_c02<" in log
+
+
+def test_a_city_or_province_is_no_jurisdiction_over_a_child(as_user: Any, clock: Any) -> None:
+    """A coordinator or admin placed at the city by mistake gets the supervisors' view, not every county's files."""
+    from app.extensions import db
+    from app.org.demo import DEMO_PASSWORD
+    from app.org.operations import create_user
+    from app.org.queries import region_by_code
+    from app.org.roles import Role
+
+    scene = _scene(as_user, clock)
+    city = region_by_code("m01")
+    create_user("coordinator_m01", "市协调员", DEMO_PASSWORD, {Role.COUNTY_COORDINATOR}, None, city)
+    create_user("admin_p01", "省管理员", DEMO_PASSWORD, {Role.ADMIN}, None, region_by_code("p01"))
+    db.session.commit()
+    for username in ("coordinator_m01", "admin_p01"):
+        api = as_user(username)
+        assert api.get(f"/api/v1/cases/{scene['a'][0]}").status_code == 403
+        assert api.get(f"/api/v1/cases/{scene['b']}").status_code == 403
+        assert api.get(f"/api/v1/tasks/{scene['a_task']}").status_code == 403
+        assert set(_rows(api.get("/api/v1/dashboard/counties"))) == {"c01", "c02"}  # numbers, as a supervisor
+    assert as_user("coordinator_m01").get("/api/v1/tasks").status_code == 403
