@@ -21,7 +21,9 @@ def test_demo_load_is_idempotent_and_prints_logins(app: Any) -> None:
     assert "liandong-demo" in first.output and "police_t01" in first.output and "four_in_one v1" in first.output
     with app.app_context():
         counts = [db.session.scalar(sa.select(sa.func.count(m.id))) for m in (Region, Unit, User)]
-    assert counts[0] == 1 + 3 + 3 * 2
+    # the demo county (1 + 3 townships + 6 villages), its neighbour (1 + 1 + 2), the city and the province
+    assert counts[0] == (1 + 3 + 3 * 2) + (1 + 1 + 2) + 2
+    assert "city_supervisor" in first.output and "coordinator_c02" in first.output
     again = runner.invoke(args=["demo", "load"])
     assert again.exit_code == 0 and "four_in_one v1" in again.output
     with app.app_context():
