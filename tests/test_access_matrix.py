@@ -219,7 +219,7 @@ ROWS = PAGES + API
 
 NO_CHILD_DATA = {
     "static": "browser assets", "designer.static": "designer assets", "home.index": "deployed processes",
-    "home.healthz": "liveness", "metrics.metrics": "counts and latencies by endpoint and department kind", "api-docs.openapi_json": "the API's description",
+    "home.healthz": "liveness", "api-docs.openapi_json": "the API's description",
     "home.readyz": "readiness: database, Redis, sweep lag, outbox backlog (counts and times)",
     "metrics.metrics": "Prometheus counts by endpoint name, department kind and queue (loopback or a metrics token)",
     "processes.TimerIncidents": "timer incidents (designers, admins): case and instance ids, the timer element and "
