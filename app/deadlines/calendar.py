@@ -29,25 +29,34 @@ WORKDAY_START = time(8, 30)
 
 
 def working_calendar(county: str = ANY) -> WorkingCalendar:
-    """The library's calendar with the deployment's stored overrides and then ``county``'s own applied.
-
-    A few hundred rows at most; a county's override of a day wins over the deployment's for that day.
-    """
-    rows = db.session.execute(sa.select(CalendarDay.day, CalendarDay.is_workday).where(
-        CalendarDay.county.in_({ANY, county})).order_by(sa.case((CalendarDay.county == ANY, 0), else_=1))).all()
-    return WorkingCalendar({day: bool(working) for day, working in rows})
+    """The library's calendar with the deployment's stored overrides and then ``county``'s own applied."""
+    return CountyCalendars()(county)
 
 
 class CountyCalendars:
-    """Each county's calendar read once, for a sweep over the tasks of several counties."""
+    """Every stored override read at once (a few hundred rows), each county's calendar built from them.
+
+    A county's override of a day wins over the deployment's for that day. ``counties`` says which counties
+    have overrides of their own, so a caller asks which county a case is in only when it can matter.
+    """
 
     def __init__(self) -> None:
+        self._deployment: dict[date, bool] = {}
+        self._own: dict[str, dict[date, bool]] = {}
+        for county, day, working in db.session.execute(
+                sa.select(CalendarDay.county, CalendarDay.day, CalendarDay.is_workday)):
+            (self._deployment if county == ANY else self._own.setdefault(county, {}))[day] = bool(working)
         self._calendars: dict[str, WorkingCalendar] = {}
 
-    def __call__(self, county: str) -> WorkingCalendar:
-        if county not in self._calendars:
-            self._calendars[county] = working_calendar(county)
-        return self._calendars[county]
+    @property
+    def counties(self) -> frozenset[str]:
+        return frozenset(self._own)
+
+    def __call__(self, county: str = ANY) -> WorkingCalendar:
+        key = county if county in self._own else ANY
+        if key not in self._calendars:
+            self._calendars[key] = WorkingCalendar({**self._deployment, **self._own.get(key, {})})
+        return self._calendars[key]
 
 
 def set_day(day: date, is_workday: bool, note: str = "", by_id: int | None = None,

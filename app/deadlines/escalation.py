@@ -37,7 +37,7 @@ from app.processes.models import ProcessInstance, ProcessSpec
 from app.tasks.models import Task, TaskState
 
 from .arithmetic import WorkingCalendar
-from .calendar import CountyCalendars, working_calendar
+from .calendar import CountyCalendars
 from .ladder import Ladder, LadderBook, LadderStep
 from .models import Escalation
 
@@ -146,11 +146,14 @@ def start_ladder(task: Task, process_key: str | None, book: LadderBook | None = 
 
     The ladder and the calendar are the case's county's (``county``: its region code; read from the case
     when not given)."""
+    book = book or LadderBook()
+    calendars = CountyCalendars() if calendar is None else None
     if county is None:
-        case = db.session.get(Case, task.case_id)
-        county = county_code_for(case.region_id if case is not None else None)
-    ladder = (book or LadderBook()).for_task(process_key, task.department_kind, task.escalation, county)
-    _schedule_next(task, ladder, calendar or working_calendar(county))
+        matters = book.counties or (calendars is not None and calendars.counties)
+        case = db.session.get(Case, task.case_id) if matters else None
+        county = county_code_for(case.region_id) if case is not None else "*"
+    ladder = book.for_task(process_key, task.department_kind, task.escalation, county)
+    _schedule_next(task, ladder, calendar if calendar is not None else (calendars or CountyCalendars())(county))
 
 
 def stop_ladder(task: Task) -> None:
@@ -249,8 +252,9 @@ def _escalate(rows: list[tuple[Task, Case, str | None]], at: datetime) -> int:
     planned: list[tuple[Task, Case, LadderStep, list[User]]] = []
     values: list[dict[str, Any]] = []
     for task, case, process_key in rows:
-        if case.region_id not in counties:
-            counties[case.region_id] = county_code_for(case.region_id)
+        if case.region_id not in counties:  # asked only where some county has ladders or days of its own
+            counties[case.region_id] = (county_code_for(case.region_id) if book.counties or calendars.counties
+                                        else "*")
         county = counties[case.region_id]  # each county's ladders and calendar for its cases' tasks
         ladder = book.for_task(process_key, task.department_kind, task.escalation, county)
         calendar = calendars(county)

@@ -177,6 +177,8 @@ class LadderBook:
         for row in rows:
             grouped.setdefault((row.county or ANY, row.process_key, row.department_kind), []).append(row)
         self._stored = {key: _from_rows(group) for key, group in grouped.items()}
+        self.counties = frozenset(county for county, _, _ in grouped if county != ANY)
+        """Counties with stored ladders of their own (which county a task is in matters only for them)."""
         self._cache: dict[tuple[str, str, str], Ladder] = {}
         self._own: dict[str, Ladder | None] = {}
 

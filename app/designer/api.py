@@ -363,8 +363,8 @@ class MakeCurrent(MethodView):
         """
         spec = get_version(process_key, version)
         changed = make_current(spec, _designer(), body["note"].strip(), county=body["county"])
-        return {"process_key": process_key, "version": spec.version, "current": True, "changed": changed,
-                "county": body["county"]}
+        answer = {"process_key": process_key, "version": spec.version, "current": True, "changed": changed}
+        return answer if body["county"] == "*" else {**answer, "county": body["county"]}
 
 
 @blp.route("/migrations/<int:migration_id>/rollback")

@@ -112,9 +112,27 @@ def county_id_of(region_id: int | None) -> int | None:
 
 
 def county_code_for(region_id: int | None) -> str:
-    """The region code of the county holding ``region_id``, or ``*`` (no county): the key of county settings."""
-    county = county_of(db.session.get(Region, region_id)) if region_id is not None else None
-    return county.code if county is not None else EVERY_COUNTY
+    """The region code of the county holding ``region_id``, or ``*`` (no county): the key of county settings.
+
+    One statement (a recursive walk up, stopping at the county): every task that opens asks it, and loading
+    each parent in turn cost a query per level up to the province.
+    """
+    if region_id is None:
+        return EVERY_COUNTY
+    code = db.session.scalar(_county_code_statement(), {"region_id": region_id})
+    return code if code is not None else EVERY_COUNTY
+
+
+@functools.cache
+def _county_code_statement() -> sa.Select[str]:
+    chain = (sa.select(Region.id, Region.parent_id, Region.level, Region.code, sa.literal(0).label("depth"))
+             .where(Region.id == sa.bindparam("region_id")).cte("county_chain", recursive=True))
+    parent = aliased(Region)
+    chain = chain.union_all(
+        sa.select(parent.id, parent.parent_id, parent.level, parent.code, chain.c.depth + 1)
+        .join(chain, parent.id == chain.c.parent_id)
+        .where(chain.c.depth < MAX_REGION_DEPTH, chain.c.level != RegionLevel.COUNTY.value))
+    return sa.select(chain.c.code).where(chain.c.level == RegionLevel.COUNTY.value).limit(1)
 
 
 def county_code(code: str) -> str:

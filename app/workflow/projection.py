@@ -16,7 +16,7 @@ from app.cases.timeline import record
 from app.common import events
 from app.common.clock import now
 from app.deadlines.arithmetic import WorkingCalendar
-from app.deadlines.calendar import compute_due, working_calendar
+from app.deadlines.calendar import CountyCalendars, compute_due
 from app.deadlines.escalation import start_ladder, stop_ladder
 from app.deadlines.ladder import LadderBook
 from app.engine import properties as P
@@ -93,8 +93,10 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
         if ready.id in open_rows:
             continue
         if calendar is None or book is None:
-            county = county_code_for(case.region_id)  # the case's county: its calendar, its ladders
-            calendar, book = working_calendar(county), LadderBook()
+            calendars, book = CountyCalendars(), LadderBook()
+            if calendars.counties or book.counties:  # some county has its own days or ladders: is it this one?
+                county = county_code_for(case.region_id)
+            calendar = calendars(county)
         kind = ready.department or ready.lane
         unit = nearest_unit(kind, case.region_id) if kind else None
         due, remind = compute_due(at, ready.deadline, calendar)
