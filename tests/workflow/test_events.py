@@ -4,6 +4,7 @@ and below it without imports; the import rules of the workflow redesign (issue 1
 from __future__ import annotations
 
 import ast
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,37 @@ def test_the_workflow_import_rules_hold(package: str, forbidden: tuple[str, ...]
     bad = sorted(f"{path.relative_to(APP.parent)} imports {name}" for path in (APP / package).rglob("*.py")
                  for name in _imports(path) if name.startswith(forbidden))
     assert bad == []
+
+
+def test_the_sweep_sends_task_overdue_once_per_task_and_a_reassignment_restarts_the_ladder(
+        county: Any, clock: Any) -> None:
+    from deadline_helpers import open_case, sweep, tasks_of
+
+    from app.tasks.operations import reassign
+
+    case = open_case("four_in_one", "t01v01")
+    [task] = tasks_of(case.id)
+    overdue: list[tuple[int, int, set[str]]] = []
+    with events.task_overdue.connected_to(
+            lambda sender, **kw: overdue.append((sender.id, kw["level"], {u.username for u in kw["recipients"]}))):
+        clock.advance(minutes=46)
+        sweep()  # the reminder: not overdue yet
+        assert overdue == []
+        clock.advance(minutes=15)
+        sweep()
+        sweep()
+    assert overdue == [(task.id, 2, {"police_t01", "police_t01_head"})]
+
+    reassigned: list[Any] = []
+    head, liaison = user_by_username("police_t01_head"), user_by_username("police_t01")
+    held = db.session.get(Task, task.id)
+    assert held is not None and held.next_escalation_at is not None
+    scheduled = held.next_escalation_at  # the coordinator step, still ahead
+    held.next_escalation_at = scheduled + timedelta(days=30)  # a stale schedule the restart must replace
+    db.session.commit()
+    with events.task_reassigned.connected_to(lambda sender, **kw: reassigned.append((sender.id, kw))):
+        reassign(db.session.get(Task, task.id), liaison, head)  # type: ignore[arg-type]
+    db.session.commit()
+    assert [(tid, kw["by"].username, kw["previous"]) for tid, kw in reassigned] == [(task.id, "police_t01_head", None)]
+    moved = db.session.get(Task, task.id)
+    assert moved is not None and moved.next_escalation_at == scheduled  # deadlines restarted the ladder
