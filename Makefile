@@ -59,14 +59,15 @@ translations: $(STAMP)
 test: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff, mypy, and the layering contract (tools/layering.py, [tool.importlinter] in pyproject.toml):
+# every import that breaks the layers, with its line, and function-level imports without '# deferred:'.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 
-# The layering contract (tools/layering.py, [tool.importlinter] in pyproject.toml): every violating
-# import with its line, and function-level imports without '# deferred: <reason>'.
 layers: $(STAMP)
-	$(BIN)/lint-imports --no-cache
+	$(BIN)/lint-imports --no-cache --no-logo
 
 bench: $(STAMP)
 	$(BIN)/python bench/task_completion.py

@@ -1,6 +1,9 @@
 """Liandong (联动): case coordination for county child-protection work.
 
-``create_app`` is the only place configuration is read.
+``create_app`` is the only place configuration is read. It is also the composition root: it imports every
+package's blueprints, CLI groups, receivers and hooks *inside* the factory (each block says
+``# deferred: factory``), because importing any ``app.*`` module runs this file first, and a test, a
+worker or ``tools/layering.py`` importing ``app.engine`` must not load the whole web app with it.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _trust_proxies(app, settings)
     _configure_backstop(settings)
 
+    # deferred: factory (module docstring)
     from .common.api import BEARER_RESOLVER, api
     from .common.inputs import BoundedIntConverter, BoundedJSONProvider
     from .extensions import csrf, db, login_manager, migrate
@@ -73,6 +77,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
+    # deferred: factory (module docstring)
     from .org.sessions import load_session_user
 
     login_manager.user_loader(load_session_user)
@@ -109,6 +114,7 @@ def _register_models() -> None:
 
 
 def _register_api(app: Flask) -> None:
+    # deferred: factory (module docstring)
     from .cases.api import blp as cases_blp
     from .common.api import api, authenticate_first, domain_error_response
     from .common.errors import DomainError
@@ -135,6 +141,7 @@ def _register_api(app: Flask) -> None:
     app.before_request(authenticate_first)
     app.before_request(check_request_text)  # after authentication: 401 before any 4xx about the body
 
+    # deferred: factory (module docstring)
     from .home import blp as home_blp
 
     app.register_blueprint(home_blp)
@@ -142,6 +149,7 @@ def _register_api(app: Flask) -> None:
 
 def _connect_events() -> None:
     """Subscribe each package to the domain events it reacts to (``app.common.events``), once per app."""
+    # deferred: factory (module docstring)
     from .cases.receivers import connect as connect_cases
     from .deadlines.receivers import connect as connect_deadlines
     from .duties.receivers import connect as connect_duties
@@ -155,6 +163,7 @@ def _connect_events() -> None:
 
 def _register_pages(app: Flask, settings: Settings) -> None:
     """Browser pages: session login, CSRF, languages, rate limits, cookie flags (docs/web.md)."""
+    # deferred: factory (module docstring)
     from .common import i18n, pages
     from .extensions import limiter, login_manager
 
@@ -179,12 +188,14 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     limiter.init_app(app)
     i18n.init_app(app)
     pages.init_app(app)
+    # deferred: factory (module docstring)
     from .cases.timeline_text import timeline_text
     from .org.labels import department_name
 
     # Globals from packages above common (common.i18n registers only its own).
     app.jinja_env.globals.update(department_name=department_name, timeline_text=timeline_text)
 
+    # deferred: factory (module docstring)
     from .cases.views import blp as workspace_blp
     from .conferences.views import blp as conferencing_blp
     from .notifications.views import blp as alerts_blp
@@ -195,9 +206,11 @@ def _register_pages(app: Flask, settings: Settings) -> None:
 
     for blp in (auth_blp, admin_blp, inbox_blp, workspace_blp, alerts_blp, conferencing_blp):
         app.register_blueprint(blp)
+    # deferred: factory (module docstring)
     from .designer.views import blp as designer_blp
 
     app.register_blueprint(designer_blp)
+    # deferred: factory (module docstring)
     from .audit import views as audit_views
     from .cases.queries import CASE_INDEX
 
@@ -205,13 +218,16 @@ def _register_pages(app: Flask, settings: Settings) -> None:
 
 
 def _register_cli(app: Flask) -> None:
+    # deferred: factory (module docstring)
     from .cli import demo_cli, processes_cli, reports_cli, settings_cli, tasks_cli, users_cli
 
     for group in (demo_cli, users_cli, processes_cli, reports_cli, tasks_cli, settings_cli):
         app.cli.add_command(group)
+    # deferred: factory (module docstring)
     from .duties.cli import duties_cli
 
     app.cli.add_command(duties_cli)
+    # deferred: factory (module docstring)
     from .backup.cli import backup_cli
 
     app.cli.add_command(backup_cli)
@@ -219,11 +235,13 @@ def _register_cli(app: Flask) -> None:
 
 def _register_deadlines(app: Flask, settings: Settings) -> None:
     """Calendar, ladders, escalations, the coordinator dashboard, workers (docs/deadlines-and-escalation.md)."""
+    # deferred: factory (module docstring)
     from workers.api import blp as jobs_blp
     from workers.cli import COMMANDS as worker_commands
     from workers.outbox import connect as connect_redis
     from workers.outbox import hand_over
 
+    # deferred: factory (module docstring)
     from .common.api import api
     from .dashboard.api import blp as dashboard_api_blp
     from .dashboard.views import blp as dashboard_blp
@@ -239,6 +257,7 @@ def _register_deadlines(app: Flask, settings: Settings) -> None:
         app.cli.add_command(command)
     dispatch.init_app(connect_redis, hand_over)
     if settings.inline_loop and not settings.redis_url:
+        # deferred: factory (module docstring)
         from workers.loop import start_inline_loop
 
         start_inline_loop(app)
@@ -258,6 +277,7 @@ def _trust_proxies(app: Flask, settings: Settings) -> None:
 
 def _configure_backstop(settings: Settings) -> None:
     """The engine's process-level limits are per process; the last app created sets them."""
+    # deferred: factory (module docstring)
     from app.engine.isolation import Backstop, configure
 
     configure(Backstop(cpu_seconds=settings.engine_cpu_seconds, wall_seconds=settings.engine_wall_seconds,
@@ -266,6 +286,7 @@ def _configure_backstop(settings: Settings) -> None:
 
 def _register_observability(app: Flask, settings: Settings) -> None:
     """JSON logs with request/user/job ids, Prometheus metrics at /metrics, Sentry (docs/operations.md)."""
+    # deferred: factory (module docstring)
     from .common import logs, metrics, sentry
     from .dashboard.metrics_views import blp as metrics_blp
 

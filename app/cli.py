@@ -9,7 +9,23 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.cases.operations import file_report
+from app.cases.schemas import ReportIn
+from app.common.clock import now
+from app.common.errors import DomainError, Invalid
+from app.deadlines.ladder import seed_default_ladders
+from app.duties.demo import load_demo_children
+from app.duties.scheduler import start_due_duties
 from app.extensions import db
+from app.org.administration import revoke_user_token, revoke_user_tokens
+from app.org.demo import DEMO_PASSWORD, load_demo
+from app.org.models import ApiToken
+from app.org.operations import issue_token
+from app.org.queries import token_state, tokens_of, user_by_username
+from app.processes.operations import BundleRejected, deploy_folder
+from app.tasks import operations
+from app.tasks.queries import TaskFilter, task_query
+from app.workflow import commands
 
 demo_cli = AppGroup("demo", help="The demo county.")
 users_cli = AppGroup("users", help="Users and API tokens.")
@@ -25,7 +41,6 @@ def deploy_shipped(note: str = "", reinstate: bool = True, county: str = "*",
     ``reinstate`` is False (``demo load`` must not undo what a designer deployed since). With ``county``
     (a region code) the versions are current for that county's new cases only.
     """
-    from app.processes.operations import deploy_folder
 
     settings = current_app.config["LIANDONG"]
     lines = []
@@ -38,16 +53,11 @@ def deploy_shipped(note: str = "", reinstate: bool = True, county: str = "*",
 @demo_cli.command("load")
 def demo_load() -> None:
     """Create the demo county and its logins (idempotent), and deploy the shipped processes."""
-    from app.org.demo import DEMO_PASSWORD, load_demo
 
     logins = load_demo()
     deployed = deploy_shipped("demo load", reinstate=False)
-    from app.deadlines.ladder import seed_default_ladders
 
     seed_default_ladders()  # the built-in escalation ladders as editable rows
-    from app.common.clock import now
-    from app.duties.demo import load_demo_children
-    from app.duties.scheduler import start_due_duties
 
     enrolled = load_demo_children()  # children in the programme, so recurring duties start in the demo
     started = start_due_duties(now())
@@ -65,8 +75,6 @@ def demo_load() -> None:
 @click.option("--days", type=int, default=None, help="lifetime in days (default LIANDONG_TOKEN_TTL_DAYS, 30)")
 def users_token(username: str, name: str, days: int | None) -> None:
     """Print a new bearer token for USERNAME (shown once; only its hash is stored)."""
-    from app.common.errors import Invalid
-    from app.org.operations import issue_token
 
     user = _user_or_exit(username)
     try:
@@ -82,7 +90,6 @@ def users_token(username: str, name: str, days: int | None) -> None:
 @click.argument("username")
 def users_tokens(username: str) -> None:
     """List USERNAME's tokens: id, name, created, expires, last used, state (never the token itself)."""
-    from app.org.queries import token_state, tokens_of, user_by_username
 
     user = user_by_username(username)
     if user is None:
@@ -103,9 +110,6 @@ def users_tokens(username: str) -> None:
 @click.option("--user", "username", default=None, help="revoke every token of this user")
 def users_revoke_token(token_ids: tuple[int, ...], username: str | None) -> None:
     """Revoke tokens by id (see `flask users tokens`), or all of one user's with --user."""
-    from app.org.administration import revoke_user_token, revoke_user_tokens
-    from app.org.models import ApiToken
-    from app.org.queries import user_by_username
 
     if not token_ids and not username:
         click.echo("name token ids or --user USERNAME", err=True)
@@ -142,8 +146,6 @@ def processes_deploy(note: str, county: str, folders: tuple[Path, ...]) -> None:
     ``--county c02 --folder my/four_in_one`` gives one county its own version (other deadlines, say);
     every other county keeps the deployment's.
     """
-    from app.common.errors import Invalid
-    from app.processes.operations import BundleRejected
 
     try:
         lines = deploy_shipped(note, county=county, folders=list(folders) or None)
@@ -167,7 +169,6 @@ tasks_cli = AppGroup("tasks", help="Work a unit's tasks from the command line.")
 
 
 def _user_or_exit(username: str):  # type: ignore[no-untyped-def]
-    from app.org.queries import user_by_username
 
     user = user_by_username(username)
     if user is None or not user.active:
@@ -177,8 +178,6 @@ def _user_or_exit(username: str):  # type: ignore[no-untyped-def]
 
 
 def _fail(exc: Exception) -> None:
-    from app.common.errors import DomainError
-
     db.session.rollback()
     if isinstance(exc, DomainError):
         click.echo(f"refused ({exc.status}): {exc.message}", err=True)
@@ -196,10 +195,6 @@ def reports_submit(username: str, payload) -> None:  # type: ignore[no-untyped-d
     import json
 
     from marshmallow import ValidationError
-
-    from app.cases.operations import file_report
-    from app.cases.schemas import ReportIn
-    from app.common.errors import DomainError, Invalid
 
     user = _user_or_exit(username)
     try:
@@ -226,8 +221,6 @@ def reports_submit(username: str, payload) -> None:  # type: ignore[no-untyped-d
 @click.option("--overdue", is_flag=True, help="only overdue tasks")
 def tasks_list(username: str, overdue: bool) -> None:
     """Open tasks of the user's unit, soonest due first."""
-    from app.common.clock import now
-    from app.tasks.queries import TaskFilter, task_query
 
     user = _user_or_exit(username)
     at = now()
@@ -248,10 +241,6 @@ def tasks_list(username: str, overdue: bool) -> None:
 def tasks_complete(username: str, task_id: int, data: str) -> None:
     """Complete TASK_ID with DATA (a JSON object, validated against the step's form)."""
     import json
-
-    from app.common.errors import DomainError, Invalid
-    from app.tasks import operations
-    from app.workflow import commands
 
     user = _user_or_exit(username)
     try:

@@ -15,7 +15,19 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 
+from app import create_app
+from app.common.clock import now
+from app.deadlines.calendar import working_calendar
+from app.deadlines.escalation import due_task_ids, escalate, escalate_due
+from app.deadlines.sweep import due_timer_instances, mark_swept
 from app.extensions import db
+from app.notifications.email import SmtpFailure, pending_ids, send
+from app.notifications.email import queue_digests as write_digests
+from app.processes.models import ProcessInstance
+from app.tasks.timers import record_fire_failure
+from app.workflow.commands import fire_due_timers
+
+from .queues import DEFAULT, ENGINE, NOTIFY, enqueue
 
 log = logging.getLogger(__name__)
 CHUNK = 1000
@@ -29,8 +41,6 @@ def job_context() -> Iterator[Flask]:
     if has_app_context():
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     else:
-        from app import create_app
-
         app = create_app()
     with app.app_context():
         try:
@@ -50,7 +60,6 @@ def escalate_tasks(task_ids: list[int]) -> int:
     and each (task, level) is recorded once, so a rerun after a crash, or a
     second sweep, finds nothing left to do.
     """
-    from app.deadlines.escalation import escalate
 
     with job_context():
         taken = escalate(list(task_ids))
@@ -67,7 +76,6 @@ def fire_timers(instance_id: int) -> bool:
     an incident on the instance in a second transaction, and the sweep tries
     again once the backoff has passed.
     """
-    from app.workflow.commands import fire_due_timers
 
     with job_context():
         try:
@@ -83,9 +91,6 @@ def fire_timers(instance_id: int) -> bool:
 
 
 def _record_timer_failure(instance_id: int, error: str) -> None:
-    from app.processes.models import ProcessInstance
-    from app.tasks.timers import record_fire_failure
-
     instance = db.session.get(ProcessInstance, instance_id)
     if instance is not None:
         record_fire_failure(instance.id, instance.case_id, error)
@@ -94,7 +99,6 @@ def _record_timer_failure(instance_id: int, error: str) -> None:
 
 def send_email(outbox_id: int) -> str:
     """Queue ``notify``; retried on SMTP failure. Send one outbox row (a sent row is left alone)."""
-    from app.notifications.email import SmtpFailure, send
 
     with job_context():
         try:
@@ -108,8 +112,6 @@ def send_email(outbox_id: int) -> str:
 
 def queue_digests() -> int:
     """Queue ``notify``; retried. Write today's daily digests (once per user and day) and send them."""
-    from app.deadlines.calendar import working_calendar
-    from app.notifications.email import queue_digests as write_digests
 
     with job_context():
         rows = write_digests(working_calendar().is_workday)
@@ -152,10 +154,6 @@ def sweep(inline: bool | None = None) -> dict[str, Any]:
     the database, which ``/readyz`` turns into the sweep lag), so running it
     twice is harmless.
     """
-    from app.common.clock import now
-    from app.deadlines.escalation import due_task_ids, escalate_due
-    from app.deadlines.sweep import due_timer_instances, mark_swept
-    from app.notifications.email import pending_ids
 
     report = SweepReport()
     with job_context():
@@ -169,8 +167,6 @@ def sweep(inline: bool | None = None) -> dict[str, Any]:
     report.tasks_due, report.instances_with_timers = len(task_ids), len(instances)
     chunks = [task_ids[i:i + CHUNK] for i in range(0, len(task_ids), CHUNK)]
     if not run_inline:
-        from .queues import DEFAULT, ENGINE, NOTIFY, enqueue
-
         for instance_id in instances:
             enqueue(fire_timers, instance_id, queue=ENGINE)
         for chunk in chunks:

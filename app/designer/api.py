@@ -20,6 +20,7 @@ from app.common.downloads import file_download
 from app.common.errors import Invalid, NotFound
 from app.common.inputs import MAX_ID, bounded_int
 from app.extensions import db
+from app.org.roles import Role
 from app.processes.api import blp
 from app.processes.designers import require_designer
 from app.processes.models import ProcessDraft
@@ -42,6 +43,7 @@ from app.processes.schemas import (
     draft_out,
 )
 from app.processes.versions import diff_bundles, elements_of, get_version
+from app.tasks.timers import incident_view, open_incidents
 from app.workflow import migration as moves
 
 from . import drafts as ops
@@ -65,8 +67,6 @@ class TimerIncidents(MethodView):
     def get(self) -> Any:
         """Open timer incidents of running cases: timers whose time cannot be computed or whose firing
         keeps failing (they back off), with the reason. Designers and admins."""
-        from app.org.roles import Role
-        from app.tasks.timers import incident_view, open_incidents
 
         user = current_api_user()
         if not user.has_role(Role.ADMIN):

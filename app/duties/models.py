@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -163,3 +164,13 @@ class Entrustment(Model):
     recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+def entrustment_data(entrustment: Entrustment) -> dict[str, Any]:
+    """The caregiver fields a care check's process starts with (first check and follow-ups alike)."""
+    return {
+        "caregiver_name": entrustment.caregiver_name, "caregiver_relation": entrustment.relation,
+        "caregiver_is_relative": entrustment.is_relative,
+        "agreement_signed_on": entrustment.agreement_signed_on.isoformat() if entrustment.agreement_signed_on
+        else None,
+    }

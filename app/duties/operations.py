@@ -9,19 +9,30 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.audit.operations import audit
-from app.cases.models import Case, Child
+from app.cases.models import Case, Child, Guardian
 from app.cases.timeline import record
 from app.common.clock import now
-from app.common.errors import Conflict, Forbidden, Invalid
+from app.common.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
+from app.org.kinds import RegionLevel
 from app.org.models import Region, User
+from app.org.queries import region_by_code
 from app.org.roles import Role
 from app.processes.models import ProcessInstance
 from app.workflow import commands as workflow
 
 from .catalog import KEY_REASONS
 from .files import active_enrolment, care_file_for, local_today
-from .models import CycleStatus, DutyCycle, EndReason, Enrolment, Entrustment, EntrustmentStatus, StartReason
+from .models import (
+    CycleStatus,
+    DutyCycle,
+    EndReason,
+    Enrolment,
+    Entrustment,
+    EntrustmentStatus,
+    StartReason,
+    entrustment_data,
+)
 from .scheduler import start_cycle
 
 CANCEL_ON_LEAVING = ("weekly_contact", "home_visit", "assessment", "entrusted_care_check")
@@ -174,21 +185,8 @@ def record_entrustment(child: Child, actor: User | None, *, caregiver_name: str,
     return entrustment
 
 
-def entrustment_data(entrustment: Entrustment) -> dict[str, Any]:
-    return {
-        "caregiver_name": entrustment.caregiver_name, "caregiver_relation": entrustment.relation,
-        "caregiver_is_relative": entrustment.is_relative,
-        "agreement_signed_on": entrustment.agreement_signed_on.isoformat() if entrustment.agreement_signed_on
-        else None,
-    }
-
-
 def child_from_payload(payload: dict[str, Any]) -> Child:
     """An existing child (``{"id": ...}``) or a newly found one (the report schema's child fields)."""
-    from app.cases.models import Guardian
-    from app.common.errors import NotFound
-    from app.org.kinds import RegionLevel
-    from app.org.queries import region_by_code
 
     if payload.get("id"):
         child = db.session.get(Child, payload["id"])

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.cases.models import Case
+from app.cases.models import Case, Child
 from app.common.clock import now
 from app.extensions import db
 from app.org.kinds import RegionLevel
@@ -42,7 +42,7 @@ from .cycles import CADENCES, Period, duration_until, period_of
 from .escalation import escalate_missed
 from .files import county_tz, work_file_for
 from .frequencies import cadence_for, effective_frequencies
-from .models import CycleStatus, DutyCycle, Enrolment, Entrustment, EntrustmentStatus
+from .models import CycleStatus, DutyCycle, Enrolment, Entrustment, EntrustmentStatus, entrustment_data
 from .status import settle
 
 log = logging.getLogger(__name__)
@@ -192,14 +192,11 @@ def _given(value: T) -> T:
 
 def _follow_up_data(entrustment: Entrustment) -> dict[str, Any]:
     """Read only when the cycle really starts (an existing cycle skips it)."""
-    from .operations import entrustment_data  # cycle: operations imports the scheduler
-
     return {**entrustment_data(entrustment), "follow_up": True}
 
 
 def _programme_counts(county: Region) -> dict[str, Any]:
     """Civil affairs' own list for the comparison: children in the programme per township."""
-    from app.cases.models import Child
 
     village = sa.orm.aliased(Region)
     rows = db.session.execute(

@@ -10,6 +10,11 @@ from marshmallow import Schema, fields
 
 from app.common.api import BEARER_SECURITY, abort, committed, current_api_user, token_required
 from app.common.inputs import Id
+from app.extensions import db
+from app.org.administration import revoke_user_token
+from app.org.models import ApiToken
+from app.org.queries import token_state, tokens_of
+from app.org.roles import Role
 
 blp = Blueprint("org", __name__, url_prefix="/api/v1", description="Who am I, my unit, my tokens")
 
@@ -61,8 +66,6 @@ class TokenQuery(Schema):
 
 
 def _token_out(token: Any) -> dict[str, Any]:
-    from app.org.queries import token_state
-
     return {"id": token.id, "user_id": token.user_id, "username": token.user.username, "name": token.name,
             "created_at": token.created_at, "expires_at": token.expires_at, "last_used_at": token.last_used_at,
             "revoked_at": token.revoked_at, "state": token_state(token)}
@@ -76,8 +79,6 @@ class Tokens(MethodView):
     @token_required
     def get(self, args: dict[str, Any]) -> Any:
         """Your bearer tokens (never the token itself); administrators may ask for another user's."""
-        from app.org.queries import tokens_of
-        from app.org.roles import Role
 
         user = current_api_user()
         user_id = args.get("user_id", user.id)
@@ -94,10 +95,6 @@ class RevokeToken(MethodView):
     @committed
     def post(self, token_id: int) -> Any:
         """Revoke a token: it stops working at once (idempotent). Yours, or anyone's for administrators."""
-        from app.extensions import db
-        from app.org.administration import revoke_user_token
-        from app.org.models import ApiToken
-        from app.org.roles import Role
 
         user = current_api_user()
         token = db.session.get(ApiToken, token_id)

@@ -11,11 +11,16 @@ import sys
 import click
 
 from app.cli import processes_cli
+from app.common.errors import DomainError
 from app.extensions import db
+from app.org.queries import user_by_username
+from app.processes.designers import require_designer, set_designer
+from app.processes.operations import make_current
+from app.processes.versions import diff_versions, get_version, history
+from app.workflow import migration
 
 
 def _user(username: str):  # type: ignore[no-untyped-def]
-    from app.org.queries import user_by_username
 
     user = user_by_username(username)
     if user is None or not user.active:
@@ -25,8 +30,6 @@ def _user(username: str):  # type: ignore[no-untyped-def]
 
 
 def _refused(exc: Exception) -> None:
-    from app.common.errors import DomainError
-
     db.session.rollback()
     if not isinstance(exc, DomainError):
         raise exc
@@ -38,8 +41,6 @@ def _refused(exc: Exception) -> None:
 @click.argument("process_key")
 def history_cmd(process_key: str) -> None:
     """Versions of PROCESS_KEY, newest first, with who deployed them, why, and running cases."""
-    from app.common.errors import DomainError
-    from app.processes.versions import history
 
     try:
         items = history(process_key)
@@ -58,7 +59,6 @@ def history_cmd(process_key: str) -> None:
 @click.argument("new", type=int)
 def diff_cmd(process_key: str, old: int, new: int) -> None:
     """Elements and forms changed between two versions (JSON)."""
-    from app.processes.versions import diff_versions, get_version
 
     result = diff_versions(get_version(process_key, old), get_version(process_key, new))
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
@@ -72,9 +72,6 @@ def diff_cmd(process_key: str, old: int, new: int) -> None:
 @click.option("--dry-run", is_flag=True, help="only list who can move and why the others cannot")
 def migrate_cmd(process_key: str, version: int, username: str, instances: tuple[int, ...], dry_run: bool) -> None:
     """Move running cases of PROCESS_KEY to VERSION (all that can, or --instance ...)."""
-    from app.common.errors import DomainError
-    from app.processes.versions import get_version
-    from app.workflow import migration
 
     user = _user(username)
     try:
@@ -100,8 +97,6 @@ def migrate_cmd(process_key: str, version: int, username: str, instances: tuple[
 @click.option("--as", "username", required=True, help="the process designer doing it")
 def rollback_cmd(migration_id: int, username: str) -> None:
     """Put a migrated case back on its previous version (refused if it moved on since)."""
-    from app.common.errors import DomainError
-    from app.workflow import migration
 
     user = _user(username)
     try:
@@ -121,10 +116,6 @@ def rollback_cmd(migration_id: int, username: str) -> None:
 @click.option("--county", default="*", help="a county's region code: only its new cases start on VERSION")
 def current_cmd(process_key: str, version: int, username: str, note: str, county: str) -> None:
     """New cases of PROCESS_KEY start on VERSION from now on (undoes a bad deploy; audited)."""
-    from app.common.errors import DomainError
-    from app.processes.designers import require_designer
-    from app.processes.operations import make_current
-    from app.processes.versions import get_version
 
     user = _user(username)
     try:
@@ -143,7 +134,6 @@ def current_cmd(process_key: str, version: int, username: str, note: str, county
 @click.argument("username")
 def designer_cmd(action: str, username: str) -> None:
     """Grant or revoke the process-designer role (audited; the admin pages do the same)."""
-    from app.processes.designers import set_designer
 
     changed = set_designer(_user(username), action == "grant", None)
     db.session.commit()

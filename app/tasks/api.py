@@ -15,6 +15,7 @@ from app.cases.models import Case
 from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
 from app.common.clock import now
 from app.common.errors import Forbidden, Invalid
+from app.deadlines.escalation import escalations_out
 from app.extensions import db
 from app.processes.models import ProcessInstance
 from app.processes.queries import form_schema
@@ -40,8 +41,6 @@ def task_out(task: Task, at: datetime, with_schema: bool = False) -> dict[str, A
         "next_escalation_at": task.next_escalation_at, "escalation": task.escalation,
     }
     if with_schema:
-        from app.deadlines.escalation import escalations_out
-
         body["escalations"] = escalations_out(task.id)
     if with_schema and task.form:
         instance = db.session.get(ProcessInstance, task.instance_id)
