@@ -13,6 +13,7 @@ from app.cases.operations import file_report
 from app.cases.schemas import ReportIn
 from app.common.clock import now
 from app.common.errors import DomainError, Invalid
+from app.common.settings_doc import DOC_PATH, render_doc
 from app.deadlines.ladder import seed_default_ladders
 from app.duties.demo import load_demo_children
 from app.duties.scheduler import start_due_duties
@@ -268,8 +269,6 @@ def show() -> None:
 @click.option("--check", is_flag=True, help="Exit 1 when docs/settings.md differs from the code.")
 def doc(check: bool) -> None:
     """Print docs/settings.md as generated from the settings class."""
-    from app.common.settings_doc import DOC_PATH, render_doc  # deferred: like every command here
-
     text = render_doc()
     if check:
         if DOC_PATH.read_text(encoding="utf-8") != text:
