@@ -2,6 +2,10 @@
 
 * bare: SpiffWorkflow as its own documentation uses it -- one parsed spec, one live
   ``BpmnWorkflow`` per case, default script engine, no serialization.
+* round trip: bare SpiffWorkflow that reloads its state and saves it on every step, as any
+  durable use of the engine must: the spec parsed once and cached, per step the state JSON
+  (without the spec) loaded with SpiffWorkflow's own serializer, the task run, the engine run to
+  the next wait, the state serialized back to JSON text. Default script engine, no database.
 * engine: ``app.engine.start_instance`` / ``complete_task`` exactly as the platform calls them,
   including the JSON round trip of the state on every step (restricted script engine, spec
   cache, snapshot for the projections), but no database, forms, timeline or audit.
@@ -9,13 +13,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
 
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter  # noqa: TID251 - the baseline
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer  # noqa: TID251 - the baseline itself
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: TID251 - the baseline itself
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: TID251 - the baseline itself
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # noqa: TID251 - the baseline itself
 from SpiffWorkflow.util.task import TaskState  # noqa: TID251 - the baseline itself
 from stats import Samples
 from workload import MainStep, chain_step_id
@@ -82,6 +90,69 @@ def bare_main(files: dict[str, str], process_id: str, start: dict[str, Any], ste
                 res.add(step.bpmn_id, perf_counter() - t0)
         if not workflow.is_completed():
             raise RuntimeError("bare: the main path did not reach its end event")
+    return res
+
+
+class _StateOnly(BpmnWorkflowConverter):
+    """The workflow without its spec (the spec is parsed once and kept in memory: "spec cached")."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
+class RoundTrip:
+    """Bare SpiffWorkflow with its state stored as JSON text between steps (no database)."""
+
+    def __init__(self, parsed: tuple[Any, dict[str, Any]]):
+        config = dict(SPIFF_CONFIG)
+        config[BpmnWorkflow] = _StateOnly
+        self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+        self.parsed = parsed
+
+    def dump(self, workflow: BpmnWorkflow) -> str:
+        registry = self.serializer.registry
+        registry._encoder_mode = True  # what serialize_json does around convert()
+        try:
+            return json.dumps(registry.convert(workflow), cls=self.serializer._encoder_cls)
+        finally:
+            registry._encoder_mode = False
+
+    def load(self, state: str) -> BpmnWorkflow:
+        dct = json.loads(state, cls=self.serializer.json_decoder_cls)
+        dct["spec"], dct["subprocess_specs"] = self.parsed
+        workflow: BpmnWorkflow = self.serializer.from_dict(dct)
+        return workflow
+
+    def start(self, data: dict[str, Any]) -> str:
+        return self.dump(_bare_start(self.parsed, data))
+
+    def step(self, state: str, bpmn_id: str, data: dict[str, Any]) -> str:
+        workflow = self.load(state)
+        _bare_step(workflow, bpmn_id, data)
+        return self.dump(workflow)
+
+
+def roundtrip_main(files: dict[str, str], process_id: str, start: dict[str, Any], steps: list[MainStep],
+                   cases: int, warmup: int) -> MainResult:
+    """The main path on bare SpiffWorkflow that reloads and saves its state each step (spec cached)."""
+    rt = RoundTrip(parse_bare(files, process_id))
+    res = MainResult(Samples("round trip: start"), Samples("round trip: complete"))
+    for n in range(warmup + cases):
+        keep = n >= warmup
+        t0 = perf_counter()
+        state = rt.start({**start, "case_number": f"LD-BENCH-{n:06d}"})
+        if keep:
+            res.starts.add(perf_counter() - t0)
+        for step in steps:
+            t0 = perf_counter()
+            state = rt.step(state, step.bpmn_id, dict(step.data))
+            if keep:
+                res.add(step.bpmn_id, perf_counter() - t0)
+        if not rt.load(state).is_completed():
+            raise RuntimeError("round trip: the main path did not reach its end event")
     return res
 
 

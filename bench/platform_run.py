@@ -39,9 +39,11 @@ class Counters:
     engine_seconds: float = 0.0
     form_seconds: float = 0.0
     spec_loads: int = 0
+    flushes: int = 0
 
-    def snapshot(self) -> tuple[int, float, float, float, int]:
-        return (self.statements, self.sql_seconds, self.engine_seconds, self.form_seconds, self.spec_loads)
+    def snapshot(self) -> tuple[int, float, float, float, int, int]:
+        return (self.statements, self.sql_seconds, self.engine_seconds, self.form_seconds, self.spec_loads,
+                self.flushes)
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Breakdown:
     commit: float = 0.0
     statements: int = 0
     spec_loads: int = 0
+    flushes: int = 0
     count: int = 0
 
 
@@ -108,7 +111,10 @@ class Platform:
                 yield
             finally:
                 for obj, name, original in self._restore:
-                    setattr(obj, name, original)
+                    if obj is None:
+                        original()
+                    else:
+                        setattr(obj, name, original)
                 db.session.remove()
                 db.engine.dispose()
         self.tmp.cleanup()
@@ -141,6 +147,11 @@ class Platform:
         def after(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
             c.sql_seconds += perf_counter() - conn.info.pop("bench_t0", perf_counter())
 
+        @sa.event.listens_for(sa.orm.Session, "after_flush")
+        def flushed(session: Any, context: Any) -> None:
+            c.flushes += 1  # flushes that wrote something (an empty flush does not fire the event)
+
+        self._restore.append((None, "flush listener", lambda: sa.event.remove(sa.orm.Session, "after_flush", flushed)))
         self._wrap(app.engine, "complete_task", "engine_seconds")
         self._wrap(app.engine, "start_instance", "engine_seconds")
         self._wrap(app.workflow.commands, "validate_form_data", "form_seconds")
@@ -209,7 +220,7 @@ class Platform:
         t2 = perf_counter()
         cpu = process_time() - cpu0
         db.session.remove()
-        statements, sql, eng, forms, specs = (a - b for a, b in zip(c.snapshot(), before, strict=True))
+        statements, sql, eng, forms, specs, flushes = (a - b for a, b in zip(c.snapshot(), before, strict=True))
         if into is not None:
             into.count += 1
             into.total += t2 - t0
@@ -220,6 +231,7 @@ class Platform:
             into.commit += (t2 - t1) - (c.sql_seconds - sql_before_commit)
             into.statements += statements
             into.spec_loads += specs
+            into.flushes += int(flushes)
         return t2 - t0, int(statements)
 
     def run_main(self, steps: list[MainStep], cases: int, warmup: int,

@@ -68,8 +68,10 @@ def _window(times: list[list[float]], first: int, last: int) -> Samples:
     return Samples(f"{first}-{last}", [t for run in times for t in run[first - 1:last]])
 
 
-def main_table(bare: baselines.MainResult, eng: baselines.MainResult, runs: list[PlatformResult]) -> str:
+def main_table(bare: baselines.MainResult, trip: baselines.MainResult, eng: baselines.MainResult,
+               runs: list[PlatformResult]) -> str:
     cols: list[tuple[str, Samples, Samples]] = [("bare Spiff", bare.starts, bare.completions),
+                                                ("round trip", trip.starts, trip.completions),
                                                 ("app.engine", eng.starts, eng.completions)]
     cols += [(r.database, r.starts, r.completions) for r in runs]
     base = bare.completions
@@ -82,11 +84,14 @@ def main_table(bare: baselines.MainResult, eng: baselines.MainResult, runs: list
         ["case start p50 ms"] + [_f(s.ms(50)) for _, s, _ in cols],
         ["case start p95 ms"] + [_f(s.ms(95)) for _, s, _ in cols],
         ["p50 ratio x / bare"] + [ratio(c.ms(50), base.ms(50)) for _, _, c in cols],
+        ["p50 ratio x / round trip"] + [ratio(c.ms(50), trip.completions.ms(50)) for _, _, c in cols],
         ["throughput ratio x / bare"] + [_f(c.per_second / base.per_second, 4) for _, _, c in cols],
         ["p50 ratio x / app.engine"] + [ratio(c.ms(50), eng.completions.ms(50)) for _, _, c in cols],
-        ["SQL statements / completion", "-", "-"] + [
+        ["SQL statements / completion", "-", "-", "-"] + [
             _f(r.breakdown.statements / max(r.breakdown.count, 1), 1) for r in runs],
-        ["SQL statements / case start", "-", "-"] + [
+        ["flushes / completion", "-", "-", "-"] + [
+            _f(r.breakdown.flushes / max(r.breakdown.count, 1), 1) for r in runs],
+        ["SQL statements / case start", "-", "-", "-"] + [
             _f(sum(r.start_statements) / max(len(r.start_statements), 1), 1) for r in runs],
     ]
     return table([""] + [name for name, _, _ in cols], rows)
@@ -108,19 +113,21 @@ def breakdown_table(runs: list[PlatformResult]) -> str:
     ]:
         rows.append([label] + [_f(get(b) / max(b.count, 1) * 1000) for _, b, _ in cols])
     rows.append(["SQL statements / completion"] + [_f(b.statements / max(b.count, 1), 1) for _, b, _ in cols])
+    rows.append(["flushes / completion"] + [_f(b.flushes / max(b.count, 1), 1) for _, b, _ in cols])
     rows.append(["process_spec content reads / completion"] + [_f(b.spec_loads / max(b.count, 1), 1) for _, b, _ in cols])
     rows.append(["process_spec row size (JSON KB)"] + [_f(size / 1024, 1) for _, _, size in cols])
     return table(["mean ms per completion"] + [name for name, _, _ in cols], rows)
 
 
-def step_table(bare: baselines.MainResult, eng: baselines.MainResult, runs: list[PlatformResult]) -> str:
-    headers = ["step (p50 ms)", "bare", "engine"]
+def step_table(bare: baselines.MainResult, trip: baselines.MainResult, eng: baselines.MainResult, runs: list[PlatformResult]) -> str:
+    headers = ["step (p50 ms)", "bare", "round trip", "engine"]
     for r in runs:
         headers += [r.database, "stmts"]
     headers.append("state B after")
     rows = []
     for bpmn_id in bare.per_step:
-        row = [bpmn_id, _f(bare.per_step[bpmn_id].ms(50)), _f(eng.per_step[bpmn_id].ms(50))]
+        row = [bpmn_id, _f(bare.per_step[bpmn_id].ms(50)), _f(trip.per_step[bpmn_id].ms(50)),
+               _f(eng.per_step[bpmn_id].ms(50))]
         for r in runs:
             row += [_f(r.per_step[bpmn_id].ms(50)), str(r.per_step_statements.get(bpmn_id, "-"))]
         row.append(str(eng.state_bytes.get(bpmn_id, "-")))
@@ -183,8 +190,9 @@ def main() -> int:
     print(f"main path: four_in_one / {SCENARIO}, {len(steps)} user tasks per case, village {VILLAGE}; "
           f"chain: {args.chain_steps} user tasks x {args.chain_instances} instances")
 
-    progress("baselines: bare SpiffWorkflow and app.engine ...")
+    progress("baselines: bare SpiffWorkflow (in memory and round trip) and app.engine ...")
     bare = baselines.bare_main(main_files(), "four_in_one", start, steps, args.cases, args.warmup)
+    trip = baselines.roundtrip_main(main_files(), "four_in_one", start, steps, args.cases, args.warmup)
     eng = baselines.engine_main(main_files(), start, steps, args.cases, args.warmup)
     files = chain_files(args.chain_steps)
     bare_chain = baselines.bare_chain(files, CHAIN_PROCESS, args.chain_steps, args.chain_instances, CHAIN_START)
@@ -205,13 +213,13 @@ def main() -> int:
 
     print()
     print("== main path: one completion = complete(task, user, data) + commit; start = accept_report + commit ==")
-    print(main_table(bare, eng, runs))
+    print(main_table(bare, trip, eng, runs))
     print()
     print("== where a platform completion's time goes ==")
     print(breakdown_table(runs))
     print()
     print("== per step ==")
-    print(step_table(bare, eng, runs))
+    print(step_table(bare, trip, eng, runs))
     if args.chain_instances > 0:
         print()
         print(f"== history growth: completion latency (ms) early vs late in a {args.chain_steps}-step chain, "

@@ -134,7 +134,11 @@ def _check_data(workflow: BpmnWorkflow) -> None:
         raise ProcessScriptError(problem, _bpmn_id(task))
 
 
-def _snapshot(workflow: BpmnWorkflow, steps: list[CompletedStep]) -> InstanceSnapshot:
+def _waiting_timers(workflow: BpmnWorkflow) -> list[Task]:
+    return [t for t in workflow.event_manager.tasks.values() if _waits_for_timer(t) and t.has_state(TaskState.WAITING)]
+
+
+def _snapshot(workflow: BpmnWorkflow, steps: list[CompletedStep], timers_before: bool | None = None) -> InstanceSnapshot:
     _check_data(workflow)
     ready = [
         ReadyTask(
@@ -148,8 +152,7 @@ def _snapshot(workflow: BpmnWorkflow, steps: list[CompletedStep]) -> InstanceSna
         WaitingTimer(task_id=str(t.id), bpmn_id=_bpmn_id(t),
                      name=str(getattr(t.task_spec, "bpmn_name", None) or _bpmn_id(t)), due_at=_timer_due(t),
                      error=_timer_error(t))
-        for t in workflow.event_manager.tasks.values()
-        if _waits_for_timer(t) and t.has_state(TaskState.WAITING)
+        for t in _waiting_timers(workflow)
     ]
     end_event = None
     completed = workflow.is_completed()
@@ -160,6 +163,7 @@ def _snapshot(workflow: BpmnWorkflow, steps: list[CompletedStep]) -> InstanceSna
     return InstanceSnapshot(
         state=dump_state(workflow), serializer_version=SERIALIZER_VERSION, completed=completed,
         data=_process_data(workflow), ready_tasks=ready, timers=timers, steps=steps, end_event=end_event,
+        timers_before=timers_before,
     )
 
 
@@ -235,6 +239,7 @@ def _complete(spec_key: str, spec_json: SpecJson | PinnedSpec, state: str, task_
         raise TaskNotReady(f"task {task_id} is not a user task of this instance")
     if task.state != TaskState.READY:
         raise TaskNotReady(f"task {_bpmn_id(task)} is {TaskState.get_name(task.state)}, not READY")
+    timers_before = bool(_waiting_timers(workflow))
     task.data.update(data)
     steps: list[CompletedStep] = []
     try:
@@ -243,7 +248,7 @@ def _complete(spec_key: str, spec_json: SpecJson | PinnedSpec, state: str, task_
         raise ProcessScriptError(str(exc), _bpmn_id(task)) from exc
     steps.append(_step(task))
     _advance(workflow, steps)
-    return _snapshot(workflow, steps)
+    return _snapshot(workflow, steps, timers_before)
 
 
 def fire_timers(spec_key: str, spec_json: SpecJson, state: str,

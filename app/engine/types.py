@@ -145,3 +145,6 @@ class InstanceSnapshot:
     timers: list[WaitingTimer]
     steps: list[CompletedStep]
     end_event: str | None = None
+    timers_before: bool | None = None
+    """Whether the state the command loaded had waiting timers (None: not known, e.g. a new instance).
+    With none before and none after, the platform has no timer rows to rewrite and skips them."""

@@ -6,6 +6,8 @@ Operations flush; the caller commits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 
 from app.audit.operations import audit
@@ -159,15 +161,36 @@ def reassign(task: Task, to_user: User, by: User) -> Task:
     return task
 
 
-def lock_for_completion(task: Task, user: User) -> ProcessInstance:
-    """Lock a task for its completion and check that ``user`` may complete it now; returns the instance.
+@dataclass(frozen=True)
+class CompletionLock:
+    """What a completion read under its lock: the instance, its case, and its open tasks (the projection
+    rebuild compares those with the engine's ready tasks, so it need not read them again)."""
 
-    403 when the task is another unit's; 409 when it is no longer open or someone else holds it (a unit
-    head may complete a task a member holds). The locks are the command's, taken once.
+    instance: ProcessInstance
+    case: Case
+    open_tasks: list[Task]
+
+
+def lock_for_completion(task: Task, user: User) -> CompletionLock:
+    """Lock a task for its completion and check that ``user`` may complete it now.
+
+    403 when the task is another unit's;
+    409 when it is no longer open or someone else holds it (a unit head may complete a task a member
+    holds). The locks are the command's, taken once.
     """
     ensure_can_act(user, task)
-    instance = lock_task(task)
+    instance = lock_instance(task.instance_id)
+    if instance is None:
+        raise Conflict("the task's process instance no longer exists")
+    # One statement after the lock: this task read again, the instance's other open tasks and the case.
+    rows = db.session.execute(
+        sa.select(Task, Case).join(Case, Case.id == Task.case_id)
+        .where(Task.instance_id == instance.id, sa.or_(Task.state == TaskState.OPEN, Task.id == task.id))
+        .execution_options(populate_existing=True)).all()
+    case = next((row.Case for row in rows if row.Task is task), None)
+    if case is None:
+        raise Conflict(f"task {task.id} no longer exists")
     _ensure_open(task, user)
     if task.assignee_id is not None and task.assignee_id != user.id and not user.has_role(Role.UNIT_HEAD):
         raise Conflict(f"task {task.id} is claimed by someone else")
-    return instance
+    return CompletionLock(instance, case, [row.Task for row in rows if row.Task.state == TaskState.OPEN])

@@ -72,6 +72,7 @@ def start(case: Case, spec: ProcessSpec, data: dict[str, Any], actor: User | Non
     db.session.flush()
     record(case, "process_started", f"{spec.name} v{spec.version}", actor=actor, instance=instance)
     save(instance, case, snap, actor)
+    flush()
     return instance
 
 
@@ -90,7 +91,9 @@ def complete(task: Task, user: User, data: Any) -> Task:
     Refuses (and changes nothing) when the task is another unit's (403), no longer open or claimed by
     someone else (409), the data is invalid (422) or a script of the process fails on it (422).
     """
-    instance = lock_for_completion(task, user)  # the command's lock: instance, then the task read again
+    # The command's lock: the instance, then (one statement) the task read again with the other open tasks.
+    lock = lock_for_completion(task, user)
+    instance = lock.instance
     clean: dict[str, Any] = validate_form_data(form_schema(instance.spec, task.form), data)
     spec = instance.spec
     try:
@@ -98,8 +101,9 @@ def complete(task: Task, user: User, data: Any) -> Task:
                     task.engine_task_id, clean, at_step=task.bpmn_id)
     except engine.TaskNotReady as exc:
         raise Conflict(str(exc)) from exc
-    save(instance, _case_of(instance), snap, user, completed=task, data=clean)
+    save(instance, lock.case, snap, user, completed=task, data=clean, open_tasks=lock.open_tasks)
     audit(user.id, "complete", "task", task.id, case_id=task.case_id)
+    flush()  # the one flush of a step that opens no task: every row above goes out together
     return task
 
 
@@ -132,6 +136,7 @@ def fire_due_timers(instance_id: int) -> ProcessInstance | None:
     spec = instance.spec
     snap = _run(engine.fire_timers, spec.content_hash, lambda: spec.spec_json, instance.state)
     save(instance, _case_of(instance), snap, None)
+    flush()
     return instance
 
 

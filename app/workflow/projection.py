@@ -7,6 +7,7 @@ task (routed, with its due time and escalation ladder), the rows of tasks the en
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -15,10 +16,10 @@ from app.cases.access import task_workers
 from app.cases.timeline import record
 from app.common import events
 from app.common.clock import now
-from app.deadlines.arithmetic import WorkingCalendar
 from app.deadlines.calendar import CountyCalendars, compute_due
 from app.deadlines.escalation import start_ladder, stop_ladder
 from app.deadlines.ladder import LadderBook
+from app.engine import ReadyTask
 from app.engine import properties as P
 from app.extensions import db
 from app.notifications.operations import notify
@@ -29,7 +30,7 @@ from app.tasks.timers import sync_timers
 if TYPE_CHECKING:
     from app import engine
     from app.cases.models import Case
-    from app.org.models import User
+    from app.org.models import Unit, User
     from app.processes.models import ProcessInstance
 
 
@@ -38,14 +39,15 @@ INTERESTING_STEPS = {"BusinessRuleTask", "ScriptTask", "EndEvent", "BoundaryEven
 
 
 def rebuild(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, actor: User | None,
-            completed: Task | None = None, data: dict[str, Any] | None = None) -> list[Task]:
+            completed: Task | None = None, data: dict[str, Any] | None = None,
+            open_tasks: list[Task] | None = None) -> list[Task]:
     """Every projection of one saved step, in timeline order: the completed task, the engine's steps,
     the tasks opened and dropped, the timers. Returns the tasks opened."""
     if completed is not None:
         assert actor is not None
         mark_completed(completed, case, actor, data or {})
     record_steps(instance, case, snap)
-    return sync_projections(instance, case, snap, completed=completed)
+    return sync_projections(instance, case, snap, completed=completed, open_tasks=open_tasks)
 
 
 def mark_completed(task: Task, case: Case, actor: User, data: dict[str, Any]) -> None:
@@ -74,43 +76,66 @@ def record_steps(instance: ProcessInstance, case: Case, snap: engine.InstanceSna
 
 
 def sync_projections(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot,
-                     completed: Task | None = None) -> list[Task]:
+                     completed: Task | None = None, open_tasks: list[Task] | None = None) -> list[Task]:
     """Insert rows for newly ready tasks, cancel rows the engine dropped, rewrite timers.
 
-    Returns the tasks created by this sync (for notifications).
+    ``open_tasks``: the instance's open task rows as the command read them under its lock (read here when
+    not given). Returns the tasks created by this sync (for notifications).
     """
     at = now()
-    calendar: WorkingCalendar | None = None  # read only when a task opens: most steps open none
-    book: LadderBook | None = None
-    county = "*"
-    open_rows = {
-        t.engine_task_id: t for t in db.session.scalars(
-            sa.select(Task).where(Task.instance_id == instance.id, Task.state == TaskState.OPEN))
-    }
+    if open_tasks is None:
+        open_tasks = list(db.session.scalars(
+            sa.select(Task).where(Task.instance_id == instance.id, Task.state == TaskState.OPEN)))
+    open_rows = {t.engine_task_id: t for t in open_tasks if completed is None or t.id != completed.id}
     ready_ids = {r.id for r in snap.ready_tasks}
-    created: list[Task] = []
-    for ready in snap.ready_tasks:
-        if ready.id in open_rows:
+    new = [ready for ready in snap.ready_tasks if ready.id not in open_rows]
+    created = _open_tasks(instance, case, new, at) if new else []
+    for engine_id, row in open_rows.items():
+        if engine_id in ready_ids:
             continue
-        if calendar is None or book is None:
-            calendars, book = CountyCalendars(), LadderBook()
-            if calendars.counties or book.counties:  # some county has its own days or ladders: is it this one?
-                county = county_code_for(case.region_id)
-            calendar = calendars(county)
-        kind = ready.department or ready.lane
-        unit = nearest_unit(kind, case.region_id) if kind else None
-        due, remind = compute_due(at, ready.deadline, calendar)
-        task = Task(
-            instance_id=instance.id, case_id=case.id, engine_task_id=ready.id, bpmn_id=ready.bpmn_id,
-            name=ready.name, lane=ready.lane, department_kind=kind, unit_id=unit.id if unit else None,
-            unit=unit, state=TaskState.OPEN, form=ready.form, instructions=ready.properties.get(P.INSTRUCTIONS, ""),
-            deadline=ready.deadline, created_at=at, due_at=due, remind_at=remind,
-            escalation=(ready.properties.get(P.ESCALATION) or "").strip() or None,
-        )
-        start_ladder(task, instance.spec.process_key, book, calendar, county)
-        db.session.add(task)
-        db.session.flush()
-        created.append(task)
+        row.state = TaskState.CANCELLED
+        row.completed_at = at
+        stop_ladder(row)
+        record(case, "task_cancelled", f"{row.name} withdrawn by the process", task=row,
+               detail={"bpmn_id": row.bpmn_id, "task": row.name})
+    if snap.timers or snap.timers_before is not False:  # no timers before nor after: no timer row to rewrite
+        sync_timers(instance.id, case.id, snap.timers, at)
+    return created
+
+
+def _open_tasks(instance: ProcessInstance, case: Case, new: list[ReadyTask], at: datetime) -> list[Task]:
+    """A task row per newly ready user task: routed, given its due time and ladder, its unit told.
+
+    The reads (calendar, ladders, county, routing) do not autoflush the step's writes; the new rows are
+    flushed together, once, for the ids their timeline entries and notifications name.
+    """
+    created: list[Task] = []
+    routed: dict[int, tuple[str | None, Unit | None, datetime | None]] = {}
+    with db.session.no_autoflush:
+        calendars, book = CountyCalendars(), LadderBook()  # read only when a task opens: most steps open none
+        county = "*"
+        if calendars.counties or book.counties:  # some county has its own days or ladders: is it this one?
+            county = county_code_for(case.region_id)
+        calendar = calendars(county)
+        for ready in new:
+            kind = ready.department or ready.lane
+            unit = nearest_unit(kind, case.region_id) if kind else None
+            due, remind = compute_due(at, ready.deadline, calendar)
+            task = Task(
+                instance_id=instance.id, case_id=case.id, engine_task_id=ready.id, bpmn_id=ready.bpmn_id,
+                name=ready.name, lane=ready.lane, department_kind=kind, unit_id=unit.id if unit else None,
+                unit=unit, state=TaskState.OPEN, form=ready.form,
+                instructions=ready.properties.get(P.INSTRUCTIONS, ""),
+                deadline=ready.deadline, created_at=at, due_at=due, remind_at=remind,
+                escalation=(ready.properties.get(P.ESCALATION) or "").strip() or None,
+            )
+            start_ladder(task, instance.spec.process_key, book, calendar, county)
+            db.session.add(task)
+            created.append(task)
+            routed[id(task)] = (kind, unit, due)
+    db.session.flush()
+    for task in created:
+        kind, unit, due = routed[id(task)]
         if unit is None:
             record(case, "task_unrouted", f"{task.name}: no {kind} unit serves this region", task=task,
                    detail={"bpmn_id": task.bpmn_id, "task": task.name, "department_kind": kind})
@@ -124,13 +149,4 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
             notify(db.session.scalars(task_workers(unit.id)), "new_task", f"{case.number}: {task.name}", case_id=case.id,
                    task_id=task.id)
         events.task_opened.send(task, case=case, unit=unit)
-    for engine_id, row in open_rows.items():
-        if engine_id in ready_ids or (completed is not None and row.id == completed.id):
-            continue
-        row.state = TaskState.CANCELLED
-        row.completed_at = at
-        stop_ladder(row)
-        record(case, "task_cancelled", f"{row.name} withdrawn by the process", task=row,
-               detail={"bpmn_id": row.bpmn_id, "task": row.name})
-    sync_timers(instance.id, case.id, snap.timers, at)
     return created

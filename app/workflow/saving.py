@@ -22,11 +22,15 @@ from .projection import rebuild
 
 
 def save(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, actor: User | None,
-         completed: Task | None = None, data: dict[str, Any] | None = None) -> None:
+         completed: Task | None = None, data: dict[str, Any] | None = None,
+         open_tasks: list[Task] | None = None) -> None:
     """Store ``snap`` on the (locked) instance, rebuild its projections and tell the subscribers.
 
-    ``completed``/``data``: the task this step completed and its validated form data. Flushes; a save
-    that lost the optimistic ``version`` race is a 409 and the caller's transaction rolls back.
+    ``completed``/``data``: the task this step completed and its validated form data; ``open_tasks``: the
+    instance's open task rows if the command read them under its lock. Does not flush (the command
+    flushes once, after its audit row, with ``flush``: a save that lost the optimistic ``version`` race is
+    a 409 there and the caller's transaction rolls back); only a step that opens tasks flushes them early,
+    for their ids.
     """
     at = now()
     instance.state = snap.state
@@ -39,12 +43,11 @@ def save(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, a
         instance.completed_at = at
         instance.end_event = snap.end_event
     events.instance_saved.send(instance, case=case, data=snap.data, actor=actor)
-    rebuild(instance, case, snap, actor, completed=completed, data=data)
+    rebuild(instance, case, snap, actor, completed=completed, data=data, open_tasks=open_tasks)
     if finished_now:
         end_name = next((step.name for step in snap.steps if step.bpmn_id == snap.end_event and step.name), "")
         events.instance_completed.send(instance, case=case, actor=actor, end_event=snap.end_event or "",
                                        end_name=end_name, last_of_case=not _others_running(instance))
-    flush()
 
 
 def flush() -> None:
