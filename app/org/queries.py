@@ -6,7 +6,7 @@ import functools
 import hashlib
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased, lazyload
+from sqlalchemy.orm import aliased, joinedload, lazyload
 
 from app.common.clock import now
 from app.common.errors import Invalid
@@ -61,7 +61,9 @@ def user_by_username(username: str) -> User | None:
 def live_token(raw_token: str) -> ApiToken | None:
     """The token row for a bearer token if it still works (known, not revoked, not expired, active user)."""
     digest = hashlib.sha256(raw_token.encode()).hexdigest()
-    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == digest))
+    # One statement for what every API request needs first: the token, its user and the user's roles.
+    token = db.session.scalars(sa.select(ApiToken).where(ApiToken.token_hash == digest).options(
+        joinedload(ApiToken.user).joinedload(User.role_rows))).unique().first()
     if token is None or token.revoked_at is not None:
         return None
     if token.expires_at is not None and token.expires_at <= now():
