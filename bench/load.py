@@ -78,14 +78,18 @@ class Level:
 class Stack:
     """One tree served by deploy/serve.sh on an emptied database."""
 
-    def __init__(self, root: Path, database_url: str, redis_url: str, port: int, workdir: Path):
+    def __init__(self, root: Path, database_url: str, redis_url: str, port: int, workdir: Path,
+                 web: tuple[int, int] | None = None):
         self.root, self.port = root, port
         self.base = f"http://127.0.0.1:{port}"
         self.env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
                     "PYTHONPATH": str(root), "FLASK_APP": "app:create_app", "LIANDONG_BIN": str(ROOT / ".venv/bin"),
                     "LIANDONG_WEB_BIND": f"127.0.0.1:{port}", "LIANDONG_INSTANCE_DIR": str(workdir / "instance"),
                     "LIANDONG_SECRET_KEY": "bench-load", "LIANDONG_LOG_FORMAT": "json"}
-        self.env.pop("LIANDONG_WEB_WORKERS", None)
+        for name in ("LIANDONG_WEB_WORKERS", "LIANDONG_WEB_THREADS"):
+            self.env.pop(name, None)
+        if web:
+            self.env["LIANDONG_WEB_WORKERS"], self.env["LIANDONG_WEB_THREADS"] = (str(n) for n in web)
         self.log = open(workdir / f"serve-{port}.log", "w")  # noqa: SIM115 - closed in stop()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -213,10 +217,11 @@ def drive(base: str, tokens: dict[str, str], steps: list[MainStep], clients: int
     return level
 
 
-def run_tree(name: str, root: Path, args: argparse.Namespace, steps: list[MainStep], port: int) -> list[Level]:
-    workdir = Path(args.workdir) / name
+def run_tree(name: str, root: Path, args: argparse.Namespace, steps: list[MainStep], port: int,
+             web: tuple[int, int] | None) -> list[Level]:
+    workdir = Path(args.workdir) / name.replace(" ", "-")
     workdir.mkdir(parents=True, exist_ok=True)
-    stack = Stack(root, args.database_url, args.redis_url, port, workdir)
+    stack = Stack(root, args.database_url, args.redis_url, port, workdir, web)
     users = sorted({REPORTER, *(s.username for s in steps)})
     progress(f"{name}: preparing {root} ...")
     tokens = stack.prepare(users)
@@ -233,6 +238,23 @@ def run_tree(name: str, root: Path, args: argparse.Namespace, steps: list[MainSt
     return levels
 
 
+def merged(runs: list[list[Level]]) -> list[Level]:
+    """Rounds of one tree added up per client count (completions and seconds summed, samples pooled)."""
+    out = []
+    for same in zip(*runs, strict=True):
+        total = Level(same[0].clients)
+        for lv in same:
+            total.seconds += lv.seconds
+            total.completions += lv.completions
+            total.cases += lv.cases
+            total.complete.values += lv.complete.values
+            total.request.values += lv.request.values
+            for k, v in lv.errors.items():
+                total.errors[k] = total.errors.get(k, 0) + v
+        out.append(total)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default=str(ROOT), help="the tree to serve (default: this one)")
@@ -243,7 +265,12 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds run first at each count, not counted")
     parser.add_argument("--database-url", default=DEFAULT_PG)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS, help="a Redis database the script may FLUSHDB")
+    parser.add_argument("--rounds", type=int, default=1, help="measure each tree this many times, alternating")
     parser.add_argument("--port", type=int, default=8291)
+    parser.add_argument("--web", type=lambda s: tuple(int(x) for x in s.split("x")),
+                        help="WORKERSxTHREADS for this tree's gunicorn (default: what the tree's config sets)")
+    parser.add_argument("--baseline-web", type=lambda s: tuple(int(x) for x in s.split("x")),
+                        help="WORKERSxTHREADS for the baseline's gunicorn")
     parser.add_argument("--workdir", default="/tmp/liandong-bench-load", help="instance folders and server logs")
     args = parser.parse_args()
     if "bench" not in args.database_url.rsplit("/", 1)[-1]:
@@ -251,11 +278,20 @@ def main() -> int:
 
     _, steps = main_path()
     trees = ([("baseline", Path(args.baseline))] if args.baseline else []) + [("this tree", Path(args.root))]
+    webs = {"baseline": args.baseline_web, "this tree": args.web}
     started = time.perf_counter()
     print(f"env: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, {args.seconds:.0f} s measured per "
-          f"client count after {args.warmup:.0f} s warm-up; database {args.database_url.split('@')[-1]}; "
-          f"{len(steps)} completions per case; web workers/threads as deploy/gunicorn.conf.py sets them")
-    results = {name: run_tree(name, root, args, steps, args.port + k) for k, (name, root) in enumerate(trees)}
+          f"client count after {args.warmup:.0f} s warm-up, {args.rounds} round(s); database {args.database_url.split('@')[-1]}; "
+          f"{len(steps)} completions per case; gunicorn workers x threads: " + ", ".join(
+              f"{name} {'x'.join(map(str, webs[name])) if webs[name] else 'as its deploy/gunicorn.conf.py sets them'}"
+              for name, _ in trees))
+    # Rounds alternate the order (A B, B A, ...) so that a machine getting busier during the run does not
+    # favour the tree measured first; every tree starts from an emptied database each round.
+    runs: dict[str, list[list[Level]]] = {name: [] for name, _ in trees}
+    for r in range(args.rounds):
+        for k, (name, root) in enumerate(trees if r % 2 == 0 else trees[::-1]):
+            runs[name].append(run_tree(name, root, args, steps, args.port + k, webs[name]))
+    results = {name: merged(rounds) for name, rounds in runs.items()}
 
     head = ["clients"]
     for name, _ in trees:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.operations import audit
 from app.cases.models import Case
@@ -73,12 +74,17 @@ def _assign_if(task: Task, expected: int | None, new: int | None) -> bool:
     takes no row locks).
     """
     holder = Task.assignee_id.is_(None) if expected is None else Task.assignee_id == expected
+    at = now() if new is not None else None
     result = db.session.execute(
         sa.update(Task).where(Task.id == task.id, Task.state == TaskState.OPEN, holder)
-        .values(assignee_id=new, claimed_at=now() if new is not None else None)
-        .execution_options(synchronize_session=False))
-    db.session.refresh(task)
-    return bool(getattr(result, "rowcount", 0) == 1)
+        .values(assignee_id=new, claimed_at=at).execution_options(synchronize_session=False))
+    if getattr(result, "rowcount", 0) == 1:  # the row is what we wrote: no need to read it back
+        set_committed_value(task, "assignee_id", new)
+        set_committed_value(task, "claimed_at", at)
+        db.session.expire(task, ["assignee"])  # reloaded from the identity map when next read
+        return True
+    db.session.refresh(task)  # someone else's change won: read what it is, to say so
+    return False
 
 
 def _taken_by(task: Task) -> str:

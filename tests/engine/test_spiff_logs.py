@@ -2,7 +2,7 @@
 
 SpiffWorkflow 3.2.0 logs each task state change at INFO with the task's data whenever the ``spiff.task``
 logger's own level is below INFO (it is NOTSET by default), so an INFO root logger wrote ~15 lines per
-completion holding names and notes, and spent a third of the completion on them (bench/README.md).
+completion holding names and notes (and the time to format them).
 """
 
 from __future__ import annotations
