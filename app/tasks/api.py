@@ -22,16 +22,25 @@ from app.processes.queries import form_schema
 
 from . import operations
 from .models import Task
-from .queries import TaskFilter, task_query, task_scope
+from .queries import TaskFilter, capped_count, task_query, task_scope
 from .schemas import TaskOut, TaskPage, TaskQueryArgs
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Department task queues")
 
 
-def task_out(task: Task, at: datetime, with_schema: bool = False) -> dict[str, Any]:
-    case = db.session.get(Case, task.case_id)
+def case_numbers(case_ids: set[int]) -> dict[int, str]:
+    """Case numbers of a page of tasks in one statement (not one ``Case`` load per row)."""
+    if not case_ids:
+        return {}
+    return dict(db.session.execute(sa.select(Case.id, Case.number).where(Case.id.in_(case_ids))).all())  # type: ignore[arg-type]
+
+
+def task_out(task: Task, at: datetime, with_schema: bool = False, case_number: str | None = None) -> dict[str, Any]:
+    if case_number is None:
+        case = db.session.get(Case, task.case_id)
+        case_number = case.number if case else None
     body: dict[str, Any] = {
-        "id": task.id, "case_id": task.case_id, "case_number": case.number if case else None,
+        "id": task.id, "case_id": task.case_id, "case_number": case_number,
         "bpmn_id": task.bpmn_id, "name": task.name, "lane": task.lane, "department_kind": task.department_kind,
         "unit": {"id": task.unit.id, "name": task.unit.name, "kind": task.unit.kind} if task.unit else None,
         "state": task.state, "assignee": task.assignee.display_name if task.assignee else None,
@@ -87,10 +96,13 @@ class TaskList(MethodView):
             assignee_id=assignee_id, state=args.get("state"), overdue=args.get("overdue"),
             due_within_hours=args.get("due_within_hours"), case_id=args.get("case_id"), bpmn_id=args.get("step"),
         ), at).where(task_scope(user, unit_id))
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+        total, more = capped_count(stmt)
         page, per_page = args["page"], args["per_page"]
-        rows = db.session.scalars(stmt.offset((page - 1) * per_page).limit(per_page)).all()
-        return {"items": [task_out(t, at) for t in rows], "total": total, "page": page, "per_page": per_page}
+        rows = db.session.scalars(stmt.options(sa.orm.joinedload(Task.assignee))
+                                  .offset((page - 1) * per_page).limit(per_page)).unique().all()
+        numbers = case_numbers({t.case_id for t in rows})
+        return {"items": [task_out(t, at, case_number=numbers.get(t.case_id)) for t in rows], "total": total,
+                "more": more, "page": page, "per_page": per_page}
 
 
 @blp.route("/<int:task_id>")

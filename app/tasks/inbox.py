@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
+from app.cases.access import oversees_tasks, works_tasks
 from app.cases.models import Case
 from app.common.inputs import MAX_COUNT, bounded_int
 from app.extensions import db
@@ -24,11 +25,11 @@ from app.org.queries import county_id_of
 from app.processes.models import ProcessInstance, ProcessSpec
 
 from .models import Task, TaskState
-from .queries import TaskFilter, task_query, task_scope
+from .queries import DEFAULT_ORDER, TaskFilter, capped_count, task_query, task_scope
 
 SORTS = {
-    "due": (Task.due_at.is_(None), Task.due_at, Task.id),
-    "-due": (Task.due_at.is_(None), Task.due_at.desc(), Task.id.desc()),
+    "due": DEFAULT_ORDER,  # the order of ix_task_unit_open_due: a page reads 25 index entries, not the unit
+    "-due": (Task.due_at.desc().nulls_last(), Task.id.desc()),
     "created": (Task.created_at, Task.id),
     "-created": (Task.created_at.desc(), Task.id.desc()),
     "step": (Task.name, Task.due_at, Task.id),
@@ -80,12 +81,18 @@ class InboxPage:
     cases: dict[int, Case]
     processes: dict[int, str]
     total: int
+    """Tasks matching, counted up to ``TOTAL_CAP`` (``more``: there are more than that)."""
     page: int
     pages: int
     query: InboxQuery
     step_options: list[tuple[str, str]] = field(default_factory=list)
     township_options: list[tuple[str, str]] = field(default_factory=list)
     process_options: list[tuple[str, str]] = field(default_factory=list)
+    more: bool = False
+
+    @property
+    def total_label(self) -> str:
+        return f"{self.total:,}+" if self.more else str(self.total)
 
 
 def _statement(user: User, q: InboxQuery, at: datetime) -> sa.Select[Task]:
@@ -108,28 +115,53 @@ def _statement(user: User, q: InboxQuery, at: datetime) -> sa.Select[Task]:
 
 
 def inbox_page(user: User, q: InboxQuery, at: datetime) -> InboxPage:
+    """One page in a constant number of statements, whatever the page's and the unit's size.
+
+    The rows come with their case (child, village, township) and process name in one
+    statement, in the order of an index; the total is counted up to ``TOTAL_CAP``; the
+    filter options are two small catalogue reads and a skip scan of the unit's steps.
+    """
     stmt = _statement(user, q, at)
-    total = int(db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+    total, more = capped_count(stmt)
     pages = max(1, math.ceil(total / q.per_page))
     page = min(q.page, pages)
-    tasks = list(db.session.scalars(stmt.offset((page - 1) * q.per_page).limit(q.per_page)))
-    case_ids = {t.case_id for t in tasks}
-    cases = {c.id: c for c in db.session.scalars(sa.select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}
-    instance_ids = {t.instance_id for t in tasks}
-    processes: dict[int, str] = {}
-    if instance_ids:
-        for iid, name in db.session.execute(
-                sa.select(ProcessInstance.id, ProcessSpec.name)
-                .join(ProcessSpec, ProcessInstance.spec_id == ProcessSpec.id)
-                .where(ProcessInstance.id.in_(instance_ids))):
-            processes[iid] = name
+    # Aliases: the scope and filters compare Task with subqueries over case_file / process_instance,
+    # which a join of the plain entities would correlate away.
+    case, instance, spec = sa.orm.aliased(Case), sa.orm.aliased(ProcessInstance), sa.orm.aliased(ProcessSpec)
+    rows = db.session.execute(
+        stmt.join(case, case.id == Task.case_id)
+        .join(instance, instance.id == Task.instance_id).join(spec, spec.id == instance.spec_id)
+        .add_columns(case, spec.name)
+        .options(sa.orm.joinedload(Task.assignee),
+                 sa.orm.joinedload(case.region).joinedload(Region.parent))
+        .offset((page - 1) * q.per_page).limit(q.per_page)).unique().all()
+    tasks = [task for task, _, _ in rows]
+    cases = {c.id: c for _, c, _ in rows}
+    processes = {task.instance_id: name for task, _, name in rows}
     return InboxPage(tasks=tasks, cases=cases, processes=processes, total=total, page=page, pages=pages, query=q,
                      step_options=step_options(user), township_options=township_options(user),
-                     process_options=process_options())
+                     process_options=process_options(), more=more)
+
+
+_UNIT_STEPS = sa.text("""
+    WITH RECURSIVE steps(bpmn_id) AS (
+      SELECT min(bpmn_id) FROM task WHERE unit_id = :unit AND state = 'open'
+      UNION ALL
+      SELECT (SELECT min(t.bpmn_id) FROM task t
+              WHERE t.unit_id = :unit AND t.state = 'open' AND t.bpmn_id > steps.bpmn_id)
+      FROM steps WHERE steps.bpmn_id IS NOT NULL)
+    SELECT s.bpmn_id, (SELECT t.name FROM task t WHERE t.unit_id = :unit AND t.state = 'open'
+                       AND t.bpmn_id = s.bpmn_id ORDER BY t.name LIMIT 1)
+    FROM steps s WHERE s.bpmn_id IS NOT NULL ORDER BY s.bpmn_id""")
+"""A unit's open steps by skip scan of ``ix_task_unit_open_step``: one index probe per distinct step,
+not a GROUP BY over every open task of the unit (a county bureau may hold tens of thousands)."""
 
 
 def step_options(user: User) -> list[tuple[str, str]]:
-    stmt = (sa.select(Task.bpmn_id, sa.func.min(Task.name)).where(task_scope(user))
+    """The steps among the open tasks the user's queue shows (the step filter's choices)."""
+    if works_tasks(user) and not oversees_tasks(user):
+        return [(bpmn_id, name) for bpmn_id, name in db.session.execute(_UNIT_STEPS, {"unit": user.unit_id})]
+    stmt = (sa.select(Task.bpmn_id, sa.func.min(Task.name)).where(task_scope(user), Task.state == TaskState.OPEN)
             .group_by(Task.bpmn_id).order_by(Task.bpmn_id))
     return [(bpmn_id, name) for bpmn_id, name in db.session.execute(stmt)]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -14,6 +15,12 @@ from app.extensions import db
 from app.org.models import User
 
 from .models import Task, TaskState
+
+DEFAULT_ORDER = (Task.due_at.asc().nulls_last(), Task.id)
+"""Soonest due first, undated last: the order of ``ix_task_unit_open_due`` (unit, state, due_at, id) on
+PostgreSQL, whose ascending B-tree puts NULLs last, so a page is read off the index in order."""
+TOTAL_CAP = 10_000
+"""Lists count their rows up to this many and then say "10,000+": an exact count reads every row."""
 
 
 @dataclass
@@ -46,7 +53,15 @@ def task_query(f: TaskFilter, at: datetime) -> sa.Select[Task]:
     if f.due_within_hours is not None:
         stmt = stmt.where(Task.state == TaskState.OPEN, Task.due_at > at,
                           Task.due_at <= at + timedelta(hours=f.due_within_hours))
-    return stmt.order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+    return stmt.order_by(*DEFAULT_ORDER)
+
+
+def capped_count(stmt: sa.Select[Any], cap: int | None = None) -> tuple[int, bool]:
+    """(rows of ``stmt`` up to ``cap`` (``TOTAL_CAP``), whether there are more): reads at most ``cap + 1`` rows."""
+    cap = TOTAL_CAP if cap is None else cap
+    n = int(db.session.scalar(sa.select(sa.func.count()).select_from(
+        stmt.order_by(None).limit(cap + 1).subquery())) or 0)
+    return min(n, cap), n > cap
 
 
 def open_tasks_of_case(case_id: int) -> list[Task]:

@@ -58,7 +58,8 @@ class TaskOut(Schema):
 
 class TaskPage(Schema):
     items = fields.List(fields.Nested(TaskOut))
-    total = fields.Integer()
+    total = fields.Integer(metadata={"description": "tasks matching, counted up to 10,000"})
+    more = fields.Boolean(metadata={"description": "true: more than `total` tasks match (narrow the filters)"})
     page = fields.Integer()
     per_page = fields.Integer()
 
