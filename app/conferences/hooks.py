@@ -9,7 +9,7 @@ from app.deadlines.escalation import register_audience
 from app.org.models import User
 from app.tasks.models import Task
 
-from .queries import PREPARE_STEP, conference_team_users, invited_to_case
+from .queries import PREPARE_STEP, conference_team_users, conference_teams, invited_to_case
 
 STEPS_WITHOUT_UNIT_BASIS = (PREPARE_STEP,)
 """A unit asked to prepare for a conference sees the case through its invitation, not through that task."""
@@ -22,5 +22,5 @@ def _team(task: Task, case: Case) -> list[User]:
 def connect() -> None:
     """Called once by ``create_app``; registering again replaces the resolver and the provider."""
 
-    register_audience("conference_team", _team)
+    register_audience("conference_team", _team, conference_teams)
     register_basis(Basis.CONFERENCE, invited_to_case)

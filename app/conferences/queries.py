@@ -57,6 +57,26 @@ def conference_team_users(case_id: int) -> list[User]:
         sa.and_(User.unit_id.in_(unit_ids), User.id.in_(workers)), User.id.in_(user_ids))).order_by(User.id)))
 
 
+def conference_teams(case_ids: set[int]) -> dict[int, list[User]]:
+    """``conference_team_users`` for many cases in two statements (the escalation sweep's batch)."""
+    if not case_ids:
+        return {}
+    live = sa.and_(Conference.case_id.in_(case_ids), Conference.status != ConferenceStatus.CANCELLED)
+    workers = sa.select(UserRole.user_id).where(UserRole.role.in_([r.value for r in TASK_WORKER_ROLES]))
+    by_unit = (sa.select(Conference.case_id, User)
+               .join(ConferenceUnit, ConferenceUnit.conference_id == Conference.id)
+               .join(User, User.unit_id == ConferenceUnit.unit_id)
+               .where(live, User.active.is_(True), User.id.in_(workers)))
+    by_name = (sa.select(Conference.case_id, User)
+               .join(ConferenceAttendee, ConferenceAttendee.conference_id == Conference.id)
+               .join(User, User.id == ConferenceAttendee.user_id).where(live, User.active.is_(True)))
+    teams: dict[int, dict[int, User]] = {}
+    for stmt in (by_unit, by_name):
+        for case_id, user in db.session.execute(stmt):
+            teams.setdefault(case_id, {})[user.id] = user
+    return {case_id: [users[i] for i in sorted(users)] for case_id, users in teams.items()}
+
+
 def conferences_of_case(case_id: int) -> list[Conference]:
     return list(db.session.scalars(sa.select(Conference).where(Conference.case_id == case_id)
                                    .order_by(Conference.scheduled_at, Conference.id)))

@@ -23,10 +23,12 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.cases.access import task_workers, works_tasks
 from app.cases.models import Case, TimelineEntry
 from app.common import events
+from app.common.bulk import insert_many, update_many
 from app.common.clock import now
 from app.extensions import db
 from app.notifications.bulk import notify_many
@@ -46,12 +48,31 @@ STEP_LABELS = {"remind": "即将到期提醒", "overdue": "已逾期", "coordina
 
 
 AudienceResolver = Callable[[Task, Case], list[User]]
+CaseAudiences = Callable[[set[int]], dict[int, list[User]]]
+"""Case ids -> each case's audience, for a whole batch in a few statements (absent: nobody)."""
 _audiences: dict[str, AudienceResolver] = {}
+_by_case: dict[str, CaseAudiences] = {}
 
 
-def register_audience(name: str, resolver: AudienceResolver) -> None:
-    """Let another module say who an audience is (the conferences module fills ``conference_team``)."""
+def register_audience(name: str, resolver: AudienceResolver, by_case: CaseAudiences | None = None) -> None:
+    """Let another module say who an audience is (the conferences module fills ``conference_team``).
+
+    ``by_case``: the same audience for many cases at once; the sweep asks it once per batch
+    instead of calling ``resolver`` once per task (an audience given it depends only on the case).
+    """
     _audiences[name] = resolver
+    if by_case is None:
+        _by_case.pop(name, None)
+    else:
+        _by_case[name] = by_case
+
+
+def prefetch_audiences(cases: list[Case], cache: dict[tuple[str, Any], list[User]]) -> None:
+    """Fill ``cache`` with every per-case audience of these cases (the keys ``recipients`` looks up)."""
+    ids = {case.id for case in cases}
+    for name, fetch in _by_case.items():
+        found = fetch(ids)
+        cache.update(((name, ("case", case_id)), found.get(case_id, [])) for case_id in ids)
 
 
 def _active(stmt: sa.Select[User]) -> list[User]:
@@ -118,6 +139,8 @@ def recipients(step: LadderStep, task: Task, case: Case,
 
     def resolve(audience: str) -> list[User]:
         resolver = _audiences.get(audience, lambda t, c: [])
+        if audience in _by_case and (audience, ("case", case.id)) in cache:
+            return cache[(audience, ("case", case.id))]
         key_of = _CACHE_KEYS.get(audience)
         if key_of is None:
             return resolver(task, case)
@@ -169,15 +192,9 @@ def _schedule_next(task: Task, ladder: Ladder, calendar: WorkingCalendar) -> Non
 
 def _insert_escalations(rows: list[dict[str, Any]]) -> set[tuple[int, int]]:
     """INSERT ... ON CONFLICT (task_id, level) DO NOTHING RETURNING: the (task, level) pairs this call wrote."""
-    if not rows:
-        return set()
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    stmt = (insert(Escalation).values(rows).on_conflict_do_nothing(index_elements=["task_id", "level"])
-            .returning(Escalation.task_id, Escalation.level))
-    return {(task_id, level) for task_id, level in db.session.execute(stmt)}
+    written = insert_many(Escalation, rows, returning=("task_id", "level"),
+                          skip_conflicts_on=("task_id", "level"))
+    return {(task_id, level) for task_id, level in written}
 
 
 def _announce(task: Task, case: Case, step: LadderStep, users: list[User], at: datetime,
@@ -236,13 +253,24 @@ def escalate_due(at: datetime, limit: int) -> tuple[int, int]:
     return len(rows), _escalate(rows, at)
 
 
+def _save_levels(tasks: list[Task]) -> None:
+    """The tasks' new ladder positions in one UPDATE (not a unit-of-work UPDATE per task), then marked saved."""
+    update_many(Task, "id", [
+        {"id": t.id, "escalation_level": t.escalation_level, "next_escalation_at": t.next_escalation_at}
+        for t in tasks])
+    for task in tasks:
+        for name in ("escalation_level", "next_escalation_at"):
+            set_committed_value(task, name, getattr(task, name))
+
+
 def _escalate(rows: list[tuple[Task, Case, str | None]], at: datetime) -> int:
     """Set-based, so a batch of a thousand tasks costs a handful of statements whatever its size.
 
     One locked select (the caller's), one INSERT of escalation rows (conflicts
-    skipped, RETURNING the new ones), one INSERT of timeline rows, one of
-    notifications and one of their mails, and the tasks' new levels in one
-    executemany UPDATE.
+    skipped, RETURNING the new ones), the tasks' new levels in one UPDATE, one
+    INSERT of timeline rows, one of notifications, one of their mails and one
+    UPDATE marking those mailed; the per-case audiences (conference teams) are
+    read once for the batch.
     """
     if not rows:
         return 0
@@ -251,30 +279,33 @@ def _escalate(rows: list[tuple[Task, Case, str | None]], at: datetime) -> int:
     cache: dict[tuple[str, Any], list[User]] = {}
     planned: list[tuple[Task, Case, LadderStep, list[User]]] = []
     values: list[dict[str, Any]] = []
-    for task, case, process_key in rows:
-        if case.region_id not in counties:  # asked only where some county has ladders or days of its own
-            counties[case.region_id] = (county_code_for(case.region_id) if book.counties or calendars.counties
-                                        else "*")
-        county = counties[case.region_id]  # each county's ladders and calendar for its cases' tasks
-        ladder = book.for_task(process_key, task.department_kind, task.escalation, county)
-        calendar = calendars(county)
-        while task.next_escalation_at is not None and task.next_escalation_at <= at:
-            step = ladder.after(task.escalation_level or 0)
-            if step is None:
-                task.next_escalation_at = None
-                break
-            skipped = step.anchor == "remind" and task.due_at is not None and task.due_at <= at
-            users = [] if skipped else recipients(step, task, case, cache)
-            values.append({
-                "task_id": task.id, "case_id": task.case_id, "level": step.level, "name": step.name,
-                "department_kind": task.department_kind, "unit_id": task.unit_id,
-                "scheduled_at": task.next_escalation_at, "recorded_at": at,
-                "outcome": "skipped" if skipped else "notified", "recipients": [u.id for u in users]})
-            if not skipped:
-                planned.append((task, case, step, users))
-            task.escalation_level = step.level
-            _schedule_next(task, ladder, calendar)
+    prefetch_audiences([case for _, case, _ in rows], cache)
+    with db.session.no_autoflush:  # audience reads must not flush each task's new level one by one
+        for task, case, process_key in rows:
+            if case.region_id not in counties:  # asked only where some county has ladders or days of its own
+                counties[case.region_id] = (county_code_for(case.region_id) if book.counties or calendars.counties
+                                            else "*")
+            county = counties[case.region_id]  # each county's ladders and calendar for its cases' tasks
+            ladder = book.for_task(process_key, task.department_kind, task.escalation, county)
+            calendar = calendars(county)
+            while task.next_escalation_at is not None and task.next_escalation_at <= at:
+                step = ladder.after(task.escalation_level or 0)
+                if step is None:
+                    task.next_escalation_at = None
+                    break
+                skipped = step.anchor == "remind" and task.due_at is not None and task.due_at <= at
+                users = [] if skipped else recipients(step, task, case, cache)
+                values.append({
+                    "task_id": task.id, "case_id": task.case_id, "level": step.level, "name": step.name,
+                    "department_kind": task.department_kind, "unit_id": task.unit_id,
+                    "scheduled_at": task.next_escalation_at, "recorded_at": at,
+                    "outcome": "skipped" if skipped else "notified", "recipients": [u.id for u in users]})
+                if not skipped:
+                    planned.append((task, case, step, users))
+                task.escalation_level = step.level
+                _schedule_next(task, ladder, calendar)
     inserted = _insert_escalations(values)
+    _save_levels([task for task, _, _ in rows])
     stamp = now()
     entries: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
@@ -289,7 +320,7 @@ def _escalate(rows: list[tuple[Task, Case, str | None]], at: datetime) -> int:
         if step.marks_overdue:
             events.task_overdue.send(task, case=case, level=step.level, recipients=users)
     if entries:
-        db.session.execute(sa.insert(TimelineEntry).values(entries))
+        insert_many(TimelineEntry, entries)
     notify_many(notes, users_by_id, at)
     db.session.flush()
     return len(inserted)

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.common.bulk import insert_many
 from app.extensions import db
 from app.org.models import User
 
@@ -33,9 +34,8 @@ def notify_many(rows: Sequence[Mapping[str, Any]], users: Mapping[int, User], at
     """
     if not rows:
         return 0
-    written = db.session.execute(
-        sa.insert(Notification).values([{c: row[c] for c in NOTIFICATION_COLUMNS} for row in rows])
-        .returning(Notification.id, Notification.user_id, Notification.title, Notification.body)).all()
+    written = insert_many(Notification, [{c: row[c] for c in NOTIFICATION_COLUMNS} for row in rows],
+                          returning=("id", "user_id", "title", "body"))
     mails, mailed = [], []
     for note_id, user_id, title, body in written:
         user = users.get(user_id)
@@ -46,7 +46,7 @@ def notify_many(rows: Sequence[Mapping[str, Any]], users: Mapping[int, User], at
                       "created_at": at, "attempts": 0})
         mailed.append(note_id)
     if mails:
-        outbox_ids = db.session.scalars(sa.insert(EmailOutbox).values(mails).returning(EmailOutbox.id)).all()
-        after_commit(db.session(), list(outbox_ids))
+        outbox_ids = [row[0] for row in insert_many(EmailOutbox, mails, returning=("id",))]
+        after_commit(db.session(), outbox_ids)
         db.session.execute(sa.update(Notification).where(Notification.id.in_(mailed)).values(emailed_at=at))
     return len(written)

@@ -20,8 +20,7 @@ from app.cases.models import Case
 from app.common.inputs import MAX_COUNT, bounded_int
 from app.extensions import db
 from app.org.kinds import RegionLevel
-from app.org.models import Region, User
-from app.org.queries import county_id_of
+from app.org.models import Region, Unit, User
 from app.processes.models import ProcessInstance, ProcessSpec
 
 from .models import Task, TaskState
@@ -167,10 +166,19 @@ def step_options(user: User) -> list[tuple[str, str]]:
 
 
 def township_options(user: User) -> list[tuple[str, str]]:
-    """The townships of the user's county (a queue never holds another county's tasks)."""
-    county = county_id_of(user.region_id if user.region_id is not None else getattr(user.unit, "region_id", None))
+    """The townships of the user's county (a queue never holds another county's tasks), in one statement:
+    a walk up from the user's region (else their unit's) to the county, inside the township select."""
+    start: sa.ColumnElement[Any] = (sa.literal(user.region_id) if user.region_id is not None else
+                                    sa.select(Unit.region_id).where(Unit.id == user.unit_id).scalar_subquery())
+    chain = (sa.select(Region.id, Region.parent_id, Region.level).where(Region.id == start)
+             .cte("up_to_county", recursive=True))
+    parent = sa.orm.aliased(Region)
+    chain = chain.union_all(sa.select(parent.id, parent.parent_id, parent.level)
+                            .join(chain, parent.id == chain.c.parent_id)
+                            .where(chain.c.level != RegionLevel.COUNTY.value))
+    county = sa.select(chain.c.id).where(chain.c.level == RegionLevel.COUNTY.value)
     return [(r.code, r.name) for r in db.session.scalars(
-        sa.select(Region).where(Region.level == RegionLevel.TOWNSHIP, Region.parent_id == county)
+        sa.select(Region).where(Region.level == RegionLevel.TOWNSHIP, Region.parent_id.in_(county))
         .order_by(Region.code))]
 
 
