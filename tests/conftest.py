@@ -42,6 +42,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, variable in needs.items():
             if item.get_closest_marker(marker) is not None and not os.environ.get(variable):
                 item.add_marker(pytest.mark.skip(reason=f"needs {variable} (a real {marker})"))
+    items[:] = grouped_by_dataset(items)
+
+
+def _needs(item: pytest.Item) -> tuple[str, ...] | None:
+    """What a test runs on: None for no database, ("committing",), or the datasets it asks for."""
+    names = list(getattr(item, "fixturenames", ()))
+    if "_database" not in names:
+        return None
+    if item.get_closest_marker("committing") is not None:
+        return ("committing",)
+    marker = item.get_closest_marker("dataset")
+    return datasets_of(names, marker.args[0] if marker else None)
+
+
+def grouped_by_dataset(items: list[pytest.Item]) -> list[pytest.Item]:
+    """Within each module, tests on the same dataset run one after another (the dataset is loaded once
+    for them, not again after each test on another); the order of modules, and of the tests within a
+    group, is kept. A module's first group continues the dataset the previous module ended with."""
+    modules: dict[Any, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.parent, []).append(item)
+    ordered: list[pytest.Item] = []
+    last: tuple[str, ...] | None = None
+    for group in modules.values():
+        keys = {id(item): _needs(item) for item in group}
+        first = [item for item in group if keys[id(item)] in (last, None)]
+        rest = [item for item in group if keys[id(item)] not in (last, None)]
+        rest.sort(key=lambda item: str(keys[id(item)]))
+        ordered += first + rest
+        if rest:
+            last = keys[id(rest[-1])]
+    return ordered
 
 
 def _reset_postgres(url: str) -> None:
