@@ -38,6 +38,7 @@ from app.extensions import limiter
 
 from .operations import authenticate
 from .queries import user_by_username
+from .roles import Role
 from .sessions import cut_off, stamp_session
 
 blp = Blueprint("auth", __name__, template_folder="templates")
@@ -87,6 +88,15 @@ def _safe_next(target: str | None) -> str:
     """Only same-site paths: ``//evil.example`` and absolute URLs go to the inbox instead."""
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
+    return _home()
+
+
+def _home() -> str:
+    """Where a signed-in user starts: the unit queue, or for a city or province supervisor (who works no
+    queue) the per-county numbers."""
+    if current_user.is_authenticated and current_user.has_role(Role.REGIONAL_SUPERVISOR) \
+            and not current_user.has_role(Role.LIAISON, Role.UNIT_HEAD, Role.COUNTY_COORDINATOR):
+        return url_for("dashboard.counties")
     return url_for("inbox.index")
 
 

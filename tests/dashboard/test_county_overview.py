@@ -124,3 +124,12 @@ def test_a_city_or_province_is_no_jurisdiction_over_a_child(as_user: Any, clock:
         assert api.get(f"/api/v1/tasks/{scene['a_task']}").status_code == 403
         assert set(_rows(api.get("/api/v1/dashboard/counties"))) == {"c01", "c02"}  # numbers, as a supervisor
     assert as_user("coordinator_m01").get("/api/v1/tasks").status_code == 403
+
+
+def test_a_supervisor_signs_in_onto_the_county_numbers(page: Any) -> None:
+    browser = page(None)
+    signed_in = browser.post("/login", data={"username": "city_supervisor", "password": "liandong-demo"})
+    assert signed_in.status_code == 302 and signed_in.headers["Location"].endswith("/dashboard/counties")
+    other = page(None)
+    signed_in = other.post("/login", data={"username": "coordinator_c02", "password": "liandong-demo"})
+    assert signed_in.status_code == 302 and signed_in.headers["Location"].endswith("/inbox")
