@@ -101,10 +101,15 @@ def region_by_code(code: str) -> Region | None:
 
 
 def county_of(region: Region | None) -> Region | None:
-    """The county a region is in (itself for a county); None above a county or outside any."""
-    for node in region.ancestry() if region is not None else []:
+    """The county a region is in (itself for a county); None above a county or outside any.
+
+    Walks up only as far as the county (the city and province above it are not loaded).
+    """
+    node, depth = region, 0
+    while node is not None and depth <= MAX_REGION_DEPTH:
         if node.level == RegionLevel.COUNTY:
             return node
+        node, depth = node.parent, depth + 1
     return None
 
 
