@@ -128,9 +128,9 @@ from app import create_app
 from workers.jobs import sweep
 app = create_app({{"database_url": {db!r}, "instance_dir": {instance!r}, "secret_key": "bench", "redis_url": None}})
 with app.app_context():
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     report = sweep(inline=True)
-    print(report["tasks_due"], report["steps_taken"], time.perf_counter() - start)
+    print(report["tasks_due"], report["steps_taken"], time.perf_counter() - start, time.process_time() - cpu)
 """
 
 
@@ -177,9 +177,9 @@ def run_baseline(app, rev: str) -> None:  # type: ignore[no-untyped-def]
         snapshot_due(db)
     code = BASE_SWEEP.format(root=str(tree), db=DB_URL, instance=str(app.config["LIANDONG"].instance_dir))
     out = subprocess.run([sys.executable, "-c", code], cwd=tree, check=True, capture_output=True, text=True)
-    due, taken, took = out.stdout.split()[-3:]
+    due, taken, took, cpu = out.stdout.split()[-4:]
     print(f"  BEFORE ({rev}, {tree}): {int(due):,} tasks due, {int(taken):,} ladder steps taken in "
-          f"{float(took):.2f} s ({int(taken) / float(took):,.0f} steps/s)")
+          f"{float(took):.2f} s, client CPU {float(cpu):.2f} s ({int(taken) / float(took):,.0f} steps/s)")
     with app.app_context():
         restore_due(db)
 
@@ -255,7 +255,8 @@ def main() -> None:
     from app.extensions import db
     from app.org.demo import load_demo
 
-    print(f"bench/sweep.py  {datetime.now(UTC).isoformat(timespec='seconds')}  {DB_URL}")
+    print(f"bench/sweep.py  {datetime.now(UTC).isoformat(timespec='seconds')}  {DB_URL}  "
+          f"load average {os.getloadavg()[0]:.2f}")
     reset_schema()
     instance = Path(tempfile.mkdtemp(prefix="liandong-bench-"))
     app = create_app({"database_url": DB_URL, "instance_dir": instance, "secret_key": "bench", "redis_url": None})
@@ -287,11 +288,11 @@ def main() -> None:
     if args.baseline:
         run_baseline(app, args.baseline)
     with app.app_context():
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         report = sweep(inline=True)
-        took = time.perf_counter() - start
+        took, cpu = time.perf_counter() - start, time.process_time() - cpu
     print(f"  {'AFTER (this tree)' if args.baseline else 'sweep'}: {report['tasks_due']:,} tasks due, {report['steps_taken']:,} ladder steps taken "
-          f"(escalation rows + notifications + timeline) in {took:.2f} s "
+          f"(escalation rows + notifications + timeline) in {took:.2f} s, client CPU {cpu:.2f} s "
           f"({report['steps_taken'] / took:,.0f} steps/s)")
     with app.app_context():
         start = time.perf_counter()
