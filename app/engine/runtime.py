@@ -50,8 +50,8 @@ Helpers = Mapping[str, Callable[..., Any]]
 SPIFF_LOGGERS = ("spiff", "spiff.workflow", "spiff.task", "spiff.data", "spiff.dmn", "spiff.metrics")
 """SpiffWorkflow 3.2.0 logs every task state change at INFO, and with the task's data (form answers:
 names, addresses, notes about a child) whenever the ``spiff.task`` logger's *own* level is below INFO,
-which it is by default (NOTSET). Under the app's INFO root logger that was ~15 JSON lines per completion
-carrying a child's file. Each logger gets WARNING itself (a parent's
+which it is by default (NOTSET). Under the app's INFO root logger that was ~7 JSON lines per completion
+carrying a child's file (bench/README.md, 2026-11-30). Each logger gets WARNING itself (a parent's
 level would not do: SpiffWorkflow tests ``logger.level``, not the effective level); engine failures
 still reach the log through our own errors."""
 for _name in SPIFF_LOGGERS:

@@ -1,7 +1,7 @@
 """SpiffWorkflow's own log lines stay out of the app's log: they carried a child's form answers.
 
 SpiffWorkflow 3.2.0 logs each task state change at INFO with the task's data whenever the ``spiff.task``
-logger's own level is below INFO (it is NOTSET by default), so an INFO root logger wrote ~15 lines per
+logger's own level is below INFO (it is NOTSET by default), so an INFO root logger wrote ~7 lines per
 completion holding names and notes (and the time to format them).
 """
 
