@@ -6,17 +6,16 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.common.api import BEARER_SECURITY, current_api_user, token_required
-from app.common.errors import Forbidden, Unavailable
+from app.common.endpoints import ApiBlueprint
+from app.common.errors import Unavailable
 from app.org.roles import Role
 
 from .failed import failed_jobs
 from .queues import REDIS_ERRORS, redis_connection
 
-blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Background jobs (admins)")
+blp = ApiBlueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Background jobs (admins)")
 
 
 class FailedJobOut(Schema):
@@ -35,13 +34,10 @@ class FailedJobsOut(Schema):
 
 @blp.route("/failed")
 class FailedJobs(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint(roles=[Role.ADMIN], refusal="only admins can see background jobs")
     @blp.response(200, FailedJobsOut)
-    @token_required
     def get(self) -> Any:
         """Failed jobs of every queue, newest first (admins only)."""
-        if not current_api_user().has_role(Role.ADMIN):
-            raise Forbidden("only admins can see background jobs")
         if not current_app.config["LIANDONG"].redis_url:
             return {"redis": False, "items": []}
 

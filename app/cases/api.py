@@ -7,11 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.audit.operations import audit
-from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
 from app.common.clock import now
+from app.common.endpoints import ApiBlueprint, current_api_user
 from app.extensions import db
 from app.processes.queries import instances_of_case
 from app.tasks.models import Task
@@ -23,20 +22,18 @@ from .operations import Accepted, file_report
 from .queries import child_view, timeline
 from .schemas import CaseOut, ReportAccepted, ReportIn
 
-blp = Blueprint("cases", __name__, url_prefix="/api/v1", description="Reports and cases")
+blp = ApiBlueprint("cases", __name__, url_prefix="/api/v1", description="Reports and cases")
 
 
 @blp.route("/reports")
 class Reports(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(ReportIn)
     @blp.response(201, ReportAccepted)
     @blp.alt_response(200, schema=ReportAccepted, description="nothing new filed: a retry (same idempotency "
                       "key) gets the first case; a report without a key that repeats one of the last minutes "
                       "gets that case with `possible_duplicate_of`")
     @blp.alt_response(404, response="NOT_FOUND")  # a child named by id that does not exist
-    @token_required
-    @committed
     def post(self, payload: dict[str, Any]) -> Any:
         """Accept a mandatory report or hotline call: opens a case and starts the four-in-one process."""
         accepted = file_report(payload, current_api_user())
@@ -55,10 +52,8 @@ def accepted_out(accepted: Accepted) -> dict[str, Any]:
 
 @blp.route("/cases/<int:case_id>")
 class CaseResource(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200, CaseOut)
-    @token_required
-    @committed
     def get(self, case_id: int) -> Any:
         """The case: child, open tasks with unit and due time, process instances, timeline (audited)."""
         user = current_api_user()

@@ -77,7 +77,7 @@ def token_required(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not getattr(request, "liandong_bearer_checked", False):  # g may outlive a request in tests
-            g.api_user = _bearer_user()
+            g.api_user = bearer_user()
         return view(*args, **kwargs)
 
     wrapper._bearer_required = True  # type: ignore[attr-defined]
@@ -96,7 +96,7 @@ def authenticate_first() -> None:
     if method is None and request.method == "HEAD" and view_class is not None:
         method = getattr(view_class, "get", None)
     if getattr(method, "_bearer_required", False):
-        g.api_user = _bearer_user()
+        g.api_user = bearer_user()
 
 
 BEARER_RESOLVER = "liandong_bearer_user"
@@ -104,7 +104,7 @@ BEARER_RESOLVER = "liandong_bearer_user"
 401/429); ``create_app`` sets ``app.org.bearer.bearer_user``, because tokens and users are org's, above this."""
 
 
-def _bearer_user() -> Any:
+def bearer_user() -> Any:
     from flask import current_app
 
     user = current_app.extensions[BEARER_RESOLVER]()

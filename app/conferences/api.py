@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.audit.operations import audit
 from app.cases.access import Basis, CaseAccess, case_access, oversees_tasks, require_case, works_tasks
 from app.cases.models import Case
 from app.cases.queries import get_case_for
-from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
 from app.common.clock import now
+from app.common.endpoints import ApiBlueprint, current_api_user
 from app.common.errors import Forbidden, Invalid
 from app.extensions import db
 from app.org.models import User
@@ -42,17 +41,15 @@ def _shown(conference: Conference, user: User) -> dict[str, Any]:
     return conference_view_for(conference, access, now())
 
 
-blp = Blueprint("conferences", __name__, url_prefix="/api/v1/conferences", description="Case conferences (个案会商)")
+blp = ApiBlueprint("conferences", __name__, url_prefix="/api/v1/conferences", description="Case conferences (个案会商)")
 
 
 @blp.route("")
 class Conferences(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(ConferenceListArgs, location="query")
     @blp.response(200, ConferenceBrief(many=True))
     @blp.alt_response(404, response="NOT_FOUND")  # the case filtered on
-    @token_required
-    @committed
     def get(self, args: dict[str, Any]) -> Any:
         """Conferences on a case you may see, or (without ``case_id``) those your unit takes part in."""
         user = current_api_user()
@@ -65,12 +62,10 @@ class Conferences(MethodView):
             raise Forbidden("only a unit's liaisons and head list its conferences; others name a case_id")
         return [c for c in conferences_of_unit(user.unit_id) if operations.visible_basis(user, c) is not None]
 
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(ConferenceIn)
     @blp.response(201, ConferenceOut)
     @blp.alt_response(404, response="NOT_FOUND")  # the case the conference is about
-    @token_required
-    @committed
     def post(self, payload: dict[str, Any]) -> Any:
         """Schedule a conference: invited units get need-to-know access and a preparation task."""
         user = current_api_user()
@@ -81,11 +76,9 @@ class Conferences(MethodView):
 
 @blp.route("/team")
 class Team(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(TeamArgs, location="query")
     @blp.response(200, TeamCaseOut(many=True))
-    @token_required
-    @committed
     def get(self, args: dict[str, Any]) -> Any:
         """The shared cases your conference team reviews, with what changed since the last conference."""
         user = current_api_user()
@@ -104,10 +97,8 @@ class Team(MethodView):
 
 @blp.route("/<int:conference_id>")
 class ConferenceResource(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200, ConferenceOut)
-    @token_required
-    @committed
     def get(self, conference_id: int) -> Any:
         """The conference with its agenda, participants, minutes and actions (audited)."""
         user = current_api_user()
@@ -121,11 +112,9 @@ class ConferenceResource(MethodView):
 
 @blp.route("/<int:conference_id>/minutes")
 class Minutes(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(MinutesIn)
     @blp.response(200, ConferenceOut)
-    @token_required
-    @committed
     def post(self, payload: dict[str, Any], conference_id: int) -> Any:
         """Record that the conference was held: minutes, attendance, and decisions that become tasks."""
         conference = operations.get_conference(conference_id)
@@ -135,11 +124,9 @@ class Minutes(MethodView):
 
 @blp.route("/<int:conference_id>/actions")
 class Actions(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(DecisionsIn)
     @blp.response(201, ConferenceOut)
-    @token_required
-    @committed
     def post(self, payload: dict[str, Any], conference_id: int) -> Any:
         """Add decisions to a held conference; each becomes a task in its unit's queue."""
         conference = operations.get_conference(conference_id)
@@ -149,11 +136,9 @@ class Actions(MethodView):
 
 @blp.route("/<int:conference_id>/cancel")
 class Cancel(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(CancelIn)
     @blp.response(200, ConferenceOut)
-    @token_required
-    @committed
     def post(self, payload: dict[str, Any], conference_id: int) -> Any:
         """Call a scheduled conference off; preparation tasks are withdrawn."""
         conference = operations.get_conference(conference_id)

@@ -6,12 +6,12 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
 
 from app.audit.operations import audit
-from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
 from app.common.api_doc import BINARY
 from app.common.clock import now
+from app.common.endpoints import ApiBlueprint, current_api_user
 from app.common.errors import Forbidden, NotFound
 from app.org.models import User
 from app.org.roles import Role
@@ -21,37 +21,36 @@ from .counties import counties_for, county_table
 from .exports import FORMATS, export, export_detail
 from .schemas import CountiesOut, DashboardOut, DrillDownArgs, ExportArgs, PeriodArgs, TableOut, TasksOut
 
-blp = Blueprint("dashboard_api", __name__, url_prefix="/api/v1/dashboard", description="County coordinator dashboard")
+blp = ApiBlueprint("dashboard_api", __name__, url_prefix="/api/v1/dashboard", description="County coordinator dashboard")
 
 
-def coordinator() -> User:
-    user: User = current_api_user()
-    if not user.has_role(Role.COUNTY_COORDINATOR, Role.ADMIN):
-        raise Forbidden("the dashboard is for county coordinators and admins")
-    return user
-
+COORDINATORS = (Role.COUNTY_COORDINATOR, Role.ADMIN)
+COORDINATORS_ONLY = "the dashboard is for county coordinators and admins"
+coordinators = blp.endpoint(roles=COORDINATORS, refusal=COORDINATORS_ONLY)
+"""The county's own panels: county coordinators and admins only."""
 
 OVERSEERS = (Role.REGIONAL_SUPERVISOR, Role.COUNTY_COORDINATOR, Role.ADMIN)
 """Who may read the per-county numbers (each the counties beneath their own region)."""
+OVERSEERS_ONLY = "the per-county numbers are for city and province supervisors and county coordinators"
 
 
-def overseer() -> User:
+def _holding(roles: tuple[Role, ...], refusal: str) -> User:
+    """The caller, if they hold one of ``roles`` (the export's rule depends on the panel, so it is checked here)."""
     user: User = current_api_user()
-    if not user.has_role(*OVERSEERS):
-        raise Forbidden("the per-county numbers are for city and province supervisors and county coordinators")
+    if not user.has_role(*roles):
+        raise Forbidden(refusal)
     return user
 
 
 @blp.route("/counties")
 class Counties(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint(roles=OVERSEERS, refusal=OVERSEERS_ONLY)
     @blp.arguments(PeriodArgs, location="query")
     @blp.response(200, CountiesOut)
-    @token_required
     def get(self, args: dict[str, Any]) -> Any:
         """Open, overdue and unrouted tasks and the on-time rate per county beneath the caller's city or
         province (a coordinator: their county). Counts only: no case, step, unit or child."""
-        user, at = overseer(), now()
+        user, at = current_api_user(), now()
         start, end = queries.period(at, args.get("start"), args.get("end"))
         table = county_table(counties_for(user), at, start, end)
         return {"at": at, "start": start, "end": end, **table.as_dict()}
@@ -59,13 +58,12 @@ class Counties(MethodView):
 
 @blp.route("")
 class Dashboard(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @coordinators
     @blp.arguments(PeriodArgs, location="query")
     @blp.response(200, DashboardOut)
-    @token_required
     def get(self, args: dict[str, Any]) -> Any:
         """Every panel at once (the period applies to on-time rates and the trend)."""
-        scope, at = queries.scope_for(coordinator()), now()
+        scope, at = queries.scope_for(current_api_user()), now()
         start, end = queries.period(at, args.get("start"), args.get("end"))
         tables = queries.panels(scope, at, start, end)
         return {"at": at, "start": start, "end": end, "panels": {k: t.as_dict() for k, t in tables.items()}}
@@ -73,48 +71,47 @@ class Dashboard(MethodView):
 
 @blp.route("/tasks")
 class DrillDownTasks(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @coordinators
     @blp.arguments(DrillDownArgs, location="query")
     @blp.response(200, TasksOut)
-    @token_required
-    def get(self, args: dict[str, Any]) -> Any:
+    @blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
         """The tasks behind a number: filter by kind, township, ageing bucket, step."""
-        table, total = queries.table_for("tasks", queries.scope_for(coordinator()), now(), args)
-        return {**table.as_dict(), "total": total, "page": args["page"], "per_page": args["per_page"]}
+        paging = {"page": pagination_parameters.page, "per_page": pagination_parameters.page_size}
+        table, total = queries.table_for("tasks", queries.scope_for(current_api_user()), now(), {**args, **paging})
+        pagination_parameters.item_count = total
+        return table.as_dict()
 
 
 @blp.route("/<panel>")
 class Panel(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @coordinators
     @blp.arguments(PeriodArgs, location="query")
     @blp.response(200, TableOut)
-    @token_required
     def get(self, args: dict[str, Any], panel: str) -> Any:
         """One panel: overdue, ageing, escalations, on_time, on_time_step, trend."""
         if panel not in queries.PANELS:
             raise NotFound(f"no panel {panel!r}; panels: {', '.join(queries.PANELS)}")
-        table, _ = queries.table_for(panel, queries.scope_for(coordinator()), now(), args)
+        table, _ = queries.table_for(panel, queries.scope_for(current_api_user()), now(), args)
         return table.as_dict()
 
 
 @blp.route("/export/<panel>.<fmt>")
 class Export(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()  # coordinators for the county's panels, overseers for "counties": checked in the view
     @blp.alt_response(200, success=True, content_type=FORMATS["csv"], schema=BINARY, description="the panel as CSV")
     @blp.alt_response(200, success=True, content_type=FORMATS["xlsx"], schema=BINARY, description="the panel as XLSX")
     @blp.arguments(ExportArgs, location="query")
-    @token_required
-    @committed
     def get(self, args: dict[str, Any], panel: str, fmt: str) -> Any:
         """A panel as CSV or XLSX (audited: who exported which panel with which filters)."""
         if panel not in (*queries.PANELS, "counties") or fmt not in FORMATS:
             raise NotFound(f"no export {panel}.{fmt}; panels: {', '.join(queries.PANELS)}, counties; "
                            "formats: csv, xlsx")
         if panel == "counties":
-            user, at = overseer(), now()
+            user, at = _holding(OVERSEERS, OVERSEERS_ONLY), now()
             table = county_table(counties_for(user), at, *queries.period(at, args.get("start"), args.get("end")))
         else:
-            user = coordinator()
+            user = _holding(COORDINATORS, COORDINATORS_ONLY)
             table, _ = queries.table_for(panel, queries.scope_for(user), now(), args)
         data = export(table, fmt)
         audit(user.id, "export", "dashboard", table.key, detail=export_detail(table, fmt, args))

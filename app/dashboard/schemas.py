@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.common.endpoints import MAX_PER_PAGE
 from app.common.inputs import MAX_COUNT, Day, Id
 
 from .queries import AGEING
@@ -15,17 +16,20 @@ class PeriodArgs(Schema):
 
 
 class DrillDownArgs(Schema):
+    """The drill-down's filters; ``page``/``per_page`` are the pager's (``@blp.paginate``)."""
+
     kind = fields.String(metadata={"description": "department kind code, or 'none' for unrouted tasks"})
     township = Id(metadata={"description": "township region id"})
     bucket = fields.String(validate=validate.OneOf([key for key, _, _, _ in AGEING]))
     step = fields.String(metadata={"description": "BPMN id of the step"})
     overdue = fields.Boolean(load_default=True)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_COUNT))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
 class ExportArgs(PeriodArgs, DrillDownArgs):
-    pass
+    """An export is one file, not a paginated answer: the drill-down's page is an ordinary parameter here."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_COUNT))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
 class ColumnOut(Schema):

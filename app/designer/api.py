@@ -14,9 +14,9 @@ from flask import request
 from flask.views import MethodView
 from marshmallow import ValidationError
 
-from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
 from app.common.api_doc import BINARY, download_responses
 from app.common.downloads import file_download
+from app.common.endpoints import current_api_user
 from app.common.errors import Invalid, NotFound
 from app.common.inputs import MAX_ID, bounded_int
 from app.extensions import db
@@ -61,9 +61,8 @@ def _draft(draft_id: int) -> ProcessDraft:
 
 @blp.route("/incidents")
 class TimerIncidents(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200)
-    @token_required
     def get(self) -> Any:
         """Open timer incidents of running cases: timers whose time cannot be computed or whose firing
         keeps failing (they back off), with the reason. Designers and admins."""
@@ -77,21 +76,18 @@ class TimerIncidents(MethodView):
 
 @blp.route("/drafts")
 class Drafts(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200)
-    @token_required
     def get(self) -> Any:
         """Every draft, most recently saved first."""
         _designer()
         rows = db.session.scalars(sa.select(ProcessDraft).order_by(ProcessDraft.updated_at.desc()))
         return {"items": [draft_out(d) for d in rows]}
 
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(DraftCreateIn)
     @blp.response(201, DraftOut)
     @blp.alt_response(404, response="NOT_FOUND")  # the process to start a draft from
-    @token_required
-    @committed
     def post(self, body: dict[str, Any]) -> Any:
         """Start a draft from a deployed version (``process_key`` [+ ``version``]) or from files."""
         user = _designer()
@@ -110,18 +106,15 @@ class Drafts(MethodView):
 
 @blp.route("/drafts/<int:draft_id>")
 class Draft(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200, DraftOut)
-    @token_required
     def get(self, draft_id: int) -> Any:
         """A draft with its last validation messages (``?content=1`` includes files and forms)."""
         return draft_out(_draft(draft_id), content=request.args.get("content") in ("1", "true"))
 
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(DraftSaveIn)
     @blp.response(200, DraftOut)
-    @token_required
-    @committed
     def put(self, body: dict[str, Any], draft_id: int) -> Any:
         """Save files and/or forms; validated on every save and stored even when invalid."""
         draft = _draft(draft_id)
@@ -140,10 +133,9 @@ UPLOAD_BODY = {"required": True, "content": {
 
 @blp.route("/drafts/<int:draft_id>/files")
 class DraftFiles(MethodView):
-    @blp.doc(security=BEARER_SECURITY, requestBody=UPLOAD_BODY)
+    @blp.endpoint()
+    @blp.doc(requestBody=UPLOAD_BODY)
     @blp.response(200, DraftOut)
-    @token_required
-    @committed
     def post(self, draft_id: int) -> Any:
         """Upload a .bpmn/.dmn file: multipart ``file`` field, or JSON ``{name, content}``."""
         draft = _draft(draft_id)
@@ -163,9 +155,8 @@ class DraftFiles(MethodView):
 
 @blp.route("/drafts/<int:draft_id>/files/<name>")
 class DraftFile(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @download_responses(blp)
-    @token_required
     def get(self, draft_id: int, name: str) -> Any:
         """Download one file of the draft."""
         draft = _draft(draft_id)
@@ -173,10 +164,8 @@ class DraftFile(MethodView):
             raise NotFound(f"the draft has no file {name!r}")
         return file_download(draft.files[name], name)
 
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200, DraftOut)
-    @token_required
-    @committed
     def delete(self, draft_id: int, name: str) -> Any:
         draft = _draft(draft_id)
         ops.delete_file(draft, current_api_user(), name)
@@ -185,21 +174,17 @@ class DraftFile(MethodView):
 
 @blp.route("/drafts/<int:draft_id>/forms/<path:path>")
 class DraftForm(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(FormIn)
     @blp.response(200, DraftOut)
-    @token_required
-    @committed
     def put(self, body: dict[str, Any], draft_id: int, path: str) -> Any:
         """Save one form's JSON Schema (the form editor)."""
         draft = _draft(draft_id)
         ops.put_form(draft, current_api_user(), path, body["schema"], expected_revision=body.get("revision"))
         return draft_out(draft)
 
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200, DraftOut)
-    @token_required
-    @committed
     def delete(self, draft_id: int, path: str) -> Any:
         draft = _draft(draft_id)
         ops.delete_form(draft, current_api_user(), path)
@@ -208,9 +193,8 @@ class DraftForm(MethodView):
 
 @blp.route("/drafts/<int:draft_id>/elements")
 class DraftElements(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200)
-    @token_required
     def get(self, draft_id: int) -> Any:
         """Every element of the draft with its lane and properties (what the side panel shows)."""
         return {"items": elements_of(_draft(draft_id).files)}
@@ -218,11 +202,9 @@ class DraftElements(MethodView):
 
 @blp.route("/drafts/<int:draft_id>/elements/<element_id>")
 class DraftElement(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(ElementEditIn)
     @blp.response(200, DraftOut)
-    @token_required
-    @committed
     def patch(self, body: dict[str, Any], draft_id: int, element_id: str) -> Any:
         """The side panel: rename an element (a lane to a department kind) or set its properties."""
         draft = _draft(draft_id)
@@ -233,9 +215,8 @@ class DraftElement(MethodView):
 
 @blp.route("/drafts/<int:draft_id>/diff")
 class DraftDiff(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200)
-    @token_required
     def get(self, draft_id: int) -> Any:
         """What deploying this draft would change, compared with the version it is based on."""
         draft = _draft(draft_id)
@@ -245,12 +226,10 @@ class DraftDiff(MethodView):
 
 @blp.route("/drafts/<int:draft_id>/deploy")
 class DraftDeploy(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(DeployIn)
     @blp.response(201, SpecOut)
     @blp.alt_response(200, schema=SpecOut, description="this content was deployed before: that version is current again")
-    @token_required
-    @committed
     def post(self, body: dict[str, Any], draft_id: int) -> Any:
         """Deploy a valid draft as a new immutable version (422 with the messages when invalid)."""
         draft = _draft(draft_id)
@@ -260,17 +239,14 @@ class DraftDeploy(MethodView):
 
 @blp.route("/drafts/<int:draft_id>/test-runs")
 class TestRuns(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200)
-    @token_required
     def get(self, draft_id: int) -> Any:
         return {"items": [testruns.run_dict(r) for r in testruns.runs_of(_draft(draft_id))]}
 
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(TestRunIn)
     @blp.response(201)
-    @token_required
-    @committed
     def post(self, body: dict[str, Any], draft_id: int) -> Any:
         """Start the draft in the sandbox with sample data (no case, no tasks, no notifications)."""
         run = testruns.start_run(_draft(draft_id), current_api_user(), body["data"])
@@ -279,9 +255,8 @@ class TestRuns(MethodView):
 
 @blp.route("/test-runs/<int:run_id>")
 class TestRun(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200)
-    @token_required
     def get(self, run_id: int) -> Any:
         """The path taken so far, the data, and the tasks waiting (with their lanes and forms)."""
         _designer()
@@ -290,11 +265,9 @@ class TestRun(MethodView):
 
 @blp.route("/test-runs/<int:run_id>/tasks/<task_id>/complete")
 class TestRunStep(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(TestStepIn)
     @blp.response(200)
-    @token_required
-    @committed
     def post(self, body: dict[str, Any], run_id: int, task_id: str) -> Any:
         """Complete a waiting task acting as ``lane`` (a department kind), with form data."""
         _designer()
@@ -305,11 +278,9 @@ class TestRunStep(MethodView):
 
 @blp.route("/test-runs/<int:run_id>/clock")
 class TestRunClock(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(TestClockIn)
     @blp.response(200)
-    @token_required
-    @committed
     def post(self, body: dict[str, Any], run_id: int) -> Any:
         """Let time pass in a test run: timers due on the way fire, waiting steps may become overdue."""
         _designer()
@@ -320,9 +291,8 @@ class TestRunClock(MethodView):
 
 @blp.route("/<process_key>/versions/<int:version>/migration-plan")
 class MigrationPlan(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200)
-    @token_required
     def get(self, process_key: str, version: int) -> Any:
         """Dry run: which running cases on other versions can move to this one, and why the others cannot."""
         target = get_version(process_key, version)
@@ -333,11 +303,9 @@ class MigrationPlan(MethodView):
 
 @blp.route("/<process_key>/versions/<int:version>/migrate")
 class Migrate(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(MigrateIn)
     @blp.response(200)
-    @token_required
-    @committed
     def post(self, body: dict[str, Any], process_key: str, version: int) -> Any:
         """Move the listed instances (or all that can) to this version; each move is audited."""
         target = get_version(process_key, version)
@@ -350,11 +318,9 @@ class Migrate(MethodView):
 
 @blp.route("/<process_key>/versions/<int:version>/current")
 class MakeCurrent(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(MakeCurrentIn)
     @blp.response(200)
-    @token_required
-    @committed
     def post(self, body: dict[str, Any], process_key: str, version: int) -> Any:
         """New cases start on this version from now on (undo a bad deploy in one step; audited).
 
@@ -369,10 +335,8 @@ class MakeCurrent(MethodView):
 
 @blp.route("/migrations/<int:migration_id>/rollback")
 class MigrationRollback(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200)
-    @token_required
-    @committed
     def post(self, migration_id: int) -> Any:
         """Put the case back on its previous version with exactly its previous state (409 if it moved on)."""
         user = _designer()

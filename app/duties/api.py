@@ -6,12 +6,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from sqlalchemy.orm import selectinload
 
 from app.audit.operations import audit
 from app.cases.access import case_access
 from app.cases.models import Case, Child
-from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
+from app.common.endpoints import ApiBlueprint, SelectPage, current_api_user
 from app.common.errors import Forbidden, NotFound
 from app.extensions import db
 from app.org.models import User
@@ -23,8 +23,8 @@ from app.tasks.models import Task
 from . import operations
 from .catalog import DEFAULT_FREQUENCIES
 from .frequencies import effective_frequencies, set_frequency
-from .models import DutyFrequency, Enrolment
-from .queries import CycleFilter, child_programme, cycle_query, cycle_view
+from .models import DutyCycle, DutyFrequency, Enrolment
+from .queries import CycleFilter, child_programme, cycle_query
 from .schemas import (
     AssessNowIn,
     CycleArgs,
@@ -41,7 +41,7 @@ from .schemas import (
     ProgrammeOut,
 )
 
-blp = Blueprint("duties", __name__, url_prefix="/api/v1/duties", description="Programme enrolment and duties")
+blp = ApiBlueprint("duties", __name__, url_prefix="/api/v1/duties", description="Programme enrolment and duties")
 
 DROPOUT_REPORTER_KINDS = ("school", "education")
 
@@ -62,12 +62,10 @@ def _enrolment_out(enrolment: Enrolment, cancelled: int = 0) -> dict[str, Any]:
 
 @blp.route("/enrolments")
 class Enrolments(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(EnrolIn)
     @blp.response(201, EnrolmentOut)
     @blp.alt_response(404, response="NOT_FOUND")  # a child named by id that does not exist
-    @token_required
-    @committed
     def post(self, payload: dict[str, Any]) -> Any:
         """Enrol a child (a new child found, parents left to work ...): duties start at each one's next cycle."""
         user = current_api_user()
@@ -79,11 +77,9 @@ class Enrolments(MethodView):
 
 @blp.route("/enrolments/<int:enrolment_id>/end")
 class EndEnrolment(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(EndIn)
     @blp.response(200, EnrolmentOut)
-    @token_required
-    @committed
     def post(self, payload: dict[str, Any], enrolment_id: int) -> Any:
         """Take a child out of the programme (a parent returned ...): open duties are cancelled, none start."""
         user = current_api_user()
@@ -97,10 +93,8 @@ class EndEnrolment(MethodView):
 
 @blp.route("/children/<int:child_id>")
 class ChildProgramme(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200, ProgrammeOut)
-    @token_required
-    @committed
     def get(self, child_id: int) -> Any:
         """The child's programme record: enrolments, entrusted care, every duty cycle and its record (audited)."""
         user = current_api_user()
@@ -123,18 +117,16 @@ class ChildProgramme(MethodView):
 
 @blp.route("/children/<int:child_id>/assessments")
 class AssessNow(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(AssessNowIn)
     @blp.response(201, CycleOut)
-    @token_required
-    @committed
     def post(self, payload: dict[str, Any], child_id: int) -> Any:
         """Assess a key child now, outside the semiannual cycle (重点对象随时评估)."""
         user = current_api_user()
         child = _child(child_id)
         operations.ensure_can_manage_child(user, child)
         cycle = operations.start_assessment_now(child, user, payload["reason"])
-        return cycle_view(cycle), 201
+        return cycle, 201
 
 
 def _may_report_dropout(user: User, child: Child) -> bool:
@@ -150,12 +142,10 @@ def _may_report_dropout(user: User, child: Child) -> bool:
 
 @blp.route("/dropouts")
 class Dropouts(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(DropoutIn)
     @blp.response(201, CycleOut)
     @blp.alt_response(404, response="NOT_FOUND")  # the child named by id
-    @token_required
-    @committed
     def post(self, payload: dict[str, Any]) -> Any:
         """A school reports a dropout: education, township and village persuade the child back (劝返复学)."""
         user = current_api_user()
@@ -164,17 +154,15 @@ class Dropouts(MethodView):
             raise Forbidden("schools, education, the child's director and supervisor, and coordinators report dropouts")
         cycle = operations.report_dropout(child, user, school=payload["school"], left_on=payload.get("left_on"),
                                           note=payload["note"])
-        return cycle_view(cycle), 201
+        return cycle, 201
 
 
 @blp.route("/entrustments")
 class Entrustments(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(EntrustmentIn)
     @blp.response(201, EntrustmentOut)
     @blp.alt_response(404, response="NOT_FOUND")  # the child named by id
-    @token_required
-    @committed
     def post(self, payload: dict[str, Any]) -> Any:
         """Record an entrusted caregiver (and agreement); the village committee checks their capacity."""
         user = current_api_user()
@@ -186,11 +174,11 @@ class Entrustments(MethodView):
 
 @blp.route("/cycles")
 class Cycles(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(CycleArgs, location="query")
     @blp.response(200, CyclePage)
     @blp.alt_response(404, response="NOT_FOUND")  # the region or child filtered on
-    @token_required
+    @blp.paginate(SelectPage, page_size=100)
     def get(self, args: dict[str, Any]) -> Any:
         """Duty cycles in your area (supervisors: their township; coordinators: the county), newest first."""
         user = current_api_user()
@@ -206,19 +194,15 @@ class Cycles(MethodView):
             region_id = region.id
         if region_id is None:
             raise Forbidden("you have no jurisdiction")
-        stmt = cycle_query(CycleFilter(duty=args.get("duty"), status=args.get("status"),
-                                       child_id=args.get("child_id"), region_id=region_id))
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
-        page, per_page = args["page"], args["per_page"]
-        rows = db.session.scalars(stmt.offset((page - 1) * per_page).limit(per_page)).all()
-        return {"items": [cycle_view(c) for c in rows], "total": total, "page": page, "per_page": per_page}
+        return cycle_query(CycleFilter(duty=args.get("duty"), status=args.get("status"),
+                                       child_id=args.get("child_id"), region_id=region_id)
+                           ).options(selectinload(DutyCycle.tasks))
 
 
 @blp.route("/frequencies")
 class Frequencies(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200, FrequencyOut(many=True))
-    @token_required
     def get(self) -> Any:
         """The cadence rules in force: defaults and the county's overrides."""
         county = {(r.duty, r.selector) for r in db.session.scalars(sa.select(DutyFrequency))}
@@ -226,15 +210,11 @@ class Frequencies(MethodView):
                  "source": "county" if (d, s) in county or (d, s) not in DEFAULT_FREQUENCIES else "default"}
                 for (d, s), c in sorted(effective_frequencies().items())]
 
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint(roles=(Role.COUNTY_COORDINATOR, Role.ADMIN),
+                  refusal="only county coordinators and admins set duty frequencies")
     @blp.arguments(FrequencyIn)
     @blp.response(200, FrequencyOut)
-    @token_required
-    @committed
     def put(self, payload: dict[str, Any]) -> Any:
         """Set a cadence rule (coordinators and admins); it applies from each child's next cycle."""
-        user = current_api_user()
-        if not user.has_role(Role.COUNTY_COORDINATOR, Role.ADMIN):
-            raise Forbidden("only county coordinators and admins set duty frequencies")
-        row = set_frequency(payload["duty"], payload["selector"], payload["cadence"], user)
+        row = set_frequency(payload["duty"], payload["selector"], payload["cadence"], current_api_user())
         return {"duty": row.duty, "selector": row.selector, "cadence": row.cadence, "source": "county"}

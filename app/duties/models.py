@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.cases.models import Child
 from app.common.types import JSONType, UTCDateTime
 from app.extensions import Model
+from app.tasks.models import Task
 
 
 class StartReason(StrEnum):
@@ -136,6 +137,16 @@ class DutyCycle(Model):
     missed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(sa.String(60))
     """What the cycle found: a grade, a dropout's return, a caregiver's capacity."""
+
+    tasks: Mapped[list[Task]] = relationship(
+        Task, primaryjoin="DutyCycle.instance_id == foreign(Task.instance_id)", viewonly=True,
+        order_by="Task.id.desc()")
+    """The tasks of the cycle's instance, newest first (read-only: the projection owns the task rows)."""
+
+    @property
+    def task(self) -> Task | None:
+        """The cycle's current (latest) task: its record is the cycle's record once completed."""
+        return self.tasks[0] if self.instance_id is not None and self.tasks else None
 
 
 class EntrustmentStatus(StrEnum):

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from app.cases.models import Case, Child
 from app.extensions import db
 from app.org.models import Region
-from app.tasks.models import Task
 
 from .catalog import DUTIES
 from .models import DutyCycle, Enrolment, Entrustment
@@ -49,10 +48,8 @@ def _region_and_below(region_id: int) -> list[int]:
 
 
 def cycle_view(cycle: DutyCycle) -> dict[str, Any]:
-    task = None
-    if cycle.instance_id is not None:
-        task = db.session.scalar(sa.select(Task).where(Task.instance_id == cycle.instance_id)
-                                 .order_by(Task.id.desc()).limit(1))
+    """A cycle for the programme record, whose visit records the API may cut (``CycleOut`` dumps the rest)."""
+    task = cycle.task
     return {
         "id": cycle.id, "duty": cycle.duty, "duty_name": DUTIES[cycle.duty].name_zh, "period": cycle.period,
         "trigger": cycle.trigger, "subject": cycle.subject, "case_id": cycle.case_id, "status": cycle.status,

@@ -6,11 +6,12 @@ from marshmallow import Schema, fields, validate
 
 from app.cases.models import ChildTag
 from app.cases.schemas import ChildIn
-from app.common.inputs import MAX_COUNT, Day, Id
+from app.common.endpoints import ObjectOut
+from app.common.inputs import Day, Id
 
 from .catalog import DUTIES
 from .cycles import CADENCES
-from .models import CycleStatus, EndReason, KeyReason, StartReason
+from .models import CycleStatus, DutyCycle, EndReason, KeyReason, StartReason
 
 
 class EnrolIn(Schema):
@@ -65,7 +66,20 @@ class EntrustmentIn(Schema):
     filed_with_village = fields.Boolean(load_default=False)
 
 
-class CycleOut(Schema):
+def _record(cycle: DutyCycle) -> dict[str, object] | None:
+    task = cycle.task
+    return task.data if task is not None and task.state == "completed" else None
+
+
+class CycleOut(ObjectOut):
+    """A duty cycle (``DutyCycle`` dumped as it is); its record is its completed task's data."""
+
+    computed = {
+        "duty_name": lambda cycle: DUTIES[cycle.duty].name_zh,
+        "task_id": lambda cycle: cycle.task.id if cycle.task is not None else None,
+        "record": _record,
+    }
+
     id = fields.Integer()
     duty = fields.String()
     duty_name = fields.String()
@@ -89,8 +103,6 @@ class CycleArgs(Schema):
     status = fields.String(validate=validate.OneOf([s.value for s in CycleStatus]))
     child_id = Id()
     region = fields.String(metadata={"description": "region code: its villages' children and its work file"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_COUNT))
-    per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 
 class CyclePage(Schema):

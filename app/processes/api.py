@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from app.common.api import BEARER_SECURITY, committed, current_api_user, token_required
 from app.common.api_doc import download_responses
 from app.common.downloads import file_download
+from app.common.endpoints import ApiBlueprint, current_api_user
 from app.common.errors import NotFound
 from app.org.queries import user_by_username
 
@@ -22,15 +21,14 @@ from .queries import all_specs
 from .schemas import DiffArgs, SpecOut
 from .versions import diff_versions, elements_of, get_version, history
 
-blp = Blueprint("processes", __name__, url_prefix="/api/v1/processes",
+blp = ApiBlueprint("processes", __name__, url_prefix="/api/v1/processes",
                 description="Process versions, drafts, test runs and migrations")
 
 
 @blp.route("")
 class Specs(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200, SpecOut(many=True))
-    @token_required
     def get(self) -> Any:
         """Every deployed version, oldest first; new cases take the latest of each process."""
         return all_specs()
@@ -38,9 +36,8 @@ class Specs(MethodView):
 
 @blp.route("/<process_key>/versions")
 class Versions(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200)
-    @token_required
     def get(self, process_key: str) -> Any:
         """History: every version, newest first, with who deployed it, the note, and running cases."""
         return {"items": history(process_key)}
@@ -48,9 +45,8 @@ class Versions(MethodView):
 
 @blp.route("/<process_key>/versions/<int:version>")
 class Version(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200)
-    @token_required
     def get(self, process_key: str, version: int) -> Any:
         """One version: files, forms, user tasks and every element with its properties."""
         spec = get_version(process_key, version)
@@ -62,9 +58,8 @@ class Version(MethodView):
 
 @blp.route("/<process_key>/versions/<int:version>/files/<name>")
 class VersionFile(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @download_responses(blp)
-    @token_required
     def get(self, process_key: str, version: int, name: str) -> Any:
         """Download one .bpmn/.dmn file of a version."""
         spec = get_version(process_key, version)
@@ -75,10 +70,9 @@ class VersionFile(MethodView):
 
 @blp.route("/<process_key>/diff")
 class Diff(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.arguments(DiffArgs, location="query")
     @blp.response(200)
-    @token_required
     def get(self, args: dict[str, int], process_key: str) -> Any:
         """Elements and forms added, removed and changed between two versions (?from=1&to=2)."""
         return diff_versions(get_version(process_key, args["from_version"]),
@@ -87,9 +81,8 @@ class Diff(MethodView):
 
 @blp.route("/designers")
 class Designers(MethodView):
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200)
-    @token_required
     def get(self) -> Any:
         """Users holding the process-designer role (admins only)."""
         designer_ops.require_admin(current_api_user())
@@ -105,19 +98,15 @@ class Designer(MethodView):
             raise NotFound(f"no user {username!r}")
         return user
 
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200)
-    @token_required
-    @committed
     def put(self, username: str) -> Any:
         """Grant the process-designer role (admins only; audited)."""
         changed = designer_ops.set_designer(self._user(username), True, current_api_user())
         return {"username": username, "process_designer": True, "changed": changed}
 
-    @blp.doc(security=BEARER_SECURITY)
+    @blp.endpoint()
     @blp.response(200)
-    @token_required
-    @committed
     def delete(self, username: str) -> Any:
         """Revoke the process-designer role (admins only; audited)."""
         changed = designer_ops.set_designer(self._user(username), False, current_api_user())

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.cases.models import Case
 from app.common.types import JSONType, UTCDateTime
 from app.extensions import Model
 from app.org.models import Unit, User
@@ -69,6 +70,8 @@ class Task(Model):
     unit: Mapped[Unit | None] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+    case: Mapped[Case] = relationship(viewonly=True)
+    """Read-only: the API's answer shows the case number (a list loads it with the rows, ``joinedload``)."""
 
     def is_overdue(self, at: datetime) -> bool:
         return self.state == TaskState.OPEN and self.due_at is not None and self.due_at <= at

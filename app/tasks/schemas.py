@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
 
+from marshmallow import Schema, fields, missing, validate
+
+from app.common.clock import now
+from app.common.endpoints import ObjectOut
 from app.common.idempotency import KEY_DESCRIPTION, KEY_LENGTH
-from app.common.inputs import MAX_COUNT, Id
+from app.common.inputs import Id
+from app.extensions import db
+from app.processes.models import ProcessInstance
+from app.processes.queries import form_schema
 
-from .models import TaskState
+from .models import Task, TaskState
 
 
 class TaskQueryArgs(Schema):
@@ -18,8 +25,6 @@ class TaskQueryArgs(Schema):
     due_within_hours = fields.Float(validate=validate.Range(min=0, max=24 * 366 * 10))
     case_id = Id()
     step = fields.String(metadata={"description": "BPMN id of the step"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_COUNT))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
 class TaskUnitOut(Schema):
@@ -28,7 +33,23 @@ class TaskUnitOut(Schema):
     kind = fields.String()
 
 
-class TaskOut(Schema):
+def form_schema_of(task: Task) -> Any:
+    """The step's JSON Schema; the key is left out for a step without a form."""
+    if not task.form:
+        return missing
+    instance = db.session.get(ProcessInstance, task.instance_id)
+    return form_schema(instance.spec, task.form) if instance else None
+
+
+class TaskOut(ObjectOut):
+    """A task as lists and commands answer it (``Task`` dumped as it is)."""
+
+    computed = {
+        "case_number": lambda task: task.case.number if task.case is not None else None,
+        "assignee": lambda task: task.assignee.display_name if task.assignee else None,
+        "overdue": lambda task: task.is_overdue(now()),
+    }
+
     id = fields.Integer()
     case_id = fields.Integer()
     case_number = fields.String()
@@ -40,7 +61,6 @@ class TaskOut(Schema):
     state = fields.String()
     assignee = fields.String(allow_none=True)
     form = fields.String(allow_none=True)
-    form_schema = fields.Dict(allow_none=True)
     instructions = fields.String()
     deadline = fields.String(allow_none=True)
     created_at = fields.DateTime()
@@ -52,8 +72,6 @@ class TaskOut(Schema):
     next_escalation_at = fields.DateTime(allow_none=True)
     escalation = fields.String(allow_none=True, metadata={
         "description": "the step's own escalation ladder (BPMN property); null: its process/department ladder"})
-    escalations = fields.List(fields.Nested(lambda: EscalationOut()),
-                              metadata={"description": "ladder steps taken (one task view only)"})
 
 
 class TaskPage(Schema):

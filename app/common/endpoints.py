@@ -1,0 +1,205 @@
+"""The one endpoint pattern of the REST API: ``ApiBlueprint.endpoint`` and ``ApiBlueprint.paginate``.
+
+Every operation has the lifecycle DESIGN.md gives entry points: authenticate, authorise, parse, call the
+operations, commit once. ``@blp.endpoint()`` carries all of it, outermost on the view::
+
+    @blp.route("/<int:task_id>/claim")
+    class Claim(MethodView):
+        @blp.endpoint()
+        @blp.response(200, TaskOut)
+        def post(self, task_id: int) -> Task: ...
+
+- authentication: ``Authorization: Bearer <token>`` (``app.common.api.authenticate_first`` checks it
+  before flask-smorest parses anything, so a caller without a token learns 401, never 422);
+- authorisation by role where a role is the whole rule (``roles=`` and the refusal's words); finer rules
+  (unit, need to know) stay in the view, through ``app.cases.access``;
+- the OpenAPI security requirement (``bearerAuth``), from which ``api_doc`` derives 401/403/429;
+- the transaction: commit once after the answer is serialised, roll back on any error or a status of
+  400 and above; a lost optimistic lock (``StaleDataError``) is 409, documented on every write.
+
+``@blp.paginate()`` is flask-smorest's pagination with two local choices: the page size parameter keeps
+the name ``per_page`` (clients send it) with a cap of 500, and the page's metadata goes in the body
+(``{"items": [...], "total", "page", "per_page"}``, as the API always answered) instead of an
+``X-Pagination`` header. A view returns a SQLAlchemy select and ``SelectPage`` counts it and fetches one
+page; a view that pages itself (the dashboard's drill-down) takes ``pagination_parameters``. The view's
+own query schema leaves ``page``/``per_page`` alone (webargs excludes unknown query parameters).
+"""
+
+from __future__ import annotations
+
+import http
+from collections.abc import Callable, Iterable, Mapping
+from copy import deepcopy
+from functools import wraps
+from typing import Any, ClassVar, TypeVar
+
+import marshmallow as ma
+import sqlalchemy as sa
+from flask import current_app, g, request
+from flask_smorest import Blueprint, Page
+from flask_smorest.pagination import PaginationParameters
+from flask_smorest.utils import unpack_tuple_response
+
+from app.common.api import BEARER_SECURITY, bearer_user, current_api_user
+from app.common.api_doc import document_response
+from app.common.inputs import MAX_COUNT
+
+F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["ApiBlueprint", "ObjectOut", "SelectPage", "current_api_user"]
+
+MAX_PER_PAGE = 500
+
+
+class ApiBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest has no type hints
+    """flask-smorest's Blueprint with the project's endpoint decorator and pagination (module docstring)."""
+
+    DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 50, "max_page_size": MAX_PER_PAGE}
+
+    def endpoint(self, *, roles: Iterable[Any] = (), refusal: str = "your role does not allow this",
+                 writes: bool = True) -> Callable[[F], F]:
+        """Authenticate, check ``roles`` (any one of them; 403 with ``refusal`` otherwise), document the
+        bearer security, and own the transaction. Goes above every other decorator of the view.
+
+        ``writes=False`` for a read that writes nothing, not even an audit row (a list): no commit, so it
+        costs no statement beyond its reads; the request's session is discarded at its end."""
+        wanted = tuple(roles)
+
+        def decorate(view: F) -> F:
+            @wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                if not getattr(request, "liandong_bearer_checked", False):  # g may outlive a request in tests
+                    g.api_user = bearer_user()
+                if wanted and not g.api_user.has_role(*wanted):
+                    from app.common.errors import Forbidden
+
+                    raise Forbidden(refusal)
+                return _in_one_transaction(view, args, kwargs) if writes else view(*args, **kwargs)
+
+            wrapper._bearer_required = True  # type: ignore[attr-defined]  # read by authenticate_first
+            doc = deepcopy(getattr(view, "_apidoc", {}))
+            doc.setdefault("manual_doc", {}).setdefault("security", BEARER_SECURITY)
+            wrapper._apidoc = doc  # type: ignore[attr-defined]
+            if writes and view.__name__ != "get":  # a read commits at most its audit row: nothing to conflict with
+                document_response(wrapper, 409, "CONFLICT")
+            return wrapper  # type: ignore[return-value]
+
+        return decorate
+
+    def paginate(self, pager: type[Page] | None = None, *, page: int | None = None, page_size: int | None = None,
+                 max_page_size: int | None = None) -> Callable[[F], F]:
+        """flask-smorest's ``paginate`` with ``per_page`` as the size parameter and the metadata in the body."""
+        defaults = self.DEFAULT_PAGINATION_PARAMETERS
+        params_schema = page_parameters_schema(page or defaults["page"], page_size or defaults["page_size"],
+                                               max_page_size or defaults["max_page_size"])
+        error_status = self.PAGINATION_ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS
+
+        def decorate(view: F) -> F:
+            @wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                page_params = self.PAGINATION_ARGUMENTS_PARSER.parse(params_schema, request, location="query")
+                if pager is None:
+                    kwargs["pagination_parameters"] = page_params
+                result, status, headers = unpack_tuple_response(current_app.ensure_sync(view)(*args, **kwargs))
+                if pager is not None:
+                    result = pager(result, page_params=page_params).items
+                if page_params.item_count is None:
+                    raise RuntimeError(f"{request.endpoint} paged itself but set no item_count")
+                return page_body(result, page_params), status, headers
+
+            wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))  # type: ignore[attr-defined]
+            wrapper._apidoc["pagination"] = {  # type: ignore[attr-defined]  # documented by flask-smorest
+                "parameters": {"in": "query", "schema": params_schema},
+                "response": {error_status: http.HTTPStatus(error_status).name},
+            }
+            return wrapper  # type: ignore[return-value]
+
+        return decorate
+
+    def _document_pagination_metadata(self, spec: Any, resp_doc: Any) -> None:
+        """No ``X-Pagination`` header: the page's metadata is part of the documented body."""
+
+
+def page_body(result: Any, page_params: PaginationParameters) -> dict[str, Any]:
+    """The page as the API answers it: a list becomes ``items``; a dict (a table) keeps its keys."""
+    meta = {"total": page_params.item_count, "page": page_params.page, "per_page": page_params.page_size}
+    if isinstance(result, dict):
+        return {**result, **meta}
+    return {"items": result, **meta}
+
+
+def page_parameters_schema(first: int, size: int, max_size: int) -> type[ma.Schema]:
+    """``page`` and ``per_page`` (bounded: a huge page number is 422, not an OFFSET overflow)."""
+
+    class PageParameters(ma.Schema):
+        class Meta:
+            unknown = ma.EXCLUDE  # the view's own query schema judges the other parameters
+
+        page = ma.fields.Integer(load_default=first, validate=ma.validate.Range(min=1, max=MAX_COUNT))
+        page_size = ma.fields.Integer(data_key="per_page", load_default=size,
+                                      validate=ma.validate.Range(min=1, max=max_size))
+
+        @ma.post_load
+        def make_parameters(self, data: dict[str, int], **_: Any) -> PaginationParameters:
+            return PaginationParameters(data["page"], data["page_size"])
+
+    return PageParameters
+
+
+class ObjectOut(ma.Schema):
+    """An ``*Out`` schema that dumps a model object as it is. ``computed`` names the fields worked out from
+    the object (a related row's name, "overdue now"); each keeps its declared type in the document, which a
+    ``fields.Function`` would lose. A computation returning ``marshmallow.missing`` leaves its key out. A
+    mapping is read as it is: a view that had to cut a value (need to know) passes the cut row."""
+
+    computed: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        compute = None if isinstance(obj, Mapping) else self.computed.get(attr)
+        return compute(obj) if compute is not None else super().get_attribute(obj, attr, default)
+
+
+class SelectPage(Page):  # type: ignore[misc]
+    """A page of a SQLAlchemy select: one COUNT over it, then the rows with OFFSET/LIMIT."""
+
+    @property
+    def items(self) -> list[Any]:
+        from app.extensions import db
+
+        stmt = self.collection.offset(self.page_params.first_item).limit(self.page_params.page_size)
+        return list(db.session.scalars(stmt))
+
+    @property
+    def item_count(self) -> int:
+        from app.extensions import db
+
+        counted = sa.select(sa.func.count()).select_from(self.collection.order_by(None).subquery())
+        return int(db.session.scalar(counted) or 0)
+
+
+def _in_one_transaction(view: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run the view (and the serialisation inside it); commit when it answers below 400, else roll back."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from app.common.errors import Conflict
+    from app.extensions import db
+
+    try:
+        result = view(*args, **kwargs)
+    except StaleDataError as exc:
+        db.session.rollback()
+        raise Conflict("the case changed while you were working on it; reload and try again") from exc
+    except BaseException:
+        db.session.rollback()
+        raise
+    status = getattr(result, "status_code", None)
+    if status is None:
+        status = unpack_tuple_response(result)[1] or 200
+    if status >= 400:
+        db.session.rollback()
+        return result
+    try:
+        db.session.commit()
+    except StaleDataError as exc:
+        db.session.rollback()
+        raise Conflict("the case changed while you were working on it; reload and try again") from exc
+    return result
