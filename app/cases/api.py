@@ -18,7 +18,7 @@ from app.tasks.queries import open_tasks_of_case
 from app.tasks.timers import incident_view, incidents_for
 
 from .access import Basis, CaseAccess, require_case
-from .operations import Accepted, file_report
+from .operations import file_report
 from .queries import child_view, timeline
 from .schemas import CaseOut, ReportAccepted, ReportIn
 
@@ -37,17 +37,7 @@ class Reports(MethodView):
     def post(self, payload: dict[str, Any]) -> Any:
         """Accept a mandatory report or hotline call: opens a case and starts the four-in-one process."""
         accepted = file_report(payload, current_api_user())
-        return accepted_out(accepted), (201 if accepted.created else 200)
-
-
-def accepted_out(accepted: Accepted) -> dict[str, Any]:
-    case, earlier = accepted.case, accepted.possible_duplicate_of
-    body: dict[str, Any] = {"case_id": case.id, "case_number": case.number, "created": accepted.created,
-                            "status": case.status, "possible_duplicate_of": None}
-    if earlier is not None:
-        body["possible_duplicate_of"] = {"case_id": earlier.case_id, "case_number": earlier.case.number,
-                                         "report_id": earlier.id, "received_at": earlier.received_at}
-    return body
+        return accepted, (201 if accepted.created else 200)
 
 
 @blp.route("/cases/<int:case_id>")

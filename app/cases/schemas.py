@@ -61,18 +61,22 @@ class ReportIn(Schema):
 
 
 class DuplicateOut(Schema):
+    """The earlier ``Report`` a held or flagged report repeats."""
+
     case_id = fields.Integer()
-    case_number = fields.String()
-    report_id = fields.Integer()
+    case_number = fields.String(attribute="case.number")
+    report_id = fields.Integer(attribute="id")
     received_at = fields.DateTime()
 
 
 class ReportAccepted(Schema):
-    case_id = fields.Integer()
-    case_number = fields.String()
+    """What filing did (``operations.Accepted`` dumped as it is)."""
+
+    case_id = fields.Integer(attribute="case.id")
+    case_number = fields.String(attribute="case.number")
     created = fields.Boolean(metadata={"description": "false: nothing new was filed; the case is the first "
                                                       "result of this key, or the possible duplicate"})
-    status = fields.String()
+    status = fields.String(attribute="case.status")
     possible_duplicate_of = fields.Nested(DuplicateOut, allow_none=True, metadata={
         "description": "a report the same person filed in the last minutes about the same child (setting "
                        "LIANDONG_DUPLICATE_REPORT_MINUTES, default 10). Without `confirm_duplicate` nothing "

@@ -39,10 +39,13 @@ from flask import current_app, g, request
 from flask_smorest import Blueprint, Page
 from flask_smorest.pagination import PaginationParameters
 from flask_smorest.utils import unpack_tuple_response
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.common.api import BEARER_SECURITY, bearer_user, current_api_user
 from app.common.api_doc import document_response
+from app.common.errors import Conflict, Forbidden
 from app.common.inputs import MAX_COUNT
+from app.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 __all__ = ["ApiBlueprint", "ObjectOut", "SelectPage", "current_api_user"]
@@ -70,8 +73,6 @@ class ApiBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest has no typ
                 if not getattr(request, "liandong_bearer_checked", False):  # g may outlive a request in tests
                     g.api_user = bearer_user()
                 if wanted and not g.api_user.has_role(*wanted):
-                    from app.common.errors import Forbidden
-
                     raise Forbidden(refusal)
                 return _in_one_transaction(view, args, kwargs) if writes else view(*args, **kwargs)
 
@@ -163,26 +164,17 @@ class SelectPage(Page):  # type: ignore[misc]
 
     @property
     def items(self) -> list[Any]:
-        from app.extensions import db
-
         stmt = self.collection.offset(self.page_params.first_item).limit(self.page_params.page_size)
         return list(db.session.scalars(stmt))
 
     @property
     def item_count(self) -> int:
-        from app.extensions import db
-
         counted = sa.select(sa.func.count()).select_from(self.collection.order_by(None).subquery())
         return int(db.session.scalar(counted) or 0)
 
 
 def _in_one_transaction(view: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run the view (and the serialisation inside it); commit when it answers below 400, else roll back."""
-    from sqlalchemy.orm.exc import StaleDataError
-
-    from app.common.errors import Conflict
-    from app.extensions import db
-
     try:
         result = view(*args, **kwargs)
     except StaleDataError as exc:

@@ -45,15 +45,10 @@ class Me(MethodView):
         return current_api_user()
 
 
-def _token_state(token: Any) -> str:
-
-    return token_state(token)
-
-
 class TokenOut(ObjectOut):
     """An ``ApiToken`` dumped as it is (never the token itself: the row keeps only its hash)."""
 
-    computed = {"username": lambda token: token.user.username, "state": _token_state}
+    computed = {"username": lambda token: token.user.username, "state": token_state}
 
     id = fields.Integer()
     user_id = fields.Integer()
