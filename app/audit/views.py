@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, current_app, render_template, request, url_f
 from flask_babel import gettext
 from flask_login import current_user
 
+from app.common.clock import county_zone
 from app.common.errors import Invalid
 from app.common.inputs import FIRST_DAY, LAST_DAY, MAX_COUNT, bounded_int
 from app.common.pages import committed_page, roles_required
@@ -54,7 +55,7 @@ def _day(value: str, tz: ZoneInfo, end: bool = False) -> datetime | None:
 def audit_log() -> Any:
     """Search the audit log by user, case, action and date range (county days)."""
     args = request.args
-    tz = ZoneInfo(current_app.config["LIANDONG"].county_timezone)
+    tz = county_zone()
 
     def given(name: str) -> str | None:
         return args[name].strip() if args.get(name) else None

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
 
 from app.audit.operations import audit
 from app.common import events, idempotency
-from app.common.clock import now
+from app.common.clock import local_today, now
+from app.common.dialect import for_update
 from app.common.errors import Invalid, NotFound
 from app.extensions import db
 from app.org.kinds import RegionLevel
@@ -24,10 +24,6 @@ from .models import Case, Child, Guardian, Report
 from .timeline import record
 
 MAIN_PROCESS = "four_in_one"
-
-
-def _local_today() -> date:
-    return now().astimezone(ZoneInfo(current_app.config["LIANDONG"].county_timezone)).date()
 
 
 def _child_from(payload: dict[str, Any], submitted_by: User | None) -> Child:
@@ -66,8 +62,7 @@ def _lock_filer(user: User) -> None:
     ``FOR NO KEY UPDATE``: rows that merely reference the user (timeline, audit, notifications) are not
     blocked by it.
     """
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+    db.session.execute(for_update(sa.select(User.id).where(User.id == user.id), key_share=True))
 
 
 def recent_duplicate(payload: dict[str, Any], user: User | None) -> Report | None:
@@ -137,7 +132,7 @@ def file_report(payload: dict[str, Any], submitted_by: User | None, process_key:
     case = Case(child=child, region_id=child.village_id, situation=info["situation"], status="open", opened_at=at)
     db.session.add(case)
     db.session.flush()
-    case.number = f"LD{_local_today().year}{case.id:06d}"
+    case.number = f"LD{local_today().year}{case.id:06d}"
     report = Report(
         case_id=case.id, reporter_type=info["reporter_type"], reporter_name=info.get("reporter_name", ""),
         reporter_phone=info.get("reporter_phone", ""),
@@ -159,7 +154,7 @@ def file_report(payload: dict[str, Any], submitted_by: User | None, process_key:
         "case_number": case.number,
         "situation": info["situation"],
         "reporter_type": info["reporter_type"],
-        "child_age": child.age_on(_local_today()),
+        "child_age": child.age_on(local_today()),
     }
     # The workflow starts the process here (409, and the caller rolls back, when it is not deployed).
     events.report_accepted.send(case, report=report, process_key=process_key, data=start_data, actor=submitted_by)

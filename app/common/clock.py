@@ -1,8 +1,11 @@
-"""The one source of "now", so tests and operators can run the platform as of a given time."""
+"""The one source of "now" (so tests and operators can run the platform as of a given time) and of the
+county's time zone: every conversion to county-local time goes through ``county_zone``/``local``."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import cache
+from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 
@@ -37,3 +40,26 @@ def now() -> datetime:
         if clock is not None:
             return clock.now()
     return datetime.now(UTC)
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def county_zone() -> ZoneInfo:
+    """The county's time zone (setting ``LIANDONG_TIMEZONE``; validated at start-up): working days,
+    deadlines at 17:30, "today", digests and the dashboard's days are all counted in it."""
+    return _zone(str(current_app.config["LIANDONG"].county_timezone))
+
+
+def local(at: datetime) -> datetime:
+    """``at`` (aware) in county time; a naive value is refused, as the database refuses it."""
+    if at.tzinfo is None:
+        raise ValueError("local() needs an aware datetime")
+    return at.astimezone(county_zone())
+
+
+def local_today() -> date:
+    """Today's date in the county, by the app's clock."""
+    return local(now()).date()

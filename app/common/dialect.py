@@ -29,7 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
 
-S = TypeVar("S", bound=sa.Select[Any])
+S = TypeVar("S", bound=sa.Select[*tuple[Any, ...]])
 
 
 def is_postgresql() -> bool:
@@ -58,13 +58,13 @@ def for_update(stmt: S, *, of: Any = None, key_share: bool = False, skip_locked:
     return stmt
 
 
-def local_date(column: Any, zone_name: str) -> Any:
-    """The calendar date in ``zone_name`` of a UTC timestamp column, in SQL.
+def local_date(column: Any, zone: ZoneInfo) -> Any:
+    """The calendar date in ``zone`` of a UTC timestamp column, in SQL.
 
     SQLite has no time zones: it shifts by the zone's offset now, which is exact for zones without
     daylight saving time (China's).
     """
     if is_postgresql():
-        return sa.func.date(sa.func.timezone(zone_name, column))
-    offset = int((datetime.now(ZoneInfo(zone_name)).utcoffset() or timedelta(0)).total_seconds() // 60)
+        return sa.func.date(sa.func.timezone(zone.key, column))
+    offset = int((datetime.now(zone).utcoffset() or timedelta(0)).total_seconds() // 60)
     return sa.func.date(column, f"{offset:+d} minutes")

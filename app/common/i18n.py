@@ -15,10 +15,11 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, current_app, has_request_context, request, session
+from flask import Flask, has_request_context, request, session
 from flask_babel import format_datetime, format_timedelta, get_locale, gettext
 from flask_login import current_user
 
+from app.common.clock import county_zone
 from app.extensions import babel
 
 from .labels import label, options
@@ -41,7 +42,7 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
-    return str(current_app.config["LIANDONG"].county_timezone)
+    return county_zone().key
 
 
 def compile_catalogs(root: Path = TRANSLATIONS) -> list[Path]:

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.common.clock import now
+from app.common.dialect import insert_ignore
 from app.common.errors import Conflict, Invalid
 from app.extensions import db
 
@@ -42,12 +43,7 @@ def fingerprint(request: Any) -> str:
 
 
 def _insert(values: dict[str, Any]) -> bool:
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    stmt = (insert(CommandKey).values(**values).on_conflict_do_nothing(index_elements=["scope", "key"])
-            .returning(CommandKey.id))
+    stmt = insert_ignore(CommandKey, values, ["scope", "key"]).returning(CommandKey.id)
     return db.session.execute(stmt).first() is not None
 
 

@@ -9,21 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
-from app.common.clock import now
+from app.common.clock import county_zone, local, local_today
 from app.common.inputs import bounded_int, bounded_ints
 
 DECISION_FIELDS = ("decision", "department_kind", "deadline", "due_on")
 ATTENDEE_FIELDS = ("name", "role")
-
-
-def _tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config["LIANDONG"].county_timezone)
 
 
 def local_moment(value: str) -> str:
@@ -35,18 +29,18 @@ def local_moment(value: str) -> str:
     except ValueError:
         return value
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_tz())
+        moment = moment.replace(tzinfo=county_zone())
     return moment.isoformat()
 
 
 def local_input(value: datetime | None) -> str:
     """A stored UTC time as a ``datetime-local`` input shows it."""
-    return value.astimezone(_tz()).strftime("%Y-%m-%dT%H:%M") if value else ""
+    return local(value).strftime("%Y-%m-%dT%H:%M") if value else ""
 
 
 def tomorrow_morning() -> str:
     """The schedule form's first suggestion: 09:00 tomorrow, county time."""
-    day = now().astimezone(_tz()).date() + timedelta(days=1)
+    day = local_today() + timedelta(days=1)
     return datetime.combine(day, time(9, 0)).strftime("%Y-%m-%dT%H:%M")
 
 

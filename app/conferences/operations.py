@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
-
-from flask import current_app
 
 from app.audit.operations import audit
 from app.cases.access import access_basis
 from app.cases.models import Case
 from app.cases.timeline import record
-from app.common.clock import now
+from app.common.clock import county_zone, now
 from app.common.errors import Conflict, Forbidden, Invalid, NotFound
 from app.deadlines.arithmetic import DeadlineSyntaxError, parse_deadline
 from app.extensions import db
@@ -43,10 +40,6 @@ from .queries import ACTION_PROCESS, PREPARE_PROCESS, build_agenda
 
 WORKDAY_END = time(17, 30)
 CLAUSE = "依据运民发〔2019〕113号附件1第5项（个案会商）"
-
-
-def _tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config["LIANDONG"].county_timezone)
 
 
 def _within(region: Region, jurisdiction_id: int | None) -> bool:
@@ -217,7 +210,7 @@ def schedule(case: Case, actor: User, *, title: str, scheduled_at: datetime, mod
         db.session.add(ConferenceAttendee(
             conference_id=conference.id, user_id=user.id if user else None,
             unit_id=item.get("unit_id") or (user.unit_id if user else None), name=name, role=item.get("role", "")))
-    local = scheduled_at.astimezone(_tz())
+    local = scheduled_at.astimezone(county_zone())
     when = local.strftime("%Y-%m-%d %H:%M")
     where = "电话/视频会商" if mode == ConferenceMode.CALL else "现场会商"
     for unit in units.values():
@@ -246,7 +239,7 @@ def schedule(case: Case, actor: User, *, title: str, scheduled_at: datetime, mod
 def _deadline_of(item: dict[str, Any], i: int) -> str:
     if item.get("due_on"):
         due_on: date = item["due_on"]
-        due = datetime.combine(due_on, WORKDAY_END, tzinfo=_tz())
+        due = datetime.combine(due_on, WORKDAY_END, tzinfo=county_zone())
         return _duration_until(due)
     deadline = item.get("deadline") or ""
     try:

@@ -11,15 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext, pgettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
 from app.cases.models import Case
+from app.common.clock import county_zone, local
+from app.common.dialect import local_date
 from app.common.errors import Invalid
 from app.common.inputs import FIRST_DAY, LAST_DAY
 from app.common.labels import label
@@ -56,10 +56,6 @@ class Scope:
 
     township_ids: tuple[int, ...] | None
     townships: dict[int, str]
-
-
-def tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config["LIANDONG"].county_timezone)
 
 
 def scope_for(user: User) -> Scope:
@@ -134,12 +130,12 @@ def ageing(scope: Scope, at: datetime) -> Table:
 
 
 def local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz()).astimezone(UTC)
+    return datetime.combine(day, time(0), tzinfo=county_zone()).astimezone(UTC)
 
 
 def escalations(scope: Scope, at: datetime) -> Table:
     """Ladder steps that notified someone, today and this week (county time), per step."""
-    today = at.astimezone(tz()).date()
+    today = local(at).date()
     day_start, week_start = local_midnight(today), local_midnight(today - timedelta(days=today.weekday()))
     stmt = (sa.select(Escalation.level, Escalation.name,
                       sa.func.sum(sa.case((Escalation.recorded_at >= day_start, 1), else_=0)),
@@ -189,10 +185,7 @@ def on_time(scope: Scope, start: datetime, end: datetime, by_step: bool = False)
 
 def _local_day(column: Any) -> Any:
     """The county-local calendar date of a UTC timestamp column, in SQL."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return sa.func.date(sa.func.timezone(current_app.config["LIANDONG"].county_timezone, column))
-    offset = int((datetime.now(tz()).utcoffset() or timedelta(0)).total_seconds() // 60)
-    return sa.func.date(column, f"{offset:+d} minutes")
+    return local_date(column, county_zone())
 
 
 def trend(scope: Scope, start: datetime, end: datetime) -> Table:
@@ -215,7 +208,7 @@ def trend(scope: Scope, start: datetime, end: datetime) -> Table:
         series[str(d)]["late"] = int(total) - int(ok or 0)
     for d, count in db.session.execute(esc):
         series.setdefault(str(d), {})["escalations"] = int(count)
-    first, last = start.astimezone(tz()).date(), (end - timedelta(microseconds=1)).astimezone(tz()).date()
+    first, last = local(start).date(), local(end - timedelta(microseconds=1)).date()
     rows, current = [], first
     while current <= last:
         values = series.get(current.isoformat(), {})
@@ -276,7 +269,7 @@ def drill_down(scope: Scope, at: datetime, f: DrillDown) -> tuple[Table, int]:
 
 def default_period(at: datetime, days: int = 30) -> tuple[datetime, datetime]:
     """The last ``days`` county-local days up to and including today."""
-    today = at.astimezone(tz()).date()
+    today = local(at).date()
     return local_midnight(today - timedelta(days=days - 1)), local_midnight(today + timedelta(days=1))
 
 

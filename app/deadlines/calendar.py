@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
 
-from app.common.clock import now
+from app.common.clock import county_zone, now
 from app.extensions import db
 
 from .arithmetic import DeadlineSyntaxError, WorkingCalendar, due_at, parse_deadline, remind_at
@@ -167,7 +165,7 @@ def compute_due(created: datetime, deadline: str | None,
     """
     if not deadline:
         return None, None
-    tz = ZoneInfo(current_app.config["LIANDONG"].county_timezone)
+    tz = county_zone()
     calendar = calendar or working_calendar()
     try:
         parsed = parse_deadline(deadline)

@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.common.clock import FixedClock
+from app.common.clock import FixedClock, county_zone
 from app.common.errors import Invalid
 from app.extensions import db
 from app.org.queries import county_code
@@ -86,9 +86,7 @@ def deadlines_sweep(at_text: str | None) -> None:
             click.echo(f"--at: not an ISO time: {at_text!r}", err=True)
             sys.exit(2)
         if at.tzinfo is None:
-            from zoneinfo import ZoneInfo
-
-            at = at.replace(tzinfo=ZoneInfo(current_app.config["LIANDONG"].county_timezone))
+            at = at.replace(tzinfo=county_zone())
     previous = current_app.extensions.get("liandong.clock")
     if at_text:
         current_app.extensions["liandong.clock"] = FixedClock(at.astimezone(UTC))

@@ -19,17 +19,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.cases.access import task_workers, works_tasks
 from app.cases.models import Case, TimelineEntry
 from app.common import events
 from app.common.bulk import insert_many, update_many
-from app.common.clock import now
+from app.common.clock import county_zone, now
+from app.common.dialect import for_update
 from app.extensions import db
 from app.notifications.bulk import notify_many
 from app.org.models import Region, User, UserRole
@@ -159,10 +158,6 @@ def recipients(step: LadderStep, task: Task, case: Case,
     return list(found.values())
 
 
-def _county_tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config["LIANDONG"].county_timezone)
-
-
 def start_ladder(task: Task, process_key: str | None, book: LadderBook | None = None,
                  calendar: WorkingCalendar | None = None, county: str | None = None) -> None:
     """Schedule the first step of a new task's ladder (no deadline: no ladder).
@@ -187,7 +182,7 @@ def stop_ladder(task: Task) -> None:
 def _schedule_next(task: Task, ladder: Ladder, calendar: WorkingCalendar) -> None:
     step = ladder.after(task.escalation_level or 0)
     task.next_escalation_at = (
-        step.time_for(task.remind_at, task.due_at, _county_tz(), calendar) if step is not None else None)
+        step.time_for(task.remind_at, task.due_at, county_zone(), calendar) if step is not None else None)
 
 
 def _insert_escalations(rows: list[dict[str, Any]]) -> set[tuple[int, int]]:
@@ -232,8 +227,7 @@ def lock_due_tasks(task_ids: list[int] | None, at: datetime,
         stmt = stmt.order_by(Task.next_escalation_at, Task.id)
     if limit is not None:
         stmt = stmt.limit(limit)
-    if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Task, skip_locked=True)
+    stmt = for_update(stmt, of=Task, skip_locked=True)
     rows = db.session.execute(stmt.execution_options(populate_existing=True)).unique()
     return [(task, case, key) for task, case, key in rows]
 

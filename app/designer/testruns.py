@@ -19,13 +19,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
 
 from app import engine
-from app.common.clock import now
+from app.common.clock import county_zone, now
 from app.common.errors import Conflict, Forbidden, Invalid, NotFound
 from app.deadlines.arithmetic import DeadlineSyntaxError, due_at, parse_deadline
 from app.deadlines.calendar import compute_due, working_calendar
@@ -192,7 +190,7 @@ def clock_target(run: SandboxRun, *, to: datetime | None = None, advance: str | 
             amount = parse_deadline(advance)
         except DeadlineSyntaxError as exc:
             raise Invalid(str(exc), {"advance": [str(exc)]}) from exc
-        tz = ZoneInfo(current_app.config["LIANDONG"].county_timezone)
+        tz = county_zone()
         return due_at(clock, amount, tz, working_calendar())
     pending = sorted(_timer_due(t) for t in run.timers or [] if t.get("due_at"))
     if not pending:

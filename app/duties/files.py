@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
-from zoneinfo import ZoneInfo
-
 import sqlalchemy as sa
-from flask import current_app
 
 from app.cases.models import Case, Child
 from app.cases.timeline import record
-from app.common.clock import now
+from app.common.clock import local_today, now
 from app.extensions import db
 from app.org.models import Region
 
 from .models import Enrolment
-
-
-def county_tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config["LIANDONG"].county_timezone)
-
-
-def local_today() -> date:
-    return now().astimezone(county_tz()).date()
 
 
 def _number(case: Case) -> None:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app.audit.operations import audit
 from app.cases.models import Case, Child, Guardian
 from app.cases.timeline import record
-from app.common.clock import now
+from app.common.clock import local_today, now
 from app.common.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.org.kinds import RegionLevel
@@ -22,7 +22,7 @@ from app.processes.models import ProcessInstance
 from app.workflow import commands as workflow
 
 from .catalog import KEY_REASONS
-from .files import active_enrolment, care_file_for, local_today
+from .files import active_enrolment, care_file_for
 from .models import (
     CycleStatus,
     DutyCycle,

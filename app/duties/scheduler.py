@@ -18,11 +18,10 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.cases.models import Case, Child
-from app.common.clock import now
+from app.common.clock import county_zone, local, now
+from app.common.dialect import insert_ignore
 from app.extensions import db
 from app.org.kinds import RegionLevel
 from app.org.models import Region, User
@@ -40,7 +39,7 @@ from .catalog import (
 )
 from .cycles import CADENCES, Period, duration_until, period_of
 from .escalation import escalate_missed
-from .files import county_tz, work_file_for
+from .files import work_file_for
 from .frequencies import cadence_for, effective_frequencies
 from .models import CycleStatus, DutyCycle, Enrolment, Entrustment, EntrustmentStatus, entrustment_data
 from .status import settle
@@ -53,10 +52,7 @@ SUPERSEDED = "下一周期也已到期，撤回本周期任务（仍记为未按
 
 def _insert_cycle(values: dict[str, Any]) -> int | None:
     """Insert a cycle row unless one exists for (duty, subject, period); the new id, or None."""
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (insert(DutyCycle).values(**values)
-            .on_conflict_do_nothing(index_elements=["duty", "subject", "period"])
-            .returning(DutyCycle.id))
+    stmt = insert_ignore(DutyCycle, values, ["duty", "subject", "period"]).returning(DutyCycle.id)
     return db.session.execute(stmt).scalar()
 
 
@@ -88,7 +84,7 @@ def start_cycle(duty: str, subject: str, period: str, case: Case, *, trigger: st
     }
     if due_at is not None:
         start_data["duty_deadline"] = duration_until(due_at, at)
-        start_data["duty_due_local"] = due_at.astimezone(county_tz()).strftime("%Y-%m-%d %H:%M")
+        start_data["duty_due_local"] = local(due_at).strftime("%Y-%m-%d %H:%M")
     start_data.update(data or {})
     instance = workflow.start(case, spec, start_data, actor)
     cycle.instance_id = instance.id
@@ -259,7 +255,7 @@ def start_due_duties(at: datetime) -> int:
     if at.tzinfo is None:
         raise ValueError("start_due_duties needs an aware datetime")
     sweep_cycles(at)
-    run = _Run(at, county_tz())
+    run = _Run(at, county_zone())
     started = _child_cycles(run) + _entrusted_care_follow_ups(run) + _region_cycles(run)
     db.session.flush()
     return started

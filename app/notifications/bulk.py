@@ -1,9 +1,8 @@
-"""Notifications by the thousand: one INSERT for a batch, one for its mails, one UPDATE marking them mailed.
+"""The one way notifications are made: one INSERT for a batch, one for its mails, one UPDATE marking them mailed.
 
-The ORM path (``Notification`` objects, then ``email.queue_emails``) costs a
-round of statements per row; the escalation sweep writes thousands of
-notifications at once, so it uses these set-based writes instead. The rows and
-mails are the same as the ORM path writes (same dedupe keys, same mail body).
+``notify_many`` writes every notification of the platform: the escalation sweep's thousands at once and
+``operations.notify``'s few. A row whose ``dedupe_key`` exists already (a repeat, or a concurrent sweep
+that got there first) is skipped by ``ON CONFLICT DO NOTHING``, without an error and without a mail.
 """
 
 from __future__ import annotations
@@ -29,13 +28,12 @@ def notify_many(rows: Sequence[Mapping[str, Any]], users: Mapping[int, User], at
     """Insert notification rows (``NOTIFICATION_COLUMNS``) and the mails of ``immediate`` users. Flushes.
 
     ``users``: every recipient, already loaded by the caller. Returns how many
-    notifications were written. The caller makes sure none of them exists yet
-    (the sweep writes them only for escalation rows it has just inserted).
+    notifications were written (rows whose dedupe key exists are skipped).
     """
     if not rows:
         return 0
     written = insert_many(Notification, [{c: row[c] for c in NOTIFICATION_COLUMNS} for row in rows],
-                          returning=("id", "user_id", "title", "body"))
+                          returning=("id", "user_id", "title", "body"), skip_conflicts_on=("dedupe_key",))
     mails, mailed = [], []
     for note_id, user_id, title, body in written:
         user = users.get(user_id)

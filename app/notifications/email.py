@@ -12,16 +12,16 @@ again on retry, with the same ``Message-ID`` so mail clients can tell.
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
 
-from app.common.clock import now
+from app.common.clock import county_zone, now
+from app.common.dialect import for_update
 from app.extensions import db
 from app.org.models import User
 
@@ -33,33 +33,6 @@ MAX_ATTEMPTS = 8
 
 class SmtpFailure(Exception):
     """The SMTP server refused or could not be reached; the attempt is recorded on the row."""
-
-
-def queue_emails(notes: Iterable[Notification], known: Mapping[int, User] | None = None) -> list[EmailOutbox]:
-    """Outbox rows for the notifications of users who want one mail per notification. Flushes.
-
-    ``known``: recipients the caller already loaded in this session, not selected again.
-    """
-    notes = list(notes)
-    if not notes:
-        return []
-    users = dict(known or {})
-    missing = {n.user_id for n in notes} - users.keys()
-    if missing:
-        users.update((u.id, u) for u in db.session.scalars(sa.select(User).where(User.id.in_(missing))))
-    at = now()
-    rows = []
-    for note in notes:
-        user = users.get(note.user_id)
-        if user is None or not user.email or (user.email_frequency or "immediate") != "immediate":
-            continue
-        row = EmailOutbox(to_address=user.email, subject=f"[联动] {note.title}"[:300],
-                          body=_body([note]), dedupe_key=f"notification:{note.id}", created_at=at)
-        db.session.add(row)
-        note.emailed_at = at
-        rows.append(row)
-    db.session.flush()
-    return rows
 
 
 def _body(notes: list[Notification]) -> str:
@@ -78,8 +51,7 @@ def mail_body(items: list[tuple[str, str]]) -> str:
 
 def _lock_row(outbox_id: int) -> EmailOutbox | None:
     stmt = sa.select(EmailOutbox).where(EmailOutbox.id == outbox_id)
-    if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
+    stmt = for_update(stmt, skip_locked=True)
     return db.session.scalar(stmt.execution_options(populate_existing=True))
 
 
@@ -140,7 +112,7 @@ def digest_due(at: datetime, is_workday: Callable[[date], bool]) -> bool:
     calendar lives above notifications.
     """
     settings = current_app.config["LIANDONG"]
-    local = at.astimezone(ZoneInfo(settings.county_timezone))
+    local = at.astimezone(county_zone())
     hour, minute = (int(x) for x in settings.digest_time.split(":"))
     return local.time() >= time(hour, minute) and is_workday(local.date())
 
@@ -150,7 +122,7 @@ def queue_digests(is_workday: Callable[[date], bool], at: datetime | None = None
     at = at or now()
     if not digest_due(at, is_workday):
         return []
-    local_day = at.astimezone(ZoneInfo(current_app.config["LIANDONG"].county_timezone)).date()
+    local_day = at.astimezone(county_zone()).date()
     users = db.session.scalars(sa.select(User).where(
         User.email_frequency == "daily", User.email.is_not(None), User.active.is_(True))).all()
     rows = []

@@ -1,4 +1,5 @@
-"""Create notifications. Operations flush; the caller's transaction commits them with the change."""
+"""Create notifications (``notify``) and mark them read. Operations flush; the caller's transaction commits them
+with the change."""
 
 from __future__ import annotations
 
@@ -11,29 +12,21 @@ from app.common.clock import now
 from app.extensions import db
 from app.org.models import User
 
-from .email import queue_emails
+from .bulk import notify_many
 from .models import Notification
 
 
 def notify(users: Iterable[User], kind: str, title: str, *, body: str = "", case_id: int | None = None,
-           task_id: int | None = None, dedupe_key: str | None = None) -> list[Notification]:
-    """Notify each user once; with ``dedupe_key`` a repeat call for the same user creates nothing."""
-    created = []
-    recipients: dict[int, User] = {}
+           task_id: int | None = None, dedupe_key: str | None = None) -> int:
+    """The same note to each of ``users`` (each once), through ``bulk.notify_many`` like every notification;
+    with ``dedupe_key`` a repeat call for the same user creates nothing (the key gets ``:<user id>``).
+    Returns how many were written. Flushes."""
+    recipients = {user.id: user for user in users}
     at = now()
-    for user in users:
-        key = f"{dedupe_key}:{user.id}" if dedupe_key else None
-        if key and db.session.scalar(sa.select(sa.exists().where(Notification.dedupe_key == key))):
-            continue
-        note = Notification(user_id=user.id, kind=kind, title=title[:300], body=body, case_id=case_id,
-                            task_id=task_id, dedupe_key=key, created_at=at)
-        db.session.add(note)
-        created.append(note)
-        recipients[user.id] = user
-    db.session.flush()
-
-    queue_emails(created, recipients)
-    return created
+    rows = [{"user_id": user_id, "kind": kind, "title": title[:300], "body": body, "case_id": case_id,
+             "task_id": task_id, "dedupe_key": f"{dedupe_key}:{user_id}" if dedupe_key else None, "created_at": at}
+            for user_id in recipients]
+    return notify_many(rows, recipients, at)
 
 
 def mark_read(user: User, notification_ids: Iterable[int] | None = None) -> int:

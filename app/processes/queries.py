@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import undefer
 
+from app.common.dialect import for_update
 from app.extensions import db
 from app.org.kinds import EVERY_COUNTY
 from app.org.models import Region
@@ -95,13 +96,11 @@ def lock_instance(instance_id: int) -> ProcessInstance | None:
     after this (the task rows) is the latest committed state. The optimistic ``version`` check still
     catches any stale save on either backend.
     """
-    stmt = sa.select(ProcessInstance).where(ProcessInstance.id == instance_id)
-    if db.session.get_bind().dialect.name == "postgresql":
-        # NO KEY UPDATE: commands still queue behind each other, but the foreign-key checks of rows that
-        # reference the instance (a task or timeline row written by the escalation sweep, which holds a
-        # task row) take KEY SHARE and do not wait for a command holding the instance: no deadlock.
-        stmt = stmt.with_for_update(of=ProcessInstance, key_share=True)
-    else:
-        db.session.execute(sa.update(ProcessInstance).where(ProcessInstance.id == instance_id)
-                           .values(version=ProcessInstance.version).execution_options(synchronize_session=False))
+    # NO KEY UPDATE: commands still queue behind each other, but the foreign-key checks of rows that
+    # reference the instance (a task or timeline row written by the escalation sweep, which holds a
+    # task row) take KEY SHARE and do not wait for a command holding the instance: no deadlock.
+    stmt = for_update(sa.select(ProcessInstance).where(ProcessInstance.id == instance_id),
+                      of=ProcessInstance, key_share=True,
+                      sqlite_write=sa.update(ProcessInstance).where(ProcessInstance.id == instance_id)
+                      .values(version=ProcessInstance.version))
     return db.session.scalar(stmt.execution_options(populate_existing=True))

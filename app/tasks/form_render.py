@@ -14,12 +14,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
+from app.common.clock import county_zone, local
 from app.extensions import db
 from app.processes.models import ProcessInstance
 from app.processes.queries import form_schema
@@ -51,10 +50,6 @@ class Field:
     rows: list[list[Field]] = field(default_factory=list)
     template: list[Field] = field(default_factory=list)
     """For a repeated group: one empty row whose names hold ``__i__``, cloned by the page's script."""
-
-
-def _tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config["LIANDONG"].county_timezone)
 
 
 def widget_of(prop: dict[str, Any]) -> str:
@@ -91,7 +86,7 @@ def _display(prop: dict[str, Any], value: Any) -> Any:
         return None
     if prop.get("format") == "date-time" and isinstance(value, str):
         try:
-            return datetime.fromisoformat(value).astimezone(_tz()).strftime("%Y-%m-%dT%H:%M")
+            return local(datetime.fromisoformat(value)).strftime("%Y-%m-%dT%H:%M")
         except ValueError:
             return value
     if widget_of(prop) == "lines" and isinstance(value, list):
@@ -149,7 +144,7 @@ def _parse_scalar(prop: dict[str, Any], raw: str) -> Any:
         except ValueError:
             return raw
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=_tz())
+            parsed = parsed.replace(tzinfo=county_zone())
         return parsed.isoformat(timespec="seconds")
     return raw
 

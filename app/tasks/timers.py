@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from app.common.clock import now
+from app.common.dialect import for_update
 from app.engine import WaitingTimer
 from app.extensions import db
 from app.org.models import User
@@ -69,8 +70,8 @@ def record_fire_failure(instance_id: int, case_id: int, error: str, at: datetime
     Runs in a fresh transaction (the failed one was rolled back). Returns the timers backed off.
     """
     at = at or now()
-    due = list(db.session.scalars(sa.select(Timer).where(Timer.instance_id == instance_id, Timer.due_at <= at)
-                                  .with_for_update()))
+    due = list(db.session.scalars(for_update(
+        sa.select(Timer).where(Timer.instance_id == instance_id, Timer.due_at <= at))))
     for timer in due:
         timer.attempts += 1
         timer.next_attempt_at = at + backoff(timer.attempts)
