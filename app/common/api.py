@@ -1,20 +1,16 @@
-"""API plumbing shared by the modules' ``api.py``: bearer auth, JSON errors, transactions."""
+"""API plumbing under ``endpoints.py``: the Api object, JSON errors, bearer-token authentication."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 from flask import g, request
 from flask_smorest import Api
 from flask_smorest import abort as smorest_abort
 
-from app.common.api_doc import ApiError, ErrorResponsesPlugin, document_response
-from app.common.errors import Conflict, DomainError
+from app.common.api_doc import ApiError, ErrorResponsesPlugin
+from app.common.errors import DomainError
 from app.extensions import db
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def abort(status: int, **kwargs: Any) -> NoReturn:
@@ -65,25 +61,6 @@ def current_api_user() -> Any:
     return g.api_user
 
 
-def token_required(view: F) -> F:
-    """Authenticate with ``Authorization: Bearer <token>``; 401 with a JSON message otherwise.
-
-    ``authenticate_first`` runs the same check before flask-smorest parses the body, so a caller
-    without a valid token learns 401, never 422 about a body it may not send. Too many refused tokens
-    from one address get 429 with ``Retry-After`` instead (app/org/throttle.py). A token's
-    ``last_used_at`` is recorded at most once a minute.
-    """
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not getattr(request, "liandong_bearer_checked", False):  # g may outlive a request in tests
-            g.api_user = bearer_user()
-        return view(*args, **kwargs)
-
-    wrapper._bearer_required = True  # type: ignore[attr-defined]
-    return wrapper  # type: ignore[return-value]
-
-
 def authenticate_first() -> None:
     """``before_request``: authenticate an API call whose view needs a token before any argument parsing."""
     from flask import current_app
@@ -110,30 +87,6 @@ def bearer_user() -> Any:
     user = current_app.extensions[BEARER_RESOLVER]()
     request.liandong_bearer_checked = True  # type: ignore[attr-defined]
     return user
-
-
-def committed(view: F) -> F:
-    """The view owns the transaction: commit once at the end, roll back on any error (409 on a
-    concurrent change, so the document lists 409 for every committed operation)."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sqlalchemy.orm.exc import StaleDataError
-
-        try:
-            result = view(*args, **kwargs)
-            db.session.commit()
-            return result
-        except StaleDataError as exc:
-            db.session.rollback()
-            raise Conflict("the case changed while you were working on it; reload and try again") from exc
-        except BaseException:
-            db.session.rollback()
-            raise
-
-    if view.__name__ != "get":  # a read commits only its audit row: nothing to conflict with
-        document_response(wrapper, 409, "CONFLICT")
-    return wrapper  # type: ignore[return-value]
 
 
 api = LiandongApi()

@@ -4,7 +4,7 @@ Integrations are generated from ``/api/v1/openapi.json`` and the fuzzer (``tests
 checks every answer against it, so each operation lists the statuses it really gives. The ones that
 follow from how an operation is declared are added here, once, by an apispec plugin:
 
-- 401 on every operation with bearer security (``token_required`` runs before anything else),
+- 401 on every operation with bearer security (``@blp.endpoint`` authenticates before anything else),
   403 (every such operation decides who may act: role, unit, need to know; DESIGN.md: a missing
   basis means no access) and 429 with ``Retry-After`` (too many refused tokens from one address,
   ``app/org/throttle.py``);
@@ -14,7 +14,7 @@ follow from how an operation is declared are added here, once, by an apispec plu
 - 422 on every operation with a JSON body (fails its schema);
 - 422 on every operation with query parameters (fails their schema).
 
-409 is documented by ``committed`` (a write that meets a concurrent change, or a state that forbids
+409 is documented by ``@blp.endpoint`` on every write (a write that meets a concurrent change, or a state that forbids
 it); anything else an operation answers is declared on its view with ``@blp.alt_response``.
 """
 

@@ -1,7 +1,7 @@
 """REST endpoints of the process designer: drafts, test runs, migrations of running cases.
 
 Every endpoint needs the process-designer role (403 otherwise). Writes commit
-once at the end (``committed``); a save returns the draft with its validation
+once at the end (``@blp.endpoint``); a save returns the draft with its validation
 messages even when it is invalid.
 """
 
