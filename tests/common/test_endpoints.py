@@ -44,7 +44,7 @@ def test_a_page_keeps_its_body_shape_and_sends_no_pagination_header(police: Any)
     assert resp.status_code == 200
     assert "X-Pagination" not in resp.headers
     body = resp.get_json()
-    assert set(body) == {"items", "total", "page", "per_page"}
+    assert set(body) == {"items", "total", "more", "page", "per_page"}
     assert (body["page"], body["per_page"], body["total"]) == (2, 1, everything["total"])
     assert [t["id"] for t in body["items"]] == [everything["items"][1]["id"]]
     past = police.get("/api/v1/tasks", query_string={"page": 99}).get_json()
