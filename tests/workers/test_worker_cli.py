@@ -37,6 +37,7 @@ def test_worker_and_jobs_commands_need_redis_and_known_queues(app: Any, monkeypa
 
 
 @pytest.mark.redis
+@pytest.mark.committing  # rq's worker runs the job in a forked work horse
 def test_flask_worker_runs_queued_jobs_in_the_app_context(app: Any, county: Any, clock: Any,
                                                            monkeypatch: Any) -> None:
     from redis import Redis
