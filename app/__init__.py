@@ -153,12 +153,14 @@ def _connect_events() -> None:
     from .cases.receivers import connect as connect_cases
     from .deadlines.receivers import connect as connect_deadlines
     from .duties.receivers import connect as connect_duties
+    from .tasks.receivers import connect as connect_tasks
     from .workflow.receivers import connect as connect_workflow
 
     connect_cases()
     connect_deadlines()
     connect_workflow()
     connect_duties()
+    connect_tasks()
 
 
 def _register_pages(app: Flask, settings: Settings) -> None:

@@ -21,6 +21,12 @@ class ApiClient:
     def post(self, path: str, json: Any = None, **kw: Any) -> Any:
         return self.client.post(path, json=json, headers=self.headers, **kw)
 
+    def put(self, path: str, json: Any = None, **kw: Any) -> Any:
+        return self.client.put(path, json=json, headers=self.headers, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.client.delete(path, headers=self.headers, **kw)
+
 
 def report_payload(situation: str = "living_alone", village: str = "t01v01", **child: Any) -> dict[str, Any]:
     body = {

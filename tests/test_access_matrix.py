@@ -14,6 +14,7 @@ it is put in ``ROWS`` or in ``NO_CHILD_DATA`` with the reason.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -153,6 +154,10 @@ PAGES = [
     Row("POST", "/tasks/{edu_task}/comments", {EDU: Expect(302)}, body={"body": "已联系班主任。"}),
     Row("POST", "/tasks/{edu_task}/attachments", {EDU: Expect(302)}),
     Row("POST", "/tasks/{edu_task}/complete", {EDU: Expect(422, (NAME,), (TRIAGE_TEXT,))}),
+    # a task's draft: the task's workers only (a coordinator reads the task but holds no draft of it)
+    Row("PUT", "/tasks/{edu_task}/draft", {EDU: Expect(200)}, body={"fields": {"note": "已联系班主任"}}),
+    Row("GET", "/tasks/{edu_task}/draft", {EDU: Expect(200)}),
+    Row("DELETE", "/tasks/{edu_task}/draft", {EDU: Expect(200)}),
     Row("POST", "/inbox/reassign", {}, body={"task_ids": "{edu_task}", "to_user_id": "{edu_user}"}),
     Row("POST", "/cases/{case}/conferences/new", {COORD: Expect(302)}, body={
         "title": "个案会商", "scheduled_at": "2026-03-20T10:00", "mode": "in_person",
@@ -173,6 +178,9 @@ API = [Row(r.method, r.url, r.expect, r.default, r.body, api=True) for r in [
     Row("POST", "/api/v1/tasks/{edu_task}/claim", {EDU: Expect(200)}),
     Row("POST", "/api/v1/tasks/{edu_task}/unclaim", {EDU: Expect(200)}),
     Row("POST", "/api/v1/tasks/{edu_task}/complete", {EDU: Expect(422)}, body={"data": {}}),
+    Row("PUT", "/api/v1/tasks/{edu_task}/draft", {EDU: Expect(200)}, body={"fields": {"note": "已联系班主任"}}),
+    Row("GET", "/api/v1/tasks/{edu_task}/draft", {EDU: Expect(200)}),
+    Row("DELETE", "/api/v1/tasks/{edu_task}/draft", {EDU: Expect(204)}),
     Row("GET", "/api/v1/cases/{case}", {
         REPORTER: see(NUMBER, hides=PRIVATE), POLICE: see(NAME, NARRATIVE, TRIAGE_TEXT, COMMENT, hides=(ID_FULL,)),
         HEAD: see(NAME, NARRATIVE, TRIAGE_TEXT, COMMENT), EDU: see(NAME, hides=NOT_HARM),
@@ -335,7 +343,7 @@ def world(as_user: Any) -> World:
 
 
 def _text(resp: Any) -> str:
-    if resp.is_json:
+    if resp.is_json and resp.get_data():  # a 204 has no body
         return json.dumps(resp.get_json(), ensure_ascii=False)
     data = resp.get_data()
     return data.decode("utf-8-sig", errors="replace")
@@ -361,13 +369,26 @@ def _check(row: Row, role: str | None, resp: Any, world: World) -> list[str]:
     return problems
 
 
+_ANON_ADDRESSES = itertools.count()
+
+
 def _call(app: Flask, page: Any, as_user: Any, row: Row, role: str | None, world: World) -> Any:
     path = world.fill(row.url)
     body = world.fill(row.body, typed=row.api) if row.body is not None else None
     if row.api:
+        # anonymous calls each from their own address: refused tokens are throttled per address (tests/org)
         client: Any = app.test_client() if role is None else as_user(role)
+        if role is None:
+            client.environ_base["REMOTE_ADDR"] = f"198.51.100.{next(_ANON_ADDRESSES) % 250 + 1}"
+        if row.method in ("PUT", "DELETE"):
+            raw = getattr(client, "client", client)  # an ApiClient's test client, or the anonymous one
+            return raw.open(path, method=row.method, json=body, headers=getattr(client, "headers", {}))
         return client.get(path) if row.method == "GET" else client.post(path, json=body if body is not None else {})
     browser = page(role)
+    if row.method in ("PUT", "DELETE"):  # the task page's fetch calls: JSON with the CSRF header
+        token = browser.csrf()
+        browser._forget_cached_user()
+        return browser.client.open(path, method=row.method, json=body, headers={"X-CSRFToken": token})
     return browser.get(path) if row.method == "GET" else browser.post(path, data=body or {})
 
 

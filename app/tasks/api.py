@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask import request
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import fields
@@ -14,14 +15,21 @@ from app.cases.access import lists_tasks, oversees_tasks, require_task
 from app.cases.models import Case
 from app.common.clock import now
 from app.common.endpoints import ApiBlueprint, current_api_user
-from app.common.errors import Forbidden, Invalid
+from app.common.errors import DomainError, Forbidden, Invalid
 from app.deadlines.escalation import escalations_out
 from app.extensions import db
 
 from . import operations
+from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, draft_out, save_draft
 from .models import Task
 from .queries import TaskFilter, capped_count, task_query, task_scope
-from .schemas import EscalationOut, TaskOut, TaskPage, TaskQueryArgs, form_schema_of
+from .schemas import EscalationOut, TaskDraftIn, TaskDraftOut, TaskOut, TaskPage, TaskQueryArgs, form_schema_of
+
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+
 
 blp = ApiBlueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Department task queues")
 
@@ -113,3 +121,38 @@ class Unclaim(MethodView):
     def post(self, task_id: int) -> Any:
         """Give the task back to the unit's queue."""
         return operations.unclaim(operations.get_task(task_id), current_api_user())
+
+
+@blp.route("/<int:task_id>/draft")
+class Draft(MethodView):
+    """Your draft of an open task's form (only the task's workers; deleted when the task completes)."""
+
+    @blp.endpoint()
+    @blp.response(200, TaskDraftOut)
+    def get(self, task_id: int) -> Any:
+        """Your draft; ``fields`` is null when you have none."""
+        return _draft_body(draft_of(_visible_task(task_id), current_api_user()))
+
+    @blp.endpoint()
+    @blp.arguments(TaskDraftIn)
+    @blp.response(200, TaskDraftOut)
+    @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
+    def put(self, payload: dict[str, Any], task_id: int) -> Any:
+        """Store your draft unless a newer one is stored (the answer is the stored one); 413 above 64 KB,
+        422 for values that are not texts or lists of texts, 409 when the task is no longer open."""
+        task = _visible_task(task_id)
+        if (request.content_length or 0) > MAX_DRAFT_BYTES or len(request.get_data()) > MAX_DRAFT_BYTES:
+            raise PayloadTooLarge("draft too large (at most 64 KB)")
+        body = {"fields": payload["draft_fields"], "saved_at": payload.get("saved_at")}
+        return _draft_body(save_draft(task, current_api_user(), body))
+
+    @blp.endpoint()
+    @blp.response(204)
+    def delete(self, task_id: int) -> None:
+        """Throw your draft away."""
+        discard_draft(_visible_task(task_id), current_api_user())
+
+
+def _draft_body(draft: Any) -> dict[str, Any]:
+    out = draft_out(draft)
+    return {"draft_fields": out["fields"], "saved_at": out["saved_at"]}

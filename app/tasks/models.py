@@ -164,3 +164,21 @@ class SavedView(Model):
     query: Mapped[str] = mapped_column(sa.String(1000))
     """The inbox query string (filters, sort, scope), without the page number."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TaskDraft(Model):
+    """What a worker has typed into an open task's form and not yet sent: one row per (user, task).
+
+    It holds a child's data like the task itself, so only the task's workers read or write it
+    (``app.tasks.drafts``); it is deleted when the task completes."""
+
+    __tablename__ = "task_draft"
+    __table_args__ = (sa.UniqueConstraint("user_id", "task_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(sa.ForeignKey("task.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id", ondelete="CASCADE"))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    """Form field name -> typed value (a string, or a list of strings for multi-value fields)."""
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    """When the browser captured the typing (its clock, bounded by the server's): the newer draft wins."""

@@ -105,3 +105,23 @@ class EscalationOut(Schema):
     recorded_at = fields.DateTime()
     outcome = fields.String(metadata={"description": "notified, or skipped (a reminder reached after due)"})
     recipients = fields.List(fields.String(), metadata={"description": "display names of the people told"})
+
+
+ma = fields
+"""marshmallow's fields under another name: the draft schemas have a field called ``fields`` (in JSON; the
+attribute is ``draft_fields``, because ``Schema.fields`` is marshmallow's own)."""
+
+
+class TaskDraftIn(Schema):
+    draft_fields = ma.Dict(
+        data_key="fields", keys=ma.String(validate=validate.Length(min=1, max=200)), values=ma.Raw(), required=True,
+        metadata={"description": "field name -> the text typed, or a list of texts (checkboxes, multiple choice); "
+                                 "at most 300 fields"})
+    saved_at = ma.String(load_default=None, allow_none=True, validate=validate.Length(max=40), metadata={
+        "description": "ISO 8601 date-time with offset when the user typed it; a later stored draft is kept"})
+
+
+class TaskDraftOut(Schema):
+    draft_fields = ma.Dict(data_key="fields", allow_none=True,
+                           metadata={"description": "null when you have no draft of this task"})
+    saved_at = ma.String(allow_none=True)

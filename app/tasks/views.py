@@ -7,11 +7,12 @@ every page that shows a child's data writes an audit row.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 
@@ -40,6 +41,7 @@ from app.org.roles import Role
 from . import operations
 from .attachments import add_attachment, attachments_of, get_attachment, max_bytes, path_of
 from .comments import add_comment, comments_of
+from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, draft_out, save_draft
 from .form_render import build_fields, schema_of, step_values
 from .inbox import InboxQuery, inbox_page
 from .models import Task, TaskState
@@ -196,7 +198,8 @@ def comment(task_id: int) -> Any:
 @login_required
 @committed_page
 def upload(task_id: int) -> Any:
-    task, _ = visible_task(task_id)
+    """From the page's htmx form the answer is the attachments card alone, so the typed form stays."""
+    task, access = visible_task(task_id)
     operations.ensure_can_act(current_user, task)  # a coordinator reads the task but attaches nothing
     file = request.files.get("file")
     try:
@@ -206,10 +209,49 @@ def upload(task_id: int) -> Any:
     except Invalid as exc:
         db.session.rollback()
         message = "; ".join(str(m) for msgs in exc.errors.values() for m in msgs) or exc.message
+        if is_htmx():
+            return _attachments_card(task, access, gettext("File not attached: %(why)s", why=message), "error"), 422
         flash(gettext("File not attached: %(why)s", why=message), "error")
         return redirect(url_for("inbox.task_page", task_id=task.id) + "#attachments")
+    if is_htmx():
+        db.session.flush()
+        return _attachments_card(task, access, gettext("File attached."), "success")
     flash(gettext("File attached."), "success")
     return redirect(url_for("inbox.task_page", task_id=task.id) + "#attachments")
+
+
+def _attachments_card(task: Task, access: CaseAccess, message: str, category: str) -> str:
+    return render_template("tasks/_attachments.html", task=task, message=message, category=category,
+                           attachments=[a for a in attachments_of(task_id=task.id) if access.attachment(a)],
+                           max_mb=max_bytes() // (1024 * 1024))
+
+
+@blp.route("/tasks/<int:task_id>/draft", methods=["GET", "PUT", "DELETE"])
+@login_required
+@committed_page
+def draft(task_id: int) -> Any:
+    """The task page's own draft (session + CSRF header); JSON like ``/api/v1/tasks/<id>/draft``."""
+    task, _ = visible_task(task_id)
+    try:
+        if request.method == "GET":
+            return jsonify(draft_out(draft_of(task, current_user)))
+        if request.method == "DELETE":
+            discard_draft(task, current_user)
+            return jsonify(draft_out(None))
+        if (request.content_length or 0) > MAX_DRAFT_BYTES:
+            return jsonify({"message": "draft too large"}), 413
+        raw = request.get_data(cache=False)
+        if len(raw) > MAX_DRAFT_BYTES:
+            return jsonify({"message": "draft too large"}), 413
+        try:
+            body = json.loads(raw) if request.is_json else None
+        except ValueError:
+            body = None
+        if body is None:
+            return jsonify({"message": "send the draft as a JSON object"}), 422
+        return jsonify(draft_out(save_draft(task, current_user, body)))
+    except DomainError as exc:
+        return jsonify({"status": exc.status, "message": exc.message, "errors": exc.errors}), exc.status
 
 
 @blp.get("/attachments/<int:attachment_id>")

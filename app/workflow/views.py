@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
@@ -41,6 +41,7 @@ def complete(task_id: int) -> Any:
         errors = friendly_errors(schema, data) or {k: [str(m) for m in v] for k, v in exc.errors.items()}
         flash(gettext("The form has errors; see the marked fields."), "error")
         return render_template("tasks/task.html", **task_context(task, access, data, errors, key)), 422
+    session["forget_draft"] = task.id  # the next page tells drafts.js to drop the device's copy
     if first:
         flash(gettext("“%(step)s” completed.", step=task.name), "success")
     else:  # a double click or a resent form: the first submission completed the step

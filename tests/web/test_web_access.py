@@ -38,6 +38,10 @@ PAGES: list[tuple[str | None, str, str, int]] = [
     *[(u, "GET", "/tasks/{task}", 403) for u in (OTHER_POLICE, "township_t01", "director_t01v01", "admin",
                                                   "reporter_school", "court_c01")],
     ("police_t01", "GET", "/tasks/999999", 404),
+    # a task's draft: only its workers (the task's unit's members); a coordinator reads the task, not drafts
+    (POLICE, "GET", "/tasks/{task}/draft", 200), (HEAD, "GET", "/tasks/{task}/draft", 200),
+    *[(u, "GET", "/tasks/{task}/draft", 403) for u in ("coordinator", OTHER_POLICE, "township_t01", "reporter_school")],
+    (ANON, "GET", "/tasks/{task}/draft", 302),
     # the case workspace: need to know
     *[(u, "GET", "/cases/{case}", 200) for u in (POLICE, HEAD, "coordinator", "admin", "director_t01v01",
                                                   "supervisor_t01", "reporter_school")],

@@ -58,4 +58,41 @@
     p.textContent = event.detail.xhr.responseText || event.detail.xhr.statusText;
     flash.appendChild(p);
   });
+
+  // Phones: the header menu folds behind its button; wide screens show it (CSS) and open the
+  // <details data-open-wide> sections (case details, instructions) that a phone keeps folded.
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest(".menu-toggle");
+    if (!toggle) { return; }
+    var menu = document.getElementById(toggle.getAttribute("aria-controls"));
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    menu.classList.toggle("open", open);
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (window.matchMedia("(min-width: 901px)").matches) {
+      document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
+    }
+  });
+
+  // List tables become cards on phones (app.css): each cell shows its column's name from data-label.
+  // Templates may set data-label themselves; the rest are filled here from the table's header row.
+  function labelCells(root) {
+    root.querySelectorAll("table.list").forEach(function (table) {
+      var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        return th.textContent.trim();
+      });
+      if (!heads.length) { return; }
+      table.querySelectorAll("tbody tr").forEach(function (tr) {
+        Array.prototype.forEach.call(tr.children, function (td, i) {
+          if (td.tagName === "TD" && !td.hasAttribute("data-label") && heads[i] && !td.hasAttribute("colspan")) {
+            td.setAttribute("data-label", heads[i]);
+          }
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { labelCells(document); });
+  document.addEventListener("htmx:afterSettle", function () { labelCells(document); });
 })();
