@@ -23,8 +23,15 @@ from . import operations
 from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, draft_out, save_draft
 from .models import Task
 from .queries import TaskFilter, capped_count, task_query, task_scope
-from .schemas import EscalationOut, TaskDraftIn, TaskDraftOut, TaskOut, TaskPage, TaskQueryArgs, form_schema_of
-
+from .schemas import (
+    EscalationOut,
+    TaskDraftIn,
+    TaskDraftOut,
+    TaskOut,
+    TaskPage,
+    TaskQueryArgs,
+    form_schema_of,
+)
 
 
 class PayloadTooLarge(DomainError):
