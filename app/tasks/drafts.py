@@ -17,9 +17,10 @@ from app.common.clock import now
 from app.common.errors import Invalid
 from app.extensions import db
 from app.org.models import User
+from app.processes.queries import lock_instance
 
 from .models import Task, TaskDraft
-from .operations import _ensure_open, ensure_can_act
+from .operations import DRAFTED, _ensure_open, ensure_can_act
 
 MAX_DRAFT_BYTES = 64 * 1024
 """A request body above this is refused with 413 before it is parsed (the largest form is a few KB)."""
@@ -77,9 +78,10 @@ def save_draft(task: Task, user: User, body: Any) -> TaskDraft:
     """Store the draft unless the server already holds a newer one (another tab or device); flushes.
     409 once the task is completed or cancelled: the sent form is the record then."""
     ensure_can_act(user, task)
-    # The task row locked (PostgreSQL): a completion in flight commits first, and this draft then meets
-    # a completed task (409) instead of outliving the completion's delete.
-    db.session.execute(sa.select(Task.id).where(Task.id == task.id).with_for_update())
+    # The instance locked first, as every command on a task does (docs/architecture.md, "Lock order"): a
+    # completion in flight holds it from its read of the drafts to its commit, so this draft then meets a
+    # completed task (409) instead of appearing after the completion saw none.
+    lock_instance(task.instance_id)
     db.session.refresh(task, attribute_names=["state", "completed_by_id", "completed_at"])
     _ensure_open(task)
     if not isinstance(body, dict):
@@ -108,6 +110,11 @@ def draft_out(draft: TaskDraft | None) -> dict[str, Any]:
 
 
 def clear_on_completion(task: Task, **_: Any) -> None:
-    """``task_completed`` receiver: the sent form is the record now; every worker's draft of it goes."""
+    """``task_completed`` receiver: the sent form is the record now; every worker's draft of it goes.
+
+    Skipped only when the completion's read under the lock saw no draft (the task row was locked then, and
+    ``save_draft`` locks it too, so none can appear in between); any other path deletes."""
+    if db.session.info.get(DRAFTED, {}).get(task.id) is False:
+        return
     db.session.execute(sa.delete(TaskDraft).where(TaskDraft.task_id == task.id))
 
