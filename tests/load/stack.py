@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from invariants import ClientLog
-from procs import RedisServer, app_env, free_port, spawn, stop_group, wait_for
+from procs import RedisServer, app_env, free_port, http_status, spawn, stop_group, wait_for
 
 
 class Stack:
@@ -48,7 +48,7 @@ class Stack:
                                   self.logs / "web.log")
         self.start_worker()
         self.procs["cron"] = spawn(["flask", "cron"], self._env("cron"), self.logs / "cron.log")
-        wait_for(lambda: _status(self.base + "/healthz") == 200, 60, "gunicorn to answer")
+        wait_for(lambda: http_status(self.base + "/healthz") == 200, 60, "gunicorn to answer")
         return self
 
     def start_worker(self) -> None:
@@ -109,16 +109,6 @@ class Stack:
 
     def excused(self, started: float, ended: float) -> bool:
         return any(started <= end and ended >= begin for begin, end in self.kills)
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except OSError:
-        return 0
 
 
 class Client:

@@ -26,7 +26,7 @@ import pytest
 import sqlalchemy as sa
 from deadline_helpers import open_case
 from helpers import report_payload
-from procs import ROOT, RedisServer, app_env, free_port, group_alive, wait_for
+from procs import ROOT, RedisServer, app_env, free_port, group_alive, http_status, wait_for
 
 from app.extensions import db
 
@@ -65,7 +65,7 @@ def served(app: Any, county: Any, tmp_path: Path) -> Iterator[Served]:
                                 start_new_session=True)
     running = Served(proc, f"http://127.0.0.1:{port}", log)
     try:
-        wait_for(lambda: _status(running.base + "/healthz") == 200 or proc.poll() is not None, 90,
+        wait_for(lambda: http_status(running.base + "/healthz") == 200 or proc.poll() is not None, 90,
                  "gunicorn to answer")
         assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
         yield running
@@ -74,16 +74,6 @@ def served(app: Any, county: Any, tmp_path: Path) -> Iterator[Served]:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
         redis.stop()
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except OSError:
-        return 0
 
 
 def _tokens(*usernames: str) -> dict[str, str]:
@@ -166,7 +156,7 @@ def test_serve_runs_the_stack_and_stops_it_gracefully(served: Served) -> None:
             Escalation.case_id == overdue.id)))
 
     wait_for(escalated, 60, "the cron's sweep, run by the worker, to escalate the overdue step")
-    assert _status(served.base + "/readyz") == 200
+    assert http_status(served.base + "/readyz") == 200
 
     outcome, go = Shutdown(), threading.Event()
     clients = [threading.Thread(target=_file_reports_until_refused, args=(served, tokens["reporter_school"], outcome, go))
