@@ -283,7 +283,8 @@ def _configure_backstop(settings: Settings) -> None:
     from app.engine.isolation import Backstop, configure
 
     configure(Backstop(cpu_seconds=settings.engine_cpu_seconds, wall_seconds=settings.engine_wall_seconds,
-                       memory_mb=settings.engine_memory_mb, enabled=settings.engine_backstop and Backstop.enabled))
+                       memory_mb=settings.engine_memory_mb, enabled=settings.engine_backstop and Backstop.enabled,
+                       fast_lane=settings.engine_fast_lane))
 
 
 def _register_observability(app: Flask, settings: Settings) -> None:

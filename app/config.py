@@ -140,6 +140,8 @@ class Settings(BaseSettings):
     """Backstop per engine command: wall-clock seconds."""
     engine_memory_mb: PositiveInt = 512
     """Memory an engine command may add to the process; over it the command fails with a clear error."""
+    engine_fast_lane: bool = True
+    """Run commands of provably bounded process versions in the calling process, not a worker (``0``: always the pool)."""
 
     # -- county, deadlines, mail --------------------------------------------------------------------
     county_timezone: str = Field("Asia/Shanghai", validation_alias=_alias("LIANDONG_TIMEZONE", "county_timezone"))

@@ -61,6 +61,8 @@ class Backstop:
     memory_mb: int = 512
     """Address space the command may add to what the process already maps (``RLIMIT_AS``)."""
     enabled: bool = sys.platform == "linux" and hasattr(os, "fork")
+    fast_lane: bool = True
+    """Run commands of provably bounded versions in the calling process (``fast_lane.py``)."""
 
 
 _backstop = Backstop()

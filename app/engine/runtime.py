@@ -20,6 +20,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from . import fast_lane, isolation
 from .isolation import run_isolated
 from .isolation_pool import run_command
 from .jsondata import data_problem
@@ -122,24 +123,38 @@ def _timer_error(task: Task) -> str | None:
     return str(error) if error is not None else None
 
 
-def _process_data(workflow: BpmnWorkflow) -> dict[str, Any]:
-    """The case-level data so far: the newest data any task carries."""
+def _process_data(tasks: list[Task], workflow: BpmnWorkflow) -> dict[str, Any]:
+    """The case-level data so far: the newest data any task carries (``tasks`` in tree order)."""
     data: dict[str, Any] = {}
-    for task in _all_tasks(workflow, TaskState.COMPLETED):
-        data.update(task.data)
-    for task in _all_tasks(workflow, TaskState.READY | TaskState.WAITING):
-        data.update(task.data)
+    for task in tasks:
+        if task.state == TaskState.COMPLETED:
+            data.update(task.data)
+    for task in tasks:
+        if task.state & (TaskState.READY | TaskState.WAITING):
+            data.update(task.data)
     if workflow.last_task is not None:
         data.update(workflow.last_task.data)
     return {k: v for k, v in data.items() if not callable(v)}
 
 
-def _check_data(workflow: BpmnWorkflow) -> None:
+_SETTLED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
+
+
+def settled_ids(workflow: BpmnWorkflow) -> frozenset[uuid.UUID]:
+    """Tasks finished before this command: no script of it can change their data any more, so their data
+    was checked when they finished and is not walked again (a step's cost stays flat as history grows)."""
+    found = {t.id for t in workflow.tasks.values() if t.state & _SETTLED}
+    for sub in workflow.subprocesses.values():
+        found.update(t.id for t in sub.tasks.values() if t.state & _SETTLED)
+    return frozenset(found)
+
+
+def _check_data(tasks: list[Task], workflow: BpmnWorkflow, settled: frozenset[uuid.UUID]) -> None:
     """Refuse to save data a script left that is not JSON, naming the step and the variable."""
     if problem := data_problem(workflow.data):
         raise ProcessScriptError(problem)
-    found = [(task, problem) for task in _all_tasks(workflow, TaskState.ANY_MASK)
-             if (problem := data_problem(task.data))]
+    found = [(task, problem) for task in tasks
+             if task.id not in settled and (problem := data_problem(task.data))]
     if found:  # the earliest step holding it is where the value came from (later ones inherited it)
         task, problem = min(found, key=lambda f: (not f[0].has_state(TaskState.COMPLETED), f[0].last_state_change))
         raise ProcessScriptError(problem, _bpmn_id(task))
@@ -149,15 +164,17 @@ def _waiting_timers(workflow: BpmnWorkflow) -> list[Task]:
     return [t for t in workflow.event_manager.tasks.values() if _waits_for_timer(t) and t.has_state(TaskState.WAITING)]
 
 
-def _snapshot(workflow: BpmnWorkflow, steps: list[CompletedStep], timers_before: bool | None = None) -> InstanceSnapshot:
-    _check_data(workflow)
+def _snapshot(workflow: BpmnWorkflow, steps: list[CompletedStep], timers_before: bool | None = None,
+              settled: frozenset[uuid.UUID] = frozenset()) -> InstanceSnapshot:
+    tasks = _all_tasks(workflow, TaskState.ANY_MASK)  # one walk of the tree, filtered below
+    _check_data(tasks, workflow, settled)
     ready = [
         ReadyTask(
             id=str(t.id), bpmn_id=_bpmn_id(t),
             name=str(getattr(t.task_spec, "bpmn_name", None) or _bpmn_id(t)),
             lane=_lane(t), properties=_properties(t),
         )
-        for t in _all_tasks(workflow, TaskState.READY) if t.task_spec.manual
+        for t in tasks if t.state == TaskState.READY and t.task_spec.manual
     ]
     timers = [
         WaitingTimer(task_id=str(t.id), bpmn_id=_bpmn_id(t),
@@ -173,7 +190,7 @@ def _snapshot(workflow: BpmnWorkflow, steps: list[CompletedStep], timers_before:
             end_event = _bpmn_id(max(ends, key=lambda t: t.last_state_change))
     return InstanceSnapshot(
         state=dump_state(workflow), serializer_version=SERIALIZER_VERSION, completed=completed,
-        data=_process_data(workflow), ready_tasks=ready, timers=timers, steps=steps, end_event=end_event,
+        data=_process_data(tasks, workflow), ready_tasks=ready, timers=timers, steps=steps, end_event=end_event,
         timers_before=timers_before,
     )
 
@@ -188,8 +205,12 @@ def _step(task: Task) -> CompletedStep:
 
 def _advance(workflow: BpmnWorkflow, steps: list[CompletedStep]) -> None:
     """Run engine steps, turning SpiffWorkflow failures into ``ProcessScriptError``."""
+    def done(task: Task) -> None:
+        steps.append(_step(task))
+        fast_lane.tick()
+
     try:
-        workflow.do_engine_steps(did_complete_task=lambda t: steps.append(_step(t)))
+        workflow.do_engine_steps(did_complete_task=done)
     except SpiffWorkflowException as exc:
         task = getattr(exc, "task", None)
         bpmn_id = _bpmn_id(task) if task is not None else None
@@ -204,12 +225,37 @@ def start_instance(spec_key: str, spec_json: SpecJson, data: dict[str, Any],
 
 def _isolated(command: Callable[..., InstanceSnapshot], spec_key: str, spec_json: SpecJson, now: datetime | None,
               *args: Any) -> InstanceSnapshot:
-    """Run an engine command under the backstop: in a pooled engine worker, or in a fresh fork when
-    custom helpers (functions that need not pickle) are passed."""
+    """Run an engine command: in this process when it is provably bounded (``fast_lane.py``), else under
+    the backstop in a pooled engine worker, or in a fresh fork when custom helpers (functions that need
+    not pickle) are passed."""
     if args and args[-1] is not None:
         return run_isolated(_clocked, now, command, spec_key, pinned_spec(spec_key, spec_json), *args)
+    fast = _fast(command, spec_key, spec_json, now, *args)
+    if fast is not None:
+        return fast
     result: InstanceSnapshot = run_command(command, spec_key, spec_json, now, *args)
     return result
+
+
+def _fast(command: Callable[..., InstanceSnapshot], spec_key: str, spec_json: SpecJson, now: datetime | None,
+          *args: Any) -> InstanceSnapshot | None:
+    """The command run in this process, or None when it must go to the pool (or left the fast lane)."""
+    backstop = isolation.current()
+    if not (backstop.enabled and backstop.fast_lane):
+        return None
+    state = args[0] if command is not _start else ""
+    if len(state) > fast_lane.MAX_STATE_CHARS:
+        return None
+    pinned = pinned_spec(spec_key, spec_json)
+    if fast_lane.classify(spec_key, pinned.restored) is not None:
+        return None
+    try:
+        with fast_lane.running(), engine_clock(now):
+            return command(spec_key, pinned, *args)
+    except fast_lane.LeaveFastLane as leave:
+        if leave.permanent:
+            fast_lane.remember(spec_key, leave.reason)
+        return None
 
 
 def _clocked(now: datetime | None, command: Callable[..., InstanceSnapshot], *args: Any) -> InstanceSnapshot:
@@ -251,6 +297,7 @@ def _complete(spec_key: str, spec_json: SpecJson | PinnedSpec, state: str, task_
     if task.state != TaskState.READY:
         raise TaskNotReady(f"task {_bpmn_id(task)} is {TaskState.get_name(task.state)}, not READY")
     timers_before = bool(_waiting_timers(workflow))
+    settled = settled_ids(workflow)
     task.data.update(data)
     steps: list[CompletedStep] = []
     try:
@@ -259,7 +306,7 @@ def _complete(spec_key: str, spec_json: SpecJson | PinnedSpec, state: str, task_
         raise ProcessScriptError(str(exc), _bpmn_id(task)) from exc
     steps.append(_step(task))
     _advance(workflow, steps)
-    return _snapshot(workflow, steps, timers_before)
+    return _snapshot(workflow, steps, timers_before, settled)
 
 
 def fire_timers(spec_key: str, spec_json: SpecJson, state: str,
@@ -276,13 +323,14 @@ def fire_timers(spec_key: str, spec_json: SpecJson, state: str,
 
 def _fire(spec_key: str, spec_json: SpecJson | PinnedSpec, state: str, helpers: Helpers | None) -> InstanceSnapshot:
     workflow = load_state(spec_key, spec_json, state, make_script_engine(helpers))
+    settled = settled_ids(workflow)
     steps: list[CompletedStep] = []
     try:
         workflow.refresh_timers()
     except SpiffWorkflowException as exc:
         raise ProcessScriptError(str(exc)) from exc
     _advance(workflow, steps)
-    return _snapshot(workflow, steps)
+    return _snapshot(workflow, steps, settled=settled)
 
 
 def cancel_instance(spec_key: str, spec_json: SpecJson, state: str,

@@ -63,6 +63,7 @@ from RestrictedPython.transformer import (
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from .fast_lane import FAST_GUARDS, after_script, gate
 from .isolation import note_element
 from .sandbox_builtins import _BASE_BUILTINS, _check_reserved
 from .sandbox_guards import _check_render_size
@@ -397,13 +398,14 @@ class RestrictedScriptEnvironment(BasePythonScriptEngineEnvironment):  # type: i
         self.time_budget = time_budget
         # Helpers live in the builtins, so task data shadows them in expressions and
         # nothing but ``__builtins__`` has to be added to (and removed from) the data.
-        self._builtins: dict[str, Any] = {**_BASE_BUILTINS, **checked}
+        self._builtins: dict[str, Any] = {**_BASE_BUILTINS, **FAST_GUARDS, **checked}
 
     def evaluate(self, expression: str, context: Mapping[str, Any],
                  external_context: Mapping[str, Any] | None = None) -> Any:
         """Value of ``expression`` over external context overlaid with the task data."""
         code, codes = _compile(expression, "eval")
         _check_reserved(context, external_context or {})
+        gate(expression, "eval", context, external_context or {})
         scope: dict[str, Any] = {**(external_context or {}), **context, "__builtins__": self._builtins}
         return self._run(code, codes, scope)
 
@@ -414,6 +416,7 @@ class RestrictedScriptEnvironment(BasePythonScriptEngineEnvironment):  # type: i
         self.check_for_overwrite(context, external)
         code, codes = _compile(script, "exec")
         _check_reserved(context, external)
+        gate(script, "exec", context, external)
         before = set(context)
         context.update(external)
         context["__builtins__"] = self._builtins
@@ -422,6 +425,7 @@ class RestrictedScriptEnvironment(BasePythonScriptEngineEnvironment):  # type: i
         finally:
             self._remove_globals_and_functions_from_context(context, external, before)
         _check_render_size(dict(context), MAX_DATA_SIZE, "task data")
+        after_script(context)
         return True
 
     def check_for_overwrite(self, context: Mapping[str, Any], external_context: Mapping[str, Any]) -> None:
