@@ -198,6 +198,7 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     app.jinja_env.globals.update(department_name=department_name, timeline_text=timeline_text)
 
     # deferred: factory (module docstring)
+    from .cases import record_views as _court_record  # noqa: F401  (adds the court-ready record to workspace_blp)
     from .cases.views import blp as workspace_blp
     from .conferences.views import blp as conferencing_blp
     from .notifications.views import blp as alerts_blp

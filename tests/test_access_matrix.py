@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from helpers import report_payload
+from pypdf import PdfReader
 
 from app.extensions import db
 
@@ -126,6 +128,12 @@ PAGES = [
         REPORTER: see(NUMBER, hides=PRIVATE), POLICE: see(*FULL, hides=(ID_FULL,)), HEAD: see(*FULL, hides=(ID_FULL,)),
         EDU: see(NAME, EDU_FILE, hides=NOT_HARM), INVITED: see(NAME, hides=(*NOT_HARM, EDU_FILE)),
         COORD: see(*FULL, ID_FULL), DIRECTOR: see(*FULL, ID_FULL), ADMIN: see(*FULL, hides=(ID_FULL,))}),
+    *(Row("GET", url, {
+        POLICE: see(*FULL, TRIAGE_TEXT, hides=(ID_FULL,)), HEAD: see(*FULL, TRIAGE_TEXT, hides=(ID_FULL,)),
+        EDU: see(NAME, EDU_FILE, hides=NOT_HARM), INVITED: see(NAME, hides=(*NOT_HARM, EDU_FILE)),
+        COORD: see(*FULL, TRIAGE_TEXT, ID_FULL), DIRECTOR: see(*FULL, TRIAGE_TEXT, ID_FULL),
+        ADMIN: see(*FULL, TRIAGE_TEXT, hides=(ID_FULL,))})
+      for url in ("/children/{child}/record", "/children/{child}/record.pdf")),
     Row("GET", "/cases/{case}/instances/{instance}/diagram.bpmn",
         {REPORTER: GONE, **each((POLICE, HEAD, EDU, INVITED, COORD, ADMIN, DIRECTOR), see(hides=PRIVATE))}),
     Row("GET", "/attachments/{police_file}", each((POLICE, HEAD, COORD, ADMIN, DIRECTOR), Expect(200))),
@@ -345,6 +353,10 @@ def world(as_user: Any) -> World:
 def _text(resp: Any) -> str:
     if resp.is_json and resp.get_data():  # a 204 has no body
         return json.dumps(resp.get_json(), ensure_ascii=False)
+    if resp.mimetype == "application/pdf" and resp.get_data().rstrip().endswith(b"%%EOF"):
+        # the court-ready record (an attached "PDF" is a few bytes): its text, without the layout's line breaks
+        pages = PdfReader(io.BytesIO(resp.get_data())).pages
+        return "".join(re.sub(r"\s+", "", p.extract_text() or "") for p in pages)
     data = resp.get_data()
     return data.decode("utf-8-sig", errors="replace")
 

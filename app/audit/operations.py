@@ -25,7 +25,7 @@ from app.extensions import db
 
 from .models import AuditEvent
 
-READ_ACTIONS = frozenset({"view", "list", "search", "download", "export", "login", "login_failed", "logout"})
+READ_ACTIONS = frozenset({"view", "list", "search", "download", "export", "print", "login", "login_failed", "logout"})
 """The actions an entry point may record itself: reading, and a session starting or ending."""
 
 

@@ -93,6 +93,7 @@ def case_page(case_id: int) -> Any:
         reports=case.reports, records=records, visits=pick(VISIT_STEPS), help_records=pick(HELP_STEPS),
         problems=pick(PROBLEM_STEPS), solutions=pick(SOLUTION_STEPS), completed=completed,
         open_tasks=open_tasks, task_links={t.id for t in open_tasks if access.task(t)},
+        steps=sorted(tasks.values(), key=lambda t: (t.created_at, t.id)),
         instances=[(i, _diagram_state(i)) for i in instances], timeline=entries,
         shown_text={e.id for e in entries if access.timeline_text(e.kind, tasks.get(e.task_id or 0))},
         attachments=[a for a in attachments_of(case_id=case.id) if access.attachment(a)],

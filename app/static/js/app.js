@@ -23,6 +23,7 @@
       group.querySelector(":scope > .rows").insertAdjacentHTML("beforeend", html);
       return;
     }
+    if (event.target.closest("[data-print]")) { window.print(); return; }
     var remove = event.target.closest("[data-remove-row]");
     if (remove) { remove.closest(".row").remove(); }
   });
