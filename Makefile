@@ -16,7 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Browser assets (htmx, bpmn-js viewer + modeler, dmn-js, Chart.js) from npm into app/static/vendor/
+# Browser assets (htmx, bpmn-js viewer + modeler, dmn-js, Chart.js, Workbox's service-worker builds) from npm into app/static/vendor/
 # (gitignored; no CDN at run time). Rebuilt when package.json or the lock file changes.
 VENDOR := app/static/vendor
 VENDOR_STAMP := $(VENDOR)/.installed
@@ -24,7 +24,7 @@ VENDOR_STAMP := $(VENDOR)/.installed
 $(VENDOR_STAMP): package.json $(wildcard package-lock.json)
 	@command -v npm >/dev/null 2>&1 || { echo "needs npm (Node.js) on PATH for the browser assets"; exit 1; }
 	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --ignore-scripts; else npm install --no-audit --no-fund --ignore-scripts; fi
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/htmx $(VENDOR)/bpmn-js $(VENDOR)/dmn-js $(VENDOR)/chart.js
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/htmx $(VENDOR)/bpmn-js $(VENDOR)/dmn-js $(VENDOR)/chart.js $(VENDOR)/workbox
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
 	cp node_modules/bpmn-js/dist/bpmn-viewer.production.min.js node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js \
 	   node_modules/bpmn-js/dist/bpmn-modeler.production.min.js $(VENDOR)/bpmn-js/
@@ -32,6 +32,7 @@ $(VENDOR_STAMP): package.json $(wildcard package-lock.json)
 	cp node_modules/dmn-js/dist/dmn-viewer.production.min.js node_modules/dmn-js/dist/dmn-modeler.production.min.js $(VENDOR)/dmn-js/
 	cp -r node_modules/dmn-js/dist/assets $(VENDOR)/dmn-js/
 	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.js/
+	for m in core routing strategies expiration precaching; do cp node_modules/workbox-$$m/build/workbox-$$m.prod.js $(VENDOR)/workbox/; done
 	touch $@
 
 assets: $(VENDOR_STAMP)

@@ -166,7 +166,7 @@ def _connect_events() -> None:
 def _register_pages(app: Flask, settings: Settings) -> None:
     """Browser pages: session login, CSRF, languages, rate limits, cookie flags (docs/web.md)."""
     # deferred: factory (module docstring)
-    from .common import i18n, pages
+    from .common import i18n, offline, pages
     from .extensions import limiter, login_manager
 
     app.config.update(
@@ -190,6 +190,7 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     limiter.init_app(app)
     i18n.init_app(app)
     pages.init_app(app)
+    offline.init_app(app)
     # deferred: factory (module docstring)
     from .cases.timeline_text import timeline_text
     from .org.labels import department_name
@@ -204,10 +205,11 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     from .notifications.views import blp as alerts_blp
     from .org.admin_views import blp as admin_blp
     from .org.views import blp as auth_blp
+    from .pwa.views import blp as pwa_blp
     from .tasks.views import blp as inbox_blp
     from .workflow import views as _completion_page  # noqa: F401  (adds POST /tasks/<id>/complete to inbox_blp)
 
-    for blp in (auth_blp, admin_blp, inbox_blp, workspace_blp, alerts_blp, conferencing_blp):
+    for blp in (auth_blp, admin_blp, inbox_blp, workspace_blp, alerts_blp, conferencing_blp, pwa_blp):
         app.register_blueprint(blp)
     # deferred: factory (module docstring)
     from .designer.views import blp as designer_blp

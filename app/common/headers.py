@@ -12,6 +12,9 @@ Why each one:
   fonts and the bpmn.io logo are data URIs; a data-URI image cannot run script.
 * ``Cache-Control: no-store`` on everything that is not a static asset: pages, JSON, exports and
   downloads carry children's data, and a shared office computer's cache or a proxy must not keep them.
+  The one exception is a page its view lets the signed-in user keep for offline use (the inbox, an open
+  task of the user's own unit, the report form): ``private, no-cache`` with the user's offline key
+  (:mod:`app.common.offline`); the service worker keeps nothing else.
 * Downloads of designer content (BPMN, DMN, forms) get a stricter policy of their own
   (:func:`app.common.downloads.file_download`).
 """
@@ -19,6 +22,8 @@ Why each one:
 from __future__ import annotations
 
 from flask import Flask, Response, request
+
+from app.common.offline import offline_headers
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -64,7 +69,7 @@ def security_headers(response: Response) -> Response:
         headers.setdefault("Clear-Site-Data", CLEAR_ON_LOGOUT)
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if not is_static_asset():
+    if not is_static_asset() and not offline_headers(response):
         cache = headers.get("Cache-Control", "")
         if "no-store" not in cache:
             headers["Cache-Control"] = "no-store"

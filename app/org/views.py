@@ -169,6 +169,7 @@ def logout() -> Any:
     cut_off(current_user._get_current_object(), "logout")
     logout_user()
     session.clear()
+    session["ld_signed_out"] = True  # the next page tells the phone to drop every kept page and store
     flash(gettext("You have signed out."), "info")
     return redirect(url_for("auth.login"))
 

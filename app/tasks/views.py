@@ -32,6 +32,7 @@ from app.common.clock import now
 from app.common.downloads import DOWNLOAD_POLICY, content_disposition
 from app.common.errors import DomainError, Forbidden, Invalid
 from app.common.inputs import bounded_int, bounded_ints
+from app.common.offline import keep_offline
 from app.common.pages import committed_page, is_htmx
 from app.extensions import db
 from app.org.models import User
@@ -74,6 +75,8 @@ def index() -> Any:
                "is_head": current_user.has_role(Role.UNIT_HEAD), "saved_views": views_of(current_user)}
     if is_htmx() and request.headers.get("HX-Target") == "inbox-table":
         return render_template("tasks/_inbox_table.html", **context)
+    if works_tasks(current_user):
+        keep_offline()  # the unit's own queue, which its workers open in the field
     return render_template("tasks/inbox.html", **context)
 
 
@@ -179,7 +182,10 @@ def task_context(task: Task, access: CaseAccess, data: dict[str, Any] | None = N
 def task_page(task_id: int) -> Any:
     task, access = visible_task(task_id)
     audit(current_user.id, "view", "task", task.id, case_id=task.case_id, detail={"page": "task"})
-    return render_template("tasks/task.html", **task_context(task, access))
+    context = task_context(task, access)
+    if context["can_act"]:
+        keep_offline()  # an open task of the user's own unit, worked in the field; a coordinator's read is not kept
+    return render_template("tasks/task.html", **context)
 
 
 @blp.post("/tasks/<int:task_id>/comments")
