@@ -18,8 +18,9 @@ from flask import Flask, current_app, has_app_context
 from app import create_app
 from app.common.clock import now
 from app.deadlines.calendar import working_calendar
-from app.deadlines.escalation import due_task_ids, escalate, escalate_due
+from app.deadlines.escalation import due_task_ids
 from app.deadlines.sweep import due_timer_instances, mark_swept
+from app.deadlines.sweep_batch import escalate, escalate_due
 from app.extensions import db
 from app.notifications.email import SmtpFailure, pending_ids, send
 from app.notifications.email import queue_digests as write_digests

@@ -4,10 +4,8 @@ the need-to-know rule (the ``conference`` basis, ``app.cases.access``)."""
 from __future__ import annotations
 
 from app.cases.access import Basis, register_basis
-from app.cases.models import Case
-from app.deadlines.escalation import register_audience
+from app.deadlines.escalation import LadderCase, LadderTask, register_audience
 from app.org.models import User
-from app.tasks.models import Task
 
 from .queries import PREPARE_STEP, conference_team_users, conference_teams, invited_to_case
 
@@ -15,7 +13,7 @@ STEPS_WITHOUT_UNIT_BASIS = (PREPARE_STEP,)
 """A unit asked to prepare for a conference sees the case through its invitation, not through that task."""
 
 
-def _team(task: Task, case: Case) -> list[User]:
+def _team(task: LadderTask, case: LadderCase) -> list[User]:
     return conference_team_users(case.id)
 
 

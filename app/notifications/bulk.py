@@ -34,6 +34,25 @@ def notify_many(rows: Sequence[Mapping[str, Any]], users: Mapping[int, User], at
         return 0
     written = insert_many(Notification, [{c: row[c] for c in NOTIFICATION_COLUMNS} for row in rows],
                           returning=("id", "user_id", "title", "body"), skip_conflicts_on=("dedupe_key",))
+    return _mail(written, users, at)
+
+
+def notify_from(select: sa.TextClause, params: Mapping[str, Any], users: Mapping[int, User], at: datetime) -> int:
+    """Insert the notifications a SELECT yields (its columns: ``NOTIFICATION_COLUMNS``, in that order), and
+    their mails, in one ``INSERT ... SELECT`` (PostgreSQL). Flushes.
+
+    For rows the server can derive from rows already written (the escalation sweep's, from its steps
+    joined to their task and case): nothing per row travels from Python. Dedupe keys as ``notify_many``.
+    """
+    names = ", ".join(NOTIFICATION_COLUMNS)
+    written = [tuple(row) for row in db.session.execute(sa.text(
+        f"INSERT INTO notification ({names}) {select.text} ON CONFLICT (dedupe_key) DO NOTHING "
+        "RETURNING id, user_id, title, body"), dict(params))]
+    return _mail(written, users, at)
+
+
+def _mail(written: Sequence[tuple[Any, ...]], users: Mapping[int, User], at: datetime) -> int:
+    """The mails of the written notifications whose users want them at once; how many notifications."""
     mails, mailed = [], []
     for note_id, user_id, title, body in written:
         user = users.get(user_id)

@@ -114,7 +114,8 @@ def test_decisions_become_tasks_in_three_queues_that_go_overdue_and_escalate(as_
         overdue = open_tasks(as_user(username), overdue="true", step="carry_out_decision")
         assert [t["id"] for t in overdue] == [tasks[kind]["id"]]
 
-    from app.deadlines.escalation import due_task_ids, escalate
+    from app.deadlines.escalation import due_task_ids
+    from app.deadlines.sweep_batch import escalate
 
     taken = escalate(due_task_ids(clock.at), clock.at)
     db.session.commit()

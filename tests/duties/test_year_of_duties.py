@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from duty_helpers import complete_cycle, enrolled, in_demo_county
 
 from app.cases.models import TimelineEntry
-from app.deadlines.escalation import due_task_ids, escalate
+from app.deadlines.escalation import due_task_ids
 from app.deadlines.models import Escalation
+from app.deadlines.sweep_batch import escalate
 from app.duties.models import DutyCycle
 from app.duties.operations import start_assessment_now
 from app.duties.scheduler import start_due_duties, sweep_cycles

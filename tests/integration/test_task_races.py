@@ -170,8 +170,8 @@ def test_the_escalation_sweep_and_a_completion_never_deadlock(app: Any, as_user:
     """The sweep is the one command that locks task rows without the instance (``SKIP LOCKED``, and its
     timeline rows reference no instance): whichever of the two holds the task row first, neither waits
     for the other in a cycle."""
-    from app.deadlines.escalation import escalate
     from app.deadlines.models import Escalation
+    from app.deadlines.sweep_batch import escalate
 
     task_id, liaison, _head = _first_task(as_user)
     db.session.get(Task, task_id).next_escalation_at = clock.at

@@ -1,0 +1,316 @@
+"""One sweep batch: lock the due tasks, walk their ladders, write every step taken in a few statements.
+
+The walk (which step is due, when the next one is) needs the county's working calendar and the
+ladders in Python; everything that follows from a step taken is rows derived from rows already in
+the database. On PostgreSQL those are written set-based: the escalation rows come in as a handful of
+column arrays (``unnest``) joined to ``task``, and the timeline entries and notifications are
+``INSERT ... SELECT`` from the escalation rows just written, joined to their task and case, so a
+batch of a thousand tasks sends a few short statements whatever its size and builds no per-row
+dict in Python. SQLite (the embedded pilot) writes the same rows from Python.
+
+Exactly once per task and level: ``escalation`` is unique on (task, level) and inserted with
+``ON CONFLICT DO NOTHING RETURNING``; only the steps this batch wrote get a timeline entry and
+notifications (themselves unique per dedupe key), and ``SKIP LOCKED`` lets concurrent sweeps share
+the due tasks instead of queueing on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.cases.models import Case, TimelineEntry
+from app.common import events
+from app.common.bulk import insert_many, rows_json, update_many
+from app.common.clock import county_zone, now
+from app.common.dialect import for_update
+from app.extensions import db
+from app.notifications.bulk import notify_from, notify_many
+from app.org.models import User
+from app.org.queries import county_code_for
+from app.processes.models import ProcessInstance, ProcessSpec
+from app.tasks.models import Task, TaskState
+
+from .arithmetic import WorkingCalendar
+from .calendar import CountyCalendars
+from .escalation import STEP_LABELS, prefetch_case_audiences, recipients
+from .ladder import Ladder, LadderBook, LadderStep
+from .models import Escalation
+
+
+@dataclass(slots=True)
+class DueTask:
+    """What the sweep reads of a due task and its case (plain values: no ORM entity per row)."""
+
+    id: int
+    case_id: int
+    unit_id: int | None
+    assignee_id: int | None
+    department_kind: str | None
+    escalation: str | None
+    escalation_level: int
+    next_escalation_at: datetime | None
+    remind_at: datetime | None
+    due_at: datetime | None
+    name: str
+    process_key: str | None
+    region_id: int
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class DueCase:
+    """What the audiences ask of a due task's case."""
+
+    id: int
+    region_id: int
+    number: str
+
+
+_COLUMNS = (Task.id, Task.case_id, Task.unit_id, Task.assignee_id, Task.department_kind, Task.escalation,
+            Task.escalation_level, Task.next_escalation_at, Task.remind_at, Task.due_at, Task.name,
+            ProcessSpec.process_key, Case.region_id, Case.number)
+
+
+def lock_due_tasks(task_ids: list[int] | None, at: datetime, limit: int | None = None) -> list[DueTask]:
+    """Tasks that still have a step due, locked, with their case; rows another sweep holds are skipped.
+
+    ``task_ids`` None: the oldest due tasks, at most ``limit`` (the inline sweep's batch).
+    """
+    stmt = (sa.select(*_COLUMNS)
+            .join(Case, Case.id == Task.case_id)
+            .join(ProcessInstance, ProcessInstance.id == Task.instance_id)
+            .join(ProcessSpec, ProcessSpec.id == ProcessInstance.spec_id)
+            .where(Task.state == TaskState.OPEN, Task.next_escalation_at <= at))
+    if task_ids is not None:
+        stmt = stmt.where(Task.id.in_(task_ids)).order_by(Task.id)
+    else:
+        stmt = stmt.order_by(Task.next_escalation_at, Task.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    stmt = for_update(stmt, of=Task, skip_locked=True)
+    return [DueTask(**row._mapping) for row in db.session.execute(stmt)]
+
+
+def escalate(task_ids: list[int], at: datetime | None = None) -> int:
+    """Take every due ladder step of these tasks; returns how many steps were taken. Flushes only."""
+    at = at or now()
+    db.session.flush()  # the caller's pending task changes first: the batch reads and writes rows, not objects
+    return _escalate(lock_due_tasks(task_ids, at), at)
+
+
+def escalate_due(at: datetime, limit: int) -> tuple[int, int]:
+    """Take the due steps of the (at most ``limit``) oldest due tasks: (tasks locked, steps taken). Flushes.
+
+    The inline sweep calls it until no task is left; ``SKIP LOCKED`` lets two sweeps share the work.
+    """
+    db.session.flush()
+    rows = lock_due_tasks(None, at, limit)
+    return len(rows), _escalate(rows, at)
+
+
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    """One ladder step a batch takes: when it was due, who it tells (nobody when skipped)."""
+
+    task: DueTask
+    step: LadderStep
+    scheduled_at: datetime
+    users: list[User]
+    skipped: bool
+
+
+def _walk(rows: list[DueTask], at: datetime) -> list[_Taken]:
+    """Every step due by ``at`` of each task (a sweep that ran late catches up), and the next one's time."""
+    book, calendars = LadderBook(), CountyCalendars()
+    per_county = bool(book.counties or calendars.counties)  # which county a case is in matters only then
+    counties: dict[int, str] = {}
+    ladders: dict[tuple[str | None, str | None, str | None, str], Ladder] = {}
+    cache: dict[tuple[str, Any], list[User]] = {}
+    prefetch_case_audiences({row.case_id for row in rows}, cache)
+    plan: list[_Taken] = []
+    zone = county_zone()
+    with db.session.no_autoflush:
+        for task in rows:
+            if task.region_id not in counties:
+                counties[task.region_id] = county_code_for(task.region_id) if per_county else "*"
+            county = counties[task.region_id]
+            key = (task.process_key, task.department_kind, task.escalation, county)
+            ladder = ladders.get(key)
+            if ladder is None:
+                ladder = ladders[key] = book.for_task(*key)
+            calendar: WorkingCalendar = calendars(county)
+            while task.next_escalation_at is not None and task.next_escalation_at <= at:
+                step = ladder.after(task.escalation_level or 0)
+                if step is None:
+                    task.next_escalation_at = None
+                    break
+                skipped = step.anchor == "remind" and task.due_at is not None and task.due_at <= at
+                case = DueCase(task.case_id, task.region_id, task.number)
+                users = [] if skipped else recipients(step, task, case, cache)
+                plan.append(_Taken(task, step, task.next_escalation_at, users, skipped))
+                task.escalation_level = step.level
+                following = ladder.after(step.level)
+                task.next_escalation_at = (following.time_for(task.remind_at, task.due_at, zone, calendar)
+                                           if following is not None else None)
+    return plan
+
+
+def _escalate(rows: list[DueTask], at: datetime) -> int:
+    """Plan the steps in Python, then write them: the escalation rows (conflicts skipped), the tasks' new
+    ladder positions, and for each step written its timeline entry and notifications (and mails)."""
+    if not rows:
+        return 0
+    plan = _walk(rows, at)
+    postgres = db.session.connection().dialect.name == "postgresql"
+    written = (_insert_steps_sql if postgres else _insert_steps)(plan, at)
+    _save_levels(rows)
+    announced = [taken for taken in plan if not taken.skipped and (taken.task.id, taken.step.level) in written]
+    if announced:
+        (_announce_sql if postgres else _announce_rows)(announced, at)
+    _send_overdue(announced)
+    return len(written)
+
+
+def _recipient_ids(users: list[User]) -> list[int]:
+    return [u.id for u in users]
+
+
+def _insert_steps(plan: list[_Taken], at: datetime) -> set[tuple[int, int]]:
+    """INSERT ... ON CONFLICT (task_id, level) DO NOTHING RETURNING: the (task, level) pairs this call wrote."""
+    rows = [{"task_id": t.task.id, "case_id": t.task.case_id, "level": t.step.level, "name": t.step.name,
+             "department_kind": t.task.department_kind, "unit_id": t.task.unit_id,
+             "scheduled_at": t.scheduled_at, "recorded_at": at,
+             "outcome": "skipped" if t.skipped else "notified", "recipients": _recipient_ids(t.users)}
+            for t in plan]
+    found = insert_many(Escalation, rows, returning=("task_id", "level"), skip_conflicts_on=("task_id", "level"))
+    return {(task_id, level) for task_id, level in found}
+
+
+_STEPS_SQL = """
+INSERT INTO escalation (task_id, case_id, level, name, department_kind, unit_id, scheduled_at, recorded_at,
+                        outcome, recipients)
+SELECT s.task_id, t.case_id, s.level, s.name, t.department_kind, t.unit_id, s.scheduled_at, :at, s.outcome,
+       s.recipients
+FROM ROWS FROM (json_to_recordset(CAST(:steps AS json)) AS (task_id integer, level integer, name varchar,
+                scheduled_at timestamptz, outcome varchar, recipients jsonb)) WITH ORDINALITY
+     AS s(task_id, level, name, scheduled_at, outcome, recipients, n)
+JOIN task t ON t.id = s.task_id
+ORDER BY s.n
+ON CONFLICT (task_id, level) DO NOTHING
+RETURNING task_id, level
+"""
+
+
+def _insert_steps_sql(plan: list[_Taken], at: datetime) -> set[tuple[int, int]]:
+    """The same rows, their task's columns joined in by the server: the batch travels as one JSON document."""
+    steps = rows_json([{"task_id": t.task.id, "level": t.step.level, "name": t.step.name,
+                        "scheduled_at": t.scheduled_at, "outcome": "skipped" if t.skipped else "notified",
+                        "recipients": _recipient_ids(t.users)} for t in plan])
+    found = db.session.execute(sa.text(_STEPS_SQL), {"at": at, "steps": steps})
+    return {(task_id, level) for task_id, level in found}
+
+
+def _save_levels(rows: list[DueTask]) -> None:
+    """The tasks' new ladder positions in one UPDATE; task objects the session holds see them too."""
+    update_many(Task, "id", [{"id": t.id, "escalation_level": t.escalation_level,
+                              "next_escalation_at": t.next_escalation_at} for t in rows])
+    identity, mapper = db.session.identity_map, sa.inspect(Task)
+    for row in rows:
+        held = identity.get(mapper.identity_key_from_primary_key((row.id,)))
+        if held is not None:
+            set_committed_value(held, "escalation_level", row.escalation_level)
+            set_committed_value(held, "next_escalation_at", row.next_escalation_at)
+
+
+def _label(step: LadderStep) -> str:
+    return STEP_LABELS.get(step.name, step.name)
+
+
+def _kind(step: LadderStep) -> str:
+    return "task_overdue" if step.marks_overdue else "task_escalated"
+
+
+def _due_text(task: DueTask) -> str:
+    return task.due_at.isoformat(timespec="minutes") if task.due_at else "-"
+
+
+def _announce_rows(announced: list[_Taken], at: datetime) -> None:
+    """Timeline rows and notification rows built in Python (SQLite)."""
+    stamp = now()
+    entries: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    users_by_id: dict[int, User] = {}
+    for taken in announced:
+        task, step, users = taken.task, taken.step, taken.users
+        label, due = _label(step), _due_text(task)
+        # No instance reference: a task completion holds the instance row FOR UPDATE while it waits for
+        # this task row, and the FK check on instance_id would wait for it in turn (a deadlock).
+        entries.append({
+            "case_id": task.case_id, "at": stamp, "kind": _kind(step), "summary": f"{task.name}: {label}"[:500],
+            "actor_id": None, "unit_id": task.unit_id, "task_id": task.id, "instance_id": None,
+            "detail": {"level": step.level, "step": step.name, "due_at": due, "task": task.name,
+                       "recipients": _recipient_ids(users)}})
+        notes.extend({"user_id": u.id, "kind": step.name, "title": f"{task.number}: {task.name} · {label}"[:300],
+                      "body": f"期限 {due}", "case_id": task.case_id, "task_id": task.id, "created_at": at,
+                      "dedupe_key": f"escalation:{task.id}:{step.level}:{u.id}"} for u in users)
+        users_by_id.update((u.id, u) for u in users)
+    insert_many(TimelineEntry, entries)
+    notify_many(notes, users_by_id, at)
+    db.session.flush()
+
+
+_WRITTEN = """
+FROM ROWS FROM (json_to_recordset(CAST(:written AS json)) AS (task_id integer, level integer, kind varchar,
+                label text)) WITH ORDINALITY AS w(task_id, level, kind, label, n)
+JOIN escalation e ON e.task_id = w.task_id AND e.level = w.level
+JOIN task t ON t.id = w.task_id
+"""
+_DUE_TEXT = "coalesce(to_char(t.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI') || '+00:00', '-')"
+"""``datetime.isoformat(timespec="minutes")`` of the UTC due time, as the SQLite path writes it."""
+
+_TIMELINE_SQL = f"""
+INSERT INTO timeline_entry (case_id, at, kind, summary, actor_id, unit_id, task_id, instance_id, detail)
+SELECT t.case_id, :stamp, w.kind, left(t.name || ': ' || w.label, 500), NULL, t.unit_id, t.id, NULL,
+       jsonb_build_object('level', e.level, 'step', e.name, 'due_at', {_DUE_TEXT}, 'task', t.name,
+                          'recipients', e.recipients)
+{_WRITTEN}
+ORDER BY w.n
+"""
+
+_NOTES_SQL = f"""
+SELECT CAST(r.user_id AS integer), e.name, left(c.number || ': ' || t.name || ' · ' || w.label, 300),
+       '期限 ' || {_DUE_TEXT}, t.case_id, t.id,
+       'escalation:' || t.id || ':' || e.level || ':' || r.user_id, CAST(:at AS timestamptz)
+{_WRITTEN}
+JOIN case_file c ON c.id = t.case_id
+CROSS JOIN LATERAL jsonb_array_elements_text(e.recipients) WITH ORDINALITY AS r(user_id, m)
+ORDER BY w.n, r.m
+"""
+
+
+def _announce_sql(announced: list[_Taken], at: datetime) -> None:
+    """Timeline entries and notifications derived by the server from the escalation rows just written:
+    the batch sends only which steps (task, level) and their labels, not the rows."""
+    written = rows_json([{"task_id": t.task.id, "level": t.step.level, "kind": _kind(t.step),
+                          "label": _label(t.step)} for t in announced])
+    params: dict[str, Any] = {"written": written, "stamp": now(), "at": at}
+    db.session.execute(sa.text(_TIMELINE_SQL), params)
+    users: dict[int, User] = {}
+    for taken in announced:
+        users.update((u.id, u) for u in taken.users)
+    notify_from(sa.text(_NOTES_SQL), params, users, at)
+
+
+def _send_overdue(announced: list[_Taken]) -> None:
+    """``task_overdue`` for each overdue step written, with the ORM task and case (only if anyone listens)."""
+    if not events.task_overdue.receivers:
+        return
+    for taken in announced:
+        if taken.step.marks_overdue:
+            task, case = db.session.get(Task, taken.task.id), db.session.get(Case, taken.task.case_id)
+            events.task_overdue.send(task, case=case, level=taken.step.level, recipients=taken.users)
