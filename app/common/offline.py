@@ -49,7 +49,7 @@ def offline_headers(response: Response) -> bool:
     if "no-store" in response.headers.get("Cache-Control", ""):
         return False  # a view that set no-store itself wins
     response.headers["Cache-Control"] = OFFLINE_CACHE_CONTROL
-    response.headers.add("Vary", "Cookie")
+    response.vary.add("Cookie")
     response.headers[OFFLINE_HEADER] = current_user_key()
     return True
 

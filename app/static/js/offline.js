@@ -6,8 +6,11 @@
 // Contract for other features (e.g. the offline submission queue):
 // - "ld:signout" (cancelable CustomEvent on document) fires when the user signs out, before anything is
 //   cleared; preventDefault() keeps the user signed in and on the page (say why, e.g. visits not yet sent).
-// - Everything named "ld-..." (caches, IndexedDB databases) and Workbox's stores are deleted at sign-out and
-//   when another user signs in; "ld-draft:" and "ld-user" keys of localStorage go at sign-out as well.
+//   A submit listener on document that cancels the sign-out form's submit event works the same way.
+// - At sign-out every "ld-..." cache and IndexedDB database and Workbox's stores are deleted ("ld-draft:"
+//   keys by drafts.js). When another user signs in, the pages kept for the previous one are deleted; stores
+//   named per user (e.g. "ld-outbox:<user id>") are left to their feature, which opens only the signed-in
+//   user's.
 // - window.LD.offline: { userKey, ready (Promise of the ServiceWorkerRegistration or null), clear() }.
 (function () {
   "use strict";
@@ -119,17 +122,16 @@
   }
 
   // ---- sign-out: ask other features, then clear, then send the form ----
-  document.addEventListener("submit", function (event) {
+  // On window, in the bubble phase: it runs after every listener on the document, so a feature that stops
+  // the sign-out there (preventDefault, stopPropagation) stops it before anything is wiped.
+  window.addEventListener("submit", function (event) {
     var form = event.target;
-    if (!form.matches || !form.matches("form[data-logout]") || form.getAttribute("data-ld-cleared") === "1") { return; }
-    var ask = new CustomEvent("ld:signout", { cancelable: true });
-    if (!document.dispatchEvent(ask)) {  // a feature keeps the user here (it says why)
-      event.preventDefault();
-      event.stopImmediatePropagation();
+    if (!form.matches || !form.matches("form[data-logout]") || event.defaultPrevented) { return; }
+    if (!document.dispatchEvent(new CustomEvent("ld:signout", { cancelable: true }))) {
+      event.preventDefault();  // a feature keeps the user here (and says why)
       return;
     }
-    event.preventDefault();  // drafts.js still sees this event and drops the drafts
-    form.setAttribute("data-ld-cleared", "1");
+    event.preventDefault();
     var worker = navigator.serviceWorker && navigator.serviceWorker.controller;
     var told = worker ? new Promise(function (done) {
       var channel = new MessageChannel();
@@ -137,7 +139,7 @@
       worker.postMessage({ type: "ld:signout" }, [channel.port2]);
     }) : Promise.resolve();
     withTimeout(told.then(clearAll), 3000).then(function () { HTMLFormElement.prototype.submit.call(form); });
-  }, true);
+  });
 
   var key = meta("ld-user-key");
   var api = { userKey: key, ready: Promise.resolve(null), clear: clearAll };
@@ -167,7 +169,7 @@
   var previous = null;
   try { previous = localStorage.getItem(USER); localStorage.setItem(USER, key); } catch (e) { /* storage disabled */ }
   var switched = previous && previous !== key
-    ? Promise.all([deleteCaches(["ld-pages-", "ld-meta"]), deleteStores(["ld-"])]).catch(function () {})  // someone else used this phone
+    ? deleteCaches(["ld-pages-", "ld-meta"]).catch(function () {})  // someone else used this phone
     : Promise.resolve();
   var controlled = !!navigator.serviceWorker.controller;
   api.ready = switched.then(function () {

@@ -42,20 +42,6 @@
     });
   }
 
-  function deleteStores() {
-    // Any "ld-" store (e.g. a submission queue) of the previous user.
-    if (!self.indexedDB || !indexedDB.databases) { return Promise.resolve(); }
-    return indexedDB.databases().then(function (dbs) {
-      return Promise.all(dbs.filter(function (d) { return d.name && d.name.indexOf("ld-") === 0; })
-        .map(function (d) {
-          return new Promise(function (done) {
-            var req = indexedDB.deleteDatabase(d.name);
-            req.onsuccess = req.onerror = req.onblocked = function () { done(); };
-          });
-        }));
-    }).catch(function () { /* nothing to delete */ });
-  }
-
   // Workbox's expiration records of the dropped caches go with them (its database stays open here).
   function forgetPages() {
     var plugins = Object.keys(expirations).map(function (k) { return expirations[k]; });
@@ -71,7 +57,7 @@
         if (old === key) { return; }
         return forgetPages().then(function () {
           var keep = [workbox.core.cacheNames.precache, "ld-static-v1"];
-          return old ? deleteCaches(keep.concat([PAGES + key])).then(deleteStores) : null;
+          return old ? deleteCaches(keep.concat([PAGES + key])) : null;
         }).then(function () { return caches.open(META); })
           .then(function (c) { return c.put(USER_URL, new Response(key)); })
           .then(function () { currentKey = key; });
@@ -82,7 +68,7 @@
 
   function signOut() {
     currentKey = "";
-    return forgetPages().then(function () { return deleteCaches([]); }).then(deleteStores);
+    return forgetPages().then(function () { return deleteCaches([]); });  // stores: offline.js
   }
 
   // ---- the pages of one user ----
