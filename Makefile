@@ -17,14 +17,15 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 # Browser assets (htmx, bpmn-js viewer + modeler, dmn-js, Chart.js, Workbox's service-worker builds) from npm into app/static/vendor/
-# (gitignored; no CDN at run time). Rebuilt when package.json or the lock file changes.
+# (gitignored; no CDN at run time). Rebuilt when package.json or the lock file changes. axe-core is the
+# accessibility engine the browser tests inject into every page (tests/web/test_browser_a11y.py).
 VENDOR := app/static/vendor
 VENDOR_STAMP := $(VENDOR)/.installed
 
 $(VENDOR_STAMP): package.json $(wildcard package-lock.json)
 	@command -v npm >/dev/null 2>&1 || { echo "needs npm (Node.js) on PATH for the browser assets"; exit 1; }
 	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --ignore-scripts; else npm install --no-audit --no-fund --ignore-scripts; fi
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/htmx $(VENDOR)/bpmn-js $(VENDOR)/dmn-js $(VENDOR)/chart.js $(VENDOR)/workbox
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/htmx $(VENDOR)/bpmn-js $(VENDOR)/dmn-js $(VENDOR)/chart.js $(VENDOR)/workbox $(VENDOR)/axe-core
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
 	cp node_modules/bpmn-js/dist/bpmn-viewer.production.min.js node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js \
 	   node_modules/bpmn-js/dist/bpmn-modeler.production.min.js $(VENDOR)/bpmn-js/
@@ -33,6 +34,7 @@ $(VENDOR_STAMP): package.json $(wildcard package-lock.json)
 	cp -r node_modules/dmn-js/dist/assets $(VENDOR)/dmn-js/
 	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.js/
 	for m in core routing strategies expiration precaching; do cp node_modules/workbox-$$m/build/workbox-$$m.prod.js $(VENDOR)/workbox/; done
+	cp node_modules/axe-core/axe.min.js $(VENDOR)/axe-core/
 	touch $@
 
 assets: $(VENDOR_STAMP)

@@ -133,7 +133,8 @@ def test_every_page_fits_a_phone_and_keeps_its_density_on_a_desktop(live_server:
     assert wide.locator("table.inbox").evaluate("t => getComputedStyle(t).display") == "table"
     assert wide.locator("table.inbox thead").is_visible()
     assert wide.locator("#site-menu nav").is_visible() and not wide.locator(".menu-toggle").is_visible()
-    assert not wide.locator(".abs-due").first.is_visible()  # relative due time only, as before
+    due = wide.locator("table.inbox tbody tr td.due-at").first  # in words and as a date and time (issue 14, part 5)
+    assert due.locator(".abs-due").is_visible() and due.locator(".rel-due").is_visible()
     row = wide.locator("table.inbox tbody tr").first.bounding_box()
     assert row is not None and row["height"] < 90, row  # one line per task, not a card
     wide.goto(f"{live_server}/tasks/{world.next_task}")
