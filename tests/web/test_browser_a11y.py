@@ -19,6 +19,7 @@ from duties.duty_helpers import enrolled
 from webhelpers import SHOTS
 from xss_scenario import build, pages_to_check
 
+from app.cases.models import Case
 from app.duties.scheduler import start_due_duties
 from app.extensions import db
 from app.org.queries import user_by_username
@@ -66,7 +67,11 @@ def _every_page(world: Any, page: Any, as_user: Any) -> dict[str | None, dict[st
     visits[None] = {"/login": ()}
     visits["police_t01"].update({"/reports/new": (), "/notifications": ()})
     visits["police_t01_head"] = {"/inbox": ()}
-    visits["coordinator"].update({"/dashboard/counties": (), "/audit?action=view": (), "/notifications": ()})
+    case = db.session.get(Case, world.case_id)
+    assert case is not None
+    visits["coordinator"].update({"/dashboard/counties": (), "/audit?action=view": (), "/notifications": (),
+                                  f"/children/{case.child_id}/record": ()})
+    visits["director_t01v01"] = {"/offline": ()}
     visits["city_supervisor"] = {"/dashboard/counties": ()}
     visits["admin"].update({"/admin/users/new": (), "/audit": ()})
     visits["designer"]["/designer/processes/four_in_one/versions/2/migration"] = ()
