@@ -251,6 +251,8 @@ NO_CHILD_DATA = {
     "org.RevokeToken": "a token's names and times", "admin.end_user_sessions": "accounts (admins)",
     "admin.revoke_user_token": "accounts (admins)", "jobs.FailedJobs": "job ids and errors (admins)",
     "duties.Frequencies": "cadence rules",
+    "inbox.outbox": "an empty frame: the phone's queue is drawn from the device's own storage",
+    "inbox.outbox_session": "the caller's own user id and a CSRF token",
     **{e: "process definitions, drafts and sandbox test runs (designers); migration plans name case numbers only"
        for e in ("processes.Specs", "processes.Diff", "processes.Versions", "processes.Version",
                  "processes.VersionFile", "processes.Migrate", "processes.MigrationPlan", "processes.Designers",

@@ -88,6 +88,7 @@ def case_page(case_id: int) -> Any:
     open_tasks = list(db.session.scalars(sa.select(Task).where(Task.case_id == case.id, Task.state == TaskState.OPEN)))
     tasks = {t.id: t for t in db.session.scalars(sa.select(Task).where(Task.case_id == case.id))}
     entries = timeline(case.id)
+    files = {a.id: a for a in attachments_of(case_id=case.id) if access.attachment(a)}
     return render_template(
         "cases/case.html", case=case, basis=basis, child=child_view(case, current_user), show_text=show_text,
         reports=case.reports, records=records, visits=pick(VISIT_STEPS), help_records=pick(HELP_STEPS),
@@ -96,11 +97,18 @@ def case_page(case_id: int) -> Any:
         steps=sorted(tasks.values(), key=lambda t: (t.created_at, t.id)),
         instances=[(i, _diagram_state(i)) for i in instances], timeline=entries,
         shown_text={e.id for e in entries if access.timeline_text(e.kind, tasks.get(e.task_id or 0))},
-        attachments=[a for a in attachments_of(case_id=case.id) if access.attachment(a)],
+        attachments=list(files.values()), entry_files={e.id: _files_of(e, files) for e in entries},
         comments=list(db.session.scalars(sa.select(Comment).where(Comment.case_id == case.id)
                                          .order_by(Comment.created_at))),
         conferences=conferences_of_case(case.id), can_convene=bool(convening_units(current_user, case)),
         incidents=incidents_for(current_user, case.id), at=now())
+
+
+def _files_of(entry: TimelineEntry, files: dict[int, Any]) -> list[Any]:
+    """The readable files a timeline entry names: a completion's photos (sent with it from the phone), an upload."""
+    detail = entry.detail or {}
+    ids = list(detail.get("attachment_ids") or []) + ([detail["attachment_id"]] if detail.get("attachment_id") else [])
+    return [files[i] for i in ids if isinstance(i, int) and i in files]
 
 
 @blp.get("/cases/<int:case_id>/instances/<int:instance_id>/diagram.bpmn")

@@ -54,6 +54,8 @@ def domain_error_response(error: DomainError) -> tuple[dict[str, Any], int]:
     body: dict[str, Any] = {"code": error.status, "message": error.message}
     if error.errors:
         body["errors"] = error.errors
+    if error.body:
+        body.update(error.body)
     return body, error.status
 
 

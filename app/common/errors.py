@@ -7,6 +7,8 @@ from typing import Any
 
 class DomainError(Exception):
     status = 400
+    body: dict[str, Any] | None = None
+    """More of the answer than message and errors (a stale submission's both versions), merged into the JSON."""
 
     def __init__(self, message: str, errors: dict[str, Any] | None = None):
         super().__init__(message)

@@ -20,6 +20,7 @@ from flask import current_app
 from app.audit.operations import audit
 from app.cases.models import Case
 from app.cases.timeline import record
+from app.common import idempotency
 from app.common.clock import now
 from app.common.errors import Invalid, NotFound
 from app.extensions import db
@@ -118,6 +119,41 @@ def attachments_of(*, task_id: int | None = None, case_id: int | None = None) ->
     if case_id is not None:
         stmt = stmt.where(Attachment.case_id == case_id)
     return list(db.session.scalars(stmt))
+
+
+UPLOAD_SCOPE = "attachment_upload"
+
+
+def take_upload_key(task: Task, user: User, key: str, filename: str, content: bytes) -> Attachment | None:
+    """Claim an upload's idempotency key: None when this request stores the file (then ``settle_upload_key``),
+    else the attachment the first request with this key stored. The key is bound to the task, the name and
+    the bytes: the same key with another file is 422. Malformed keys are 422 too (a key is 8-80 characters)."""
+    low, high = idempotency.KEY_LENGTH
+    if not low <= len(key) <= high:
+        raise Invalid("bad idempotency key", {"idempotency_key": [f"{low} to {high} characters"]})
+    ensure_can_act(user, task)
+    request = {"task": task.id, "name": filename, "sha256": hashlib.sha256(content).hexdigest()}
+    first = idempotency.take(UPLOAD_SCOPE, key, user.id, request)
+    return get_attachment(first) if first is not None else None
+
+
+def settle_upload_key(key: str, attachment: Attachment) -> None:
+    idempotency.settle(UPLOAD_SCOPE, key, attachment.id)
+
+
+def own_attachments(task: Task, user: User, ids: tuple[int, ...] | list[int]) -> list[Attachment]:
+    """The files a completion names: each must be ``user``'s upload on this task (422 otherwise), so a
+    submission cannot claim someone else's photo or one of another case. No statement when there are none."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    found = list(db.session.scalars(sa.select(Attachment).where(
+        Attachment.id.in_(wanted), Attachment.task_id == task.id, Attachment.uploaded_by_id == user.id)
+        .order_by(Attachment.id)))
+    if len(found) != len(wanted):
+        missing = sorted(set(wanted) - {a.id for a in found})
+        raise Invalid("attachments not yours on this task", {"attachment_ids": [f"not your files on this task: {missing}"]})
+    return found
 
 
 def get_attachment(attachment_id: int) -> Attachment:

@@ -227,9 +227,15 @@ def schema_of(task: Task) -> dict[str, Any] | None:
 
 def step_values(task: Task, show_text: bool) -> list[tuple[str, str]]:
     """A completed step's data as (label, value) for people; free text hidden without need to know."""
-    data = task.data or {}
+    return readable(schema_of(task), task.data, show_text)
+
+
+def readable(schema: dict[str, Any] | None, data: dict[str, Any] | None, show_text: bool = True) -> list[tuple[str, str]]:
+    """Form data as (label, value) in the reader's language, skipping empty answers (a step's record, a
+    conflict's two sides)."""
+    data = data or {}
     out = []
-    for f in build_fields(schema_of(task) or {}, data):
+    for f in build_fields(schema or {}, data):
         value = data.get(f.key)
         if value in (None, "", []):
             continue

@@ -66,6 +66,11 @@ class Task(Model):
     """When the next step of the task's escalation ladder is due; NULL when the ladder is done or stopped."""
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     """The form data submitted when the task was completed."""
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    """Bumped by every change a worker filling the form must not miss (``WATCHED``: claim, release,
+    reassignment, completion, withdrawal, a migration's rewrite). A submission names the version its form
+    was rendered from; any other version is a conflict (``app.tasks.conflicts``), never an overwrite.
+    Deadline and escalation bookkeeping do not bump it: a reminder going out changes nothing the worker typed."""
 
     unit: Mapped[Unit | None] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
@@ -75,6 +80,19 @@ class Task(Model):
 
     def is_overdue(self, at: datetime) -> bool:
         return self.state == TaskState.OPEN and self.due_at is not None and self.due_at <= at
+
+
+WATCHED = ("state", "assignee_id", "unit_id", "form", "bpmn_id", "engine_task_id", "data")
+"""The task columns whose change bumps ``Task.version`` (the conditional claim UPDATE bumps it itself)."""
+
+
+@sa.event.listens_for(Task, "before_update")
+def _bump_version(_mapper: Any, _connection: Any, task: Task) -> None:
+    """Every ORM write of a watched column bumps the version in the same UPDATE (no extra statement),
+    so no command that changes a task can forget to."""
+    state = sa.inspect(task)
+    if any(state.attrs[name].history.has_changes() for name in WATCHED):
+        task.version = (task.version or 1) + 1
 
 
 class Timer(Model):

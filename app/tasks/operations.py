@@ -7,6 +7,7 @@ Operations flush; the caller commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
@@ -22,8 +23,10 @@ from app.notifications.operations import notify
 from app.org.models import User
 from app.org.roles import Role
 from app.processes.models import ProcessInstance
-from app.processes.queries import lock_instance
+from app.processes.queries import form_schema, lock_instance
 
+from . import conflicts
+from .conflicts import Submission
 from .models import Task, TaskDraft, TaskState
 
 
@@ -77,10 +80,12 @@ def _assign_if(task: Task, expected: int | None, new: int | None) -> bool:
     at = now() if new is not None else None
     result = db.session.execute(
         sa.update(Task).where(Task.id == task.id, Task.state == TaskState.OPEN, holder)
-        .values(assignee_id=new, claimed_at=at).execution_options(synchronize_session=False))
+        .values(assignee_id=new, claimed_at=at, version=Task.version + 1)
+        .execution_options(synchronize_session=False))
     if getattr(result, "rowcount", 0) == 1:  # the row is what we wrote: no need to read it back
         set_committed_value(task, "assignee_id", new)
         set_committed_value(task, "claimed_at", at)
+        set_committed_value(task, "version", task.version + 1)  # read under the instance lock: no one else moved it
         db.session.expire(task, ["assignee"])  # reloaded from the identity map when next read
         return True
     db.session.refresh(task)  # someone else's change won: read what it is, to say so
@@ -181,12 +186,14 @@ class CompletionLock:
     open_tasks: list[Task]
 
 
-def lock_for_completion(task: Task, user: User) -> CompletionLock:
+def lock_for_completion(task: Task, user: User, sent: Submission | None = None, data: Any = None) -> CompletionLock:
     """Lock a task for its completion and check that ``user`` may complete it now.
 
     403 when the task is another unit's;
     409 when it is no longer open or someone else holds it (a unit head may complete a task a member
-    holds). The locks are the command's, taken once.
+    holds); with ``sent`` naming the task version the form was rendered from, also when the task moved
+    since, and then the 409 carries both sides (``conflicts.StaleSubmission``). The locks are the
+    command's, taken once.
     """
     ensure_can_act(user, task)
     instance = lock_instance(task.instance_id)
@@ -203,6 +210,8 @@ def lock_for_completion(task: Task, user: User) -> CompletionLock:
     if case is None:
         raise Conflict(f"task {task.id} no longer exists")
     db.session.info.setdefault(DRAFTED, {}).update({row.Task.id: bool(row.drafted) for row in rows})
+    if sent is not None and sent.version is not None and conflicts.kind_of(task, user, sent.version) is not None:
+        conflicts.check(task, user, sent, form_schema(instance.spec, task.form) if task.form else None, data)
     _ensure_open(task, user)
     if task.assignee_id is not None and task.assignee_id != user.id and not user.has_role(Role.UNIT_HEAD):
         raise Conflict(f"task {task.id} is claimed by someone else")

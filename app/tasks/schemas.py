@@ -69,6 +69,9 @@ class TaskOut(ObjectOut):
     completed_at = fields.DateTime(allow_none=True)
     overdue = fields.Boolean()
     escalation_level = fields.Integer()
+    version = fields.Integer(metadata={
+        "description": "bumped by every claim, release, reassignment, completion and withdrawal; send it back "
+                       "as `task_version` when completing, to be refused (409) rather than overwrite a change"})
     next_escalation_at = fields.DateTime(allow_none=True)
     escalation = fields.String(allow_none=True, metadata={
         "description": "the step's own escalation ladder (BPMN property); null: its process/department ladder"})
@@ -82,12 +85,27 @@ class TaskPage(Schema):
     per_page = fields.Integer()
 
 
+MAX_INT = 2**31 - 1
+MAX_FILES = 20
+"""Files one completion may name (a visit's photos)."""
+
+
 class CompleteIn(Schema):
     data = fields.Dict(required=True, metadata={"description": "form data, validated against the step's JSON Schema"})
     idempotency_key = fields.String(validate=validate.Length(min=KEY_LENGTH[0], max=KEY_LENGTH[1]), metadata={
         "description": KEY_DESCRIPTION + " For a completion the first result is the completed task. Without a "
                        "key a repeated completion is 409 (the task is already completed). The "
                        "`Idempotency-Key` header may carry the key instead."})
+    task_version = fields.Integer(validate=validate.Range(min=1, max=MAX_INT), metadata={
+        "description": "the task's `version` when the form was filled (an offline phone sends it hours later). "
+                       "When the task was completed, withdrawn, reassigned or otherwise changed since, the answer "
+                       "is 409 and nothing changes; its `conflict` object carries both sides: `sent` (this "
+                       "version and data), `current` (the task's version, state, holder, who completed it, when, "
+                       "with what data) and `fields` (label, sent, current) for people. Omitted: no version check."})
+    attachment_ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=MAX_INT)),
+                                 validate=validate.Length(max=MAX_FILES), metadata={
+        "description": "files uploaded for this step before the completion (each under its own idempotency key): "
+                       "your uploads on this task only (422 otherwise); the completion's timeline entry names them"})
 
 
 IDEMPOTENCY_HEADER = {

@@ -7,6 +7,7 @@ every page that shows a child's data writes an audit row.
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from typing import Any
@@ -40,7 +41,15 @@ from app.org.queries import unit_members
 from app.org.roles import Role
 
 from . import operations
-from .attachments import add_attachment, attachments_of, get_attachment, max_bytes, path_of
+from .attachments import (
+    add_attachment,
+    attachments_of,
+    get_attachment,
+    max_bytes,
+    path_of,
+    settle_upload_key,
+    take_upload_key,
+)
 from .comments import add_comment, comments_of
 from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, draft_out, save_draft
 from .form_render import build_fields, schema_of, step_values
@@ -200,25 +209,47 @@ def comment(task_id: int) -> Any:
     return redirect(url_for("inbox.task_page", task_id=task.id) + "#comments")
 
 
+def wants_json() -> bool:
+    """The phone's outbox (``static/js/outbox.js``) asks a page route for JSON; a browser's form never does."""
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+
+
 @blp.post("/tasks/<int:task_id>/attachments")
 @login_required
 @committed_page
 def upload(task_id: int) -> Any:
-    """From the page's htmx form the answer is the attachments card alone, so the typed form stays."""
+    """From the page's htmx form the answer is the attachments card alone, so the typed form stays.
+
+    The phone's outbox sends each photo with its own ``idempotency_key`` before the completion that names
+    it: a retry after a lost answer gets the first upload's id back (JSON), never a second copy.
+    """
     task, access = visible_task(task_id)
     operations.ensure_can_act(current_user, task)  # a coordinator reads the task but attaches nothing
     file = request.files.get("file")
+    key = request.form.get("idempotency_key", "")
     try:
         if file is None or not file.filename:
             raise Invalid("no file", {"file": [gettext("Choose a file.")]})
-        add_attachment(task, current_user, file.filename, file.stream)
+        if key:
+            content = file.stream.read(max_bytes() + 1)
+            first = take_upload_key(task, current_user, key, file.filename, content)
+            if first is not None:
+                return jsonify({"status": "replayed", "attachment_id": first.id})
+            attachment = add_attachment(task, current_user, file.filename, io.BytesIO(content))
+            settle_upload_key(key, attachment)
+        else:
+            attachment = add_attachment(task, current_user, file.filename, file.stream)
     except Invalid as exc:
         db.session.rollback()
         message = "; ".join(str(m) for msgs in exc.errors.values() for m in msgs) or exc.message
+        if wants_json():
+            return jsonify({"status": "invalid", "message": message, "errors": exc.errors}), 422
         if is_htmx():
             return _attachments_card(task, access, gettext("File not attached: %(why)s", why=message), "error"), 422
         flash(gettext("File not attached: %(why)s", why=message), "error")
         return redirect(url_for("inbox.task_page", task_id=task.id) + "#attachments")
+    if wants_json():
+        return jsonify({"status": "attached", "attachment_id": attachment.id})
     if is_htmx():
         db.session.flush()
         return _attachments_card(task, access, gettext("File attached."), "success")

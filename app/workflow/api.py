@@ -17,6 +17,7 @@ from app.common.errors import Invalid
 from app.common.idempotency import KEY_LENGTH
 from app.tasks import operations
 from app.tasks.api import blp
+from app.tasks.conflicts import Submission
 from app.tasks.schemas import IDEMPOTENCY_HEADER, CompleteIn, TaskOut
 
 from . import commands
@@ -32,10 +33,13 @@ class Complete(MethodView):
         """Submit the step's form: 422 with field errors when invalid, 409 when already done.
 
         With an idempotency key, a retry of a completion that went through answers 200 with the task,
-        as the first did.
+        as the first did. With `task_version`, a task that moved since is 409 with both versions in
+        `conflict` (docs/web.md, "Offline submissions").
         """
         key = payload.get("idempotency_key") or _header_key()
-        task, _first = commands.complete_once(operations.get_task(task_id), current_api_user(), payload["data"], key)
+        sent = Submission(payload.get("task_version"), tuple(payload.get("attachment_ids") or ()))
+        task, _first = commands.complete_once(operations.get_task(task_id), current_api_user(), payload["data"], key,
+                                              sent)
         return task
 
 

@@ -27,6 +27,8 @@ from app.extensions import db
 from app.org.models import User
 from app.processes.models import ProcessInstance, ProcessSpec
 from app.processes.queries import current_spec, form_schema, lock_instance
+from app.tasks.attachments import own_attachments
+from app.tasks.conflicts import Submission
 from app.tasks.forms import validate_form_data
 from app.tasks.models import Task, TaskState
 from app.tasks.operations import lock_for_completion
@@ -85,29 +87,33 @@ def start_current(case: Case, process_key: str, data: dict[str, Any], actor: Use
     return start(case, spec, data, actor)
 
 
-def complete(task: Task, user: User, data: Any) -> Task:
+def complete(task: Task, user: User, data: Any, sent: Submission | None = None) -> Task:
     """Validate ``data`` against the task's form and complete the task in the engine.
 
     Refuses (and changes nothing) when the task is another unit's (403), no longer open or claimed by
-    someone else (409), the data is invalid (422) or a script of the process fails on it (422).
+    someone else (409), the data is invalid (422) or a script of the process fails on it (422). ``sent``:
+    the task version the form was rendered from (moved since: 409 with both versions) and the files
+    uploaded for it (this user's, on this task: else 422), which the completion's timeline entry names.
     """
     # The command's lock: the instance, then (one statement) the task read again with the other open tasks.
-    lock = lock_for_completion(task, user)
+    lock = lock_for_completion(task, user, sent, data)
     instance = lock.instance
     clean: dict[str, Any] = validate_form_data(form_schema(instance.spec, task.form), data)
+    files = own_attachments(task, user, sent.attachment_ids) if sent is not None else []
     spec = instance.spec
     try:
         snap = _run(engine.complete_task, spec.content_hash, lambda: spec.spec_json, instance.state,
                     task.engine_task_id, clean, at_step=task.bpmn_id)
     except engine.TaskNotReady as exc:
         raise Conflict(str(exc)) from exc
-    save(instance, lock.case, snap, user, completed=task, data=clean, open_tasks=lock.open_tasks)
+    save(instance, lock.case, snap, user, completed=task, data=clean, open_tasks=lock.open_tasks, files=files)
     audit(user.id, "complete", "task", task.id, case_id=task.case_id)
     flush()  # the one flush of a step that opens no task: every row above goes out together
     return task
 
 
-def complete_once(task: Task, user: User, data: Any, key: str | None) -> tuple[Task, bool]:
+def complete_once(task: Task, user: User, data: Any, key: str | None,
+                  sent: Submission | None = None) -> tuple[Task, bool]:
     """``complete`` under an idempotency key: (task, True) the first time, (task, False) for a retry.
 
     A client whose completion committed but whose answer was lost sends the same key again and gets
@@ -116,13 +122,14 @@ def complete_once(task: Task, user: User, data: Any, key: str | None) -> tuple[T
     waits for it on the key's unique index, then replays it.
     """
     if key:
-        first = idempotency.take("task_complete", key, user.id, {"task": task.id, "data": data})
+        request = {"task": task.id, "data": data, **(sent.fingerprint() if sent is not None else {})}
+        first = idempotency.take("task_complete", key, user.id, request)
         if first is not None:  # read again: this request may have loaded the task before the first committed
             replay = db.session.get(Task, first, populate_existing=True)
             if replay is None:
                 raise NotFound(f"task {first} not found")
             return replay, False
-    complete(task, user, data)
+    complete(task, user, data, sent)
     if key:
         idempotency.settle("task_complete", key, task.id)
     return task, True

@@ -24,7 +24,7 @@ from app.engine import properties as P
 from app.extensions import db
 from app.notifications.operations import notify
 from app.org.queries import county_code_for, county_coordinators, nearest_unit
-from app.tasks.models import Task, TaskState
+from app.tasks.models import Attachment, Task, TaskState
 from app.tasks.timers import sync_timers
 
 if TYPE_CHECKING:
@@ -40,17 +40,19 @@ INTERESTING_STEPS = {"BusinessRuleTask", "ScriptTask", "EndEvent", "BoundaryEven
 
 def rebuild(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, actor: User | None,
             completed: Task | None = None, data: dict[str, Any] | None = None,
-            open_tasks: list[Task] | None = None) -> list[Task]:
+            open_tasks: list[Task] | None = None, files: list[Attachment] | None = None) -> list[Task]:
     """Every projection of one saved step, in timeline order: the completed task, the engine's steps,
     the tasks opened and dropped, the timers. Returns the tasks opened."""
     if completed is not None:
         assert actor is not None
-        mark_completed(completed, case, actor, data or {})
+        mark_completed(completed, case, actor, data or {}, files or [])
     record_steps(instance, case, snap)
     return sync_projections(instance, case, snap, completed=completed, open_tasks=open_tasks)
 
 
-def mark_completed(task: Task, case: Case, actor: User, data: dict[str, Any]) -> None:
+def mark_completed(task: Task, case: Case, actor: User, data: dict[str, Any], files: list[Attachment] | None = None) -> None:
+    """The task row completed; its timeline entry carries the data and the files sent with it (photos taken
+    on the visit), which the case page shows beside the entry."""
     task.state = TaskState.COMPLETED
     task.completed_at = now()
     task.completed_by_id = actor.id
@@ -60,7 +62,8 @@ def mark_completed(task: Task, case: Case, actor: User, data: dict[str, Any]) ->
         task.assignee_id = actor.id
     late = task.due_at is not None and task.completed_at > task.due_at
     record(case, "task_completed", f"{task.name}" + (" (overdue)" if late else ""), actor=actor, task=task,
-           detail={"bpmn_id": task.bpmn_id, "task": task.name, "data": data, "late": late})
+           detail={"bpmn_id": task.bpmn_id, "task": task.name, "data": data, "late": late,
+                   **({"attachment_ids": [a.id for a in files]} if files else {})})
     events.task_completed.send(task, case=case, actor=actor, data=data)
 
 

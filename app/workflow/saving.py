@@ -16,14 +16,14 @@ from app.common.errors import Conflict
 from app.extensions import db
 from app.org.models import User
 from app.processes.models import ProcessInstance
-from app.tasks.models import Task
+from app.tasks.models import Attachment, Task
 
 from .projection import rebuild
 
 
 def save(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, actor: User | None,
          completed: Task | None = None, data: dict[str, Any] | None = None,
-         open_tasks: list[Task] | None = None) -> None:
+         open_tasks: list[Task] | None = None, files: list[Attachment] | None = None) -> None:
     """Store ``snap`` on the (locked) instance, rebuild its projections and tell the subscribers.
 
     ``completed``/``data``: the task this step completed and its validated form data; ``open_tasks``: the
@@ -43,7 +43,7 @@ def save(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, a
         instance.completed_at = at
         instance.end_event = snap.end_event
     events.instance_saved.send(instance, case=case, data=snap.data, actor=actor)
-    rebuild(instance, case, snap, actor, completed=completed, data=data, open_tasks=open_tasks)
+    rebuild(instance, case, snap, actor, completed=completed, data=data, open_tasks=open_tasks, files=files)
     if finished_now:
         end_name = next((step.name for step in snap.steps if step.bpmn_id == snap.end_event and step.name), "")
         events.instance_completed.send(instance, case=case, actor=actor, end_event=snap.end_event or "",

@@ -42,6 +42,9 @@ PAGES: list[tuple[str | None, str, str, int]] = [
     (POLICE, "GET", "/tasks/{task}/draft", 200), (HEAD, "GET", "/tasks/{task}/draft", 200),
     *[(u, "GET", "/tasks/{task}/draft", 403) for u in ("coordinator", OTHER_POLICE, "township_t01", "reporter_school")],
     (ANON, "GET", "/tasks/{task}/draft", 302),
+    # the phone's outbox page and its session probe: any signed-in user (the queue lives on the device)
+    *[(u, "GET", path, 200) for u in (POLICE, "coordinator", "reporter_school") for path in ("/outbox", "/outbox/session")],
+    (ANON, "GET", "/outbox", 302), (ANON, "GET", "/outbox/session", 302),
     # the case workspace: need to know
     *[(u, "GET", "/cases/{case}", 200) for u in (POLICE, HEAD, "coordinator", "admin", "director_t01v01",
                                                   "supervisor_t01", "reporter_school")],

@@ -1,6 +1,7 @@
 // Task forms keep what was typed: a copy on the device (localStorage, keyed by user, task and form) as
 // the user types, and on the server when online (PUT <data-draft-url>); the newer one is restored when
-// the page opens again. A submit while offline is held back with a message, so the browser's error page
+// the page opens again. A submit while offline goes to the outbox (outbox.js: queued on the phone, sent
+// when the signal returns) or, without one, is held back with a message, so the browser's error page
 // never replaces the form. Sign-out clears the copies (with the server's Clear-Site-Data).
 (function () {
   "use strict";
@@ -136,7 +137,10 @@
       event.preventDefault();
       var submitter = event.submitter;
       saveNow(true);
-      var offline = function () { showOffline(form); };
+      // The outbox (outbox.js) takes a form with photos, and any form while offline: queued on the phone.
+      var outbox = window.ldOutbox;
+      if (outbox && outbox.wants(form) && outbox.take(form)) { return; }
+      var offline = function () { if (!(outbox && outbox.take(form))) { showOffline(form); } };
       if (!navigator.onLine) { offline(); return; }
       fetch(url, { credentials: "same-origin", cache: "no-store" })
         .then(function () {
