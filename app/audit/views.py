@@ -6,6 +6,7 @@ Case files live above this package, so the page reaches them through the ``CaseI
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,17 +20,32 @@ from app.common.clock import county_zone
 from app.common.errors import Invalid
 from app.common.inputs import FIRST_DAY, LAST_DAY, MAX_COUNT, bounded_int
 from app.common.pages import committed_page, roles_required
-from app.extensions import db
 from app.org.models import User
 from app.org.queries import people_within
 from app.org.roles import Role
 
+from .describe import action_words, detail_lines, record_words
+from .models import AuditEvent
 from .operations import audit
 from .queries import AuditSearch, CaseIndex, actions, search
+from .views_names import names_for, readable_cases
 
 blp = Blueprint("audit", __name__, template_folder="templates")
 
 _CASES = "liandong.audit_cases"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One audit row as the page shows it: who by name, the action in words, the record by name, the
+    detail as (field, value) lines."""
+
+    row: AuditEvent
+    who: tuple[str, str]
+    """(display name, user name)."""
+    action: str
+    record: str
+    details: list[tuple[str, str]]
 
 
 def init_app(app: Flask, cases: CaseIndex) -> None:
@@ -70,14 +86,18 @@ def audit_log() -> Any:
     )
     page = max(1, bounded_int(args.get("page"), MAX_COUNT) or 1)
     found = search(current_app.extensions[_CASES], current_user.region_id, terms, page)
-    users = {u.id: u for u in db.session.scalars(sa.select(User).where(
-        User.id.in_({r.user_id for r in found.rows if r.user_id})))} if found.rows else {}
-    known_actions = actions()
+    readable = readable_cases(current_user, found.rows)
+    names = names_for(found.rows, readable)
+    lines = [Line(r, names.people.get(r.user_id or 0, ("—", "")), action_words(r.action),
+                  record_words(r.object_type, r.object_id, names),
+                  detail_lines(r.detail, names, free_text=r.case_id is None or r.case_id in readable))
+             for r in found.rows]
+    known_actions = [(a, action_words(a)) for a in actions()]
     audit(current_user.id, "search", "audit", "-", detail={k: v for k, v in args.items() if v})
 
     def page_url(p: int) -> str:
         values: dict[str, Any] = args.to_dict() | {"page": p}
         return url_for("audit.audit_log", **values)
 
-    return render_template("audit/audit.html", rows=found.rows, more=found.more, page=page, users=users,
+    return render_template("audit/audit.html", lines=lines, more=found.more, page=page,
                            case_numbers=found.case_numbers, actions=known_actions, args=args, page_url=page_url)

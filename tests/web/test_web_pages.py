@@ -200,9 +200,9 @@ def test_audit_page_searches_by_user_case_action_and_date(page: Any, as_user: An
     coordinator = page("coordinator")
     html = coordinator.get(f"/audit?user=police_t01&case={case['case_number']}&action=view"
                            "&from=2026-03-10&to=2026-03-10").get_data(as_text=True)
-    assert "<td>police_t01</td>" in html and f"<td>{case['case_number']}</td>" in html
+    assert '<small class="muted">police_t01</small>' in html and f">{case['case_number']}</td>" in html
     later = coordinator.get("/audit?user=police_t01&from=2026-03-11").get_data(as_text=True)
-    assert "<td>police_t01</td>" not in later
+    assert '<small class="muted">police_t01</small>' not in later
 
 
 def test_notifications_badge_list_and_mark_read(page: Any, as_user: Any) -> None:
