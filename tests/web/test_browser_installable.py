@@ -95,6 +95,7 @@ def test_installable_kept_pages_open_offline_and_sign_out_empties_the_phone(
         live_server: str, browser: Any, clock: Any) -> None:
     clock.at = MONDAY
     task = _duty_task("留守小芳")
+    other = _duty_task("留守小梅")  # never opened: kept by the inbox's "keep these tasks"
     OUT.mkdir(parents=True, exist_ok=True)
     context = _phone(browser)
     page = _sign_in(context, live_server, "director_t01v01")
@@ -131,6 +132,13 @@ def test_installable_kept_pages_open_offline_and_sign_out_empties_the_phone(
                           ".keys()).map(r => new URL(r.url).pathname)")
     assert "/static/css/app.css" in shell and "/offline" in shell and "/static/icons/icon-192.png" in shell
 
+    # "keep these tasks" fetches the listed task pages now (only those the server marks for this user)
+    page.goto(f"{live_server}/inbox")
+    page.click("[data-ld-keep-tasks]")
+    page.wait_for_function("() => /\\d/.test(document.querySelector('[data-ld-keep] [role=status]').textContent)")
+    assert f"/tasks/{other.id}" in page.evaluate(KEPT)[f"ld-pages-{key}"]
+    page.screenshot(path=str(OUT / "inbox-kept-390.png"), full_page=True)
+
     # offline: the kept pages open with the banner; the task's form and the child's summary are there
     context.set_offline(True)
     _offline_goto(page, f"{live_server}/inbox")
@@ -143,6 +151,8 @@ def test_installable_kept_pages_open_offline_and_sign_out_empties_the_phone(
     assert page.locator("#task-form").count() == 1
     assert "留守小芳" in page.content()
     page.screenshot(path=str(OUT / "task-offline-390.png"), full_page=True)
+    _offline_goto(page, f"{live_server}/tasks/{other.id}")  # kept by the button, never opened before
+    assert page.locator("#task-form").count() == 1 and "留守小梅" in page.content()
 
     # a page never kept: the offline page, listing what the phone keeps
     _offline_goto(page, f"{live_server}/cases/{task.case_id}")
@@ -150,7 +160,8 @@ def test_installable_kept_pages_open_offline_and_sign_out_empties_the_phone(
     assert "留守小芳" not in page.inner_text("main h1")
     assert page.locator("body.offline-page").count() == 1
     links = page.eval_on_selector_all("[data-ld-kept-pages] a", "els => els.map(a => new URL(a.href).pathname)")
-    assert links == ["/inbox", f"/tasks/{task.id}"]
+    assert links[0] == "/inbox" and {f"/tasks/{task.id}", f"/tasks/{other.id}"} <= set(links[1:])
+    assert all(re.fullmatch(r"/tasks/\d+", link) for link in links[1:]), links
     page.screenshot(path=str(OUT / "fallback-offline-390.png"), full_page=True)
     _offline_goto(page, f"{live_server}/notifications")
     assert page.locator("body.offline-page").count() == 1

@@ -81,6 +81,35 @@
     }
   }
 
+  // ---- the inbox's "keep these tasks": the worker fetches the listed task pages now ----
+  function keepTasks(box) {
+    var button = box.querySelector("[data-ld-keep-tasks]");
+    var status = box.querySelector("[role=status]");
+    box.hidden = false;
+    button.addEventListener("click", function () {
+      var urls = [];
+      document.querySelectorAll("#inbox-table a.step[href]").forEach(function (a) {
+        if (urls.indexOf(a.href) < 0 && urls.length < 50) { urls.push(a.href); }
+      });
+      button.disabled = true;
+      status.textContent = box.getAttribute("data-msg-working");
+      api.ready.then(function (reg) {
+        if (!reg || !reg.active) { throw new Error("no worker"); }
+        return new Promise(function (done) {
+          var channel = new MessageChannel();
+          channel.port1.onmessage = function (event) { done(event.data || {}); };
+          reg.active.postMessage({ type: "ld:keep", key: key, urls: urls }, [channel.port2]);
+        });
+      }).then(function (answer) {
+        status.textContent = (answer.kept > 0 || navigator.onLine)
+          ? box.getAttribute("data-msg-done").replace("{n}", String(answer.kept || 0))
+          : box.getAttribute("data-msg-failed");
+      }).catch(function () {
+        status.textContent = box.getAttribute("data-msg-failed");
+      }).then(function () { button.disabled = false; });
+    });
+  }
+
   // ---- the offline page: what this phone keeps for the signed-in user ----
   function listKept() {
     var section = document.querySelector("[data-ld-kept-pages]");
@@ -151,6 +180,8 @@
     window.addEventListener("online", banner);
     window.addEventListener("offline", banner);
     listKept();
+    var box = document.querySelector("[data-ld-keep]");
+    if (box && key && "serviceWorker" in navigator && window.MessageChannel) { keepTasks(box); }
   });
 
   // Back to a page restored from the back-forward cache after signing out or as someone else: ask again.

@@ -143,6 +143,27 @@
     plugins: [new workbox.expiration.ExpirationPlugin({ maxEntries: 80, maxAgeSeconds: 30 * 24 * 3600 })]
   }));
 
+  // The inbox's "keep these tasks": fetch each task page of this origin now, one after the other (a phone on
+  // one bar of signal), through the same strategy, so only what the server marks for this user is kept.
+  function keepAll(key, urls, event) {
+    var kept = 0;
+    var chain = Promise.resolve();
+    urls.slice(0, 50).forEach(function (raw) {
+      var url;
+      try { url = new URL(raw, self.location.href); } catch (e) { return; }
+      if (url.origin !== self.location.origin || !/^\/tasks\/\d+$/.test(url.pathname)) { return; }
+      chain = chain.then(function () {
+        var handled = pagesOf(key).handleAll({ event: event, request: new Request(url.href, { credentials: "same-origin" }) });
+        handled[0].catch(function () { /* offline: counted as not kept below */ });
+        return handled[1].then(function () { return caches.open(PAGES + key); })
+          .then(function (c) { return c.match(url.href); })
+          .then(function (hit) { if (hit) { kept += 1; } })
+          .catch(function () { /* this one failed: the others are still tried */ });
+      });
+    });
+    return chain.then(function () { return kept; });
+  }
+
   // ---- messages from the pages (static/js/offline.js) ----
   self.addEventListener("message", function (event) {
     var data = event.data || {};
@@ -157,6 +178,9 @@
           .catch(function () { /* offline meanwhile: kept on the next visit */ });
       });
       event.waitUntil(work.then(reply));
+    } else if (data.type === "ld:keep" && typeof data.key === "string" && Array.isArray(data.urls)) {
+      event.waitUntil(useKey(data.key).then(function () { return keepAll(data.key, data.urls, event); })
+        .then(function (kept) { if (event.ports && event.ports[0]) { event.ports[0].postMessage({ kept: kept }); } }));
     } else if (data.type === "ld:signout") {
       event.waitUntil(signOut().then(reply));
     }
