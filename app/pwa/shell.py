@@ -13,7 +13,7 @@ from pathlib import Path
 from flask import current_app, url_for
 
 SHELL_FILES = (
-    "css/app.css", "js/app.js", "js/drafts.js", "js/offline.js", "vendor/htmx/htmx.min.js",
+    "css/app.css", "js/app.js", "js/drafts.js", "js/offline.js", "js/outbox.js", "vendor/htmx/htmx.min.js",
     "icons/icon.svg", "icons/icon-192.png", "icons/icon-512.png", "icons/maskable-512.png",
     "icons/apple-touch-icon.png", "icons/favicon-32.png",
 )

@@ -21,6 +21,7 @@ from flask_wtf.csrf import generate_csrf
 from app.common.errors import DomainError, Invalid
 from app.common.idempotency import KEY_LENGTH
 from app.common.inputs import bounded_int, bounded_ints
+from app.common.offline import keep_offline
 from app.common.pages import committed_page
 from app.extensions import db
 from app.tasks.conflicts import StaleSubmission, Submission
@@ -91,7 +92,9 @@ def _form_key() -> str | None:
 @login_required
 def outbox() -> Any:
     """What this phone has waiting to be sent: the list is drawn by ``outbox.js`` from the device's own
-    queue (the server never holds it); the page itself carries no child's data."""
+    queue (the server never holds it); the page itself carries no child's data, and the phone keeps it for
+    offline use (what is waiting is most needed where there is no signal)."""
+    keep_offline()
     return render_template("tasks/outbox.html")
 
 

@@ -124,10 +124,12 @@ def test_installable_kept_pages_open_offline_and_sign_out_empties_the_phone(
     key = page.get_attribute("meta[name=ld-user-key]", "content")
     page.goto(f"{live_server}/tasks/{task.id}")
     page.wait_for_selector("#task-form[data-draft-ready='1']")
+    page.goto(f"{live_server}/outbox")  # what waits to be sent: no child's data, kept
     page.goto(f"{live_server}/cases/{task.case_id}")  # the case file: no-store, never kept
+
     page.wait_for_selector("main h1")
     kept = page.evaluate(KEPT)
-    assert kept == {f"ld-pages-{key}": ["/inbox", f"/tasks/{task.id}"]}, kept
+    assert kept == {f"ld-pages-{key}": ["/inbox", "/outbox", f"/tasks/{task.id}"]}, kept
     shell = page.evaluate("async () => (await (await caches.open((await caches.keys()).find(n => n.includes('precache'))))"
                           ".keys()).map(r => new URL(r.url).pathname)")
     assert "/static/css/app.css" in shell and "/offline" in shell and "/static/icons/icon-192.png" in shell
@@ -151,6 +153,8 @@ def test_installable_kept_pages_open_offline_and_sign_out_empties_the_phone(
     assert page.locator("#task-form").count() == 1
     assert "留守小芳" in page.content()
     page.screenshot(path=str(OUT / "task-offline-390.png"), full_page=True)
+    _offline_goto(page, f"{live_server}/outbox")
+    assert page.locator("#outbox-list").count() == 1 and page.is_visible(".offline-banner")
     _offline_goto(page, f"{live_server}/tasks/{other.id}")  # kept by the button, never opened before
     assert page.locator("#task-form").count() == 1 and "留守小梅" in page.content()
 
@@ -160,8 +164,8 @@ def test_installable_kept_pages_open_offline_and_sign_out_empties_the_phone(
     assert "留守小芳" not in page.inner_text("main h1")
     assert page.locator("body.offline-page").count() == 1
     links = page.eval_on_selector_all("[data-ld-kept-pages] a", "els => els.map(a => new URL(a.href).pathname)")
-    assert links[0] == "/inbox" and {f"/tasks/{task.id}", f"/tasks/{other.id}"} <= set(links[1:])
-    assert all(re.fullmatch(r"/tasks/\d+", link) for link in links[1:]), links
+    assert links[:2] == ["/inbox", "/outbox"] and {f"/tasks/{task.id}", f"/tasks/{other.id}"} <= set(links[2:])
+    assert all(re.fullmatch(r"/tasks/\d+", link) for link in links[2:]), links
     page.screenshot(path=str(OUT / "fallback-offline-390.png"), full_page=True)
     _offline_goto(page, f"{live_server}/notifications")
     assert page.locator("body.offline-page").count() == 1

@@ -46,6 +46,7 @@ def test_only_a_workers_own_inbox_and_open_tasks_may_be_kept(page: Any, as_user:
     assert not _kept(police.get(f"/cases/{case['case_id']}"), "police_t01")  # the case file: never
     assert not _kept(police.get("/notifications"), "police_t01")
     assert not _kept(police.get("/reports/new"), "police_t01")  # a one-use idempotency key
+    assert _kept(police.get("/outbox"), "police_t01")  # drawn from the phone's own queue: no child's data
     # a coordinator reads the task and the county's queue at a desk: not kept
     assert not _kept(coordinator.get(f"/tasks/{task.id}"), "coordinator")
     assert not _kept(coordinator.get("/inbox"), "coordinator")
