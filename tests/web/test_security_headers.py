@@ -13,6 +13,7 @@ from pagecheck import inline_script_problems
 from webhelpers import first_open_task, open_case
 
 from app.common.headers import CONTENT_SECURITY_POLICY
+from app.common.offline import OFFLINE_HEADER
 from app.extensions import db
 from app.processes.models import ProcessInstance
 
@@ -41,6 +42,10 @@ def test_policy_is_strict_and_has_no_unsafe_source() -> None:
     for name, value in REQUIRED_DIRECTIVES.items():
         assert directives[name] == value, name
     assert "unsafe" not in CONTENT_SECURITY_POLICY and "*" not in CONTENT_SECURITY_POLICY
+
+
+OFFLINE_PAGES = {"inbox.index", "inbox.task_page", "inbox.outbox"}
+"""The only pages a phone may keep offline (docs/web.md, "Installable app, offline use"); all else no-store."""
 
 
 def test_every_route_answers_with_the_policy_nosniff_and_no_store(app: Flask, page: Any, as_user: Any) -> None:
@@ -74,6 +79,9 @@ def test_every_route_answers_with_the_policy_nosniff_and_no_store(app: Flask, pa
                 assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"], where
                 if rule.endpoint.endswith("static"):
                     assert "no-store" not in resp.headers.get("Cache-Control", ""), where
+                elif OFFLINE_HEADER in resp.headers:  # the pages a phone may keep (app/common/offline.py)
+                    assert rule.endpoint in OFFLINE_PAGES and resp.status_code == 200, where
+                    assert resp.headers["Cache-Control"] == "private, no-cache", where
                 else:
                     assert "no-store" in resp.headers.get("Cache-Control", ""), where
                 resp.close()
