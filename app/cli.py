@@ -209,12 +209,18 @@ def reports_submit(username: str, payload) -> None:  # type: ignore[no-untyped-d
         _fail(exc)
         return
     case, earlier = accepted.case, accepted.possible_duplicate_of
+    if case is None:
+        ids = ", ".join(str(m.child_id) for m in accepted.likely_matches)
+        click.echo(f"held: children on file with this name, birth date and village (ids {ids}); add "
+                   f"\"id\": <one of them> to \"child\", or \"confirm_new_child\": true")
+        return
     if earlier is not None and not accepted.created:
         click.echo(f"held: {case.number} (id {case.id}) has a report by you about this child from "
                    f"{earlier.received_at:%H:%M}; to file a new one anyway add \"confirm_duplicate\": true")
         return
     flag = f" (possible duplicate of {earlier.case.number})" if earlier is not None else ""
-    click.echo(f"{'opened' if accepted.created else 'already received'}: case {case.number} (id {case.id}){flag}")
+    verb = {"added_to_open_case": "added to the open", "replayed": "already received"}.get(accepted.outcome, "opened")
+    click.echo(f"{verb}: case {case.number} (id {case.id}){flag}")
 
 
 @tasks_cli.command("list")

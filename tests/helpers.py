@@ -6,6 +6,7 @@ import itertools
 from typing import Any
 
 _keys = itertools.count(1)
+_children = itertools.count(1)
 
 
 class ApiClient:
@@ -32,14 +33,16 @@ def report_payload(situation: str = "living_alone", village: str = "t01v01", **c
     body = {
         "child": {
             "name": child.pop("name", "李小明"), "sex": "male", "birth_date": "2015-06-01",
-            "id_number": "370000201506010011", "village": village, "tags": ["left_behind"],
+            "id_number": child.pop("id_number", f"3799992015{next(_children):08d}"), "village": village,
+            "tags": ["left_behind"],
             "guardians": [{"name": "李大山", "relation": "father", "phone": "13800000001", "working_away": True}],
             **child,
         },
         "report": {"reporter_type": "school", "reporter_name": "王老师", "situation": situation,
                    "description": "孩子连续三天独自在家。"},
     }
-    # Each call is a new submission, as a well-behaved client names it: without a key, the same reporter
+    # Each call is about another child (an ID number of its own; the same number is the same child, issue 15)
+    # and a new submission, as a well-behaved client names it: without a key, the same reporter
     # reporting the same child again within minutes is held as a possible duplicate (issue 11).
     body["idempotency_key"] = f"test-report-{next(_keys):06d}"
     return body

@@ -317,7 +317,7 @@ def world(as_user: Any) -> World:
 
     _unit_reporter()
     db.session.commit()
-    created = as_user(REPORTER).post("/api/v1/reports", json=report_payload())
+    created = as_user(REPORTER).post("/api/v1/reports", json=report_payload(id_number=ID_FULL))
     assert created.status_code == 201, created.get_json()
     case = db.session.get(Case, created.get_json()["case_id"])
     assert case is not None

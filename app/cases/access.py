@@ -58,7 +58,7 @@ TASK_WORKER_ROLES = (Role.LIAISON, Role.UNIT_HEAD)
 """The roles that work a unit's tasks; a unit member without one (a reporter) works none."""
 HARM_DETAIL_KINDS = {"police", "civil_affairs", "procuratorate", "court", "rescue_center", "welfare_institution"}
 """Department kinds that act on abuse and harm and so read the report's narrative."""
-NARRATIVE_TIMELINE_KINDS = ("task_comment", "report_received", "attachment_added")
+NARRATIVE_TIMELINE_KINDS = ("task_comment", "report_received", "report_added", "attachment_added")
 """Timeline entries whose text is a narrative (a comment's words, the report, a file's name)."""
 
 
@@ -80,20 +80,28 @@ class Attached(Protocol):
 
 BasisProvider = Callable[[User, int], bool]
 """``provider(user, case_id)``: does this fact hold for the user and the case? (a read, no writes)"""
+BasisQuery = Callable[[User], "sa.Select[int]"]
+"""``query(user)``: the same fact as SQL, the ids of every case it holds for (searches and lists page in SQL)."""
 
 _providers: dict[Basis, BasisProvider] = {}
+_queries: dict[Basis, BasisQuery] = {}
 
 
-def register_basis(basis: Basis, provider: BasisProvider) -> None:
+def register_basis(basis: Basis, provider: BasisProvider, query: BasisQuery | None = None) -> None:
     """Called by ``create_app`` (through the providers' packages); registering again replaces the provider.
 
     ``Basis.UNIT``: the user's unit has or had a task on the case (asked only of people who work tasks).
     ``Basis.CONFERENCE``: the user (by unit or by name) is invited to a live conference on the case.
+    ``query`` states the same fact in SQL for ``visible_cases``; without it searches grant nothing on it.
     A basis nobody provided is never granted: a missing basis means no access.
     """
     if basis not in (Basis.UNIT, Basis.CONFERENCE):
         raise ValueError(f"basis {basis} is decided here, not provided")
     _providers[basis] = provider
+    if query is not None:
+        _queries[basis] = query
+    else:
+        _queries.pop(basis, None)
 
 
 def _provided(basis: Basis, user: User, case_id: int) -> bool:
@@ -133,6 +141,40 @@ def access_basis(user: User, case: Case) -> Basis | None:
     reported = db.session.scalar(sa.select(sa.exists().where(
         Report.case_id == case.id, Report.submitted_by_id == user.id)))
     return Basis.REPORTER if reported else None
+
+
+def _jurisdiction(user: User) -> int | None:
+    """The region a coordinator, admin, director or supervisor sees cases in (never above a county)."""
+    if not user.roles & {Role.COUNTY_COORDINATOR, Role.ADMIN, Role.CHILD_DIRECTOR, Role.CHILD_SUPERVISOR}:
+        return None
+    region = user.region
+    return region.id if region is not None and region.level not in ABOVE_COUNTY else None
+
+
+def visible_cases(user: User) -> sa.Select[int]:
+    """The ids of the cases ``user`` may open beyond their number and status (``access_basis`` in SQL, the
+    reporter's basis left out): what a search or list may show. ``tests/cases/test_search.py`` holds it equal
+    to ``access_basis`` for every demo user and case."""
+    parts: list[Any] = []
+    if (region_id := _jurisdiction(user)) is not None:
+        parts.append(Case.region_id.in_(regions_within(region_id, "within_cases")))
+    if works_tasks(user) and (unit := _queries.get(Basis.UNIT)) is not None:
+        parts.append(Case.id.in_(unit(user)))
+    if (conference := _queries.get(Basis.CONFERENCE)) is not None:
+        parts.append(Case.id.in_(conference(user)))
+    return sa.select(Case.id).where(sa.or_(*parts) if parts else sa.false())
+
+
+def visible_children(user: User, cases: sa.Select[int] | None = None) -> Any:
+    """A SQL condition on ``Child``: the children ``user`` may find (``knows_child`` in SQL): in their
+    jurisdiction, or with a case they may open (``cases``: ``visible_cases(user)`` if the caller has it, so one
+    statement holds it once)."""
+    cases = visible_cases(user) if cases is None else cases
+    parts: list[Any] = [Child.id.in_(sa.select(Case.child_id).where(Case.id.in_(cases),
+                                                                     Case.child_id.is_not(None)))]
+    if (region_id := _jurisdiction(user)) is not None:
+        parts.append(Child.village_id.in_(regions_within(region_id, "within_children")))
+    return sa.or_(*parts)
 
 
 def knows_child(user: User, child: Child) -> bool:
@@ -270,9 +312,10 @@ def require_task(user: User, task: Step) -> CaseAccess:
     return access
 
 
-def regions_within(region_id: int) -> sa.Select[int]:
-    """A region and every region below it, as a recursive SELECT of ids."""
-    tree = sa.select(Region.id).where(Region.id == region_id).cte("within", recursive=True)
+def regions_within(region_id: int, name: str = "within") -> sa.Select[int]:
+    """A region and every region below it, as a recursive SELECT of ids (``name``: the CTE's, unique within
+    one statement)."""
+    tree = sa.select(Region.id).where(Region.id == region_id).cte(name, recursive=True)
     below = sa.select(Region.id).join(tree, Region.parent_id == tree.c.id)
     return sa.select(tree.union_all(below).c.id)
 

@@ -7,10 +7,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
+from sqlalchemy.orm import joinedload
 
 from app.audit.operations import audit
 from app.common.clock import now
-from app.common.endpoints import ApiBlueprint, current_api_user
+from app.common.endpoints import ApiBlueprint, SelectPage, current_api_user
 from app.extensions import db
 from app.processes.queries import instances_of_case
 from app.tasks.models import Task
@@ -18,9 +20,21 @@ from app.tasks.queries import open_tasks_of_case
 from app.tasks.timers import incident_view, incidents_for
 
 from .access import Basis, CaseAccess, require_case
+from .models import Case
+from .my_reports import my_reports_query, stage_rows
 from .operations import file_report
 from .queries import child_view, timeline
-from .schemas import CaseOut, ReportAccepted, ReportIn
+from .schemas import (
+    CaseOut,
+    CasePage,
+    CaseSearchArgs,
+    ChildPage,
+    MyReportPage,
+    ReportAccepted,
+    ReportIn,
+    SearchArgs,
+)
+from .search import Terms, child_rows, find_cases, find_children
 
 blp = ApiBlueprint("cases", __name__, url_prefix="/api/v1", description="Reports and cases")
 
@@ -38,6 +52,61 @@ class Reports(MethodView):
         """Accept a mandatory report or hotline call: opens a case and starts the four-in-one process."""
         accepted = file_report(payload, current_api_user())
         return accepted, (201 if accepted.created else 200)
+
+
+@blp.route("/children")
+class Children(MethodView):
+    @blp.endpoint()
+    @blp.arguments(SearchArgs, location="query")
+    @blp.response(200, ChildPage)
+    @blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
+        """Find a child among those you may see (your jurisdiction, or a case you may open); audited with the
+        terms asked. ID numbers are masked and the `hiv` tag hidden (and not searchable) unless your role
+        needs them. Merged files are left out (their reports are on the kept file)."""
+        user = current_api_user()
+        terms = Terms(**args)
+        audit(user.id, "search", "child", None, detail={"terms": terms.given()})
+        stmt = find_children(user, terms)
+        pagination_parameters.item_count = _count(stmt)
+        page = list(db.session.scalars(stmt.offset(pagination_parameters.first_item)
+                                       .limit(pagination_parameters.page_size)))
+        return {"items": child_rows(user, page)}
+
+
+@blp.route("/cases")
+class Cases(MethodView):
+    @blp.endpoint()
+    @blp.arguments(CaseSearchArgs, location="query")
+    @blp.response(200, CasePage)
+    @blp.paginate(SelectPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Cases you may open (beyond a reporter's number and status: that is `GET /me/reports`), newest first,
+        filtered by the child's terms and the case's number, status and kind; audited with the terms asked."""
+        user = current_api_user()
+        terms = Terms(**args)
+        audit(user.id, "search", "case", None, detail={"terms": terms.given()})
+        return find_cases(user, terms).options(joinedload(Case.region))
+
+
+@blp.route("/me/reports")
+class MyReports(MethodView):
+    @blp.endpoint(writes=False)
+    @blp.response(200, MyReportPage)
+    @blp.paginate()
+    def get(self, pagination_parameters: PaginationParameters) -> Any:
+        """The reports you filed, newest first: each case's number, status and the date each stage was
+        reached (reported, accepted, police handled, assessed, help decided, closed), and nothing more."""
+        user = current_api_user()
+        stmt = my_reports_query(user)
+        pagination_parameters.item_count = _count(stmt)
+        page = list(db.session.scalars(stmt.offset(pagination_parameters.first_item)
+                                       .limit(pagination_parameters.page_size)))
+        return {"items": stage_rows(page)}
+
+
+def _count(stmt: sa.Select[Any]) -> int:
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0)
 
 
 @blp.route("/cases/<int:case_id>")

@@ -7,11 +7,14 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.common.types import JSONType, UTCDateTime
 from app.extensions import Model
+from app.org.kinds import RegionLevel
 from app.org.models import Region, Unit, User
+
+from .identity import normalise_id_number, phone_digits
 
 
 class Situation(StrEnum):
@@ -52,22 +55,53 @@ class ChildTag(StrEnum):
 
 
 class Child(Model):
+    """One child, one file (一人一档): every report, case and visit about the child hangs off this row.
+
+    ``id_number_norm`` and ``county_id`` are kept by the model itself (``app.cases.matching``), so every
+    way a child is made (intake, programme enrolment, an import) obeys the one-file-per-ID rule: the unique
+    index makes a second child with the same ID number in the same county impossible, even for two
+    reports sent at the same instant.
+    """
+
     __tablename__ = "child"
+    __table_args__ = (
+        sa.UniqueConstraint("county_id", "id_number_norm", name="uq_child_county_id_number"),
+        sa.Index("ix_child_village_birth", "village_id", "birth_date"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(100))
+    name: Mapped[str] = mapped_column(sa.String(100), index=True)
     sex: Mapped[str] = mapped_column(sa.String(10))
     birth_date: Mapped[date | None] = mapped_column(sa.Date)
     id_number: Mapped[str | None] = mapped_column(sa.String(32))
-    """Resident ID number: sensitive, shown only to roles that need it."""
+    """Resident ID number as written: sensitive, shown only to roles that need it."""
+    id_number_norm: Mapped[str | None] = mapped_column(sa.String(32))
+    """``matching.normalise_id_number(id_number)``: half-width, no spaces, upper-case X, 15 digits widened
+    to 18. Set whenever ``id_number`` is; what duplicates and searches compare."""
+    county_id: Mapped[int | None] = mapped_column(sa.ForeignKey("region.id"), index=True)
+    """The county of ``village``: the scope of the one-file-per-ID rule (several counties share a deployment)."""
     village_id: Mapped[int] = mapped_column(sa.ForeignKey("region.id"), index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("child.id"))
+    """Set while this file is merged into another (``ChildMerge``): searches skip it, a report naming its
+    ID number goes to the kept file."""
     address: Mapped[str] = mapped_column(sa.String(300), default="")
     tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    village: Mapped[Region] = relationship()
+    village: Mapped[Region] = relationship(foreign_keys=[village_id])
     guardians: Mapped[list[Guardian]] = relationship(back_populates="child", cascade="all, delete-orphan",
                                                      order_by="Guardian.id")
+
+    @validates("id_number")
+    def _keep_id_number_norm(self, _key: str, value: str | None) -> str | None:
+        self.id_number_norm = normalise_id_number(value)
+        return value
+
+    @validates("village")
+    def _keep_county(self, _key: str, village: Region | None) -> Region | None:
+        county = next((r for r in village.ancestry() if r.level == RegionLevel.COUNTY), None) if village else None
+        self.county_id = county.id if county is not None else None
+        return village
 
     def age_on(self, day: date) -> int | None:
         if self.birth_date is None:
@@ -84,10 +118,17 @@ class Guardian(Model):
     name: Mapped[str] = mapped_column(sa.String(100))
     relation: Mapped[str] = mapped_column(sa.String(40))
     phone: Mapped[str] = mapped_column(sa.String(40), default="")
+    phone_digits: Mapped[str] = mapped_column(sa.String(40), default="", server_default="", index=True)
+    """``phone`` with only its digits (kept by the model): what a search by phone compares."""
     working_away: Mapped[bool] = mapped_column(default=False)
     lives_with_child: Mapped[bool] = mapped_column(default=False)
 
     child: Mapped[Child] = relationship(back_populates="guardians")
+
+    @validates("phone")
+    def _keep_phone_digits(self, _key: str, value: str | None) -> str | None:
+        self.phone_digits = phone_digits(value)
+        return value
 
 
 class Case(Model):
@@ -168,3 +209,24 @@ class TimelineEntry(Model):
 
     actor: Mapped[User | None] = relationship()
     unit: Mapped[Unit | None] = relationship()
+
+
+class ChildMerge(Model):
+    """A coordinator merged one child's file into another's: what moved, so an unmerge restores exactly it."""
+
+    __tablename__ = "child_merge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kept_id: Mapped[int] = mapped_column(sa.ForeignKey("child.id"), index=True)
+    merged_id: Mapped[int] = mapped_column(sa.ForeignKey("child.id"), index=True)
+    case_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    """The merged child's case files moved to the kept child (with their reports, tasks and visits)."""
+    reason: Mapped[str] = mapped_column(sa.String(500), default="")
+    merged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    """None: the migration that brought in the one-file-per-ID rule merged files sharing an ID number."""
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    undone_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    kept: Mapped[Child] = relationship(foreign_keys=[kept_id])
+    merged: Mapped[Child] = relationship(foreign_keys=[merged_id])

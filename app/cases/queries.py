@@ -6,6 +6,8 @@ The case as a whole (its tasks, timers and instances too) is put together by the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,8 +16,8 @@ from app.common.inputs import bounded_int
 from app.extensions import db
 from app.org.models import User
 
-from .access import Basis, mask, regions_within, require_case, sees_sensitive
-from .models import Case, ChildTag, TimelineEntry
+from .access import Basis, knows_child, mask, mask_name, regions_within, require_case, sees_sensitive
+from .models import Case, Child, ChildTag, TimelineEntry
 
 HIDDEN_TAGS_UNLESS_SENSITIVE = {ChildTag.HIV.value}
 
@@ -50,6 +52,40 @@ def child_view(case: Case, user: User) -> dict[str, Any] | None:
             for g in child.guardians
         ],
     }
+
+
+@dataclass(frozen=True)
+class LikelyMatch:
+    """A child on file that may be the one being reported, as the person filing may see it.
+
+    Someone who may see the child (``knows_child``) reads the name and open case number; anyone else
+    (a teacher filing) reads only enough to recognise the child they described: the name masked, the
+    birth date and village they typed, the ID number masked, the guardians' relations with masked names.
+    """
+
+    child_id: int
+    name: str
+    birth_date: date | None
+    village: str
+    township: str
+    id_number: str | None
+    guardians: list[str]
+    has_open_case: bool
+    open_case_number: str | None
+
+
+def likely_view(child: Child, user: User | None) -> LikelyMatch:
+    known = user is None or knows_child(user, child)
+    open_case = db.session.scalar(sa.select(Case.number).where(
+        Case.child_id == child.id, Case.kind == "protection", Case.status == "open").limit(1))
+    village = child.village
+    sensitive = known and user is not None and sees_sensitive(user)
+    return LikelyMatch(
+        child_id=child.id, name=child.name if known else mask_name(child.name), birth_date=child.birth_date,
+        village=village.name, township=village.parent.name if village.parent else "",
+        id_number=child.id_number if sensitive else mask(child.id_number, 3),
+        guardians=[f"{g.relation}: {g.name if known else mask_name(g.name)}" for g in child.guardians],
+        has_open_case=open_case is not None, open_case_number=open_case if known else None)
 
 
 class CasesForAudit:

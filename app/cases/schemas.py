@@ -21,7 +21,9 @@ class GuardianIn(Schema):
 
 
 class ChildIn(Schema):
-    id = Id(metadata={"description": "an existing child's id; the other fields are then ignored"})
+    id = Id(metadata={"description": "an existing child's id (one you may see, or one of the "
+                                     "`likely_matches` of the child you describe); the other fields are then "
+                                     "ignored"})
     name = fields.String(validate=validate.Length(min=1, max=100))
     sex = fields.String(validate=validate.OneOf(["male", "female"]))
     birth_date = Day()
@@ -58,6 +60,10 @@ class ReportIn(Schema):
     confirm_duplicate = fields.Boolean(load_default=False, metadata={
         "description": "file the report although the same person reported the same child minutes ago "
                        "(a report without a key is otherwise held and answered with `possible_duplicate_of`)"})
+    confirm_new_child = fields.Boolean(load_default=False, metadata={
+        "description": "the child described is none of the `likely_matches` answered before: file a new "
+                       "child (without it, a child on file with the same name, birth date and village "
+                       "holds the report and comes back as a likely match)"})
 
 
 class DuplicateOut(Schema):
@@ -69,14 +75,39 @@ class DuplicateOut(Schema):
     received_at = fields.DateTime()
 
 
+class LikelyMatchOut(Schema):
+    """A child on file with the name, birth date and village given (``queries.LikelyMatch``)."""
+
+    child_id = fields.Integer(metadata={"description": "send it as `child.id` to file the report about this child"})
+    name = fields.String(metadata={"description": "masked unless you may see the child"})
+    birth_date = fields.Date(allow_none=True)
+    village = fields.String()
+    township = fields.String()
+    id_number = fields.String(allow_none=True, metadata={"description": "masked unless your role needs it"})
+    guardians = fields.List(fields.String(), metadata={"description": "relation: name (masked unless you may "
+                                                                       "see the child)"})
+    has_open_case = fields.Boolean(metadata={"description": "a report about this child joins its open case"})
+    open_case_number = fields.String(allow_none=True, metadata={"description": "only if you may see the child"})
+
+
 class ReportAccepted(Schema):
     """What filing did (``operations.Accepted`` dumped as it is)."""
 
-    case_id = fields.Integer(attribute="case.id")
-    case_number = fields.String(attribute="case.number")
+    case_id = fields.Integer(allow_none=True)
+    case_number = fields.String(allow_none=True)
     created = fields.Boolean(metadata={"description": "false: nothing new was filed; the case is the first "
-                                                      "result of this key, or the possible duplicate"})
-    status = fields.String(attribute="case.status")
+                                                      "result of this key, or the possible duplicate, or none "
+                                                      "(likely matches to choose from)"})
+    outcome = fields.String(metadata={"description": "new_case (a new child), new_case_known_child (a child on "
+                                                     "file with no open case: a new case on the same file), "
+                                                     "added_to_open_case (the child's open case took the report; "
+                                                     "its units are told), held_possible_duplicate, "
+                                                     "held_likely_matches, replayed"})
+    report_id = fields.Integer(allow_none=True)
+    status = fields.String(allow_none=True)
+    likely_matches = fields.List(fields.Nested(LikelyMatchOut), metadata={
+        "description": "held (200, nothing filed): children on file with this name, birth date and village; "
+                       "send the report again with `child.id` of one of them, or with `confirm_new_child`"})
     possible_duplicate_of = fields.Nested(DuplicateOut, allow_none=True, metadata={
         "description": "a report the same person filed in the last minutes about the same child (setting "
                        "LIANDONG_DUPLICATE_REPORT_MINUTES, default 10). Without `confirm_duplicate` nothing "
@@ -183,3 +214,101 @@ class CaseOut(Schema):
     instances = fields.List(fields.Nested(InstanceOut))
     timeline = fields.List(fields.Nested(TimelineOut))
     access = fields.String(metadata={"description": "why you may see this case: county, jurisdiction, unit, reporter"})
+
+
+class SearchArgs(Schema):
+    """Find children or cases (every term optional; all given must hold). Only what you may open is found."""
+
+    q = fields.String(load_default="", validate=validate.Length(max=100), metadata={
+        "description": "one box: a part of the name, an ID number, a case number, a guardian's phone or a "
+                       "part of the village's name"})
+    name = fields.String(load_default="", validate=validate.Length(max=100),
+                         metadata={"description": "a part of the child's name"})
+    id_number = fields.String(load_default="", validate=validate.Length(max=32),
+                              metadata={"description": "the whole ID number (spaces and full-width digits allowed)"})
+    case_number = fields.String(load_default="", validate=validate.Length(max=32))
+    village = fields.String(load_default="", validate=validate.Length(max=100),
+                            metadata={"description": "village code, or a part of its name"})
+    guardian_phone = fields.String(load_default="", validate=validate.Length(max=40))
+    tag = fields.String(load_default="", validate=validate.OneOf([""] + [t.value for t in ChildTag]))
+
+
+class CaseSearchArgs(SearchArgs):
+    status = fields.String(load_default="", validate=validate.OneOf(["", "open", "closed"]))
+    kind = fields.String(load_default="", validate=validate.OneOf(["", "protection", "care", "work"]))
+
+
+class CaseRefOut(Schema):
+    id = fields.Integer()
+    number = fields.String(allow_none=True)
+    kind = fields.String()
+    status = fields.String()
+    opened_at = fields.DateTime()
+
+
+class ChildFoundOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    sex = fields.String()
+    birth_date = fields.Date(allow_none=True)
+    id_number = fields.String(allow_none=True, metadata={"description": "masked unless your role needs it"})
+    village = fields.String()
+    township = fields.String()
+    tags = fields.List(fields.String())
+    cases = fields.List(fields.Nested(CaseRefOut), metadata={"description": "the child's cases you may open"})
+
+
+class ChildPage(Schema):
+    items = fields.List(fields.Nested(ChildFoundOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class CaseFoundOut(Schema):
+    id = fields.Integer()
+    number = fields.String(allow_none=True)
+    kind = fields.String()
+    status = fields.String()
+    situation = fields.String()
+    subject = fields.String(metadata={"description": "the child's name, or a work file's title"})
+    village = fields.String(attribute="region.name")
+    grade = fields.String(allow_none=True)
+    opened_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class CasePage(Schema):
+    items = fields.List(fields.Nested(CaseFoundOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class StagesOut(Schema):
+    reported = fields.DateTime()
+    accepted = fields.DateTime(allow_none=True, metadata={"description": "the police accepted and dispatched"})
+    police_handled = fields.DateTime(allow_none=True, metadata={"description": "the police disposition, reported "
+                                                                              "to the township"})
+    assessed = fields.DateTime(allow_none=True, metadata={"description": "the township's graded assessment"})
+    help_decided = fields.DateTime(allow_none=True, metadata={"description": "a help plan was made"})
+    closed = fields.DateTime(allow_none=True)
+
+
+class MyReportOut(Schema):
+    """One report you filed and how far its case has come (``my_reports.MyReport``): nothing else."""
+
+    report_id = fields.Integer()
+    situation = fields.String(metadata={"description": "what you reported"})
+    reported_at = fields.DateTime()
+    case_id = fields.Integer()
+    case_number = fields.String(allow_none=True)
+    status = fields.String()
+    stages = fields.Nested(StagesOut, metadata={"description": "when each stage was reached; null: not yet"})
+
+
+class MyReportPage(Schema):
+    items = fields.List(fields.Nested(MyReportOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()

@@ -32,6 +32,10 @@ def timeline_text(entry: Any) -> str:
     if kind == "report_received" and detail.get("situation"):
         return gettext("From %(reporter)s: %(situation)s", reporter=label("reporter_type", detail.get("reporter_type")),
                        situation=label("situation", detail["situation"]))
+    if kind == "report_added" and detail.get("situation"):
+        return gettext("Another report, from %(reporter)s: %(situation)s",
+                       reporter=label("reporter_type", detail.get("reporter_type")),
+                       situation=label("situation", detail["situation"]))
     if kind == "case_closed" and detail.get("end_name"):
         return gettext("Ended: %(end)s", end=detail["end_name"])
     if not task:

@@ -33,11 +33,13 @@ from app.tasks.form_render import step_values
 from app.tasks.models import Comment, Task, TaskState, Timer
 from app.tasks.timers import incidents_for
 
-from .access import Basis, require_case
+from .access import Basis, require_case, sees_sensitive
 from .models import TimelineEntry
+from .my_reports import STAGES, my_reports_query, stage_rows
 from .operations import file_report
 from .queries import child_view, get_case_for, timeline
-from .schemas import ReportIn
+from .schemas import ReportIn, SearchArgs
+from .search import Terms, child_rows, find_children
 
 blp = Blueprint("workspace", __name__, template_folder="templates")
 
@@ -128,6 +130,46 @@ def diagram(case_id: int, instance_id: int) -> Any:
     return file_download(files[name], name)
 
 
+SEARCH_PAGE_SIZE = 25
+
+
+@blp.get("/search")
+@login_required
+@committed_page
+def search() -> Any:
+    """The header's search box: children (and their cases) the user may open; every search audited."""
+    try:
+        args = SearchArgs().load({k: v for k, v in request.args.items() if k in SearchArgs().fields})
+    except ValidationError as exc:
+        return render_template("cases/search.html", terms={}, asked={}, rows=[], total=0, page=1, pages=1,
+                               errors=_flatten(exc.messages), sees_sensitive=sees_sensitive(current_user)), 422
+    terms = Terms(**args)
+    page = max(1, min(bounded_int(request.args.get("page", "1"), 10_000) or 1, 10_000))
+    rows: list[dict[str, Any]] = []
+    total = 0
+    if terms.given():
+        audit(current_user.id, "search", "child", None, detail={"terms": terms.given(), "page": "search"})
+        stmt = find_children(current_user, terms)
+        total = int(db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+        found = list(db.session.scalars(stmt.offset((page - 1) * SEARCH_PAGE_SIZE).limit(SEARCH_PAGE_SIZE)))
+        rows = child_rows(current_user, found)
+    return render_template("cases/search.html", terms=args, asked=terms.given(), rows=rows, total=total,
+                           page=page, pages=max(1, -(-total // SEARCH_PAGE_SIZE)), errors={},
+                           sees_sensitive=sees_sensitive(current_user))
+
+
+@blp.get("/reports/mine")
+@login_required
+def my_reports() -> Any:
+    """A reporter follows their reports: case number, status and each stage's date (``my_reports``)."""
+    page = max(1, min(bounded_int(request.args.get("page", "1"), 10_000) or 1, 10_000))
+    stmt = my_reports_query(current_user)
+    total = int(db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+    rows = stage_rows(list(db.session.scalars(stmt.offset((page - 1) * SEARCH_PAGE_SIZE).limit(SEARCH_PAGE_SIZE))))
+    return render_template("cases/my_reports.html", rows=rows, stages=("reported",) + tuple(s for s, _ in STAGES)
+                           + ("closed",), total=total, page=page, pages=max(1, -(-total // SEARCH_PAGE_SIZE)), at=now())
+
+
 def _villages() -> list[tuple[str, list[Region]]]:
     townships = db.session.scalars(sa.select(Region).where(Region.level == RegionLevel.TOWNSHIP)
                                    .order_by(Region.code))
@@ -164,6 +206,11 @@ def _report_body(form: Any) -> dict[str, Any]:
         body["idempotency_key"] = form["idempotency_key"]
     if form.get("confirm_duplicate") == "1":
         body["confirm_duplicate"] = True
+    picked = form.get("match", "")
+    if picked == "new":
+        body["confirm_new_child"] = True
+    elif (child_id := bounded_int(picked)) is not None:
+        child["id"] = child_id  # one of the likely matches shown (checked again by the intake)
     return body
 
 
@@ -197,13 +244,21 @@ def new_report() -> Any:
         return render_template("cases/report_form.html", form=request.form, errors=errors, villages=_villages(),
                                idempotency_key=key or uuid.uuid4().hex), 422
     case, earlier = accepted.case, accepted.possible_duplicate_of
+    if case is None:
+        # Held, nothing filed: children on file look like this one; the person filing picks one or says new.
+        return render_template("cases/report_form.html", form=request.form, errors={}, villages=_villages(),
+                               idempotency_key=request.form.get("idempotency_key") or uuid.uuid4().hex,
+                               likely=accepted.likely_matches), 409
     if earlier is not None and not accepted.created:
         # Held, nothing filed (409 rolls the request back): the same person reported this child minutes ago.
         return render_template("cases/report_form.html", form=request.form, errors={}, villages=_villages(),
                                idempotency_key=request.form.get("idempotency_key") or uuid.uuid4().hex,
                                duplicate=earlier,
                                duplicate_minutes=int((now() - earlier.received_at).total_seconds() // 60)), 409
-    if accepted.created:
+    if accepted.outcome == "added_to_open_case":
+        flash(gettext("Report received and added to this child's open case %(number)s; its units are told.",
+                      number=case.number), "success")
+    elif accepted.created:
         flash(gettext("Report received. Case number: %(number)s", number=case.number), "success")
         if earlier is not None:
             flash(gettext("Filed as a new report; marked as a possible duplicate of case %(number)s.",

@@ -28,6 +28,14 @@ entry and audit row are added and flushed. The workflow starts the case's proces
 ``Conflict`` (process not deployed) refuses the report.
 """
 
+report_added = _events.signal("report-added")
+"""A report about a child whose protection case is open was added to that case (no new case, no new process).
+
+Sender: the open ``Case``; ``report=`` the new ``Report``, ``actor=`` the filer (``User`` or None). Sent by
+``cases.operations.file_report`` after the report, its ``report_added`` timeline entry and audit row are
+added and flushed. The tasks package tells the units working the case.
+"""
+
 instance_saved = _events.signal("instance-saved")
 """A workflow command put the engine's new state on an instance row (start, complete, timers).
 

@@ -35,6 +35,8 @@ LABELS: dict[str, dict[str, Any]] = {
     "help_tier": {"caring": _l("Caring help"), "loving": _l("Loving help"), "protective": _l("Protective help")},
     "sex": {"male": _l("Male"), "female": _l("Female")},
     "case_status": {"open": _l("Open"), "closed": _l("Closed")},
+    "report_stage": {"reported": _l("Reported"), "accepted": _l("Accepted"), "police_handled": _l("Police handled"),
+                     "assessed": _l("Assessed"), "help_decided": _l("Help decided"), "closed": _l("Closed")},
     "task_state": {"open": _l("Open"), "completed": _l("Completed"), "cancelled": _l("Cancelled")},
     "instance_status": {"running": _l("Running"), "completed": _l("Completed"), "failed": _l("Failed")},
     "role": {
@@ -44,7 +46,8 @@ LABELS: dict[str, dict[str, Any]] = {
         "regional_supervisor": _l("City or province supervisor"),
     },
     "timeline": {
-        "report_received": _l("Report received"), "process_started": _l("Process started"),
+        "report_received": _l("Report received"), "report_added": _l("Report added to the open case"),
+        "process_started": _l("Process started"),
         "task_created": _l("Task created"), "task_unrouted": _l("Task without a unit"),
         "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task released"),
         "task_reassigned": _l("Task reassigned"), "task_completed": _l("Task completed"),

@@ -42,6 +42,20 @@ def invited_to_case(user: User, case_id: int) -> bool:
         ConferenceAttendee.conference_id == Conference.id, ConferenceAttendee.user_id == user.id, live))))
 
 
+def cases_invited_to(user: User) -> sa.Select[int]:
+    """``invited_to_case`` in SQL: the ids of the cases with a live conference the user (or their unit) is
+    invited to."""
+    live = Conference.status != ConferenceStatus.CANCELLED
+    by_name = sa.select(Conference.case_id).join(ConferenceAttendee,
+                                                 ConferenceAttendee.conference_id == Conference.id) \
+        .where(live, ConferenceAttendee.user_id == user.id)
+    if user.unit_id is None or not user.has_role(Role.LIAISON, Role.UNIT_HEAD):
+        return by_name
+    by_unit = sa.select(Conference.case_id).join(ConferenceUnit, ConferenceUnit.conference_id == Conference.id) \
+        .where(live, ConferenceUnit.unit_id == user.unit_id)
+    return sa.select(sa.union(by_name, by_unit).subquery().c[0])
+
+
 def conference_team_users(case_id: int) -> list[User]:
     """Everyone on the case's conference team: liaisons and heads of participating units and named attendees.
 

@@ -7,9 +7,11 @@ from functools import partial
 
 from app.cases.access import Basis, register_basis
 
-from .queries import unit_had_task
+from .queries import cases_of_unit, unit_had_task
 
 
 def connect(*, steps_without_basis: Collection[str] = ()) -> None:
     """Called once by ``create_app``; registering again replaces the provider."""
-    register_basis(Basis.UNIT, partial(unit_had_task, except_steps=frozenset(steps_without_basis)))
+    except_steps = frozenset(steps_without_basis)
+    register_basis(Basis.UNIT, partial(unit_had_task, except_steps=except_steps),
+                   partial(cases_of_unit, except_steps=except_steps))

@@ -84,6 +84,11 @@ def task_scope(user: User, unit_id: int | None = None) -> sa.ColumnElement[bool]
     return sa.false()
 
 
+def cases_of_unit(user: User, *, except_steps: Collection[str] = ()) -> sa.Select[int]:
+    """``unit_had_task`` in SQL: the ids of the cases the user's unit has or had a task on."""
+    return sa.select(Task.case_id).where(Task.unit_id == user.unit_id, Task.bpmn_id.not_in(list(except_steps)))
+
+
 def unit_had_task(user: User, case_id: int, *, except_steps: Collection[str] = ()) -> bool:
     """The ``unit`` basis (``cases.access``): the user's unit has or had a task on the case.
 

@@ -27,6 +27,7 @@ def _cases() -> int:
 
 
 def _keyless(**child: Any) -> dict[str, Any]:
+    child.setdefault("id_number", "370000201506010011")
     body = report_payload("domestic_violence", **child)
     del body["idempotency_key"]
     return body
@@ -89,13 +90,15 @@ def test_a_keyless_repeat_of_a_recent_report_is_held_and_points_to_the_first(as_
     confirmed = api.post("/api/v1/reports", json=_keyless() | {"confirm_duplicate": True})
     assert confirmed.status_code == 201
     flagged = confirmed.get_json()
-    assert flagged["created"] and flagged["case_id"] != first.get_json()["case_id"]
+    # one file per child (issue 15): the confirmed report joins the child's open case, flagged
+    assert flagged["created"] and flagged["outcome"] == "added_to_open_case"
+    assert flagged["case_id"] == first.get_json()["case_id"]
     assert flagged["possible_duplicate_of"]["case_id"] == first.get_json()["case_id"]
-    assert _cases() == 2
-    report = db.session.scalar(sa.select(Report).where(Report.case_id == flagged["case_id"]))
-    assert report.duplicate_of_case_id == first.get_json()["case_id"]
+    assert _cases() == 1
+    report = db.session.get(Report, flagged["report_id"])
+    assert report.case_id == report.duplicate_of_case_id == first.get_json()["case_id"]
     entry = db.session.scalar(sa.select(TimelineEntry).where(TimelineEntry.case_id == flagged["case_id"],
-                                                             TimelineEntry.kind == "report_received"))
+                                                             TimelineEntry.kind == "report_added"))
     assert entry.detail["possible_duplicate_of"] == first.get_json()["case_number"]
 
 
@@ -108,12 +111,15 @@ def test_what_counts_as_the_same_child_reporter_and_minutes(as_user: Any, clock:
     # another child, another reporter: filed
     assert school.post("/api/v1/reports", json=_keyless(name="王小红", id_number="370000201601010022")) \
         .status_code == 201
-    assert as_user("hotline_12355").post("/api/v1/reports", json=_keyless()).status_code == 201
-    # past the window (10 minutes by default): filed
+    # another reporter: filed, into the child's open case (the same ID number is the same child, issue 15)
+    hotline = as_user("hotline_12355").post("/api/v1/reports", json=_keyless())
+    assert hotline.status_code == 201 and hotline.get_json()["outcome"] == "added_to_open_case"
+    # past the window (10 minutes by default): filed, into the same case
     clock.at += timedelta(minutes=11)
     late = school.post("/api/v1/reports", json=_keyless())
     assert late.status_code == 201 and late.get_json()["possible_duplicate_of"] is None
-    assert _cases() == 4
+    assert late.get_json()["case_id"] == hotline.get_json()["case_id"]
+    assert _cases() == 2
 
 
 @pytest.mark.postgres
@@ -154,7 +160,9 @@ def test_the_report_page_shows_a_possible_duplicate_and_files_it_only_when_confi
     assert _cases() == 1
     filed = desk.post("/reports/new", again | {"confirm_duplicate": "1"})  # the same form, confirmed
     assert filed.status_code == 302
-    assert _cases() == 2
+    # one file per child (issue 15): the confirmed report joins the child's open case, flagged
+    assert _cases() == 1
+    assert db.session.scalar(sa.select(sa.func.count(Report.id)).where(Report.duplicate_of_case_id.is_not(None))) == 1
 
 
 def test_a_filed_form_sent_again_files_once_and_a_changed_one_is_explained(page: Any) -> None:
