@@ -134,6 +134,11 @@ PAGES = [
         COORD: see(*FULL, TRIAGE_TEXT, ID_FULL), DIRECTOR: see(*FULL, TRIAGE_TEXT, ID_FULL),
         ADMIN: see(*FULL, TRIAGE_TEXT, hides=(ID_FULL,))})
       for url in ("/children/{child}/record", "/children/{child}/record.pdf")),
+    # finding a child (issue 15): only those with a basis on the child find it, the ID number masked as on its file
+    Row("GET", "/search?village=t01v01", {
+        **each((POLICE, HEAD, EDU, INVITED, ADMIN), see(NAME, NUMBER, hides=(ID_FULL,))),
+        **each((COORD, DIRECTOR), see(NAME, NUMBER, ID_FULL))}, default=LIST_NOTHING),
+    Row("GET", "/reports/mine", {REPORTER: see(NUMBER, hides=PRIVATE)}, default=LIST_NOTHING),
     Row("GET", "/cases/{case}/instances/{instance}/diagram.bpmn",
         {REPORTER: GONE, **each((POLICE, HEAD, EDU, INVITED, COORD, ADMIN, DIRECTOR), see(hides=PRIVATE))}),
     Row("GET", "/attachments/{police_file}", each((POLICE, HEAD, COORD, ADMIN, DIRECTOR), Expect(200))),
@@ -194,6 +199,12 @@ API = [Row(r.method, r.url, r.expect, r.default, r.body, api=True) for r in [
         HEAD: see(NAME, NARRATIVE, TRIAGE_TEXT, COMMENT), EDU: see(NAME, hides=NOT_HARM),
         INVITED: see(NAME, hides=NOT_HARM), COORD: see(NAME, NARRATIVE, TRIAGE_TEXT, COMMENT, ID_FULL),
         DIRECTOR: see(NAME, NARRATIVE, TRIAGE_TEXT, ID_FULL), ADMIN: see(NAME, NARRATIVE, hides=(ID_FULL,))}),
+    Row("GET", "/api/v1/children?village=t01v01", {
+        **each((POLICE, HEAD, EDU, INVITED, ADMIN), see(NAME, NUMBER, hides=(ID_FULL,))),
+        **each((COORD, DIRECTOR), see(NAME, NUMBER, ID_FULL))}, default=LIST_NOTHING),
+    Row("GET", "/api/v1/cases?village=t01v01", each((POLICE, HEAD, EDU, INVITED, ADMIN, COORD, DIRECTOR),
+                                                    see(NAME, NUMBER, hides=(ID_FULL,))), default=LIST_NOTHING),
+    Row("GET", "/api/v1/me/reports", {REPORTER: see(NUMBER, hides=PRIVATE)}, default=LIST_NOTHING),
     Row("GET", "/api/v1/conferences?case_id={case}", each((POLICE, HEAD, EDU, INVITED, COORD, ADMIN, DIRECTOR),
                                                           see(NAME))),
     Row("GET", "/api/v1/conferences", {**each((POLICE, HEAD, INVITED), see(NAME)),
