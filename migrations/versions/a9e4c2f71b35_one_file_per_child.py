@@ -5,7 +5,7 @@ guardian.phone_digits; the child_merge table; indexes for the search (name) and 
 birth date).
 
 Revision ID: a9e4c2f71b35
-Revises: d7a1c3e5f902
+Revises: a4c8e2f6b913
 Create Date: 2026-11-30 04:40:00
 
 Existing rows get their normal forms computed here (app/cases/identity.py). A database filled before this
@@ -25,7 +25,7 @@ _JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgre
 
 # revision identifiers, used by Alembic.
 revision = 'a9e4c2f71b35'
-down_revision = 'd7a1c3e5f902'
+down_revision = 'a4c8e2f6b913'
 branch_labels = None
 depends_on = None
 
