@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from app.common.labels import label
 
 ACTIONS: dict[str, Any] = {
-    "view": _l("Viewed"), "list": _l("Listed"), "search": _l("Searched the audit log"),
+    "view": _l("Viewed"), "list": _l("Listed"), "search": _l("Searched"),
     "download": _l("Downloaded"), "export": _l("Exported"), "print": _l("Printed"),
     "login": _l("Signed in"), "login_failed": _l("Failed sign-in"), "logout": _l("Signed out"),
     "create": _l("Created a record"), "update": _l("Changed a record"), "claim": _l("Claimed a task"), "unclaim": _l("Released a task"),
@@ -34,6 +34,8 @@ ACTIONS: dict[str, Any] = {
     "process_release_county": _l("Released a process to a county"),
     "process_migrate": _l("Moved a case to another process version"),
     "process_migration_rollback": _l("Moved a case back to the earlier process version"),
+    "merge": _l("Merged two children's files"),
+    "unmerge": _l("Undid a merge of children's files"),
 }
 """Every action ``audit(...)`` is called with; an unknown one (a newer release's) is shown as its code."""
 
@@ -42,7 +44,8 @@ OBJECTS: dict[str, Any] = {
     "user": _l("Account"), "api_token": _l("API token"), "audit": _l("Audit log"), "dashboard": _l("Dashboard"),
     "child_record": _l("Court-ready record"), "enrolment": _l("Care programme"), "programme": _l("Care programme"),
     "dropout": _l("School dropout"), "entrustment": _l("Entrusted care"), "process_spec": _l("Process version"),
-    "process_instance": _l("Process of a case"),
+    "process_instance": _l("Process of a case"), "child": _l("Child"), "report": _l("Report"),
+    "child_merge": _l("Merge of children's files"),
 }
 
 FIELDS: dict[str, Any] = {
@@ -60,6 +63,9 @@ FIELDS: dict[str, Any] = {
     "user": _l("User name"), "case": _l("Case"), "action": _l("Action"), "from": _l("From"),
     "start": _l("From"), "end": _l("To"), "kind": _l("Department"), "township": _l("Township"),
     "bucket": _l("Overdue for"), "step": _l("Step"), "overdue": _l("Overdue only"),
+    "terms": _l("Search terms"), "added_to_open_case": _l("Added to the open case"),
+    "kept_id": _l("Child file kept"), "merged_id": _l("Child file merged"), "case_ids": _l("Cases moved"),
+    "reason": _l("Reason"),
 }
 """Detail keys as the rows store them; an unknown key is shown as its words (underscores to spaces)."""
 
@@ -73,8 +79,9 @@ PAGES: dict[str, Any] = {
     "conference_new": _l("scheduling a case conference"), "conference_team": _l("conference team list"),
 }
 
-FREE_TEXT = frozenset({"name", "cancelled"})
-"""Keys whose text was typed about a child (a file's name, why a conference was cancelled)."""
+FREE_TEXT = frozenset({"name", "cancelled", "terms", "reason"})
+"""Keys whose text was typed about a child (a file's name, why a conference was cancelled, what was searched for,
+why two files were merged)."""
 HIDDEN_KEYS = frozenset({"before", "after"})
 """Account changes: shown as one line per changed field instead."""
 
