@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,7 +43,8 @@ QUEUE = """async () => {
     q.onsuccess = () => ok(q.result); });
   db.close();
   return rows.map(e => ({key: e.key, state: e.state, version: e.version, photos: e.photos.length,
-                         bytes: e.photos.map(p => p.blob.size), taskId: e.taskId}));
+                         bytes: e.photos.map(p => p.blob.size), taskId: e.taskId, attempts: e.attempts,
+                         waitMs: e.next - Date.now()}));
 }"""
 
 
@@ -86,6 +88,17 @@ def _duty_tasks(clock: Any) -> dict[str, Task]:
 def _open(page: Any, base: str, task_id: int) -> None:
     page.goto(f"{base}/tasks/{task_id}")
     page.wait_for_selector("#task-form[data-draft-ready='1']")
+
+
+def _queue_when(page: Any, ready: Any, seconds: float = 15) -> list[dict[str, Any]]:
+    """The phone's queue once ``ready(rows)`` holds (polled: IndexedDB is read asynchronously)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        rows = page.evaluate(QUEUE)
+        if ready(rows):
+            return list(rows)
+        assert time.monotonic() < deadline, rows
+        page.wait_for_timeout(100)
 
 
 def _completions(task_id: int) -> int:
@@ -184,4 +197,77 @@ def test_a_colleague_completing_the_step_meanwhile_shows_both_versions_and_overw
     [note] = db.session.scalars(sa.select(Comment).where(Comment.task_id == contact.id)).all()
     assert "2026-03-09" in note.body and "奶奶身体不好" in note.body and note.author_id == user_by_username("director_t01v01").id
     assert db.session.get(Task, contact.id).data == kept and _completions(contact.id) == 1  # nothing overwritten
+    phone.context.close()
+
+
+def test_a_lost_answer_is_retried_under_the_same_key_and_the_queue_is_one_users_cleared_at_sign_out(
+        live_server: str, browser: Any, clock: Any) -> None:
+    """The answer to a completion the server committed is lost (the signal drops as it comes back): the phone
+    keeps the entry and its retry, under the same key, is replayed, not applied twice. A server that is down
+    (503) is retried with backoff. Signing out with something waiting asks first; the next user of the phone
+    sees nothing of it."""
+    tasks = _duty_tasks(clock)
+    contact, visit = tasks["weekly_contact"], tasks["home_visit"]
+    phone = _phone(browser, live_server, "director_t01v01")
+    _open(phone, live_server, contact.id)
+    phone.context.set_offline(True)
+    phone.fill("input[name=contact_date]", "2026-03-09")
+    phone.check("input[name=contact_method][value=video]")
+    phone.check("input[name=child_well][value=true]")
+    phone.click("#task-form button[type=submit]")
+    phone.wait_for_selector("#outbox-indicator:not([hidden])")
+
+    def commit_then_drop(route: Any) -> None:
+        route.fetch()  # the server completes the step and commits...
+        route.abort("connectionreset")  # ...and the answer never reaches the phone
+
+    phone.route("**/tasks/*/complete", commit_then_drop)
+    phone.context.set_offline(False)
+    [entry] = _queue_when(phone, lambda rows: rows and rows[0]["attempts"] == 1 and rows[0]["state"] == "waiting")
+    assert entry["waitMs"] > 0  # backing off before the next try
+    assert _completions(contact.id) == 1  # it did go through
+    phone.unroute("**/tasks/*/complete")
+    phone.goto(f"{live_server}/outbox")
+    phone.wait_for_selector(".outbox-entry.state-waiting")
+    phone.locator(".outbox-entry button", has_text="立即发送").click()
+    phone.wait_for_selector("#outbox-list p.muted")
+    assert phone.evaluate(QUEUE) == [] and _completions(contact.id) == 1  # replayed, not applied twice
+
+    # the server is down: the visit waits (503 is retried), and signing out asks before it deletes it
+    phone.route("**/tasks/*/complete", lambda route: route.fulfill(status=503, body="busy"))
+    _open(phone, live_server, visit.id)
+    phone.fill("input[name=visit_date]", "2026-03-09")
+    for name, value in (("child_seen", "true"), ("caregiver_present", "true"), ("living_conditions", "good"),
+                        ("caregiver_capacity", "capable"), ("schooling", "in_school"), ("visit_finding", "no_concern")):
+        phone.check(f"input[name={name}][value={value}]")
+    phone.set_input_files("#visit-photos", files=[{"name": "门口.jpg", "mimeType": "image/jpeg", "buffer": _photo()}])
+    phone.click("#task-form button[type=submit]")  # online, but with a photo: through the outbox
+    _queue_when(phone, lambda rows: rows and rows[0]["attempts"] == 1 and rows[0]["state"] == "waiting")
+    assert phone.inner_text("#outbox-indicator") == "待发送（1）"
+    asked: list[str] = []
+    phone.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    phone.click(".menu-toggle")
+    phone.locator("#site-menu button", has_text="退出").click()
+    phone.wait_for_timeout(500)
+    assert asked and "未发送" in asked[0] and "/tasks/" in phone.url  # still here, still signed in
+    assert len(phone.evaluate(QUEUE)) == 1
+    phone.once("dialog", lambda dialog: dialog.accept())
+    phone.locator("#site-menu button", has_text="退出").click()
+    phone.wait_for_url(re.compile(r".*/(login|)(\?.*)?$"))
+    assert not [n for n in phone.evaluate("async () => (await indexedDB.databases()).map(d => d.name)")
+                if n.startswith("ld-outbox")]
+    assert _completions(visit.id) == 0
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count(Attachment.id)).where(Attachment.task_id == visit.id)) == 1
+
+    # the next user of the phone: nothing waiting, nothing shown
+    phone.unroute("**/tasks/*/complete")
+    phone.fill("input[name=username]", "village_committee_t01v01")
+    phone.fill("input[name=password]", "liandong-demo")
+    phone.click("button[type=submit].primary")
+    phone.wait_for_url(re.compile(r".*/inbox.*"))
+    assert phone.is_hidden("#outbox-indicator")
+    phone.goto(f"{live_server}/outbox")
+    phone.wait_for_selector("#outbox-list p.muted")
+    assert "没有待发送" in phone.inner_text("#outbox-list")
     phone.context.close()

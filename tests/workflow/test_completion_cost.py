@@ -31,6 +31,7 @@ from app.extensions import db
 from app.org.queries import user_by_username
 from app.processes import queries as process_queries
 from app.processes.models import ProcessInstance
+from app.tasks.conflicts import Submission
 from app.tasks.models import Task
 from app.workflow import commands as operations
 
@@ -95,17 +96,19 @@ def _open_case() -> int:
     return case_id
 
 
-def _complete(case_id: int, step: Step, check: Any = None) -> list[str]:
+def _complete(case_id: int, step: Step, check: Any = None, versioned: bool = False) -> list[str]:
     """complete + commit in a fresh session, as one request does once routing loaded the task and the user.
 
-    ``check(task)`` runs after the completion and before the commit (which expires everything).
+    ``check(task)`` runs after the completion and before the commit (which expires everything);
+    ``versioned``: sent as an offline phone sends it, naming the task version its form was rendered from.
     """
     task = db.session.scalar(sa.select(Task).where(Task.case_id == case_id, Task.bpmn_id == step.bpmn_id,
                                                    Task.state == "open"))
     assert task is not None, step.bpmn_id
     user = user_by_username(unit_user(step.lane, VILLAGE))
+    sent = Submission(task.version) if versioned else None
     with statements() as seen:
-        operations.complete(task, user, dict(step.data))
+        operations.complete(task, user, dict(step.data), sent)
         if check is not None:
             check(task)
         db.session.commit()
@@ -148,6 +151,21 @@ def test_a_step_that_opens_nothing_is_one_flush_and_one_write_per_table(demo: An
         assert "FOR NO KEY UPDATE" in statements[0]
     assert [next(p for p in PLAIN_STEP_STATEMENTS if s.startswith(p)) for s in statements] == PLAIN_STEP_STATEMENTS
     assert not [s for s in statements if "timer" in s.split("WHERE")[0]], "no timer rows to rewrite: none read or deleted"
+
+
+def test_a_version_checked_completion_costs_no_statement_more(demo: Any) -> None:
+    """The offline phone's version check reads the row the lock already read; the bump rides in the task's UPDATE."""
+    case_id = _open_case()
+    for step in SCENARIO.steps:
+        seen = _complete(case_id, step, versioned=step.bpmn_id == "education_assessment_input")
+        if step.bpmn_id == "education_assessment_input":
+            break
+    statements = sql(seen)
+    assert len(statements) == PLAIN_STEP[db.engine.dialect.name], statements
+    if db.engine.dialect.name == "sqlite":
+        statements.pop(0)  # the no-op write that takes the writer lock
+    assert [next(p for p in PLAIN_STEP_STATEMENTS if s.startswith(p)) for s in statements] == PLAIN_STEP_STATEMENTS
+    assert "version=" in next(s for s in statements if s.startswith("UPDATE task"))
 
 
 def test_a_completion_reads_no_process_spec_content_once_the_version_is_cached(demo: Any) -> None:

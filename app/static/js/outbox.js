@@ -59,8 +59,18 @@
     });
   }
 
+  // Reading an outbox that was never written creates nothing (every page load of every user reads it).
+  function exists() {
+    if (!window.indexedDB || !indexedDB.databases) { return Promise.resolve(true); }
+    return indexedDB.databases().then(function (dbs) {
+      return dbs.some(function (d) { return d.name === dbName(); });
+    }, function () { return true; });
+  }
+
   function all() {
-    return withStore("readonly", function (store) { return store.index("created").getAll(); })
+    return exists().then(function (yes) {
+      return yes ? withStore("readonly", function (store) { return store.index("created").getAll(); }) : [];
+    })
       .then(function (rows) { return rows || []; })
       .catch(function () { return []; });
   }
