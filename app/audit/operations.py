@@ -20,6 +20,7 @@ from typing import Any
 
 from flask import has_request_context, request
 
+from app.common.bulk import insert_many
 from app.common.clock import now
 from app.extensions import db
 
@@ -39,3 +40,17 @@ def audit(user_id: int | None, action: str, object_type: str, object_id: Any, *,
     )
     db.session.add(event)
     return event
+
+
+def audit_many(rows: list[dict[str, Any]]) -> int:
+    """``audit`` for a batch of changes made together (a scheduler's thousand cycle starts): one INSERT.
+
+    Each row: ``user_id``, ``action``, ``object_type``, ``object_id`` (text), ``case_id``, ``detail``; the
+    time and address are this call's, as ``audit`` sets them. Returns how many rows were added.
+    """
+    if not rows:
+        return 0
+    address = (request.remote_addr or "") if has_request_context() else "cli"
+    at = now()
+    insert_many(AuditEvent, [{**row, "at": at, "address": address} for row in rows])
+    return len(rows)

@@ -6,6 +6,7 @@ from typing import Any
 
 from app.common import events
 from app.common.clock import now
+from app.extensions import db
 from app.org.models import User
 
 from .models import Case
@@ -18,6 +19,15 @@ def take_assessment(instance: Any, *, case: Case, data: dict[str, Any], **_: Any
         case.grade = str(data["grade"])
     if data.get("help_tier"):
         case.help_tier = str(data["help_tier"])
+
+
+def take_assessments(spec: Any, *, started: list[Any], **_: Any) -> None:
+    """``take_assessment`` for a bulk start: only the cases whose new instance's data carries a grade or tier."""
+    for item in started:
+        if item.data.get("grade") or item.data.get("help_tier"):
+            case = db.session.get(Case, item.case_id)
+            if case is not None:
+                take_assessment(None, case=case, data=item.data)
 
 
 def close_when_done(instance: Any, *, case: Case, actor: User | None, end_event: str, end_name: str,
@@ -40,4 +50,5 @@ def close_when_done(instance: Any, *, case: Case, actor: User | None, end_event:
 def connect() -> None:
     """Called once by ``create_app``; blinker keeps one weak-referenced receiver per function."""
     events.instance_saved.connect(take_assessment)
+    events.instances_started.connect(take_assessments)
     events.instance_completed.connect(close_when_done)

@@ -48,6 +48,25 @@ def _sql_type(column: Any, dialect: Any) -> str:
     return str(column.type.compile(dialect=dialect))
 
 
+def next_ids(model: type[Any], count: int) -> list[int]:
+    """``count`` new primary keys for ``model``'s table, taken before its rows are built (rows of other
+    tables that name them then need no read back, and nothing depends on the order RETURNING gives).
+
+    PostgreSQL: from the id sequence, like any insert. SQLite: after the largest id; SQLite has one writer
+    at a time, so callers take them inside a transaction that has already written.
+    """
+    if count <= 0:
+        return []
+    table = model.__table__
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        return list(conn.execute(sa.text(
+            "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+            {"table": table.name, "n": count}).scalars())
+    start = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one())
+    return list(range(start + 1, start + 1 + count))
+
+
 def update_many(model: type[Any], key: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """Set each row's other columns where ``key`` equals its ``key`` (every row with the same keys)."""
     if not rows:

@@ -60,6 +60,16 @@ Sender: the ``Case`` (status already ``closed``); ``instance=`` the instance who
 ``actor=``. Sent by ``cases.receivers`` after the ``case_closed`` timeline entry is added, before the flush.
 """
 
+instances_started = _events.signal("instances-started")
+"""A bulk start (``workflow.bulk.start_many``) started many instances of one version at once.
+
+Sender: the ``ProcessSpec``; ``started=`` a list of ``workflow.bulk.Started`` (instance id, case id, the
+process data, the ids of the tasks it opened), ``actor=``. Sent instead of ``instance_saved`` and
+``task_opened`` per instance (no ORM object per row exists), after every row was added, before the flush.
+A receiver of those two that must also see bulk starts subscribes here (cases takes a grade the
+process data carries, as for ``instance_saved``).
+"""
+
 task_opened = _events.signal("task-opened")
 """A user task of an instance became ready and got its ``task`` row (routed, due time set, flushed).
 

@@ -29,10 +29,10 @@ from app.processes.models import ProcessInstance
 from app.processes.queries import current_spec
 from app.workflow import commands as workflow
 
+from .bulk import start_child_cycles
 from .catalog import (
     ANNUAL_REPORT_DUE,
     ANNUAL_REPORT_OPENS,
-    CHILD_CALENDAR_DUTIES,
     DATA_COMPARISON_CADENCE,
     DUTIES,
     ENTRUSTED_CARE_FOLLOW_UP,
@@ -40,7 +40,6 @@ from .catalog import (
 from .cycles import CADENCES, Period, duration_until, period_of
 from .escalation import escalate_missed
 from .files import work_file_for
-from .frequencies import cadence_for, effective_frequencies
 from .models import CycleStatus, DutyCycle, Enrolment, Entrustment, EntrustmentStatus, entrustment_data
 from .status import settle
 
@@ -78,14 +77,14 @@ def start_cycle(duty: str, subject: str, period: str, case: Case, *, trigger: st
         return None
     cycle = db.session.get(DutyCycle, cycle_id)
     assert cycle is not None
-    start_data: dict[str, Any] = {
-        "duty": duty, "duty_name": definition.name_zh, "period": period, "case_number": case.number,
-        "subject": case.subject,
-    }
+    start_data: dict[str, Any] = {"duty": duty, "duty_name": definition.name_zh, "period": period}
     if due_at is not None:
         start_data["duty_deadline"] = duration_until(due_at, at)
         start_data["duty_due_local"] = local(due_at).strftime("%Y-%m-%d %H:%M")
     start_data.update(data or {})
+    # The child's own values last, as a bulk start stamps them (the same state, key order included).
+    start_data.setdefault("case_number", case.number)
+    start_data.setdefault("subject", case.subject)
     instance = workflow.start(case, spec, start_data, actor)
     cycle.instance_id = instance.id
     settle(cycle)
@@ -128,22 +127,6 @@ def active_enrolments(day: date) -> list[tuple[Enrolment, Case]]:
             Enrolment.started_on <= day, sa.or_(Enrolment.ended_on.is_(None), Enrolment.ended_on > day))
         .order_by(Enrolment.id))
     return [(enrolment, case) for enrolment, case in rows]
-
-
-def _child_cycles(run: _Run) -> int:
-    started = 0
-    table = effective_frequencies()
-    for enrolment, case in active_enrolments(run.at.astimezone(run.tz).date()):
-        for duty in CHILD_CALENDAR_DUTIES:
-            cadence = cadence_for(duty, enrolment, case.grade, table)
-            if cadence is None:
-                continue
-            period = period_of(cadence, run.at, run.tz)
-            if period.start.date() < enrolment.started_on:
-                continue  # enrolling starts a duty at its next cycle
-            started += run.start(duty, f"child:{enrolment.child_id}", period, partial(_given, case),
-                                 partial(_given, {"cadence": cadence}), child_id=enrolment.child_id)
-    return started
 
 
 def _entrusted_care_follow_ups(run: _Run) -> int:
@@ -256,7 +239,7 @@ def start_due_duties(at: datetime) -> int:
         raise ValueError("start_due_duties needs an aware datetime")
     sweep_cycles(at)
     run = _Run(at, county_zone())
-    started = _child_cycles(run) + _entrusted_care_follow_ups(run) + _region_cycles(run)
+    started = start_child_cycles(at, run.tz, run.existing) + _entrusted_care_follow_ups(run) + _region_cycles(run)
     db.session.flush()
     return started
 

@@ -9,10 +9,11 @@ from .editing import edit_element
 from .migration import MigrationCheck, migrate_state
 from .model import BundleModel, ElementInfo, ProcessInfo, describe_bundle
 from .parsing import parse_bundle
-from .runtime import cancel_instance, complete_task, fire_timers, snapshot, start_instance
+from .runtime import cancel_instance, complete_task, fire_timers, prepare_start, snapshot, start_instance
 from .sandbox import check_source
 from .sandbox_static import check_bounds
 from .serialization import SERIALIZER_VERSION, SpecJson
+from .stamping import StartTemplate
 from .types import (
     BundleInvalid,
     CompletedStep,
@@ -34,5 +35,5 @@ __all__ = [
     "TaskNotReady", "UserTaskInfo", "ValidationMessage", "WaitingTimer", "as_utf8_text", "cancel_instance",
     "check_bounds", "check_source", "check_timer", "decode_xml",
     "complete_task", "describe_bundle", "edit_element", "fire_timers", "migrate_state", "parse_bundle",
-    "snapshot", "start_instance",
+    "prepare_start", "snapshot", "start_instance", "StartTemplate",
 ]

@@ -35,6 +35,7 @@ from .serialization import (
     new_workflow,
     pinned_spec,
 )
+from .stamping import StartTemplate, named_in_spec, prepare
 from .timers import TIMER_ERROR, engine_clock, timer_due
 from .types import (
     CompletedStep,
@@ -364,3 +365,18 @@ def utcnow() -> datetime:
 
 
 __all__ = ["EngineError", "cancel_instance", "complete_task", "fire_timers", "snapshot", "start_instance"]
+
+
+def prepare_start(spec_key: str, spec_json: SpecJson, common: dict[str, Any],
+                  samples: list[dict[str, Any]], *, now: datetime | None = None) -> StartTemplate | None:
+    """A template to stamp many starts of this spec from (``stamping``), or None when stamping could differ
+    from starting: a varying key named in the spec, or two real starts that do not match the template.
+
+    ``common``: the start data every instance shares; ``samples``: the varying keys' values of the first
+    two instances (the same keys in each).
+    """
+    if len(samples) < 2 or not samples[0]:
+        return None
+    if named_in_spec(spec_key, spec_json, sorted(samples[0])):
+        return None
+    return prepare(start_instance, spec_key, spec_json, common, samples[:2], now)
