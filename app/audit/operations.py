@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import has_request_context, request
 
-from app.common.bulk import insert_many
+from app.common.bulk import copy_rows
 from app.common.clock import now
 from app.extensions import db
 
@@ -52,5 +52,5 @@ def audit_many(rows: list[dict[str, Any]]) -> int:
         return 0
     address = (request.remote_addr or "") if has_request_context() else "cli"
     at = now()
-    insert_many(AuditEvent, [{**row, "at": at, "address": address} for row in rows])
+    copy_rows(AuditEvent, [{**row, "at": at, "address": address} for row in rows])
     return len(rows)

@@ -67,6 +67,33 @@ def next_ids(model: type[Any], count: int) -> list[int]:
     return list(range(start + 1, start + 1 + count))
 
 
+def copy_rows(model: type[Any], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` with ``COPY ... FROM STDIN`` (PostgreSQL): the fastest way in for rows that need no
+    conflict handling and no RETURNING (ids taken first with ``next_ids``). psycopg's C adapters encode
+    each value; the large ones (a process instance's state) are not escaped into a JSON document first.
+    SQLite: ``insert_many``. Flushes nothing.
+    """
+    if not rows:
+        return
+    conn = db.session.connection()
+    if conn.dialect.name != "postgresql":
+        insert_many(model, rows)
+        return
+    table = model.__table__
+    columns = list(rows[0])
+    json_columns = {name for name in columns
+                    if isinstance(table.c[name].type.dialect_impl(conn.dialect), (sa.JSON, postgresql.JSONB))}
+    names = ", ".join(f'"{c}"' for c in columns)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([_json_text(row[c]) if c in json_columns else row[c] for c in columns])
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, default=_json_default)
+
+
 def update_many(model: type[Any], key: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """Set each row's other columns where ``key`` equals its ``key`` (every row with the same keys)."""
     if not rows:

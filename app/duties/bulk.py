@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import lazyload
 
 from app.audit.operations import audit_many
 from app.cases.models import Case, Child
@@ -56,7 +57,7 @@ def _enrolled(day: date) -> list[tuple[Enrolment, int, int, str | None, str | No
         sa.select(Enrolment, Case.id, Case.region_id, Case.number, Case.grade, Child.name)
         .join(Case, Case.id == Enrolment.case_id).join(Child, Child.id == Enrolment.child_id)
         .where(Enrolment.started_on <= day, sa.or_(Enrolment.ended_on.is_(None), Enrolment.ended_on > day))
-        .order_by(Enrolment.id))
+        .order_by(Enrolment.id).options(lazyload(Enrolment.child)))  # the name is selected, not the Child
     return [(enrolment, case_id, region_id, number, grade, name)
             for enrolment, case_id, region_id, number, grade, name in rows]
 

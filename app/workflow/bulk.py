@@ -28,7 +28,7 @@ from app import engine
 from app.cases.access import task_workers
 from app.cases.models import Case, TimelineEntry
 from app.common import events
-from app.common.bulk import insert_many, next_ids
+from app.common.bulk import copy_rows, next_ids
 from app.common.clock import county_zone, now
 from app.deadlines.calendar import CountyCalendars, compute_due
 from app.deadlines.ladder import LadderBook
@@ -217,10 +217,10 @@ def _write(spec: ProcessSpec, starts: Sequence[Start], snaps: list[engine.Instan
         timers.extend({"instance_id": instance_id, "engine_task_id": t.task_id, "bpmn_id": t.bpmn_id,
                        "name": t.name, "due_at": t.due_at, "attempts": 0} for t in snap.timers)
         started.append(Started(instance_id, item.case_id, data, tuple(opened)))
-    insert_many(ProcessInstance, instances)
-    insert_many(Task, tasks)
-    insert_many(Timer, timers)
-    insert_many(TimelineEntry, entries)
+    copy_rows(ProcessInstance, instances)
+    copy_rows(Task, tasks)
+    copy_rows(Timer, timers)
+    copy_rows(TimelineEntry, entries)
     notify_many(notes, users, at)
     events.instances_started.send(spec, started=started, actor=actor)
     return instance_ids
