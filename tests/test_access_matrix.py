@@ -205,6 +205,11 @@ API = [Row(r.method, r.url, r.expect, r.default, r.body, api=True) for r in [
     Row("GET", "/api/v1/cases?village=t01v01", each((POLICE, HEAD, EDU, INVITED, ADMIN, COORD, DIRECTOR),
                                                     see(NAME, NUMBER, hides=(ID_FULL,))), default=LIST_NOTHING),
     Row("GET", "/api/v1/me/reports", {REPORTER: see(NUMBER, hides=PRIVATE)}, default=LIST_NOTHING),
+    Row("GET", "/api/v1/cases/{case}/timeline", {
+        POLICE: see(TRIAGE_TEXT), HEAD: see(TRIAGE_TEXT), EDU: see(hides=NOT_HARM), INVITED: see(hides=NOT_HARM),
+        COORD: see(TRIAGE_TEXT), DIRECTOR: see(TRIAGE_TEXT), ADMIN: Expect(200)}),
+    Row("GET", "/api/v1/cases/{case}/tasks", {
+        **each((POLICE, HEAD, EDU, INVITED, COORD, DIRECTOR, ADMIN), see(hides=PRIVATE))}),
     Row("GET", "/api/v1/conferences?case_id={case}", each((POLICE, HEAD, EDU, INVITED, COORD, ADMIN, DIRECTOR),
                                                           see(NAME))),
     Row("GET", "/api/v1/conferences", {**each((POLICE, HEAD, INVITED), see(NAME)),

@@ -15,26 +15,33 @@ from app.common.clock import now
 from app.common.endpoints import ApiBlueprint, SelectPage, current_api_user
 from app.extensions import db
 from app.processes.queries import instances_of_case
-from app.tasks.models import Task
-from app.tasks.queries import open_tasks_of_case
+from app.tasks.models import Task, TaskState
+from app.tasks.queries import case_tasks_select, count_of
 from app.tasks.timers import incident_view, incidents_for
 
 from .access import Basis, CaseAccess, require_case
-from .models import Case
+from .models import Case, TimelineEntry
 from .my_reports import my_reports_query, stage_rows
 from .operations import file_report
-from .queries import child_view, timeline
+from .queries import child_view, timeline_select
 from .schemas import (
     CaseOut,
     CasePage,
     CaseSearchArgs,
+    CaseTaskPage,
+    CaseTasksQuery,
     ChildPage,
     MyReportPage,
     ReportAccepted,
     ReportIn,
     SearchArgs,
+    TimelinePage,
 )
 from .search import Terms, child_rows, find_cases, find_children
+
+CASE_VIEW_ROWS = 100
+"""Most timeline entries and open tasks ``GET /api/v1/cases/<id>`` carries (the newest); the rest is paged
+at ``/timeline`` and ``/tasks``, so the case costs the same however long its history."""
 
 blp = ApiBlueprint("cases", __name__, url_prefix="/api/v1", description="Reports and cases")
 
@@ -140,13 +147,10 @@ def case_view(access: CaseAccess, at: datetime) -> dict[str, Any]:
          "description": r.description if access.narratives else None, "received_at": r.received_at}
         for r in case.reports
     ]
-    view["open_tasks"] = [
-        {"id": t.id, "bpmn_id": t.bpmn_id, "name": t.name,
-         "unit": {"id": t.unit.id, "name": t.unit.name, "kind": t.unit.kind} if t.unit else None,
-         "assignee": t.assignee.display_name if t.assignee else None, "due_at": t.due_at,
-         "overdue": t.is_overdue(at)}
-        for t in open_tasks_of_case(case.id)
-    ]
+    open_select = case_tasks_select(case.id, TaskState.OPEN)
+    view["open_tasks"] = [task_row(t, at) for t in db.session.scalars(open_select.limit(CASE_VIEW_ROWS))]
+    view["open_tasks_total"] = len(view["open_tasks"]) if len(view["open_tasks"]) < CASE_VIEW_ROWS \
+        else count_of(open_select)
     incidents = incidents_for(user, case.id)
     view["instances"] = [
         {"id": i.id, "process": i.spec.process_key, "version": i.spec.version, "status": i.status,
@@ -154,12 +158,68 @@ def case_view(access: CaseAccess, at: datetime) -> dict[str, Any]:
          "incidents": [incident_view(x) for x in incidents if x.instance_id == i.id]}
         for i in instances_of_case(case.id)
     ]
-    tasks = {t.id: t for t in db.session.scalars(sa.select(Task).where(Task.case_id == case.id))}
-    view["timeline"] = []
-    for e in timeline(case.id):
-        task = tasks.get(e.task_id) if e.task_id is not None else None
-        summary, detail = access.timeline_entry(e.kind, e.summary, e.detail or {}, task)
-        view["timeline"].append({"at": e.at, "kind": e.kind, "summary": summary, "task_id": e.task_id,
-                                 "actor": e.actor.display_name if e.actor else None,
-                                 "unit": e.unit.name if e.unit else None, "detail": detail})
+    newest = list(db.session.scalars(timeline_select(case.id, newest_first=True).limit(CASE_VIEW_ROWS)))
+    view["timeline"] = timeline_rows(access, newest[::-1])
+    view["timeline_total"] = len(newest) if len(newest) < CASE_VIEW_ROWS else \
+        count_of(sa.select(TimelineEntry.id).where(TimelineEntry.case_id == case.id))
     return view
+
+
+def task_row(t: Task, at: datetime) -> dict[str, Any]:
+    return {"id": t.id, "bpmn_id": t.bpmn_id, "name": t.name, "state": t.state,
+            "unit": {"id": t.unit.id, "name": t.unit.name, "kind": t.unit.kind} if t.unit else None,
+            "assignee": t.assignee.display_name if t.assignee else None, "due_at": t.due_at,
+            "completed_at": t.completed_at, "overdue": t.is_overdue(at)}
+
+
+def timeline_rows(access: CaseAccess, entries: list[TimelineEntry]) -> list[dict[str, Any]]:
+    """Timeline entries cut to what ``access`` allows; the tasks they name are read in one statement."""
+    ids = {e.task_id for e in entries if e.task_id is not None}
+    tasks = {t.id: t for t in db.session.scalars(sa.select(Task).where(Task.id.in_(ids)))} if ids else {}
+    rows = []
+    for e in entries:
+        summary, detail = access.timeline_entry(e.kind, e.summary, e.detail or {}, tasks.get(e.task_id or 0))
+        rows.append({"at": e.at, "kind": e.kind, "summary": summary, "task_id": e.task_id,
+                     "actor": e.actor.display_name if e.actor else None,
+                     "unit": e.unit.name if e.unit else None, "detail": detail})
+    return rows
+
+
+def _detail_access(case_id: int, page: str) -> CaseAccess:
+    """A list of the case's own rows: 404/403 as for the case, and the reporter's basis is not enough."""
+    user = current_api_user()
+    access = require_case(user, case_id, detail=True)
+    audit(user.id, "view", "case", case_id, case_id=case_id, detail={"basis": access.basis.value, "page": page})
+    return access
+
+
+@blp.route("/cases/<int:case_id>/timeline")
+class CaseTimeline(MethodView):
+    @blp.endpoint()
+    @blp.response(200, TimelinePage)
+    @blp.paginate()
+    def get(self, case_id: int, pagination_parameters: PaginationParameters) -> Any:
+        """The case's whole timeline, oldest first, a page at a time (cut to need to know; audited)."""
+        access = _detail_access(case_id, "timeline")
+        stmt = timeline_select(case_id)
+        pagination_parameters.item_count = count_of(sa.select(TimelineEntry.id).where(TimelineEntry.case_id == case_id))
+        entries = list(db.session.scalars(stmt.offset(pagination_parameters.first_item)
+                                          .limit(pagination_parameters.page_size)))
+        return timeline_rows(access, entries)
+
+
+@blp.route("/cases/<int:case_id>/tasks")
+class CaseTasks(MethodView):
+    @blp.endpoint()
+    @blp.arguments(CaseTasksQuery, location="query")
+    @blp.response(200, CaseTaskPage)
+    @blp.paginate()
+    def get(self, args: dict[str, Any], case_id: int, pagination_parameters: PaginationParameters) -> Any:
+        """The case's tasks (``state``: open, completed, cancelled; all when left out), open ones first by
+        id, finished ones newest first: names, units, dates, never the answers (audited)."""
+        _detail_access(case_id, "tasks")
+        stmt = case_tasks_select(case_id, args.get("state"))
+        pagination_parameters.item_count = count_of(stmt)
+        at = now()
+        return [task_row(t, at) for t in db.session.scalars(
+            stmt.offset(pagination_parameters.first_item).limit(pagination_parameters.page_size))]

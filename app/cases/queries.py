@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from app.common.inputs import bounded_int
 from app.extensions import db
@@ -26,6 +27,19 @@ def get_case_for(user: User, case_id: int) -> tuple[Case, Basis]:
     """The case if ``user`` may see it: 404 when it does not exist, 403 when not theirs."""
     access = require_case(user, case_id)
     return access.case, access.basis
+
+
+TIMELINE_PER_PAGE = 50
+"""Timeline entries per page on the case page and in ``GET /api/v1/cases/<id>/timeline``."""
+
+
+def timeline_select(case_id: int, *, newest_first: bool = False) -> sa.Select[TimelineEntry]:
+    """A case's timeline in time order, each entry with its actor and unit in the same statement (a page
+    is one read, never one per row); page it with OFFSET/LIMIT."""
+    order = (TimelineEntry.at.desc(), TimelineEntry.id.desc()) if newest_first else \
+        (TimelineEntry.at, TimelineEntry.id)
+    return (sa.select(TimelineEntry).where(TimelineEntry.case_id == case_id)
+            .options(joinedload(TimelineEntry.actor), joinedload(TimelineEntry.unit)).order_by(*order))
 
 
 def timeline(case_id: int) -> list[TimelineEntry]:

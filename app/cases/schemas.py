@@ -151,6 +151,16 @@ class OpenTaskOut(Schema):
     overdue = fields.Boolean()
 
 
+class CaseTaskOut(OpenTaskOut):
+    state = fields.String(metadata={"description": "open, completed or cancelled"})
+    completed_at = fields.DateTime(allow_none=True)
+
+
+class CaseTasksQuery(Schema):
+    state = fields.String(validate=validate.OneOf(["open", "completed", "cancelled"]), metadata={
+        "description": "only the tasks in this state (all when left out)"})
+
+
 class TimelineOut(Schema):
     at = fields.DateTime()
     kind = fields.String()
@@ -159,6 +169,20 @@ class TimelineOut(Schema):
     unit = fields.String(allow_none=True)
     task_id = fields.Integer(allow_none=True)
     detail = fields.Dict()
+
+
+class TimelinePage(Schema):
+    items = fields.List(fields.Nested(TimelineOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class CaseTaskPage(Schema):
+    items = fields.List(fields.Nested(CaseTaskOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
 
 
 class TimerIncidentOut(Schema):
@@ -210,9 +234,13 @@ class CaseOut(Schema):
     closed_at = fields.DateTime(allow_none=True)
     child = fields.Nested(ChildOut, allow_none=True)
     reports = fields.List(fields.Nested(ReportOut))
-    open_tasks = fields.List(fields.Nested(OpenTaskOut))
+    open_tasks = fields.List(fields.Nested(OpenTaskOut), metadata={
+        "description": "the first 100 open tasks; all of them at /api/v1/cases/{id}/tasks?state=open"})
+    open_tasks_total = fields.Integer()
     instances = fields.List(fields.Nested(InstanceOut))
-    timeline = fields.List(fields.Nested(TimelineOut))
+    timeline = fields.List(fields.Nested(TimelineOut), metadata={
+        "description": "the newest 100 entries, oldest first; the whole timeline, paged, at /api/v1/cases/{id}/timeline"})
+    timeline_total = fields.Integer()
     access = fields.String(metadata={"description": "why you may see this case: county, jurisdiction, unit, reporter"})
 
 

@@ -14,30 +14,31 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
+from sqlalchemy.orm import defer, joinedload
 
 from app.audit.operations import audit
 from app.common.clock import now
 from app.common.downloads import file_download
 from app.common.errors import Invalid, NotFound
 from app.common.inputs import bounded_int
-from app.common.pages import committed_page
+from app.common.pages import PageOf, committed_page, page_number
 from app.conferences.operations import convening_units
 from app.conferences.queries import conferences_of_case
 from app.extensions import db
 from app.org.kinds import RegionLevel
 from app.org.models import Region
 from app.processes.models import ProcessInstance
-from app.processes.queries import instances_of_case
 from app.tasks.attachments import attachments_of
 from app.tasks.form_render import step_values
-from app.tasks.models import Comment, Task, TaskState, Timer
+from app.tasks.models import Task, TaskState, Timer
+from app.tasks.queries import CASE_TASKS_PER_PAGE, case_tasks_select, count_of
 from app.tasks.timers import incidents_for
 
 from .access import Basis, require_case, sees_sensitive
 from .models import TimelineEntry
 from .my_reports import STAGES, my_reports_query, stage_rows
 from .operations import file_report
-from .queries import child_view, get_case_for, timeline
+from .queries import TIMELINE_PER_PAGE, child_view, get_case_for, timeline_select
 from .schemas import ReportIn, SearchArgs
 from .search import Terms, child_rows, find_children
 
@@ -56,52 +57,102 @@ SOLUTION_STEPS = ("police_legal_disposition", "village_caring_help", "township_l
                   "court_hearing_decision", "township_case_closure", "education_return_outcome")
 
 
-def _diagram_state(instance: ProcessInstance) -> dict[str, list[str]]:
-    """bpmn ids of done, current (open tasks) and waiting (timers) elements, for the viewer's markers."""
-    tasks = list(db.session.scalars(sa.select(Task).where(Task.instance_id == instance.id)))
-    done = {t.bpmn_id for t in tasks if t.state == TaskState.COMPLETED}
-    for entry in db.session.scalars(sa.select(TimelineEntry).where(TimelineEntry.instance_id == instance.id,
-                                                                    TimelineEntry.kind == "engine_step")):
-        if entry.detail.get("bpmn_id"):
-            done.add(str(entry.detail["bpmn_id"]))
-    current = {t.bpmn_id for t in tasks if t.state == TaskState.OPEN}
-    waiting = {t.bpmn_id for t in db.session.scalars(sa.select(Timer).where(Timer.instance_id == instance.id))}
-    return {"done": sorted(done - current), "current": sorted(current), "waiting": sorted(waiting)}
+RECORDS_SHOWN = 40
+"""The newest completed record steps (visits, help, problems, solutions) the case page shows in full; a care
+file gains a weekly contact every week, so older ones are left to the timeline and the tasks list."""
+INSTANCES_PER_PAGE = 10
+"""Process diagrams per page: each is drawn in the browser, and a care file starts a duty instance per cycle."""
+RECORD_STEPS = tuple(sorted(set(VISIT_STEPS + PROBLEM_STEPS + HELP_STEPS + SOLUTION_STEPS)))
+
+
+def _steps_of(instances: list[ProcessInstance]) -> list[Task]:
+    """The tasks of a page's instances (their printed step lists and diagram markers), in one read."""
+    ids = [i.id for i in instances]
+    return list(db.session.scalars(sa.select(Task).where(Task.instance_id.in_(ids))
+                                   .options(joinedload(Task.completed_by))
+                                   .order_by(Task.created_at, Task.id))) if ids else []
+
+
+def _diagram_states(instances: list[ProcessInstance], steps: list[Task]) -> dict[int, dict[str, list[str]]]:
+    """Per instance, the bpmn ids of done, current (open tasks) and waiting (timers) elements, for the
+    viewer's markers: two reads beside the steps for the whole page, whatever its number of instances."""
+    ids = [i.id for i in instances]
+    done: dict[int, set[str]] = {i: set() for i in ids}
+    current: dict[int, set[str]] = {i: set() for i in ids}
+    waiting: dict[int, set[str]] = {i: set() for i in ids}
+    if ids:
+        for task in steps:
+            if task.state == TaskState.COMPLETED:
+                done[task.instance_id].add(task.bpmn_id)
+            elif task.state == TaskState.OPEN:
+                current[task.instance_id].add(task.bpmn_id)
+        for instance_id, detail in db.session.execute(
+                sa.select(TimelineEntry.instance_id, TimelineEntry.detail).where(
+                    TimelineEntry.instance_id.in_(ids), TimelineEntry.kind == "engine_step")):
+            if instance_id is not None and (detail or {}).get("bpmn_id"):
+                done[instance_id].add(str(detail["bpmn_id"]))
+        for instance_id, bpmn_id in db.session.execute(
+                sa.select(Timer.instance_id, Timer.bpmn_id).where(Timer.instance_id.in_(ids))):
+            waiting[instance_id].add(bpmn_id)
+    return {i: {"done": sorted(done[i] - current[i]), "current": sorted(current[i]), "waiting": sorted(waiting[i])}
+            for i in ids}
+
+
+def _page(stmt: sa.Select[Any], param: str, per_page: int, *, newest_end: bool = False) -> PageOf[Any]:
+    """One COUNT and one LIMITed read of ``stmt``; the page the ``param`` query parameter asks for (by
+    default the first, or the last when the list's newest end is what a reader wants first)."""
+    total = count_of(stmt)
+    last = max(1, -(-total // per_page))
+    page = min(page_number(param, last if newest_end else None), last)
+    return PageOf(list(db.session.scalars(stmt.offset((page - 1) * per_page).limit(per_page))), page, per_page, total)
 
 
 @blp.get("/cases/<int:case_id>")
 @login_required
 @committed_page
 def case_page(case_id: int) -> Any:
+    """The case file. Every list on it is paged or capped (timeline, open tasks, records, processes), so
+    opening a case costs the same statements at 10 entries or 10,000 (``tests/cases/test_case_paging.py``)."""
     access = require_case(current_user, case_id)
     case, basis = access.case, access.basis
     audit(current_user.id, "view", "case", case.id, case_id=case.id, detail={"basis": basis.value, "page": "case"})
     if not access.detail:
         return render_template("cases/case_reporter.html", case=case)
     show_text = access.narratives
-    completed = list(db.session.scalars(sa.select(Task).where(
-        Task.case_id == case.id, Task.state == TaskState.COMPLETED).order_by(Task.completed_at, Task.id)))
-    records = {t.id: step_values(t, access.step_text(t)) for t in completed}
+    recorded = list(db.session.scalars(
+        sa.select(Task).where(Task.case_id == case.id, Task.state == TaskState.COMPLETED,
+                              Task.bpmn_id.in_(RECORD_STEPS))
+        .options(joinedload(Task.completed_by)).order_by(Task.completed_at.desc(), Task.id.desc())
+        .limit(RECORDS_SHOWN + 1)))
+    more_records = len(recorded) > RECORDS_SHOWN
+    recorded = recorded[:RECORDS_SHOWN][::-1]
+    # Their versions' forms label the answers: the instances in one read, held here so the session's
+    # (weak) identity map serves step_values' lookups instead of one read per step.
+    held = list(db.session.scalars(sa.select(ProcessInstance).options(defer(ProcessInstance.state))
+                                   .where(ProcessInstance.id.in_({t.instance_id for t in recorded})))) if recorded else []
+    records = {t.id: step_values(t, access.step_text(t)) for t in recorded}
+    del held
 
     def pick(ids: tuple[str, ...]) -> list[Task]:
-        return [t for t in completed if t.bpmn_id in ids]
+        return [t for t in recorded if t.bpmn_id in ids]
 
-    instances = instances_of_case(case.id)
-    open_tasks = list(db.session.scalars(sa.select(Task).where(Task.case_id == case.id, Task.state == TaskState.OPEN)))
-    tasks = {t.id: t for t in db.session.scalars(sa.select(Task).where(Task.case_id == case.id))}
-    entries = timeline(case.id)
+    open_tasks = _page(case_tasks_select(case.id, TaskState.OPEN), "tasks_page", CASE_TASKS_PER_PAGE)
+    entries = _page(timeline_select(case.id), "timeline_page", TIMELINE_PER_PAGE, newest_end=True)
+    task_ids = {e.task_id for e in entries.items if e.task_id is not None}
+    tasks = {t.id: t for t in db.session.scalars(sa.select(Task).where(Task.id.in_(task_ids)))} if task_ids else {}
+    instances = _page(sa.select(ProcessInstance).where(ProcessInstance.case_id == case.id).order_by(ProcessInstance.id),
+                      "processes_page", INSTANCES_PER_PAGE, newest_end=True)
+    steps = _steps_of(instances.items)
     files = {a.id: a for a in attachments_of(case_id=case.id) if access.attachment(a)}
     return render_template(
         "cases/case.html", case=case, basis=basis, child=child_view(case, current_user), show_text=show_text,
         reports=case.reports, records=records, visits=pick(VISIT_STEPS), help_records=pick(HELP_STEPS),
-        problems=pick(PROBLEM_STEPS), solutions=pick(SOLUTION_STEPS), completed=completed,
-        open_tasks=open_tasks, task_links={t.id for t in open_tasks if access.task(t)},
-        steps=sorted(tasks.values(), key=lambda t: (t.created_at, t.id)),
-        instances=[(i, _diagram_state(i)) for i in instances], timeline=entries,
-        shown_text={e.id for e in entries if access.timeline_text(e.kind, tasks.get(e.task_id or 0))},
-        attachments=list(files.values()), entry_files={e.id: _files_of(e, files) for e in entries},
-        comments=list(db.session.scalars(sa.select(Comment).where(Comment.case_id == case.id)
-                                         .order_by(Comment.created_at))),
+        problems=pick(PROBLEM_STEPS), solutions=pick(SOLUTION_STEPS), more_records=more_records,
+        records_shown=RECORDS_SHOWN,
+        open_tasks=open_tasks, task_links={t.id for t in open_tasks.items if access.task(t)},
+        steps=steps, instances=instances, diagram_states=_diagram_states(instances.items, steps), timeline=entries,
+        shown_text={e.id for e in entries.items if access.timeline_text(e.kind, tasks.get(e.task_id or 0))},
+        attachments=list(files.values()), entry_files={e.id: _files_of(e, files) for e in entries.items},
         conferences=conferences_of_case(case.id), can_convene=bool(convening_units(current_user, case)),
         incidents=incidents_for(current_user, case.id), at=now())
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from flask import Flask, Response, render_template, request
 from flask_babel import gettext
@@ -24,6 +25,7 @@ from app.common.errors import Conflict, DomainError, Forbidden
 from app.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 ERROR_TITLES = {
     400: _l("Bad request"), 403: _l("Not allowed"), 404: _l("Not found"), 405: _l("Not allowed"),
@@ -139,3 +141,31 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(InternalServerError, server_error_page)
     app.register_error_handler(DomainError, domain_error)
     headers.init_app(app)
+
+
+@dataclass(frozen=True)
+class PageOf(Generic[T]):
+    """One page of a list a page shows (the case's timeline, its tasks): the rows and where they sit.
+
+    The API pages with flask-smorest (``ApiBlueprint.paginate``); pages use this with the same ``page`` /
+    ``per_page`` meaning, so a long list costs one COUNT and one LIMITed read whatever its length.
+    """
+
+    items: list[T]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def page_number(name: str, last: int | None = None) -> int:
+    """The page number a query parameter asks for, clamped to 1..``last`` (bad input shows page 1, or
+    ``last`` when the default is the newest end of the list); never a 500 or an OFFSET overflow."""
+    raw = request.args.get(name, "")
+    if not raw.isdigit() or len(raw) > 9:
+        return last if (last is not None and raw in ("", "last")) else 1
+    number = max(1, int(raw))
+    return min(number, last) if last is not None else number

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from app.cases.access import oversees_tasks, regions_within, works_tasks
 from app.cases.models import Case
@@ -62,6 +63,25 @@ def capped_count(stmt: sa.Select[Any], cap: int | None = None) -> tuple[int, boo
     n = int(db.session.scalar(sa.select(sa.func.count()).select_from(
         stmt.order_by(None).limit(cap + 1).subquery())) or 0)
     return min(n, cap), n > cap
+
+
+CASE_TASKS_PER_PAGE = 50
+"""A case's tasks per page on the case page and in ``GET /api/v1/cases/<id>/tasks``."""
+
+
+def case_tasks_select(case_id: int, state: str | None = None) -> sa.Select[Task]:
+    """A case's tasks (one state, or all), open ones by id and finished ones newest first; unit and
+    assignee in the same statement."""
+    stmt = sa.select(Task).where(Task.case_id == case_id).options(joinedload(Task.assignee))
+    if state is not None:
+        stmt = stmt.where(Task.state == state)
+    if state == TaskState.OPEN:
+        return stmt.order_by(Task.id)
+    return stmt.order_by(Task.completed_at.desc().nulls_first(), Task.id.desc())
+
+
+def count_of(stmt: sa.Select[Any]) -> int:
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0)
 
 
 def open_tasks_of_case(case_id: int) -> list[Task]:
