@@ -81,8 +81,15 @@ def register_audience(name: str, resolver: AudienceResolver, by_case: CaseAudien
         _by_case[name] = by_case
 
 
+def case_audiences() -> frozenset[str]:
+    """The audiences that depend only on the case and are read for a whole batch (``prefetch_case_audiences``)."""
+    return frozenset(_by_case)
+
+
 def prefetch_case_audiences(ids: set[int], cache: dict[tuple[str, Any], list[User]]) -> None:
     """Fill ``cache`` with every per-case audience of these cases (the keys ``recipients`` looks up)."""
+    if not ids:
+        return
     for name, fetch in _by_case.items():
         found = fetch(ids)
         cache.update(((name, ("case", case_id)), found.get(case_id, [])) for case_id in ids)

@@ -37,7 +37,7 @@ from app.tasks.models import Task, TaskState
 
 from .arithmetic import WorkingCalendar
 from .calendar import CountyCalendars
-from .escalation import STEP_LABELS, prefetch_case_audiences, recipients
+from .escalation import STEP_LABELS, case_audiences, prefetch_case_audiences, recipients
 from .ladder import Ladder, LadderBook, LadderStep
 from .models import Escalation
 
@@ -130,9 +130,7 @@ def _walk(rows: list[DueTask], at: datetime) -> list[_Taken]:
     per_county = bool(book.counties or calendars.counties)  # which county a case is in matters only then
     counties: dict[int, str] = {}
     ladders: dict[tuple[str | None, str | None, str | None, str], Ladder] = {}
-    cache: dict[tuple[str, Any], list[User]] = {}
-    prefetch_case_audiences({row.case_id for row in rows}, cache)
-    plan: list[_Taken] = []
+    steps: list[tuple[DueTask, LadderStep, datetime, bool]] = []
     zone = county_zone()
     with db.session.no_autoflush:
         for task in rows:
@@ -150,13 +148,22 @@ def _walk(rows: list[DueTask], at: datetime) -> list[_Taken]:
                     task.next_escalation_at = None
                     break
                 skipped = step.anchor == "remind" and task.due_at is not None and task.due_at <= at
-                case = DueCase(task.case_id, task.region_id, task.number)
-                users = [] if skipped else recipients(step, task, case, cache)
-                plan.append(_Taken(task, step, task.next_escalation_at, users, skipped))
+                steps.append((task, step, task.next_escalation_at, skipped))
                 task.escalation_level = step.level
                 following = ladder.after(step.level)
                 task.next_escalation_at = (following.time_for(task.remind_at, task.due_at, zone, calendar)
                                            if following is not None else None)
+    # Per-case audiences (the conference team) are read once, for the cases of the steps that name one.
+    per_case = case_audiences()
+    cache: dict[tuple[str, Any], list[User]] = {}
+    prefetch_case_audiences({task.case_id for task, step, _, skipped in steps
+                             if not skipped and per_case.intersection(step.audiences)}, cache)
+    plan: list[_Taken] = []
+    with db.session.no_autoflush:
+        for task, step, scheduled, skipped in steps:
+            users = [] if skipped else recipients(step, task, DueCase(task.case_id, task.region_id, task.number),
+                                                  cache)
+            plan.append(_Taken(task, step, scheduled, users, skipped))
     return plan
 
 
