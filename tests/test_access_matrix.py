@@ -269,6 +269,7 @@ NO_CHILD_DATA = {
     "duties.Frequencies": "cadence rules",
     "inbox.outbox": "an empty frame: the phone's queue is drawn from the device's own storage",
     "inbox.outbox_session": "the caller's own user id and a CSRF token",
+    "tasks.Attachments": "the caller's own upload (id, name, size, hash); members of the task's unit only",
     **{e: "process definitions, drafts and sandbox test runs (designers); migration plans name case numbers only"
        for e in ("processes.Specs", "processes.Diff", "processes.Versions", "processes.Version",
                  "processes.VersionFile", "processes.Migrate", "processes.MigrationPlan", "processes.Designers",

@@ -20,16 +20,21 @@ from app.deadlines.escalation import escalations_out
 from app.extensions import db
 
 from . import operations
+from .attachments import upload_once
 from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, draft_out, save_draft
 from .models import Task
 from .queries import TaskFilter, capped_count, task_query, task_scope
 from .schemas import (
+    IDEMPOTENCY_HEADER,
+    AttachmentOut,
     EscalationOut,
     TaskDraftIn,
     TaskDraftOut,
     TaskOut,
     TaskPage,
     TaskQueryArgs,
+    UploadFileIn,
+    UploadFormIn,
     form_schema_of,
 )
 
@@ -128,6 +133,25 @@ class Unclaim(MethodView):
     def post(self, task_id: int) -> Any:
         """Give the task back to the unit's queue."""
         return operations.unclaim(operations.get_task(task_id), current_api_user())
+
+
+@blp.route("/<int:task_id>/attachments")
+class Attachments(MethodView):
+    @blp.endpoint()
+    @blp.doc(parameters=[IDEMPOTENCY_HEADER])
+    @blp.arguments(UploadFormIn, location="form")
+    @blp.arguments(UploadFileIn, location="files")
+    @blp.response(201, AttachmentOut)
+    @blp.alt_response(200, schema=AttachmentOut, description="a retry of an upload (same key and file): the first")
+    def post(self, form: dict[str, Any], files: dict[str, Any], task_id: int) -> Any:
+        """Attach a file (a photo taken on the visit) to the step, for its unit's members; name it in the
+        completion's `attachment_ids`. An offline client sends each file first, under its own idempotency key:
+        a retry answers 200 with the first upload, never a second copy."""
+        task = operations.get_task(task_id)
+        key = form.get("idempotency_key") or request.headers.get("Idempotency-Key")
+        upload = files["file"]
+        attachment, created = upload_once(task, current_api_user(), upload.filename or "", upload.stream, key)
+        return attachment, 201 if created else 200
 
 
 @blp.route("/<int:task_id>/draft")

@@ -9,6 +9,7 @@ the access-checked, audited download view, as ``attachment`` with ``nosniff``.
 from __future__ import annotations
 
 import hashlib
+import io
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,20 @@ def take_upload_key(task: Task, user: User, key: str, filename: str, content: by
 
 def settle_upload_key(key: str, attachment: Attachment) -> None:
     idempotency.settle(UPLOAD_SCOPE, key, attachment.id)
+
+
+def upload_once(task: Task, user: User, filename: str, stream: IO[bytes], key: str | None) -> tuple[Attachment, bool]:
+    """``add_attachment`` under an idempotency key: (attachment, True) the first time, (the first upload,
+    False) for a retry of the same key with the same file (a phone whose answer was lost)."""
+    if not key:
+        return add_attachment(task, user, filename, stream), True
+    content = stream.read(max_bytes() + 1)
+    first = take_upload_key(task, user, key, filename, content)
+    if first is not None:
+        return first, False
+    attachment = add_attachment(task, user, filename, io.BytesIO(content))
+    settle_upload_key(key, attachment)
+    return attachment, True
 
 
 def own_attachments(task: Task, user: User, ids: tuple[int, ...] | list[int]) -> list[Attachment]:

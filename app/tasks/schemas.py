@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, missing, validate
 
 from app.common.clock import now
@@ -106,6 +107,32 @@ class CompleteIn(Schema):
                                  validate=validate.Length(max=MAX_FILES), metadata={
         "description": "files uploaded for this step before the completion (each under its own idempotency key): "
                        "your uploads on this task only (422 otherwise); the completion's timeline entry names them"})
+
+
+class UploadFileIn(Schema):
+    file = Upload(required=True, metadata={"description": "pdf, jpg/jpeg, png, docx, xlsx or txt; the type is "
+                                                          "checked from the name and the first bytes; at most "
+                                                          "the server's attachment limit (10 MB by default)"})
+
+
+class UploadFormIn(Schema):
+    idempotency_key = fields.String(validate=validate.Length(min=KEY_LENGTH[0], max=KEY_LENGTH[1]), metadata={
+        "description": KEY_DESCRIPTION + " For an upload the first result is the stored file; the key is bound to "
+                       "the task, the file name and its bytes. The `Idempotency-Key` header may carry it instead."})
+
+
+class AttachmentOut(ObjectOut):
+    """A stored file (its bytes are downloaded from the page's ``/attachments/<id>``, audited)."""
+
+    computed = {"name": lambda a: a.original_name}
+
+    id = fields.Integer()
+    task_id = fields.Integer()
+    name = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    created_at = fields.DateTime()
 
 
 IDEMPOTENCY_HEADER = {

@@ -7,7 +7,6 @@ every page that shows a child's data writes an audit row.
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 from typing import Any
@@ -41,15 +40,7 @@ from app.org.queries import unit_members
 from app.org.roles import Role
 
 from . import operations
-from .attachments import (
-    add_attachment,
-    attachments_of,
-    get_attachment,
-    max_bytes,
-    path_of,
-    settle_upload_key,
-    take_upload_key,
-)
+from .attachments import attachments_of, get_attachment, max_bytes, path_of, upload_once
 from .comments import add_comment, comments_of
 from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, draft_out, save_draft
 from .form_render import build_fields, schema_of, step_values
@@ -230,15 +221,9 @@ def upload(task_id: int) -> Any:
     try:
         if file is None or not file.filename:
             raise Invalid("no file", {"file": [gettext("Choose a file.")]})
-        if key:
-            content = file.stream.read(max_bytes() + 1)
-            first = take_upload_key(task, current_user, key, file.filename, content)
-            if first is not None:
-                return jsonify({"status": "replayed", "attachment_id": first.id})
-            attachment = add_attachment(task, current_user, file.filename, io.BytesIO(content))
-            settle_upload_key(key, attachment)
-        else:
-            attachment = add_attachment(task, current_user, file.filename, file.stream)
+        attachment, created = upload_once(task, current_user, file.filename, file.stream, key or None)
+        if not created:
+            return jsonify({"status": "replayed", "attachment_id": attachment.id})
     except Invalid as exc:
         db.session.rollback()
         message = "; ".join(str(m) for msgs in exc.errors.values() for m in msgs) or exc.message

@@ -17,10 +17,11 @@ from app.common.errors import Invalid
 from app.common.idempotency import KEY_LENGTH
 from app.tasks import operations
 from app.tasks.api import blp
-from app.tasks.conflicts import Submission
+from app.tasks.conflicts import StaleSubmission, Submission
 from app.tasks.schemas import IDEMPOTENCY_HEADER, CompleteIn, TaskOut
 
 from . import commands
+from .views import record_conflict_view
 
 
 @blp.route("/<int:task_id>/complete")
@@ -38,9 +39,13 @@ class Complete(MethodView):
         """
         key = payload.get("idempotency_key") or _header_key()
         sent = Submission(payload.get("task_version"), tuple(payload.get("attachment_ids") or ()))
-        task, _first = commands.complete_once(operations.get_task(task_id), current_api_user(), payload["data"], key,
-                                              sent)
-        return task
+        task = operations.get_task(task_id)
+        try:
+            done, _first = commands.complete_once(task, current_api_user(), payload["data"], key, sent)
+        except StaleSubmission as exc:
+            record_conflict_view(task, current_api_user().id, exc)  # the 409 shows the step's other version
+            raise
+        return done
 
 
 def _header_key() -> str | None:

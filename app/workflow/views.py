@@ -18,6 +18,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
+from app.audit.operations import audit
 from app.common.errors import DomainError, Invalid
 from app.common.idempotency import KEY_LENGTH
 from app.common.inputs import bounded_int, bounded_ints
@@ -26,6 +27,7 @@ from app.common.pages import committed_page
 from app.extensions import db
 from app.tasks.conflicts import StaleSubmission, Submission
 from app.tasks.form_render import friendly_errors, parse_form, schema_of
+from app.tasks.models import Task
 from app.tasks.schemas import MAX_FILES
 from app.tasks.views import blp, task_context, visible_task, wants_json
 
@@ -46,7 +48,7 @@ def complete(task_id: int) -> Any:
     try:
         _task, first = commands.complete_once(task, current_user, data, key, sent)
     except StaleSubmission as exc:
-        db.session.rollback()
+        record_conflict_view(task, current_user.id, exc)
         if as_json:
             return jsonify({"status": "conflict", "message": exc.message, **(exc.body or {})}), 409
         flash(gettext("Not sent: this step changed after you opened it. Both versions are shown below."), "error")
@@ -79,6 +81,17 @@ def complete(task_id: int) -> Any:
     else:  # a double click or a resent form: the first submission completed the step
         flash(gettext("“%(step)s” was already completed with this form.", step=task.name), "info")
     return redirect(url_for("inbox.index"))
+
+
+def record_conflict_view(task: Task, user_id: int, exc: StaleSubmission) -> None:
+    """A refused stale submission changes nothing (rolled back here), but its answer shows the step's other
+    version (who completed it, with what): that read is audited, in a transaction of its own."""
+    db.session.rollback()
+    conflict = (exc.body or {}).get("conflict", {})
+    audit(user_id, "view", "task", task.id, case_id=task.case_id,
+          detail={"page": "conflict", "kind": conflict.get("kind"), "sent_version": conflict.get("sent", {}).get(
+              "task_version"), "current_version": conflict.get("current", {}).get("task_version")})
+    db.session.commit()
 
 
 def _form_key() -> str | None:

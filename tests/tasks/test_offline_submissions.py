@@ -22,6 +22,7 @@ from helpers import open_tasks, submit_report, unit_user
 from races import run_threads
 from webhelpers import PageClient
 
+from app.audit.models import AuditEvent
 from app.cases.models import TimelineEntry
 from app.common.models import CommandKey
 from app.extensions import db
@@ -141,6 +142,9 @@ def _assert_refused(resp: Any, task_id: int, before: tuple[Any, ...], key: str, 
     assert conflict["sent"]["task_version"] == 1 and conflict["current"]["task_version"] == before[1]
     assert _snapshot(task_id) == before  # nothing changed
     assert _keys(key) == 0  # and the key is not spent: a refused submission is not remembered
+    shown = [e.detail for e in db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.object_type == "task", AuditEvent.object_id == str(task_id), AuditEvent.action == "view"))]
+    assert {"page": "conflict", "kind": kind, "sent_version": 1, "current_version": before[1]} in shown  # the read
     return dict(conflict)
 
 
@@ -246,6 +250,36 @@ def test_photos_are_uploaded_once_each_and_the_completion_names_them(as_user: An
     assert entry.detail["attachment_ids"] == [photo_id]
     case_page = phone.get(f"/cases/{_row(task_id).case_id}").get_data(as_text=True)
     assert re.search(rf'class="timeline-file" href="/attachments/{photo_id}">家访.jpg', case_page)
+
+
+def test_api_clients_upload_once_per_key_and_complete_naming_their_files(as_user: Any) -> None:
+    task_id, liaison = _task(as_user)
+    path = f"/api/v1/tasks/{task_id}/attachments"
+
+    def upload(key: str, content: bytes = JPEG, api: Any = liaison) -> Any:
+        return api.client.post(path, data={"file": (io.BytesIO(content), "现场.jpg"), "idempotency_key": key},
+                               headers=api.headers, content_type="multipart/form-data")
+
+    first = upload("api-photo-000001")
+    assert first.status_code == 201, first.get_json()
+    body = first.get_json()
+    assert body["name"] == "现场.jpg" and body["task_id"] == task_id and body["content_type"] == "image/jpeg"
+    again = upload("api-photo-000001")
+    assert again.status_code == 200 and again.get_json() == body
+    assert upload("api-photo-000001", JPEG + b"x").status_code == 422  # the key is bound to the bytes
+    assert upload("api-photo-000002", b"not a jpeg").status_code == 422
+    assert upload("api-photo-000003", api=as_user("coordinator")).status_code == 403  # reads, never attaches
+    no_file = liaison.client.post(path, data={"idempotency_key": "api-photo-000004"}, headers=liaison.headers,
+                                  content_type="multipart/form-data")
+    assert no_file.status_code == 422
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(Attachment.id)).where(Attachment.task_id == task_id)) == 1
+    done = liaison.post(f"/api/v1/tasks/{task_id}/complete", json={
+        "data": FIRST.data, "idempotency_key": "api-done-0000001", "task_version": 1, "attachment_ids": [body["id"]]})
+    assert done.status_code == 200, done.get_json()
+    entry = db.session.scalars(sa.select(TimelineEntry).where(
+        TimelineEntry.task_id == task_id, TimelineEntry.kind == "task_completed")).one()
+    assert entry.detail["attachment_ids"] == [body["id"]]
 
 
 @pytest.mark.postgres
