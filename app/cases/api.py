@@ -14,12 +14,14 @@ from app.audit.operations import audit
 from app.common.clock import now
 from app.common.endpoints import ApiBlueprint, SelectPage, current_api_user
 from app.extensions import db
+from app.org.roles import Role
 from app.processes.queries import instances_of_case
 from app.tasks.models import Task, TaskState
 from app.tasks.queries import case_tasks_select, count_of
 from app.tasks.timers import incident_view, incidents_for
 
 from .access import Basis, CaseAccess, require_case
+from .merging import merge, merges_in, unmerge
 from .models import Case, TimelineEntry
 from .my_reports import my_reports_query, stage_rows
 from .operations import file_report
@@ -31,6 +33,9 @@ from .schemas import (
     CaseTaskPage,
     CaseTasksQuery,
     ChildPage,
+    MergeIn,
+    MergeOut,
+    MergePage,
     MyReportPage,
     ReportAccepted,
     ReportIn,
@@ -94,6 +99,37 @@ class Cases(MethodView):
         terms = Terms(**args)
         audit(user.id, "search", "case", None, detail={"terms": terms.given()})
         return find_cases(user, terms).options(joinedload(Case.region))
+
+
+@blp.route("/children/merges")
+class Merges(MethodView):
+    @blp.endpoint(roles=(Role.COUNTY_COORDINATOR, Role.ADMIN), refusal="only county coordinators merge files",
+                  writes=False)
+    @blp.response(200, MergePage)
+    @blp.paginate(SelectPage)
+    def get(self) -> Any:
+        """Merges of children's files in your county, newest first."""
+        return merges_in(current_api_user())
+
+    @blp.endpoint(roles=(Role.COUNTY_COORDINATOR, Role.ADMIN), refusal="only county coordinators merge files")
+    @blp.arguments(MergeIn)
+    @blp.response(201, MergeOut)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, payload: dict[str, Any]) -> Any:
+        """Merge a duplicate child file into the one kept: its cases, reports, visits, programme membership and
+        entrusted care move; audited; undo with `POST /children/merges/{id}/undo`. Different ID numbers are
+        refused (422)."""
+        return merge(current_api_user(), payload["kept_id"], payload["merged_id"], payload["reason"]), 201
+
+
+@blp.route("/children/merges/<int:merge_id>/undo")
+class Unmerge(MethodView):
+    @blp.endpoint(roles=(Role.COUNTY_COORDINATOR, Role.ADMIN), refusal="only county coordinators merge files")
+    @blp.response(200, MergeOut)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, merge_id: int) -> Any:
+        """Undo a merge: exactly what it moved goes back; audited."""
+        return unmerge(current_api_user(), merge_id)
 
 
 @blp.route("/me/reports")

@@ -221,6 +221,9 @@ class ChildMerge(Model):
     merged_id: Mapped[int] = mapped_column(sa.ForeignKey("child.id"), index=True)
     case_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)
     """The merged child's case files moved to the kept child (with their reports, tasks and visits)."""
+    moved: Mapped[dict[str, list[int]]] = mapped_column(JSONType, default=dict, server_default="{}")
+    """Rows of other packages re-pointed to the kept child, by table (``events.children_merged`` receivers
+    fill it; an unmerge puts exactly these back)."""
     reason: Mapped[str] = mapped_column(sa.String(500), default="")
     merged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     """None: the migration that brought in the one-file-per-ID rule merged files sharing an ID number."""

@@ -340,3 +340,28 @@ class MyReportPage(Schema):
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
+
+
+class MergeIn(Schema):
+    kept_id = Id(required=True, metadata={"description": "the child file that stays"})
+    merged_id = Id(required=True, metadata={"description": "the duplicate: its cases move to the kept file"})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class MergeOut(Schema):
+    id = fields.Integer()
+    kept_id = fields.Integer()
+    merged_id = fields.Integer()
+    case_ids = fields.List(fields.Integer(), metadata={"description": "the cases moved to the kept file"})
+    moved = fields.Dict(keys=fields.String(), values=fields.List(fields.Integer()), metadata={
+        "description": "other rows re-pointed, by table (programme membership, duty cycles, entrusted care)"})
+    reason = fields.String()
+    merged_at = fields.DateTime()
+    undone_at = fields.DateTime(allow_none=True)
+
+
+class MergePage(Schema):
+    items = fields.List(fields.Nested(MergeOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()

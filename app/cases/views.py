@@ -19,14 +19,14 @@ from sqlalchemy.orm import defer, joinedload
 from app.audit.operations import audit
 from app.common.clock import now
 from app.common.downloads import file_download
-from app.common.errors import Invalid, NotFound
+from app.common.errors import Conflict, Invalid, NotFound
 from app.common.inputs import bounded_int
-from app.common.pages import PageOf, committed_page, page_number
 from app.conferences.operations import convening_units
 from app.conferences.queries import conferences_of_case
 from app.extensions import db
 from app.org.kinds import RegionLevel
 from app.org.models import Region
+from app.org.roles import Role
 from app.processes.models import ProcessInstance
 from app.tasks.attachments import attachments_of
 from app.tasks.form_render import step_values
@@ -35,6 +35,7 @@ from app.tasks.queries import CASE_TASKS_PER_PAGE, case_tasks_select, count_of
 from app.tasks.timers import incidents_for
 
 from .access import Basis, require_case, sees_sensitive
+from .merging import merge, merges_in, unmerge
 from .models import TimelineEntry
 from .my_reports import STAGES, my_reports_query, stage_rows
 from .operations import file_report
@@ -193,7 +194,8 @@ def search() -> Any:
         args = SearchArgs().load({k: v for k, v in request.args.items() if k in SearchArgs().fields})
     except ValidationError as exc:
         return render_template("cases/search.html", terms={}, asked={}, rows=[], total=0, page=1, pages=1,
-                               errors=_flatten(exc.messages), sees_sensitive=sees_sensitive(current_user)), 422
+                               errors=_flatten(exc.messages), sees_sensitive=sees_sensitive(current_user),
+                               can_merge=False), 422
     terms = Terms(**args)
     page = max(1, min(bounded_int(request.args.get("page", "1"), 10_000) or 1, 10_000))
     rows: list[dict[str, Any]] = []
@@ -206,7 +208,47 @@ def search() -> Any:
         rows = child_rows(current_user, found)
     return render_template("cases/search.html", terms=args, asked=terms.given(), rows=rows, total=total,
                            page=page, pages=max(1, -(-total // SEARCH_PAGE_SIZE)), errors={},
-                           sees_sensitive=sees_sensitive(current_user))
+                           sees_sensitive=sees_sensitive(current_user),
+                           can_merge=current_user.has_role(Role.COUNTY_COORDINATOR, Role.ADMIN))
+
+
+@blp.route("/children/merges", methods=["GET", "POST"])
+@roles_required(Role.COUNTY_COORDINATOR, Role.ADMIN)
+@committed_page
+def merges() -> Any:
+    """A coordinator merges a duplicate child file into the one kept (``merging``), and sees the county's merges."""
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        kept_id = bounded_int(request.form.get("kept_id", ""))
+        merged_id = bounded_int(request.form.get("merged_id", ""))
+        reason = request.form.get("reason", "").strip()[:500]
+        if kept_id is None or merged_id is None or not reason:
+            errors = {"form": [gettext("Give both file numbers and the reason.")]}
+        else:
+            try:
+                merge(current_user, kept_id, merged_id, reason)
+            except (Invalid, NotFound, Conflict) as exc:
+                db.session.rollback()
+                errors = {"form": [str(exc)]}
+            else:
+                flash(gettext("File %(merged)s merged into file %(kept)s.", merged=merged_id, kept=kept_id), "success")
+                return redirect(url_for("workspace.merges"))
+    rows = list(db.session.scalars(merges_in(current_user).limit(100)))
+    return render_template("cases/merges.html", rows=rows, errors=errors, form=request.form), 422 if errors else 200
+
+
+@blp.post("/children/merges/<int:merge_id>/undo")
+@roles_required(Role.COUNTY_COORDINATOR, Role.ADMIN)
+@committed_page
+def undo_merge(merge_id: int) -> Any:
+    try:
+        unmerge(current_user, merge_id)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        flash(gettext("The merge was undone: the cases went back to their file."), "success")
+    return redirect(url_for("workspace.merges"))
 
 
 @blp.get("/reports/mine")

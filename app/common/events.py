@@ -36,6 +36,21 @@ Sender: the open ``Case``; ``report=`` the new ``Report``, ``actor=`` the filer 
 added and flushed. The tasks package tells the units working the case.
 """
 
+children_merged = _events.signal("children-merged")
+"""A coordinator merged one child's file into another's (``cases.merging.merge``).
+
+Sender: the ``ChildMerge`` row (flushed: its id, ``kept_id``, ``merged_id`` and ``case_ids`` set);
+``actor=`` the coordinator. Sent after the cases are re-pointed, before the audit row. Packages holding rows
+about the merged child re-point them to the kept one and list their ids in ``merge.moved[table]``, so that
+``children_unmerged`` can put exactly those back. The duties package moves programme membership, duty
+cycles and entrusted care.
+"""
+
+children_unmerged = _events.signal("children-unmerged")
+"""A merge was undone (``cases.merging.unmerge``). Sender: the ``ChildMerge`` row; ``actor=``. Receivers put
+back the rows listed in ``merge.moved``; cases has already put its cases back.
+"""
+
 instance_saved = _events.signal("instance-saved")
 """A workflow command put the engine's new state on an instance row (start, complete, timers).
 

@@ -47,6 +47,7 @@ LABELS: dict[str, dict[str, Any]] = {
     },
     "timeline": {
         "report_received": _l("Report received"), "report_added": _l("Report added to the open case"),
+        "child_merged": _l("Child's files merged"), "child_unmerged": _l("Merge of child's files undone"),
         "process_started": _l("Process started"),
         "task_created": _l("Task created"), "task_unrouted": _l("Task without a unit"),
         "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task released"),

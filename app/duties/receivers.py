@@ -1,4 +1,5 @@
-"""What happens when a duty's instance ends: the cycle's status and outcome, the caregiver's status."""
+"""What happens when a duty's instance ends: the cycle's status and outcome, the caregiver's status; a child's
+duties follow their file when it is merged."""
 
 from __future__ import annotations
 
@@ -6,13 +7,40 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.cases.models import ChildMerge
 from app.common import events
 from app.common.clock import now
 from app.extensions import db
 from app.processes.models import ProcessInstance
 
-from .models import DutyCycle, Entrustment, EntrustmentStatus
+from .models import DutyCycle, Enrolment, Entrustment, EntrustmentStatus
 from .status import settle
+
+MOVED_WITH_THE_CHILD = (("enrolment", Enrolment), ("duty_cycle", DutyCycle), ("entrustment", Entrustment))
+"""The duties rows about a child that follow its file when it is merged into another (a cycle keeps its
+``subject``: it names whom the duty was done for at the time)."""
+
+
+def on_children_merged(merge: ChildMerge, **_: Any) -> None:
+    """Re-point the merged child's programme membership, duty cycles and entrusted care to the kept child,
+    listing their ids in ``merge.moved`` for an unmerge."""
+    moved = dict(merge.moved or {})
+    for table, model in MOVED_WITH_THE_CHILD:
+        ids = list(db.session.scalars(sa.select(model.id).where(model.child_id == merge.merged_id)))
+        if ids:
+            db.session.execute(sa.update(model).where(model.id.in_(ids)).values(child_id=merge.kept_id)
+                               .execution_options(synchronize_session="fetch"))
+            moved[table] = ids
+    merge.moved = moved
+
+
+def on_children_unmerged(merge: ChildMerge, **_: Any) -> None:
+    """Put back exactly the rows the merge moved."""
+    for table, model in MOVED_WITH_THE_CHILD:
+        ids = (merge.moved or {}).get(table) or []
+        if ids:
+            db.session.execute(sa.update(model).where(model.id.in_(ids), model.child_id == merge.kept_id)
+                               .values(child_id=merge.merged_id).execution_options(synchronize_session="fetch"))
 
 
 def on_instance_completed(instance: ProcessInstance, **_: Any) -> None:
@@ -32,3 +60,5 @@ def on_instance_completed(instance: ProcessInstance, **_: Any) -> None:
 def connect() -> None:
     """Called once by ``create_app``; blinker keeps one weak-referenced receiver per function."""
     events.instance_completed.connect(on_instance_completed)
+    events.children_merged.connect(on_children_merged)
+    events.children_unmerged.connect(on_children_unmerged)
