@@ -21,6 +21,7 @@ from app.common.clock import now
 from app.common.downloads import file_download
 from app.common.errors import Conflict, Invalid, NotFound
 from app.common.inputs import bounded_int
+from app.common.pages import PageOf, committed_page, page_number, roles_required
 from app.conferences.operations import convening_units
 from app.conferences.queries import conferences_of_case
 from app.extensions import db
