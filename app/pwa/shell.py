@@ -63,6 +63,19 @@ def worker_scripts() -> list[str]:
     return [url_for("static", filename=name, v=rev) for name in names if (rev := revision(name)) is not None]
 
 
+def signature() -> tuple[tuple[str, float], ...]:
+    """The modification times of every file ``/sw.js`` names: the generated script changes only with them."""
+    names = SHELL_FILES + ("js/service-worker.js",) + tuple(f"vendor/workbox/{n}.prod.js" for n in WORKBOX_FILES)
+    names += tuple(f"{EXTENSIONS_DIR}/{p.name}" for p in (_static() / EXTENSIONS_DIR).glob("*.js"))
+    out = []
+    for name in names:
+        try:
+            out.append((name, (_static() / name).stat().st_mtime))
+        except OSError:
+            out.append((name, -1.0))
+    return tuple(out)
+
+
 def shell_revision() -> str:
     """One hash over every shell and worker file: part of the offline page's revision."""
     digest = hashlib.sha256()

@@ -106,3 +106,25 @@ def test_the_page_after_sign_out_tells_the_phone_to_wipe(page: Any) -> None:
     after = police.client.get("/login").get_data(as_text=True)
     assert '<meta name="ld-signed-out" content="1">' in after
     assert '<meta name="ld-signed-out"' not in police.client.get("/login").get_data(as_text=True)  # once
+
+
+def _statements(client: Any, path: str) -> tuple[int, int]:
+    from races import statement_hooks
+
+    seen: list[str] = []
+    with statement_hooks(db.engine, before=lambda _thread, sql: seen.append(sql)):
+        status = client.get(path).status_code
+    return status, len(seen)
+
+
+def test_the_worker_script_manifest_and_offline_page_cost_no_query_for_a_signed_out_phone(page: Any) -> None:
+    """The browser asks for /sw.js on navigations (update checks): it must stay cheap. Signed out: no SQL;
+    signed in: only what loading the session's user costs anyway (the same as the offline page); the
+    manifest never depends on who asks."""
+    anonymous, police = page(None), page("police_t01")
+    for path in ("/sw.js", "/manifest.webmanifest", "/offline"):
+        assert _statements(anonymous, path) == (200, 0), path
+    signed_in = {path: _statements(police, path) for path in ("/sw.js", "/manifest.webmanifest", "/offline")}
+    assert {status for status, _ in signed_in.values()} == {200}
+    assert signed_in["/manifest.webmanifest"][1] == 0, signed_in  # never looks at who asks
+    assert signed_in["/sw.js"][1] == signed_in["/offline"][1] == 2, signed_in  # the session's user, its locale
