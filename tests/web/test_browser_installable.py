@@ -230,3 +230,50 @@ def test_another_user_on_the_same_phone_never_gets_the_first_users_pages(
     assert f"/tasks/{task.id}" not in kept and set(kept) <= {"/inbox"}, kept
     second.screenshot(path=str(OUT / "second-user-offline-390.png"), full_page=True)
     context.close()
+
+
+def test_installable_in_a_real_profile_and_sign_out_wipes_without_clear_site_data(
+        live_server: str, browser: Any, clock: Any, tmp_path: Any) -> None:
+    """A persistent profile (not Playwright's off-the-record one): Chromium reports no installability error at
+    all. Then the sign-out answer loses its Clear-Site-Data header (browsers that ignore it, or a proxy
+    that drops it): the page's own wipe still leaves no cache, store or worker behind."""
+    from webhelpers import ARGS, CHROMIUM
+
+    clock.at = MONDAY
+    task = _duty_task("留守小雨")
+    context = browser.browser_type.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=CHROMIUM, args=ARGS, headless=True, locale="zh-CN",
+        timezone_id="Asia/Shanghai", **PHONE)
+    try:
+        context.set_default_timeout(15_000)
+        page = _sign_in(context, live_server, "director_t01v01")
+        cdp = context.new_cdp_session(page)
+        assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
+        page.goto(f"{live_server}/tasks/{task.id}")
+        page.wait_for_selector("#task-form[data-draft-ready='1']")
+        key = page.get_attribute("meta[name=ld-user-key]", "content")
+        assert f"/tasks/{task.id}" in page.evaluate(KEPT)[f"ld-pages-{key}"]
+
+        stripped: list[str] = []
+
+        def without_clear_site_data(route: Any) -> None:
+            response = route.fetch(max_redirects=0)
+            headers = {k: v for k, v in response.headers.items() if k.lower() != "clear-site-data"}
+            stripped.append(response.headers.get("clear-site-data", ""))
+            route.fulfill(response=response, headers=headers)
+
+        page.route("**/logout", without_clear_site_data)
+        page.click(".menu-toggle")
+        page.locator("#site-menu button", has_text="退出").click()
+        page.wait_for_url(re.compile(r".*/login.*"))
+        assert stripped == ['"cache", "storage"']  # the server sent it; the browser never saw it
+        page.wait_for_function("async () => (await caches.keys()).length === 0 "
+                               "&& (await navigator.serviceWorker.getRegistrations()).length === 0")
+        assert page.evaluate("async () => (await indexedDB.databases()).map(d => d.name)") == []
+        assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('ld-'))") == []
+        context.set_offline(True)
+        with pytest.raises(Exception, match="ERR_INTERNET_DISCONNECTED"):
+            page.goto(f"{live_server}/tasks/{task.id}")
+        assert page.errors == []  # type: ignore[attr-defined]
+    finally:
+        context.close()

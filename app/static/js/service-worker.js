@@ -25,6 +25,17 @@
   self.skipWaiting();
   workbox.core.clientsClaim();
 
+  // Every IndexedDB connection this worker opens (Workbox's expiration records) closes when a page deletes
+  // its database at sign-out; otherwise the deletion would wait, blocked, until the browser stops the worker.
+  var openDatabase = IDBFactory.prototype.open;
+  IDBFactory.prototype.open = function () {
+    var request = openDatabase.apply(this, arguments);
+    request.addEventListener("success", function () {
+      request.result.addEventListener("versionchange", function () { request.result.close(); });
+    });
+    return request;
+  };
+
   // ---- who the phone is working for ----
   var currentKey = null;  // memo of META; the worker may be stopped and restarted at any time
 
