@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.audit.operations import audit
+from app.cases.matching import ChildFacts, match_child
 from app.cases.models import Case, Child, Guardian
 from app.cases.timeline import record
 from app.common.clock import local_today, now
@@ -186,7 +187,8 @@ def record_entrustment(child: Child, actor: User | None, *, caregiver_name: str,
 
 
 def child_from_payload(payload: dict[str, Any]) -> Child:
-    """An existing child (``{"id": ...}``) or a newly found one (the report schema's child fields)."""
+    """An existing child (``{"id": ...}``, or the child on file with the ID number given) or a newly found one
+    (the report schema's child fields)."""
 
     if payload.get("id"):
         child = db.session.get(Child, payload["id"])
@@ -199,6 +201,9 @@ def child_from_payload(payload: dict[str, Any]) -> Child:
     village = region_by_code(payload["village"])
     if village is None or village.level != RegionLevel.VILLAGE:
         raise Invalid("unknown village", {"child.village": [f"no village with code {payload['village']!r}"]})
+    known = match_child(ChildFacts(id_number=payload.get("id_number") or None, village_id=village.id)).exact
+    if known is not None:
+        return known  # one file per child: the same ID number in the county is this child (issue 15)
     child = Child(name=payload["name"], sex=payload["sex"], birth_date=payload.get("birth_date"),
                   id_number=payload.get("id_number") or None, village=village, address=payload.get("address", ""),
                   tags=sorted(set(payload.get("tags", []))), created_at=now())

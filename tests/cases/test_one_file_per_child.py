@@ -133,3 +133,15 @@ def test_two_reports_with_one_new_id_number_at_once_make_one_child_and_one_case(
     results = run_threads({"school": send(school), "hotline": send(hotline)})
     assert sorted(results.values()) == [(201, "added_to_open_case"), (201, "new_case")], results
     assert (_count(Child), _count(Case), _count(Report)) == (1, 1, 2)
+
+
+def test_enrolling_a_child_by_an_id_number_on_file_uses_that_file(as_user: Any) -> None:
+    """Programme enrolment of a 'newly found' child whose ID number is on file: the same child, not a 500."""
+    first = submit_report(as_user("reporter_school"), id_number=ID)
+    child = {"name": "李小明", "sex": "male", "birth_date": "2015-06-01", "id_number": "３７００００２０１５０６０１００１１",
+             "village": "t01v01"}
+    resp = as_user("coordinator").post("/api/v1/duties/enrolments", json={
+        "child": child, "tags": ["left_behind"], "start_reason": "parents_left_to_work"})
+    assert resp.status_code == 201, resp.get_json()
+    assert _count(Child) == 1
+    assert resp.get_json()["child_id"] == db.session.get(Case, first["case_id"]).child_id
