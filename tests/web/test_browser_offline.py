@@ -188,6 +188,10 @@ def test_a_colleague_completing_the_step_meanwhile_shows_both_versions_and_overw
     assert phone.inner_text("#outbox-indicator") == "未发送，需要您处理（1）"
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     phone.screenshot(path=str(OUT / "conflict-390.png"), full_page=True)
+    phone.set_viewport_size({"width": 1366, "height": 900})  # the same view on a desk: a table, side by side
+    assert phone.evaluate("getComputedStyle(document.querySelector('table.side-by-side td')).display") == "table-cell"
+    phone.screenshot(path=str(OUT / "conflict-1366.png"), full_page=True)
+    phone.set_viewport_size(PHONE["viewport"])
     assert _completions(contact.id) == 1 and db.session.get(Task, contact.id).data == kept
 
     card.locator("button", has_text="把我填写的内容保存为评论").click()
@@ -270,4 +274,32 @@ def test_a_lost_answer_is_retried_under_the_same_key_and_the_queue_is_one_users_
     phone.goto(f"{live_server}/outbox")
     phone.wait_for_selector("#outbox-list p.muted")
     assert "没有待发送" in phone.inner_text("#outbox-list")
+    phone.context.close()
+
+
+def test_a_submission_the_server_refuses_is_kept_and_reopened_with_every_value(
+        live_server: str, browser: Any, clock: Any) -> None:
+    """Filled offline with a required answer missing: back online the server refuses it (422); the phone keeps
+    the entry, says so, and "Open the step" puts every value back into the form."""
+    contact = _duty_tasks(clock)["weekly_contact"]
+    phone = _phone(browser, live_server, "director_t01v01")
+    _open(phone, live_server, contact.id)
+    phone.context.set_offline(True)
+    phone.fill("input[name=contact_date]", "2026-03-09")
+    phone.fill("textarea[name=concerns], input[name=concerns]", "奶奶住院，孩子暂住邻居家。")  # no method, no answer
+    phone.click("#task-form button[type=submit]")
+    phone.wait_for_selector("#outbox-indicator:not([hidden])")
+    phone.context.set_offline(False)
+    phone.wait_for_url(re.compile(r".*/outbox$"))
+    card = phone.locator(".outbox-entry.state-refused")
+    card.wait_for()
+    assert "未发送：被拒绝" in card.inner_text()
+    assert phone.inner_text("#outbox-indicator") == "未发送，需要您处理（1）"
+    assert _completions(contact.id) == 0
+    card.locator("button", has_text="打开该步骤").click()
+    phone.wait_for_url(re.compile(rf".*/tasks/{contact.id}$"))
+    phone.wait_for_selector("#task-form[data-draft-ready='1']")
+    assert phone.input_value("input[name=contact_date]") == "2026-03-09"
+    assert phone.input_value("textarea[name=concerns], input[name=concerns]") == "奶奶住院，孩子暂住邻居家。"
+    assert phone.evaluate(QUEUE) == [] and phone.is_hidden("#outbox-indicator")
     phone.context.close()
