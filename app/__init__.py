@@ -124,6 +124,7 @@ def _register_api(app: Flask) -> None:
     from .conferences.hooks import connect as connect_conference_hooks
     from .deadlines.hooks import connect as connect_deadline_hooks
     from .duties.api import blp as duties_blp
+    from .duties.roster_api import blp as roster_blp
     from .extensions import csrf
     from .org.api import blp as org_blp
     from .processes.api import blp as processes_blp
@@ -134,7 +135,7 @@ def _register_api(app: Flask) -> None:
     connect_task_hooks(steps_without_basis=STEPS_WITHOUT_UNIT_BASIS)
     connect_conference_hooks()
     connect_deadline_hooks()
-    for blp in (cases_blp, tasks_blp, org_blp, processes_blp, conferences_blp, duties_blp):
+    for blp in (cases_blp, tasks_blp, org_blp, processes_blp, conferences_blp, duties_blp, roster_blp):
         csrf.exempt(blp)  # bearer tokens, never cookies, authenticate the API
         api.register_blueprint(blp)
     app.register_error_handler(DomainError, domain_error_response)
@@ -202,6 +203,7 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     from .cases import record_views as _court_record  # noqa: F401  (adds the court-ready record to workspace_blp)
     from .cases.views import blp as workspace_blp
     from .conferences.views import blp as conferencing_blp
+    from .duties.roster_views import blp as roster_pages_blp
     from .notifications.views import blp as alerts_blp
     from .org.admin_views import blp as admin_blp
     from .org.views import blp as auth_blp
@@ -209,7 +211,7 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     from .tasks.views import blp as inbox_blp
     from .workflow import views as _completion_page  # noqa: F401  (adds POST /tasks/<id>/complete to inbox_blp)
 
-    for blp in (auth_blp, admin_blp, inbox_blp, workspace_blp, alerts_blp, conferencing_blp, pwa_blp):
+    for blp in (auth_blp, admin_blp, inbox_blp, workspace_blp, alerts_blp, conferencing_blp, pwa_blp, roster_pages_blp):
         app.register_blueprint(blp)
     # deferred: factory (module docstring)
     from .designer.views import blp as designer_blp

@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     """Refused bearer tokens from one address before the API answers 429."""
     attachment_max_bytes: PositiveInt = 10 * 1024 * 1024
     """Largest task attachment accepted."""
+    roster_max_bytes: PositiveInt = 20 * 1024 * 1024
+    """Largest roster (XLSX ledger of children) accepted for import; its unpacked size may be 10 times this."""
+    roster_max_rows: PositiveInt = 50_000
+    """Most rows one roster import takes (a county has tens of thousands of children at most)."""
 
     # -- engine -------------------------------------------------------------------------------------
     script_step_budget: PositiveInt = 100_000

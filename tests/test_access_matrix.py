@@ -143,6 +143,12 @@ PAGES = [
     Row("POST", "/children/merges", each((COORD, ADMIN, OTHER_COORD), Expect(422, hides=PRIVATE)),
         body={"kept_id": "999999", "merged_id": "999998", "reason": "重复"}),
     Row("POST", "/children/merges/999999/undo", each((COORD, ADMIN, OTHER_COORD), GONE)),
+    # the county's roster (issue 15, part 8): its coordinator (and civil affairs); another county's coordinator
+    # gets their own county's, which holds none of these children
+    Row("GET", "/roster", {COORD: see(hides=(NAME,)), OTHER_COORD: see(hides=(NAME,))}),
+    Row("GET", "/roster/export.xlsx", {COORD: Expect(200), OTHER_COORD: Expect(200)}),
+    Row("POST", "/roster/checks", {COORD: Expect(422), OTHER_COORD: Expect(422)}),
+    Row("POST", "/roster/imports/999999/confirm", {COORD: GONE, OTHER_COORD: GONE}),
     Row("GET", "/cases/{case}/instances/{instance}/diagram.bpmn",
         {REPORTER: GONE, **each((POLICE, HEAD, EDU, INVITED, COORD, ADMIN, DIRECTOR), see(hides=PRIVATE))}),
     Row("GET", "/attachments/{police_file}", each((POLICE, HEAD, COORD, ADMIN, DIRECTOR), Expect(200))),
@@ -242,6 +248,10 @@ API = [Row(r.method, r.url, r.expect, r.default, r.body, api=True) for r in [
                                                                     OTHER_COORD: see(hides=(NUMBER,))}),
     Row("GET", "/api/v1/dashboard/counties", each(OVERSEERS, COUNTS_ONLY)),
     Row("GET", "/api/v1/dashboard/export/counties.csv", each(OVERSEERS, COUNTS_ONLY)),
+    Row("GET", "/api/v1/roster/export.xlsx", {COORD: Expect(200), OTHER_COORD: Expect(200)}),
+    Row("POST", "/api/v1/roster/checks", {COORD: Expect(422), OTHER_COORD: Expect(422)}),
+    Row("GET", "/api/v1/roster/imports/999999", {COORD: GONE, OTHER_COORD: GONE}),
+    Row("POST", "/api/v1/roster/imports/999999/confirm", {COORD: GONE, OTHER_COORD: GONE}),
     Row("GET", "/api/v1/duties/children/{child}", each(MANAGERS, Expect(200))),
     Row("GET", "/api/v1/duties/cycles", each((COORD, ADMIN, DIRECTOR, OTHER_DIRECTOR, OTHER_COORD), Expect(200))),
     Row("POST", "/api/v1/duties/enrolments", each(MANAGERS, Expect(409)),

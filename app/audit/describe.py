@@ -45,7 +45,8 @@ OBJECTS: dict[str, Any] = {
     "child_record": _l("Court-ready record"), "enrolment": _l("Care programme"), "programme": _l("Care programme"),
     "dropout": _l("School dropout"), "entrustment": _l("Entrusted care"), "process_spec": _l("Process version"),
     "process_instance": _l("Process of a case"), "child": _l("Child"), "report": _l("Report"),
-    "child_merge": _l("Merge of children's files"),
+    "child_merge": _l("Merge of children's files"), "roster": _l("Roster of children"),
+    "roster_check": _l("Roster dry run"), "roster_import": _l("Roster import"),
 }
 
 FIELDS: dict[str, Any] = {
@@ -65,7 +66,8 @@ FIELDS: dict[str, Any] = {
     "bucket": _l("Overdue for"), "step": _l("Step"), "overdue": _l("Overdue only"),
     "terms": _l("Search terms"), "added_to_open_case": _l("Added to the open case"),
     "kept_id": _l("Child file kept"), "merged_id": _l("Child file merged"), "case_ids": _l("Cases moved"),
-    "reason": _l("Reason"),
+    "reason": _l("Reason"), "counts": _l("Rows per outcome"), "roster_import": _l("Roster import"),
+    "changes": _l("Changed"),
 }
 """Detail keys as the rows store them; an unknown key is shown as its words (underscores to spaces)."""
 

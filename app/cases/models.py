@@ -86,6 +86,8 @@ class Child(Model):
     ID number goes to the kept file."""
     address: Mapped[str] = mapped_column(sa.String(300), default="")
     tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    school: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    """The school or kindergarten the child attends, as the county's ledger names it ("" unknown)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     village: Mapped[Region] = relationship(foreign_keys=[village_id])

@@ -68,3 +68,4 @@ def local_date(column: Any, zone: ZoneInfo) -> Any:
         return sa.func.date(sa.func.timezone(zone.key, column))
     offset = int((datetime.now(zone).utcoffset() or timedelta(0)).total_seconds() // 60)
     return sa.func.date(column, f"{offset:+d} minutes")
+

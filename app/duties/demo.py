@@ -9,6 +9,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from app.cases.identity import check_digit
 from app.cases.models import Child, Guardian
 from app.common.clock import now
 from app.extensions import db
@@ -34,8 +35,12 @@ def load_demo_children() -> int:
         if village is None:
             continue
         for suffix, name, sex, birth, tags, key_reasons, relation, away in DEMO_CHILDREN:
-            id_number = f"3700{v_code[1:3]}{v_code[4:6]}{birth:%Y%m%d}{suffix}9"
-            child = db.session.scalar(sa.select(Child).where(Child.id_number == id_number))
+            # a valid ID number (GB 11643: area, birth date, serial, sex digit, check digit), so the demo's roster
+            # exports and imports as it is; the invalid one earlier demos made is still found (idempotent)
+            first17 = f"37{v_code[1:3]}{v_code[4:6]}{birth:%Y%m%d}{suffix}{1 if sex == 'male' else 2}"
+            id_number = first17 + check_digit(first17)
+            legacy = f"3700{v_code[1:3]}{v_code[4:6]}{birth:%Y%m%d}{suffix}9"
+            child = db.session.scalar(sa.select(Child).where(Child.id_number.in_([id_number, legacy])))
             if child is None:
                 child = Child(name=surname + name, sex=sex, birth_date=birth, id_number=id_number, village=village,
                               address=f"{village.name}{suffix}号", tags=tags, created_at=now())

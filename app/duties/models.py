@@ -185,3 +185,35 @@ def entrustment_data(entrustment: Entrustment) -> dict[str, Any]:
         "agreement_signed_on": entrustment.agreement_signed_on.isoformat() if entrustment.agreement_signed_on
         else None,
     }
+
+
+class RosterImportStatus(StrEnum):
+    CHECKED = "checked"
+    """Dry run done; nothing written but this row and the stored file."""
+    IMPORTED = "imported"
+
+
+class RosterImport(Model):
+    """One county ledger (台账) uploaded for import: its dry run, then (once confirmed) its import.
+
+    The uploaded file is kept under ``<instance>/rosters/`` by a random name (``stored_name``) so the
+    confirmation imports exactly the file that was checked (same ``sha256``), checked again against the
+    database as it is then. An import happens once: confirming again is 409.
+    """
+
+    __tablename__ = "roster_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    county_id: Mapped[int] = mapped_column(sa.ForeignKey("region.id"), index=True)
+    filename: Mapped[str] = mapped_column(sa.String(200))
+    stored_name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    size: Mapped[int] = mapped_column()
+    status: Mapped[str] = mapped_column(sa.String(16), default=RosterImportStatus.CHECKED)
+    rows: Mapped[int] = mapped_column(default=0)
+    counts: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
+    """Rows per outcome at the dry run (``create``, ``update``, ``unchanged``, ``refused``), then at the import."""
+    uploaded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    imported_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

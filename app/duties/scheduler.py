@@ -146,6 +146,31 @@ def _entrusted_care_follow_ups(run: _Run) -> int:
     return started
 
 
+FIRST_CHECKS_PER_RUN = 200
+"""Entrusted caregivers recorded without a check started (a roster import) whose first check one run starts."""
+
+
+def _first_care_checks(run: _Run) -> int:
+    """The village committee's first check of caregivers recorded by a roster import, a batch per run.
+
+    ``operations.record_entrustment`` starts the check at once; an import of thousands of children records
+    their caregivers as awaiting a check and leaves the starting here, oldest first, so the runs after an
+    import work through them (the cycle's period ``entrustment:<id>`` is the same, so none starts twice).
+    """
+    started = 0
+    has_check = sa.exists().where(DutyCycle.duty == "entrusted_care_check", DutyCycle.entrustment_id == Entrustment.id)
+    rows = db.session.execute(
+        sa.select(Entrustment, Case).join(Case, sa.and_(Case.child_id == Entrustment.child_id, Case.kind == "care"))
+        .where(Entrustment.status == EntrustmentStatus.PENDING_CHECK, Case.status == "open", ~has_check)
+        .order_by(Entrustment.id).limit(FIRST_CHECKS_PER_RUN)).all()
+    for entrustment, case in rows:
+        cycle = start_cycle("entrusted_care_check", f"child:{entrustment.child_id}", f"entrustment:{entrustment.id}",
+                            case, trigger="on_demand", child_id=entrustment.child_id, entrustment_id=entrustment.id,
+                            data=entrustment_data(entrustment))
+        started += 1 if cycle is not None else 0
+    return started
+
+
 def _region_cycles(run: _Run) -> int:
     started = 0
     local = run.at.astimezone(run.tz)
@@ -232,14 +257,15 @@ def start_due_duties(at: datetime) -> int:
     First sweeps cycles whose period ended (missed ones are escalated to the
     township child supervisor), then starts, per enrolled child, the weekly
     contact, home visit and assessment cycles of their cadence; monthly
-    entrusted-care follow-ups; the county's quarterly data comparison; and from
+    entrusted-care follow-ups; the first checks of imported caregivers (a batch); the county's quarterly data comparison; and from
     1 October each township's annual progress report.
     """
     if at.tzinfo is None:
         raise ValueError("start_due_duties needs an aware datetime")
     sweep_cycles(at)
     run = _Run(at, county_zone())
-    started = start_child_cycles(at, run.tz, run.existing) + _entrusted_care_follow_ups(run) + _region_cycles(run)
+    started = (start_child_cycles(at, run.tz, run.existing) + _entrusted_care_follow_ups(run)
+               + _first_care_checks(run) + _region_cycles(run))
     db.session.flush()
     return started
 

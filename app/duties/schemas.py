@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from app.cases.models import ChildTag
@@ -146,3 +147,37 @@ class FrequencyOut(Schema):
     selector = fields.String()
     cadence = fields.String()
     source = fields.String(metadata={"description": "default or county"})
+
+
+class RosterFileIn(Schema):
+    file = Upload(required=True, metadata={"description": "the county's ledger, .xlsx, in the layout of the export"})
+
+
+class RosterProblemOut(Schema):
+    code = fields.String(metadata={"description": "why the row is refused (see docs/conferences-and-duties.md)"})
+    column = fields.String(metadata={"description": "the column's header in the ledger, empty for the row"})
+    detail = fields.String()
+
+
+class RosterRowOut(Schema):
+    row = fields.Integer(metadata={"description": "the row's number in the sheet"})
+    name = fields.String()
+    outcome = fields.String(metadata={"description": "create, update, unchanged or refused"})
+    child_id = fields.Integer(allow_none=True)
+    changes = fields.List(fields.String(), metadata={"description": "for an update: the columns that change"})
+    problems = fields.List(fields.Nested(RosterProblemOut))
+
+
+class RosterImportOut(Schema):
+    id = fields.Integer()
+    filename = fields.String()
+    status = fields.String(metadata={"description": "checked (dry run done) or imported"})
+    rows = fields.Integer()
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    uploaded_at = fields.DateTime()
+    imported_at = fields.DateTime(allow_none=True)
+
+
+class RosterReportOut(Schema):
+    roster_import = fields.Nested(RosterImportOut, data_key="import")
+    rows = fields.List(fields.Nested(RosterRowOut))
