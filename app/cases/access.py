@@ -31,7 +31,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import aliased, lazyload
 
 from app.common.errors import Forbidden, NotFound
 from app.extensions import db
@@ -151,30 +151,49 @@ def _jurisdiction(user: User) -> int | None:
     return region.id if region is not None and region.level not in ABOVE_COUNTY else None
 
 
+@dataclass(frozen=True)
+class Visibility:
+    """``access_basis`` in SQL for one user (the reporter's basis left out): what a search or list may show.
+
+    The jurisdiction's regions are read once (a county's few hundred ids) and compared as a list, so the
+    conditions can be repeated in one statement and stay correlated: a search narrowed by an indexed term
+    checks visibility only for the rows it found. ``tests/cases/test_search.py`` holds ``cases()`` equal to
+    ``access_basis`` for every demo user and case.
+    """
+
+    user: User
+    regions: tuple[int, ...]
+
+    def cases(self, case: Any = Case) -> Any:
+        """A condition on ``case`` (``Case`` or an alias): the user may open it beyond its number and status."""
+        parts: list[Any] = []
+        if self.regions:
+            parts.append(case.region_id.in_(self.regions))
+        if works_tasks(self.user) and (unit := _queries.get(Basis.UNIT)) is not None:
+            parts.append(case.id.in_(unit(self.user)))
+        if (conference := _queries.get(Basis.CONFERENCE)) is not None:
+            parts.append(case.id.in_(conference(self.user)))
+        return sa.or_(*parts) if parts else sa.false()
+
+    def children(self) -> Any:
+        """A condition on ``Child`` (``knows_child`` in SQL): in the jurisdiction, or with a case the user may
+        open (a correlated EXISTS, checked only for the rows the other terms left)."""
+        seen = aliased(Case)
+        parts: list[Any] = [sa.exists().where(seen.child_id == Child.id, self.cases(seen))]
+        if self.regions:
+            parts.insert(0, Child.village_id.in_(self.regions))
+        return sa.or_(*parts)
+
+
+def visibility(user: User) -> Visibility:
+    region_id = _jurisdiction(user)
+    regions = tuple(db.session.scalars(regions_within(region_id))) if region_id is not None else ()
+    return Visibility(user, regions)
+
+
 def visible_cases(user: User) -> sa.Select[int]:
-    """The ids of the cases ``user`` may open beyond their number and status (``access_basis`` in SQL, the
-    reporter's basis left out): what a search or list may show. ``tests/cases/test_search.py`` holds it equal
-    to ``access_basis`` for every demo user and case."""
-    parts: list[Any] = []
-    if (region_id := _jurisdiction(user)) is not None:
-        parts.append(Case.region_id.in_(regions_within(region_id, "within_cases")))
-    if works_tasks(user) and (unit := _queries.get(Basis.UNIT)) is not None:
-        parts.append(Case.id.in_(unit(user)))
-    if (conference := _queries.get(Basis.CONFERENCE)) is not None:
-        parts.append(Case.id.in_(conference(user)))
-    return sa.select(Case.id).where(sa.or_(*parts) if parts else sa.false())
-
-
-def visible_children(user: User, cases: sa.Select[int] | None = None) -> Any:
-    """A SQL condition on ``Child``: the children ``user`` may find (``knows_child`` in SQL): in their
-    jurisdiction, or with a case they may open (``cases``: ``visible_cases(user)`` if the caller has it, so one
-    statement holds it once)."""
-    cases = visible_cases(user) if cases is None else cases
-    parts: list[Any] = [Child.id.in_(sa.select(Case.child_id).where(Case.id.in_(cases),
-                                                                     Case.child_id.is_not(None)))]
-    if (region_id := _jurisdiction(user)) is not None:
-        parts.append(Child.village_id.in_(regions_within(region_id, "within_children")))
-    return sa.or_(*parts)
+    """The ids of the cases ``user`` may open beyond their number and status (``Visibility.cases``)."""
+    return sa.select(Case.id).where(visibility(user).cases())
 
 
 def knows_child(user: User, child: Child) -> bool:

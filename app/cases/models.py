@@ -67,6 +67,7 @@ class Child(Model):
     __table_args__ = (
         sa.UniqueConstraint("county_id", "id_number_norm", name="uq_child_county_id_number"),
         sa.Index("ix_child_village_birth", "village_id", "birth_date"),
+        sa.Index("ix_child_id_number_norm", "id_number_norm"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,6 +1,6 @@
 """Find a child or a case: every filter the desk asks for, only among what the user may open.
 
-The visibility is the need-to-know rule in SQL (``access.visible_children`` / ``visible_cases``), applied
+The visibility is the need-to-know rule in SQL (``access.Visibility``: its ``children()`` and ``cases()``), applied
 before paging, so a result list, its total and its pages say nothing about children the user may not see.
 A search by a case number or a phone finds only through cases and children the user may open.
 
@@ -24,7 +24,7 @@ from app.common.errors import Forbidden
 from app.extensions import db
 from app.org.models import Region, User
 
-from .access import mask, sees_sensitive, visible_cases, visible_children
+from .access import Visibility, mask, sees_sensitive, visibility
 from .identity import normalise_id_number, normalise_name, phone_digits
 from .models import Case, Child, ChildTag, Guardian
 from .queries import HIDDEN_TAGS_UNLESS_SENSITIVE
@@ -69,7 +69,7 @@ def _tagged(tag: str) -> Any:
     return sa.cast(Child.tags, sa.String).like(_like(f'"{tag}"'), escape="\\")
 
 
-def _child_conditions(user: User, terms: Terms, visible: sa.Select[int]) -> list[Any]:
+def _child_conditions(user: User, terms: Terms, visible: Visibility) -> list[Any]:
     if terms.tag in SENSITIVE_TAGS and not sees_sensitive(user):
         raise Forbidden("your role does not see that tag, so it cannot search by it")
     where: list[Any] = []
@@ -79,7 +79,7 @@ def _child_conditions(user: User, terms: Terms, visible: sa.Select[int]) -> list
         where.append(Child.id_number_norm == normalise_id_number(terms.id_number))
     if terms.case_number:
         where.append(Child.id.in_(sa.select(Case.child_id).where(
-            Case.number == terms.case_number.strip().upper(), Case.id.in_(visible))))
+            Case.number == terms.case_number.strip().upper(), visible.cases())))
     if terms.village:
         where.append(Child.village_id.in_(_villages_named(terms.village.strip())))
     if terms.guardian_phone:
@@ -93,7 +93,7 @@ def _child_conditions(user: User, terms: Terms, visible: sa.Select[int]) -> list
         if norm := normalise_id_number(q):
             either.append(Child.id_number_norm == norm)
         either.append(Child.id.in_(sa.select(Case.child_id).where(
-            Case.number == q.upper(), Case.id.in_(visible))))
+            Case.number == q.upper(), visible.cases())))
         if len(digits := phone_digits(q)) >= 7 and digits == q.replace(" ", "").replace("-", ""):
             either.append(Child.id.in_(sa.select(Guardian.child_id).where(Guardian.phone_digits == digits)))
         where.append(sa.or_(*either))
@@ -102,8 +102,8 @@ def _child_conditions(user: User, terms: Terms, visible: sa.Select[int]) -> list
 
 def find_children(user: User, terms: Terms) -> sa.Select[Child]:
     """Children matching ``terms`` that ``user`` may see (merged files left out), by name."""
-    visible = visible_cases(user)
-    return (sa.select(Child).where(visible_children(user, visible), Child.merged_into_id.is_(None),
+    visible = visibility(user)
+    return (sa.select(Child).where(visible.children(), Child.merged_into_id.is_(None),
                                    *_child_conditions(user, terms, visible))
             .order_by(Child.name, Child.id))
 
@@ -111,8 +111,8 @@ def find_children(user: User, terms: Terms) -> sa.Select[Child]:
 def find_cases(user: User, terms: Terms) -> sa.Select[Case]:
     """Cases matching ``terms`` that ``user`` may open, newest first. Child terms apply to the case's child;
     ``q`` also finds work files by title."""
-    visible = visible_cases(user)
-    where: list[Any] = [Case.id.in_(visible)]
+    visible = visibility(user)
+    where: list[Any] = [visible.cases()]
     child_terms = Terms(**{**terms.__dict__, "status": "", "kind": "", "case_number": "", "q": ""})
     if child_terms.given():
         where.append(Case.child_id.in_(sa.select(Child.id).where(*_child_conditions(user, child_terms, visible))))
@@ -137,7 +137,7 @@ def child_rows(user: User, children: list[Child]) -> list[dict[str, Any]]:
     cases: dict[int, list[Case]] = {i: [] for i in ids}
     if ids:
         for case in db.session.scalars(sa.select(Case).where(Case.child_id.in_(ids),
-                                                             Case.id.in_(visible_cases(user)))
+                                                             visibility(user).cases())
                                        .options(lazyload(Case.child))
                                        .order_by(Case.opened_at.desc(), Case.id.desc())):
             cases[case.child_id or 0].append(case)
