@@ -2,14 +2,14 @@
 index leads with the county) (issue 15)
 
 Revision ID: c5f1a8d2e637
-Revises: b7d3e9a1c524
+Revises: b8e4d2f6a913
 Create Date: 2026-11-30 05:40:00
 """
 from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'c5f1a8d2e637'
-down_revision = 'b7d3e9a1c524'
+down_revision = 'b8e4d2f6a913'
 branch_labels = None
 depends_on = None
 
