@@ -6,6 +6,8 @@ of a case writes an audit row.
 
 from __future__ import annotations
 
+import html
+import re
 import uuid
 from typing import Any
 
@@ -25,7 +27,8 @@ from app.common.pages import PageOf, committed_page, page_number, roles_required
 from app.conferences.operations import convening_units
 from app.conferences.queries import conferences_of_case
 from app.extensions import db
-from app.org.kinds import RegionLevel
+from app.org.kinds import DEPARTMENT_KINDS, RegionLevel
+from app.org.labels import department_name
 from app.org.models import Region
 from app.org.roles import Role
 from app.processes.models import ProcessInstance
@@ -180,7 +183,23 @@ def diagram(case_id: int, instance_id: int) -> Any:
                 next((n for n in files if n.endswith(".bpmn")), None))
     if name is None:
         raise NotFound(gettext("This process has no diagram."))
-    return file_download(files[name], name)
+    return file_download(lanes_in_words(files[name]), name)
+
+
+_LANE_NAME = re.compile(r'(<(?:[\w-]+:)?lane\b[^>]*?\bname=")([^"]*)(")')
+
+
+def lanes_in_words(xml: str) -> str:
+    """The read-only diagram with each lane named by its department in the reader's language.
+
+    Shipped processes name a lane by its department kind code (``police``), which routes its tasks; a reader
+    of the case should see 公安机关 / Police. Lanes named otherwise keep the designer's name."""
+    def named(match: re.Match[str]) -> str:
+        code = html.unescape(match.group(2))
+        if code not in DEPARTMENT_KINDS:
+            return match.group(0)
+        return match.group(1) + html.escape(department_name(code), quote=True) + match.group(3)
+    return _LANE_NAME.sub(named, xml)
 
 
 SEARCH_PAGE_SIZE = 25

@@ -22,7 +22,7 @@ from flask_login import current_user
 from app.common.clock import county_zone
 from app.extensions import babel
 
-from .labels import label, options
+from .labels import bpmn_type, label, options
 
 LOCALES = ("zh_CN", "en")
 DEFAULT_LOCALE = "zh_CN"
@@ -101,4 +101,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(local_dt=local_dt)
     app.context_processor(lambda: {"current_locale": str(get_locale() or DEFAULT_LOCALE)})
     app.jinja_env.globals.update(due_status=due_status, due_relative=due_relative, LOCALES=LOCALES,
-                                 label=label, label_options=options)
+                                 label=label, label_options=options, bpmn_type=bpmn_type)

@@ -39,6 +39,29 @@ LABELS: dict[str, dict[str, Any]] = {
                      "assessed": _l("Assessed"), "help_decided": _l("Help decided"), "closed": _l("Closed")},
     "task_state": {"open": _l("Open"), "completed": _l("Completed"), "cancelled": _l("Cancelled")},
     "instance_status": {"running": _l("Running"), "completed": _l("Completed"), "failed": _l("Failed")},
+    "entrustment_status": {"pending_check": _l("Caregiver not yet checked"), "capable": _l("Caregiver capable"),
+                           "inadequate": _l("Caregiver not adequate"), "ended": _l("Entrustment ended")},
+    "bpmn_type": {
+        "startEvent": _l("Start event"), "endEvent": _l("End event"), "intermediateCatchEvent": _l("Waiting event"),
+        "intermediateThrowEvent": _l("Signal event"), "boundaryEvent": _l("Boundary event"), "task": _l("Step"),
+        "userTask": _l("Task for a person"), "manualTask": _l("Task done by hand"), "scriptTask": _l("Script step"),
+        "serviceTask": _l("Automatic step"), "businessRuleTask": _l("Decision table step"),
+        "sendTask": _l("Message sent"), "receiveTask": _l("Message awaited"), "callActivity": _l("Called process"),
+        "subProcess": _l("Sub-process"), "transaction": _l("Transaction"), "adHocSubProcess": _l("Ad-hoc sub-process"),
+        "exclusiveGateway": _l("Choice (one way)"), "parallelGateway": _l("Split or join (all ways)"),
+        "inclusiveGateway": _l("Choice (one or more ways)"), "eventBasedGateway": _l("Wait for the first event"),
+        "complexGateway": _l("Complex gateway"), "sequenceFlow": _l("Flow"), "lane": _l("Lane"),
+        "process": _l("Process"), "participant": _l("Pool"), "cancelled": _l("Withdrawn"), "clock": _l("Time passed"),
+    },
+    "element_detail": {
+        "type": _l("Kind of element"), "name": _l("Name"), "lane": _l("Lane"), "documentation": _l("Documentation"),
+        "from": _l("Flow from"), "to": _l("Flow to"), "condition": _l("Condition"), "script": _l("Script"),
+        "scriptFormat": _l("Script language"), "event": _l("Event"), "executable": _l("Executable"),
+        "property department": _l("Department (overrides the lane)"), "property formJsonSchemaFilename": _l("Form"),
+        "property formUiSchemaFilename": _l("Form layout"), "property deadline": _l("Deadline"),
+        "property instructions": _l("Instructions"), "property escalation": _l("Escalation ladder"),
+        "timer timeDuration": _l("Timer: after"), "timer timeDate": _l("Timer: at"), "timer timeCycle": _l("Timer: every"),
+    },
     "role": {
         "liaison": _l("Department liaison"), "unit_head": _l("Unit head"), "child_director": _l("Child director"),
         "child_supervisor": _l("Child supervisor"), "county_coordinator": _l("County coordinator"),
@@ -109,6 +132,14 @@ LABELS: dict[str, dict[str, Any]] = {
     "relation": {"father": _l("Father"), "mother": _l("Mother"), "grandparent": _l("Grandparent"),
                  "grandmother": _l("Grandmother"), "grandfather": _l("Grandfather"), "other": _l("Other")},
 }
+
+
+def bpmn_type(kind: str | None) -> str:
+    """A BPMN element type in words, from either spelling: the XML's ``userTask`` or the engine's ``UserTask``."""
+    if not kind:
+        return ""
+    kind = kind.removeprefix("bpmn:")
+    return label("bpmn_type", kind[:1].lower() + kind[1:])
 
 
 def label(group: str, code: Any) -> str:

@@ -86,11 +86,32 @@ def _task_base(scope: Scope) -> sa.Select[Any]:
     return stmt
 
 
-def overdue_matrix(scope: Scope, at: datetime) -> Table:
-    """Open overdue tasks, department kind × township (with totals)."""
+DUE_SOON_DAYS = 7
+"""The coordinator's look-ahead: open tasks due within this many days (not yet overdue)."""
+
+
+def _due_window(at: datetime, due_within_days: int | None) -> sa.ColumnElement[bool]:
+    """Overdue (``None``) or due in the next ``due_within_days`` days and not yet overdue."""
+    if due_within_days is None:
+        return Task.due_at <= at
+    return sa.and_(Task.due_at > at, Task.due_at <= at + timedelta(days=due_within_days))
+
+
+def headline(scope: Scope, at: datetime) -> dict[str, int]:
+    """The two numbers at the top of the dashboard: open tasks overdue, and due within the week. One query."""
+    soon = _due_window(at, DUE_SOON_DAYS)
+    stmt = (_task_base(scope).add_columns(sa.func.sum(sa.case((Task.due_at <= at, 1), else_=0)),
+                                          sa.func.sum(sa.case((soon, 1), else_=0)))
+            .where(Task.state == TaskState.OPEN))
+    overdue, due_soon = db.session.execute(stmt).one()
+    return {"overdue": int(overdue or 0), "due_soon": int(due_soon or 0), "due_soon_days": DUE_SOON_DAYS}
+
+
+def overdue_matrix(scope: Scope, at: datetime, due_within_days: int | None = None) -> Table:
+    """Open overdue tasks (or those due within ``due_within_days``), department kind × township (with totals)."""
     stmt = (_task_base(scope).add_columns(Task.department_kind, _TOWNSHIP.label("township"),
                                           sa.func.count(Task.id))
-            .where(Task.state == TaskState.OPEN, Task.due_at <= at)
+            .where(Task.state == TaskState.OPEN, _due_window(at, due_within_days))
             .group_by(Task.department_kind, _TOWNSHIP))
     cells: dict[str | None, dict[str, int]] = {}
     for kind, township, count in db.session.execute(stmt):
@@ -106,6 +127,9 @@ def overdue_matrix(scope: Scope, at: datetime) -> Table:
     totals: dict[str, Any] = {"kind": gettext("Total"), "kind_code": None}
     for key, _ in columns[1:]:
         totals[key] = sum(r[key] for r in rows)
+    if due_within_days is not None:
+        return Table("due_soon", gettext("Due within %(days)s days (department × township)", days=due_within_days),
+                     columns, [*rows, totals] if rows else [])
     return Table("overdue", gettext("Open and overdue (department × township)"), columns, [*rows, totals] if rows else [])
 
 
@@ -227,6 +251,8 @@ class DrillDown:
     bucket: str | None = None
     step: str | None = None
     overdue: bool = True
+    due_within_days: int | None = None
+    """Open tasks due in the next this many days (not overdue); replaces ``overdue``."""
     page: int = 1
     per_page: int = 50
 
@@ -236,7 +262,9 @@ def drill_down(scope: Scope, at: datetime, f: DrillDown) -> tuple[Table, int]:
     township = _TOWNSHIP.label("township")
     stmt = (_task_base(scope).add_columns(Task, Case.number, township)
             .where(Task.state == TaskState.OPEN))
-    if f.overdue:
+    if f.due_within_days is not None:
+        stmt = stmt.where(_due_window(at, f.due_within_days))
+    elif f.overdue:
         stmt = stmt.where(Task.due_at <= at)
     if f.kind:
         stmt = stmt.where(Task.department_kind == f.kind) if f.kind != "none" else stmt.where(
@@ -275,13 +303,14 @@ def default_period(at: datetime, days: int = 30) -> tuple[datetime, datetime]:
 
 def panels(scope: Scope, at: datetime, start: datetime, end: datetime) -> dict[str, Table]:
     return {
-        "overdue": overdue_matrix(scope, at), "ageing": ageing(scope, at), "escalations": escalations(scope, at),
+        "overdue": overdue_matrix(scope, at), "due_soon": overdue_matrix(scope, at, DUE_SOON_DAYS),
+        "ageing": ageing(scope, at), "escalations": escalations(scope, at),
         "on_time": on_time(scope, start, end), "on_time_step": on_time(scope, start, end, by_step=True),
         "trend": trend(scope, start, end),
     }
 
 
-PANELS = ("overdue", "ageing", "escalations", "on_time", "on_time_step", "trend", "tasks")
+PANELS = ("overdue", "due_soon", "ageing", "escalations", "on_time", "on_time_step", "trend", "tasks")
 
 
 MAX_PERIOD_DAYS = 732
@@ -312,11 +341,14 @@ def table_for(panel: str, scope: Scope, at: datetime, args: dict[str, Any]) -> t
     if panel == "tasks":
         return drill_down(scope, at, DrillDown(
             kind=args.get("kind"), township_id=args.get("township"), bucket=args.get("bucket"),
-            step=args.get("step"), overdue=args.get("overdue", True), page=args.get("page", 1),
+            step=args.get("step"), overdue=args.get("overdue", True),
+            due_within_days=args.get("due_within_days") or (DUE_SOON_DAYS if args.get("due") == "soon" else None),
+            page=args.get("page", 1),
             per_page=args.get("per_page", 50)))
     start, end = period(at, args.get("start"), args.get("end"))
     table = {
-        "overdue": lambda: overdue_matrix(scope, at), "ageing": lambda: ageing(scope, at),
+        "overdue": lambda: overdue_matrix(scope, at), "due_soon": lambda: overdue_matrix(scope, at, DUE_SOON_DAYS),
+        "ageing": lambda: ageing(scope, at),
         "escalations": lambda: escalations(scope, at), "on_time": lambda: on_time(scope, start, end),
         "on_time_step": lambda: on_time(scope, start, end, by_step=True), "trend": lambda: trend(scope, start, end),
     }[panel]()

@@ -23,6 +23,8 @@ class DrillDownArgs(Schema):
     bucket = fields.String(validate=validate.OneOf([key for key, _, _, _ in AGEING]))
     step = fields.String(metadata={"description": "BPMN id of the step"})
     overdue = fields.Boolean(load_default=True)
+    due = fields.String(validate=validate.OneOf(["soon"]), metadata={
+        "description": "'soon': open tasks due within the next 7 days (not overdue) instead of overdue ones"})
 
 
 class ExportArgs(PeriodArgs, DrillDownArgs):

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import gettext
 from flask_login import current_user
 
 from app.audit.operations import audit
 from app.common.clock import now
 from app.common.inputs import MAX_COUNT, MAX_ID, bounded_int
 from app.common.pages import committed_page, roles_required
+from app.org.labels import department_name
 from app.org.roles import Role
 
 from . import queries
@@ -36,6 +38,8 @@ def _args() -> dict[str, Any]:
         if (number := bounded_int(request.args.get(key), MAX_ID if key == "township" else MAX_COUNT)) is not None:
             args[key] = number
     args["overdue"] = request.args.get("overdue", "1") not in ("0", "false")
+    if request.args.get("due") == "soon":  # the headline's "due within 7 days" and its matrix
+        args["due_within_days"], args["overdue"] = queries.DUE_SOON_DAYS, False
     args.setdefault("page", 1)
     args["per_page"] = 50
     return args
@@ -47,7 +51,8 @@ def index() -> str:
     scope, at, args = queries.scope_for(current_user), now(), _args()
     start, end = queries.period(at, args.get("start"), args.get("end"))
     tables = queries.panels(scope, at, start, end)
-    return render_template("dashboard/index.html", tables=tables, scope=scope, at=at, start=start,
+    return render_template("dashboard/index.html", tables=tables, headline=queries.headline(scope, at), scope=scope,
+                           at=at, start=start,
                            end=end, args=request.args)
 
 
@@ -55,8 +60,23 @@ def index() -> str:
 @roles_required(Role.COUNTY_COORDINATOR, Role.ADMIN)
 def tasks() -> str:
     args = _args()
-    table, total = queries.table_for("tasks", queries.scope_for(current_user), now(), args)
-    return render_template("dashboard/tasks.html", tasks_table=table, total=total, args=request.args, page=args["page"])
+    scope, at = queries.scope_for(current_user), now()
+    table, total = queries.table_for("tasks", scope, at, args)
+    return render_template("dashboard/tasks.html", tasks_table=table, total=total, args=request.args, page=args["page"],
+                           filters=_filter_words(args, scope), at=at, parse_dt=datetime.fromisoformat)
+
+
+def _filter_words(args: dict[str, Any], scope: queries.Scope) -> list[tuple[str, str]]:
+    """What the list is filtered by, in words, for its heading: the number it opened from, said again."""
+    words = [(gettext("Tasks"), gettext("due within %(days)s days", days=args["due_within_days"])
+              if args.get("due_within_days") else gettext("overdue") if args["overdue"] else gettext("open"))]
+    if kind := args.get("kind"):
+        words.append((gettext("Department"), department_name(kind) if kind != "none" else gettext("(unrouted)")))
+    if (township := args.get("township")) is not None:
+        words.append((gettext("Township"), scope.townships.get(township, "—")))
+    if bucket := args.get("bucket"):
+        words.append((gettext("Overdue for"), next((str(t) for k, t, _, _ in queries.AGEING if k == bucket), bucket)))
+    return words
 
 
 @blp.get("/counties")

@@ -25,6 +25,7 @@ from app.deadlines.ladder import ESCALATION_EXAMPLE
 from app.engine import properties as P
 from app.extensions import db
 from app.org.kinds import DEPARTMENT_KINDS
+from app.org.labels import department_name
 from app.org.roles import Role
 from app.processes.models import ProcessDraft, ProcessInstance, ProcessSpec
 from app.processes.operations import BundleRejected
@@ -124,7 +125,7 @@ def _draft(draft_id: int) -> ProcessDraft:
 @designer_only
 def modeler(draft_id: int) -> Any:
     draft = _draft(draft_id)
-    kinds = [{"code": k, "name": v.name_zh} for k, v in sorted(DEPARTMENT_KINDS.items())]
+    kinds = [{"code": k, "name": department_name(k)} for k in sorted(DEPARTMENT_KINDS)]
     setup = {
         "draftId": draft.id, "revision": draft.revision,
         "files": {name: url_for("designer.draft_file", draft_id=draft.id, name=name) for name in sorted(draft.files)},

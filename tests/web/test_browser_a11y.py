@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from axe import MENU_OPEN, PageFindings, audit, write_report
+from deadline_helpers import open_case
 from duties.duty_helpers import enrolled
 from webhelpers import SHOTS
 from xss_scenario import build, pages_to_check
@@ -70,6 +71,7 @@ def _every_page(world: Any, page: Any, as_user: Any) -> dict[str | None, dict[st
     case = db.session.get(Case, world.case_id)
     assert case is not None
     visits["coordinator"].update({"/dashboard/counties": (), "/audit?action=view": (), "/notifications": (),
+                                  "/dashboard/tasks?due=soon": (),
                                   f"/children/{case.child_id}/record": ()})
     visits["director_t01v01"] = {"/offline": ()}
     visits["city_supervisor"] = {"/dashboard/counties": ()}
@@ -144,3 +146,29 @@ def test_the_skip_link_is_the_first_stop_and_moves_focus_to_the_content(live_ser
         assert tab.evaluate("document.activeElement.id") == "content"
         assert tab.url.endswith("#content")
         tab.context.close()
+
+
+def test_the_coordinator_reaches_overdue_tasks_from_the_menu_on_a_phone(live_server: str, browser: Any,
+                                                                       clock: Any) -> None:
+    """Menu, dashboard, the overdue count, the task list with due times in words and as a date and time."""
+    late = [open_case("four_in_one", v) for v in ("t01v01", "t02v01")]
+    clock.advance(days=2)
+    db.session.commit()
+    tab = _context(browser, live_server, "coordinator", 390)
+    tab.click(".menu-toggle")
+    tab.click("#site-menu nav a:text-is('看板')")
+    tab.wait_for_url(f"{live_server}/dashboard/")
+    count = tab.locator(".headline a.count.overdue")
+    assert count.locator("strong").inner_text() == "2" and count.bounding_box()["height"] >= 44
+    count.click()
+    tab.wait_for_url(f"{live_server}/dashboard/tasks")
+    rows = tab.locator("table.pivot tbody tr")
+    assert rows.count() == 2
+    due = rows.first.locator(".due")
+    assert due.locator(".rel-due").is_visible() and re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}",
+                                                                  due.locator(".abs-due").inner_text())
+    numbers = {c.number for c in late}
+    assert set(tab.locator("table.pivot tbody tr td:first-child").all_inner_texts()) == numbers
+    assert tab.evaluate("document.documentElement.scrollWidth") <= 390
+    tab.screenshot(path=str(OUT.parent / "screenshots" / "a11y" / "dashboard-tasks-phone.png"), full_page=True)
+    tab.context.close()

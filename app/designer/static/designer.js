@@ -76,7 +76,8 @@
     panel.hidden = false; empty.hidden = true;
     panel.setAttribute("data-element-id", bo.id);
     $("panel-id").textContent = bo.id;
-    $("panel-type").textContent = element.type.replace("bpmn:", "");
+    var type = element.type.replace("bpmn:", "");  // in words, in the page's language (app/common/labels.py)
+    $("panel-type").textContent = (text.types || {})[type.charAt(0).toLowerCase() + type.slice(1)] || type;
     $("panel-name").value = bo.name || "";
     var isLane = element.type === "bpmn:Lane", isTask = TASK_TYPES.indexOf(element.type) >= 0;
     $("lane-fields").hidden = !isLane;
