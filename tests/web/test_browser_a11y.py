@@ -98,6 +98,7 @@ def _name(user: str | None, path: str) -> str:
     return f"{user or 'anonymous'}-" + (re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_") or "home")
 
 
+@pytest.mark.timeout(1200)  # ~100 page views with axe and a full-page screenshot each: 4-8 minutes on a busy 2-core box
 def test_every_page_has_no_critical_or_serious_accessibility_finding(live_server: str, browser: Any, page: Any,
                                                                     as_user: Any, clock: Any) -> None:
     clock.at = MONDAY
