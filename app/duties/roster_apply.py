@@ -2,7 +2,8 @@
 
 All in the caller's transaction (the page or endpoint commits once; a failure leaves nothing). Each batch
 of ``BATCH`` rows costs a fixed number of statements whatever its size, because every kind of row goes
-in one multi-row statement (ids taken first, ``common.bulk.next_ids``; bulk UPDATE by primary key):
+in one multi-row statement (ids taken first, ``common.bulk.next_ids``; rows in by ``COPY`` on PostgreSQL and
+one INSERT on SQLite, ``common.bulk.copy_rows``; bulk UPDATE by primary key):
 ``tests/duties/test_roster.py`` pins the count. What each new child gets is what ``operations.enrol`` gives
 one child: a care file (一人一档) with its number, an enrolment (start reason ``survey``, the ledger being
 the survey's result) whose tags decide the recurring duties (``frequencies``), the timeline's
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 from app.audit.operations import audit, audit_many
 from app.cases.identity import normalise_id_number, phone_digits
 from app.cases.models import Case, Child, Guardian, TimelineEntry
-from app.common.bulk import next_ids
+from app.common.bulk import copy_rows, next_ids
 from app.common.clock import local_today, now
 from app.extensions import db
 from app.org.models import User
@@ -70,7 +71,7 @@ def _care_files(children: list[tuple[int, str, int]], actor: User) -> dict[int, 
         return {}
     at, year = now(), local_today().year
     ids = next_ids(Case, len(children))
-    db.session.execute(sa.insert(Case), [
+    copy_rows(Case, [
         {"id": case_id, "number": f"LD{year}{case_id:06d}", "child_id": cid, "region_id": village, "kind": "care",
          "situation": "", "status": "open", "title": f"{name} 关爱服务档案", "opened_at": at}
         for case_id, (cid, name, village) in zip(ids, children, strict=True)])
@@ -92,7 +93,7 @@ def _enrol(rows: list[tuple[int, LedgerChild]], cases: dict[int, int], actor: Us
     if not rows:
         return
     at, today = now(), local_today()
-    db.session.execute(sa.insert(Enrolment), [
+    copy_rows(Enrolment, [
         {"child_id": cid, "case_id": cases[cid], "tags": data.tags, "key_reasons": [], "started_on": today,
          "start_reason": StartReason.SURVEY.value, "note": f"roster import {record.id}", "created_by_id": actor.id,
          "created_at": at} for cid, data in rows])
@@ -104,7 +105,7 @@ def _create(batch: list[RowResult], actor: User, record: RosterImport, county_id
     at = now()
     datas = [_data(r) for r in batch]
     ids = next_ids(Child, len(datas))
-    db.session.execute(sa.insert(Child), [
+    copy_rows(Child, [
         {"id": cid, "name": d.name, "sex": d.sex, "birth_date": d.birth_date, "id_number": d.id_number,
          "id_number_norm": normalise_id_number(d.id_number), "county_id": county_id, "village_id": d.village_id,
          "address": "", "tags": d.tags, "school": d.school, "created_at": at} for cid, d in zip(ids, datas, strict=True)])
@@ -112,7 +113,7 @@ def _create(batch: list[RowResult], actor: User, record: RosterImport, county_id
                   "phone_digits": phone_digits(g.phone), "working_away": g.working_away, "lives_with_child": False}
                  for cid, d in zip(ids, datas, strict=True) for g in d.guardians]
     if guardians:
-        db.session.execute(sa.insert(Guardian), guardians)
+        copy_rows(Guardian, guardians)
     pairs = list(zip(ids, datas, strict=True))
     cases = _care_files([(cid, d.name, d.village_id) for cid, d in pairs], actor)
     entries = [_entry(cases[cid], "file_opened", "建立儿童关爱服务档案（一人一档，台账导入）", actor,
@@ -120,8 +121,8 @@ def _create(batch: list[RowResult], actor: User, record: RosterImport, county_id
     _enrol(pairs, cases, actor, record, entries)
     caregivers = _entrustments(pairs, actor)
     if caregivers:
-        db.session.execute(sa.insert(Entrustment), caregivers)
-    db.session.execute(sa.insert(TimelineEntry), entries)
+        copy_rows(Entrustment, caregivers)
+    copy_rows(TimelineEntry, entries)
     audit_many([{"user_id": actor.id, "action": "create", "object_type": "child", "object_id": str(cid),
                  "case_id": cases[cid], "detail": {"roster_import": record.id, "row": r.row}}
                 for cid, r in zip(ids, batch, strict=True)])
@@ -171,13 +172,13 @@ def _update(batch: list[RowResult], actor: User, record: RosterImport, county_id
             to_enrol.append((cid, data))
     db.session.execute(sa.update(Child), child_rows)
     if guardian_new:
-        db.session.execute(sa.insert(Guardian), guardian_new)
+        copy_rows(Guardian, guardian_new)
     if guardian_changed:
         db.session.execute(sa.update(Guardian), guardian_changed)
     if ended:
         db.session.execute(sa.update(Entrustment), ended)
     if new_caregivers:
-        db.session.execute(sa.insert(Entrustment), _entrustments(new_caregivers, actor))
+        copy_rows(Entrustment, _entrustments(new_caregivers, actor))
     if tag_changes:
         db.session.execute(sa.update(Enrolment), tag_changes)
     entries: list[dict[str, Any]] = []
@@ -193,7 +194,7 @@ def _update(batch: list[RowResult], actor: User, record: RosterImport, county_id
     _enrol(to_enrol, cases, actor, record, entries)
     entries += [_entry(cases[r.child_id], "roster_updated", "台账导入更新：" + "、".join(r.changes), actor,
                        {"roster_import": record.id, "changes": r.changes}) for r in batch if r.child_id is not None]
-    db.session.execute(sa.insert(TimelineEntry), entries)
+    copy_rows(TimelineEntry, entries)
     audit_many([{"user_id": actor.id, "action": "update", "object_type": "child", "object_id": str(r.child_id),
                  "case_id": cases.get(r.child_id or 0),
                  "detail": {"roster_import": record.id, "row": r.row, "changes": r.changes}} for r in batch])

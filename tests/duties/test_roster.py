@@ -187,15 +187,29 @@ def test_a_file_that_is_no_ledger_is_422_and_changes_nothing(as_user: Any) -> No
 
 
 def _statements(fn: Any) -> int:
+    """Statements sent while ``fn`` runs; on PostgreSQL ``COPY`` (``common.bulk.copy_rows``) goes through the
+    driver's own cursor, not SQLAlchemy's events, so those are counted where they are made."""
+    from app.audit import operations as audit_ops
+    from app.common import bulk as common_bulk
+    from app.duties import roster_apply
+
     seen: list[str] = []
+    real_copy = common_bulk.copy_rows
+
+    def copy_rows(model: Any, rows: Any) -> None:
+        if rows and db.session.get_bind().dialect.name == "postgresql":
+            seen.append(f"COPY {model.__tablename__}")
+        real_copy(model, rows)
 
     def listen(*args: Any) -> None:
         seen.append(args[2])
 
     sa.event.listen(db.engine, "before_cursor_execute", listen)
+    roster_apply.copy_rows = audit_ops.copy_rows = copy_rows  # type: ignore[assignment]
     try:
         fn()
     finally:
+        roster_apply.copy_rows = audit_ops.copy_rows = real_copy  # type: ignore[assignment]
         sa.event.remove(db.engine, "before_cursor_execute", listen)
     return len(seen)
 
