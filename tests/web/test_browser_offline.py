@@ -112,6 +112,8 @@ def test_a_visit_filled_offline_with_a_photo_is_sent_once_when_the_signal_return
     OUT.mkdir(parents=True, exist_ok=True)
     visit = _duty_tasks(clock)["home_visit"]
     phone = _phone(browser, live_server, "director_t01v01")
+    other_tab = phone.context.new_page()  # the inbox open in a second tab: it sends the queue too, or leaves it
+    other_tab.goto(f"{live_server}/inbox")
     _open(phone, live_server, visit.id)
 
     phone.context.set_offline(True)
@@ -133,8 +135,9 @@ def test_a_visit_filled_offline_with_a_photo_is_sent_once_when_the_signal_return
     phone.screenshot(path=str(OUT / "visit-waiting-390.png"), full_page=True)
     assert _completions(visit.id) == 0  # nothing reached the server
 
-    phone.context.set_offline(False)  # the signal returns: sent by itself, photo first
+    phone.context.set_offline(False)  # the signal returns: sent by itself (by one tab), photo first
     phone.wait_for_url(re.compile(r".*/inbox$"))
+    other_tab.wait_for_selector("#outbox-indicator[hidden]", state="attached")
     assert "已完成" in phone.inner_text(".flash.success")
     assert phone.evaluate(QUEUE) == []
     assert phone.is_hidden("#outbox-indicator")

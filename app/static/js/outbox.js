@@ -74,8 +74,11 @@
       .then(function (rows) { return rows || []; })
       .catch(function () { return []; });
   }
-  function put(entry) { return withStore("readwrite", function (store) { store.put(entry); }); }
-  function remove(key) { return withStore("readwrite", function (store) { store.delete(key); }); }
+  // Other tabs of the app redraw their indicator and list when this one changes the queue.
+  var channel = window.BroadcastChannel ? new BroadcastChannel("ld-outbox") : null;
+  function changed() { if (channel) { channel.postMessage("changed"); } }
+  function put(entry) { return withStore("readwrite", function (store) { store.put(entry); }).then(changed); }
+  function remove(key) { return withStore("readwrite", function (store) { store.delete(key); }).then(changed); }
 
   // --- queueing ---------------------------------------------------------------------------------------
 
@@ -284,9 +287,28 @@
   }
 
   // Send what is due, oldest first, one at a time; stop at the first network failure (the rest would fail too).
+  // One sender at a time across the user's open tabs (Web Locks; a tab that finds it taken leaves the round
+  // to the holder). Without the API two tabs may both send an entry: the server's idempotency key keeps it once.
+  function exclusively(fn) {
+    if (navigator.locks && navigator.locks.request) {
+      return navigator.locks.request(dbName(), { ifAvailable: true }, function (lock) { return lock ? fn() : null; });
+    }
+    return fn();
+  }
+
+  function get(key) {
+    return withStore("readonly", function (store) { return store.get(key); });
+  }
+
   function flush(force) {
     if (flushing || !userId || !navigator.onLine) { return Promise.resolve(); }
     flushing = true;
+    return exclusively(function () { return flushRound(force); })
+      .catch(function () { /* kept for the next signal, page load or timer */ })
+      .then(function () { flushing = false; render(); schedule(); });
+  }
+
+  function flushRound(force) {
     return all().then(function (entries) {
       var due = entries.filter(function (e) {
         return e.user === userId && (e.state === "waiting" || e.state === "sending") && (force || !e.next || e.next <= Date.now());
@@ -294,12 +316,18 @@
       if (!due.length) { return null; }
       return session().then(function (who) {
         if (String(who.user_id) !== String(userId)) { throw new Retry("another user"); }
-        return due.reduce(function (chain, entry) {
-          return chain.then(function () { render(); return sendEntry(entry, who.csrf_token); });
+        return due.reduce(function (chain, due) {
+          return chain.then(function () {
+            render();
+            // read again: another tab may have sent it, or the worker discarded it, since this round began
+            return get(due.key).then(function (entry) {
+              if (!entry || (entry.state !== "waiting" && entry.state !== "sending")) { return null; }
+              return sendEntry(entry, who.csrf_token);
+            });
+          });
         }, Promise.resolve());
       });
-    }).catch(function () { /* kept for the next signal, page load or timer */ })
-      .then(function () { flushing = false; render(); schedule(); });
+    });
   }
 
   function schedule() {
@@ -469,6 +497,7 @@
   }, true);
 
   window.addEventListener("online", function () { flush(true); });
+  if (channel) { channel.onmessage = function () { render(); }; }
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.addEventListener("message", function (event) {
       if (event.data && event.data.type === "ld-outbox-flush") { flush(true); }
