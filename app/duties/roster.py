@@ -17,6 +17,7 @@ batched (a few statements per 1,000 rows).
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -226,7 +227,7 @@ def _tags(raw: dict[str, Any], problems: list[Problem]) -> list[str]:
 
 
 def _phone(raw: Any, column: str, problems: list[Problem]) -> str:
-    value = text(raw)
+    value = unicodedata.normalize("NFKC", text(raw))  # full-width digits from a Chinese input method
     if value and (not set(value) <= PHONE or not 7 <= sum(ch.isdigit() for ch in value) <= 15):
         problems.append(Problem(Reason.BAD_PHONE, column, value[:40]))
     return value[:40]

@@ -24,7 +24,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from python_calamine import CalamineWorkbook
+from python_calamine import CalamineError, CalamineWorkbook, PasswordError, XmlError, ZipError
 
 from app.cases.models import ChildTag
 
@@ -159,11 +159,14 @@ def read_rows(data: bytes, *, max_bytes: int, max_rows: int) -> tuple[list[str],
         raise LayoutError("too many rows", {"file": [f"more than {max_rows} rows"]})
 
     def body() -> Iterator[tuple[int, dict[str, Any]]]:
-        for number, row in enumerate(rows, header_at + 1):
-            values = {k: v for k, v in zip(keys, row, strict=False) if k}
-            if all(v is None or (isinstance(v, str) and not v.strip()) for v in values.values()):
-                continue
-            yield number, values
+        try:
+            for number, row in enumerate(rows, header_at + 1):
+                values = {k: v for k, v in zip(keys, row, strict=False) if k}
+                if all(v is None or (isinstance(v, str) and not v.strip()) for v in values.values()):
+                    continue
+                yield number, values
+        except (CalamineError, XmlError, ZipError, PasswordError, ValueError) as exc:  # damaged past the header
+            raise LayoutError("the workbook cannot be read", {"file": [f"cannot be read: {type(exc).__name__}"]}) from exc
 
     return [k for k in keys if k], body()
 

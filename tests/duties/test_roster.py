@@ -138,6 +138,9 @@ def test_duplicates_against_existing_children(as_user: Any) -> None:
     other_id = dict(rows[0], id_number=make("110101", date.fromisoformat(rows[0]["birth_date"]), 1, sex))
     report = upload(api, write_xlsx([same_id])).get_json()["rows"]
     assert report[0]["outcome"] == "unchanged" and report[0]["child_id"]
+    full_width = dict(rows[0], guardian1_phone=rows[0]["guardian1_phone"].translate(
+        {ord(c): ord(c) + 0xFEE0 for c in "0123456789"}))  # １３８…: typed with a Chinese input method
+    assert upload(api, write_xlsx([full_width])).get_json()["rows"][0]["outcome"] == "unchanged"
     report = upload(api, write_xlsx([no_id])).get_json()["rows"]
     assert report[0]["outcome"] == "unchanged"  # no ID number: the same name, birth date and village is the child
     report = upload(api, write_xlsx([other_id])).get_json()["rows"]  # the same child with another ID number?
@@ -183,6 +186,15 @@ def test_a_file_that_is_no_ledger_is_422_and_changes_nothing(as_user: Any) -> No
     resp = upload(api, bomb.getvalue())
     assert resp.status_code == 422 and "unpacks" in str(resp.get_json())
     assert api.client.post("/api/v1/roster/checks", headers=api.headers).status_code == 422  # no file at all
+    rows, _ = ledger(3)
+    good = write_xlsx(rows)
+    damaged = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(good)) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            target.writestr(item, content[: len(content) // 2] if "worksheets/" in item.filename else content)
+    resp = upload(api, damaged.getvalue())  # the sheet's XML cut in half
+    assert resp.status_code == 422, resp.get_json()
     assert count(RosterImport) == 0 and count(Child) == 0
 
 
