@@ -270,6 +270,8 @@ ROWS = PAGES + API
 NO_CHILD_DATA = {
     "static": "browser assets", "designer.static": "designer assets", "home.index": "deployed processes",
     "home.healthz": "liveness", "api-docs.openapi_json": "the API's description",
+    "pwa.service_worker": "the offline worker's script (no user data: tests/web/test_offline_pages.py)",
+    "pwa.manifest": "the install manifest (names, icons)", "pwa.offline": "the offline fallback page (no user data)",
     "home.readyz": "readiness: database, Redis, sweep lag, outbox backlog (counts and times)",
     "metrics.metrics": "Prometheus counts by endpoint name, department kind and queue (loopback or a metrics token)",
     "processes.TimerIncidents": "timer incidents (designers, admins): case and instance ids, the timer element and "
