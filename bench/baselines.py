@@ -1,4 +1,4 @@
-"""Baselines without the database: bare SpiffWorkflow in memory, and ``app.engine`` alone.
+"""Baselines: bare SpiffWorkflow in memory, its state round trip (in memory and stored), ``app.engine`` alone.
 
 * bare: SpiffWorkflow as its own documentation uses it -- one parsed spec, one live
   ``BpmnWorkflow`` per case, default script engine, no serialization.
@@ -6,6 +6,8 @@
   durable use of the engine must: the spec parsed once and cached, per step the state JSON
   (without the spec) loaded with SpiffWorkflow's own serializer, the task run, the engine run to
   the next wait, the state serialized back to JSON text. Default script engine, no database.
+* stored round trip: the same, with each instance's state kept in one row of the platform run's own
+  database (one SELECT, the step, one UPDATE, one COMMIT): the floor for a database-backed platform.
 * engine: ``app.engine.start_instance`` / ``complete_task`` exactly as the platform calls them,
   including the JSON round trip of the state on every step (restricted script engine, spec
   cache, snapshot for the projections), but no database, forms, timeline or audit.
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
 
+import sqlalchemy as sa
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter  # noqa: TID251 - the baseline
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer  # noqa: TID251 - the baseline itself
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: TID251 - the baseline itself
@@ -231,3 +234,51 @@ def engine_chain(files: dict[str, str], n_steps: int, instances: int,
     times = _chain_run(n_steps, instances,
                        lambda: engine.start_instance(spec_key, parsed.spec_json, dict(start_data)), step)
     return times, sizes
+
+
+STORED_TABLE = "bench_roundtrip_state"
+"""The stored round trip's one table, in the platform run's own database (created and dropped by the run)."""
+
+
+def stored_roundtrip_main(bind: sa.Engine, files: dict[str, str], process_id: str, start: dict[str, Any],
+                          steps: list[MainStep], cases: int, warmup: int) -> MainResult:
+    """The round trip with each instance's state kept in one row of ``bind``'s database.
+
+    Per step, on a connection checked out of the platform's own pool (same driver, same SQLite pragmas):
+    one SELECT of the row, the engine step, one UPDATE, one COMMIT -- the least any database-backed use of
+    SpiffWorkflow does. A case start is the start + one INSERT + COMMIT. Plain Core text statements:
+    no ORM, no projections, no audit.
+    """
+    rt = RoundTrip(parse_bare(files, process_id))
+    res = MainResult(Samples(f"stored round trip {bind.dialect.name}: start"),
+                     Samples(f"stored round trip {bind.dialect.name}: complete"))
+    select = sa.text(f"SELECT state FROM {STORED_TABLE} WHERE id = :id")
+    update = sa.text(f"UPDATE {STORED_TABLE} SET state = :state WHERE id = :id")
+    insert = sa.text(f"INSERT INTO {STORED_TABLE} (id, state) VALUES (:id, :state)")
+    with bind.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {STORED_TABLE}"))
+        conn.execute(sa.text(f"CREATE TABLE {STORED_TABLE} (id INTEGER PRIMARY KEY, state TEXT NOT NULL)"))
+    try:
+        for n in range(warmup + cases):
+            keep = n >= warmup
+            t0 = perf_counter()
+            with bind.connect() as conn:
+                conn.execute(insert, {"id": n, "state": rt.start({**start, "case_number": f"LD-BENCH-{n:06d}"})})
+                conn.commit()
+            if keep:
+                res.starts.add(perf_counter() - t0)
+            for step in steps:
+                t0 = perf_counter()
+                with bind.connect() as conn:
+                    state = conn.execute(select, {"id": n}).scalar_one()
+                    conn.execute(update, {"id": n, "state": rt.step(state, step.bpmn_id, dict(step.data))})
+                    conn.commit()
+                if keep:
+                    res.add(step.bpmn_id, perf_counter() - t0)
+            with bind.connect() as conn:
+                if not rt.load(conn.execute(select, {"id": n}).scalar_one()).is_completed():
+                    raise RuntimeError("stored round trip: the main path did not reach its end event")
+    finally:
+        with bind.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE {STORED_TABLE}"))
+    return res

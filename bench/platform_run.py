@@ -77,6 +77,8 @@ class PlatformResult:
     chain_spec_row_bytes: int = 0
     chain_sizes: dict[int, int] = field(default_factory=dict)
     chain_stored_sizes: dict[int, int] = field(default_factory=dict)
+    stored_trip: Any = None
+    """The stored round trip (``baselines.MainResult``) measured on this database, right before the platform."""
 
 
 def _spec_row_bytes(spec: Any) -> int:

@@ -73,8 +73,16 @@ def main_table(bare: baselines.MainResult, trip: baselines.MainResult, eng: base
     cols: list[tuple[str, Samples, Samples]] = [("bare Spiff", bare.starts, bare.completions),
                                                 ("round trip", trip.starts, trip.completions),
                                                 ("app.engine", eng.starts, eng.completions)]
+    for r in runs:
+        cols.append((f"stored trip {r.database}", r.stored_trip.starts, r.stored_trip.completions))
     cols += [(r.database, r.starts, r.completions) for r in runs]
+    stored = {r.database: r.stored_trip.completions for r in runs}
     base = bare.completions
+    blank = ["-"] * (3 + len(runs))
+
+    def vs_stored(name: str, c: Samples) -> str:
+        own = stored.get(name.removeprefix("stored trip "))
+        return ratio(c.ms(50), own.ms(50)) if own is not None else "-"
     rows = [
         ["complete p50 ms"] + [_f(c.ms(50)) for _, _, c in cols],
         ["complete p95 ms"] + [_f(c.ms(95)) for _, _, c in cols],
@@ -85,13 +93,14 @@ def main_table(bare: baselines.MainResult, trip: baselines.MainResult, eng: base
         ["case start p95 ms"] + [_f(s.ms(95)) for _, s, _ in cols],
         ["p50 ratio x / bare"] + [ratio(c.ms(50), base.ms(50)) for _, _, c in cols],
         ["p50 ratio x / round trip"] + [ratio(c.ms(50), trip.completions.ms(50)) for _, _, c in cols],
+        ["p50 ratio x / stored trip (same DB)"] + [vs_stored(name, c) for name, _, c in cols],
         ["throughput ratio x / bare"] + [_f(c.per_second / base.per_second, 4) for _, _, c in cols],
         ["p50 ratio x / app.engine"] + [ratio(c.ms(50), eng.completions.ms(50)) for _, _, c in cols],
-        ["SQL statements / completion", "-", "-", "-"] + [
+        ["SQL statements / completion", *blank] + [
             _f(r.breakdown.statements / max(r.breakdown.count, 1), 1) for r in runs],
-        ["flushes / completion", "-", "-", "-"] + [
+        ["flushes / completion", *blank] + [
             _f(r.breakdown.flushes / max(r.breakdown.count, 1), 1) for r in runs],
-        ["SQL statements / case start", "-", "-", "-"] + [
+        ["SQL statements / case start", *blank] + [
             _f(sum(r.start_statements) / max(len(r.start_statements), 1), 1) for r in runs],
     ]
     return table([""] + [name for name, _, _ in cols], rows)
@@ -122,14 +131,14 @@ def breakdown_table(runs: list[PlatformResult]) -> str:
 def step_table(bare: baselines.MainResult, trip: baselines.MainResult, eng: baselines.MainResult, runs: list[PlatformResult]) -> str:
     headers = ["step (p50 ms)", "bare", "round trip", "engine"]
     for r in runs:
-        headers += [r.database, "stmts"]
+        headers += [f"stored {r.database}", r.database, "stmts"]
     headers.append("state B after")
     rows = []
     for bpmn_id in bare.per_step:
         row = [bpmn_id, _f(bare.per_step[bpmn_id].ms(50)), _f(trip.per_step[bpmn_id].ms(50)),
                _f(eng.per_step[bpmn_id].ms(50))]
         for r in runs:
-            row += [_f(r.per_step[bpmn_id].ms(50)), str(r.per_step_statements.get(bpmn_id, "-"))]
+            row += [_f(r.stored_trip.per_step[bpmn_id].ms(50)), _f(r.per_step[bpmn_id].ms(50)), str(r.per_step_statements.get(bpmn_id, "-"))]
         row.append(str(eng.state_bytes.get(bpmn_id, "-")))
         rows.append(row)
     return table(headers, rows)
@@ -205,10 +214,15 @@ def main() -> int:
             prepare_postgres(url)
         bench = Platform(url)
         with bench.context():
+            from app.extensions import db
+
+            stored = baselines.stored_roundtrip_main(db.engine, main_files(), "four_in_one", start, steps,
+                                                     args.cases, args.warmup)
             bench.setup_demo()
             result = bench.run_main(steps, args.cases, args.warmup, progress)
             if args.chain_instances > 0:
                 bench.run_chain(result, args.chain_steps, args.chain_instances, progress)
+        result.stored_trip = stored
         runs.append(result)
 
     print()
