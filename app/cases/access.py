@@ -8,7 +8,8 @@ Who may see which case, and how much of it (the table is in ``docs/security.md``
   live case conference on it; the reporter, who sees only the number and status of what they reported.
   No basis, no access: there is no fallback to "their unit" anywhere.
 - ``CaseAccess`` answers the finer questions for one user and one case: identity fields, ID numbers
-  and the HIV tag, report narratives and the free text of each step, each attachment (which follows
+  and the HIV tag, report narratives and the free text of each step (the read matrix of
+  ``app.cases.read_matrix``: which parts each department kind reads), each attachment (which follows
   the step it was attached to), timeline entries, task pages.
 - **Tasks** are for the people who work them: a task page needs the role that works tasks (liaison or
   unit head of the task's unit, or a county coordinator overseeing the county) AND a basis on its case.
@@ -40,6 +41,7 @@ from app.org.models import Region, User, UserRole
 from app.org.roles import Role
 
 from .models import Case, Child, Report
+from .read_matrix import Part, step_part, unit_reads
 
 
 class Basis(StrEnum):
@@ -56,8 +58,6 @@ class Basis(StrEnum):
 SENSITIVE_ROLES = {Role.COUNTY_COORDINATOR, Role.CHILD_SUPERVISOR, Role.CHILD_DIRECTOR}
 TASK_WORKER_ROLES = (Role.LIAISON, Role.UNIT_HEAD)
 """The roles that work a unit's tasks; a unit member without one (a reporter) works none."""
-HARM_DETAIL_KINDS = {"police", "civil_affairs", "procuratorate", "court", "rescue_center", "welfare_institution"}
-"""Department kinds that act on abuse and harm and so read the report's narrative."""
 NARRATIVE_TIMELINE_KINDS = ("task_comment", "report_received", "report_added", "attachment_added")
 """Timeline entries whose text is a narrative (a comment's words, the report, a file's name)."""
 
@@ -69,6 +69,8 @@ class Step(Protocol):
     def case_id(self) -> int: ...
     @property
     def unit_id(self) -> int | None: ...
+    @property
+    def bpmn_id(self) -> str: ...
 
 
 class Attached(Protocol):
@@ -219,17 +221,14 @@ def sees_sensitive(user: User) -> bool:
     return bool(user.roles & SENSITIVE_ROLES)
 
 
-def sees_harm_details(user: User, basis: Basis) -> bool:
-    """Report narratives (abuse details) for county, jurisdiction and the units that act on harm.
-
-    A harm-acting unit invited to a case conference (the rescue centre, say) reads them as if it
-    had a task on the case: deliberating on the case is what it was invited for. Other invited
-    units (education, the township) see the case without the narratives, as with a task.
-    """
+def reads_part(user: User, basis: Basis, part: Part) -> bool:
+    """The read matrix (``app.cases.read_matrix``) for one user: county and jurisdiction read every part; a
+    unit (by its task or its invitation to a conference) reads the parts its department kind reads. Someone
+    invited by name without a unit reads no part beyond the case itself."""
     if basis in (Basis.COUNTY, Basis.JURISDICTION):
         return True
     return (basis in (Basis.UNIT, Basis.CONFERENCE) and user.unit is not None
-            and user.unit.kind in HARM_DETAIL_KINDS)
+            and unit_reads(user.unit.kind, part))
 
 
 @dataclass(frozen=True)
@@ -252,14 +251,16 @@ class CaseAccess:
 
     @property
     def narratives(self) -> bool:
-        """Report narratives, every step's free text, comments in the timeline."""
-        return sees_harm_details(self.user, self.basis)
+        """Report narratives (and a conference's decisions, which quote them): the matrix's report column."""
+        return reads_part(self.user, self.basis, Part.REPORT)
 
     def step_text(self, task: Step) -> bool:
-        """A step's free text: with the narratives, or when the user's own unit wrote it."""
+        """A step's free text: where the matrix lets the user's unit read the step's part, or when the user's
+        own unit worked the step."""
         if not self.detail:
             return False
-        return self.narratives or (works_tasks(self.user) and task.unit_id == self.user.unit_id)
+        return (reads_part(self.user, self.basis, step_part(task.bpmn_id))
+                or (works_tasks(self.user) and task.unit_id == self.user.unit_id))
 
     def attachment(self, attachment: Attached) -> bool:
         """A file follows the step it was attached to (a scanned statement is the narrative it carries)."""
@@ -275,10 +276,10 @@ class CaseAccess:
 
     def timeline_text(self, kind: str, task: Step | None = None) -> bool:
         """Whether the entry's words may be shown: a comment's text, the report and a file's name are
-        narratives (of the step they belong to, if any)."""
+        narratives: of the step they belong to (its part in the read matrix), else of the report."""
         if kind not in NARRATIVE_TIMELINE_KINDS:
             return self.detail
-        return self.narratives or (task is not None and self.step_text(task))
+        return self.step_text(task) if task is not None else self.narratives
 
     def timeline_entry(self, kind: str, summary: str, detail: dict[str, Any],
                        task: Step | None = None) -> tuple[str, dict[str, Any]]:
