@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
+from stats import server_cpu  # noqa: E402
 
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
@@ -124,13 +125,19 @@ SNAPSHOT = "bench_due_snapshot"
 BASE_SWEEP = """
 import sys, time
 sys.path.insert(0, {root!r})
+sys.path.insert(0, {bench!r})
+from stats import server_cpu
 from app import create_app
+from app.extensions import db
 from workers.jobs import sweep
 app = create_app({{"database_url": {db!r}, "instance_dir": {instance!r}, "secret_key": "bench", "redis_url": None}})
 with app.app_context():
     start, cpu = time.perf_counter(), time.process_time()
     report = sweep(inline=True)
-    print(report["tasks_due"], report["steps_taken"], time.perf_counter() - start, time.process_time() - cpu)
+    took, cpu = time.perf_counter() - start, time.process_time() - cpu
+    with db.engine.connect() as probe:
+        server = server_cpu(probe)
+    print(report["tasks_due"], report["steps_taken"], took, cpu, server)
 """
 
 
@@ -175,11 +182,15 @@ def run_baseline(app, rev: str) -> None:  # type: ignore[no-untyped-def]
     tree = baseline_tree(rev)
     with app.app_context():
         snapshot_due(db)
-    code = BASE_SWEEP.format(root=str(tree), db=DB_URL, instance=str(app.config["LIANDONG"].instance_dir))
+    code = BASE_SWEEP.format(root=str(tree), bench=str(ROOT / "bench"), db=DB_URL,
+                             instance=str(app.config["LIANDONG"].instance_dir))
+    with app.app_context(), db.engine.connect() as probe:
+        ours = server_cpu(probe)  # this process's idle backends, counted again by the child's total
     out = subprocess.run([sys.executable, "-c", code], cwd=tree, check=True, capture_output=True, text=True)
-    due, taken, took, cpu = out.stdout.split()[-4:]
+    due, taken, took, cpu, server = out.stdout.split()[-5:]
     print(f"  BEFORE ({rev}, {tree}): {int(due):,} tasks due, {int(taken):,} ladder steps taken in "
-          f"{float(took):.2f} s, client CPU {float(cpu):.2f} s ({int(taken) / float(took):,.0f} steps/s)")
+          f"{float(took):.2f} s, client CPU {float(cpu):.2f} s, server CPU {float(server) - ours:.2f} s "
+          f"({int(taken) / float(took):,.0f} steps/s)")
     with app.app_context():
         restore_due(db)
 
@@ -287,12 +298,15 @@ def main() -> None:
         db.session.rollback()
     if args.baseline:
         run_baseline(app, args.baseline)
-    with app.app_context():
+    with app.app_context(), db.engine.connect() as probe:
+        server = server_cpu(probe)
         start, cpu = time.perf_counter(), time.process_time()
         report = sweep(inline=True)
         took, cpu = time.perf_counter() - start, time.process_time() - cpu
+        server = server_cpu(probe) - server
     print(f"  {'AFTER (this tree)' if args.baseline else 'sweep'}: {report['tasks_due']:,} tasks due, {report['steps_taken']:,} ladder steps taken "
-          f"(escalation rows + notifications + timeline) in {took:.2f} s, client CPU {cpu:.2f} s "
+          f"(escalation rows + notifications + timeline) in {took:.2f} s, client CPU {cpu:.2f} s, "
+          f"server CPU {server:.2f} s "
           f"({report['steps_taken'] / took:,.0f} steps/s)")
     with app.app_context():
         start = time.perf_counter()
