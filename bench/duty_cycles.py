@@ -206,7 +206,7 @@ def main() -> None:
         counter = Counter(db.engine)
         print("\n| cadence | per child: children/s | bulk: children | bulk s | bulk children/s | "
               "bulk time for 100,000 | bulk / per child | statements per 1,000 (per child / bulk) | "
-              "client CPU s (bulk) |")
+              "bulk: client CPU / server CPU / in SQL, s |")
         print("|---|---|---|---|---|---|---|---|---|")
         for cadence in args.cadences.split(","):
             at = now()

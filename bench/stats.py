@@ -84,6 +84,7 @@ def server_cpu(conn: Any) -> float:
 
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
+    conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))  # else the transaction's first list is kept
     for (pid,) in conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")):
         try:
             with open(f"/proc/{pid}/stat") as stat:
