@@ -1,4 +1,5 @@
-"""Telling a case's units what happened on it outside their tasks (a further report joined the case)."""
+"""Telling a case's units what happened on it outside their tasks (a further report joined the case; the police
+handled a case in a township's area)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from app.cases.access import may_be_told, task_workers
 from app.cases.models import Case, Report
 from app.extensions import db
 from app.notifications.operations import notify
-from app.org.models import User
+from app.org.kinds import RegionLevel
+from app.org.models import Unit, User, UserRole
+from app.org.roles import Role
 
 from .models import Task
 
@@ -29,3 +32,34 @@ def tell_units_of_added_report(case: Case, *, report: Report, actor: User | None
     told = [u for u in people.values() if may_be_told(u, case.id)]
     notify(told, "report_added", f"{case.number}: another report ({report.reporter_type}, {report.situation})",
            case_id=case.id, dedupe_key=f"report_added:{report.id}")
+
+
+POLICE_HANDLED_STEP = "police_legal_disposition"
+"""The police's "依法处置并通报乡镇" step: the policy has the police tell the township of the handling
+(DOMAIN.md section 3, step 2), so its completion tells the township at once, not when its own task opens."""
+
+
+def township_people(case: Case) -> list[User]:
+    """Who speaks for the township of the case's area: the liaisons and head of its township government and its
+    child supervisors, each only if they have need to know the case (a basis: the supervisor's jurisdiction)."""
+    township = next((r for r in case.region.ancestry() if r.level == RegionLevel.TOWNSHIP), None)
+    if township is None:
+        return []
+    people: dict[int, User] = {}
+    for unit_id in db.session.scalars(sa.select(Unit.id).where(Unit.kind == "township",
+                                                               Unit.region_id == township.id)):
+        people.update((u.id, u) for u in db.session.scalars(task_workers(unit_id)))
+    supervisors = sa.select(UserRole.user_id).where(UserRole.role == Role.CHILD_SUPERVISOR.value)
+    people.update((u.id, u) for u in db.session.scalars(sa.select(User).where(
+        User.region_id == township.id, User.active.is_(True), User.id.in_(supervisors))))
+    return [u for u in people.values() if may_be_told(u, case.id)]
+
+
+def tell_township_of_police_handling(task: Task, *, case: Case, actor: User | None, **_: Any) -> None:
+    """``task_completed``: the police finished handling a case in the township's area; one notice per
+    township person with a basis (deduplicated per step, so a replayed completion tells nobody twice)."""
+    if task.bpmn_id != POLICE_HANDLED_STEP:
+        return
+    told = [u for u in township_people(case) if actor is None or u.id != actor.id]
+    notify(told, "police_handled", f"{case.number}: the police have handled the case",
+           body=task.name, case_id=case.id, dedupe_key=f"police_handled:{task.id}")
