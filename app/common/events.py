@@ -47,8 +47,9 @@ cycles and entrusted care.
 """
 
 children_unmerged = _events.signal("children-unmerged")
-"""A merge was undone (``cases.merging.unmerge``). Sender: the ``ChildMerge`` row; ``actor=``. Receivers put
-back the rows listed in ``merge.moved``; cases has already put its cases back.
+"""A merge was undone (``cases.merging.unmerge``). Sender: the ``ChildMerge`` row; ``actor=``. Sent inside the
+coordinator's request transaction, after cases has put its cases back and flushed, before the audit row and
+the commit. Receivers put back the rows listed in ``merge.moved``.
 """
 
 instance_saved = _events.signal("instance-saved")
