@@ -59,8 +59,12 @@ translations: $(STAMP)
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/python -m app.common.catalogs app/translations
 
+# In PYTEST_WORKERS processes (pytest-xdist; each with its own SQLite file, PostgreSQL database and Redis
+# db: tests/parallel.py), tests handed out one by one, an xdist_group kept on one worker. PYTEST_WORKERS=0 (or -n 0 in
+# PYTEST_ARGS) runs one process: the way to reproduce a failure in the order it happened.
+PYTEST_WORKERS ?= 2
 test: $(STAMP) $(VENDOR_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 # ruff, mypy, and the layering contract (tools/layering.py, [tool.importlinter] in pyproject.toml):
 # every import that breaks the layers, with its line, and function-level imports without '# deferred:'.

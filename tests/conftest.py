@@ -11,6 +11,7 @@ in tests/peers.py.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import ApiClient
-from rollback import Loader, RollbackDatabase, app_session, datasets_of, summary
+from parallel import isolate_worker, worker_id
+from rollback import Loader, RollbackDatabase, app_session, counts, datasets_of, summary
 
 from app import create_app
 from app.common.clock import FixedClock
@@ -33,6 +35,11 @@ START = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 """Tuesday 2026-03-10 09:00 in Asia/Shanghai: an ordinary working morning."""
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """An xdist worker gets a database and a Redis database of its own (tests/parallel.py)."""
+    isolate_worker(config)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -142,7 +149,14 @@ def load_four_in_one() -> dict[str, Any]:
     return four_in_one_demo()
 
 
-LOADERS: dict[str, Loader] = {"demo": load_shipped, "county": load_county_only, "four_in_one": load_four_in_one}
+def load_fuzz() -> dict[str, Any]:
+    from fuzz_county import load_fuzz_county
+
+    return load_fuzz_county()
+
+
+LOADERS: dict[str, Loader] = {"demo": load_shipped, "county": load_county_only, "four_in_one": load_four_in_one,
+                              "fuzz": load_fuzz}
 """What ``demo`` (``@pytest.mark.dataset(NAME)`` picks another) and ``county`` load."""
 
 
@@ -156,10 +170,30 @@ def database(app: Flask, pytestconfig: pytest.Config) -> Iterator[RollbackDataba
     rolled.close()
 
 
+WORKER_COUNTS = pytest.StashKey[list[dict[str, int]]]()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if worker_id() is not None and DATABASE in session.config.stash:
+        session.config.workeroutput["database"] = counts(session.config.stash[DATABASE])  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist's controller: a worker finished; keep its counts for the summary line."""
+    done = node.config.stash.setdefault(WORKER_COUNTS, [])
+    if "database" in getattr(node, "workeroutput", {}):
+        done.append(node.workeroutput["database"])
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """How many tests were rolled back or committed, and how often a dataset was loaded."""
     if DATABASE in config.stash:
-        terminalreporter.write_line(summary(config.stash[DATABASE]))
+        terminalreporter.write_line(summary(counts(config.stash[DATABASE])))
+    elif config.stash.get(WORKER_COUNTS, None):
+        workers = config.stash[WORKER_COUNTS]
+        totals = {key: sum(w[key] for w in workers) for key in workers[0]}
+        terminalreporter.write_line(summary(totals, len(workers)))
 
 
 def committing(request: pytest.FixtureRequest) -> bool:
@@ -169,26 +203,34 @@ def committing(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture(autouse=True)
 def _database(request: pytest.FixtureRequest, app: Flask, clock: FixedClock,
               database: RollbackDatabase) -> Iterator[None]:
-    """Each test rolled back to its datasets; a ``committing`` test commits for real, then is emptied."""
+    """Each test rolled back to its datasets; a ``committing`` test commits for real, then is emptied.
+    Files a test stored beside the database (attachments) go with its rows: the next test on this
+    worker, whichever it is, finds none."""
     clock.at = START
-    if committing(request):
-        with app_session(database):
-            yield
-        return
-    marker = request.node.get_closest_marker("dataset")
-    database.begin_test(datasets_of(request.fixturenames, marker.args[0] if marker else None), LOADERS)
     try:
-        yield
+        if committing(request):
+            with app_session(database):
+                yield
+            return
+        marker = request.node.get_closest_marker("dataset")
+        database.begin_test(datasets_of(request.fixturenames, marker.args[0] if marker else None), LOADERS)
+        try:
+            yield
+        finally:
+            database.end_test()
     finally:
-        database.end_test()
+        shutil.rmtree(Path(app.config["LIANDONG"].instance_dir) / "attachments", ignore_errors=True)
+
+
+FIRST_DATASET = pytest.StashKey[bool]()
 
 
 def _dataset(request: pytest.FixtureRequest, database: RollbackDatabase, name: str) -> Any:
     if not committing(request):
         return database.value(name)
-    value = LOADERS[name]()
-    db.session.commit()
-    return value
+    first = request.node.stash.get(FIRST_DATASET, True)
+    request.node.stash[FIRST_DATASET] = False
+    return database.committed_dataset(name, LOADERS[name], first)
 
 
 @pytest.fixture

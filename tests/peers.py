@@ -29,8 +29,9 @@ def live_server(request: pytest.FixtureRequest, app: Flask, demo: dict[str, Any]
         yield base
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="session")
+def _chromium() -> Iterator[Any]:
+    """One Chromium for the run (per xdist worker), started by the first test that needs it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -39,6 +40,15 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def browser(_chromium: Any) -> Iterator[Any]:
+    """Debian's Chromium; every context (cookies, storage, pages) a test opened is closed after it, so
+    the next test starts from a browser with nothing in it."""
+    yield _chromium
+    for context in list(_chromium.contexts):
+        context.close()
 
 
 @pytest.fixture

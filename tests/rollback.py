@@ -14,6 +14,11 @@ On SQLite, pysqlite's legacy transaction control would let a SAVEPOINT run outsi
 SQLAlchemy's documented workaround (the driver's own BEGIN off, ours emitted) is applied to this
 connection only, so the app's other connections keep the driver's default behaviour.
 
+A dataset is built by its loaders once per run; its rows are then kept (``Snapshot``: every table's
+rows as the driver returns them, copied back with one multi-row INSERT per table, or COPY on PostgreSQL)
+and a later test asking for it again gets the rows copied back in a few milliseconds instead of the
+loaders' seconds (parsing and deploying every shipped process, building the county).
+
 Data that must really be committed (another thread, another process, another connection sees it) cannot
 live in this transaction: such tests are marked ``committing``. For them the connection is closed, the
 app's own session is used as it is in production, and every table is emptied after the test.
@@ -24,6 +29,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +40,17 @@ from app.extensions import db
 
 Loader = Callable[[], Any]
 """Loads a dataset through the app's operations (inside an app context) and returns what tests get."""
+
+
+@dataclass
+class Snapshot:
+    """A dataset as its loaders left it: the rows of every table it filled, the sequences, and what the
+    loaders returned (tests get that same value whether the rows were built or copied back)."""
+
+    tables: list[tuple[sa.Table, list[str], Any]]
+    """(table, column names, rows): a list of tuples (SQLite) or COPY's text (PostgreSQL)."""
+    sequences: list[tuple[str, int | None]]
+    values: dict[str, Any]
 
 
 class MarkCommitting(RuntimeError):
@@ -58,7 +75,8 @@ class RollbackDatabase:
         self.sequences: list[tuple[str, int | None]] = []  # as the dataset left them
         self.empty_sequences: list[tuple[str, int | None]] = []  # as the empty tables had them
         self.owner = 0
-        self.loads = self.rolled_back = self.committed = 0  # reported at the end of the run
+        self.snapshots: dict[tuple[str, ...], Snapshot] = {}
+        self.loads = self.copies = self.rolled_back = self.committed = 0  # reported at the end of the run
 
     # -- per test ---------------------------------------------------------------------------------
 
@@ -119,7 +137,12 @@ class RollbackDatabase:
         self.loaded, self.values = None, {}
         self._restore_sequences(self.empty_sequences)
         self.dataset = self.conn.begin_nested()
-        if names:
+        snapshot = self.snapshots.get(names)
+        if snapshot is not None:
+            self._copy_back(snapshot)
+            self.values = dict(snapshot.values)
+            self.copies += 1
+        elif names:
             db.session = self.bound
             try:
                 with self.app.app_context():
@@ -132,6 +155,44 @@ class RollbackDatabase:
             self.loads += 1
         self.loaded = names
         self.sequences = self._read_sequences()
+        if snapshot is None and names:
+            self.snapshots[names] = self._snapshot()
+
+    # -- datasets kept as rows ------------------------------------------------------------------------
+
+    def _snapshot(self) -> Snapshot:
+        assert self.conn is not None
+        return take_snapshot(self.conn, self.sequences, self.values)
+
+    def _copy_back(self, snapshot: Snapshot) -> None:
+        assert self.conn is not None
+        copy_rows(self.conn, snapshot)
+        self._restore_sequences(snapshot.sequences)
+
+    def committed_dataset(self, name: str, loader: Loader, first: bool) -> Any:
+        """A dataset for a committing test, committed. The test's first one (the tables are empty) is
+        copied from this run's snapshot of it, or loaded and then kept as one; a second one goes on top
+        of the first through its loader."""
+        snapshot = self.snapshots.get((name,)) if first else None
+        if snapshot is None:
+            value = loader()
+            db.session.commit()
+            if first:
+                with self.engine.connect() as conn:
+                    self.snapshots[(name,)] = take_snapshot(conn, read_sequences(conn), {name: value})
+            self.loads += 1
+            return value
+        with self.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:  # before the first INSERT, where pysqlite begins its transaction: takes effect
+                conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            copy_rows(conn, snapshot)
+            restore_sequences(conn, snapshot.sequences)
+            conn.commit()
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+        self.copies += 1
+        return snapshot.values[name]
 
     def close(self) -> None:
         """Roll back everything and give the connection up (before a committing test, at the end)."""
@@ -167,21 +228,85 @@ class RollbackDatabase:
 
     def _read_sequences(self) -> list[tuple[str, int | None]]:
         assert self.conn is not None
-        if self.conn.dialect.name != "postgresql":
-            return []
-        rows = self.conn.execute(sa.text(
-            "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value "
-            "FROM pg_sequences WHERE schemaname = current_schema()"))
-        return [(str(name), None if last is None else int(last)) for name, last in rows]
+        return read_sequences(self.conn)
 
     def _restore_sequences(self, sequences: list[tuple[str, int | None]]) -> None:
-        if not sequences or self.conn is None:
-            return
-        calls, params = [], {}
-        for i, (name, last) in enumerate(sequences):
-            calls.append(f"setval(CAST(:n{i} AS regclass), :v{i}, :c{i})")
-            params |= {f"n{i}": name, f"v{i}": last or 1, f"c{i}": last is not None}
-        self.conn.execute(sa.text("SELECT " + ", ".join(calls)), params)
+        if self.conn is not None:
+            restore_sequences(self.conn, sequences)
+
+
+def read_sequences(conn: sa.Connection) -> list[tuple[str, int | None]]:
+    if conn.dialect.name != "postgresql":
+        return []
+    rows = conn.execute(sa.text(
+        "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value "
+        "FROM pg_sequences WHERE schemaname = current_schema()"))
+    return [(str(name), None if last is None else int(last)) for name, last in rows]
+
+
+def restore_sequences(conn: sa.Connection, sequences: list[tuple[str, int | None]]) -> None:
+    if not sequences:
+        return
+    calls: list[str] = []
+    params: dict[str, Any] = {}
+    for i, (name, last) in enumerate(sequences):
+        calls.append(f"setval(CAST(:n{i} AS regclass), :v{i}, :c{i})")
+        params |= {f"n{i}": name, f"v{i}": last or 1, f"c{i}": last is not None}
+    conn.execute(sa.text("SELECT " + ", ".join(calls)), params)
+
+
+def take_snapshot(conn: sa.Connection, sequences: list[tuple[str, int | None]], values: dict[str, Any]) -> Snapshot:
+    """Every table's rows as ``conn`` sees them now (COPY's text on PostgreSQL, the driver's tuples on
+    SQLite: both go back exactly as they came out, with no type conversion in between)."""
+    tables: list[tuple[sa.Table, list[str], Any]] = []
+    postgres = conn.dialect.name == "postgresql"
+    raw: Any = conn.connection.dbapi_connection
+    for table in _tables():
+        columns = [c.name for c in table.columns]
+        if postgres:
+            data = bytearray()
+            with raw.cursor() as cursor, cursor.copy(f"COPY {_quoted(table)} TO STDOUT") as copy:
+                for block in copy:
+                    data += block
+            if data:
+                tables.append((table, columns, bytes(data)))
+        else:
+            rows = conn.exec_driver_sql(f"SELECT {_names(columns)} FROM {_quoted(table)}").all()
+            if rows:
+                tables.append((table, columns, [tuple(row) for row in rows]))
+    return Snapshot(tables, list(sequences), dict(values))
+
+
+def copy_rows(conn: sa.Connection, snapshot: Snapshot) -> None:
+    """The snapshot's rows into the (empty) tables, parents first, in ``conn``'s transaction."""
+    raw: Any = conn.connection.dbapi_connection
+    postgres = conn.dialect.name == "postgresql"
+    # Rows that point at rows of their own table or at a later table (a case and its first report) are
+    # consistent only once all are in: the foreign keys are checked after the copy, not row by row.
+    conn.exec_driver_sql("SET LOCAL session_replication_role = replica" if postgres
+                         else "PRAGMA defer_foreign_keys = ON")
+    for table, columns, rows in snapshot.tables:
+        if postgres:
+            with raw.cursor() as cursor, cursor.copy(f"COPY {_quoted(table)} FROM STDIN") as copy:
+                copy.write(rows)
+        else:
+            marks = ", ".join("?" * len(columns))
+            conn.exec_driver_sql(f"INSERT INTO {_quoted(table)} ({_names(columns)}) VALUES ({marks})", rows)
+    conn.exec_driver_sql("SET LOCAL session_replication_role = origin" if postgres
+                         else "PRAGMA defer_foreign_keys = OFF")
+
+
+def _tables() -> list[sa.Table]:
+    """Every table, parents before children (the order rows can be inserted in)."""
+    return list(db.metadata.sorted_tables)
+
+
+def _quoted(table: sa.Table) -> str:
+    return f'"{table.name}"'
+
+
+def _names(columns: list[str]) -> str:
+    return ", ".join(f'"{name}"' for name in columns)
 
 
 def _connection_bind(self: orm.Session, mapper: Any = None, clause: Any = None, bind: Any = None,
@@ -217,9 +342,16 @@ def app_session(database: RollbackDatabase) -> Iterator[None]:
         empty_tables(database.app)
 
 
-def summary(database: RollbackDatabase) -> str:
-    return (f"database: {database.rolled_back} tests rolled back, {database.committed} committing, "
-            f"{database.loads} dataset loads")
+def counts(database: RollbackDatabase) -> dict[str, int]:
+    """What the run's end reports (an xdist worker sends it to the controller, which adds them up)."""
+    return {"rolled_back": database.rolled_back, "committed": database.committed, "loads": database.loads,
+            "copies": database.copies}
+
+
+def summary(totals: dict[str, int], workers: int = 0) -> str:
+    where = f" in {workers} workers" if workers else ""
+    return (f"database{where}: {totals['rolled_back']} tests rolled back, {totals['committed']} committing, "
+            f"{totals['loads']} dataset loads, {totals['copies']} copied back")
 
 
 def datasets_of(fixturenames: Sequence[str], marked: str | None) -> tuple[str, ...]:

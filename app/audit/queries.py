@@ -11,7 +11,9 @@ from datetime import datetime
 from typing import Protocol
 
 import sqlalchemy as sa
+from flask_smorest.pagination import PaginationParameters
 
+from app.common.endpoints import PeekPage
 from app.extensions import db
 
 from .models import AuditEvent
@@ -76,9 +78,10 @@ def search(cases: CaseIndex, region_id: int | None, terms: AuditSearch, page: in
         stmt = stmt.where(AuditEvent.at >= terms.start)
     if terms.end:
         stmt = stmt.where(AuditEvent.at < terms.end)
-    rows = list(db.session.scalars(stmt.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
+    found = PeekPage(stmt, PaginationParameters(page, PAGE_SIZE))  # the log is never counted
+    rows = found.items
     numbers = cases.numbers({r.case_id for r in rows if r.case_id}) if rows else {}
-    return AuditPage(rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, case_numbers=numbers)
+    return AuditPage(rows=rows, more=found.more, case_numbers=numbers)
 
 
 def actions() -> list[str]:

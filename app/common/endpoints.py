@@ -48,7 +48,7 @@ from app.common.inputs import MAX_COUNT
 from app.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
-__all__ = ["ApiBlueprint", "ObjectOut", "SelectPage", "current_api_user"]
+__all__ = ["ApiBlueprint", "ObjectOut", "PeekPage", "SelectPage", "current_api_user"]
 
 MAX_PER_PAGE = 500
 
@@ -171,6 +171,35 @@ class SelectPage(Page):  # type: ignore[misc]
     def item_count(self) -> int:
         counted = sa.select(sa.func.count()).select_from(self.collection.order_by(None).subquery())
         return int(db.session.scalar(counted) or 0)
+
+
+class PeekPage(SelectPage):
+    """A page of a select that is never counted: the rows are fetched with one more than the page holds,
+    which says whether a next page exists (``more``). For lists that grow without end, such as the audit
+    log, where a COUNT over every matching row would cost more than the page itself."""
+
+    def __init__(self, collection: sa.Select[Any], page_params: PaginationParameters) -> None:
+        self._rows: list[Any] | None = None
+        super().__init__(collection, page_params)
+
+    def _fetched(self) -> list[Any]:
+        if self._rows is None:
+            stmt = self.collection.offset(self.page_params.first_item).limit(self.page_params.page_size + 1)
+            self._rows = list(db.session.scalars(stmt))
+        return self._rows
+
+    @property
+    def items(self) -> list[Any]:
+        return self._fetched()[:self.page_params.page_size]
+
+    @property
+    def more(self) -> bool:
+        return len(self._fetched()) > self.page_params.page_size
+
+    @property
+    def item_count(self) -> int | None:  # type: ignore[override]
+        """Unknown (flask-smorest's ``None``): the rows are not counted."""
+        return None
 
 
 def _in_one_transaction(view: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

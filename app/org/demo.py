@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from argon2 import PasswordHasher
+
 from app.extensions import db
 
 from .kinds import DEPARTMENT_KINDS, RegionLevel
 from .models import Region, Unit, User
-from .operations import create_region, create_unit, create_user, hash_password
+from .operations import create_region, create_unit, create_user, hash_password, password_hasher
 from .queries import region_by_code, user_by_username
 from .roles import Role
 
@@ -42,7 +44,8 @@ TOWNSHIP_UNITS = ["township", "police", "school", "clinic"]
 VILLAGE_UNITS = ["village_committee"]
 
 
-_demo_hash: str | None = None
+_demo_hashes: dict[PasswordHasher, str] = {}
+"""The shared demo password's hash, per hasher (an app created with ``testing`` uses a cheap one)."""
 
 
 @dataclass
@@ -67,12 +70,13 @@ def _unit(kind: str, region: Region) -> Unit:
 
 def _user(username: str, name: str, roles: set[Role], unit: Unit | None, region: Region | None,
           logins: list[DemoLogin]) -> User:
-    global _demo_hash
     user = user_by_username(username)
     if user is None:
         # One argon2 hash for the shared demo password: hashing ~90 times would take seconds.
-        _demo_hash = _demo_hash or hash_password(DEMO_PASSWORD)
-        user = create_user(username, name, None, roles, unit, region, password_hash=_demo_hash)
+        hasher = password_hasher()
+        if hasher not in _demo_hashes:
+            _demo_hashes[hasher] = hash_password(DEMO_PASSWORD)
+        user = create_user(username, name, None, roles, unit, region, password_hash=_demo_hashes[hasher])
     logins.append(DemoLogin(username, name, ",".join(sorted(r.value for r in roles)), unit.name if unit else ""))
     return user
 

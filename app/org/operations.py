@@ -9,6 +9,8 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from argon2.profiles import CHEAPEST
+from flask import current_app, has_app_context
 
 from app.common.clock import now
 from app.common.errors import Invalid
@@ -20,13 +22,28 @@ from .queries import user_by_username
 from .roles import Role
 from .sessions import cut_off
 
-_hasher = PasswordHasher()
+STRONG_HASHER = PasswordHasher()
+"""argon2-cffi's defaults (RFC 9106's low-memory profile: 3 passes over 64 MiB, 4 lanes): every county's."""
+TEST_HASHER = PasswordHasher.from_parameters(CHEAPEST)
+"""argon2-cffi's profile for tests, used only by an app created with ``testing``: the suite signs in
+hundreds of times, and one strong hash costs 0.1-0.4 s of CPU. The parameters travel inside each hash, so
+verifying works whichever profile made it; tests/org/test_password_hashing.py pins the strong one."""
+
+
+def _hasher() -> PasswordHasher:
+    testing = has_app_context() and bool(current_app.config.get("TESTING"))
+    return TEST_HASHER if testing else STRONG_HASHER
+
+
+def password_hasher() -> PasswordHasher:
+    """The hasher this app hashes and verifies passwords with."""
+    return _hasher()
 
 
 def hash_password(password: str) -> str:
     if len(password) < 8:
         raise Invalid("password too short", {"password": ["at least 8 characters"]})
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def check_password(user: User, password: str) -> bool:
@@ -37,15 +54,19 @@ def check_password(user: User, password: str) -> bool:
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerifyMismatchError, InvalidHashError):
         return False
 
 
-@functools.cache
 def _dummy_hash() -> str:
     """A hash with the same parameters as real ones, verified when there is no real one to verify."""
-    return _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hash_of(_hasher())
+
+
+@functools.cache
+def _dummy_hash_of(hasher: PasswordHasher) -> str:
+    return hasher.hash(secrets.token_urlsafe(16))
 
 
 def authenticate(username: str, password: str) -> User | None:

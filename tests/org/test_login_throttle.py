@@ -87,7 +87,7 @@ def test_unknown_inactive_and_known_names_all_verify_one_hash(app: Flask, demo: 
     from app.org.queries import user_by_username
 
     verified: list[str] = []
-    real = operations._hasher
+    real = operations._hasher()
 
     class Spy:
         def verify(self, hash_: str, password: str) -> bool:
@@ -97,7 +97,7 @@ def test_unknown_inactive_and_known_names_all_verify_one_hash(app: Flask, demo: 
         def hash(self, password: str) -> str:
             return real.hash(password)
 
-    monkeypatch.setattr(operations, "_hasher", Spy())
+    monkeypatch.setattr(operations, "_hasher", Spy)
     inactive = user_by_username("township_t01")
     inactive.active = False  # type: ignore[union-attr]
     db.session.commit()

@@ -2,7 +2,8 @@
 touch, device scale 3) scrolls only vertically, folds the menu behind a button, shows list tables as cards,
 puts a task's form above the fold with the case details folded, keeps touch targets at least 40 px high,
 and the modeler says "use a larger screen" instead of failing; at 1280 px the same pages keep the
-dense table layout. Screenshots at 390 px go to the test's tmp dir (and test-output/screenshots/mobile/).
+dense table layout. Screenshots at 390 px go to the test's tmp dir (and test-output/screenshots/mobile/), one image pixel per CSS
+pixel (``scale="css"``: the phone's 3x pixels would cost most of this test's time to encode).
 
 The pages hold every stored payload of ``xss_scenario`` (long unbroken names and URLs): they must wrap.
 """
@@ -67,7 +68,7 @@ def _check_phone_page(phone: Any, url: str, shots: Path, user: str) -> None:
     toggle = phone.locator(".menu-toggle")
     assert toggle.is_visible() and toggle.bounding_box()["height"] >= 40, where
     assert phone.errors == [], (where, phone.errors)
-    phone.screenshot(path=str(shots / f"{user}-{_name(url.split('//', 1)[1].split('/', 1)[1])}.png"), full_page=True)
+    phone.screenshot(path=str(shots / f"{user}-{_name(url.split('//', 1)[1].split('/', 1)[1])}.png"), full_page=True, scale="css")
 
 
 def test_every_page_fits_a_phone_and_keeps_its_density_on_a_desktop(live_server: str, browser: Any, page: Any,
@@ -87,7 +88,7 @@ def test_every_page_fits_a_phone_and_keeps_its_density_on_a_desktop(live_server:
     assert phone.locator("#site-menu").is_visible()
     assert phone.locator("#site-menu nav a", has_text="新报告").is_visible()
     assert phone.locator(".menu-toggle").get_attribute("aria-expanded") == "true"
-    phone.screenshot(path=str(shots / "menu-open.png"))
+    phone.screenshot(path=str(shots / "menu-open.png"), scale="css")
     phone.click(".menu-toggle")
     card = phone.locator("table.inbox tbody tr").first
     for cell in ("td.child", "a.step", "td.village", "td.due-at .abs-due"):
@@ -104,7 +105,7 @@ def test_every_page_fits_a_phone_and_keeps_its_density_on_a_desktop(live_server:
     assert details.count() == 1 and details.get_attribute("open") is None
     details.locator(":scope > summary").click()
     assert details.locator("dl.facts").first.is_visible()
-    phone.screenshot(path=str(shots / "task-phone.png"), full_page=True)
+    phone.screenshot(path=str(shots / "task-phone.png"), full_page=True, scale="css")
 
     # The case diagram fits the phone's width.
     phone.goto(f"{live_server}/cases/{world.case_id}")
@@ -123,7 +124,7 @@ def test_every_page_fits_a_phone_and_keeps_its_density_on_a_desktop(live_server:
     message = designer.locator(".small-screen")
     assert message.is_visible() and "更大的屏幕" in message.inner_text()
     assert designer.errors == [] and designer.evaluate("document.documentElement.scrollWidth") <= 390
-    designer.screenshot(path=str(shots / "modeler-phone.png"), full_page=True)
+    designer.screenshot(path=str(shots / "modeler-phone.png"), full_page=True, scale="css")
     designer.context.close()
 
     # 1280 px: the same lists stay tables (density), the menu is inline and the case details open.

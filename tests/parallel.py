@@ -1,0 +1,101 @@
+"""pytest-xdist workers, each with a database and a Redis database of its own (issue #12, part 6).
+
+``make test`` runs the suite in ``PYTEST_WORKERS`` processes (default 2: the machine and CI have 2 cores).
+Each worker is a full pytest session: its own app, its own rolled-back connection and datasets
+(tests/rollback.py), and, before anything reads them, its own servers' databases:
+
+- SQLite: the worker's own file (pytest's temporary directory is per worker already);
+- PostgreSQL: ``<database>_gw0``, ``<database>_gw1``, ... on the server ``DATABASE_URL`` names, created
+  when the worker starts and dropped when it ends (a database left by a killed run is dropped first);
+- Redis: the database number of ``REDIS_URL`` plus the worker's number (``/1`` gives gw0 db 1, gw1 db 2),
+  because the Redis tests flush theirs.
+
+Every test, fixture and subprocess reads ``DATABASE_URL`` / ``REDIS_URL`` from the environment, so the
+worker rewrites those two variables and nothing else has to know it runs in parallel. ``-n 0`` (or
+``PYTEST_WORKERS=0``) runs one process, as plain ``pytest`` does: that is how to reproduce a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+import sqlalchemy as sa
+
+REDIS_DATABASES = 16
+"""Redis's default ``databases`` setting: a worker's number must stay below it."""
+
+
+def worker_id() -> str | None:
+    """``gw0``, ``gw1``, ... in an xdist worker; None in a plain run and in xdist's controller."""
+    return os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def worker_number(worker: str) -> int:
+    match = re.fullmatch(r"gw(\d+)", worker)
+    if match is None:
+        raise pytest.UsageError(f"unexpected xdist worker id {worker!r}")
+    return int(match.group(1))
+
+
+def database_of(url: str, worker: str) -> str:
+    """The worker's PostgreSQL database beside the one ``url`` names (SQLite URLs are per run anyway)."""
+    parsed = sa.engine.make_url(url)
+    if not parsed.drivername.startswith("postgresql"):
+        return url
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+def redis_of(url: str, worker: str) -> str:
+    """The worker's Redis database: ``REDIS_URL``'s number plus the worker's."""
+    match = re.fullmatch(r"(?P<server>rediss?://[^/?#]*)(?:/(?P<db>\d*))?(?P<rest>[?#].*)?", url)
+    if match is None:
+        raise pytest.UsageError(f"REDIS_URL {url!r}: expected redis://host:port/<db>")
+    number = int(match.group("db") or 0) + worker_number(worker)
+    if number >= REDIS_DATABASES:
+        raise pytest.UsageError(
+            f"REDIS_URL's database plus worker {worker} is {number}; Redis has {REDIS_DATABASES} "
+            "(use a lower database number or fewer workers: PYTEST_WORKERS / -n)")
+    return f"{match.group('server')}/{number}{match.group('rest') or ''}"
+
+
+def _admin_engine(url: str) -> sa.Engine:
+    """A connection to the server's maintenance database, outside any transaction (CREATE DATABASE)."""
+    server = sa.engine.make_url(url).set(drivername="postgresql+psycopg", database="postgres")
+    return sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+def create_database(url: str) -> None:
+    name = sa.engine.make_url(url).database
+    engine = _admin_engine(url)
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
+def drop_database(url: str) -> None:
+    name = sa.engine.make_url(url).database
+    engine = _admin_engine(url)
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def isolate_worker(config: pytest.Config) -> None:
+    """In an xdist worker: point ``DATABASE_URL`` and ``REDIS_URL`` at the worker's own databases (the
+    PostgreSQL one created now, dropped when the worker's session ends)."""
+    worker = worker_id()
+    if worker is None:
+        return
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        own = database_of(url, worker)
+        if own != url:
+            create_database(own)
+            config.add_cleanup(lambda: drop_database(own))
+        os.environ["DATABASE_URL"] = own
+    redis = os.environ.get("REDIS_URL")
+    if redis:
+        os.environ["REDIS_URL"] = redis_of(redis, worker)
