@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import ApiClient
-from parallel import isolate_worker, worker_id
+from parallel import finish_worker, isolate_worker, worker_id
 from rollback import Loader, RollbackDatabase, app_session, counts, datasets_of, summary
 
 from app import create_app
@@ -49,7 +49,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, variable in needs.items():
             if item.get_closest_marker(marker) is not None and not os.environ.get(variable):
                 item.add_marker(pytest.mark.skip(reason=f"needs {variable} (a real {marker})"))
-    items[:] = grouped_by_dataset(items)
+    items[:] = grouped_first(grouped_by_dataset(items))
+
+
+def grouped_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """Tests of an ``xdist_group`` (the fuzz runs: minutes on one worker) first, so that the other
+    worker runs the rest beside them instead of waiting for them at the end; the order is kept otherwise."""
+    grouped = [item for item in items if item.get_closest_marker("xdist_group") is not None]
+    return grouped + [item for item in items if item.get_closest_marker("xdist_group") is None]
 
 
 def _needs(item: pytest.Item) -> tuple[str, ...] | None:
@@ -174,8 +181,11 @@ WORKER_COUNTS = pytest.StashKey[list[dict[str, int]]]()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if worker_id() is not None and DATABASE in session.config.stash:
+    if worker_id() is None:
+        return
+    if DATABASE in session.config.stash:
         session.config.workeroutput["database"] = counts(session.config.stash[DATABASE])  # type: ignore[attr-defined]
+    finish_worker(session.config)
 
 
 @pytest.hookimpl(optionalhook=True)

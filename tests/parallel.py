@@ -83,9 +83,21 @@ def drop_database(url: str) -> None:
     engine.dispose()
 
 
+OWN_DATABASE = pytest.StashKey[str]()
+
+
+def finish_worker(config: pytest.Config) -> None:
+    """The worker's session is over (its app's connections closed with the session fixtures): drop its
+    PostgreSQL database now, while xdist still waits for the worker (it may end it right after)."""
+    own = config.stash.get(OWN_DATABASE, None)
+    if own is not None:
+        drop_database(own)
+        del config.stash[OWN_DATABASE]
+
+
 def isolate_worker(config: pytest.Config) -> None:
     """In an xdist worker: point ``DATABASE_URL`` and ``REDIS_URL`` at the worker's own databases (the
-    PostgreSQL one created now, dropped when the worker's session ends)."""
+    PostgreSQL one created now, dropped by ``finish_worker``)."""
     worker = worker_id()
     if worker is None:
         return
@@ -94,7 +106,7 @@ def isolate_worker(config: pytest.Config) -> None:
         own = database_of(url, worker)
         if own != url:
             create_database(own)
-            config.add_cleanup(lambda: drop_database(own))
+            config.stash[OWN_DATABASE] = own
         os.environ["DATABASE_URL"] = own
     redis = os.environ.get("REDIS_URL")
     if redis:

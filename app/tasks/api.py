@@ -21,11 +21,12 @@ from app.extensions import db
 
 from . import operations
 from .attachments import upload_once
-from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, draft_out, save_draft
+from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, save_draft
 from .models import Task
 from .queries import TaskFilter, capped_count, task_query, task_scope
 from .schemas import (
     IDEMPOTENCY_HEADER,
+    NO_DRAFT,
     AttachmentOut,
     EscalationOut,
     TaskDraftIn,
@@ -162,7 +163,7 @@ class Draft(MethodView):
     @blp.response(200, TaskDraftOut)
     def get(self, task_id: int) -> Any:
         """Your draft; ``fields`` is null when you have none."""
-        return _draft_body(draft_of(_visible_task(task_id), current_api_user()))
+        return draft_of(_visible_task(task_id), current_api_user()) or NO_DRAFT
 
     @blp.endpoint()
     @blp.arguments(TaskDraftIn)
@@ -175,7 +176,7 @@ class Draft(MethodView):
         if (request.content_length or 0) > MAX_DRAFT_BYTES or len(request.get_data()) > MAX_DRAFT_BYTES:
             raise PayloadTooLarge("draft too large (at most 64 KB)")
         body = {"fields": payload["draft_fields"], "saved_at": payload.get("saved_at")}
-        return _draft_body(save_draft(task, current_api_user(), body))
+        return save_draft(task, current_api_user(), body)
 
     @blp.endpoint()
     @blp.response(204)
@@ -183,7 +184,3 @@ class Draft(MethodView):
         """Throw your draft away."""
         discard_draft(_visible_task(task_id), current_api_user())
 
-
-def _draft_body(draft: Any) -> dict[str, Any]:
-    out = draft_out(draft)
-    return {"draft_fields": out["fields"], "saved_at": out["saved_at"]}

@@ -103,12 +103,6 @@ def discard_draft(task: Task, user: User) -> None:
     db.session.execute(sa.delete(TaskDraft).where(TaskDraft.task_id == task.id, TaskDraft.user_id == user.id))
 
 
-def draft_out(draft: TaskDraft | None) -> dict[str, Any]:
-    if draft is None:
-        return {"fields": None, "saved_at": None}
-    return {"fields": draft.fields, "saved_at": draft.saved_at.isoformat()}
-
-
 def clear_on_completion(task: Task, **_: Any) -> None:
     """``task_completed`` receiver: the sent form is the record now; every worker's draft of it goes.
 

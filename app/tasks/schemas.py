@@ -166,7 +166,15 @@ class TaskDraftIn(Schema):
         "description": "ISO 8601 date-time with offset when the user typed it; a later stored draft is kept"})
 
 
-class TaskDraftOut(Schema):
-    draft_fields = ma.Dict(data_key="fields", allow_none=True,
+class TaskDraftOut(ObjectOut):
+    """A ``TaskDraft`` as it is, or ``NO_DRAFT``; the API and the task page's own draft URL answer the same."""
+
+    computed = {"saved_at": lambda draft: draft.saved_at.isoformat()}
+
+    draft_fields = ma.Dict(attribute="fields", data_key="fields", allow_none=True,
                            metadata={"description": "null when you have no draft of this task"})
     saved_at = ma.String(allow_none=True)
+
+
+NO_DRAFT = {"fields": None, "saved_at": None}
+"""What ``TaskDraftOut`` dumps for a worker who has no draft of the task."""

@@ -42,11 +42,12 @@ from app.org.roles import Role
 from . import operations
 from .attachments import attachments_of, get_attachment, max_bytes, path_of, upload_once
 from .comments import add_comment, comments_of
-from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, draft_out, save_draft
+from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, save_draft
 from .form_render import build_fields, schema_of, step_values
 from .inbox import InboxQuery, inbox_page
 from .models import Task, TaskState
 from .saved_views import delete_view, save_view, views_of
+from .schemas import NO_DRAFT, TaskDraftOut
 
 blp = Blueprint("inbox", __name__, template_folder="templates")
 
@@ -256,10 +257,10 @@ def draft(task_id: int) -> Any:
     task, _ = visible_task(task_id)
     try:
         if request.method == "GET":
-            return jsonify(draft_out(draft_of(task, current_user)))
+            return jsonify(TaskDraftOut().dump(draft_of(task, current_user) or NO_DRAFT))
         if request.method == "DELETE":
             discard_draft(task, current_user)
-            return jsonify(draft_out(None))
+            return jsonify(TaskDraftOut().dump(NO_DRAFT))
         if (request.content_length or 0) > MAX_DRAFT_BYTES:
             return jsonify({"message": "draft too large"}), 413
         raw = request.get_data(cache=False)
@@ -271,7 +272,7 @@ def draft(task_id: int) -> Any:
             body = None
         if body is None:
             return jsonify({"message": "send the draft as a JSON object"}), 422
-        return jsonify(draft_out(save_draft(task, current_user, body)))
+        return jsonify(TaskDraftOut().dump(save_draft(task, current_user, body)))
     except DomainError as exc:
         return jsonify({"status": exc.status, "message": exc.message, "errors": exc.errors}), exc.status
 
