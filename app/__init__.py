@@ -116,6 +116,7 @@ def _register_models() -> None:
 def _register_api(app: Flask) -> None:
     # deferred: factory (module docstring)
     from .cases.api import blp as cases_blp
+    from .cases.record_api import blp as court_record_blp
     from .common.api import api, authenticate_first, domain_error_response
     from .common.errors import DomainError
     from .common.inputs import check_request_text
@@ -135,7 +136,8 @@ def _register_api(app: Flask) -> None:
     connect_task_hooks(steps_without_basis=STEPS_WITHOUT_UNIT_BASIS)
     connect_conference_hooks()
     connect_deadline_hooks()
-    for blp in (cases_blp, tasks_blp, org_blp, processes_blp, conferences_blp, duties_blp, roster_blp):
+    for blp in (cases_blp, tasks_blp, org_blp, processes_blp, conferences_blp, duties_blp, roster_blp,
+                court_record_blp):
         csrf.exempt(blp)  # bearer tokens, never cookies, authenticate the API
         api.register_blueprint(blp)
     app.register_error_handler(DomainError, domain_error_response)

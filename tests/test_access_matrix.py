@@ -248,6 +248,11 @@ API = [Row(r.method, r.url, r.expect, r.default, r.body, api=True) for r in [
                                                                     OTHER_COORD: see(hides=(NUMBER,))}),
     Row("GET", "/api/v1/dashboard/counties", each(OVERSEERS, COUNTS_ONLY)),
     Row("GET", "/api/v1/dashboard/export/counties.csv", each(OVERSEERS, COUNTS_ONLY)),
+    Row("GET", "/api/v1/children/{child}/record.pdf", {
+        POLICE: see(*FULL, TRIAGE_TEXT, hides=(ID_FULL,)), HEAD: see(*FULL, TRIAGE_TEXT, hides=(ID_FULL,)),
+        EDU: see(NAME, EDU_FILE, hides=NOT_HARM), INVITED: see(NAME, hides=(*NOT_HARM, EDU_FILE)),
+        COORD: see(*FULL, TRIAGE_TEXT, ID_FULL), DIRECTOR: see(*FULL, TRIAGE_TEXT, ID_FULL),
+        ADMIN: see(*FULL, TRIAGE_TEXT, hides=(ID_FULL,))}),
     Row("GET", "/api/v1/roster/export.xlsx", {COORD: Expect(200), OTHER_COORD: Expect(200)}),
     Row("POST", "/api/v1/roster/checks", {COORD: Expect(422), OTHER_COORD: Expect(422)}),
     Row("GET", "/api/v1/roster/imports/999999", {COORD: GONE, OTHER_COORD: GONE}),

@@ -129,12 +129,12 @@ def _printed(user: User, child: Child, records: list[CaseRecord], form: str) -> 
     return {"mark": mark, "printed_at": at, "serial": serial}
 
 
-def _render(child: Child, records: list[CaseRecord], printed: dict[str, Any], *, pdf: bool) -> str:
+def _render(user: User, child: Child, records: list[CaseRecord], printed: dict[str, Any], *, pdf: bool) -> str:
     entrustments = list(db.session.scalars(sa.select(Entrustment).where(Entrustment.child_id == child.id)
                                            .order_by(Entrustment.id)))
     return render_template(
         "cases/record.html", layout="cases/record_print_base.html" if pdf else "base.html", pdf=pdf,
-        child=child_view(records[0].case, current_user), child_id=child.id, records=records,
+        child=child_view(records[0].case, user), child_id=child.id, records=records,
         entrustments=entrustments, file_size=file_size, pdf_fonts=PDF_FONTS, **printed)
 
 
@@ -144,7 +144,7 @@ def _render(child: Child, records: list[CaseRecord], printed: dict[str, Any], *,
 def court_record(child_id: int) -> Any:
     """The printable record; printing it from the browser hides everything but the record."""
     child, records = child_record(current_user, child_id)
-    return _render(child, records, _printed(current_user, child, records, "page"), pdf=False)
+    return _render(current_user, child, records, _printed(current_user, child, records, "page"), pdf=False)
 
 
 @blp.get("/children/<int:child_id>/record.pdf")
@@ -152,9 +152,14 @@ def court_record(child_id: int) -> Any:
 @committed_page
 def court_record_pdf(child_id: int) -> Any:
     """The same record as a PDF (WeasyPrint), watermarked on every page, offered as a download."""
-    child, records = child_record(current_user, child_id)
-    printed = _printed(current_user, child, records, "pdf")
-    html = _render(child, records, printed, pdf=True)
+    return record_pdf(current_user, child_id)
+
+
+def record_pdf(user: User, child_id: int) -> Response:
+    """The PDF for the page and ``GET /api/v1/children/<id>/record.pdf`` (``record_api``), printed and audited."""
+    child, records = child_record(user, child_id)
+    printed = _printed(user, child, records, "pdf")
+    html = _render(user, child, records, printed, pdf=True)
     css = STYLESHEET.read_text(encoding="utf-8")
     data = html_to_pdf(html, [css])
     current_app.logger.info("court record printed", extra={"child_id": child.id, "bytes": len(data),
@@ -163,4 +168,3 @@ def court_record_pdf(child_id: int) -> Any:
     return Response(data, mimetype="application/pdf", headers={
         "Content-Disposition": content_disposition(name), "X-Content-Type-Options": "nosniff",
         "Cache-Control": "private, no-store"})
-

@@ -121,3 +121,14 @@ def test_the_printable_page_is_audited_and_linked_from_the_case(page: Any, as_us
     assert "record-mark" in html and "受理研判并出警" in html and NARRATIVE in html
     [row] = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "print")).all()
     assert row.case_id == case_id and row.detail["format"] == "page"
+
+
+def test_the_api_gives_the_same_pdf_to_a_bearer_token_and_audits_it(page: Any, as_user: Any) -> None:
+    case = _walk(as_user, page)
+    resp = as_user(unit_user("education", "t01v01")).get(f"/api/v1/children/{case.child_id}/record.pdf")
+    text = _flat("".join(_pdf_pages(resp)))
+    assert "受理研判并出警" in text and NARRATIVE.rstrip("。") not in text
+    assert as_user("police_t02").get(f"/api/v1/children/{case.child_id}/record.pdf").status_code == 403
+    assert as_user("coordinator").get("/api/v1/children/999999/record.pdf").status_code == 404
+    rows = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "print")).all()
+    assert [(r.case_id, r.detail["format"]) for r in rows] == [(case.id, "pdf")]
