@@ -71,9 +71,10 @@ def _every_page(world: Any, page: Any, as_user: Any) -> dict[str | None, dict[st
     case = db.session.get(Case, world.case_id)
     assert case is not None
     visits["coordinator"].update({"/dashboard/counties": (), "/audit?action=view": (), "/notifications": (),
-                                  "/dashboard/tasks?due=soon": (),
+                                  "/dashboard/tasks?due=soon": (), "/search?q=%E6%9D%8E": (), "/roster": (),
                                   f"/children/{case.child_id}/record": ()})
-    visits["director_t01v01"] = {"/offline": ()}
+    visits["director_t01v01"] = {"/offline": (), "/outbox": ()}
+    visits["reporter_school"]["/reports/mine"] = ()
     visits["city_supervisor"] = {"/dashboard/counties": ()}
     visits["admin"].update({"/admin/users/new": (), "/audit": ()})
     visits["designer"]["/designer/processes/four_in_one/versions/2/migration"] = ()
