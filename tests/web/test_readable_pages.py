@@ -152,3 +152,14 @@ def test_designer_pages_show_element_kinds_lanes_and_statuses_in_words(page: Any
     assert '<option value="police">Police station (police)</option>' in english
     runs = designer.get(f"/designer/drafts/{draft_id}/test").get_data(as_text=True)
     assert re.search(r"</a> (Running|Completed) ·", runs) and not re.search(r"</a> (running|completed) ·", runs)
+
+
+def test_conference_action_deadlines_are_in_words_and_as_a_date_and_time(page: Any, as_user: Any) -> None:
+    from xss_scenario import schedule_conference
+
+    case = open_case(as_user)
+    conference_id = schedule_conference(page, case["case_id"])
+    html = page("coordinator").get(f"/conferences/{conference_id}").get_data(as_text=True)
+    actions = html.split('data-action="', 1)[1]
+    assert re.search(r'<span class="rel-due">[^<]+</span>\s*<time class="abs-due" datetime="[^"]+">'
+                     r'\d{4}-\d{2}-\d{2} \d{2}:\d{2}</time>', actions), actions[:600]
