@@ -25,6 +25,10 @@ class Situation(StrEnum):
     MISSING = "missing"
     DOMESTIC_VIOLENCE = "domestic_violence"
     OTHER_HARM = "other_harm"
+    PARENT_DETAINED = "parent_detained"
+    """Police who detain a parent (guardian) record each minor child left needing care as a report of this kind
+    (reporter type ``police``): after the station's triage the process goes to the care arrangement
+    (``police_guardian_incapable``: the other parent, entrusted relatives, or temporary care)."""
 
 
 class ReporterType(StrEnum):

@@ -17,6 +17,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "missing": _l("Missing"),
         "domestic_violence": _l("Suspected domestic violence"),
         "other_harm": _l("Suspected accidental injury or unlawful harm"),
+        "parent_detained": _l("Parent detained by the police: children needing care"),
     },
     "reporter_type": {
         "school": _l("School"), "kindergarten": _l("Kindergarten"), "medical": _l("Medical institution"),

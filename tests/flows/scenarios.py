@@ -85,6 +85,20 @@ def _guardian_incapable(parents_reached: bool) -> Step:
     })
 
 
+def _detained_care(relative_found: bool) -> Step:
+    """The care arrangement for the children of a parent the police detained (situation ``parent_detained``)."""
+    return Step("police_guardian_incapable", "police", {
+        "incapacity_reason": "detained",
+        "parents_reached": relative_found,
+        "care_arrangement": "relative_entrusted" if relative_found else "pending",
+        "relatives_contacted": [
+            {"name": "孙某", "relation": "grandparent", "phone": "13800000002",
+             "outcome": "agreed" if relative_found else "refused"},
+        ],
+        "guardian_incapable_notes": "父亲被刑事拘留，母亲外出务工。",
+    })
+
+
 TEMPORARY_CARE = Step("police_temporary_care", "police", {
     "temporary_care_placement": "village_committee",
     "escorted_at": "2025-03-03T10:00:00+08:00",
@@ -341,6 +355,37 @@ SCENARIOS: dict[str, Scenario] = {
         steps=[
             _triage("guardian_incapable", urgency="immediate_danger"),
             _guardian_incapable(parents_reached=False),
+            TEMPORARY_CARE,
+            _disposition("written_warning"),
+            *_assessment_inputs(),
+            _assessment("good"),
+            CARING_HELP,
+            _closure(),
+        ],
+        ends_with=END_EVENT,
+        expect={"help_tier": "caring"},
+    ),
+    "parent_detained_grandparent_entrusted_good_caring": Scenario(
+        description="公安机关拘留父亲时登记需照料的子女→委托祖父母照料；评估较好→关心式帮扶",
+        start=_start("parent_detained", "police", 8, 41),
+        steps=[
+            _triage("parent_detained"),
+            _detained_care(relative_found=True),
+            _disposition("written_warning"),
+            *_assessment_inputs(),
+            _assessment("good"),
+            CARING_HELP,
+            _closure(),
+        ],
+        ends_with=END_EVENT,
+        expect={"help_tier": "caring"},
+    ),
+    "parent_detained_nobody_to_care_temporary_care_good_caring": Scenario(
+        description="公安机关羁押父母，亲属拒绝照料→护送临时监护照料；评估较好→关心式帮扶",
+        start=_start("parent_detained", "police", 5, 42),
+        steps=[
+            _triage("parent_detained"),
+            _detained_care(relative_found=False),
             TEMPORARY_CARE,
             _disposition("written_warning"),
             *_assessment_inputs(),
