@@ -210,6 +210,9 @@ def lock_for_completion(task: Task, user: User, sent: Submission | None = None, 
     if case is None:
         raise Conflict(f"task {task.id} no longer exists")
     db.session.info.setdefault(DRAFTED, {}).update({row.Task.id: bool(row.drafted) for row in rows})
+    # The first check saw the task as read before the lock; it may have been handed to another unit while this
+    # request waited. Checked again on the row read under the lock, before a 409 could show that unit's values.
+    ensure_can_act(user, task)
     if sent is not None and sent.version is not None and conflicts.kind_of(task, user, sent.version) is not None:
         conflicts.check(task, user, sent, form_schema(instance.spec, task.form) if task.form else None, data)
     _ensure_open(task, user)

@@ -310,3 +310,26 @@ def test_the_phone_and_a_colleague_at_the_same_moment_one_wins_the_other_sees_th
     loser = next(body for code, body in results.values() if code == 409)
     assert loser["conflict"]["kind"] == "completed" and loser["conflict"]["current"]["task_version"] == 2
     assert _count(task_id, "task_completed") == 1
+
+
+def test_a_step_moved_to_another_unit_while_the_completion_waited_for_its_lock_is_403_without_its_data(
+        as_user: Any) -> None:
+    """The unit check ran on the task as read before the lock; the row read again under the lock may belong
+    to another unit by then (handed on while the phone's request waited). The 409's body would show that
+    unit's completed values and people to a worker with no basis left: it must be the 403 instead."""
+    from app.common.errors import Forbidden
+    from app.org.models import Unit
+    from app.tasks import operations
+    from app.tasks.conflicts import Submission
+
+    task_id, _ = _task(as_user)
+    task = _row(task_id)
+    liaison = user_by_username(LIAISON)
+    other = db.session.scalar(sa.select(Unit.id).where(Unit.id != task.unit_id).order_by(Unit.id).limit(1))
+    # what another request committed meanwhile, unseen by the objects this request already holds
+    db.session.execute(sa.update(Task).where(Task.id == task_id).values(
+        unit_id=other, state="completed", data={"police_station": "另一单位的记录"}, version=Task.version + 1),
+        execution_options={"synchronize_session": False})
+    assert task.unit_id != other  # the stale copy the first check saw
+    with pytest.raises(Forbidden):
+        operations.lock_for_completion(task, liaison, Submission(version=1), FIRST.data)
