@@ -254,6 +254,11 @@ class CaseAccess:
         """Report narratives (and a conference's decisions, which quote them): the matrix's report column."""
         return reads_part(self.user, self.basis, Part.REPORT)
 
+    @property
+    def care_duties(self) -> bool:
+        """The care programme's file (entrusted caregivers, duty records): the matrix's care duties column."""
+        return reads_part(self.user, self.basis, Part.DUTY)
+
     def step_text(self, task: Step) -> bool:
         """A step's free text: where the matrix lets the user's unit read the step's part, or when the user's
         own unit worked the step."""

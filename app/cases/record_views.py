@@ -130,8 +130,10 @@ def _printed(user: User, child: Child, records: list[CaseRecord], form: str) -> 
 
 
 def _render(user: User, child: Child, records: list[CaseRecord], printed: dict[str, Any], *, pdf: bool) -> str:
+    # Who cares for the child in their parents' stead is the care duties' part of the file: only for a reader of it.
     entrustments = list(db.session.scalars(sa.select(Entrustment).where(Entrustment.child_id == child.id)
-                                           .order_by(Entrustment.id)))
+                                           .order_by(Entrustment.id))) \
+        if any(r.access.care_duties for r in records) else []
     return render_template(
         "cases/record.html", layout="cases/record_print_base.html" if pdf else "base.html", pdf=pdf,
         child=child_view(records[0].case, user), child_id=child.id, records=records,

@@ -132,3 +132,20 @@ def test_the_api_gives_the_same_pdf_to_a_bearer_token_and_audits_it(page: Any, a
     assert as_user("coordinator").get("/api/v1/children/999999/record.pdf").status_code == 404
     rows = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "print")).all()
     assert [(r.case_id, r.detail["format"]) for r in rows] == [(case.id, "pdf")]
+
+
+def test_entrusted_care_is_printed_only_for_readers_of_the_care_duties(page: Any, as_user: Any) -> None:
+    """The caregiver a child was entrusted to belongs to the care duties part of the read matrix: a unit
+    that reads only assessment and help (education) gets the record without it; the county gets it."""
+    case = _walk(as_user, page)
+    assert as_user("coordinator").post("/api/v1/duties/entrustments", json={
+        "child_id": case.child_id, "caregiver_name": "邻居钱某某", "relation": "neighbour", "is_relative": False,
+        "agreement_signed_on": "2026-03-01", "filed_with_township": True, "filed_with_village": True,
+    }).status_code == 201
+    path = f"/children/{case.child_id}/record"
+    assert "邻居钱某某" in page("coordinator").get(path).get_data(as_text=True)
+    education = page(unit_user("education", "t01v01"))
+    html = education.get(path).get_data(as_text=True)
+    assert "城关镇中心小学" in html  # the record itself is there ...
+    assert "邻居钱某某" not in html  # ... without the care duties' caregiver
+    assert "邻居钱某某" not in _flat("".join(_pdf_pages(education.get(path + ".pdf"))))
