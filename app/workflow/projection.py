@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from app.cases.access import task_workers
+from app.cases.access import units_task_workers
 from app.cases.timeline import record
 from app.common import events
 from app.common.clock import now
@@ -22,7 +22,9 @@ from app.deadlines.ladder import LadderBook
 from app.engine import ReadyTask
 from app.engine import properties as P
 from app.extensions import db
+from app.notifications.bulk import notify_many
 from app.notifications.operations import notify
+from app.org.models import User
 from app.org.queries import county_code_for, county_coordinators, nearest_unit
 from app.tasks.models import Attachment, Task, TaskState
 from app.tasks.timers import sync_timers
@@ -30,7 +32,7 @@ from app.tasks.timers import sync_timers
 if TYPE_CHECKING:
     from app import engine
     from app.cases.models import Case
-    from app.org.models import Unit, User
+    from app.org.models import Unit
     from app.processes.models import ProcessInstance
 
 
@@ -136,20 +138,33 @@ def _open_tasks(instance: ProcessInstance, case: Case, new: list[ReadyTask], at:
             db.session.add(task)
             created.append(task)
             routed[id(task)] = (kind, unit, due)
-    db.session.flush()
-    for task in created:
-        kind, unit, due = routed[id(task)]
-        if unit is None:
-            record(case, "task_unrouted", f"{task.name}: no {kind} unit serves this region", task=task,
-                   detail={"bpmn_id": task.bpmn_id, "task": task.name, "department_kind": kind})
-            # Routing never crosses a county: the case's own coordinators are told now, to add the unit or
-            # reassign the task, rather than waiting for its ladder to reach them.
-            notify(county_coordinators(case.region_id), "task_unrouted", f"{case.number}: {task.name}",
-                   case_id=case.id, task_id=task.id)
-        else:
-            record(case, "task_created", f"{task.name} → {unit.name}", unit=unit, task=task,
-                   detail={"bpmn_id": task.bpmn_id, "due_at": due.isoformat() if due else None})
-            notify(db.session.scalars(task_workers(unit.id)), "new_task", f"{case.number}: {task.name}", case_id=case.id,
-                   task_id=task.id)
-        events.task_opened.send(task, case=case, unit=unit)
+    db.session.flush()  # the new rows' ids, which their timeline entries and notifications name
+    # Then no autoflush: the timeline entries go out with the command's one flush, and the units' workers are
+    # read in one statement and told in one insert, however many parallel tasks opened.
+    with db.session.no_autoflush:
+        unit_ids = {unit.id for _, unit, _ in routed.values() if unit is not None}
+        workers: dict[int, list[User]] = {}
+        for worker in db.session.scalars(units_task_workers(unit_ids)) if unit_ids else ():
+            workers.setdefault(worker.unit_id or 0, []).append(worker)
+        rows: list[dict[str, Any]] = []
+        recipients: dict[int, User] = {}
+        for task in created:
+            kind, unit, due = routed[id(task)]
+            if unit is None:
+                record(case, "task_unrouted", f"{task.name}: no {kind} unit serves this region", task=task,
+                       detail={"bpmn_id": task.bpmn_id, "task": task.name, "department_kind": kind})
+                # Routing never crosses a county: the case's own coordinators are told now, to add the unit or
+                # reassign the task, rather than waiting for its ladder to reach them.
+                notify(county_coordinators(case.region_id), "task_unrouted", f"{case.number}: {task.name}",
+                       case_id=case.id, task_id=task.id)
+            else:
+                record(case, "task_created", f"{task.name} → {unit.name}", unit=unit, task=task,
+                       detail={"bpmn_id": task.bpmn_id, "due_at": due.isoformat() if due else None})
+                for worker in workers.get(unit.id, []):
+                    recipients[worker.id] = worker
+                    rows.append({"user_id": worker.id, "kind": "new_task", "title": f"{case.number}: {task.name}"[:300],
+                                 "body": "", "case_id": case.id, "task_id": task.id, "dedupe_key": None,
+                                 "created_at": at})
+            events.task_opened.send(task, case=case, unit=unit)
+        notify_many(rows, recipients, at)
     return created
