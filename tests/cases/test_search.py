@@ -102,3 +102,16 @@ def test_bad_search_input_is_a_clear_422(as_user: Any) -> None:
     assert api.get("/api/v1/cases", query_string={"status": "maybe"}).status_code == 422
     assert api.get("/api/v1/children", query_string={"q": "%_\\"}).status_code == 200
     assert api.get("/api/v1/children").status_code == 200
+
+
+def test_the_openapi_document_describes_the_search_and_my_reports(client: Any) -> None:
+    doc = client.get("/api/v1/openapi.json").get_json()
+    for path in ("/api/v1/children", "/api/v1/cases", "/api/v1/me/reports", "/api/v1/children/merges",
+                 "/api/v1/children/merges/{merge_id}/undo"):
+        assert path in doc["paths"], path
+    children = doc["paths"]["/api/v1/children"]["get"]
+    assert {p["name"] for p in children["parameters"]} >= {"q", "name", "id_number", "case_number", "village",
+                                                           "guardian_phone", "tag", "page", "per_page"}
+    schemas = doc["components"]["schemas"]
+    assert {"ChildFoundOut", "CaseFoundOut", "MyReportOut", "LikelyMatchOut", "MergeOut"} <= set(schemas)
+    assert "likely_matches" in schemas["ReportAccepted"]["properties"]
