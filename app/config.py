@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     """County-local time (HH:MM) after which the daily digests of a working day are sent."""
     sweep_interval: PositiveInt = 30
     """Seconds between deadline sweeps (RQ cron, or the in-process loop without Redis)."""
+    sweep_connections: int = Field(2, ge=1, le=16)
+    """Database connections (threads) that drain one inline sweep's due tasks in parallel on PostgreSQL, once
+    more than one batch is due (SQLite: always one). About the number of the database server's cores."""
     duplicate_report_minutes: int = Field(10, ge=0)
     """A report without an idempotency key that repeats one the same person filed this many minutes ago
     about the same child is held as a possible duplicate (0: never)."""

@@ -6,7 +6,7 @@
     .venv/bin/python bench/sweep.py --no-worker          # skip the worker delay (no Redis)
     .venv/bin/python bench/sweep.py --baseline REV       # also sweep the same rows with the code of REV first
 
-``--baseline REV`` checks REV out with ``git worktree add /tmp/sweepbase REV`` (once; a
+``--baseline REV`` checks REV out with ``git worktree add /tmp/sweepbase-<rev> REV`` (once per revision; a
 different REV there is refused), runs one inline sweep with that code in a subprocess over the
 generated rows, puts the rows back as they were (ladder levels restored; escalation rows,
 notifications, mails and the sweep's timeline rows deleted, then VACUUM ANALYZE) and runs
@@ -144,15 +144,16 @@ with app.app_context():
 def baseline_tree(rev: str) -> Path:
     """The code of ``rev`` in a worktree of its own (never git stash: the stash is shared)."""
     want = subprocess.run(["git", "rev-parse", rev], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
-    if BASE_DIR.exists():
-        have = subprocess.run(["git", "rev-parse", "HEAD"], cwd=BASE_DIR, check=True, capture_output=True,
+    base = BASE_DIR.with_name(f"{BASE_DIR.name}-{want[:10]}")  # one per revision: engineers share /tmp
+    if base.exists():
+        have = subprocess.run(["git", "rev-parse", "HEAD"], cwd=base, check=True, capture_output=True,
                               text=True).stdout.strip()
         if have != want:
-            sys.exit(f"{BASE_DIR} holds {have[:10]}, not {rev}: `git worktree remove {BASE_DIR}` first")
-        return BASE_DIR
-    subprocess.run(["git", "worktree", "add", "--detach", str(BASE_DIR), want], cwd=ROOT, check=True,
+            sys.exit(f"{base} holds {have[:10]}, not {rev}: `git worktree remove {base}` first")
+        return base
+    subprocess.run(["git", "worktree", "add", "--detach", str(base), want], cwd=ROOT, check=True,
                    capture_output=True)
-    return BASE_DIR
+    return base
 
 
 def snapshot_due(db) -> None:  # type: ignore[no-untyped-def]
@@ -176,12 +177,47 @@ def restore_due(db) -> None:  # type: ignore[no-untyped-def]
         conn.execute(sa.text("VACUUM ANALYZE task, escalation, notification, email_outbox, timeline_entry"))
 
 
+DROPPED_KEYS = (
+    ("escalation", "fk_escalation_case_id_case_file", "case_id", "case_file"),
+    ("escalation", "fk_escalation_unit_id_unit", "unit_id", "unit"),
+    ("notification", "fk_notification_case_id_case_file", "case_id", "case_file"),
+)
+"""Foreign keys migration f2a6c8e1d4b7 dropped: put back (NOT VALID: checked for new rows, like the old
+schema) while a baseline older than it sweeps, so BEFORE pays for them as it did."""
+
+
+def baseline_keys(db, rev: str, tree: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    """Re-create the dropped foreign keys that ``rev``'s schema still had; the names re-created."""
+    has_migration = (tree / "migrations/versions/f2a6c8e1d4b7_sweep_rows_without_repeated_foreign_keys.py").exists()
+    if has_migration:
+        return []
+    present = set(db.session.execute(sa.text("SELECT conname FROM pg_constraint WHERE contype = 'f'")).scalars())
+    made = []
+    for table, name, column, referred in DROPPED_KEYS:
+        if name not in present:
+            db.session.execute(sa.text(f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({column}) "
+                                       f"REFERENCES {referred} (id) NOT VALID"))
+            made.append(name)
+    db.session.commit()
+    return made
+
+
+def drop_keys(db, names: list[str]) -> None:  # type: ignore[no-untyped-def]
+    for table, name, _column, _referred in DROPPED_KEYS:
+        if name in names:
+            db.session.execute(sa.text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
+    db.session.commit()
+
+
 def run_baseline(app, rev: str) -> None:  # type: ignore[no-untyped-def]
     from app.extensions import db
 
     tree = baseline_tree(rev)
     with app.app_context():
         snapshot_due(db)
+        keys = baseline_keys(db, rev, tree)
+    if keys:
+        print(f"  (foreign keys of {rev}'s schema put back for it: {', '.join(keys)})")
     code = BASE_SWEEP.format(root=str(tree), bench=str(ROOT / "bench"), db=DB_URL,
                              instance=str(app.config["LIANDONG"].instance_dir))
     with app.app_context(), db.engine.connect() as probe:
@@ -193,6 +229,23 @@ def run_baseline(app, rev: str) -> None:  # type: ignore[no-untyped-def]
           f"({int(taken) / float(took):,.0f} steps/s)")
     with app.app_context():
         restore_due(db)
+        drop_keys(db, keys)
+
+
+def after_sweep(app, label: str) -> None:  # type: ignore[no-untyped-def]
+    """One inline sweep of this tree: wall, client CPU (all threads) and server CPU (all backends)."""
+    from app.extensions import db
+    from workers.jobs import sweep
+
+    with app.app_context(), db.engine.connect() as probe:
+        server = server_cpu(probe)
+        start, cpu = time.perf_counter(), time.process_time()
+        report = sweep(inline=True)
+        took, cpu = time.perf_counter() - start, time.process_time() - cpu
+        server = server_cpu(probe) - server
+    print(f"  {label}: {report['tasks_due']:,} tasks due, {report['steps_taken']:,} ladder steps taken "
+          f"(escalation rows + notifications + timeline) in {took:.2f} s, client CPU {cpu:.2f} s, "
+          f"server CPU {server:.2f} s ({report['steps_taken'] / took:,.0f} steps/s)")
 
 
 def worker_delay(app, samples: int, interval: int) -> None:  # type: ignore[no-untyped-def]
@@ -298,16 +351,16 @@ def main() -> None:
         db.session.rollback()
     if args.baseline:
         run_baseline(app, args.baseline)
-    with app.app_context(), db.engine.connect() as probe:
-        server = server_cpu(probe)
-        start, cpu = time.perf_counter(), time.process_time()
-        report = sweep(inline=True)
-        took, cpu = time.perf_counter() - start, time.process_time() - cpu
-        server = server_cpu(probe) - server
-    print(f"  {'AFTER (this tree)' if args.baseline else 'sweep'}: {report['tasks_due']:,} tasks due, {report['steps_taken']:,} ladder steps taken "
-          f"(escalation rows + notifications + timeline) in {took:.2f} s, client CPU {cpu:.2f} s, "
-          f"server CPU {server:.2f} s "
-          f"({report['steps_taken'] / took:,.0f} steps/s)")
+    settings = app.config["LIANDONG"]
+    if args.baseline and settings.sweep_connections > 1:
+        app.config["LIANDONG"] = settings.model_copy(update={"sweep_connections": 1})
+        with app.app_context():
+            snapshot_due(db)
+        after_sweep(app, "AFTER (this tree, one connection)")
+        with app.app_context():
+            restore_due(db)
+        app.config["LIANDONG"] = settings
+    after_sweep(app, f"AFTER (this tree, {settings.sweep_connections} connections)" if args.baseline else "sweep")
     with app.app_context():
         start = time.perf_counter()
         again = sweep(inline=True)

@@ -60,11 +60,13 @@ class Escalation(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(sa.ForeignKey("task.id"))
-    case_id: Mapped[int] = mapped_column(sa.ForeignKey("case_file.id"), index=True)
+    case_id: Mapped[int] = mapped_column(index=True)
+    """The task's case, copied from it; no foreign key: ``task_id``'s already guarantees it (migration f2a6c8e1d4b7)."""
     level: Mapped[int] = mapped_column()
     name: Mapped[str] = mapped_column(sa.String(40))
     department_kind: Mapped[str | None] = mapped_column(sa.String(40))
-    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("unit.id"))
+    unit_id: Mapped[int | None] = mapped_column()
+    """The task's unit, copied from it (no foreign key, as ``case_id``)."""
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     outcome: Mapped[str] = mapped_column(sa.String(16))
