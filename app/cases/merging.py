@@ -39,6 +39,10 @@ def _lock(*child_ids: int) -> dict[int, Child]:
 def _require_coordinator(user: User, *children: Child) -> None:
     if not user.has_role(Role.COUNTY_COORDINATOR, Role.ADMIN):
         raise Forbidden("only a county coordinator merges children's files")
+    # The county's own bookkeeping: a basis on the cases (a coordinator named on another county's conference)
+    # reads them but does not make their files this coordinator's to merge.
+    if user.region_id is None or any(c.county_id != user.region_id for c in children):
+        raise Forbidden("only the coordinator of the children's county merges their files")
     if not all(knows_child(user, c) for c in children):
         raise Forbidden("you have no need to know one of these children")
 

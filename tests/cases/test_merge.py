@@ -90,3 +90,26 @@ def test_who_may_merge_and_what_is_refused(as_user: Any) -> None:
     assert db.session.scalar(sa.select(sa.func.count()).select_from(sa.table("child_merge"))) == 1
     assert coordinator.get("/api/v1/children/merges").get_json()["total"] == 1
     assert as_user("coordinator_c02").get("/api/v1/children/merges").get_json()["total"] == 0
+
+
+def test_another_countys_coordinator_invited_to_both_cases_still_may_not_merge_them(as_user: Any) -> None:
+    """A coordinator named on a conference of another county's case reads that case (conference basis), but
+    merging is the county's own bookkeeping: the coordinator of the children's county only."""
+    from app.common.clock import now
+    from app.conferences.models import Conference, ConferenceAttendee
+    from app.org.models import Unit
+    from app.org.queries import user_by_username
+
+    first, second, kept, merged = _two_files(as_user)
+    outsider = user_by_username("coordinator_c02")
+    unit = db.session.scalar(sa.select(Unit.id).order_by(Unit.id).limit(1))
+    for case_id in (first["case_id"], second["case_id"]):
+        conference = Conference(case_id=case_id, convening_unit_id=unit, title="个案会商", scheduled_at=now(),
+                                created_at=now())
+        db.session.add(conference)
+        db.session.flush()
+        db.session.add(ConferenceAttendee(conference_id=conference.id, user_id=outsider.id, name="外县协调员"))
+    db.session.flush()
+    body = {"kept_id": kept, "merged_id": merged, "reason": "重复"}
+    assert as_user("coordinator_c02").post("/api/v1/children/merges", json=body).status_code == 403
+    assert db.session.get(Child, merged).merged_into_id is None
