@@ -257,13 +257,16 @@ PROCURATORATE_SUPPORT = Step("procuratorate_petition_support", "procuratorate", 
 
 
 def _court(decision: str) -> Step:
-    return Step("court_hearing_decision", "court", {
+    data = {
         "hearing_date": "2025-04-15",
         "court_decision": decision,
         "judgment_number": "(2025)民特12号",
-        "court_family_education_order": decision != "revoke_and_appoint",
+        "court_family_education_order": not decision.startswith("revoke"),
         "judicial_suggestion_issued": False,
-    })
+    }
+    if decision.startswith("revoke_appoint_"):  # another guardian than civil affairs, named in the judgment
+        data.update({"appointed_guardian_name": "李外婆", "appointed_guardian_relation": "外祖母"})
+    return Step("court_hearing_decision", "court", data)
 
 
 def _intervention(decision: str) -> list[Step]:
@@ -275,6 +278,26 @@ LONG_TERM = Step("welfare_institution_long_term_guardianship", "welfare_institut
     "long_term_care_mode": "institutional",
     "schooling_arranged": True,
     "adoption_assessment": "pending",
+})
+
+
+def _placement(kind: str) -> Step:
+    """Civil affairs hands the child to the guardian the court appointed (not civil affairs itself)."""
+    return Step("civil_affairs_guardian_placement", "civil_affairs", {
+        "handed_over_on": "2025-04-20",
+        "new_guardian_name": {"relative": "李外婆", "individual": "邻居王某",
+                              "village_committee": "柳树村村民委员会"}[kind],
+        "new_guardian_kind": kind,
+        "new_guardian_phone": "13800000003",
+        "living_arrangement": "with_guardian" if kind != "village_committee" else "guardian_home_in_village",
+        "schooling_arranged": True,
+    })
+
+
+APPOINTED_FOLLOWUP = Step("village_appointed_guardian_followup", "village_committee", {
+    "placed_on": "2025-04-20",
+    "followup_visits": [{"visit_date": "2025-04-27", "risk_found": "none", "findings": "新监护人照料良好。"}],
+    "guardian_complies": True,
 })
 
 
@@ -454,6 +477,60 @@ SCENARIOS: dict[str, Scenario] = {
         ],
         ends_with=END_EVENT,
         expect={"help_tier": "protective", "court_decision": "revoke_and_appoint"},
+    ),
+    "domestic_violence_poor_court_appoints_relative_placement_followup": Scenario(
+        description="家庭暴力；评估差且虐待致严重损害→监护干预→法院撤销并指定其他近亲属担任监护人→民政移交新监护人→儿童主任跟踪回访",
+        start=_start("domestic_violence", "medical", 9, 60),
+        steps=[
+            _triage("domestic_violence", urgency="immediate_danger"),
+            _stop_violence(shelter=True),
+            DV_SHELTER,
+            _disposition("criminal_case_filed"),
+            *_assessment_inputs(poor=True),
+            _assessment("poor", "abuse_or_abandonment_serious_harm"),
+            *_intervention("revoke_appoint_relative"),
+            _placement("relative"),
+            APPOINTED_FOLLOWUP,
+            _closure(),
+        ],
+        ends_with=END_EVENT,
+        expect={"help_tier": "protective", "court_decision": "revoke_appoint_relative"},
+    ),
+    "domestic_violence_poor_court_appoints_individual_placement_followup": Scenario(
+        description="家庭暴力；评估差且虐待致严重损害→监护干预→法院撤销并指定关系密切的其他个人担任监护人→民政移交新监护人→儿童主任跟踪回访",
+        start=_start("domestic_violence", "medical", 9, 64),
+        steps=[
+            _triage("domestic_violence", urgency="immediate_danger"),
+            _stop_violence(shelter=True),
+            DV_SHELTER,
+            _disposition("criminal_case_filed"),
+            *_assessment_inputs(poor=True),
+            _assessment("poor", "abuse_or_abandonment_serious_harm"),
+            *_intervention("revoke_appoint_individual"),
+            _placement("individual"),
+            APPOINTED_FOLLOWUP,
+            _closure(),
+        ],
+        ends_with=END_EVENT,
+        expect={"help_tier": "protective", "court_decision": "revoke_appoint_individual"},
+    ),
+    "domestic_violence_poor_court_appoints_village_committee_placement_followup": Scenario(
+        description="家庭暴力；评估差且虐待致严重损害→监护干预→法院撤销并指定村（居）民委员会担任监护人→民政移交新监护人→儿童主任跟踪回访",
+        start=_start("domestic_violence", "medical", 9, 66),
+        steps=[
+            _triage("domestic_violence", urgency="immediate_danger"),
+            _stop_violence(shelter=True),
+            DV_SHELTER,
+            _disposition("criminal_case_filed"),
+            *_assessment_inputs(poor=True),
+            _assessment("poor", "abuse_or_abandonment_serious_harm"),
+            *_intervention("revoke_appoint_village_committee"),
+            _placement("village_committee"),
+            APPOINTED_FOLLOWUP,
+            _closure(),
+        ],
+        ends_with=END_EVENT,
+        expect={"help_tier": "protective", "court_decision": "revoke_appoint_village_committee"},
     ),
     "other_harm_poor_unattended_danger_court_protection_order_return_home": Scenario(
         description="其他不法侵害，制止、取证、就医；评估差且置于无人监管危险教育不改→监护干预→法院发出人身安全保护令→返家跟踪回访",
