@@ -49,14 +49,15 @@ from .search import Terms, child_rows, find_children
 
 blp = Blueprint("workspace", __name__, template_folder="templates")
 
-VISIT_STEPS = ("village_home_visit", "village_return_home_followup", "home_visit", "weekly_contact",
-               "assessment_visit", "village_persuade")
+VISIT_STEPS = ("village_home_visit", "village_return_home_followup", "village_appointed_guardian_followup",
+               "home_visit", "weekly_contact", "assessment_visit", "village_persuade")
 """Visit and contact records of both files: the four-in-one case and the child's care file (duties)."""
 PROBLEM_STEPS = ("education_assessment_input", "civil_affairs_assessment_input", "village_home_visit",
-                 "township_assessment", "village_return_home_followup", "assessment_grading", "caregiver_check")
+                 "township_assessment", "village_return_home_followup", "village_appointed_guardian_followup",
+                 "assessment_grading", "caregiver_check")
 HELP_STEPS = ("police_temporary_care", "civil_affairs_dv_shelter", "village_caring_help", "township_loving_help",
               "civil_affairs_protective_help", "civil_affairs_temporary_guardianship",
-              "welfare_institution_long_term_guardianship")
+              "welfare_institution_long_term_guardianship", "civil_affairs_guardian_placement")
 SOLUTION_STEPS = ("police_legal_disposition", "village_caring_help", "township_loving_help",
                   "civil_affairs_protective_help", "civil_affairs_court_petition", "procuratorate_petition_support",
                   "court_hearing_decision", "township_case_closure", "education_return_outcome")
