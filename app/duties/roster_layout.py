@@ -27,6 +27,7 @@ from openpyxl.cell import WriteOnlyCell
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError, XmlError, ZipError
 
 from app.cases.models import ChildTag
+from app.common.inputs import unstorable
 
 
 @dataclass(frozen=True)
@@ -164,11 +165,23 @@ def read_rows(data: bytes, *, max_bytes: int, max_rows: int) -> tuple[list[str],
                 values = {k: v for k, v in zip(keys, row, strict=False) if k}
                 if all(v is None or (isinstance(v, str) and not v.strip()) for v in values.values()):
                     continue
+                _storable(number, values)
                 yield number, values
+        except LayoutError:
+            raise
         except (CalamineError, XmlError, ZipError, PasswordError, ValueError) as exc:  # damaged past the header
             raise LayoutError("the workbook cannot be read", {"file": [f"cannot be read: {type(exc).__name__}"]}) from exc
 
     return [k for k in keys if k], body()
+
+
+def _storable(number: int, values: dict[str, Any]) -> None:
+    """Refuse the file for a cell no column can hold: XLSX escapes control characters as ``_xHHHH_`` and
+    calamine unescapes them, so ``_x0000_`` arrives as a NUL (PostgreSQL refuses it: the import failed)."""
+    for key, value in values.items():
+        if isinstance(value, str) and (why := unstorable(value)):
+            raise LayoutError("a cell holds a character no text can hold",
+                              {"file": [f"row {number}, {HEADERS.get(key, key)}: {why}"]})
 
 
 def text(value: Any) -> str:

@@ -276,3 +276,16 @@ def test_the_scheduler_starts_the_first_check_of_each_imported_caregiver_once(as
     assert db.session.scalar(checks) == caregivers
     tasks = db.session.scalars(sa.select(DutyCycle.instance_id).where(DutyCycle.duty == "entrusted_care_check")).all()
     assert all(tasks)
+
+
+def test_a_cell_escaping_a_character_no_text_can_hold_is_422_and_changes_nothing(as_user: Any) -> None:
+    """XLSX writes control characters as ``_xHHHH_`` and calamine unescapes them: a name holding ``_x0000_``
+    arrived as a NUL (PostgreSQL refuses it: the import's 500; SQLite stored it). The file is refused, as a
+    request body with one is."""
+    api = as_user("coordinator")
+    rows, _ = ledger(3)
+    rows[1]["name"] = "张_x0000_三"
+    resp = upload(api, write_xlsx(rows))
+    assert resp.status_code == 422, resp.get_json()
+    assert "row 3" in str(resp.get_json())  # where: the header is row 1
+    assert count(RosterImport) == 0 and count(Child) == 0
