@@ -30,7 +30,9 @@ class Task(Model):
     __table_args__ = (
         sa.UniqueConstraint("instance_id", "engine_task_id"),
         sa.Index("ix_task_open_due", "state", "due_at"),
-        sa.Index("ix_task_open_next_escalation", "state", "next_escalation_at"),
+        # The sweep's batch (due, oldest first, ties by id, LIMIT, SKIP LOCKED) read in index order: no
+        # sort of every due task per batch when thousands share one due time (duty cycles started in bulk).
+        sa.Index("ix_task_open_next_escalation", "state", "next_escalation_at", "id"),
         sa.Index("ix_task_completed_at", "completed_at"),
         # A unit's inbox page in its default order (due soonest, undated last: PostgreSQL's ascending
         # B-tree puts NULLs last) read straight off the index; the step filter's skip scan.
