@@ -72,6 +72,13 @@ def merge(user: User, kept_id: int, merged_id: int, reason: str) -> ChildMerge:
         case.child_id = kept.id
         record(case, "child_merged", f"child file {merged.id} merged into {kept.id}", actor=user,
                detail={"kept_id": kept.id, "merged_id": merged.id})
+    if merged.id_number and not kept.id_number:
+        # The ID number is the surest fact about the child: it goes with the file kept, or a search by it (which
+        # skips merged files) would find no one. Listed in ``moved`` so an unmerge gives it back.
+        number, merged.id_number = merged.id_number, None
+        db.session.flush()  # the county's unique index holds one file per number
+        kept.id_number = number
+        entry.moved = {"id_number": [merged.id]}
     merged.merged_into_id = kept.id
     db.session.flush()
     events.children_merged.send(entry, actor=user)
@@ -97,6 +104,10 @@ def unmerge(user: User, merge_id: int) -> ChildMerge:
         raise Conflict("the kept file was merged into another since; undo that merge first")
     if merged.id_number_norm and kept.id_number_norm == merged.id_number_norm:
         raise Conflict("both files carry the same ID number: they are one child")
+    if (entry.moved or {}).get("id_number") and kept.id_number:
+        number, kept.id_number = kept.id_number, None
+        db.session.flush()
+        merged.id_number = number
     for case in db.session.scalars(sa.select(Case).where(Case.id.in_(entry.case_ids or []),
                                                          Case.child_id == kept.id)):
         case.child_id = merged.id

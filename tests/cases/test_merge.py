@@ -113,3 +113,25 @@ def test_another_countys_coordinator_invited_to_both_cases_still_may_not_merge_t
     body = {"kept_id": kept, "merged_id": merged, "reason": "重复"}
     assert as_user("coordinator_c02").post("/api/v1/children/merges", json=body).status_code == 403
     assert db.session.get(Child, merged).merged_into_id is None
+
+
+def test_the_id_number_goes_with_the_kept_file_and_comes_back_with_an_unmerge(as_user: Any) -> None:
+    """Keeping the file without an ID number (the one with the cases people work on) and merging the one with
+    it: a search by the number (merged files are skipped) found no child at all."""
+    _, _, with_id, without_id = _two_files(as_user)
+    coordinator = as_user("coordinator")
+    number = "370000201506010011"
+
+    def found() -> list[int]:
+        resp = coordinator.get("/api/v1/children", query_string={"id_number": number})
+        return [r["id"] for r in resp.get_json()["items"]]
+
+    entry = coordinator.post("/api/v1/children/merges", json={"kept_id": without_id, "merged_id": with_id,
+                                                              "reason": "同一儿童"}).get_json()
+    assert found() == [without_id]
+    db.session.expire_all()
+    assert db.session.get(Child, without_id).id_number == number
+    assert coordinator.post(f"/api/v1/children/merges/{entry['id']}/undo").status_code == 200
+    assert found() == [with_id]
+    db.session.expire_all()
+    assert db.session.get(Child, without_id).id_number is None
