@@ -18,9 +18,10 @@ PERSUADE = {"education_c01": ("education_persuade", {"plan": "班主任结对帮
             "village_committee_t01v01": ("village_persuade", {"visited_on": "2026-03-10", "child_seen": True})}
 
 
-def test_a_units_own_record_in_full_another_units_without_its_free_text(as_user: Any, clock: Any) -> None:
-    """Education wrote the placement plan: education reads it; the township, which persuaded the parents but
-    does not act on harm, sees the outcome and the date, not the plan; the child's director all."""
+def test_the_record_follows_the_read_matrix_for_each_unit(as_user: Any, clock: Any) -> None:
+    """Education wrote the placement plan: education reads it; the township, which leads the return and reads
+    every part of the case (app/cases/read_matrix.py, docs/security.md), reads it too; the child's director
+    all; a unit with no basis nothing. Which parts each kind reads, cell by cell: tests/cases/test_read_matrix.py."""
     enrolment = enrolled("辍学生")
     db.session.commit()
     assert as_user("reporter_school").post("/api/v1/duties/dropouts", json={
@@ -41,5 +42,5 @@ def test_a_units_own_record_in_full_another_units_without_its_free_text(as_user:
 
     assert record("education_c01")["placement_plan"] == PLAN
     assert record("director_t01v01")["placement_plan"] == PLAN
-    assert record("township_t01") == {"return_outcome": "returned", "returned_on": "2026-03-16"}
+    assert record("township_t01") == {"return_outcome": "returned", "returned_on": "2026-03-16", "placement_plan": PLAN}
     assert as_user("police_t02").get(f"/api/v1/duties/children/{enrolment.child_id}").status_code == 403

@@ -60,10 +60,12 @@ MAX_OPENING_THREE_TASKS = 10
 driver returns ids one row at a time), the workers, the notifications. The whole step was 24 statements and 5
 flushes before (an autoflush per task before its unit's workers were read, a worker SELECT and a notification
 INSERT per task), 20 and 2 after (before the township receiver of 9fc2ce9)."""
-MAX_WHOLE_PATH = 135
+MAX_WHOLE_PATH = 140
 """All 9 steps: measured 132 on SQLite (14.7 a step), 109 on PostgreSQL (12.1: its flushes send each table's
 rows as one multi-row INSERT; SQLite's driver cannot return the ids of one); it was 159 / 138 (207 / 195 before
-the spec columns were deferred)."""
+the spec columns were deferred). Telling the township when the police have handled the case (9fc2ce9,
+``tasks.case_news``) added 6-7 on police_legal_disposition (138-139 on SQLite): its need-to-know check costs
+~5 statements per township person (``may_be_told``); asking it for all of them at once is the next cut."""
 
 
 @contextmanager
