@@ -50,10 +50,12 @@ def run(env: RestrictedScriptEnvironment, script: str, **data: Any) -> dict[str,
     "x = {}\nx.update(zip(keys, keys))\nx = len(x)",
 ])
 def test_colliding_keys_are_refused_before_the_table_is_built(env: RestrictedScriptEnvironment, line: str) -> None:
-    started = time.perf_counter()
+    # CPU seconds of this process, not wall time: a busy machine (two test workers, other jobs) stretches the
+    # wall clock, while building the table would cost this process itself ~2e8 comparisons (tens of seconds).
+    started = time.process_time()
     with pytest.raises(ScriptBudgetExceeded, match="share one hash"):
         run(env, KEYS + line)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 3.0
 
 
 @pytest.mark.parametrize(("script", "expected"), [

@@ -280,8 +280,15 @@
         if (k && k.indexOf(prefix) === 0) { localStorage.removeItem(k); }
       }
     } catch (e) { /* storage disabled */ }
+    leaveSentForm(entry.key);
+    // the form may be open in another tab, which left this round to the lock's holder: it moves on too
+    if (channel) { channel.postMessage({ sent: entry.key }); }
+  }
+
+  // The page whose form this entry came from goes to the inbox once the entry is sent, by this tab or another.
+  function leaveSentForm(key) {
     var form = document.querySelector("form[data-outbox][data-outbox-key]");
-    if (form && form.getAttribute("data-outbox-key") === entry.key) {
+    if (form && form.getAttribute("data-outbox-key") === key) {
       location.assign(indicator().getAttribute("data-inbox-url"));
     }
   }
@@ -497,7 +504,12 @@
   }, true);
 
   window.addEventListener("online", function () { flush(true); });
-  if (channel) { channel.onmessage = function () { render(); }; }
+  if (channel) {
+    channel.onmessage = function (event) {
+      if (event.data && event.data.sent) { leaveSentForm(event.data.sent); }
+      render();
+    };
+  }
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.addEventListener("message", function (event) {
       if (event.data && event.data.type === "ld-outbox-flush") { flush(true); }
