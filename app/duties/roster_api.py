@@ -23,7 +23,8 @@ from app.common.i18n import local_dt
 
 from . import roster_files
 from .models import RosterImport
-from .roster import Plan, describe
+from .roster import Plan
+from .roster_rows import describe
 from .schemas import RosterFileIn, RosterImportOut, RosterReportOut
 
 blp = ApiBlueprint("roster", __name__, url_prefix="/api/v1/roster", description="The county's roster of children")

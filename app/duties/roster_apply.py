@@ -37,7 +37,6 @@ from .models import (
     StartReason,
 )
 from .roster import (
-    LedgerChild,
     Outcome,
     Plan,
     RowResult,
@@ -45,6 +44,7 @@ from .roster import (
     active_entrustments,
     load_children,
 )
+from .roster_rows import LedgerChild
 
 BATCH = 500
 T = TypeVar("T")

@@ -27,7 +27,7 @@ from app.org.models import Region, User
 from app.org.queries import county_of
 from app.org.roles import Role
 
-from . import roster
+from . import roster, roster_rows
 from .models import Enrolment, RosterImport, RosterImportStatus
 from .roster_apply import import_plan
 from .roster_layout import LayoutError, read_rows, write_xlsx
@@ -115,7 +115,7 @@ def confirm_import(user: User, import_id: int) -> tuple[RosterImport, roster.Pla
 def export_rows(user: User) -> tuple[Region, list[dict[str, str]]]:
     """Every child in the county's programme (an active enrolment), in the ledger's layout."""
     county = roster_county(user)
-    places = roster.Places(county)
+    places = roster_rows.Places(county)
     ids = list(db.session.scalars(
         sa.select(Child.id).join(Enrolment, sa.and_(Enrolment.child_id == Child.id, Enrolment.ended_on.is_(None)))
         .where(Child.village_id.in_(regions_within(county.id))).order_by(Child.village_id, Child.id)))

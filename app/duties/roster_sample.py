@@ -18,7 +18,7 @@ from app.extensions import db
 from app.org.kinds import RegionLevel
 from app.org.models import Region
 
-from .roster import Places
+from .roster_rows import Places
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 GIVEN = "明华强伟芳娜敏静丽军杰涛超勇艳秀英玉兰桂平刚建国"
