@@ -240,6 +240,10 @@ API = [Row(r.method, r.url, r.expect, r.default, r.body, api=True) for r in [
         body={"decisions": [{"decision": "学校结对帮扶", "department_kind": "education", "deadline": "5WD"}]}),
     Row("POST", "/api/v1/conferences/{conference}/minutes", {COORD: Expect(409)}, body={"minutes": "通报情况。"}),
     Row("POST", "/api/v1/conferences/{conference}/cancel", {COORD: Expect(409)}, body={"reason": "家长已返乡"}),
+    # notifications (issue 16): the caller's own; a note about a case is listed only with need to know of it
+    Row("GET", "/api/v1/notifications", each((POLICE, HEAD, EDU, INVITED, DIRECTOR), see(NUMBER)),
+        default=see(hides=(NUMBER, NAME))),
+    Row("POST", "/api/v1/notifications/{note}/read", {POLICE: see(NUMBER, hides=(NAME,))}, default=GONE),
     Row("GET", "/api/v1/dashboard", each((COORD, ADMIN, OTHER_COORD), Expect(200))),
     Row("GET", "/api/v1/dashboard/overdue", each((COORD, ADMIN, OTHER_COORD), Expect(200))),
     Row("GET", "/api/v1/dashboard/tasks?overdue=false", {**each((COORD, ADMIN), see(NUMBER)),
@@ -286,6 +290,7 @@ NO_CHILD_DATA = {
     "admin.reset_password": "accounts",
     "inbox.save_inbox_view": "a saved filter (a query string)", "inbox.delete_inbox_view": "a saved filter",
     "alerts.count": "a number", "alerts.read": "marks the user's own notes read",
+    "notifications.ReadAll": "marks the caller's own notes read; answers how many",
     "workspace.new_report": "the intake form; answers with the submitter's own new case",
     "cases.Reports": "intake; answers with the submitter's own new case (number and status)",
     "org.Me": "the caller's own account", "org.Tokens": "token names and times (own; admins anyone's)",
