@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.audit.operations import audit
 from app.cases.operations import file_report
 from app.cases.schemas import ReportIn
 from app.common.clock import now
@@ -19,10 +20,11 @@ from app.duties.demo import load_demo_children
 from app.duties.scheduler import start_due_duties
 from app.extensions import db
 from app.org.administration import revoke_user_token, revoke_user_tokens
+from app.org.county_settings import OVERRIDABLE, county_value, set_county_value
 from app.org.demo import DEMO_PASSWORD, load_demo
 from app.org.models import ApiToken
 from app.org.operations import issue_token
-from app.org.queries import token_state, tokens_of, user_by_username
+from app.org.queries import region_by_code, token_state, tokens_of, user_by_username
 from app.processes.operations import BundleRejected, deploy_folder
 from app.tasks import operations
 from app.tasks.queries import TaskFilter, task_query
@@ -269,6 +271,25 @@ def show() -> None:
     settings = current_app.config["LIANDONG"]
     for key, value in settings.shown().items():
         click.echo(f"{key}={value}")
+
+
+@settings_cli.command("county")
+@click.argument("name", type=click.Choice(OVERRIDABLE))
+@click.argument("value", required=False)
+@click.option("--county", "county_code", required=True, help="the county's region code")
+@click.option("--unset", is_flag=True, help="remove the county's own value (the variable's applies again)")
+def county_setting(name: str, value: str | None, county_code: str, unset: bool) -> None:
+    """Print, set or remove a county's own value of NAME (docs/settings.md, "County overrides"). Audited."""
+    try:
+        if value is not None or unset:
+            stored = set_county_value(name, county_code, None if unset else value)
+            audit(None, "update", "county_setting", f"{county_code}:{name}",
+                  detail={"county": county_code, "setting": name, "value": stored})
+            db.session.commit()
+        county = region_by_code(county_code)
+        click.echo(f"{county_code} {name}={county_value(name, county.id if county else None)}")
+    except DomainError as exc:
+        _fail(exc)
 
 
 @settings_cli.command("doc")

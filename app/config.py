@@ -160,6 +160,10 @@ class Settings(BaseSettings):
     duplicate_report_minutes: int = Field(10, ge=0)
     """A report without an idempotency key that repeats one the same person filed this many minutes ago
     about the same child is held as a possible duplicate (0: never)."""
+    late_report_hours: int = Field(24, ge=1, le=720)
+    """A mandatory reporter's report filed more than this many hours after the reporter learned of the situation
+    is flagged late (the policy's "at the first moment", 第一时间). A county overrides it: ``flask settings
+    county late_report_hours HOURS --county CODE`` (the overrides are listed below the table)."""
     inline_loop: bool = False
     """Start the in-process sweep thread (no Redis). ``make run`` sets it; tests never do."""
     smtp_host: str | None = None
@@ -398,6 +402,8 @@ def describe_errors(exc: ValidationError) -> str:
 EMPTY_MEANS_OFF = ("LIANDONG_WEB_ACCESS_LOG",)
 """Variables whose empty value meant "none" before this object existed (``LIANDONG_WEB_ACCESS_LOG=``)."""
 
+COUNTY_OVERRIDABLE = ("late_report_hours",)
+"""Settings a county may give its own value (``app.org.county_settings``; docs/settings.md, "County overrides")."""
 SECRET_FIELDS = frozenset({"secret_key", "smtp_password", "metrics_token", "sentry_dsn"})
 
 

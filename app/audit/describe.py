@@ -47,6 +47,7 @@ OBJECTS: dict[str, Any] = {
     "process_instance": _l("Process of a case"), "child": _l("Child"), "report": _l("Report"),
     "child_merge": _l("Merge of children's files"), "roster": _l("Roster of children"),
     "roster_check": _l("Roster dry run"), "roster_import": _l("Roster import"),
+    "county_setting": _l("County setting"),
 }
 
 FIELDS: dict[str, Any] = {
@@ -67,7 +68,7 @@ FIELDS: dict[str, Any] = {
     "terms": _l("Search terms"), "added_to_open_case": _l("Added to the open case"),
     "kept_id": _l("Child file kept"), "merged_id": _l("Child file merged"), "case_ids": _l("Cases moved"),
     "reason": _l("Reason"), "counts": _l("Rows per outcome"), "roster_import": _l("Roster import"),
-    "changes": _l("Changed"),
+    "changes": _l("Changed"), "setting": _l("Setting"), "value": _l("Value"),
 }
 """Detail keys as the rows store them; an unknown key is shown as its words (underscores to spaces)."""
 

@@ -180,7 +180,8 @@ def case_view(access: CaseAccess, at: datetime) -> dict[str, Any]:
     view["reports"] = [
         {"id": r.id, "reporter_type": r.reporter_type, "reporter_name": r.reporter_name,
          "reporter_unit": r.reporter_unit.name if r.reporter_unit else None, "situation": r.situation,
-         "description": r.description if access.narratives else None, "received_at": r.received_at}
+         "description": r.description if access.narratives else None, "received_at": r.received_at,
+         "learned_at": r.learned_at, "late": r.late}
         for r in case.reports
     ]
     open_select = case_tasks_select(case.id, TaskState.OPEN)

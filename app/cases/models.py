@@ -43,6 +43,15 @@ class ReporterType(StrEnum):
     OTHER = "other"
 
 
+MANDATORY_REPORTERS = frozenset({
+    ReporterType.SCHOOL, ReporterType.KINDERGARTEN, ReporterType.MEDICAL, ReporterType.VILLAGE_COMMITTEE,
+    ReporterType.SOCIAL_WORK, ReporterType.RESCUE_INSTITUTION})
+"""The mandatory reporters (强制报告主体) of 001 二（一）6 and 004 三（二）2: schools, kindergartens, medical
+institutions, village committees, social-work agencies, rescue and welfare institutions. Their reports say when
+they learned of the situation and are flagged when late (``lateness``); a 12355 caller, the police or another
+person is not held to a time."""
+
+
 class ChildTag(StrEnum):
     """Left-behind and the difficulty sub-types of DOMAIN.md section 1; a child may carry several."""
 
@@ -193,6 +202,13 @@ class Report(Model):
     duplicate the filer confirmed as new, flagged for whoever works the case."""
 
     case: Mapped[Case] = relationship(back_populates="reports", foreign_keys=[case_id])
+    learned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the reporter learned of the situation (stated by them; None: not stated, as a hotline caller may)."""
+    late: Mapped[bool] = mapped_column(default=False, server_default=sa.false(), index=True)
+    """A mandatory reporter filed it more than the county's ``late_report_hours`` after ``learned_at``: decided
+    when filed, with the hours then in force (kept in the timeline entry), so a later change of the setting
+    does not rewrite what was found."""
+
     duplicate_of: Mapped[Case | None] = relationship(foreign_keys=[duplicate_of_case_id])
     reporter_unit: Mapped[Unit | None] = relationship()
     submitted_by: Mapped[User | None] = relationship()

@@ -19,6 +19,7 @@ from app.org.models import User
 
 from .identity import normalise_id_number
 from .intake import ChildFound, find_child, open_case_of
+from .lateness import lateness
 from .models import Case, Child, Report
 from .queries import LikelyMatch, likely_view
 from .timeline import record
@@ -153,21 +154,8 @@ def file_report(payload: dict[str, Any], submitted_by: User | None, process_key:
     db.session.add(case)
     db.session.flush()
     case.number = f"LD{local_today().year}{case.id:06d}"
-    report = Report(
-        case_id=case.id, reporter_type=info["reporter_type"], reporter_name=info.get("reporter_name", ""),
-        reporter_phone=info.get("reporter_phone", ""),
-        reporter_unit_id=submitted_by.unit_id if submitted_by else None, situation=info["situation"],
-        description=info.get("description", ""), received_at=at,
-        submitted_by_id=user_id, idempotency_key=key,
-        duplicate_of_case_id=duplicate.case_id if duplicate is not None else None,
-    )
-    db.session.add(report)
-    db.session.flush()
-    detail: dict[str, Any] = {"report_id": report.id, "reporter_type": info["reporter_type"],
-                              "situation": info["situation"]}
-    if duplicate is not None:
-        detail["possible_duplicate_of"] = duplicate.case.number
-    record(case, "report_received", f"report from {info['reporter_type']}: {info['situation']}",
+    report, detail = _new_report(case, info, submitted_by, key, duplicate, at)
+    record(case, "report_received", f"report from {info['reporter_type']}: {info['situation']}{_late_words(report)}",
            actor=submitted_by, detail=detail)
     audit(submitted_by.id if submitted_by else None, "create", "case", case.id, case_id=case.id)
     start_data = {
@@ -188,21 +176,9 @@ def _add_report(case: Case, info: dict[str, Any], submitted_by: User | None, key
                 duplicate: Report | None, at: datetime) -> Report:
     """A report about a child whose case is open joins that case: the process already running carries it,
     the timeline shows it, and the units working the case are told (``events.report_added``)."""
-    report = Report(
-        case_id=case.id, reporter_type=info["reporter_type"], reporter_name=info.get("reporter_name", ""),
-        reporter_phone=info.get("reporter_phone", ""),
-        reporter_unit_id=submitted_by.unit_id if submitted_by else None, situation=info["situation"],
-        description=info.get("description", ""), received_at=at,
-        submitted_by_id=submitted_by.id if submitted_by else None, idempotency_key=key,
-        duplicate_of_case_id=duplicate.case_id if duplicate is not None else None,
-    )
-    db.session.add(report)
-    db.session.flush()
-    detail: dict[str, Any] = {"report_id": report.id, "reporter_type": info["reporter_type"],
-                              "situation": info["situation"]}
-    if duplicate is not None:
-        detail["possible_duplicate_of"] = duplicate.case.number
-    record(case, "report_added", f"another report from {info['reporter_type']}: {info['situation']}",
+    report, detail = _new_report(case, info, submitted_by, key, duplicate, at)
+    record(case, "report_added",
+           f"another report from {info['reporter_type']}: {info['situation']}{_late_words(report)}",
            actor=submitted_by, detail=detail)
     audit(submitted_by.id if submitted_by else None, "create", "report", report.id, case_id=case.id,
           detail={"added_to_open_case": case.number})
@@ -210,3 +186,34 @@ def _add_report(case: Case, info: dict[str, Any], submitted_by: User | None, key
     if key:
         idempotency.settle("report", key, case.id)
     return report
+
+
+def _new_report(case: Case, info: dict[str, Any], submitted_by: User | None, key: str | None,
+                duplicate: Report | None, at: datetime) -> tuple[Report, dict[str, Any]]:
+    """The report row (flushed) and its timeline entry's detail: when the reporter learned of the situation
+    and whether the report is late, with the limit then in force (``lateness``)."""
+    learned_at = info.get("learned_at")
+    found = lateness(info["reporter_type"], learned_at, at, case.child.county_id if case.child else None)
+    report = Report(
+        case_id=case.id, reporter_type=info["reporter_type"], reporter_name=info.get("reporter_name", ""),
+        reporter_phone=info.get("reporter_phone", ""),
+        reporter_unit_id=submitted_by.unit_id if submitted_by else None, situation=info["situation"],
+        description=info.get("description", ""), received_at=at, learned_at=learned_at, late=found.late,
+        submitted_by_id=submitted_by.id if submitted_by else None, idempotency_key=key,
+        duplicate_of_case_id=duplicate.case_id if duplicate is not None else None,
+    )
+    db.session.add(report)
+    db.session.flush()
+    detail: dict[str, Any] = {"report_id": report.id, "reporter_type": info["reporter_type"],
+                              "situation": info["situation"]}
+    if learned_at is not None:
+        detail.update(learned_at=learned_at.isoformat(), hours_to_report=found.hours_taken)
+    if found.late:
+        detail.update(late=True, late_report_hours=found.hours_allowed)
+    if duplicate is not None:
+        detail["possible_duplicate_of"] = duplicate.case.number
+    return report, detail
+
+
+def _late_words(report: Report) -> str:
+    return " (late)" if report.late else ""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from app.cases.models import ChildTag, ReporterType, Situation
+from app.common.clock import now
 from app.common.idempotency import KEY_DESCRIPTION, KEY_LENGTH
-from app.common.inputs import Day, Id
+from app.common.inputs import Day, Id, Moment
 
 
 class GuardianIn(Schema):
@@ -49,6 +51,20 @@ class ReportInfoIn(Schema):
     reporter_phone = fields.String(load_default="", validate=validate.Length(max=40))
     situation = fields.String(required=True, validate=validate.OneOf([s.value for s in Situation]))
     description = fields.String(load_default="", validate=validate.Length(max=10_000))
+    learned_at = Moment(metadata={"description": (
+        "when the reporter learned of the situation (with an offset). A mandatory reporter (school, kindergarten, "
+        "medical, village_committee, social_work, rescue_institution) filing more than `late_report_hours` "
+        "(LIANDONG_LATE_REPORT_HOURS, default 24, a county may override it) later is flagged `late`; the report "
+        "is filed all the same. Optional: not stated, the report is not flagged")})
+
+    @validates("learned_at")
+    def not_in_future(self, value: datetime, **_: Any) -> None:
+        if value > now() + LEARNED_AT_SKEW:
+            raise ValidationError("must not be in the future")
+
+
+LEARNED_AT_SKEW = timedelta(minutes=5)
+"""A reporter's clock may run a little ahead of ours; more than this is a typing error (422)."""
 
 
 class ReportIn(Schema):
@@ -218,6 +234,10 @@ class ReportOut(Schema):
     description = fields.String(allow_none=True, metadata={
         "description": "the report's narrative; null without need to know for harm details"})
     received_at = fields.DateTime()
+    learned_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when the reporter learned of the situation (null: not stated)"})
+    late = fields.Boolean(metadata={"description": "a mandatory reporter filed it later than the county's "
+                                                  "`late_report_hours` after `learned_at`"})
 
 
 class CaseOut(Schema):

@@ -31,11 +31,11 @@ def timeline_text(entry: Any) -> str:
     task = detail.get("task")
     if kind == "report_received" and detail.get("situation"):
         return gettext("From %(reporter)s: %(situation)s", reporter=label("reporter_type", detail.get("reporter_type")),
-                       situation=label("situation", detail["situation"]))
+                       situation=label("situation", detail["situation"])) + _late(detail)
     if kind == "report_added" and detail.get("situation"):
         return gettext("Another report, from %(reporter)s: %(situation)s",
                        reporter=label("reporter_type", detail.get("reporter_type")),
-                       situation=label("situation", detail["situation"]))
+                       situation=label("situation", detail["situation"])) + _late(detail)
     if kind == "case_closed" and detail.get("end_name"):
         return gettext("Ended: %(end)s", end=detail["end_name"])
     if not task:
@@ -55,3 +55,11 @@ def timeline_text(entry: Any) -> str:
     if kind in ("task_claimed", "task_unclaimed"):
         return str(task)
     return str(summary)
+
+
+def _late(detail: Mapping[str, Any]) -> str:
+    """A late report says so, with the hours it took against the hours allowed (``cases.lateness``)."""
+    if not detail.get("late"):
+        return ""
+    return gettext(" (late: reported %(taken)s hours after learning of it; the limit is %(allowed)s hours)",
+                   taken=detail.get("hours_to_report"), allowed=detail.get("late_report_hours"))

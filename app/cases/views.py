@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +20,7 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import defer, joinedload
 
 from app.audit.operations import audit
-from app.common.clock import now
+from app.common.clock import county_zone, local, now
 from app.common.downloads import file_download
 from app.common.errors import Conflict, Invalid, NotFound
 from app.common.inputs import bounded_int
@@ -40,7 +41,7 @@ from app.tasks.timers import incidents_for
 
 from .access import Basis, require_case, sees_sensitive
 from .merging import merge, merges_in, unmerge
-from .models import TimelineEntry
+from .models import MANDATORY_REPORTERS, TimelineEntry
 from .my_reports import STAGES, my_reports_query, stage_rows
 from .operations import file_report
 from .queries import TIMELINE_PER_PAGE, child_view, get_case_for, timeline_select
@@ -316,6 +317,8 @@ def _report_body(form: Any) -> dict[str, Any]:
     report = {k: form.get(k, "").strip() for k in ("reporter_type", "reporter_name", "reporter_phone",
                                                     "situation", "description")}
     body: dict[str, Any] = {"child": child, "report": {k: v for k, v in report.items() if v}}
+    if learned := _county_moment(form.get("learned_at", "")):
+        body["report"]["learned_at"] = learned
     if form.get("idempotency_key"):
         body["idempotency_key"] = form["idempotency_key"]
     if form.get("confirm_duplicate") == "1":
@@ -326,6 +329,42 @@ def _report_body(form: Any) -> dict[str, Any]:
     elif (child_id := bounded_int(picked)) is not None:
         child["id"] = child_id  # one of the likely matches shown (checked again by the intake)
     return body
+
+
+def _county_moment(raw: str) -> str:
+    """A ``datetime-local`` field (county time, no offset) as the API's moment with the county's offset; a value
+    that is not a date-time goes on as typed, for the schema to refuse (422)."""
+    raw = raw.strip()[:40]
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        return raw
+    return (moment if moment.tzinfo else moment.replace(tzinfo=county_zone())).isoformat()
+
+
+def _load_report(body: dict[str, Any]) -> dict[str, Any]:
+    """``ReportIn`` as the API loads it, and on this page a mandatory reporter must say when they learned of the
+    situation (the API leaves it optional for integrations that do not know it; ``cases.lateness``)."""
+    missing: dict[str, Any] = {}
+    if body["report"].get("reporter_type") in MANDATORY_REPORTERS and not body["report"].get("learned_at"):
+        missing = {"report": {"learned_at": [gettext("A mandatory reporter says when they learned of it.")]}}
+    try:
+        loaded: dict[str, Any] = ReportIn().load(body)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        if missing:
+            given = messages.get("report")
+            messages["report"] = {**(given if isinstance(given, dict) else {"_schema": given} if given else {}),
+                                  **missing["report"]}
+        raise ValidationError(messages) from None
+    if missing:
+        raise ValidationError(missing)
+    return loaded
+
+
+def _learned_default() -> str:
+    """The report page's "learned of it at": now, for the reporter to correct (the page cannot know)."""
+    return local(now()).strftime("%Y-%m-%dT%H:%M")
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -344,11 +383,11 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 def new_report() -> Any:
     """Mandatory reporters and the 12355 desk: submitting opens the case and shows its number."""
     if request.method == "GET":
-        return render_template("cases/report_form.html", form={}, errors={}, villages=_villages(),
-                               idempotency_key=uuid.uuid4().hex)
+        return render_template("cases/report_form.html", form={"learned_at": _learned_default()}, errors={},
+                               villages=_villages(), idempotency_key=uuid.uuid4().hex)
     body = _report_body(request.form)
     try:
-        accepted = file_report(ReportIn().load(body), current_user, check_recent=True)
+        accepted = file_report(_load_report(body), current_user, check_recent=True)
         db.session.flush()
     except (ValidationError, Invalid) as exc:
         db.session.rollback()

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from app.config import ROOT, SECRET_FIELDS, Settings, env_name
+from app.config import COUNTY_OVERRIDABLE, ROOT, SECRET_FIELDS, Settings, env_name
 
 DOC_PATH = ROOT / "docs" / "settings.md"
 
@@ -58,4 +58,23 @@ def render_doc(settings_cls: type[Settings] = Settings) -> str:
         if name in SECRET_FIELDS:
             meaning += " **Secret**: never logged or shown."
         rows.append(f"| `{env_name(name, info)}` | `{_default(name, settings_cls)}` | {meaning} |")
-    return _HEADER + "\n".join(rows) + "\n"
+    return _HEADER + "\n".join(rows) + "\n" + _county_section(settings_cls)
+
+
+_COUNTY_HEADER = """
+## County overrides
+
+Several counties share one deployment and a county is the unit of configuration: the settings below take
+the variable's value for every county unless a county has its own, stored in the database (table
+`county_setting`, checked against the same bounds as the variable) and set, shown or removed with
+`flask settings county NAME [VALUE] --county CODE [--unset]` (audited). The county of a child's village
+decides which value applies, as for a county's own process versions, calendar days and ladders.
+
+| Setting | Variable |
+| --- | --- |
+"""
+
+
+def _county_section(settings_cls: type[Settings]) -> str:
+    rows = [f"| `{name}` | `{env_name(name, settings_cls.model_fields[name])}` |" for name in COUNTY_OVERRIDABLE]
+    return _COUNTY_HEADER + "\n".join(rows) + "\n"

@@ -117,3 +117,19 @@ class ApiToken(Model):
     """revoked (by hand), password_reset, deactivated, access_changed."""
 
     user: Mapped[User] = relationship()
+
+
+class CountySetting(Model):
+    """A county's own value of a setting that counties may override (``org.county_settings.OVERRIDABLE``).
+
+    The environment variable gives every county's value; a row here replaces it for one county's cases, as a
+    county's own process version, calendar day or ladder does (``kinds.EVERY_COUNTY`` is the variable itself).
+    """
+
+    __tablename__ = "county_setting"
+
+    county: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    """The county's region code."""
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
