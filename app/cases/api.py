@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,21 +11,21 @@ from flask_smorest.pagination import PaginationParameters
 from sqlalchemy.orm import joinedload
 
 from app.audit.operations import audit
-from app.common.clock import now
 from app.common.endpoints import ApiBlueprint, SelectPage, current_api_user
 from app.extensions import db
 from app.org.roles import Role
+from app.processes.models import ProcessInstance
 from app.processes.queries import instances_of_case
-from app.tasks.models import Task, TaskState
+from app.tasks.models import Task, TaskState, TimerIncident
 from app.tasks.queries import case_tasks_select, count_of
-from app.tasks.timers import incident_view, incidents_for
+from app.tasks.timers import incidents_for
 
 from .access import Basis, CaseAccess, require_case
 from .merging import merge, merges_in, unmerge
-from .models import Case, TimelineEntry
+from .models import Case, Report, TimelineEntry
 from .my_reports import my_reports_query, stage_rows
 from .operations import file_report
-from .queries import child_view, timeline_select
+from .queries import ChildView, child_view, timeline_select
 from .schemas import (
     CaseOut,
     CasePage,
@@ -161,64 +161,83 @@ class CaseResource(MethodView):
         user = current_api_user()
         access = require_case(user, case_id)
         audit(user.id, "view", "case", case_id, case_id=case_id, detail={"basis": access.basis.value})
-        return case_view(access, now())
+        return case_view(access)
 
 
-def case_view(access: CaseAccess, at: datetime) -> dict[str, Any]:
-    """The API's case, cut to what ``access`` allows (the same parts the case page shows)."""
+@dataclass(frozen=True)
+class VisibleReport:
+    """A report as its reader may see it: the narrative only with need to know for harm details."""
+
+    report: Report
+    narrative: bool
+
+
+@dataclass(frozen=True)
+class VisibleEntry:
+    """A timeline entry with its summary and detail cut to what the reader may see."""
+
+    entry: TimelineEntry
+    summary: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    """A process instance of the case with its open timer incidents (for those who read incidents)."""
+
+    instance: ProcessInstance
+    incidents: list[TimerIncident]
+
+
+@dataclass
+class CaseView:
+    """The API's case, cut to what ``access`` allows (the same parts the case page shows); ``CaseOut`` dumps it.
+    A reporter's basis gets the case's number and status and nothing about the child."""
+
+    case: Case
+    access: str
+    grade: str | None = None
+    help_tier: str | None = None
+    child: ChildView | None = None
+    reports: list[VisibleReport] = field(default_factory=list)
+    open_tasks: list[Task] = field(default_factory=list)
+    open_tasks_total: int = 0
+    instances: list[InstanceRow] = field(default_factory=list)
+    timeline: list[VisibleEntry] = field(default_factory=list)
+    timeline_total: int = 0
+
+
+def case_view(access: CaseAccess) -> CaseView:
+    """Read the case's parts ``access`` allows: the newest ``CASE_VIEW_ROWS`` open tasks and timeline
+    entries (a total is counted only when the page is full), instances and their incidents."""
     case, basis, user = access.case, access.basis, access.user
-    view: dict[str, Any] = {
-        "id": case.id, "number": case.number, "kind": case.kind, "title": case.title, "status": case.status,
-        "situation": case.situation,
-        "opened_at": case.opened_at, "closed_at": case.closed_at, "access": basis.value,
-        "grade": None, "help_tier": None, "child": None, "reports": [], "open_tasks": [], "instances": [],
-        "timeline": [],
-    }
+    view = CaseView(case=case, access=basis.value)
     if basis == Basis.REPORTER:
         return view
-    view.update(grade=case.grade, help_tier=case.help_tier, child=child_view(case, user))
-    view["reports"] = [
-        {"id": r.id, "reporter_type": r.reporter_type, "reporter_name": r.reporter_name,
-         "reporter_unit": r.reporter_unit.name if r.reporter_unit else None, "situation": r.situation,
-         "description": r.description if access.narratives else None, "received_at": r.received_at,
-         "learned_at": r.learned_at, "late": r.late}
-        for r in case.reports
-    ]
+    view.grade, view.help_tier, view.child = case.grade, case.help_tier, child_view(case, user)
+    view.reports = [VisibleReport(r, access.narratives) for r in case.reports]
     open_select = case_tasks_select(case.id, TaskState.OPEN)
-    view["open_tasks"] = [task_row(t, at) for t in db.session.scalars(open_select.limit(CASE_VIEW_ROWS))]
-    view["open_tasks_total"] = len(view["open_tasks"]) if len(view["open_tasks"]) < CASE_VIEW_ROWS \
+    view.open_tasks = list(db.session.scalars(open_select.limit(CASE_VIEW_ROWS)))
+    view.open_tasks_total = len(view.open_tasks) if len(view.open_tasks) < CASE_VIEW_ROWS \
         else count_of(open_select)
     incidents = incidents_for(user, case.id)
-    view["instances"] = [
-        {"id": i.id, "process": i.spec.process_key, "version": i.spec.version, "status": i.status,
-         "end_event": i.end_event,
-         "incidents": [incident_view(x) for x in incidents if x.instance_id == i.id]}
-        for i in instances_of_case(case.id)
-    ]
+    view.instances = [InstanceRow(i, [x for x in incidents if x.instance_id == i.id])
+                      for i in instances_of_case(case.id)]
     newest = list(db.session.scalars(timeline_select(case.id, newest_first=True).limit(CASE_VIEW_ROWS)))
-    view["timeline"] = timeline_rows(access, newest[::-1])
-    view["timeline_total"] = len(newest) if len(newest) < CASE_VIEW_ROWS else \
+    view.timeline = visible_entries(access, newest[::-1])
+    view.timeline_total = len(newest) if len(newest) < CASE_VIEW_ROWS else \
         count_of(sa.select(TimelineEntry.id).where(TimelineEntry.case_id == case.id))
     return view
 
 
-def task_row(t: Task, at: datetime) -> dict[str, Any]:
-    return {"id": t.id, "bpmn_id": t.bpmn_id, "name": t.name, "state": t.state,
-            "unit": {"id": t.unit.id, "name": t.unit.name, "kind": t.unit.kind} if t.unit else None,
-            "assignee": t.assignee.display_name if t.assignee else None, "due_at": t.due_at,
-            "completed_at": t.completed_at, "overdue": t.is_overdue(at)}
-
-
-def timeline_rows(access: CaseAccess, entries: list[TimelineEntry]) -> list[dict[str, Any]]:
+def visible_entries(access: CaseAccess, entries: list[TimelineEntry]) -> list[VisibleEntry]:
     """Timeline entries cut to what ``access`` allows; the tasks they name are read in one statement."""
     ids = {e.task_id for e in entries if e.task_id is not None}
     tasks = {t.id: t for t in db.session.scalars(sa.select(Task).where(Task.id.in_(ids)))} if ids else {}
     rows = []
     for e in entries:
         summary, detail = access.timeline_entry(e.kind, e.summary, e.detail or {}, tasks.get(e.task_id or 0))
-        rows.append({"at": e.at, "kind": e.kind, "summary": summary, "task_id": e.task_id,
-                     "actor": e.actor.display_name if e.actor else None,
-                     "unit": e.unit.name if e.unit else None, "detail": detail})
+        rows.append(VisibleEntry(e, summary, detail))
     return rows
 
 
@@ -242,7 +261,7 @@ class CaseTimeline(MethodView):
         pagination_parameters.item_count = count_of(sa.select(TimelineEntry.id).where(TimelineEntry.case_id == case_id))
         entries = list(db.session.scalars(stmt.offset(pagination_parameters.first_item)
                                           .limit(pagination_parameters.page_size)))
-        return timeline_rows(access, entries)
+        return visible_entries(access, entries)
 
 
 @blp.route("/cases/<int:case_id>/tasks")
@@ -257,6 +276,5 @@ class CaseTasks(MethodView):
         _detail_access(case_id, "tasks")
         stmt = case_tasks_select(case_id, args.get("state"))
         pagination_parameters.item_count = count_of(stmt)
-        at = now()
-        return [task_row(t, at) for t in db.session.scalars(
-            stmt.offset(pagination_parameters.first_item).limit(pagination_parameters.page_size))]
+        return list(db.session.scalars(
+            stmt.offset(pagination_parameters.first_item).limit(pagination_parameters.page_size)))

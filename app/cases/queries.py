@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
@@ -48,24 +47,46 @@ def timeline(case_id: int) -> list[TimelineEntry]:
         .order_by(TimelineEntry.at, TimelineEntry.id)))
 
 
-def child_view(case: Case, user: User) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class GuardianView:
+    name: str
+    relation: str
+    phone: str
+    working_away: bool
+    lives_with_child: bool
+
+
+@dataclass(frozen=True)
+class ChildView:
+    """A child as a reader of the case sees it: the ID number masked and the ``hiv`` tag hidden unless their
+    role needs them (``sees_sensitive``). Pages show it and ``ChildOut`` dumps it."""
+
+    id: int
+    name: str
+    sex: str
+    birth_date: date | None
+    id_number: str | None
+    village: str
+    township: str
+    tags: list[str]
+    guardians: list[GuardianView]
+
+
+def child_view(case: Case, user: User) -> ChildView | None:
     """The child, masked for ``user``; None for a region's work file, which is about no child."""
     child = case.child
     if child is None:
         return None
     sensitive = sees_sensitive(user)
     village = child.village
-    return {
-        "id": child.id, "name": child.name, "sex": child.sex, "birth_date": child.birth_date,
-        "id_number": child.id_number if sensitive else mask(child.id_number, 3),
-        "village": village.name, "township": village.parent.name if village.parent else "",
-        "tags": [t for t in child.tags if sensitive or t not in HIDDEN_TAGS_UNLESS_SENSITIVE],
-        "guardians": [
-            {"name": g.name, "relation": g.relation, "phone": g.phone, "working_away": g.working_away,
-             "lives_with_child": g.lives_with_child}
-            for g in child.guardians
-        ],
-    }
+    return ChildView(
+        id=child.id, name=child.name, sex=child.sex, birth_date=child.birth_date,
+        id_number=child.id_number if sensitive else mask(child.id_number, 3),
+        village=village.name, township=village.parent.name if village.parent else "",
+        tags=[t for t in child.tags if sensitive or t not in HIDDEN_TAGS_UNLESS_SENSITIVE],
+        guardians=[GuardianView(g.name, g.relation, g.phone, g.working_away, g.lives_with_child)
+                   for g in child.guardians],
+    )
 
 
 @dataclass(frozen=True)

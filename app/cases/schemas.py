@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from app.cases.models import ChildTag, ReporterType, Situation
 from app.common.clock import now
+from app.common.endpoints import ObjectOut
 from app.common.idempotency import KEY_DESCRIPTION, KEY_LENGTH
 from app.common.inputs import Day, Id, Moment
 
@@ -157,7 +159,14 @@ class ChildOut(Schema):
     guardians = fields.List(fields.Nested(GuardianOut))
 
 
-class OpenTaskOut(Schema):
+class OpenTaskOut(ObjectOut):
+    """A task of the case (``Task`` dumped as it is): names, unit, dates, never the answers."""
+
+    computed = {
+        "assignee": lambda task: task.assignee.display_name if task.assignee else None,
+        "overdue": lambda task: task.is_overdue(now()),
+    }
+
     id = fields.Integer()
     bpmn_id = fields.String()
     name = fields.String()
@@ -177,7 +186,17 @@ class CaseTasksQuery(Schema):
         "description": "only the tasks in this state (all when left out)"})
 
 
-class TimelineOut(Schema):
+class TimelineOut(ObjectOut):
+    """A ``VisibleEntry``: the entry's own columns, with the summary and detail its reader may see."""
+
+    computed = {
+        "at": lambda row: row.entry.at,
+        "kind": lambda row: row.entry.kind,
+        "task_id": lambda row: row.entry.task_id,
+        "actor": lambda row: row.entry.actor.display_name if row.entry.actor else None,
+        "unit": lambda row: row.entry.unit.name if row.entry.unit else None,
+    }
+
     at = fields.DateTime()
     kind = fields.String()
     summary = fields.String()
@@ -215,7 +234,21 @@ class TimerIncidentOut(Schema):
     updated_at = fields.DateTime()
 
 
-class InstanceOut(Schema):
+class TimerIncidentPage(Schema):
+    items = fields.List(fields.Nested(TimerIncidentOut))
+
+
+class InstanceOut(ObjectOut):
+    """An ``InstanceRow``: the process instance with its open timer incidents."""
+
+    computed = {
+        "id": lambda row: row.instance.id,
+        "process": lambda row: row.instance.spec.process_key,
+        "version": lambda row: row.instance.spec.version,
+        "status": lambda row: row.instance.status,
+        "end_event": lambda row: row.instance.end_event,
+    }
+
     id = fields.Integer()
     process = fields.String()
     version = fields.Integer()
@@ -225,7 +258,21 @@ class InstanceOut(Schema):
         "description": "open timer incidents (shown to admins, process designers and coordinators)"})
 
 
-class ReportOut(Schema):
+class ReportOut(ObjectOut):
+    """A ``VisibleReport``: the report, its narrative only with need to know."""
+
+    computed = {
+        "id": lambda row: row.report.id,
+        "reporter_type": lambda row: row.report.reporter_type,
+        "reporter_name": lambda row: row.report.reporter_name,
+        "reporter_unit": lambda row: row.report.reporter_unit.name if row.report.reporter_unit else None,
+        "situation": lambda row: row.report.situation,
+        "description": lambda row: row.report.description if row.narrative else None,
+        "received_at": lambda row: row.report.received_at,
+        "learned_at": lambda row: row.report.learned_at,
+        "late": lambda row: row.report.late,
+    }
+
     id = fields.Integer()
     reporter_type = fields.String()
     reporter_name = fields.String()
@@ -240,7 +287,12 @@ class ReportOut(Schema):
                                                   "`late_report_hours` after `learned_at`"})
 
 
-class CaseOut(Schema):
+class CaseOut(ObjectOut):
+    """A ``CaseView`` (``api.case_view``): the case's own columns and the parts its reader may see."""
+
+    computed = {name: attrgetter(f"case.{name}")
+                for name in ("id", "number", "kind", "title", "status", "situation", "opened_at", "closed_at")}
+
     id = fields.Integer()
     number = fields.String()
     kind = fields.String(metadata={"description": "protection (from a report), care (a child's programme file), "

@@ -14,6 +14,7 @@ from flask import request
 from flask.views import MethodView
 from marshmallow import ValidationError
 
+from app.cases.schemas import TimerIncidentPage
 from app.common.api_doc import BINARY, download_responses
 from app.common.downloads import file_download
 from app.common.endpoints import current_api_user
@@ -43,7 +44,7 @@ from app.processes.schemas import (
     draft_out,
 )
 from app.processes.versions import diff_bundles, elements_of, get_version
-from app.tasks.timers import incident_view, open_incidents
+from app.tasks.timers import open_incidents
 from app.workflow import migration as moves
 
 from . import drafts as ops
@@ -62,7 +63,7 @@ def _draft(draft_id: int) -> ProcessDraft:
 @blp.route("/incidents")
 class TimerIncidents(MethodView):
     @blp.endpoint()
-    @blp.response(200)
+    @blp.response(200, TimerIncidentPage)
     def get(self) -> Any:
         """Open timer incidents of running cases: timers whose time cannot be computed or whose firing
         keeps failing (they back off), with the reason. Designers and admins."""
@@ -70,8 +71,7 @@ class TimerIncidents(MethodView):
         user = current_api_user()
         if not user.has_role(Role.ADMIN):
             _designer()
-        return {"items": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in incident_view(i).items()}
-                          for i in open_incidents()]}
+        return {"items": open_incidents()}
 
 
 @blp.route("/drafts")

@@ -116,9 +116,3 @@ def incidents_for(user: object, case_id: int) -> list[TimerIncident]:
     if not isinstance(user, User) or not user.roles.intersection(INCIDENT_READERS):
         return []
     return open_incidents(case_id=case_id)
-
-
-def incident_view(incident: TimerIncident) -> dict[str, object]:
-    return {"id": incident.id, "instance_id": incident.instance_id, "case_id": incident.case_id,
-            "bpmn_id": incident.bpmn_id, "name": incident.name, "kind": incident.kind, "reason": incident.reason,
-            "attempts": incident.attempts, "created_at": incident.created_at, "updated_at": incident.updated_at}
