@@ -182,6 +182,7 @@ PAGES = [
     Row("GET", "/tasks/{edu_task}/draft", {EDU: Expect(200)}),
     Row("DELETE", "/tasks/{edu_task}/draft", {EDU: Expect(200)}),
     Row("POST", "/inbox/reassign", {}, body={"task_ids": "{edu_task}", "to_user_id": "{edu_user}"}),
+    Row("POST", "/inbox/claim", {}, body={"task_ids": "{edu_task}"}),
     Row("POST", "/cases/{case}/conferences/new", {COORD: Expect(302)}, body={
         "title": "个案会商", "scheduled_at": "2026-03-20T10:00", "mode": "in_person",
         "convening_unit_id": "{rescue}", "invited": "education"}),
@@ -200,6 +201,9 @@ API = [Row(r.method, r.url, r.expect, r.default, r.body, api=True) for r in [
     Row("GET", "/api/v1/tasks/{edu_task}", each((EDU, COORD), see(NUMBER))),
     Row("POST", "/api/v1/tasks/{edu_task}/claim", {EDU: Expect(200)}),
     Row("POST", "/api/v1/tasks/{edu_task}/unclaim", {EDU: Expect(200)}),
+    # bulk commands: a unit head's own unit only (the education bureau's liaison is no head)
+    Row("POST", "/api/v1/tasks/bulk/claim", {}, body={"tasks": [{"id": "{edu_task}"}]}),
+    Row("POST", "/api/v1/tasks/bulk/reassign", {}, body={"tasks": [{"id": "{edu_task}"}], "to_user_id": "{edu_user}"}),
     Row("POST", "/api/v1/tasks/{edu_task}/complete", {EDU: Expect(422)}, body={"data": {}}),
     Row("PUT", "/api/v1/tasks/{edu_task}/draft", {EDU: Expect(200)}, body={"fields": {"note": "已联系班主任"}}),
     Row("GET", "/api/v1/tasks/{edu_task}/draft", {EDU: Expect(200)}),
@@ -317,7 +321,7 @@ NO_CHILD_DATA = {
 """Routes that return no child's data, each with the reason; everything else must be in ``ROWS``."""
 
 
-IDS = ("id", "child_id", "case_id", "convening_unit_id")
+IDS = ("id", "child_id", "case_id", "convening_unit_id", "to_user_id")
 
 
 @dataclass

@@ -18,8 +18,9 @@ from app.common.endpoints import ApiBlueprint, current_api_user
 from app.common.errors import DomainError, Forbidden, Invalid
 from app.deadlines.escalation import escalations_out
 from app.extensions import db
+from app.org.models import User
 
-from . import operations
+from . import bulk, operations
 from .attachments import upload_once
 from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, save_draft
 from .models import Task
@@ -28,6 +29,9 @@ from .schemas import (
     IDEMPOTENCY_HEADER,
     NO_DRAFT,
     AttachmentOut,
+    BulkClaimIn,
+    BulkOut,
+    BulkReassignIn,
     EscalationOut,
     TaskDraftIn,
     TaskDraftOut,
@@ -105,6 +109,40 @@ class TaskList(MethodView):
             sa.orm.joinedload(Task.case).options(sa.orm.load_only(Case.number), sa.orm.lazyload(Case.child)),
         ).offset(pagination_parameters.first_item).limit(pagination_parameters.page_size)).unique().all()
         return {"items": rows, "more": more}
+
+
+def _picks(payload: dict[str, Any]) -> list[bulk.Pick]:
+    return [bulk.Pick(row["id"], row.get("version")) for row in payload["tasks"]]
+
+
+@blp.route("/bulk/reassign")
+class BulkReassign(MethodView):
+    @blp.endpoint()
+    @blp.arguments(BulkReassignIn)
+    @blp.response(200, BulkOut)
+    def post(self, payload: dict[str, Any]) -> Any:
+        """A unit head hands the selected tasks of the unit to one member: all of them or none.
+
+        A row of another unit is 403, a row that is no longer open or changed since you listed it (its
+        `version`) 409, an unknown row 404; the answer's `errors` name each refused row (`tasks.<id>`) and
+        nothing changes. Each task is audited, on its case's timeline and its version bumped as a single
+        reassignment."""
+        user = current_api_user()
+        target = db.session.get(User, payload["to_user_id"])
+        if target is None:
+            raise Invalid("no such user", {"to_user_id": ["no such user"]})
+        return {"items": bulk.reassign_many(_picks(payload), target, user)}
+
+
+@blp.route("/bulk/claim")
+class BulkClaim(MethodView):
+    @blp.endpoint()
+    @blp.arguments(BulkClaimIn)
+    @blp.response(200, BulkOut)
+    def post(self, payload: dict[str, Any]) -> Any:
+        """A unit head takes the selected tasks nobody holds: all of them or none (refusals as bulk reassign;
+        a row someone else holds is 409)."""
+        return {"items": bulk.claim_many(_picks(payload), current_api_user())}
 
 
 @blp.route("/<int:task_id>")

@@ -178,3 +178,23 @@ class TaskDraftOut(ObjectOut):
 
 NO_DRAFT = {"fields": None, "saved_at": None}
 """What ``TaskDraftOut`` dumps for a worker who has no draft of the task."""
+
+
+class BulkRowIn(Schema):
+    id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_INT))
+    version = fields.Integer(validate=validate.Range(min=1, max=MAX_INT), metadata={
+        "description": "the task's `version` as you listed it; a row changed since refuses the whole command (409)"})
+
+
+class BulkClaimIn(Schema):
+    tasks = fields.List(fields.Nested(BulkRowIn), required=True, validate=validate.Length(min=1, max=200), metadata={
+        "description": "the selected rows (at most 200); all of them change or none"})
+
+
+class BulkReassignIn(BulkClaimIn):
+    to_user_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_INT), metadata={
+        "description": "an active liaison or head of your unit"})
+
+
+class BulkOut(Schema):
+    items = fields.List(fields.Nested(TaskOut))

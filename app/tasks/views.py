@@ -39,7 +39,7 @@ from app.org.models import User
 from app.org.queries import unit_members
 from app.org.roles import Role
 
-from . import operations
+from . import bulk, operations
 from .attachments import attachments_of, get_attachment, max_bytes, path_of, upload_once
 from .comments import add_comment, comments_of
 from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, save_draft
@@ -128,23 +128,41 @@ def unclaim(task_id: int) -> Any:
     return _row_response(task)
 
 
+def _picks() -> list[bulk.Pick]:
+    """The selected rows with the version each showed (``version.<id>``, hidden beside its checkbox)."""
+    ids = sorted(set(bounded_ints(request.form.getlist("task_ids"))))
+    return [bulk.Pick(task_id, bounded_int(request.form.get(f"version.{task_id}"))) for task_id in ids]
+
+
 @blp.post("/inbox/reassign")
 @login_required
 @committed_page
 def reassign() -> Any:
-    """A unit head hands one or many tasks to a member of the unit (all or none)."""
-    # Ascending ids, each once: every task locks its instance first, so a bulk command takes them in
-    # the same order as any other (docs/architecture.md, "Lock order").
-    ids = sorted(set(bounded_ints(request.form.getlist("task_ids"))))
+    """A unit head hands one or many tasks to a member of the unit (all or none; a row that changed since the
+    page showed it refuses the whole command, ``app.tasks.bulk``)."""
+    picks = _picks()
     target_id = bounded_int(request.form.get("to_user_id"))
     target = db.session.get(User, target_id) if target_id is not None else None
-    if not ids or target is None:
+    if not picks or target is None:
         flash(gettext("Choose tasks and a colleague."), "error")
         return redirect(_back())
-    for task_id in ids:
-        operations.reassign(operations.get_task(task_id), target, current_user)
-    flash(ngettext("%(num)s task reassigned to %(name)s.", "%(num)s tasks reassigned to %(name)s.", len(ids),
+    bulk.reassign_many(picks, target, current_user)
+    flash(ngettext("%(num)s task reassigned to %(name)s.", "%(num)s tasks reassigned to %(name)s.", len(picks),
                    name=target.display_name), "success")
+    return redirect(_back())
+
+
+@blp.post("/inbox/claim")
+@login_required
+@committed_page
+def claim_selected() -> Any:
+    """A unit head takes the selected tasks nobody holds (all or none, as ``reassign``)."""
+    picks = _picks()
+    if not picks:
+        flash(gettext("Choose tasks first."), "error")
+        return redirect(_back())
+    bulk.claim_many(picks, current_user)
+    flash(ngettext("%(num)s task claimed.", "%(num)s tasks claimed.", len(picks)), "success")
     return redirect(_back())
 
 

@@ -74,6 +74,8 @@ PAGES: list[tuple[str | None, str, str, int]] = [
     (POLICE, "POST", "/tasks/{task}/comments", 302), (OTHER_POLICE, "POST", "/tasks/{task}/comments", 403),
     ("coordinator", "POST", "/tasks/{task}/comments", 403),
     (POLICE, "POST", "/tasks/{task}/attachments", 302), (OTHER_POLICE, "POST", "/tasks/{task}/attachments", 403),
+    (HEAD, "POST", "/inbox/claim", 302), (POLICE, "POST", "/inbox/claim", 403),
+    ("police_t02_head", "POST", "/inbox/claim", 403),
     (HEAD, "POST", "/inbox/reassign", 302), (POLICE, "POST", "/inbox/reassign", 403),
     ("police_t02_head", "POST", "/inbox/reassign", 403),
     ("admin", "POST", "/admin/users/{user}/password", 302), ("coordinator", "POST", "/admin/users/{user}/password", 403),
@@ -181,6 +183,8 @@ def _form_for(url: str, world: dict[str, int]) -> dict[str, Any]:
         return {"reason": "家长已返乡"}
     if url.endswith("/comments"):
         return {"body": "已电话联系监护人。"}
+    if url == "/inbox/claim":
+        return {"task_ids": str(world["task"])}
     if url == "/inbox/reassign":
         from app.org.queries import user_by_username
 
