@@ -96,6 +96,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _register_cli(app)
     _register_pages(app, settings)
     _register_deadlines(app, settings)
+    _register_webhooks(app)
     return app
 
 
@@ -158,6 +159,7 @@ def _connect_events() -> None:
     from .deadlines.receivers import connect as connect_deadlines
     from .duties.receivers import connect as connect_duties
     from .tasks.receivers import connect as connect_tasks
+    from .webhooks.receivers import connect as connect_webhooks
     from .workflow.receivers import connect as connect_workflow
 
     connect_cases()
@@ -165,6 +167,7 @@ def _connect_events() -> None:
     connect_workflow()
     connect_duties()
     connect_tasks()
+    connect_webhooks()
 
 
 def _register_pages(app: Flask, settings: Settings) -> None:
@@ -271,6 +274,20 @@ def _register_deadlines(app: Flask, settings: Settings) -> None:
         from workers.loop import start_inline_loop
 
         start_inline_loop(app)
+
+
+def _register_webhooks(app: Flask) -> None:
+    """Webhooks out (docs/api.md, "Webhooks"): ``flask webhooks`` and the after-commit hand-over to RQ."""
+    # deferred: factory (module docstring)
+    from workers.outbox import connect as connect_redis
+    from workers.outbox import hand_over_webhooks
+
+    # deferred: factory (module docstring)
+    from .webhooks import outbox
+    from .webhooks.cli import webhooks_cli
+
+    app.cli.add_command(webhooks_cli)
+    outbox.init_app(connect_redis, hand_over_webhooks)
 
 
 def _trust_proxies(app: Flask, settings: Settings) -> None:

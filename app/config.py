@@ -180,6 +180,11 @@ class Settings(BaseSettings):
     """Upgrade the SMTP connection with STARTTLS."""
     smtp_timeout: PositiveFloat = 10.0
     """Seconds to wait for the SMTP server."""
+    public_url: str = ""
+    """Base of the links in messages that leave the app (webhooks): ``https://liandong.county.gov.cn``. Empty:
+    links are paths (``/cases/12``) the receiver puts after the address it knows."""
+    webhook_timeout: PositiveFloat = 10.0
+    """Seconds a webhook receiver has to answer one delivery attempt before it counts as failed."""
 
     # -- readiness, logs, metrics, error reports (docs/operations.md) -------------------------------
     ready_sweep_lag: PositiveInt = 300
@@ -269,6 +274,13 @@ class Settings(BaseSettings):
         if raw and not raw.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("not a Redis URL (redis://host:6379/0, rediss://, unix://)")
         return raw or None
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, raw: str) -> str:
+        if raw and not re.match(r"^https?://[^/\s?#@]+(/[^\s?#]*)?$", raw):
+            raise ValueError("not the app's public address (https://host[/path], no query)")
+        return raw.rstrip("/")
 
     @field_validator("sentry_dsn")
     @classmethod

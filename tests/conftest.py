@@ -28,6 +28,9 @@ from rollback import Loader, RollbackDatabase, app_session, counts, datasets_of,
 from app import create_app
 from app.common.clock import FixedClock
 from app.extensions import db, limiter
+from app.webhooks import outbox as webhook_outbox
+
+webhook_outbox.TTL = 3600.0  # one process changes the subscribers in tests, and forgets at each change
 
 pytest_plugins = ["peers"]
 
@@ -217,6 +220,7 @@ def _database(request: pytest.FixtureRequest, app: Flask, clock: FixedClock,
     Files a test stored beside the database (attachments) go with its rows: the next test on this
     worker, whichever it is, finds none."""
     clock.at = START
+    webhook_outbox.forget(frozenset())  # no dataset subscribes to webhooks; a test's own subscribing forgets
     try:
         if committing(request):
             with app_session(database):

@@ -27,6 +27,7 @@ from app.notifications.email import SmtpFailure, pending_ids, send
 from app.notifications.email import queue_digests as write_digests
 from app.processes.models import ProcessInstance
 from app.tasks.timers import record_fire_failure
+from app.webhooks import delivery as webhook_delivery
 from app.workflow.commands import fire_due_timers
 
 from .queues import DEFAULT, ENGINE, NOTIFY, enqueue
@@ -112,6 +113,26 @@ def send_email(outbox_id: int) -> str:
         return result
 
 
+def deliver_webhook(delivery_id: int) -> str:
+    """Queue ``notify``. Post one webhook delivery if it is due (``app.webhooks.delivery.send``).
+
+    Idempotent: the row is locked and a delivered or failed one is left alone. A refused or failed post is
+    not raised to RQ: the attempt and the next one's time are on the row, and the sweep sends it again then.
+    """
+
+    with job_context():
+        result = webhook_delivery.send(delivery_id)
+        db.session.commit()
+        return result
+
+
+def _deliver_inline(delivery_id: int) -> None:
+    try:
+        deliver_webhook(delivery_id)
+    except Exception as exc:  # the database failed: the row is unchanged, the next sweep tries again
+        log.warning("webhook delivery %s not attempted: %s", delivery_id, type(exc).__name__)
+
+
 def queue_digests() -> int:
     """Queue ``notify``; retried. Write today's daily digests (once per user and day) and send them."""
 
@@ -140,6 +161,7 @@ class SweepReport:
     instances_with_timers: int = 0
     mails: int = 0
     digests: int = 0
+    webhooks: int = 0
     enqueued: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -163,6 +185,7 @@ def sweep(inline: bool | None = None) -> dict[str, Any]:
         task_ids = due_task_ids(at)
         instances = due_timer_instances(at)
         mails = pending_ids(at)
+        hooks = webhook_delivery.due_ids(at)
         run_inline = _inline() if inline is None else inline
         mark_swept(at)
         db.session.commit()
@@ -175,8 +198,10 @@ def sweep(inline: bool | None = None) -> dict[str, Any]:
             enqueue(escalate_tasks, chunk, queue=DEFAULT)
         for outbox_id in mails:
             enqueue(send_email, outbox_id, queue=NOTIFY)
+        for delivery_id in hooks:
+            enqueue(deliver_webhook, delivery_id, queue=NOTIFY)
         enqueue(queue_digests, queue=NOTIFY)
-        report.enqueued, report.mails = True, len(mails)
+        report.enqueued, report.mails, report.webhooks = True, len(mails), len(hooks)
         return report.as_dict()
     for instance_id in instances:  # timers first: they may create tasks that are due at once
         try:
@@ -186,10 +211,13 @@ def sweep(inline: bool | None = None) -> dict[str, Any]:
     report.tasks_due, report.steps_taken = _escalate_all()
     with job_context():
         mails = pending_ids(now(), settle=_no_settle())
+        hooks = webhook_delivery.due_ids(now(), settle=_no_settle())
         db.session.rollback()
     for outbox_id in mails:
         _send_inline(outbox_id)
-    report.mails = len(mails)
+    for delivery_id in hooks:
+        _deliver_inline(delivery_id)
+    report.mails, report.webhooks = len(mails), len(hooks)
     report.digests = queue_digests()
     return report.as_dict()
 

@@ -6,7 +6,7 @@ from functools import partial
 
 from redis import Redis
 
-from .jobs import send_email
+from .jobs import deliver_webhook, send_email
 from .queues import ENQUEUE_TIMEOUT, NOTIFY, enqueue, redis_connection
 
 connect = partial(redis_connection, timeout=ENQUEUE_TIMEOUT)
@@ -17,3 +17,9 @@ def hand_over(connection: Redis, outbox_ids: list[int]) -> None:
     """One ``send_email`` job per outbox row; the first Redis error stops it (the sweep sends the rest)."""
     for outbox_id in outbox_ids:
         enqueue(send_email, outbox_id, queue=NOTIFY, connection=connection)
+
+
+def hand_over_webhooks(connection: Redis, delivery_ids: list[int]) -> None:
+    """One ``deliver_webhook`` job per delivery row; the first Redis error stops it (the sweep sends the rest)."""
+    for delivery_id in delivery_ids:
+        enqueue(deliver_webhook, delivery_id, queue=NOTIFY, connection=connection)

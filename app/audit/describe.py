@@ -36,6 +36,8 @@ ACTIONS: dict[str, Any] = {
     "process_migration_rollback": _l("Moved a case back to the earlier process version"),
     "merge": _l("Merged two children's files"),
     "unmerge": _l("Undid a merge of children's files"),
+    "webhook_create": _l("Registered a webhook subscriber"), "webhook_update": _l("Changed a webhook subscriber"),
+    "webhook_secret": _l("Issued a new webhook secret"), "webhook_redeliver": _l("Sent a webhook event again"),
 }
 """Every action ``audit(...)`` is called with; an unknown one (a newer release's) is shown as its code."""
 
@@ -48,6 +50,7 @@ OBJECTS: dict[str, Any] = {
     "child_merge": _l("Merge of children's files"), "roster": _l("Roster of children"),
     "roster_check": _l("Roster dry run"), "roster_import": _l("Roster import"),
     "county_setting": _l("County setting"),
+    "webhook": _l("Webhook subscriber"), "webhook_delivery": _l("Webhook delivery"),
 }
 
 FIELDS: dict[str, Any] = {
@@ -69,6 +72,7 @@ FIELDS: dict[str, Any] = {
     "kept_id": _l("Child file kept"), "merged_id": _l("Child file merged"), "case_ids": _l("Cases moved"),
     "reason": _l("Reason"), "counts": _l("Rows per outcome"), "roster_import": _l("Roster import"),
     "changes": _l("Changed"), "setting": _l("Setting"), "value": _l("Value"),
+    "subscriber": _l("Subscriber"), "url": _l("Address"), "kinds": _l("Event kinds"), "event_id": _l("Event"),
 }
 """Detail keys as the rows store them; an unknown key is shown as its words (underscores to spaces)."""
 

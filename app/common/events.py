@@ -15,9 +15,38 @@ and receivers are held weakly (module-level functions live as long as their modu
 
 from __future__ import annotations
 
-from blinker import Namespace
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from blinker import Namespace, Signal
 
 _events = Namespace()
+R = TypeVar("R", bound=Callable[..., Any])
+
+
+def only_when(wanted: Callable[[], bool]) -> Callable[[R], R]:
+    """Mark a receiver that wants its signal only while ``wanted()`` holds (webhooks: while someone subscribes
+    to the kind), so a sender that must build costly arguments can skip them (``listening``)."""
+
+    def mark(receiver: R) -> R:
+        receiver.liandong_wanted = wanted  # type: ignore[attr-defined]
+        return receiver
+
+    return mark
+
+
+def listening(signal: Signal) -> bool:
+    """Whether sending ``signal`` now would reach a receiver that wants it: one connected without
+    ``only_when``, or one whose condition holds. A sender loading objects only for receivers asks this."""
+    for ref in list(signal.receivers.values()):
+        receiver = ref() if isinstance(ref, weakref.ref) else ref  # blinker holds weak references by default
+        if receiver is None:
+            continue
+        wanted = getattr(receiver, "liandong_wanted", None)
+        if wanted is None or wanted():
+            return True
+    return False
 
 report_accepted = _events.signal("report-accepted")
 """A report was filed and its protection case created (``cases.operations.accept_report``).

@@ -320,7 +320,7 @@ def _announce_sql(announced: list[_Taken], at: datetime) -> None:
 
 def _send_overdue(announced: list[_Taken]) -> None:
     """``task_overdue`` for each overdue step written, with the ORM task and case (only if anyone listens)."""
-    if not events.task_overdue.receivers:
+    if not events.listening(events.task_overdue):
         return
     for taken in announced:
         if taken.step.marks_overdue:
