@@ -29,17 +29,26 @@ from app.processes.operations import make_current
 from app.processes.queries import current_spec
 from app.processes.schemas import (
     DeployIn,
+    DiffOut,
     DraftCreateIn,
     DraftOut,
+    DraftPage,
     DraftSaveIn,
     ElementEditIn,
+    ElementPage,
     FileIn,
     FormIn,
+    MadeCurrentOut,
     MakeCurrentIn,
     MigrateIn,
+    MigrationPlanOut,
+    MigrationResultOut,
+    RolledBackOut,
     SpecOut,
     TestClockIn,
     TestRunIn,
+    TestRunOut,
+    TestRunPage,
     TestStepIn,
     draft_out,
 )
@@ -77,7 +86,7 @@ class TimerIncidents(MethodView):
 @blp.route("/drafts")
 class Drafts(MethodView):
     @blp.endpoint()
-    @blp.response(200)
+    @blp.response(200, DraftPage)
     def get(self) -> Any:
         """Every draft, most recently saved first."""
         _designer()
@@ -194,7 +203,7 @@ class DraftForm(MethodView):
 @blp.route("/drafts/<int:draft_id>/elements")
 class DraftElements(MethodView):
     @blp.endpoint()
-    @blp.response(200)
+    @blp.response(200, ElementPage)
     def get(self, draft_id: int) -> Any:
         """Every element of the draft with its lane and properties (what the side panel shows)."""
         return {"items": elements_of(_draft(draft_id).files)}
@@ -216,7 +225,7 @@ class DraftElement(MethodView):
 @blp.route("/drafts/<int:draft_id>/diff")
 class DraftDiff(MethodView):
     @blp.endpoint()
-    @blp.response(200)
+    @blp.response(200, DiffOut)
     def get(self, draft_id: int) -> Any:
         """What deploying this draft would change, compared with the version it is based on."""
         draft = _draft(draft_id)
@@ -240,13 +249,13 @@ class DraftDeploy(MethodView):
 @blp.route("/drafts/<int:draft_id>/test-runs")
 class TestRuns(MethodView):
     @blp.endpoint()
-    @blp.response(200)
+    @blp.response(200, TestRunPage)
     def get(self, draft_id: int) -> Any:
         return {"items": [testruns.run_dict(r) for r in testruns.runs_of(_draft(draft_id))]}
 
     @blp.endpoint()
     @blp.arguments(TestRunIn)
-    @blp.response(201)
+    @blp.response(201, TestRunOut)
     def post(self, body: dict[str, Any], draft_id: int) -> Any:
         """Start the draft in the sandbox with sample data (no case, no tasks, no notifications)."""
         run = testruns.start_run(_draft(draft_id), current_api_user(), body["data"])
@@ -256,7 +265,7 @@ class TestRuns(MethodView):
 @blp.route("/test-runs/<int:run_id>")
 class TestRun(MethodView):
     @blp.endpoint()
-    @blp.response(200)
+    @blp.response(200, TestRunOut)
     def get(self, run_id: int) -> Any:
         """The path taken so far, the data, and the tasks waiting (with their lanes and forms)."""
         _designer()
@@ -267,7 +276,7 @@ class TestRun(MethodView):
 class TestRunStep(MethodView):
     @blp.endpoint()
     @blp.arguments(TestStepIn)
-    @blp.response(200)
+    @blp.response(200, TestRunOut)
     def post(self, body: dict[str, Any], run_id: int, task_id: str) -> Any:
         """Complete a waiting task acting as ``lane`` (a department kind), with form data."""
         _designer()
@@ -280,7 +289,7 @@ class TestRunStep(MethodView):
 class TestRunClock(MethodView):
     @blp.endpoint()
     @blp.arguments(TestClockIn)
-    @blp.response(200)
+    @blp.response(200, TestRunOut)
     def post(self, body: dict[str, Any], run_id: int) -> Any:
         """Let time pass in a test run: timers due on the way fire, waiting steps may become overdue."""
         _designer()
@@ -292,20 +301,20 @@ class TestRunClock(MethodView):
 @blp.route("/<process_key>/versions/<int:version>/migration-plan")
 class MigrationPlan(MethodView):
     @blp.endpoint()
-    @blp.response(200)
+    @blp.response(200, MigrationPlanOut)
     def get(self, process_key: str, version: int) -> Any:
         """Dry run: which running cases on other versions can move to this one, and why the others cannot."""
         target = get_version(process_key, version)
         rows = moves.dry_run(target, _designer())
         return {"target": {"id": target.id, "version": target.version},
-                "movable": sum(r.can_move for r in rows), "items": [r.as_dict() for r in rows]}
+                "movable": sum(r.can_move for r in rows), "items": rows}
 
 
 @blp.route("/<process_key>/versions/<int:version>/migrate")
 class Migrate(MethodView):
     @blp.endpoint()
     @blp.arguments(MigrateIn)
-    @blp.response(200)
+    @blp.response(200, MigrationResultOut)
     def post(self, body: dict[str, Any], process_key: str, version: int) -> Any:
         """Move the listed instances (or all that can) to this version; each move is audited."""
         target = get_version(process_key, version)
@@ -313,14 +322,14 @@ class Migrate(MethodView):
             if body.get("expected_versions") is not None else None
         rows = moves.migrate(target, _designer(), body.get("instance_ids"), expected)
         return {"target": {"id": target.id, "version": target.version},
-                "moved": sum(r.migration_id is not None for r in rows), "items": [r.as_dict() for r in rows]}
+                "moved": sum(r.migration_id is not None for r in rows), "items": rows}
 
 
 @blp.route("/<process_key>/versions/<int:version>/current")
 class MakeCurrent(MethodView):
     @blp.endpoint()
     @blp.arguments(MakeCurrentIn)
-    @blp.response(200)
+    @blp.response(200, MadeCurrentOut)
     def post(self, body: dict[str, Any], process_key: str, version: int) -> Any:
         """New cases start on this version from now on (undo a bad deploy in one step; audited).
 
@@ -336,9 +345,9 @@ class MakeCurrent(MethodView):
 @blp.route("/migrations/<int:migration_id>/rollback")
 class MigrationRollback(MethodView):
     @blp.endpoint()
-    @blp.response(200)
+    @blp.response(200, RolledBackOut)
     def post(self, migration_id: int) -> Any:
         """Put the case back on its previous version with exactly its previous state (409 if it moved on)."""
         user = _designer()
         instance = moves.rollback(moves.get_migration(migration_id), user)
-        return {"instance_id": instance.id, "spec_id": instance.spec_id, "version": instance.spec.version}
+        return instance

@@ -18,8 +18,16 @@ from app.org.queries import user_by_username
 
 from . import designers as designer_ops
 from .queries import all_specs
-from .schemas import DiffArgs, SpecOut
-from .versions import diff_versions, elements_of, get_version, history
+from .schemas import (
+    DesignerChangeOut,
+    DesignerPage,
+    DiffArgs,
+    DiffOut,
+    SpecOut,
+    VersionDetailOut,
+    VersionPage,
+)
+from .versions import diff_versions, get_version, history
 
 blp = ApiBlueprint("processes", __name__, url_prefix="/api/v1/processes",
                 description="Process versions, drafts, test runs and migrations")
@@ -37,7 +45,7 @@ class Specs(MethodView):
 @blp.route("/<process_key>/versions")
 class Versions(MethodView):
     @blp.endpoint()
-    @blp.response(200)
+    @blp.response(200, VersionPage)
     def get(self, process_key: str) -> Any:
         """History: every version, newest first, with who deployed it, the note, and running cases."""
         return {"items": history(process_key)}
@@ -46,14 +54,10 @@ class Versions(MethodView):
 @blp.route("/<process_key>/versions/<int:version>")
 class Version(MethodView):
     @blp.endpoint()
-    @blp.response(200)
+    @blp.response(200, VersionDetailOut)
     def get(self, process_key: str, version: int) -> Any:
         """One version: files, forms, user tasks and every element with its properties."""
-        spec = get_version(process_key, version)
-        return {"id": spec.id, "process_key": spec.process_key, "version": spec.version, "name": spec.name,
-                "content_hash": spec.content_hash, "deployed_at": spec.deployed_at, "note": spec.note,
-                "files": sorted(spec.files), "forms": spec.forms, "user_tasks": spec.user_tasks,
-                "elements": elements_of(spec.files)}
+        return get_version(process_key, version)
 
 
 @blp.route("/<process_key>/versions/<int:version>/files/<name>")
@@ -72,7 +76,7 @@ class VersionFile(MethodView):
 class Diff(MethodView):
     @blp.endpoint()
     @blp.arguments(DiffArgs, location="query")
-    @blp.response(200)
+    @blp.response(200, DiffOut)
     def get(self, args: dict[str, int], process_key: str) -> Any:
         """Elements and forms added, removed and changed between two versions (?from=1&to=2)."""
         return diff_versions(get_version(process_key, args["from_version"]),
@@ -82,12 +86,11 @@ class Diff(MethodView):
 @blp.route("/designers")
 class Designers(MethodView):
     @blp.endpoint()
-    @blp.response(200)
+    @blp.response(200, DesignerPage)
     def get(self) -> Any:
         """Users holding the process-designer role (admins only)."""
         designer_ops.require_admin(current_api_user())
-        return {"items": [{"id": u.id, "username": u.username, "display_name": u.display_name}
-                          for u in designer_ops.designers()]}
+        return {"items": designer_ops.designers()}
 
 
 @blp.route("/designers/<username>")
@@ -99,14 +102,14 @@ class Designer(MethodView):
         return user
 
     @blp.endpoint()
-    @blp.response(200)
+    @blp.response(200, DesignerChangeOut)
     def put(self, username: str) -> Any:
         """Grant the process-designer role (admins only; audited)."""
         changed = designer_ops.set_designer(self._user(username), True, current_api_user())
         return {"username": username, "process_designer": True, "changed": changed}
 
     @blp.endpoint()
-    @blp.response(200)
+    @blp.response(200, DesignerChangeOut)
     def delete(self, username: str) -> Any:
         """Revoke the process-designer role (admins only; audited)."""
         changed = designer_ops.set_designer(self._user(username), False, current_api_user())

@@ -7,9 +7,11 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app.common.endpoints import ObjectOut
 from app.common.inputs import Id, Moment
 
 from .models import ProcessDraft, ProcessSpec
+from .versions import elements_of
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -140,3 +142,215 @@ def draft_out(draft: ProcessDraft, content: bool = False) -> dict[str, Any]:
         "forms": dict(draft.forms) if content else dict.fromkeys(sorted(draft.forms or {}), None),
         "updated_at": draft.updated_at, "updated_by_id": draft.updated_by_id,
     }
+
+
+# -- answers of the version, diff, designer and migration endpoints (the document describes each body) ---------
+
+
+class ElementOut(Schema):
+    """One BPMN element of a bundle with its lane and Liandong properties (the designer's side panel)."""
+
+    id = fields.String()
+    type = fields.String()
+    name = fields.String(allow_none=True)
+    file = fields.String(allow_none=True)
+    process_id = fields.String(allow_none=True)
+    lane = fields.String(allow_none=True)
+    properties = fields.Dict(metadata={"description": "the element's extension properties, name -> value"})
+    details = fields.Dict(metadata={"description": "what the diff compares: timers, conditions, forms, ..."})
+
+
+class ElementPage(Schema):
+    items = fields.List(fields.Nested(ElementOut))
+
+
+class VersionOut(Schema):
+    """One version in a process's history."""
+
+    id = fields.Integer()
+    process_key = fields.String()
+    version = fields.Integer()
+    name = fields.String()
+    content_hash = fields.String()
+    deployed_at = fields.DateTime()
+    note = fields.String()
+    deployed_by = fields.String(allow_none=True, metadata={"description": "username; null for the shipped deploy"})
+    running_instances = fields.Integer()
+    latest = fields.Boolean(metadata={"description": "the highest version"})
+    current = fields.Boolean(metadata={"description": "the version new cases start on (the deployment's)"})
+    counties = fields.List(fields.String(), metadata={"description": "counties that run this version instead"})
+    files = fields.List(fields.String())
+    forms = fields.List(fields.String())
+
+
+class VersionPage(Schema):
+    items = fields.List(fields.Nested(VersionOut))
+
+
+class VersionDetailOut(ObjectOut):
+    """A deployed version (``ProcessSpec``) with its file names, forms and every element."""
+
+    computed = {
+        "files": lambda spec: sorted(spec.files),
+        "elements": lambda spec: elements_of(spec.files),
+    }
+
+    id = fields.Integer()
+    process_key = fields.String()
+    version = fields.Integer()
+    name = fields.String()
+    content_hash = fields.String()
+    deployed_at = fields.DateTime()
+    note = fields.String()
+    files = fields.List(fields.String())
+    forms = fields.Dict(metadata={"description": "form path -> JSON Schema"})
+    user_tasks = fields.List(fields.Dict())
+    elements = fields.List(fields.Nested(ElementOut))
+
+
+class PropertyChangeOut(Schema):
+    property = fields.String()
+    before = fields.String(allow_none=True)
+    after = fields.String(allow_none=True)
+
+
+class ElementSummaryOut(Schema):
+    id = fields.String()
+    type = fields.String()
+    name = fields.String(allow_none=True)
+    lane = fields.String(allow_none=True)
+
+
+class ElementChangeOut(ElementSummaryOut):
+    changes = fields.List(fields.Nested(PropertyChangeOut))
+
+
+class ElementDiffOut(Schema):
+    added = fields.List(fields.Nested(ElementSummaryOut))
+    removed = fields.List(fields.Nested(ElementSummaryOut))
+    changed = fields.List(fields.Nested(ElementChangeOut))
+
+
+class FormChangeOut(Schema):
+    path = fields.String()
+    changes = fields.List(fields.Nested(PropertyChangeOut))
+
+
+class FormDiffOut(Schema):
+    added = fields.List(fields.String())
+    removed = fields.List(fields.String())
+    changed = fields.List(fields.Nested(FormChangeOut))
+
+
+class FileDiffOut(Schema):
+    added = fields.List(fields.String())
+    removed = fields.List(fields.String())
+
+
+class VersionRefOut(Schema):
+    id = fields.Integer()
+    version = fields.Integer()
+    content_hash = fields.String()
+
+
+class DiffOut(Schema):
+    """Elements, forms and files added, removed and changed from one bundle to another."""
+
+    elements = fields.Nested(ElementDiffOut)
+    forms = fields.Nested(FormDiffOut)
+    files = fields.Nested(FileDiffOut)
+    from_ = fields.Nested(VersionRefOut, data_key="from", metadata={"description": "versions only"})
+    to = fields.Nested(VersionRefOut, metadata={"description": "versions only"})
+
+
+class DesignerOut(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String()
+
+
+class DesignerPage(Schema):
+    items = fields.List(fields.Nested(DesignerOut))
+
+
+class DesignerChangeOut(Schema):
+    username = fields.String()
+    process_designer = fields.Boolean()
+    changed = fields.Boolean(metadata={"description": "false: the user already had (or lacked) the role"})
+
+
+class DraftPage(Schema):
+    items = fields.List(fields.Nested(DraftOut))
+
+
+class TargetOut(Schema):
+    id = fields.Integer()
+    version = fields.Integer()
+
+
+class PlanRowOut(Schema):
+    """One running instance in a migration plan or result (``migration.PlanRow``)."""
+
+    instance_id = fields.Integer()
+    case_id = fields.Integer()
+    case_number = fields.String()
+    from_version = fields.Integer()
+    lock_version = fields.Integer(metadata={"description": "pass it back in `expected_versions` to migrate"})
+    can_move = fields.Boolean()
+    reasons = fields.List(fields.String())
+    open_steps = fields.List(fields.String())
+    migration_id = fields.Integer(allow_none=True, metadata={"description": "set once moved (roll back by it)"})
+
+
+class MigrationPlanOut(Schema):
+    target = fields.Nested(TargetOut)
+    movable = fields.Integer()
+    items = fields.List(fields.Nested(PlanRowOut))
+
+
+class MigrationResultOut(Schema):
+    target = fields.Nested(TargetOut)
+    moved = fields.Integer()
+    items = fields.List(fields.Nested(PlanRowOut))
+
+
+class MadeCurrentOut(Schema):
+    process_key = fields.String()
+    version = fields.Integer()
+    current = fields.Boolean()
+    changed = fields.Boolean()
+    county = fields.String(metadata={"description": "only when one county's version was set"})
+
+
+class RolledBackOut(ObjectOut):
+    """The instance (``ProcessInstance``) back on its previous version."""
+
+    computed = {"instance_id": lambda instance: instance.id,
+                "version": lambda instance: instance.spec.version}
+
+    instance_id = fields.Integer()
+    spec_id = fields.Integer()
+    version = fields.Integer()
+
+
+class TestRunOut(Schema):
+    """A designer's test run in the sandbox (``testruns.run_dict``)."""
+
+    id = fields.Integer()
+    draft_id = fields.Integer()
+    status = fields.String()
+    content_hash = fields.String()
+    start_data = fields.Dict()
+    data = fields.Dict()
+    path = fields.List(fields.Dict())
+    ready = fields.List(fields.Dict(), metadata={"description": "the run's ready user tasks, with `overdue`"})
+    clock_at = fields.String(metadata={"description": "the run's own clock (ISO 8601)"})
+    timers = fields.List(fields.Dict())
+    error = fields.String(allow_none=True)
+    started_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    forms = fields.Dict(metadata={"description": "form path -> JSON Schema, for the ready tasks"})
+
+
+class TestRunPage(Schema):
+    items = fields.List(fields.Nested(TestRunOut))
