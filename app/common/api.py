@@ -1,4 +1,14 @@
-"""API plumbing under ``endpoints.py``: the Api object, JSON errors, bearer-token authentication."""
+"""API plumbing under ``endpoints.py``: the Api object, JSON errors, bearer-token authentication.
+
+Every API error has one shape (``ApiError`` in ``api_doc.py``), whoever refuses: webargs parsing a body or
+query, a domain error from an operation, an HTTP error from Flask::
+
+    {"code": 422, "status": "Unprocessable Entity", "message": "form data is not valid",
+     "errors": {"json": {"data.relatives[0].phone": ["..."]}}}
+
+``errors`` is present when fields are at fault: by location (webargs' names: ``json``, ``query``, ``form``,
+``files``, ``headers``), then by the field's path (``app.common.errors.field_path``). docs/api.md says why.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +17,10 @@ from typing import Any, NoReturn
 from flask import g, request
 from flask_smorest import Api
 from flask_smorest import abort as smorest_abort
+from werkzeug.http import HTTP_STATUS_CODES
 
-from app.common.api_doc import ApiError, ErrorResponsesPlugin
-from app.common.errors import DomainError
+from app.common.api_doc import LOCATIONS, ApiError, ErrorResponsesPlugin
+from app.common.errors import DomainError, flat_messages
 from app.extensions import db
 
 
@@ -41,6 +52,8 @@ class LiandongApi(Api):
             return error
         payload, code, headers = super().handle_http_exception(error)
         payload.setdefault("message", error.description or error.name)
+        if "errors" in payload:  # webargs: {location: marshmallow's nested messages}
+            payload["errors"] = by_location(payload["errors"])
         return payload, code, {**exception_headers(error), **(headers or {})}
 
 
@@ -49,11 +62,46 @@ def exception_headers(error: Any) -> dict[str, str]:
     return {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
 
 
+def by_location(messages: Any) -> dict[str, dict[str, list[str]]]:
+    """webargs' ``{location: nested messages}`` as ``{location: {path: messages}}``."""
+    if not isinstance(messages, dict):
+        return {"json": flat_messages(messages)}
+    out: dict[str, dict[str, list[str]]] = {}
+    for location, nested in messages.items():
+        name = {"querystring": "query", "json_or_form": _request_location()}.get(location, str(location))
+        if name not in LOCATIONS:  # not keyed by location after all: the fields of the body
+            out.setdefault(_request_location(), {}).update(flat_messages({location: nested}))
+        else:
+            out.setdefault(name, {}).update(flat_messages(nested))
+    return out
+
+
+def _request_location() -> str:
+    """Where this request's input is: its JSON body, its form, else its query string."""
+    if request.is_json:
+        return "json"
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return "form"
+    return "query"
+
+
+def error_payload(status: int, message: str, errors: dict[str, Any] | None = None,
+                  location: str | None = None) -> dict[str, Any]:
+    """The one API error body (module docstring); ``errors`` is a map of path to messages at ``location``."""
+    body: dict[str, Any] = {"code": status, "status": _status_name(status), "message": message}
+    if errors:
+        body["errors"] = {location or _request_location(): flat_messages(errors)}
+    return body
+
+
+def _status_name(status: int) -> str:
+    """Werkzeug's name of the status, the one flask-smorest's own errors carry."""
+    return HTTP_STATUS_CODES.get(status, "Error")
+
+
 def domain_error_response(error: DomainError) -> tuple[dict[str, Any], int]:
     db.session.rollback()
-    body: dict[str, Any] = {"code": error.status, "message": error.message}
-    if error.errors:
-        body["errors"] = error.errors
+    body = error_payload(error.status, error.message, error.errors, error.location)
     if error.body:
         body.update(error.body)
     return body, error.status

@@ -24,18 +24,29 @@ from copy import deepcopy
 from typing import Any
 
 from apispec import BasePlugin
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from app.common.downloads import DOWNLOAD_CONTENT_TYPE
 
+LOCATIONS = ("json", "query", "form", "files", "headers", "cookies", "path")
+"""Where the fields at fault of an error are (webargs' location names): the first key of ``errors``."""
+
 
 class ApiError(Schema):
-    """Every API error body: flask-smorest's (``status``) and the domain errors' share ``code`` and ``message``."""
+    """Every API error (each 4xx and 5xx of every operation): what went wrong for a person, and the fields at
+    fault by location and path. flask-smorest's envelope (``code``, ``status``, ``message``, ``errors`` by
+    webargs location), with each location's errors flat by the field's path (docs/api.md, "Errors")."""
 
     code = fields.Integer(required=True, metadata={"description": "the HTTP status"})
-    status = fields.String(metadata={"description": "the HTTP status name"})
+    status = fields.String(required=True, metadata={"description": "the HTTP status name"})
     message = fields.String(required=True, metadata={"description": "what went wrong, for a person"})
-    errors = fields.Dict(metadata={"description": "per field (422) or per location and field (bad arguments)"})
+    errors = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(LOCATIONS)),
+        values=fields.Dict(keys=fields.String(), values=fields.List(fields.String())),
+        metadata={"description": "the fields at fault: location (`json`, `query`, `form`, `files`, `headers`) -> "
+                                 "field path (`child.village`, `data.relatives[0].phone`; `_schema` for the whole "
+                                 "input) -> messages. Present when fields are at fault.",
+                  "example": {"json": {"child.village": ["no village with code '999'"]}}})
 
 
 BINARY = {"type": "string", "format": "binary"}

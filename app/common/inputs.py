@@ -17,7 +17,7 @@ from marshmallow import ValidationError, fields, validate
 from werkzeug.routing import IntegerConverter, Map
 
 from app.common.api import domain_error_response
-from app.common.errors import DomainError
+from app.common.errors import WHOLE, DomainError
 from app.common.pages import error_page
 
 MAX_ID = 2**31 - 1
@@ -83,10 +83,12 @@ _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
 class JsonRefused(ValueError):
     """A request body that parses but must not be processed; ``status`` is the HTTP answer."""
 
-    def __init__(self, message: str, status: int):
+    def __init__(self, message: str, status: int, field: str | None = None):
         super().__init__(message)
         self.message = message
         self.status = status
+        self.field = field
+        """The path of the text at fault (``app.common.errors.field_path``), when one field is."""
 
 
 def json_depth(text: str) -> int:
@@ -138,7 +140,9 @@ def loads_bounded(data: str | bytes) -> Any:
     if "\\u" in text or not text.isascii():
         found = _bad_text(value)
         if found:
-            raise JsonRefused(f"text at {found[0].lstrip('.')} holds {found[1]}: it cannot be stored", 422)
+            where = found[0].lstrip(".")
+            raise JsonRefused(f"text at {where} holds {found[1]}: it cannot be stored", 422,
+                              field=WHOLE if where == "$" else where)
     return value
 
 
@@ -161,13 +165,14 @@ def check_request_text() -> Any:
     for source, values, status in (("query", request.args, 400), ("form", _form_fields(), 422)):
         for key, value in values.items(multi=True):
             if why := unstorable(key) or unstorable(value):
-                return _refusal(f"{source} field {key!r} holds {why}: it cannot be stored", status)
+                return _refusal(f"{source} field {key!r} holds {why}: it cannot be stored", status,
+                                None if unstorable(key) else {key: [f"holds {why}"]}, source)
     if not request.is_json or not request.content_length and not request.get_data(cache=True):
         return None
     try:
         loads_bounded(request.get_data(cache=True))
     except JsonRefused as exc:
-        return _refusal(exc.message, exc.status)
+        return _refusal(exc.message, exc.status, {exc.field: [exc.message]} if exc.field else None, "json")
     except ValueError:
         return None  # not JSON at all: the parser answers 400 as before
     return None
@@ -184,10 +189,11 @@ def _form_fields() -> Any:
     return MultiDict()
 
 
-def _refusal(message: str, status: int) -> Any:
+def _refusal(message: str, status: int, errors: dict[str, list[str]] | None = None,
+             location: str | None = None) -> Any:
     from flask import request
 
-    error = DomainError(message)
+    error = DomainError(message, errors, location=location)
     error.status = status
     if request.path.startswith("/api/"):
         return domain_error_response(error)

@@ -53,6 +53,7 @@ from app.processes.schemas import (
     draft_out,
 )
 from app.processes.versions import diff_bundles, elements_of, get_version
+from app.tasks.forms import FormInvalid
 from app.tasks.timers import open_incidents
 from app.workflow import migration as moves
 
@@ -280,8 +281,11 @@ class TestRunStep(MethodView):
     def post(self, body: dict[str, Any], run_id: int, task_id: str) -> Any:
         """Complete a waiting task acting as ``lane`` (a department kind), with form data."""
         _designer()
-        run = testruns.complete_step(testruns.get_run(run_id), current_api_user(), task_id, body["lane"],
-                                     body["data"])
+        try:
+            run = testruns.complete_step(testruns.get_run(run_id), current_api_user(), task_id, body["lane"],
+                                         body["data"])
+        except FormInvalid as exc:
+            raise exc.within("data") from exc
         return testruns.run_dict(run)
 
 

@@ -53,6 +53,13 @@ ENGINE_INTERNAL = frozenset({"BpmnStartTask", "SimpleBpmnTask"})
 """Steps the engine adds around a process (its root, start and end joins): not part of the drawn path."""
 
 
+def _refused(message: str, messages: list[dict[str, Any]]) -> Invalid:
+    """422 for a draft that cannot run: the validation messages (each naming its element) beside the message."""
+    refused = Invalid(message)
+    refused.body = {"messages": messages}
+    return refused
+
+
 def get_run(run_id: int) -> SandboxRun:
     run = db.session.get(SandboxRun, run_id)
     if run is None:
@@ -124,12 +131,12 @@ def start_run(draft: ProcessDraft, actor: User, data: dict[str, Any]) -> Sandbox
         raise Invalid("sample data must be a JSON object", {"data": ["expected an object"]})
     report = validate_draft(draft)
     if report.parsed is None:
-        raise Invalid("the draft cannot run yet: " + "; ".join(str(m) for m in report.errors),
-                      {"messages": report.as_dicts()})
+        raise _refused("the draft cannot run yet: " + "; ".join(str(m) for m in report.errors),
+                       report.as_dicts())
     bounded = [m for m in report.errors if m.rule == "bounds"]
     if bounded:  # certain to be refused by the sandbox: say so now, naming the element
-        raise Invalid("the draft would be refused when it runs: " + "; ".join(str(m) for m in bounded),
-                      {"messages": [message_dict(m) for m in bounded]})
+        raise _refused("the draft would be refused when it runs: " + "; ".join(str(m) for m in bounded),
+                       [message_dict(m) for m in bounded])
     digest = bundle_hash(dict(draft.files), report.used_forms)
     key = SANDBOX_KEY_PREFIX + digest
     at = now()

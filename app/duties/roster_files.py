@@ -62,14 +62,14 @@ def _plan(county: Region, data: bytes) -> roster.Plan:
         columns, rows = read_rows(data, max_bytes=max_bytes, max_rows=max_rows)
         return roster.plan(county, columns, rows)
     except LayoutError as exc:
-        raise Invalid(str(exc), exc.errors) from exc
+        raise Invalid(str(exc), exc.errors, location="files") from exc
 
 
 def check_upload(user: User, filename: str, data: bytes) -> tuple[RosterImport, roster.Plan]:
     """The dry run: check every row, write nothing but the upload's record (and the kept file)."""
     county = roster_county(user)
     if not data:
-        raise Invalid("the file is empty", {"file": ["empty"]})
+        raise Invalid("the file is empty", {"file": ["empty"]}, location="files")
     plan = _plan(county, data)
     stored = secrets.token_hex(16) + ".xlsx"
     (_folder() / stored).write_bytes(data)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from app.audit.operations import audit
 from app.common.clock import now
-from app.common.errors import Invalid
+from app.common.errors import WHOLE, Invalid
 from app.extensions import db
 from app.org.kinds import EVERY_COUNTY
 from app.org.models import User
@@ -27,10 +27,9 @@ class BundleRejected(Invalid):
 
     def __init__(self, problems: list[str], messages: list[dict[str, Any]] | None = None):
         self.problems = problems
-        errors: dict[str, Any] = {"bundle": problems}
+        super().__init__("process cannot be deployed: " + "; ".join(problems), {WHOLE: problems})
         if messages is not None:
-            errors["messages"] = messages
-        super().__init__("process cannot be deployed: " + "; ".join(problems), errors)
+            self.body = {"messages": messages}  # each names its element: beside the errors, not a field
 
 
 def bundle_hash(files: dict[str, str], forms: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from app.org.models import User
 from . import bulk, operations
 from .attachments import upload_once
 from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, save_draft
+from .form_options import ACCEPT_LANGUAGE, api_locale, option_titled
 from .models import Task
 from .queries import TaskFilter, capped_count, task_query, task_scope
 from .schemas import (
@@ -55,10 +56,13 @@ class TaskDetailOut(TaskOut):
     """One task as ``GET /tasks/<id>`` answers it: also its form schema and the ladder steps taken (here, not
     in ``schemas``: the ladder is the deadlines package's, a layer above tasks)."""
 
-    computed = {**TaskOut.computed, "form_schema": form_schema_of,
+    computed = {**TaskOut.computed, "form_schema": lambda task: option_titled(form_schema_of(task), api_locale()),
                 "escalations": lambda task: escalations_out(task.id)}
 
-    form_schema = fields.Dict(allow_none=True, metadata={"description": "absent for a step without a form"})
+    form_schema = fields.Dict(allow_none=True, metadata={
+        "description": "the step's form as JSON Schema (2020-12); each choice is `oneOf` of `{const, title}`, the "
+                       "titles in the language of `Accept-Language` (Chinese by default, `en` for English); "
+                       "absent for a step without a form"})
     escalations = fields.List(fields.Nested(EscalationOut), metadata={"description": "ladder steps taken"})
 
 
@@ -148,12 +152,14 @@ class BulkClaim(MethodView):
 @blp.route("/<int:task_id>")
 class TaskResource(MethodView):
     @blp.endpoint()
+    @blp.doc(parameters=[ACCEPT_LANGUAGE])
     @blp.response(200, TaskDetailOut)
-    def get(self, task_id: int) -> Task:
-        """One task with its form schema (audited: it carries the child's case)."""
+    def get(self, task_id: int) -> Any:
+        """One task with its form schema (audited: it carries the child's case); the form's option titles in
+        the language asked for (`Content-Language` says which)."""
         task = _visible_task(task_id)
         audit(current_api_user().id, "view", "task", task.id, case_id=task.case_id)
-        return task
+        return task, 200, {"Content-Language": api_locale(), "Vary": "Accept-Language"}
 
 
 @blp.route("/<int:task_id>/claim")

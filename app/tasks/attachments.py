@@ -84,15 +84,15 @@ def add_attachment(task: Task, user: User, filename: str, stream: IO[bytes]) -> 
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     allowed = ", ".join(sorted(FILE_TYPES))
     if ext not in FILE_TYPES:
-        raise Invalid("file type not allowed", {"file": [f"allowed types: {allowed}"]})
+        raise Invalid("file type not allowed", {"file": [f"allowed types: {allowed}"]}, location="files")
     limit = max_bytes()
     content = stream.read(limit + 1)
     if not content:
-        raise Invalid("empty file", {"file": ["the file is empty"]})
+        raise Invalid("empty file", {"file": ["the file is empty"]}, location="files")
     if len(content) > limit:
-        raise Invalid("file too large", {"file": [f"at most {limit // (1024 * 1024)} MB"]})
+        raise Invalid("file too large", {"file": [f"at most {limit // (1024 * 1024)} MB"]}, location="files")
     if not _sniff(ext, content[:16], content):
-        raise Invalid("file content does not match its type", {"file": [f"this is not a valid .{ext} file"]})
+        raise Invalid("file content does not match its type", {"file": [f"this is not a valid .{ext} file"]}, location="files")
     stored = secrets.token_hex(20)
     folder = storage_dir() / stored[:2]
     folder.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ from app.extensions import db
 from app.processes.models import ProcessInstance
 from app.processes.queries import form_schema
 
+from .form_options import choices
 from .forms import form_errors
 from .models import Task
 
@@ -38,7 +39,7 @@ class Field:
     name: str
     """The HTML name: ``situation``, ``relatives_contacted-0-name``."""
     path: str
-    """The error path: ``relatives_contacted.0.name``."""
+    """The error path: ``relatives_contacted[0].name`` (``app.common.errors.field_path``)."""
     title: str
     description: str
     widget: str
@@ -58,13 +59,13 @@ def widget_of(prop: dict[str, Any]) -> str:
         items = prop.get("items", {})
         if items.get("type") == "object":
             return "group"
-        return "checkboxes" if "enum" in items else "lines"
+        return "checkboxes" if choices(items) else "lines"
     if kind == "boolean":
         return "boolean"
     if kind in ("integer", "number"):
         return "number"
-    if "enum" in prop:
-        return "radio" if len(prop["enum"]) <= RADIO_MAX else "select"
+    if options := choices(prop):
+        return "radio" if len(options) <= RADIO_MAX else "select"
     if prop.get("format") == "date":
         return "date"
     if prop.get("format") == "date-time":
@@ -75,9 +76,7 @@ def widget_of(prop: dict[str, Any]) -> str:
 
 
 def _options(prop: dict[str, Any]) -> list[tuple[str, str]]:
-    values = prop.get("enum") or prop.get("items", {}).get("enum") or []
-    names = prop.get("x-enumNames") or prop.get("items", {}).get("x-enumNames") or []
-    return [(str(v), str(names[i]) if i < len(names) else str(v)) for i, v in enumerate(values)]
+    return [(str(v), label) for v, label in choices(prop) or choices(prop.get("items", {}))]
 
 
 def _display(prop: dict[str, Any], value: Any) -> Any:
@@ -112,7 +111,7 @@ def build_fields(schema: dict[str, Any] | None, data: dict[str, Any] | None = No
             item = prop.get("items", {})
             stored = data.get(key)
             rows = stored if isinstance(stored, list) else []
-            f.rows = [build_fields(item, row if isinstance(row, dict) else {}, errors, f"{name}-{i}-", f"{fpath}.{i}.")
+            f.rows = [build_fields(item, row if isinstance(row, dict) else {}, errors, f"{name}-{i}-", f"{fpath}[{i}].")
                       for i, row in enumerate(rows)]
             f.template = build_fields(item, {}, {}, f"{name}-{ROW_TEMPLATE}-", "")
             f.value = None

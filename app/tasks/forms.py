@@ -11,7 +11,7 @@ from typing import Any
 import referencing.exceptions
 from jsonschema.exceptions import ValidationError
 
-from app.common.errors import Invalid
+from app.common.errors import WHOLE, Invalid, field_path
 from app.common.safe_schema import form_problems, form_validator
 
 # Formats are the 2020-12 ones: ``date-time`` and ``time`` as RFC 3339 (``rfc3339-validator``), ``date``,
@@ -21,13 +21,21 @@ from app.common.safe_schema import form_problems, form_validator
 
 
 def _path(error: Any) -> str:
-    parts = [str(p) for p in error.absolute_path]
-    if error.validator == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else ""
-        parts.append(missing)
-    if error.validator == "additionalProperties":
-        return ".".join(parts) or "_schema"
-    return ".".join(p for p in parts if p) or "_schema"
+    """The field's path as every error names it (``relatives[0].phone``, ``app.common.errors.field_path``)."""
+    parts: list[str | int] = list(error.absolute_path)
+    if error.validator == "required" and "'" in error.message:
+        parts.append(error.message.split("'")[1])
+    return field_path(parts)
+
+
+class FormInvalid(Invalid):
+    """Form data that fails the step's form; ``errors`` is keyed by the path inside the form data, which the
+    API puts under the body field holding the data (``within``)."""
+
+    def within(self, field: str) -> Invalid:
+        """The same refusal with each path under ``field`` (``phone`` -> ``data.phone``), for a JSON body."""
+        errors = {field if path == WHOLE else f"{field}.{path}": messages for path, messages in self.errors.items()}
+        return Invalid(self.message, errors, location="json")
 
 
 def form_errors(schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -50,14 +58,14 @@ def form_errors(schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str,
 def validate_form_data(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
     """Return ``data`` if valid; raise ``Invalid`` (HTTP 422) with errors per field otherwise."""
     if not isinstance(data, dict):
-        raise Invalid("form data must be a JSON object", {"_schema": ["expected an object"]})
+        raise FormInvalid("form data must be a JSON object", {WHOLE: ["expected an object"]})
     if schema is None:
         if data:
-            raise Invalid("this step takes no form data", {"_schema": ["no fields expected"]})
+            raise FormInvalid("this step takes no form data", {WHOLE: ["no fields expected"]})
         return {}
     errors: dict[str, list[str]] = {}
     for path, error in form_errors(schema, data):
         errors.setdefault(path, []).append(error.message)
     if errors:
-        raise Invalid("form data is not valid", errors)
+        raise FormInvalid("form data is not valid", errors)
     return data

@@ -50,8 +50,16 @@ def _ensure_open(task: Task, user: User | None = None) -> None:
         return
     if user is not None and task.state == TaskState.COMPLETED and task.completed_by_id == user.id:
         at = task.completed_at.isoformat() if task.completed_at else "an earlier request"
-        raise Conflict(f"task {task.id} is already completed, by you at {at}", errors={"completed_by_you": [at]})
+        raise _completed_by_you(task.id, at)
     raise Conflict(f"task {task.id} is already {task.state}")
+
+
+def _completed_by_you(task_id: int, at: str) -> Conflict:
+    """The 409 for a repeated completion by the one who completed it: when, beside the message (no field is
+    at fault, so not among the errors)."""
+    conflict = Conflict(f"task {task_id} is already completed, by you at {at}")
+    conflict.body = {"completed_by_you": at}
+    return conflict
 
 
 def lock_task(task: Task) -> ProcessInstance:

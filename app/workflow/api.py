@@ -18,6 +18,7 @@ from app.common.idempotency import KEY_LENGTH
 from app.tasks import operations
 from app.tasks.api import blp
 from app.tasks.conflicts import StaleSubmission, Submission
+from app.tasks.forms import FormInvalid
 from app.tasks.schemas import IDEMPOTENCY_HEADER, CompleteIn, TaskOut
 
 from . import commands
@@ -45,6 +46,8 @@ class Complete(MethodView):
         except StaleSubmission as exc:
             record_conflict_view(task, current_api_user().id, exc)  # the 409 shows the step's other version
             raise
+        except FormInvalid as exc:  # its paths are inside the form data: name them as the body has them
+            raise exc.within("data") from exc
         return done
 
 
@@ -55,5 +58,6 @@ def _header_key() -> str | None:
         return None
     low, high = KEY_LENGTH
     if not low <= len(key) <= high:
-        raise Invalid("bad Idempotency-Key header", {"Idempotency-Key": [f"{low} to {high} characters"]})
+        raise Invalid("bad Idempotency-Key header", {"Idempotency-Key": [f"{low} to {high} characters"]},
+                      location="headers")
     return key

@@ -39,11 +39,11 @@ def test_invalid_reports_are_422_and_open_nothing(as_user: Any) -> None:
     api = as_user("reporter_school")
     bad_village = report_payload(village="nowhere")
     resp = api.post("/api/v1/reports", json=bad_village)
-    assert resp.status_code == 422 and "child.village" in resp.get_json()["errors"]
+    assert resp.status_code == 422 and "child.village" in resp.get_json()["errors"]["json"]
     bad_situation = report_payload()
     bad_situation["report"]["situation"] = "bored"
     resp = api.post("/api/v1/reports", json=bad_situation)
-    assert resp.status_code == 422 and resp.get_json()["errors"]["json"]["report"]["situation"]
+    assert resp.status_code == 422 and resp.get_json()["errors"]["json"]["report.situation"]
     assert db.session.scalar(sa.select(sa.func.count(Case.id))) == 0
 
 

@@ -70,7 +70,7 @@ def test_a_key_is_one_users_and_one_requests(as_user: Any) -> None:
     assert other.status_code == 409 and "another user" in other.get_json()["message"]
     changed = dict(body, report=dict(body["report"], situation="missing"))
     resp = as_user("hotline_12355").post("/api/v1/reports", json=changed)
-    assert resp.status_code == 422 and "idempotency_key" in resp.get_json()["errors"]
+    assert resp.status_code == 422 and "idempotency_key" in resp.get_json()["errors"]["json"]
     assert _cases() == 1
 
 

@@ -50,6 +50,22 @@ def test_every_operation_documents_the_errors_its_declaration_implies(document: 
     assert missing == []
 
 
+def test_every_4xx_of_every_operation_is_the_one_error_component(document: dict[str, Any]) -> None:
+    """Integrations read one error shape (issue 16 part 4): each 4xx answers ``ApiError``, no inline variant."""
+    one = {"$ref": "#/components/schemas/ApiError"}
+    other = []
+    for method, path, op in _operations(document):
+        for status, response in op["responses"].items():
+            if str(status).startswith("4"):
+                content = _resolve(document, response).get("content", {})
+                if list(content) != ["application/json"] or content["application/json"]["schema"] != one:
+                    other.append((method.upper(), path, status))
+    assert other == []
+    fields = document["components"]["schemas"]["ApiError"]["properties"]
+    assert set(fields) == {"code", "status", "message", "errors"}
+    assert fields["errors"]["additionalProperties"]["additionalProperties"]["items"] == {"type": "string"}
+
+
 def test_the_token_throttle_is_documented_with_its_retry_after(document: dict[str, Any]) -> None:
     response = _resolve(document, document["paths"]["/api/v1/tasks"]["get"]["responses"]["429"])
     assert "Retry-After" in response["headers"]
@@ -101,7 +117,7 @@ def test_a_draft_upload_without_name_or_content_is_422_not_500(as_user: Any) -> 
     draft = designer.post("/api/v1/processes/drafts", json={"process_key": "four_in_one"}).get_json()
     resp = designer.post(f"/api/v1/processes/drafts/{draft['id']}/files", json={"content": 3})
     assert resp.status_code == 422, resp.get_data(as_text=True)
-    assert set(resp.get_json()["errors"]) == {"name", "content"}
+    assert set(resp.get_json()["errors"]["json"]) == {"name", "content"}
 
 
 def test_an_element_name_with_control_characters_is_422_not_500(as_user: Any) -> None:

@@ -61,7 +61,7 @@ def test_inadequate_caregiver_is_followed_up_monthly_until_a_capable_one_is_in_p
     director = as_user("director_t01v01")
     refused = director.post("/api/v1/duties/entrustments", json={
         "child_id": enrolment.child_id, "caregiver_name": "邻居张某", "relation": "neighbour", "is_relative": False})
-    assert refused.status_code == 422 and "agreement_signed_on" in refused.get_json()["errors"]
+    assert refused.status_code == 422 and "agreement_signed_on" in refused.get_json()["errors"]["json"]
     resp = director.post("/api/v1/duties/entrustments", json={
         "child_id": enrolment.child_id, "caregiver_name": "邻居张某", "relation": "neighbour", "is_relative": False,
         "agreement_signed_on": "2026-03-01", "filed_with_township": True, "filed_with_village": True})

@@ -70,7 +70,7 @@ def test_draft_from_a_version_is_valid_and_an_invalid_save_is_kept_with_its_mess
     refused = api.post(f"{P}/drafts/{draft['id']}/deploy", json={"note": "try"})
     assert refused.status_code == 422
     assert "Lane_education (Schulamt)" in refused.get_json()["message"]
-    assert refused.get_json()["errors"]["messages"][0]["element_id"] == "Lane_education"
+    assert refused.get_json()["messages"][0]["element_id"] == "Lane_education"
 
 
 def test_side_panel_deadline_change_deploys_a_new_version_audited_and_new_cases_use_it(as_user: Any) -> None:

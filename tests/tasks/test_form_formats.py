@@ -39,7 +39,7 @@ def test_a_date_time_that_is_not_one_is_refused_naming_the_field(as_user: Any) -
     police, task_id = _triage_task(as_user)
     resp = police.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {**TRIAGE, "dispatched_at": "昨天晚上"}})
     assert resp.status_code == 422, resp.get_json()
-    assert "dispatched_at" in resp.get_json()["errors"]
+    assert "data.dispatched_at" in resp.get_json()["errors"]["json"]
     assert police.get(f"/api/v1/tasks/{task_id}").get_json()["state"] == "open"
     resp = police.post(f"/api/v1/tasks/{task_id}/complete", json={"data": TRIAGE})
     assert resp.status_code == 200, resp.get_json()

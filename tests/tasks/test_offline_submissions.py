@@ -101,7 +101,7 @@ def test_a_submission_from_the_current_version_completes_once_and_a_retry_replay
     assert _count(task_id, "task_completed") == 1
     # the same key with another version is another request: refused, nothing changed
     other = liaison.post(f"/api/v1/tasks/{task_id}/complete", json=body | {"task_version": 2})
-    assert other.status_code == 422 and "idempotency_key" in other.get_json()["errors"]
+    assert other.status_code == 422 and "idempotency_key" in other.get_json()["errors"]["json"]
     assert _count(task_id, "task_completed") == 1
 
 

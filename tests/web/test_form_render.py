@@ -78,7 +78,7 @@ def test_errors_land_on_their_fields_in_words_and_input_is_kept(ctx: Any) -> Non
     data = parse_form(schema, posted)
     errors = friendly_errors(schema, data)
     assert errors["parents_reached"] == ["必填。"] or errors["parents_reached"] == ["Required."]
-    assert "relatives_contacted.0.relation" in errors and "relatives_contacted.0.outcome" in errors
+    assert "relatives_contacted[0].relation" in errors and "relatives_contacted[0].outcome" in errors
     assert "guardian_incapable_notes" in errors
     fields = {f.key: f for f in build_fields(schema, data, errors)}
     assert fields["parents_reached"].errors and fields["incapacity_reason"].value == "serious_illness"
