@@ -130,6 +130,7 @@ def _register_api(app: Flask) -> None:
     from .extensions import csrf
     from .notifications.api import blp as notifications_blp
     from .org.api import blp as org_blp
+    from .org.lookup_api import blp as lookups_blp
     from .processes.api import blp as processes_blp
     from .tasks.api import blp as tasks_blp
     from .tasks.hooks import connect as connect_task_hooks
@@ -139,7 +140,7 @@ def _register_api(app: Flask) -> None:
     connect_conference_hooks()
     connect_deadline_hooks()
     for blp in (cases_blp, tasks_blp, org_blp, processes_blp, conferences_blp, duties_blp, roster_blp,
-                court_record_blp, notifications_blp):
+                court_record_blp, notifications_blp, lookups_blp):
         csrf.exempt(blp)  # bearer tokens, never cookies, authenticate the API
         api.register_blueprint(blp)
     app.register_error_handler(DomainError, domain_error_response)

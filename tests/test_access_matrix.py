@@ -216,6 +216,9 @@ API = [Row(r.method, r.url, r.expect, r.default, r.body, api=True) for r in [
     Row("GET", "/api/v1/children?village=t01v01", {
         **each((POLICE, HEAD, EDU, INVITED, ADMIN), see(NAME, NUMBER, hides=(ID_FULL,))),
         **each((COORD, DIRECTOR), see(NAME, NUMBER, ID_FULL))}, default=LIST_NOTHING),
+    Row("GET", "/api/v1/children/{child}", {  # the search's row for one child: no basis is no such child
+        **each((POLICE, HEAD, EDU, INVITED, ADMIN), see(NAME, NUMBER, hides=(ID_FULL,))),
+        **each((COORD, DIRECTOR), see(NAME, NUMBER, ID_FULL))}, default=GONE),
     Row("GET", "/api/v1/cases?village=t01v01", each((POLICE, HEAD, EDU, INVITED, ADMIN, COORD, DIRECTOR),
                                                     see(NAME, NUMBER, hides=(ID_FULL,))), default=LIST_NOTHING),
     Row("GET", "/api/v1/me/reports", {REPORTER: see(NUMBER, hides=PRIVATE)}, default=LIST_NOTHING),
@@ -301,6 +304,8 @@ NO_CHILD_DATA = {
     "org.RevokeToken": "a token's names and times", "admin.end_user_sessions": "accounts (admins)",
     "admin.revoke_user_token": "accounts (admins)", "jobs.FailedJobs": "job ids and errors (admins)",
     "duties.Frequencies": "cadence rules",
+    **{e: "the organisation for other systems' lookups (department kinds, regions, units): codes and names"
+       for e in ("lookups.DepartmentKinds", "lookups.Regions", "lookups.RegionResource", "lookups.Units")},
     "inbox.outbox": "an empty frame: the phone's queue is drawn from the device's own storage",
     "inbox.outbox_session": "the caller's own user id and a CSRF token",
     "tasks.Attachments": "the caller's own upload (id, name, size, hash); members of the task's unit only",

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from app.audit.operations import audit
 from app.common.endpoints import ApiBlueprint, SelectPage, current_api_user
+from app.common.errors import NotFound
 from app.extensions import db
 from app.org.roles import Role
 from app.processes.models import ProcessInstance
@@ -22,7 +23,7 @@ from app.tasks.timers import incidents_for
 
 from .access import Basis, CaseAccess, require_case
 from .merging import merge, merges_in, unmerge
-from .models import Case, Report, TimelineEntry
+from .models import Case, Child, Report, TimelineEntry
 from .my_reports import my_reports_query, stage_rows
 from .operations import file_report
 from .queries import ChildView, child_view, timeline_select
@@ -32,6 +33,7 @@ from .schemas import (
     CaseSearchArgs,
     CaseTaskPage,
     CaseTasksQuery,
+    ChildFoundOut,
     ChildPage,
     MergeIn,
     MergeOut,
@@ -84,6 +86,22 @@ class Children(MethodView):
         page = list(db.session.scalars(stmt.offset(pagination_parameters.first_item)
                                        .limit(pagination_parameters.page_size)))
         return {"items": child_rows(user, page)}
+
+
+@blp.route("/children/<int:child_id>")
+class ChildResource(MethodView):
+    @blp.endpoint()
+    @blp.response(200, ChildFoundOut)
+    def get(self, child_id: int) -> Any:
+        """One child you may see, by id, as the search finds it (ID number masked unless your role needs it,
+        the child's cases you may open); audited. 404 for a child you may not see, as for none (a merged
+        file too: its reports are on the kept file)."""
+        user = current_api_user()
+        child = db.session.scalar(find_children(user, Terms()).where(Child.id == child_id))
+        if child is None:
+            raise NotFound("no such child, or not one you may see")
+        audit(user.id, "view", "child", child.id)
+        return child_rows(user, [child])[0]
 
 
 @blp.route("/cases")

@@ -50,7 +50,7 @@ def test_one_stale_or_foreign_row_refuses_the_whole_command(as_user: Any) -> Non
     rows = [{"id": t["id"], "version": t["version"]} for t in tasks]
     stale = head.post("/api/v1/tasks/bulk/reassign", json={"tasks": rows, "to_user_id": liaison.id})
     assert stale.status_code == 409
-    assert list(stale.get_json()["errors"]) == [f"tasks.{tasks[1]['id']}"]
+    assert list(stale.get_json()["errors"]["json"]) == [f"tasks.{tasks[1]['id']}"]
     claim = head.post("/api/v1/tasks/bulk/claim", json={"tasks": rows})
     assert claim.status_code == 409
     after = {t["id"]: t for t in open_tasks(head)}
@@ -61,7 +61,7 @@ def test_one_stale_or_foreign_row_refuses_the_whole_command(as_user: Any) -> Non
     [foreign] = open_tasks(as_user(OTHER))
     rows = [{"id": tasks[0]["id"]}, {"id": foreign["id"]}]
     refused = head.post("/api/v1/tasks/bulk/claim", json={"tasks": rows})
-    assert refused.status_code == 403 and list(refused.get_json()["errors"]) == [f"tasks.{foreign['id']}"]
+    assert refused.status_code == 403 and list(refused.get_json()["errors"]["json"]) == [f"tasks.{foreign['id']}"]
     assert head.post("/api/v1/tasks/bulk/claim", json={"tasks": [{"id": 2**31 - 1}]}).status_code == 404
     assert head.post("/api/v1/tasks/bulk/claim", json={"tasks": []}).status_code == 422
     other = user_by_username(OTHER)
