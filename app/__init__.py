@@ -212,13 +212,14 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     from .conferences.views import blp as conferencing_blp
     from .duties.roster_views import blp as roster_pages_blp
     from .notifications.views import blp as alerts_blp
+    from .org.absence_views import blp as absence_blp
     from .org.admin_views import blp as admin_blp
     from .org.views import blp as auth_blp
     from .pwa.views import blp as pwa_blp
     from .tasks.views import blp as inbox_blp
     from .workflow import views as _completion_page  # noqa: F401  (adds POST /tasks/<id>/complete to inbox_blp)
 
-    for blp in (auth_blp, admin_blp, inbox_blp, workspace_blp, alerts_blp, conferencing_blp, pwa_blp, roster_pages_blp):
+    for blp in (auth_blp, admin_blp, absence_blp, inbox_blp, workspace_blp, alerts_blp, conferencing_blp, pwa_blp, roster_pages_blp):
         app.register_blueprint(blp)
     # deferred: factory (module docstring)
     from .designer.views import blp as designer_blp

@@ -293,6 +293,10 @@ NO_CHILD_DATA = {
     "processes.TimerIncidents": "timer incidents (designers, admins): case and instance ids, the timer element and "
                                 "its error with quoted data values elided",
     "auth.login": "sign-in", "auth.logout": "sign-out", "auth.set_locale": "language switch",
+    "absence.page": "a worker's absence: dates, substitute (tests/tasks/test_absence_week.py)",
+    "absence.save": "a worker's absence", "absence.end": "a worker's absence",
+    "org.UserAbsence": "a worker's absence: dates and the substitute's name (self or the unit head; 404 to others, "
+                       "tests/tasks/test_absence_week.py)",
     "admin.users": "accounts (admins)", "admin.new_user": "accounts", "admin.edit_user": "accounts",
     "admin.reset_password": "accounts",
     "inbox.save_inbox_view": "a saved filter (a query string)", "inbox.delete_inbox_view": "a saved filter",

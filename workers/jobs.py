@@ -26,6 +26,7 @@ from app.extensions import db
 from app.notifications.email import SmtpFailure, pending_ids, send
 from app.notifications.email import queue_digests as write_digests
 from app.processes.models import ProcessInstance
+from app.tasks.handover import due_absence_ids, run_due
 from app.tasks.timers import record_fire_failure
 from app.webhooks import delivery as webhook_delivery
 from app.workflow.commands import fire_due_timers
@@ -54,6 +55,20 @@ def job_context() -> Iterator[Flask]:
 
 def _inline() -> bool:
     return not current_app.config["LIANDONG"].redis_url
+
+
+def hand_over_absences(absence_ids: list[int]) -> tuple[int, int]:
+    """Queue ``default``; retried. The hand-overs due of these absences (tasks to the substitute when one
+    begins, back or kept when it ends): (tasks handed over, tasks settled).
+
+    Idempotent: each absence is handed over and settled once (its row locked, ``SKIP LOCKED``), and a task
+    moves only while the expected person still holds it.
+    """
+
+    with job_context():
+        done = run_due(now(), list(absence_ids))
+        db.session.commit()
+        return done
 
 
 def escalate_tasks(task_ids: list[int]) -> int:
@@ -158,6 +173,8 @@ def _send_inline(outbox_id: int) -> None:
 class SweepReport:
     tasks_due: int = 0
     steps_taken: int = 0
+    absences: int = 0
+    """Absences whose start or end hand-over was due."""
     instances_with_timers: int = 0
     mails: int = 0
     digests: int = 0
@@ -186,12 +203,16 @@ def sweep(inline: bool | None = None) -> dict[str, Any]:
         instances = due_timer_instances(at)
         mails = pending_ids(at)
         hooks = webhook_delivery.due_ids(at)
+        absences = due_absence_ids(at)
         run_inline = _inline() if inline is None else inline
         mark_swept(at)
         db.session.commit()
     report.tasks_due, report.instances_with_timers = len(task_ids), len(instances)
+    report.absences = len(absences)
     chunks = [task_ids[i:i + CHUNK] for i in range(0, len(task_ids), CHUNK)]
     if not run_inline:
+        if absences:
+            enqueue(hand_over_absences, absences, queue=DEFAULT)
         for instance_id in instances:
             enqueue(fire_timers, instance_id, queue=ENGINE)
         for chunk in chunks:
@@ -203,6 +224,8 @@ def sweep(inline: bool | None = None) -> dict[str, Any]:
         enqueue(queue_digests, queue=NOTIFY)
         report.enqueued, report.mails, report.webhooks = True, len(mails), len(hooks)
         return report.as_dict()
+    if absences:  # hand-overs first: the reminders below then address whoever holds the task now
+        hand_over_absences(absences)
     for instance_id in instances:  # timers first: they may create tasks that are due at once
         try:
             fire_timers(instance_id)

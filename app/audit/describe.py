@@ -38,6 +38,8 @@ ACTIONS: dict[str, Any] = {
     "unmerge": _l("Undid a merge of children's files"),
     "webhook_create": _l("Registered a webhook subscriber"), "webhook_update": _l("Changed a webhook subscriber"),
     "webhook_secret": _l("Issued a new webhook secret"), "webhook_redeliver": _l("Sent a webhook event again"),
+    "absence_set": _l("Set an absence and substitute"), "absence_end": _l("Ended an absence"),
+    "handover": _l("Handed a task over for an absence"),
 }
 """Every action ``audit(...)`` is called with; an unknown one (a newer release's) is shown as its code."""
 
@@ -54,6 +56,8 @@ OBJECTS: dict[str, Any] = {
 }
 
 FIELDS: dict[str, Any] = {
+    "absence_id": _l("Absence"), "starts_at": _l("From"), "ends_at": _l("Until"),
+    "substitute_id": _l("Substitute"), "on_return": _l("At the end"), "handover": _l("Hand-over"),
     "basis": _l("Access"), "page": _l("Page"), "via": _l("Opened from"), "format": _l("Format"),
     "narratives": _l("With report narratives"), "name": _l("File name"), "size": _l("Size"),
     "task_id": _l("Task"), "task": _l("Task"), "comment_id": _l("Comment"),
@@ -110,7 +114,7 @@ class Names:
     """Department kind code -> name (dashboard export filters)."""
 
 
-USER_KEYS = ("user_id", "from_user_id", "to_user_id")
+USER_KEYS = ("user_id", "from_user_id", "to_user_id", "substitute_id")
 
 
 def ids_in(detail: Mapping[str, Any] | None, keys: Iterable[str]) -> set[int]:

@@ -34,8 +34,10 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased, lazyload
 
+from app.common.clock import now
 from app.common.errors import Forbidden, NotFound
 from app.extensions import db
+from app.org.absence import away_now
 from app.org.kinds import ABOVE_COUNTY
 from app.org.models import Region, User, UserRole
 from app.org.roles import Role
@@ -362,9 +364,11 @@ def task_workers(unit_id: int) -> sa.Select[User]:
 
 def units_task_workers(unit_ids: Collection[int]) -> sa.Select[User]:
     """``task_workers`` of several units in one statement (a step that opens parallel tasks tells each unit),
-    ordered by unit, then user."""
+    ordered by unit, then user. Who is away now is left out: whoever stands in for them is a member of the
+    same unit (``app.org.absence``, the substitution rule), so telling the unit already tells them."""
     works = sa.select(UserRole.user_id).where(UserRole.role.in_([r.value for r in TASK_WORKER_ROLES]))
-    return (sa.select(User).where(User.unit_id.in_(list(unit_ids)), User.active.is_(True), User.id.in_(works))
+    return (sa.select(User).where(User.unit_id.in_(list(unit_ids)), User.active.is_(True), User.id.in_(works),
+                                  User.id.not_in(away_now(now())))
             .options(lazyload(User.role_rows)).order_by(User.unit_id, User.id))
 
 

@@ -26,6 +26,7 @@ from app.cases.access import task_workers, works_tasks
 from app.cases.models import Case
 from app.common.clock import county_zone
 from app.extensions import db
+from app.org.absence import StandIns
 from app.org.models import Region, User, UserRole
 from app.org.queries import county_code_for
 from app.org.roles import Role
@@ -149,12 +150,16 @@ _CACHE_KEYS: dict[str, Callable[[LadderTask, LadderCase], Any]] = {
 
 
 def recipients(step: LadderStep, task: LadderTask, case: LadderCase,
-               cache: dict[tuple[str, Any], list[User]] | None = None) -> list[User]:
+               cache: dict[tuple[str, Any], list[User]] | None = None, away: StandIns | None = None) -> list[User]:
     """Everyone the step's audiences name, each once; the coordinators when nobody is named.
 
     Nobody to tell is never acceptable about a child's case (an unrouted task, a
-    unit without a head): the county coordinators are told instead.
+    unit without a head): the county coordinators are told instead. Whoever is away
+    is replaced by who stands in for them (``away``: the substitution rule as of the
+    sweep's time, ``app.org.absence.StandIns``), so a reminder meant for a liaison on
+    leave reaches their substitute, or their unit head when they named none.
     """
+    away = away if away is not None else StandIns.load()
     cache = {} if cache is None else cache
 
     def resolve(audience: str) -> list[User]:
@@ -171,10 +176,10 @@ def recipients(step: LadderStep, task: LadderTask, case: LadderCase,
 
     found: dict[int, User] = {}
     for audience in step.audiences:
-        for user in resolve(audience):
+        for user in away.replace(resolve(audience)):
             found.setdefault(user.id, user)
     if not found:
-        for user in resolve("coordinator"):
+        for user in away.replace(resolve("coordinator")):
             found.setdefault(user.id, user)
     return list(found.values())
 

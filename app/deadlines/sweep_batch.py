@@ -30,6 +30,7 @@ from app.common.clock import county_zone, now
 from app.common.dialect import for_update
 from app.extensions import db
 from app.notifications.bulk import notify_from, notify_many
+from app.org.absence import StandIns
 from app.org.models import User
 from app.org.queries import county_code_for
 from app.processes.models import ProcessInstance, ProcessSpec
@@ -164,10 +165,11 @@ def _walk(rows: list[DueTask], at: datetime) -> list[_Taken]:
     prefetch_case_audiences({task.case_id for task, step, _, skipped in steps
                              if not skipped and per_case.intersection(step.audiences)}, cache)
     plan: list[_Taken] = []
+    away = StandIns.load(at) if any(not skipped for _, _, _, skipped in steps) else None
     with db.session.no_autoflush:
         for task, step, scheduled, skipped in steps:
             users = [] if skipped else recipients(step, task, DueCase(task.case_id, task.region_id, task.number),
-                                                  cache)
+                                                  cache, away)
             plan.append(_Taken(task, step, scheduled, users, skipped))
     return plan
 

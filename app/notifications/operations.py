@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from app.common.clock import now
 from app.extensions import db
+from app.org.absence import stand_ins
 from app.org.models import User
 
 from .bulk import notify_many
@@ -20,8 +21,10 @@ def notify(users: Iterable[User], kind: str, title: str, *, body: str = "", case
            task_id: int | None = None, dedupe_key: str | None = None) -> int:
     """The same note to each of ``users`` (each once), through ``bulk.notify_many`` like every notification;
     with ``dedupe_key`` a repeat call for the same user creates nothing (the key gets ``:<user id>``).
-    Returns how many were written. Flushes."""
-    recipients = {user.id: user for user in users}
+    Returns how many were written. Flushes.
+
+    Someone away is replaced by who stands in for them (``app.org.absence``, the one substitution rule)."""
+    recipients = {user.id: user for user in stand_ins(users)}
     at = now()
     rows = [{"user_id": user_id, "kind": kind, "title": title[:300], "body": body, "case_id": case_id,
              "task_id": task_id, "dedupe_key": f"{dedupe_key}:{user_id}" if dedupe_key else None, "created_at": at}

@@ -5,18 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from app.common.api import abort
+from app.common.clock import now
 from app.common.endpoints import ApiBlueprint, ObjectOut, current_api_user
-from app.common.inputs import Id
+from app.common.errors import Invalid
+from app.common.inputs import Id, Moment
 from app.extensions import db
+from app.org.absence import ON_RETURN, absence_state, current_or_next, end_absence, may_set_for, set_absence
+from app.org.absence import AbsenceIn as AbsenceForm
 from app.org.administration import revoke_user_token
-from app.org.models import ApiToken
+from app.org.models import ApiToken, User
 from app.org.queries import token_state, tokens_of
 from app.org.roles import Role
+from app.tasks.handover import run_due
 
-blp = ApiBlueprint("org", __name__, url_prefix="/api/v1", description="Who am I, my unit, my tokens")
+blp = ApiBlueprint("org", __name__, url_prefix="/api/v1", description="Who am I, my unit, my tokens, absences")
 
 
 class MeOut(ObjectOut):
@@ -98,3 +103,91 @@ class RevokeToken(MethodView):
             abort(404, message="no such token")
         revoke_user_token(user, token)
         return token
+
+
+class AbsenceIn(Schema):
+    starts_at = Moment(required=True, metadata={"description": "when the absence begins (with an offset)"})
+    ends_at = Moment(required=True, metadata={"description": "when it ends: after the start, in the future, "
+                                                             "at most 366 days after the start"})
+    substitute_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=2**31 - 1),
+                                   metadata={"description": "an active liaison or head of the same unit who is not "
+                                                            "away then; null: the unit's heads receive what is "
+                                                            "meant for the person, and the tasks stay"})
+    on_return = fields.String(load_default="return", validate=validate.OneOf(ON_RETURN), metadata={
+        "description": "`return`: at the end the tasks handed over go back to the person; `stay`: they stay "
+                       "with the substitute"})
+
+
+class AbsenceOut(ObjectOut):
+    """An ``Absence`` dumped as it is, with the names of the people and where it stands."""
+
+    computed = {
+        "user": lambda a: a.user.display_name,
+        "substitute": lambda a: a.substitute.display_name if a.substitute else None,
+        "state": lambda a: absence_state(a, now()),
+    }
+
+    id = fields.Integer()
+    user_id = fields.Integer()
+    user = fields.String()
+    substitute_id = fields.Integer(allow_none=True)
+    substitute = fields.String(allow_none=True)
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    on_return = fields.String()
+    state = fields.String(metadata={"description": "scheduled, under_way, or ended"})
+    handed_over_at = fields.DateTime(allow_none=True, metadata={"description": "when the tasks went to the substitute"})
+    settled_at = fields.DateTime(allow_none=True, metadata={"description": "when they came back (or were kept)"})
+    cancelled_at = fields.DateTime(allow_none=True)
+
+
+def _person(user_id: int) -> User:
+    """The person whose absence is asked about: themselves or, for a unit head, a member of the unit (else 404,
+    so an outsider cannot learn who exists)."""
+    caller = current_api_user()
+    user = db.session.get(User, user_id)
+    if user is None or not may_set_for(caller, user):
+        abort(404, message="no such member of your unit")
+    return user
+
+
+@blp.route("/users/<int:user_id>/absence")
+class UserAbsence(MethodView):
+    @blp.endpoint()
+    @blp.response(200, AbsenceOut)
+    def get(self, user_id: int) -> Any:
+        """The person's absence under way, else the next one set (404 when none). Yours, or a member's of your
+        unit for a unit head."""
+        absence = current_or_next(_person(user_id).id)
+        if absence is None:
+            abort(404, message="no absence set")
+        return absence
+
+    @blp.endpoint()
+    @blp.arguments(AbsenceIn)
+    @blp.response(200, AbsenceOut)
+    def put(self, payload: dict[str, Any], user_id: int) -> Any:
+        """Set or change the absence (one at a time). From its start the person's claimed tasks are with the
+        substitute and their reminders and escalations go to the substitute (or the unit's heads when none is
+        named); an absence that has begun keeps its start and substitute. Audited; 422 names each bad field."""
+        user = _person(user_id)
+        substitute = None
+        if payload["substitute_id"] is not None:
+            substitute = db.session.get(User, payload["substitute_id"])
+            if substitute is None:
+                raise Invalid("no such user", {"substitute_id": ["no such user"]})
+        absence = set_absence(user, current_api_user(), AbsenceForm(
+            payload["starts_at"], payload["ends_at"], substitute, payload["on_return"]))
+        run_due(now(), [absence.id])  # an absence already under way hands over at once
+        return absence
+
+    @blp.endpoint()
+    @blp.response(200, AbsenceOut)
+    def delete(self, user_id: int) -> Any:
+        """End the absence now (or withdraw one not yet begun): the tasks come back or stay, as it says. 404
+        when none is set."""
+        absence = end_absence(_person(user_id), current_api_user())
+        if absence is None:
+            abort(404, message="no absence set")
+        run_due(now(), [absence.id])
+        return absence

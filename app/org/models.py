@@ -133,3 +133,37 @@ class CountySetting(Model):
     name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     value: Mapped[str] = mapped_column(sa.String(200))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Absence(Model):
+    """A period a liaison or unit head is away (leave, training) and who stands in for them.
+
+    While it lasts (``starts_at`` <= now < ``ends_at``) the person's claimed tasks are with the substitute and
+    notes meant for them go to the substitute, or to their unit's head when no substitute is named
+    (``app.org.absence``: the one rule every sender uses). ``on_return``: at the end the tasks go back
+    (``return``) or stay with the substitute (``stay``). Rows are kept as the record of who stood in when.
+    """
+
+    __tablename__ = "absence"
+    __table_args__ = (sa.Index("ix_absence_period", "ends_at", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("unit.id"))
+    """The person's unit when the absence was set: the substitute is a member of it."""
+    substitute_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    on_return: Mapped[str] = mapped_column(sa.String(8), default="return")
+    """``return``: the tasks handed over go back at the end; ``stay``: they stay with the substitute."""
+    set_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the claimed tasks were handed to the substitute (the start's hand-over ran)."""
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the end's hand-over ran (tasks returned or kept); the absence is then closed."""
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """Ended early (or withdrawn before it began): ``ends_at`` is then the moment it was cancelled."""
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    substitute: Mapped[User | None] = relationship(foreign_keys=[substitute_id])

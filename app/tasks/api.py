@@ -24,6 +24,7 @@ from . import bulk, operations
 from .attachments import upload_once
 from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, save_draft
 from .form_options import ACCEPT_LANGUAGE, api_locale, option_titled
+from .handover import handovers_out
 from .models import Task
 from .queries import TaskFilter, capped_count, task_query, task_scope
 from .schemas import (
@@ -34,6 +35,7 @@ from .schemas import (
     BulkOut,
     BulkReassignIn,
     EscalationOut,
+    HandoverOut,
     TaskDraftIn,
     TaskDraftOut,
     TaskOut,
@@ -57,13 +59,16 @@ class TaskDetailOut(TaskOut):
     in ``schemas``: the ladder is the deadlines package's, a layer above tasks)."""
 
     computed = {**TaskOut.computed, "form_schema": lambda task: option_titled(form_schema_of(task), api_locale()),
-                "escalations": lambda task: escalations_out(task.id)}
+                "escalations": lambda task: escalations_out(task.id),
+                "handovers": lambda task: handovers_out(task.id)}
 
     form_schema = fields.Dict(allow_none=True, metadata={
         "description": "the step's form as JSON Schema (2020-12); each choice is `oneOf` of `{const, title}`, the "
                        "titles in the language of `Accept-Language` (Chinese by default, `en` for English); "
                        "absent for a step without a form"})
     escalations = fields.List(fields.Nested(EscalationOut), metadata={"description": "ladder steps taken"})
+    handovers = fields.List(fields.Nested(HandoverOut), metadata={
+        "description": "moves because its holder was away: to the substitute, back, or kept (docs/working-week.md)"})
 
 
 def _visible_task(task_id: int) -> Task:

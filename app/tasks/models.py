@@ -202,3 +202,22 @@ class TaskDraft(Model):
     """Form field name -> typed value (a string, or a list of strings for multi-value fields)."""
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime())
     """When the browser captured the typing (its clock, bounded by the server's): the newer draft wins."""
+
+
+class TaskHandover(Model):
+    """A task moved because its holder was away (``app.tasks.handover``): to the substitute when the absence
+    began (``away``), back to the holder when it ended (``back``), or left with the substitute at the end as
+    the holder chose (``kept``). Shown on the task's page and in ``GET /api/v1/tasks/<id>``."""
+
+    __tablename__ = "task_handover"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(sa.ForeignKey("task.id"), index=True)
+    absence_id: Mapped[int] = mapped_column(sa.ForeignKey("absence.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    from_user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    to_user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    from_user: Mapped[User] = relationship(foreign_keys=[from_user_id])
+    to_user: Mapped[User] = relationship(foreign_keys=[to_user_id])

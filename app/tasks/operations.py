@@ -100,6 +100,15 @@ def _assign_if(task: Task, expected: int | None, new: int | None) -> bool:
     return False
 
 
+def hand_to(task: Task, holder_id: int, to_user: User) -> bool:
+    """Move an open task from ``holder_id`` to ``to_user`` under the command's locks (an absence's hand-over,
+    ``app.tasks.handover``): False, changing nothing, when it is no longer open or someone else holds it."""
+    lock_task(task)
+    if task.state != TaskState.OPEN or task.assignee_id != holder_id:
+        return False
+    return _assign_if(task, holder_id, to_user.id)
+
+
 def _taken_by(task: Task) -> str:
     return task.assignee.display_name if task.assignee else "?"
 

@@ -152,6 +152,16 @@ class EscalationOut(Schema):
     recipients = fields.List(fields.String(), metadata={"description": "display names of the people told"})
 
 
+class HandoverOut(Schema):
+    at = fields.DateTime()
+    kind = fields.String(metadata={"description": "away (to the substitute), back (to the holder), kept (left with "
+                                                  "the substitute at the end)"})
+    label = fields.String()
+    absence_id = fields.Integer()
+    from_ = fields.String(data_key="from", attribute="from", metadata={"description": "who held it"})
+    to = fields.String(metadata={"description": "who holds it since"})
+
+
 ma = fields
 """marshmallow's fields under another name: the draft schemas have a field called ``fields`` (in JSON; the
 attribute is ``draft_fields``, because ``Schema.fields`` is marshmallow's own)."""

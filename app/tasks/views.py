@@ -44,6 +44,7 @@ from .attachments import attachments_of, get_attachment, max_bytes, path_of, upl
 from .comments import add_comment, comments_of
 from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, save_draft
 from .form_render import build_fields, schema_of, step_values
+from .handover import handovers_out
 from .inbox import InboxQuery, inbox_page
 from .models import Task, TaskState
 from .saved_views import delete_view, save_view, views_of
@@ -188,7 +189,7 @@ def task_context(task: Task, access: CaseAccess, data: dict[str, Any] | None = N
         "fields": build_fields(schema, data if data is not None else (task.data or {}), errors),
         "errors": errors or {},
         "earlier": [(t, step_values(t, access.step_text(t))) for t in earlier if t.id != task.id],
-        "comments": comments_of(task.id), "at": now(),
+        "comments": comments_of(task.id), "at": now(), "handovers": handovers_out(task.id),
         "attachments": [a for a in attachments_of(task_id=task.id) if access.attachment(a)],
         "can_act": can_act, "mine": task.assignee_id == current_user.id, "max_mb": max_bytes() // (1024 * 1024),
         "idempotency_key": key or uuid.uuid4().hex,

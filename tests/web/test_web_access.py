@@ -74,6 +74,10 @@ PAGES: list[tuple[str | None, str, str, int]] = [
     (POLICE, "POST", "/tasks/{task}/comments", 302), (OTHER_POLICE, "POST", "/tasks/{task}/comments", 403),
     ("coordinator", "POST", "/tasks/{task}/comments", 403),
     (POLICE, "POST", "/tasks/{task}/attachments", 302), (OTHER_POLICE, "POST", "/tasks/{task}/attachments", 403),
+    # absences: a worker's own (a head: their members'); roles without tasks have none
+    (POLICE, "GET", "/absence", 200), (HEAD, "GET", "/absence", 200), ("coordinator", "GET", "/absence", 403),
+    (ANON, "GET", "/absence", 302), (POLICE, "POST", "/absence", 422), ("coordinator", "POST", "/absence", 403),
+    (POLICE, "POST", "/absence/end", 302), ("admin", "POST", "/absence/end", 403),
     (HEAD, "POST", "/inbox/claim", 302), (POLICE, "POST", "/inbox/claim", 403),
     ("police_t02_head", "POST", "/inbox/claim", 403),
     (HEAD, "POST", "/inbox/reassign", 302), (POLICE, "POST", "/inbox/reassign", 403),
@@ -248,7 +252,7 @@ def test_access(app: Flask, page: Any, as_user: Any, world: dict[str, int], user
 
 
 def test_every_page_endpoint_is_in_the_table(app: Flask) -> None:
-    mine = ("auth.", "admin.", "inbox.", "workspace.", "alerts.", "conferencing.")
+    mine = ("auth.", "admin.", "inbox.", "workspace.", "alerts.", "conferencing.", "absence.")
     covered = {url.split("?")[0] for _, _, url, _ in PAGES}
     covered |= {"/logout", "/locale", "/inbox/views", "/inbox/views/{view_id}/delete", "/notifications/read",
                 "/tasks/{task_id}/complete"}  # exercised in test_web_pages.py
