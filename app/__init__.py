@@ -117,6 +117,7 @@ def _register_models() -> None:
 def _register_api(app: Flask) -> None:
     # deferred: factory (module docstring)
     from .cases.api import blp as cases_blp
+    from .cases.findings_api import blp as findings_blp
     from .cases.record_api import blp as court_record_blp
     from .common.api import api, authenticate_first, domain_error_response
     from .common.errors import DomainError
@@ -140,7 +141,7 @@ def _register_api(app: Flask) -> None:
     connect_conference_hooks()
     connect_deadline_hooks()
     for blp in (cases_blp, tasks_blp, org_blp, processes_blp, conferences_blp, duties_blp, roster_blp,
-                court_record_blp, notifications_blp, lookups_blp):
+                court_record_blp, notifications_blp, lookups_blp, findings_blp):
         csrf.exempt(blp)  # bearer tokens, never cookies, authenticate the API
         api.register_blueprint(blp)
     app.register_error_handler(DomainError, domain_error_response)
@@ -207,6 +208,7 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     app.jinja_env.globals.update(department_name=department_name, timeline_text=timeline_text)
 
     # deferred: factory (module docstring)
+    from .cases import findings_views as _findings  # noqa: F401  (adds late reports and findings to workspace_blp)
     from .cases import record_views as _court_record  # noqa: F401  (adds the court-ready record to workspace_blp)
     from .cases.views import blp as workspace_blp
     from .conferences.views import blp as conferencing_blp

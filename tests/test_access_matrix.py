@@ -310,6 +310,14 @@ NO_CHILD_DATA = {
     "duties.Frequencies": "cadence rules",
     **{e: "the organisation for other systems' lookups (department kinds, regions, units): codes and names"
        for e in ("lookups.DepartmentKinds", "lookups.Regions", "lookups.RegionResource", "lookups.Units")},
+    **{e: "late reports (the county's coordinator): case numbers, reporter types and names, learned and received "
+          "times; never the child's name, ID number or the narrative (tests/cases/test_reporting_findings.py)"
+       for e in ("workspace.late_reports", "findings.LateReports")},
+    **{e: "findings on mandatory reporting (the coordinator; the supervising unit): the reporter's unit, person, "
+          "dates, the coordinator's facts about their conduct and the case number; never the child's name, ID "
+          "number or the narrative (tests/cases/test_reporting_findings.py, tests/web/test_browser_findings.py)"
+       for e in ("workspace.findings", "workspace.new_finding", "workspace.finding_page", "workspace.answer_finding",
+                 "findings.Findings", "findings.FindingResource", "findings.FindingAnswer")},
     "inbox.outbox": "an empty frame: the phone's queue is drawn from the device's own storage",
     "inbox.outbox_session": "the caller's own user id and a CSRF token",
     "tasks.Attachments": "the caller's own upload (id, name, size, hash); members of the task's unit only",

@@ -51,8 +51,9 @@ OBJECTS: dict[str, Any] = {
     "process_instance": _l("Process of a case"), "child": _l("Child"), "report": _l("Report"),
     "child_merge": _l("Merge of children's files"), "roster": _l("Roster of children"),
     "roster_check": _l("Roster dry run"), "roster_import": _l("Roster import"),
-    "county_setting": _l("County setting"),
     "webhook": _l("Webhook subscriber"), "webhook_delivery": _l("Webhook delivery"),
+    "county_setting": _l("County setting"), "finding": _l("Finding on mandatory reporting"),
+    "late_report": _l("Late reports"),
 }
 
 FIELDS: dict[str, Any] = {
@@ -75,8 +76,9 @@ FIELDS: dict[str, Any] = {
     "terms": _l("Search terms"), "added_to_open_case": _l("Added to the open case"),
     "kept_id": _l("Child file kept"), "merged_id": _l("Child file merged"), "case_ids": _l("Cases moved"),
     "reason": _l("Reason"), "counts": _l("Rows per outcome"), "roster_import": _l("Roster import"),
-    "changes": _l("Changed"), "setting": _l("Setting"), "value": _l("Value"),
     "subscriber": _l("Subscriber"), "url": _l("Address"), "kinds": _l("Event kinds"), "event_id": _l("Event"),
+    "changes": _l("Changed"), "setting": _l("Setting"), "value": _l("Value"), "ids": _l("Rows shown"),
+    "answered": _l("Answered"), "unanswered": _l("Not answered yet only"),
 }
 """Detail keys as the rows store them; an unknown key is shown as its words (underscores to spaces)."""
 

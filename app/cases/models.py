@@ -256,3 +256,49 @@ class ChildMerge(Model):
 
     kept: Mapped[Child] = relationship(foreign_keys=[kept_id])
     merged: Mapped[Child] = relationship(foreign_keys=[merged_id])
+
+
+class FindingKind(StrEnum):
+    FAILED = "failed"
+    """The mandatory reporter knew and never reported (someone else did, or the case came to light otherwise)."""
+    DELAYED = "delayed"
+    """The mandatory reporter reported, but later than at once (a late report, or one found late afterwards)."""
+
+
+class ReportingFinding(Model):
+    """A coordinator's finding that a mandatory reporter failed or delayed reporting (issue 15 part 5).
+
+    Routed when recorded to the unit that supervises the reporter (``org.queries.supervising_unit``), whose
+    people find it in their findings list and answer it with what they did (held to account, 严肃追责).
+    It names the reporter's unit and person and what they knew since when; the child is not part of it (the
+    supervising unit needs the conduct, not the child: the case number opens the case only for those who may).
+    """
+
+    __tablename__ = "reporting_finding"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    county_id: Mapped[int] = mapped_column(sa.ForeignKey("region.id"), index=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("case_file.id"), index=True)
+    report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id"))
+    """The late report, for a delay found on one."""
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    reporter_unit_id: Mapped[int] = mapped_column(sa.ForeignKey("unit.id"), index=True)
+    person: Mapped[str] = mapped_column(sa.String(100))
+    """Who knew: the person and their post as the coordinator found them ("班主任 王某")."""
+    knew_since: Mapped[datetime] = mapped_column(UTCDateTime())
+    facts: Mapped[str] = mapped_column(sa.Text)
+    """What was found: what the reporter knew, what they did, and when."""
+    supervising_unit_id: Mapped[int] = mapped_column(sa.ForeignKey("unit.id"), index=True)
+    recorded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    response: Mapped[str | None] = mapped_column(sa.Text)
+    """What the supervising unit did about it (None: not answered yet)."""
+    responded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    case: Mapped[Case] = relationship()
+    report: Mapped[Report | None] = relationship()
+    reporter_unit: Mapped[Unit] = relationship(foreign_keys=[reporter_unit_id])
+    supervising_unit: Mapped[Unit] = relationship(foreign_keys=[supervising_unit_id])
+    recorded_by: Mapped[User] = relationship(foreign_keys=[recorded_by_id])
+    responded_by: Mapped[User | None] = relationship(foreign_keys=[responded_by_id])

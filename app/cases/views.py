@@ -317,7 +317,7 @@ def _report_body(form: Any) -> dict[str, Any]:
     report = {k: form.get(k, "").strip() for k in ("reporter_type", "reporter_name", "reporter_phone",
                                                     "situation", "description")}
     body: dict[str, Any] = {"child": child, "report": {k: v for k, v in report.items() if v}}
-    if learned := _county_moment(form.get("learned_at", "")):
+    if learned := county_moment(form.get("learned_at", "")):
         body["report"]["learned_at"] = learned
     if form.get("idempotency_key"):
         body["idempotency_key"] = form["idempotency_key"]
@@ -331,7 +331,7 @@ def _report_body(form: Any) -> dict[str, Any]:
     return body
 
 
-def _county_moment(raw: str) -> str:
+def county_moment(raw: str) -> str:
     """A ``datetime-local`` field (county time, no offset) as the API's moment with the county's offset; a value
     that is not a date-time goes on as typed, for the schema to refuse (422)."""
     raw = raw.strip()[:40]

@@ -81,6 +81,14 @@ coordinator's request transaction, after cases has put its cases back and flushe
 the commit. Receivers put back the rows listed in ``merge.moved``.
 """
 
+finding_recorded = _events.signal("finding-recorded")
+"""A coordinator recorded that a mandatory reporter failed or delayed reporting (``cases.findings.record``).
+
+Sender: the ``ReportingFinding`` (flushed: its id and ``supervising_unit`` set); ``actor=`` the coordinator.
+Sent inside the coordinator's request transaction after the audit row is added, before the commit. The tasks
+package tells the supervising unit's liaisons and heads (the finding is in their unit's findings list).
+"""
+
 instance_saved = _events.signal("instance-saved")
 """A workflow command put the engine's new state on an instance row (start, complete, timers).
 

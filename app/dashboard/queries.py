@@ -17,6 +17,7 @@ from flask_babel import gettext, pgettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
+from app.cases.findings import Period, findings_select, late_reports_select
 from app.cases.models import Case
 from app.common.clock import county_zone, local
 from app.common.dialect import local_date
@@ -28,6 +29,7 @@ from app.extensions import db
 from app.org.labels import department_name
 from app.org.models import Region, User
 from app.tasks.models import Task, TaskState
+from app.tasks.queries import count_of
 
 AGEING = [("le_1d", _l("≤1 day"), 0, 1), ("1_3d", _l("1–3 days"), 1, 3), ("3_7d", _l("3–7 days"), 3, 7),
           ("gt_7d", _l(">7 days"), 7, None)]
@@ -299,6 +301,14 @@ def default_period(at: datetime, days: int = 30) -> tuple[datetime, datetime]:
     """The last ``days`` county-local days up to and including today."""
     today = local(at).date()
     return local_midnight(today - timedelta(days=days - 1)), local_midnight(today + timedelta(days=1))
+
+
+def reporting(user: User, start: datetime, end: datetime) -> dict[str, Any]:
+    """Late reports received and findings recorded in the period (and findings not answered yet), with the
+    period's county-local days the lists take, so each number opens exactly its rows (``cases.findings``)."""
+    days = Period(local(start).date(), local(end - timedelta(microseconds=1)).date())
+    return {"late": count_of(late_reports_select(user, days)), "findings": count_of(findings_select(user, days)),
+            "unanswered": count_of(findings_select(user, days, unanswered=True)), "days": days.given()}
 
 
 def panels(scope: Scope, at: datetime, start: datetime, end: datetime) -> dict[str, Table]:

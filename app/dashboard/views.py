@@ -52,6 +52,7 @@ def index() -> str:
     start, end = queries.period(at, args.get("start"), args.get("end"))
     tables = queries.panels(scope, at, start, end)
     return render_template("dashboard/index.html", tables=tables, headline=queries.headline(scope, at), scope=scope,
+                           reporting=queries.reporting(current_user, start, end),
                            at=at, start=start,
                            end=end, args=request.args)
 

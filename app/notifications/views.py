@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from app.cases.access import can_see_task, may_be_told
 from app.common.errors import NotFound
-from app.common.inputs import bounded_ints
+from app.common.inputs import bounded_int, bounded_ints
 from app.common.pages import committed_page
 from app.extensions import db
 from app.tasks.models import Task
@@ -71,6 +71,8 @@ def open_note(note_id: int) -> Any:
     task = db.session.get(Task, note.task_id) if note.task_id else None
     if task is not None and can_see_task(current_user, task):
         return redirect(url_for("inbox.task_page", task_id=task.id))
+    if note.kind == "reporting_finding" and (finding_id := bounded_int(note.body)) is not None:
+        return redirect(url_for("workspace.finding_page", finding_id=finding_id))  # its page checks who may read
     if note.case_id and may_be_told(current_user, note.case_id):
         return redirect(url_for("workspace.case_page", case_id=note.case_id))
     return redirect(url_for("alerts.index"))

@@ -65,3 +65,17 @@ DEPARTMENT_KINDS: dict[str, DepartmentKind] = {k.code: k for k in _KINDS}
 
 def is_department_kind(code: str | None) -> bool:
     return code in DEPARTMENT_KINDS
+
+
+SUPERVISED_BY: dict[str, str] = {
+    "school": "education",
+    "clinic": "health",
+    "village_committee": "township",
+    "rescue_center": "civil_affairs",
+    "welfare_institution": "civil_affairs",
+}
+"""Mandatory reporter unit kind -> the kind of the unit that supervises it (其上级机关, 001 二（一）6 and 004 三（二）2:
+"强制报告主体未履行报告义务的，其上级机关和有关部门要严肃追责"): schools answer to the education bureau, township clinics
+to the health commission, village committees to the township government (村民委员会 under 乡镇人民政府's guidance),
+the rescue centre and the welfare institution to civil affairs. ``queries.supervising_unit`` finds the unit of
+that kind nearest the reporter's region, as routing does for a case."""

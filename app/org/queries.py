@@ -12,7 +12,7 @@ from app.common.clock import now
 from app.common.errors import Invalid
 from app.extensions import db
 
-from .kinds import EVERY_COUNTY, RegionLevel
+from .kinds import EVERY_COUNTY, SUPERVISED_BY, RegionLevel
 from .models import ApiToken, Region, Unit, User, UserRole
 from .roles import Role
 
@@ -52,6 +52,13 @@ def _nearest_unit_statement() -> sa.Select[Unit]:
         .where(chain.c.depth < MAX_REGION_DEPTH, chain.c.level != RegionLevel.COUNTY.value))
     return (sa.select(Unit).join(chain, Unit.region_id == chain.c.id)
             .where(Unit.kind == sa.bindparam("kind")).order_by(chain.c.depth).limit(1))
+
+
+def supervising_unit(unit: Unit) -> Unit | None:
+    """The unit that supervises a mandatory reporter unit (``kinds.SUPERVISED_BY``), nearest its region within
+    the county; None for a unit kind that is not a mandatory reporter, or where the county has no such unit."""
+    kind = SUPERVISED_BY.get(unit.kind)
+    return nearest_unit(kind, unit.region_id) if kind is not None else None
 
 
 def user_by_username(username: str) -> User | None:

@@ -1,5 +1,5 @@
 """Telling a case's units what happened on it outside their tasks (a further report joined the case; the police
-handled a case in a township's area)."""
+handled a case in a township's area), and a supervising unit of a finding about a mandatory reporter it supervises."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.cases.access import may_be_told, task_workers
-from app.cases.models import Case, Report
+from app.cases.models import Case, Report, ReportingFinding
 from app.extensions import db
 from app.notifications.operations import notify
 from app.org.kinds import RegionLevel
@@ -63,3 +63,12 @@ def tell_township_of_police_handling(task: Task, *, case: Case, actor: User | No
     told = [u for u in township_people(case) if actor is None or u.id != actor.id]
     notify(told, "police_handled", f"{case.number}: the police have handled the case",
            body=task.name, case_id=case.id, dedupe_key=f"police_handled:{task.id}")
+
+
+def tell_supervising_unit_of_finding(finding: ReportingFinding, *, actor: User | None, **_: Any) -> None:
+    """``finding_recorded``: the liaisons and heads of the unit that supervises the reporter get one notice each
+    (no case attached: they read the finding, not the case; it opens at ``/findings/<id>``)."""
+    told = [u for u in db.session.scalars(task_workers(finding.supervising_unit_id))
+            if actor is None or u.id != actor.id]
+    notify(told, "reporting_finding", f"{finding.reporter_unit.name} · No. {finding.id}",
+           body=str(finding.id), dedupe_key=f"reporting_finding:{finding.id}")

@@ -129,10 +129,25 @@ PAGES: list[tuple[str | None, str, str, int]] = [
     (OTHER_POLICE, "GET", "/children/{child}/record.pdf", 403), ("reporter_school", "GET", "/children/{child}/record.pdf", 403),
     ("coordinator", "GET", "/children/999999/record", 404),
     *[(ANON, "GET", url, 302) for url in ("/children/{child}/record", "/children/{child}/record.pdf")],
+    # late reports: the county's coordinator; findings: the coordinator and the supervising units' liaisons
+    ("coordinator", "GET", "/reports/late", 200),
+    *[(u, "GET", "/reports/late", 403) for u in (POLICE, INVITED, "reporter_school", "admin")],
+    *[(u, "GET", "/findings", 200) for u in ("coordinator", INVITED, "township_t01")],
+    *[(u, "GET", "/findings", 403) for u in (POLICE, "reporter_school", "designer", "admin")],
+    ("coordinator", "GET", "/findings/new?case_id={case}", 200),
+    *[(u, "GET", "/findings/new?case_id={case}", 403) for u in (POLICE, INVITED, "reporter_school")],
+    ("coordinator", "GET", "/findings/new?case_id=999999", 404), ("coordinator", "GET", "/findings/999999", 404),
+    (INVITED, "POST", "/findings/999999/answer", 404),
+    *[(ANON, "GET", url, 302) for url in ("/reports/late", "/findings", "/findings/new", "/findings/999999")],
 ]
 
 API: list[tuple[str | None, str, str, int]] = [
     (POLICE, "GET", "/api/v1/me", 200), (ANON, "GET", "/api/v1/me", 401),
+    ("coordinator", "GET", "/api/v1/reports/late", 200), (INVITED, "GET", "/api/v1/reports/late", 403),
+    (ANON, "GET", "/api/v1/reports/late", 401),
+    *[(u, "GET", "/api/v1/findings", 200) for u in ("coordinator", INVITED, POLICE)],  # POLICE: an empty list
+    (ANON, "GET", "/api/v1/findings", 401), (POLICE, "POST", "/api/v1/findings", 403),
+    ("coordinator", "GET", "/api/v1/findings/999999", 404),
     (POLICE, "GET", "/api/v1/tasks", 200), ("coordinator", "GET", "/api/v1/tasks", 200),
     ("designer", "GET", "/api/v1/tasks", 403), (ANON, "GET", "/api/v1/tasks", 401),
     (POLICE, "GET", "/api/v1/tasks/{task}", 200), ("coordinator", "GET", "/api/v1/tasks/{task}", 200),
@@ -259,6 +274,7 @@ def test_every_page_endpoint_is_in_the_table(app: Flask) -> None:
     covered |= {"/admin/users/{user}/sessions/end",
                 "/admin/users/{user}/tokens/{token_id}/revoke"}  # exercised in tests/org/test_tokens.py
     covered |= {"/children/merges/{merge_id}/undo"}  # rows above with an unknown id; the undo itself: tests/cases
+    covered |= {"/findings/{finding_id}", "/findings/{finding_id}/answer"}  # unknown ids above; tests/cases too
     missing = []
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith(mine):

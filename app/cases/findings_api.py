@@ -1,0 +1,97 @@
+"""REST endpoints for late reports and findings about mandatory reporters (``findings``: who reads what)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
+
+from app.common.endpoints import ApiBlueprint, current_api_user
+from app.extensions import db
+from app.org.roles import Role
+
+from .findings import Period, answer, audit_list, findings_select, get_finding, late_reports_select, record
+from .schemas import (
+    FindingAnswerIn,
+    FindingArgs,
+    FindingIn,
+    FindingOut,
+    FindingPage,
+    LateReportPage,
+    PeriodArgs,
+)
+
+blp = ApiBlueprint("findings", __name__, url_prefix="/api/v1",
+                   description="Late reports and findings about mandatory reporters")
+
+
+def _page(stmt: sa.Select[Any], pagination_parameters: PaginationParameters) -> list[Any]:
+    pagination_parameters.item_count = int(db.session.scalar(
+        sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+    return list(db.session.scalars(stmt.offset(pagination_parameters.first_item)
+                                   .limit(pagination_parameters.page_size)).unique())
+
+
+@blp.route("/reports/late")
+class LateReports(MethodView):
+    @blp.endpoint(roles=(Role.COUNTY_COORDINATOR,), refusal="only county coordinators list late reports")
+    @blp.arguments(PeriodArgs, location="query")
+    @blp.response(200, LateReportPage)
+    @blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
+        """Mandatory reporters' reports filed later than the county's `late_report_hours` after they learned of
+        the situation, in your county, newest first (received within `start`..`end` when given); audited."""
+        user = current_api_user()
+        period = Period(args.get("start"), args.get("end"))
+        rows = _page(late_reports_select(user, period), pagination_parameters)
+        audit_list(user, "late_report", rows, period.given())
+        return {"items": rows}
+
+
+@blp.route("/findings")
+class Findings(MethodView):
+    @blp.endpoint()
+    @blp.arguments(FindingArgs, location="query")
+    @blp.response(200, FindingPage)
+    @blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
+        """Findings you may read, newest first: a coordinator those of their county, a unit's liaisons and heads
+        those routed to their unit (recorded within `start`..`end` when given); others none. Audited."""
+        user = current_api_user()
+        period = Period(args.get("start"), args.get("end"))
+        rows = _page(findings_select(user, period, unanswered=args["unanswered"]), pagination_parameters)
+        audit_list(user, "finding", rows, {**period.given(), **({"unanswered": True} if args["unanswered"] else {})})
+        return {"items": rows}
+
+    @blp.endpoint(roles=(Role.COUNTY_COORDINATOR,), refusal="only county coordinators record findings")
+    @blp.arguments(FindingIn)
+    @blp.response(201, FindingOut)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, payload: dict[str, Any]) -> Any:
+        """Record that a mandatory reporter failed or delayed reporting: routed at once to the unit that
+        supervises the reporter (a school's education bureau, a clinic's health commission, a village
+        committee's township), whose liaisons and heads are told; audited."""
+        return record(current_api_user(), payload), 201
+
+
+@blp.route("/findings/<int:finding_id>")
+class FindingResource(MethodView):
+    @blp.endpoint()
+    @blp.response(200, FindingOut)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, finding_id: int) -> Any:
+        """One finding you may read (audited)."""
+        return get_finding(current_api_user(), finding_id)
+
+
+@blp.route("/findings/<int:finding_id>/answer")
+class FindingAnswer(MethodView):
+    @blp.endpoint()
+    @blp.arguments(FindingAnswerIn)
+    @blp.response(200, FindingOut)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, payload: dict[str, Any], finding_id: int) -> Any:
+        """The supervising unit says what it did about the finding (once; audited)."""
+        return answer(current_api_user(), finding_id, payload["response"])
