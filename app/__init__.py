@@ -281,15 +281,22 @@ def _register_deadlines(app: Flask, settings: Settings) -> None:
 
 
 def _register_webhooks(app: Flask) -> None:
-    """Webhooks out (docs/api.md, "Webhooks"): ``flask webhooks`` and the after-commit hand-over to RQ."""
+    """Webhooks out (docs/api.md, "Webhooks"): admin API and pages, ``flask webhooks``, the hand-over to RQ."""
     # deferred: factory (module docstring)
     from workers.outbox import connect as connect_redis
     from workers.outbox import hand_over_webhooks
 
     # deferred: factory (module docstring)
+    from .common.api import api
+    from .extensions import csrf
     from .webhooks import outbox
+    from .webhooks.api import blp as api_blp
     from .webhooks.cli import webhooks_cli
+    from .webhooks.views import blp as pages_blp
 
+    csrf.exempt(api_blp)
+    api.register_blueprint(api_blp)
+    app.register_blueprint(pages_blp)
     app.cli.add_command(webhooks_cli)
     outbox.init_app(connect_redis, hand_over_webhooks)
 

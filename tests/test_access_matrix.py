@@ -318,6 +318,12 @@ NO_CHILD_DATA = {
           "number or the narrative (tests/cases/test_reporting_findings.py, tests/web/test_browser_findings.py)"
        for e in ("workspace.findings", "workspace.new_finding", "workspace.finding_page", "workspace.answer_finding",
                  "findings.Findings", "findings.FindingResource", "findings.FindingAnswer")},
+    **{e: "webhook subscribers and their delivery log (admins): ids, event kinds, case ids, statuses, the "
+          "receiver's answers; never a secret after it is issued, never a child's data (tests/webhooks)"
+       for e in ("webhooks.Subscriptions", "webhooks.Subscription", "webhooks.Secret", "webhooks.Deliveries",
+                 "webhooks.Redeliver", "webhook_admin.subscribers", "webhook_admin.new_subscriber",
+                 "webhook_admin.edit_subscriber", "webhook_admin.set_active", "webhook_admin.new_secret",
+                 "webhook_admin.redeliver")},
     "inbox.outbox": "an empty frame: the phone's queue is drawn from the device's own storage",
     "inbox.outbox_session": "the caller's own user id and a CSRF token",
     "tasks.Attachments": "the caller's own upload (id, name, size, hash); members of the task's unit only",

@@ -95,3 +95,24 @@ def test_secret_shape() -> None:
     assert not valid_secret("whsec_")
     assert not valid_secret("hunter2")
     assert not valid_secret("whsec_!!!notbase64")
+
+
+def test_the_verification_examples_in_docs_api_md_accept_our_signature_and_refuse_a_forgery() -> None:
+    """The two receiver examples of docs/api.md, "Webhooks", run as written."""
+    import re
+    from pathlib import Path
+
+    text = Path(__file__).resolve().parents[2].joinpath("docs", "api.md").read_text(encoding="utf-8")
+    section = text[text.index("## Webhooks"):]
+    library, stdlib = re.findall(r"```python\n(.*?)```", section, flags=re.S)[:2]
+    secret, body = new_secret(), json.dumps({"type": "case.closed", "data": {}}).encode()
+    headers = signed_headers(secret, "evt_doc", body)
+    handled: list[str] = []
+    scope: dict = {"SECRET": secret, "handle": lambda kind, data: handled.append(kind)}
+    exec(library, scope)  # noqa: S102 - our own documentation
+    assert scope["receive"](body, headers) == 204 and scope["receive"](body, headers) == 204
+    assert handled == ["case.closed"]  # the retry was de-duplicated
+    assert scope["receive"](body.replace(b"closed", b"opened"), headers) == 401
+    plain: dict = {}
+    exec(stdlib, plain)  # noqa: S102
+    assert plain["valid"](secret, body, headers) and not plain["valid"](new_secret(), body, headers)
