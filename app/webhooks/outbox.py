@@ -41,6 +41,7 @@ TTL = 10.0
 """Seconds a process trusts its list of subscribed kinds."""
 EVERY_COUNTY = "*"
 _KEY = "liandong.webhook_delivery_ids"
+_COUNTIES = "liandong.webhook_counties"
 
 HandOver = Callable[[Any, list[int]], None]
 """``hand_over(redis_client, delivery_ids)``: one delivery job per row on the ``notify`` queue."""
@@ -95,7 +96,7 @@ def record(kind: str, case: Case, data: dict[str, Any], at: datetime | None = No
     if kind not in _subscribed.get():
         return []
     at = at or now()
-    county = county_code_for(case.region_id)
+    county = _county(case.region_id)
     event_id = new_event_id()
     text = body(event_id, kind, county, data, at)
     sub = WebhookSubscription
@@ -113,6 +114,14 @@ def record(kind: str, case: Case, data: dict[str, Any], at: datetime | None = No
     return ids
 
 
+def _county(region_id: int) -> str:
+    """The county code of a case's region, asked once per transaction (a step's events share the case)."""
+    known: dict[int, str] = db.session.info.setdefault(_COUNTIES, {})
+    if region_id not in known:
+        known[region_id] = county_code_for(region_id)
+    return known[region_id]
+
+
 def after_commit(delivery_ids: list[int]) -> None:
     """Hand these deliveries to the queue when the current transaction commits (nothing on rollback)."""
     if delivery_ids:
@@ -120,6 +129,7 @@ def after_commit(delivery_ids: list[int]) -> None:
 
 
 def _dispatch(session: Session) -> None:
+    session.info.pop(_COUNTIES, None)
     ids = session.info.pop(_KEY, None)
     url = current_app.config["LIANDONG"].redis_url if has_app_context() else None
     if not ids or not url or _hand_over is None or breaker.open(url):
@@ -134,6 +144,11 @@ def _dispatch(session: Session) -> None:
         breaker.reset(url)
 
 
+def _forget(session: Session, previous: Any) -> None:
+    session.info.pop(_KEY, None)
+    session.info.pop(_COUNTIES, None)
+
+
 def init_app(connect: Connect, hand_over: HandOver) -> None:
     """Listen on every session once per process (as ``notifications.dispatch`` does for mail)."""
     global _hand_over
@@ -141,5 +156,5 @@ def init_app(connect: Connect, hand_over: HandOver) -> None:
     if getattr(Session, "_liandong_webhook_dispatch", False):
         return
     event.listen(Session, "after_commit", _dispatch)
-    event.listen(Session, "after_soft_rollback", lambda session, previous: session.info.pop(_KEY, None))
+    event.listen(Session, "after_soft_rollback", _forget)
     Session._liandong_webhook_dispatch = True  # type: ignore[attr-defined]
