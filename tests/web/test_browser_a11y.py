@@ -66,8 +66,8 @@ def _duty_pages() -> dict[str, dict[str, tuple[str, ...]]]:
 def _every_page(world: Any, page: Any, as_user: Any) -> dict[str | None, dict[str, tuple[str, ...]]]:
     visits = pages_to_check(world, page, as_user)
     visits[None] = {"/login": ()}
-    visits["police_t01"].update({"/reports/new": (), "/notifications": ()})
-    visits["police_t01_head"] = {"/inbox": ()}
+    visits["police_t01"].update({"/reports/new": (), "/notifications": (), "/absence": ()})
+    visits["police_t01_head"] = {"/inbox": (), "/absence": ()}
     case = db.session.get(Case, world.case_id)
     assert case is not None
     visits["coordinator"].update({"/dashboard/counties": (), "/audit?action=view": (), "/notifications": (),

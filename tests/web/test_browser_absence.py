@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from axe import audit
 from helpers import open_tasks, submit_report
 from webhelpers import SHOTS, browser_login
 
@@ -50,6 +51,7 @@ def test_set_an_absence_then_bulk_reassign_from_the_inbox(live_server: str, brow
     assert "已将 2 项已认领任务交给代理人" in page.content()
     assert "正在外出" in page.inner_text("#absence-now") and "代班民警" in page.inner_text("#absence-now")
     page.screenshot(path=str(SHOTS / "absence" / "absence-set.png"), full_page=True)
+    assert audit(page, "police_t01", 1400, "/absence").blocking() == []  # axe: no critical or serious finding
     page.context.close()
     db.session.expire_all()
     holders = set(db.session.scalars(sa.select(Task.assignee_id).where(Task.id.in_(ids))))
