@@ -227,3 +227,18 @@ def test_the_cli_registers_lists_pauses_and_redelivers(demo: Any, app: Any) -> N
     assert bad.exit_code != 0 and "url" in bad.output
     missing = runner.invoke(args=["webhooks", "redeliver", "999999"])
     assert missing.exit_code != 0 and "no delivery" in missing.output
+
+
+def test_a_second_report_about_a_child_with_an_open_case_sends_report_added(demo: Any) -> None:
+    sub, _ = _subscribe("http://127.0.0.1:9/unused", ["report.accepted", "report.added"])
+    first = report_payload("living_alone", "t01v01", id_number="379999201506010011")
+    case, created = accept_report(ReportIn().load(first), user_by_username("reporter_school"))
+    assert created
+    again = report_payload("living_alone", "t01v01", id_number="379999201506010011")
+    same, _ = accept_report(ReportIn().load(again), user_by_username("hotline_12355"))
+    db.session.commit()
+    assert same.id == case.id  # the child's open case got the report
+    rows = _deliveries(sub.id)
+    assert [r.kind for r in rows] == ["report.accepted", "report.added"]
+    added = json.loads(rows[1].body)["data"]
+    assert added["case"]["id"] == case.id and added["report"]["id"] != json.loads(rows[0].body)["data"]["report"]["id"]
