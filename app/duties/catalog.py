@@ -7,7 +7,9 @@ Defaults (each with the clause it comes from; ``docs/conferences-and-duties.md``
 * assessment: semiannual (004 三（二）4 “评估每年进行2次，重点对象随时评估”);
 * entrusted-care follow-up: monthly while a caregiver is found inadequate (003 二（二）5);
 * data comparison: quarterly, county level, led by civil affairs (003 二（三）10 “至少每季度进行一次比对分析”);
-* township progress report: yearly, opened 1 October, due 1 November (003 三（二） “每年11月1日前”).
+* township progress report: yearly, opened 1 October, due 1 November (003 三（二） “每年11月1日前”);
+* village verification: quarterly, each village with children in the programme, filed to the township
+  (001 二（一）6 “每季度核实困境儿童家庭情况、监护情况、就学情况等基本信息，并向乡镇（开发区）报告”).
 
 A county overrides frequencies in the ``duty_frequency`` table; rows there replace
 the default for the same (duty, selector), and ``none`` switches a rule off.
@@ -29,7 +31,7 @@ class DutyDef:
     """The folder under ``bpmn/`` (and the process id) started for each cycle."""
     name_zh: str
     subject: str
-    """``child``, ``township`` or ``county``."""
+    """``child``, ``village``, ``township`` or ``county``."""
     recurring: bool
     """Started by the calendar (``start_due_duties``) rather than by an operation."""
     done_step: str | None = None
@@ -46,6 +48,8 @@ DUTIES: dict[str, DutyDef] = {d.code: d for d in (
             done_step="comparison_analysis"),
     DutyDef("annual_report", "duty_annual_report", "乡镇年度工作进展报告", "township", True,
             done_step="township_progress_report"),
+    DutyDef("village_verification", "duty_village_verification", "村（居）委会季度核实", "village", True,
+            done_step="village_quarterly_verification"),
 )}
 
 CHILD_CALENDAR_DUTIES = ("weekly_contact", "home_visit", "assessment")
@@ -61,6 +65,7 @@ DEFAULT_FREQUENCIES: dict[tuple[str, str], str] = {
 
 ENTRUSTED_CARE_FOLLOW_UP = "monthly"
 DATA_COMPARISON_CADENCE = "quarterly"
+VILLAGE_VERIFICATION_CADENCE = "quarterly"
 
 ANNUAL_REPORT_OPENS = (10, 1)
 """(month, day): the township's progress-report task opens on 1 October..."""

@@ -36,6 +36,7 @@ from .catalog import (
     DATA_COMPARISON_CADENCE,
     DUTIES,
     ENTRUSTED_CARE_FOLLOW_UP,
+    VILLAGE_VERIFICATION_CADENCE,
 )
 from .cycles import CADENCES, Period, duration_until, period_of
 from .escalation import escalate_missed
@@ -178,6 +179,7 @@ def _region_cycles(run: _Run) -> int:
         period = period_of(DATA_COMPARISON_CADENCE, run.at, run.tz)
         started += run.start("data_comparison", f"region:{county.id}", period, partial(work_file_for, county),
                              partial(_programme_counts, county), region_id=county.id)
+    started += _village_verifications(run)
     opens = datetime(local.year, *ANNUAL_REPORT_OPENS, tzinfo=run.tz)
     due = datetime(local.year, *ANNUAL_REPORT_DUE, tzinfo=run.tz)
     if opens <= local < due:
@@ -186,6 +188,25 @@ def _region_cycles(run: _Run) -> int:
             started += run.start("annual_report", f"region:{township.id}", period,
                                  partial(work_file_for, township), partial(_given, {"report_year": local.year}),
                                  region_id=township.id)
+    return started
+
+
+def _village_verifications(run: _Run) -> int:
+    """Each village with children in the programme verifies them every quarter and files it to the township
+    (001 二（一）6); a village without any has nothing to verify."""
+    started = 0
+    period = period_of(VILLAGE_VERIFICATION_CADENCE, run.at, run.tz)
+    day = run.at.astimezone(run.tz).date()
+    counts = db.session.execute(
+        sa.select(Child.village_id, sa.func.count(Enrolment.id))
+        .join(Enrolment, Enrolment.child_id == Child.id)
+        .where(Enrolment.started_on <= day, sa.or_(Enrolment.ended_on.is_(None), Enrolment.ended_on > day))
+        .group_by(Child.village_id)).all()
+    villages = {v.id: v for v in db.session.scalars(sa.select(Region).where(Region.id.in_([c[0] for c in counts])))}
+    for village_id, count in sorted(counts):
+        village = villages[village_id]
+        started += run.start("village_verification", f"region:{village_id}", period, partial(work_file_for, village),
+                             partial(_given, {"programme_children": int(count)}), region_id=village_id)
     return started
 
 
@@ -257,8 +278,9 @@ def start_due_duties(at: datetime) -> int:
     First sweeps cycles whose period ended (missed ones are escalated to the
     township child supervisor), then starts, per enrolled child, the weekly
     contact, home visit and assessment cycles of their cadence; monthly
-    entrusted-care follow-ups; the first checks of imported caregivers (a batch); the county's quarterly data comparison; and from
-    1 October each township's annual progress report.
+    entrusted-care follow-ups; the first checks of imported caregivers (a batch); the county's quarterly data comparison;
+    each village's quarterly verification (villages with children in the programme); and from 1 October each
+    township's annual progress report.
     """
     if at.tzinfo is None:
         raise ValueError("start_due_duties needs an aware datetime")

@@ -1,5 +1,6 @@
 """Telling a case's units what happened on it outside their tasks (a further report joined the case; the police
-handled a case in a township's area), and a supervising unit of a finding about a mandatory reporter it supervises."""
+handled a case in a township's area; a village filed its quarterly verification), and a supervising unit of a finding
+about a mandatory reporter it supervises."""
 
 from __future__ import annotations
 
@@ -63,6 +64,21 @@ def tell_township_of_police_handling(task: Task, *, case: Case, actor: User | No
     told = [u for u in township_people(case) if actor is None or u.id != actor.id]
     notify(told, "police_handled", f"{case.number}: the police have handled the case",
            body=task.name, case_id=case.id, dedupe_key=f"police_handled:{task.id}")
+
+
+VILLAGE_VERIFIED_STEP = "village_quarterly_verification"
+"""The village committee's quarterly verification (``bpmn/duty_village_verification``): filing it is the report to
+the township (001 二（一）6 “并向乡镇（开发区）报告”), so the township hears of it at once."""
+
+
+def tell_township_of_village_verification(task: Task, *, case: Case, actor: User | None, **_: Any) -> None:
+    """``task_completed``: a village filed its quarterly verification; one notice per township person with a basis
+    on the village's work file (deduplicated per step)."""
+    if task.bpmn_id != VILLAGE_VERIFIED_STEP:
+        return
+    told = [u for u in township_people(case) if actor is None or u.id != actor.id]
+    notify(told, "village_verified", f"{case.region.name}: quarterly verification filed",
+           body=task.name, case_id=case.id, dedupe_key=f"village_verified:{task.id}")
 
 
 def tell_supervising_unit_of_finding(finding: ReportingFinding, *, actor: User | None, **_: Any) -> None:

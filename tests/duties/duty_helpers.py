@@ -32,6 +32,7 @@ FORM_DATA: dict[str, dict[str, Any]] = {
     "township_progress_report": {"report_submitted_on": "2026-10-20", "children_count": 3, "visits_done": 40,
                                  "report_text": "本镇工作进展情况。"},
     "civil_affairs_review": {"reviewed_on": "2026-10-28", "accepted": True},
+    "village_quarterly_verification": {"verified_on": "2026-03-20", "children_verified": 1},
 }
 """Valid form data per step (the dates need not match the clock: they are what the worker writes)."""
 

@@ -106,8 +106,9 @@ def test_bulk_cycles_are_the_cycles_the_per_child_command_starts(demo: Any, cloc
     stamped = [enrolled(name, started_on=date(2026, 1, 1)) for name in ("甲", "乙", "丙")]
     late = enrolled("丁", started_on=date(2026, 3, 10))  # enrolled after the week began: the scheduler skips it
     db.session.commit()
-    # per child: the week's contact, the month's home visit, the half-year's assessment; and two counties' comparison
-    assert start_due_duties(MONDAY) == 3 * 3 + 2
+    # per child: the week's contact, the month's home visit, the half-year's assessment; two counties' comparison;
+    # their village's quarterly verification
+    assert start_due_duties(MONDAY) == 3 * 3 + 2 + 1
     period = period_of("weekly", MONDAY, county_zone())
     case = db.session.get(Case, late.case_id)
     assert case is not None
@@ -157,7 +158,7 @@ def test_a_second_or_concurrent_run_starts_nothing_again(demo: Any, clock: Any) 
     clock.at = MONDAY
     children = [enrolled(name, started_on=date(2026, 1, 1)) for name in ("一", "二")]
     db.session.commit()
-    assert start_due_duties(MONDAY) == 2 * 3 + 2
+    assert start_due_duties(MONDAY) == 2 * 3 + 2 + 1  # and their village's quarterly verification
     db.session.commit()
     instances = db.session.scalar(sa.select(sa.func.count(ProcessInstance.id)))
     assert start_due_duties(MONDAY) == 0

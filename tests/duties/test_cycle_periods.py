@@ -57,15 +57,16 @@ def test_flask_duties_run_is_idempotent(app: Any, demo: Any) -> None:
     runner = app.test_cli_runner()
     first = runner.invoke(args=["duties", "run", "--at", "2026-03-09T09:00:00+08:00"])
     assert first.exit_code == 0, first.output
-    # contact, visit and assessment of the child, and each demo county's quarterly data comparison
-    assert "started 5 duty cycle(s)" in first.output
+    # contact, visit and assessment of the child, each demo county's quarterly data comparison and the child's
+    # village's quarterly verification
+    assert "started 6 duty cycle(s)" in first.output
     again = runner.invoke(args=["duties", "run", "--at", "2026-03-09T09:00:00+08:00"])
     assert "started 0 duty cycle(s)" in again.output
     assert runner.invoke(args=["duties", "run", "--at", "2026-03-09T09:00"]).exit_code != 0  # no offset
     rules = runner.invoke(args=["duties", "frequencies"])
     assert "home_visit" in rules.output and "semimonthly" in rules.output
     db.session.remove()
-    assert db.session.scalar(sa.select(sa.func.count(DutyCycle.id))) == 5
+    assert db.session.scalar(sa.select(sa.func.count(DutyCycle.id))) == 6
 
 
 def test_cancel_is_idempotent_and_leaves_nothing_open(demo: Any, clock: Any) -> None:

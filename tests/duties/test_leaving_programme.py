@@ -28,7 +28,8 @@ def test_leaving_cancels_open_duties_and_starts_none_afterwards(as_user: Any, cl
     staying = enrolled("留守甲")
     leaving = enrolled("留守乙")
     db.session.commit()
-    assert start_due_duties(MONDAY) == 3 * 2 + 2  # contact, visit, assessment each; each county's comparison
+    # contact, visit, assessment each; each county's comparison; the village's quarterly verification
+    assert start_due_duties(MONDAY) == 3 * 2 + 2 + 1
     db.session.commit()
     open_cycles = _cycles(leaving.child_id)
     assert {c.duty for c in open_cycles} == {"weekly_contact", "home_visit", "assessment"}

@@ -128,12 +128,15 @@ def test_a_year_of_duties_for_one_village(demo: Any, clock: Any) -> None:
     h1 = next(c for c in missed if c.duty == "assessment")
     assert db.session.get(ProcessInstance, h1.instance_id).status == "cancelled"  # withdrawn when H2 was due
 
-    # The region-level duties ran on their own calendar: four quarterly comparisons for the county and
-    # one progress report per township, opened 1 October and due 1 November.
+    # The region-level duties ran on their own calendar: four quarterly comparisons for the county, four
+    # quarterly verifications of the children's village, and one progress report per township, opened
+    # 1 October and due 1 November.
     region = Counter((c.duty, c.period) for c in db.session.scalars(
         sa.select(DutyCycle).where(DutyCycle.child_id.is_(None), in_demo_county())))
     assert region == Counter({("data_comparison", "2026-Q1"): 1, ("data_comparison", "2026-Q2"): 1,
                               ("data_comparison", "2026-Q3"): 1, ("data_comparison", "2026-Q4"): 1,
+                              ("village_verification", "2026-Q1"): 1, ("village_verification", "2026-Q2"): 1,
+                              ("village_verification", "2026-Q3"): 1, ("village_verification", "2026-Q4"): 1,
                               ("annual_report", "2026"): 3})
     report = db.session.scalar(sa.select(DutyCycle).where(DutyCycle.duty == "annual_report").limit(1))
     assert report.due_at == datetime(2026, 10, 31, 16, 0, tzinfo=UTC)  # 1 November 00:00 county time
