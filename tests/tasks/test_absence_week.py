@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from deadline_helpers import escalation_rows, notifications, open_case, sweep, tasks_of, usernames
 from helpers import open_tasks
+from webhelpers import PageClient
 
 from app.audit.models import AuditEvent
 from app.cases.models import TimelineEntry
@@ -108,7 +109,8 @@ def test_a_week_away_tasks_reminders_and_escalations_go_to_the_substitute_and_co
     assert api(LIAISON).get(f"/api/v1/users/{liaison.id}/absence").status_code == 404
 
 
-def test_without_a_substitute_the_unit_head_is_told_and_the_tasks_stay(county: Any, clock: Any, api: Any) -> None:
+def test_without_a_substitute_the_unit_head_is_told_and_the_tasks_stay(county: Any, clock: Any, api: Any,
+                                                                       app: Any) -> None:
     liaison, head, sub = _people()
     [task] = _claimed_tasks(api, 1)
     resp = _absence(api, HEAD, liaison, starts_at=clock.now(), ends_at=clock.now() + timedelta(days=3),
@@ -118,10 +120,13 @@ def test_without_a_substitute_the_unit_head_is_told_and_the_tasks_stay(county: A
     sweep()
     assert usernames(escalation_rows(task.id)[0].recipients) == {HEAD}
     assert _mine(api, LIAISON) == {task.id}
+    seen = PageClient(app, HEAD).get(f"/absence?user_id={liaison.id}")  # the head sees the member's absence
+    assert seen.status_code == 200 and "正在外出" in seen.get_data(as_text=True)
+    assert PageClient(app, "police_t02").get(f"/absence?user_id={liaison.id}").status_code == 404
 
 
 def test_tasks_stay_with_the_substitute_when_the_person_chose_so_and_ends_early(
-        county: Any, clock: Any, api: Any) -> None:
+        county: Any, clock: Any, api: Any, app: Any) -> None:
     liaison, head, sub = _people()
     [task] = _claimed_tasks(api, 1)
     resp = _absence(api, LIAISON, liaison, starts_at=clock.now(), ends_at=clock.now() + timedelta(days=5),
@@ -133,6 +138,10 @@ def test_tasks_stay_with_the_substitute_when_the_person_chose_so_and_ends_early(
     assert _mine(api, SUB) == {task.id} and _mine(api, LIAISON) == set()
     kinds = [h["kind"] for h in api(SUB).get(f"/api/v1/tasks/{task.id}").get_json()["handovers"]]
     assert kinds == ["away", "kept"]
+    html = PageClient(app, SUB).get(f"/tasks/{task.id}").get_data(as_text=True)  # the task page lists them too
+    assert "交接记录" in html and "外出期间交由代理人办理" in html and "外出结束后留给代理人" in html
+    absence_page = PageClient(app, LIAISON).get("/absence").get_data(as_text=True)
+    assert "设置外出" in absence_page and "正在外出" not in absence_page  # ended: a fresh form
 
 
 def test_bad_absences_are_refused_with_the_field_and_change_nothing(county: Any, clock: Any, api: Any) -> None:
