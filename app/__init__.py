@@ -135,13 +135,14 @@ def _register_api(app: Flask) -> None:
     from .processes.api import blp as processes_blp
     from .tasks.api import blp as tasks_blp
     from .tasks.hooks import connect as connect_task_hooks
+    from .tasks.saved_api import blp as saved_views_blp
     from .workflow import api as _completion_api  # noqa: F401  (adds POST /api/v1/tasks/<id>/complete to tasks_blp)
 
     connect_task_hooks(steps_without_basis=STEPS_WITHOUT_UNIT_BASIS)
     connect_conference_hooks()
     connect_deadline_hooks()
     for blp in (cases_blp, tasks_blp, org_blp, processes_blp, conferences_blp, duties_blp, roster_blp,
-                court_record_blp, notifications_blp, lookups_blp, findings_blp):
+                court_record_blp, notifications_blp, lookups_blp, findings_blp, saved_views_blp):
         csrf.exempt(blp)  # bearer tokens, never cookies, authenticate the API
         api.register_blueprint(blp)
     app.register_error_handler(DomainError, domain_error_response)
@@ -212,6 +213,7 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     from .cases import record_views as _court_record  # noqa: F401  (adds the court-ready record to workspace_blp)
     from .cases.views import blp as workspace_blp
     from .conferences.views import blp as conferencing_blp
+    from .duties.cycle_views import blp as duty_pages_blp
     from .duties.roster_views import blp as roster_pages_blp
     from .notifications.views import blp as alerts_blp
     from .org.absence_views import blp as absence_blp
@@ -221,7 +223,8 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     from .tasks.views import blp as inbox_blp
     from .workflow import views as _completion_page  # noqa: F401  (adds POST /tasks/<id>/complete to inbox_blp)
 
-    for blp in (auth_blp, admin_blp, absence_blp, inbox_blp, workspace_blp, alerts_blp, conferencing_blp, pwa_blp, roster_pages_blp):
+    for blp in (auth_blp, admin_blp, absence_blp, inbox_blp, workspace_blp, alerts_blp, conferencing_blp, pwa_blp,
+                roster_pages_blp, duty_pages_blp):
         app.register_blueprint(blp)
     # deferred: factory (module docstring)
     from .designer.views import blp as designer_blp

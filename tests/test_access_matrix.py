@@ -164,6 +164,9 @@ PAGES = [
     Row("GET", "/notifications", each((POLICE, HEAD, EDU, INVITED, DIRECTOR), see(NUMBER)),
         default=see(hides=(NUMBER, NAME))),
     Row("GET", "/notifications/{note}", {POLICE: Expect(302)}, default=GONE),
+    # duty cycles (issue 16): directors, supervisors, coordinators of the area; another area's see none of its children
+    Row("GET", "/duties/cycles", {**each((COORD, ADMIN, DIRECTOR), Expect(200)),
+                                  **each((OTHER_DIRECTOR, OTHER_COORD), see(hides=(NAME, NUMBER)))}),
     Row("GET", "/dashboard/", each((COORD, ADMIN, OTHER_COORD), Expect(200))),
     Row("GET", "/dashboard/tasks?overdue=0", {**each((COORD, ADMIN), see(NUMBER)), OTHER_COORD: see(hides=(NUMBER,))}),
     Row("GET", "/dashboard/export/tasks.csv?overdue=0", {**each((COORD, ADMIN), see(NUMBER)),
@@ -300,6 +303,9 @@ NO_CHILD_DATA = {
     "admin.users": "accounts (admins)", "admin.new_user": "accounts", "admin.edit_user": "accounts",
     "admin.reset_password": "accounts",
     "inbox.save_inbox_view": "a saved filter (a query string)", "inbox.delete_inbox_view": "a saved filter",
+    "saved_views.SavedViews": "saved filters (query strings, owners' names) and how many of the caller's own tasks "
+                              "each matches",
+    "saved_views.SavedViewResource": "a saved filter and the caller's own count",
     "alerts.count": "a number", "alerts.read": "marks the user's own notes read",
     "notifications.ReadAll": "marks the caller's own notes read; answers how many",
     "workspace.new_report": "the intake form; answers with the submitter's own new case",

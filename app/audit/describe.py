@@ -24,6 +24,7 @@ ACTIONS: dict[str, Any] = {
     "download": _l("Downloaded"), "export": _l("Exported"), "print": _l("Printed"),
     "login": _l("Signed in"), "login_failed": _l("Failed sign-in"), "logout": _l("Signed out"),
     "create": _l("Created a record"), "update": _l("Changed a record"), "claim": _l("Claimed a task"), "unclaim": _l("Released a task"),
+    "delete": _l("Deleted a record"),
     "reassign": _l("Reassigned a task"), "complete": _l("Completed a task"), "comment": _l("Commented on a task"),
     "upload": _l("Attached a file"), "user_create": _l("Created an account"),
     "user_update": _l("Changed an account"), "password_reset": _l("Reset a password"),
@@ -54,6 +55,7 @@ OBJECTS: dict[str, Any] = {
     "webhook": _l("Webhook subscriber"), "webhook_delivery": _l("Webhook delivery"),
     "county_setting": _l("County setting"), "finding": _l("Finding on mandatory reporting"),
     "late_report": _l("Late reports"),
+    "saved_view": _l("Saved inbox view"), "duty_cycle": _l("Duty cycles"),
 }
 
 FIELDS: dict[str, Any] = {
@@ -79,6 +81,7 @@ FIELDS: dict[str, Any] = {
     "subscriber": _l("Subscriber"), "url": _l("Address"), "kinds": _l("Event kinds"), "event_id": _l("Event"),
     "changes": _l("Changed"), "setting": _l("Setting"), "value": _l("Value"), "ids": _l("Rows shown"),
     "answered": _l("Answered"), "unanswered": _l("Not answered yet only"),
+    "view": _l("Saved view"), "shared_with": _l("Shared with"),
 }
 """Detail keys as the rows store them; an unknown key is shown as its words (underscores to spaces)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,8 +15,7 @@ from app.cases.models import Case, Child
 from app.common.endpoints import ApiBlueprint, SelectPage, current_api_user
 from app.common.errors import Forbidden, NotFound
 from app.extensions import db
-from app.org.models import User
-from app.org.queries import region_by_code
+from app.org.models import Unit, User
 from app.org.roles import Role
 from app.tasks.form_render import step_data
 from app.tasks.models import Task
@@ -24,7 +24,7 @@ from . import operations
 from .catalog import DEFAULT_FREQUENCIES
 from .frequencies import effective_frequencies, set_frequency
 from .models import DutyCycle, DutyFrequency, Enrolment
-from .queries import CycleFilter, child_programme, cycle_query
+from .queries import CycleFilter, child_programme, cycle_area, cycle_query, day_range
 from .schemas import (
     AssessNowIn,
     CycleArgs,
@@ -180,22 +180,21 @@ class Cycles(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")  # the region or child filtered on
     @blp.paginate(SelectPage, page_size=100)
     def get(self, args: dict[str, Any]) -> Any:
-        """Duty cycles in your area (supervisors: their township; coordinators: the county), newest first."""
+        """Duty cycles in your area (supervisors: their township; coordinators: the county), newest first;
+        `from`/`to` keep the cycles whose period overlaps those days, `child_id` one child's, `unit_id` those
+        with a step in that unit's queue. Each names its period in words (`period_label`). Audited (a cycle's
+        record is the child's visit)."""
         user = current_api_user()
-        if not user.has_role(Role.COUNTY_COORDINATOR, Role.ADMIN, Role.CHILD_SUPERVISOR, Role.CHILD_DIRECTOR):
-            raise Forbidden("duty cycles are for child directors, supervisors and coordinators")
-        region_id = user.region_id
-        if args.get("region"):
-            region = region_by_code(args["region"])
-            if region is None:
-                raise NotFound(f"region {args['region']} not found")
-            if user.region_id not in [r.id for r in region.ancestry()]:
-                raise Forbidden("that region is outside your jurisdiction")
-            region_id = region.id
-        if region_id is None:
-            raise Forbidden("you have no jurisdiction")
+        region_id = cycle_area(user, args.get("region"))
+        unit_id = args.get("unit_id")
+        if unit_id is not None and db.session.get(Unit, unit_id) is None:
+            raise NotFound(f"unit {unit_id} not found")
+        since, until = day_range(args.get("since"), args.get("until"))
+        audit(user.id, "list", "duty_cycle", None, detail={"filters": {
+            k: (v.isoformat() if isinstance(v, date) else v) for k, v in args.items()}})
         return cycle_query(CycleFilter(duty=args.get("duty"), status=args.get("status"),
-                                       child_id=args.get("child_id"), region_id=region_id)
+                                       child_id=args.get("child_id"), region_id=region_id,
+                                       since=since, until=until, unit_id=unit_id)
                            ).options(selectinload(DutyCycle.tasks))
 
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from app.cases.models import Case, Child
+from app.common.clock import county_zone
+from app.common.errors import Forbidden, NotFound
 from app.extensions import db
-from app.org.models import Region
+from app.org.models import Region, User
+from app.org.queries import region_by_code
+from app.org.roles import Role
+from app.tasks.models import Task
 
 from .catalog import DUTIES
 from .models import DutyCycle, Enrolment, Entrustment
@@ -22,6 +28,12 @@ class CycleFilter:
     child_id: int | None = None
     region_id: int | None = None
     """Children of villages under this region, and the region's own work file."""
+    since: datetime | None = None
+    until: datetime | None = None
+    """Cycles whose period overlaps [since, until): it starts before ``until`` and ends after ``since`` (an
+    on-demand cycle, which has no end, started in the range)."""
+    unit_id: int | None = None
+    """Cycles with a step in this unit's queue (the village committee that visits, the school that persuades)."""
 
 
 def cycle_query(f: CycleFilter) -> sa.Select[DutyCycle]:
@@ -32,10 +44,47 @@ def cycle_query(f: CycleFilter) -> sa.Select[DutyCycle]:
         stmt = stmt.where(DutyCycle.status == f.status)
     if f.child_id is not None:
         stmt = stmt.where(DutyCycle.child_id == f.child_id)
+    if f.until is not None:
+        stmt = stmt.where(DutyCycle.period_start < f.until)
+    if f.since is not None:
+        stmt = stmt.where(sa.or_(DutyCycle.due_at > f.since,
+                                 sa.and_(DutyCycle.due_at.is_(None), DutyCycle.period_start >= f.since)))
+    if f.unit_id is not None:
+        stmt = stmt.where(DutyCycle.instance_id.in_(sa.select(Task.instance_id).where(Task.unit_id == f.unit_id)))
     if f.region_id is not None:
         region_ids = _region_and_below(f.region_id)
         stmt = stmt.join(Case, Case.id == DutyCycle.case_id).where(Case.region_id.in_(region_ids))
     return stmt.order_by(DutyCycle.period_start.desc(), DutyCycle.id.desc())
+
+
+CYCLE_READERS = (Role.COUNTY_COORDINATOR, Role.ADMIN, Role.CHILD_SUPERVISOR, Role.CHILD_DIRECTOR)
+
+
+def cycle_area(user: User, region_code: str | None = None) -> int:
+    """The region whose cycles the user lists: their jurisdiction, or a region in it named by code.
+    403 for other roles and outside it, 404 for an unknown code (the page and the API alike)."""
+    if not user.has_role(*CYCLE_READERS):
+        raise Forbidden("duty cycles are for child directors, supervisors and coordinators")
+    region_id = user.region_id
+    if region_code:
+        region = region_by_code(region_code)
+        if region is None:
+            raise NotFound(f"region {region_code} not found")
+        if user.region_id not in [r.id for r in region.ancestry()]:
+            raise Forbidden("that region is outside your jurisdiction")
+        region_id = region.id
+    if region_id is None:
+        raise Forbidden("you have no jurisdiction")
+    return region_id
+
+
+def day_range(first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
+    """Days (county time, both included) as the instants [since, until) ``CycleFilter`` compares."""
+    zone = county_zone()
+    since = datetime.combine(first, time(0, 0), tzinfo=zone).astimezone(UTC) if first else None
+    until = (datetime.combine(last + timedelta(days=1), time(0, 0), tzinfo=zone).astimezone(UTC)
+             if last else None)
+    return since, until
 
 
 def _region_and_below(region_id: int) -> list[int]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_smorest.fields import Upload
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.cases.models import ChildTag
 from app.cases.schemas import ChildIn
@@ -13,6 +15,7 @@ from app.common.inputs import Day, Id
 from .catalog import DUTIES
 from .cycles import CADENCES
 from .models import CycleStatus, DutyCycle, EndReason, KeyReason, StartReason
+from .period_labels import period_label
 
 
 class EnrolIn(Schema):
@@ -77,6 +80,7 @@ class CycleOut(ObjectOut):
 
     computed = {
         "duty_name": lambda cycle: DUTIES[cycle.duty].name_zh,
+        "period_label": lambda cycle: period_label(cycle.period, cycle.period_start),
         "task_id": lambda cycle: cycle.task.id if cycle.task is not None else None,
         "record": _record,
     }
@@ -84,7 +88,10 @@ class CycleOut(ObjectOut):
     id = fields.Integer()
     duty = fields.String()
     duty_name = fields.String()
-    period = fields.String()
+    period = fields.String(metadata={"description": "the period's key: 2026-W48, 2026-11, 2026-Q4, 2026-H2, 2026 ..."})
+    period_label = fields.String(metadata={"description": "the period in words, in the language asked for "
+                                                          "(Accept-Language): 2026年第4季度 / Q4 2026"})
+    child_id = fields.Integer(allow_none=True, metadata={"description": "null: a region's duty (its work file)"})
     trigger = fields.String()
     subject = fields.String()
     case_id = fields.Integer()
@@ -104,6 +111,15 @@ class CycleArgs(Schema):
     status = fields.String(validate=validate.OneOf([s.value for s in CycleStatus]))
     child_id = Id()
     region = fields.String(metadata={"description": "region code: its villages' children and its work file"})
+    since = Day(data_key="from", metadata={
+        "description": "first day (county time): cycles whose period overlaps [from, to], both days included"})
+    until = Day(data_key="to", metadata={"description": "last day (county time), included"})
+    unit_id = Id(metadata={"description": "cycles with a step in this unit's queue"})
+
+    @validates_schema
+    def _range(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise ValidationError("the range ends before it starts", field_name="to")
 
 
 class CyclePage(Schema):

@@ -94,23 +94,31 @@ class InboxPage:
         return f"{self.total:,}+" if self.more else str(self.total)
 
 
-def _statement(user: User, q: InboxQuery, at: datetime) -> sa.Select[Task]:
-    """The user's queue: ``task_scope`` decides whose tasks (none for a reporter, a designer, an admin)."""
-    stmt = task_query(TaskFilter(
-        assignee_id=user.id if q.scope == "mine" else None, state=TaskState.OPEN,
-        overdue=True if q.overdue else None, due_within_hours=24 if q.due_24h else None,
-        bpmn_id=q.step or None,
-    ), at).where(task_scope(user))
+def matching(user: User, q: InboxQuery, at: datetime) -> list[sa.ColumnElement[bool]]:
+    """The query's filters as conditions on ``Task``, within the user's open tasks (``task_scope`` and
+    ``state = open`` are the caller's): a page's rows, and a saved view's count beside the others'.
+
+    Pure SQL, no lookup: the township is a subquery on its code, so many views' conditions fit one statement."""
+    filters = task_query(TaskFilter(
+        assignee_id=user.id if q.scope == "mine" else None, overdue=True if q.overdue else None,
+        due_within_hours=24 if q.due_24h else None, bpmn_id=q.step or None,
+    ), at).whereclause
+    conditions = [filters] if filters is not None else []
     if q.township:
-        township = db.session.scalar(sa.select(Region).where(Region.code == q.township))
-        ids = [township.id] if township else [-1]
-        village_ids = sa.select(Region.id).where(sa.or_(Region.parent_id.in_(ids), Region.id.in_(ids)))
-        stmt = stmt.where(Task.case_id.in_(sa.select(Case.id).where(Case.region_id.in_(village_ids))))
+        township = sa.select(Region.id).where(Region.code == q.township)
+        places = sa.select(Region.id).where(sa.or_(Region.parent_id.in_(township), Region.id.in_(township)))
+        conditions.append(Task.case_id.in_(sa.select(Case.id).where(Case.region_id.in_(places))))
     if q.process:
-        stmt = stmt.where(Task.instance_id.in_(
+        conditions.append(Task.instance_id.in_(
             sa.select(ProcessInstance.id).join(ProcessSpec, ProcessInstance.spec_id == ProcessSpec.id)
             .where(ProcessSpec.process_key == q.process)))
-    return stmt.order_by(None).order_by(*SORTS[q.sort])
+    return conditions
+
+
+def _statement(user: User, q: InboxQuery, at: datetime) -> sa.Select[Task]:
+    """The user's queue: ``task_scope`` decides whose tasks (none for a reporter, a designer, an admin)."""
+    return (sa.select(Task).where(task_scope(user), Task.state == TaskState.OPEN, *matching(user, q, at))
+            .order_by(*SORTS[q.sort]))
 
 
 def inbox_page(user: User, q: InboxQuery, at: datetime) -> InboxPage:

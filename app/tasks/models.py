@@ -174,7 +174,19 @@ class Comment(Model):
     author: Mapped[User] = relationship()
 
 
+class Sharing(StrEnum):
+    """Who besides its owner sees a saved view (and its count); only the owner changes or deletes it."""
+
+    PRIVATE = "private"
+    UNIT = "unit"
+    """The liaisons and head of the unit the owner was in when sharing (``SavedView.unit_id``)."""
+    COORDINATORS = "coordinators"
+    """The county coordinators of the owner's county (``SavedView.county_id``)."""
+
+
 class SavedView(Model):
+    """A named inbox filter; its owner may share it with their unit or their county's coordinators."""
+
     __tablename__ = "saved_view"
     __table_args__ = (sa.UniqueConstraint("user_id", "name"),)
 
@@ -184,6 +196,14 @@ class SavedView(Model):
     query: Mapped[str] = mapped_column(sa.String(1000))
     """The inbox query string (filters, sort, scope), without the page number."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    shared_with: Mapped[str] = mapped_column(sa.String(16), default=Sharing.PRIVATE, server_default="private")
+    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("unit.id"), index=True)
+    """Set while shared with a unit: the owner's unit then."""
+    county_id: Mapped[int | None] = mapped_column(sa.ForeignKey("region.id"), index=True)
+    """Set while shared with coordinators: the owner's county then."""
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    owner: Mapped[User] = relationship()
 
 
 class TaskDraft(Model):

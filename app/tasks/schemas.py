@@ -15,7 +15,7 @@ from app.extensions import db
 from app.processes.models import ProcessInstance
 from app.processes.queries import form_schema
 
-from .models import Task, TaskState
+from .models import Sharing, Task, TaskState
 
 
 class TaskQueryArgs(Schema):
@@ -208,3 +208,53 @@ class BulkReassignIn(BulkClaimIn):
 
 class BulkOut(Schema):
     items = fields.List(fields.Nested(TaskOut))
+
+
+SHARING = [s.value for s in Sharing]
+
+
+class SavedViewIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    query = fields.String(load_default="", validate=validate.Length(max=1000), metadata={
+        "description": "the inbox's query string (`scope=mine&overdue=1&step=...&township=...&process=...&sort=...`); "
+                       "unknown parameters are dropped"})
+    shared_with = fields.String(load_default=Sharing.PRIVATE.value, validate=validate.OneOf(SHARING), metadata={
+        "description": "private; unit (your unit's liaisons and head); coordinators (your county's coordinators)"})
+
+
+class SavedViewPatch(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=80))
+    query = fields.String(validate=validate.Length(max=1000))
+    shared_with = fields.String(validate=validate.OneOf(SHARING))
+
+
+class SavedViewOwnerOut(Schema):
+    id = fields.Integer()
+    display_name = fields.String()
+
+
+class SavedViewFiltersOut(Schema):
+    scope = fields.String(metadata={"description": "unit (the queue) or mine (the viewer's own tasks)"})
+    overdue = fields.Boolean()
+    due_24h = fields.Boolean()
+    step = fields.String()
+    township = fields.String()
+    process = fields.String()
+    sort = fields.String()
+
+
+class SavedViewOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    query = fields.String()
+    filters = fields.Nested(SavedViewFiltersOut)
+    shared_with = fields.String(validate=validate.OneOf(SHARING))
+    owner = fields.Nested(SavedViewOwnerOut)
+    mine = fields.Boolean(metadata={"description": "true: yours, you may change and delete it"})
+    count = fields.Integer(metadata={"description": "your open tasks the view matches now"})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime(allow_none=True)
+
+
+class SavedViewList(Schema):
+    items = fields.List(fields.Nested(SavedViewOut))

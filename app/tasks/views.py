@@ -47,7 +47,7 @@ from .form_render import build_fields, schema_of, step_values
 from .handover import handovers_out
 from .inbox import InboxQuery, inbox_page
 from .models import Task, TaskState
-from .saved_views import delete_view, save_view, views_of
+from .saved import delete_view, save_view, view_counts, views_of
 from .schemas import NO_DRAFT, TaskDraftOut
 
 blp = Blueprint("inbox", __name__, template_folder="templates")
@@ -72,11 +72,13 @@ def index() -> Any:
     q = InboxQuery.from_args(request.args)
     page = inbox_page(current_user, q, now())
     members = [m for m in unit_members(current_user.unit_id) if works_tasks(m)] if works_tasks(current_user) else []
+    saved = views_of(current_user)
     context = {"page": page, "q": q, "at": now(), "child_label": child_label, "members": members,
-               "has_queue": lists_tasks(current_user),
-               "is_head": current_user.has_role(Role.UNIT_HEAD), "saved_views": views_of(current_user)}
+               "has_queue": lists_tasks(current_user), "is_head": current_user.has_role(Role.UNIT_HEAD),
+               "saved_views": saved, "view_counts": view_counts(current_user, saved, now()),
+               "works_in_unit": works_tasks(current_user)}
     if is_htmx() and request.headers.get("HX-Target") == "inbox-table":
-        return render_template("tasks/_inbox_table.html", **context)
+        return render_template("tasks/_inbox_table.html", **context, refresh_view_query=True)
     if works_tasks(current_user):
         keep_offline()  # the unit's own queue, which its workers open in the field
     return render_template("tasks/inbox.html", **context)
@@ -88,9 +90,10 @@ def index() -> Any:
 def save_inbox_view() -> Any:
     query = request.form.get("query", "")
     try:
-        view = save_view(current_user, request.form.get("name", ""), query)
-    except Invalid:
-        flash(gettext("Give the view a name."), "error")
+        view = save_view(current_user, request.form.get("name", ""), query, request.form.get("shared_with"))
+    except Invalid as exc:
+        flash(gettext("Give the view a name.") if "name" in exc.errors else
+              gettext("You cannot share a view that way."), "error")
         return redirect(url_for("inbox.index") + (f"?{query}" if query else ""))
     flash(gettext("View “%(name)s” saved.", name=view.name), "success")
     return redirect(url_for("inbox.index") + (f"?{view.query}" if view.query else ""))

@@ -147,7 +147,7 @@ def test_rendered_pages_carry_no_inline_script_handlers_or_styles(page: Any, as_
         None: ["/login", "/"],
         "police_t01": ["/inbox", "/inbox?scope=mine", f"/tasks/{task.id}", f"/cases/{case['case_id']}",
                        "/notifications", "/reports/new", "/conferences", "/conferences/team"],
-        "coordinator": ["/dashboard/", "/dashboard/tasks?kind=police", "/audit",
+        "coordinator": ["/dashboard/", "/dashboard/tasks?kind=police", "/audit", "/duties/cycles",
                         f"/cases/{case['case_id']}/conferences/new"],
         "admin": ["/admin/users", "/admin/users/new"],
         "designer": ["/designer/", f"/designer/drafts/{draft}", f"/designer/drafts/{draft}/test",

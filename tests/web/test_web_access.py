@@ -62,6 +62,10 @@ PAGES: list[tuple[str | None, str, str, int]] = [
     *[("admin", "GET", url, 200) for url in ("/admin/users", "/admin/users/new", "/admin/users/{user}")],
     *[(u, "GET", url, 403) for u in ("coordinator", POLICE, "designer")
       for url in ("/admin/users", "/admin/users/new", "/admin/users/{user}")],
+    # duty cycles: directors, supervisors and coordinators of an area
+    *[(u, "GET", "/duties/cycles", 200) for u in ("coordinator", "director_t01v01", "supervisor_t01")],
+    *[(u, "GET", "/duties/cycles", 403) for u in (POLICE, "reporter_school", "designer")],
+    (ANON, "GET", "/duties/cycles", 302),
     # notifications are personal
     (POLICE, "GET", "/notifications/{note}", 302), (OTHER_POLICE, "GET", "/notifications/{note}", 404),
     # changes (with a valid CSRF token): the task's unit only

@@ -1,0 +1,83 @@
+"""REST endpoints for saved inbox views: yours and those shared with you, each with its count; the owner alone
+changes or deletes one (``app.tasks.saved``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask.views import MethodView
+
+from app.common.clock import now
+from app.common.endpoints import ApiBlueprint, current_api_user
+from app.org.models import User
+
+from .models import SavedView
+from .saved import delete_view, get_view, owned_view, parse, save_view, update_view, view_counts, views_of
+from .schemas import SavedViewIn, SavedViewList, SavedViewOut, SavedViewPatch
+
+blp = ApiBlueprint("saved_views", __name__, url_prefix="/api/v1/saved-views",
+                   description="Saved inbox views, shared with a unit or the county's coordinators")
+
+
+def view_out(view: SavedView, user: User, count: int) -> dict[str, Any]:
+    filters = asdict(parse(view.query))
+    return {"id": view.id, "name": view.name, "query": view.query, "shared_with": view.shared_with,
+            "filters": {k: v for k, v in filters.items() if k not in ("page", "per_page")},
+            "owner": {"id": view.owner.id, "display_name": view.owner.display_name},
+            "mine": view.user_id == user.id, "count": count, "created_at": view.created_at,
+            "updated_at": view.updated_at}
+
+
+def _one(view: SavedView, user: User) -> dict[str, Any]:
+    return view_out(view, user, view_counts(user, [view], now())[view.id])
+
+
+@blp.route("")
+class SavedViews(MethodView):
+    @blp.endpoint(writes=False)
+    @blp.response(200, SavedViewList)
+    def get(self) -> Any:
+        """Your saved views, then those your unit or your county's coordinators share with you, each with the
+        number of your open tasks it matches (all counted in one statement)."""
+        user = current_api_user()
+        views = views_of(user)
+        counts = view_counts(user, views, now())
+        return {"items": [view_out(v, user, counts[v.id]) for v in views]}
+
+    @blp.endpoint()
+    @blp.arguments(SavedViewIn)
+    @blp.response(201, SavedViewOut)
+    def post(self, payload: dict[str, Any]) -> Any:
+        """Save a view (409 if you have one of that name); `shared_with` unit or coordinators shares it."""
+        user = current_api_user()
+        view = save_view(user, payload["name"], payload["query"], payload["shared_with"], replace=False)
+        return _one(view, user), 201
+
+
+@blp.route("/<int:view_id>")
+class SavedViewResource(MethodView):
+    @blp.endpoint(writes=False)
+    @blp.response(200, SavedViewOut)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, view_id: int) -> Any:
+        """One view you see, with its count."""
+        user = current_api_user()
+        return _one(get_view(user, view_id), user)
+
+    @blp.endpoint()
+    @blp.arguments(SavedViewPatch)
+    @blp.response(200, SavedViewOut)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def patch(self, payload: dict[str, Any], view_id: int) -> Any:
+        """Rename, refilter or reshare your view (403: someone else's; 409: you have one of the new name)."""
+        user = current_api_user()
+        view = update_view(user, owned_view(user, view_id), **payload)
+        return _one(view, user)
+
+    @blp.endpoint()
+    @blp.response(204)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def delete(self, view_id: int) -> None:
+        """Delete your view (403: someone else's)."""
+        delete_view(current_api_user(), view_id)
