@@ -130,6 +130,7 @@ def _register_api(app: Flask) -> None:
     from .duties.roster_api import blp as roster_blp
     from .extensions import csrf
     from .notifications.api import blp as notifications_blp
+    from .notifications.channel_api import blp as channels_api_blp
     from .org.api import blp as org_blp
     from .org.lookup_api import blp as lookups_blp
     from .processes.api import blp as processes_blp
@@ -145,6 +146,8 @@ def _register_api(app: Flask) -> None:
                 court_record_blp, notifications_blp, lookups_blp, findings_blp, saved_views_blp):
         csrf.exempt(blp)  # bearer tokens, never cookies, authenticate the API
         api.register_blueprint(blp)
+    csrf.exempt(channels_api_blp)
+    api.register_blueprint(channels_api_blp)
     app.register_error_handler(DomainError, domain_error_response)
     app.before_request(authenticate_first)
     app.before_request(check_request_text)  # after authentication: 401 before any 4xx about the body
@@ -215,6 +218,7 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     from .conferences.views import blp as conferencing_blp
     from .duties.cycle_views import blp as duty_pages_blp
     from .duties.roster_views import blp as roster_pages_blp
+    from .notifications.channel_views import blp as channels_blp
     from .notifications.views import blp as alerts_blp
     from .org.absence_views import blp as absence_blp
     from .org.admin_views import blp as admin_blp
@@ -226,6 +230,7 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     for blp in (auth_blp, admin_blp, absence_blp, inbox_blp, workspace_blp, alerts_blp, conferencing_blp, pwa_blp,
                 roster_pages_blp, duty_pages_blp):
         app.register_blueprint(blp)
+    app.register_blueprint(channels_blp)
     # deferred: factory (module docstring)
     from .designer.views import blp as designer_blp
 

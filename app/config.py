@@ -181,10 +181,23 @@ class Settings(BaseSettings):
     smtp_timeout: PositiveFloat = 10.0
     """Seconds to wait for the SMTP server."""
     public_url: str = ""
-    """Base of the links in messages that leave the app (webhooks): ``https://liandong.county.gov.cn``. Empty:
-    links are paths (``/cases/12``) the receiver puts after the address it knows."""
+    """Base of the links in messages that leave the app (webhooks, SMS, work chat): ``https://liandong.county.gov.cn``.
+    Empty: links are paths (``/cases/12``) the receiver puts after the address it knows."""
     webhook_timeout: PositiveFloat = 10.0
     """Seconds a webhook receiver has to answer one delivery attempt before it counts as failed."""
+    sms_url: str | None = None
+    """SMS gateway address (docs/notifications.md, "The two peers"). None: SMS is not offered."""
+    sms_key: SecretStr | None = Field(None, repr=False)
+    """Shared secret with the SMS gateway (``whsec_`` + base64): it signs every request."""
+    sms_secure: bool = False
+    """The SMS gateway is the county's own and may carry case titles (never on a public carrier's)."""
+    chat_url_prefixes: Annotated[list[str], NoDecode] = Field(default_factory=lambda: [
+        "https://qyapi.weixin.qq.com/", "https://oapi.dingtalk.com/", "https://open.feishu.cn/"])
+    """Comma-separated address prefixes a user's work-chat robot may have (the platform posts there: no others)."""
+    chat_secure_prefixes: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Comma-separated prefixes of work-chat robots the county runs itself, which may carry case titles."""
+    channel_timeout: PositiveFloat = 10.0
+    """Seconds to wait for the SMS gateway or a work-chat robot."""
 
     # -- readiness, logs, metrics, error reports (docs/operations.md) -------------------------------
     ready_sweep_lag: PositiveInt = 300
@@ -313,6 +326,23 @@ class Settings(BaseSettings):
     def _application_name(cls, raw: str) -> str:
         return raw[:60]  # PostgreSQL truncates at 63 bytes; keep room
 
+    @field_validator("chat_url_prefixes", "chat_secure_prefixes", mode="before")
+    @classmethod
+    def _prefixes(cls, raw: Any) -> Any:
+        if isinstance(raw, str):
+            raw = [part.strip() for part in raw.split(",") if part.strip()]
+        for prefix in raw:
+            if not re.match(r"^https?://[^\s/?#@]+/", prefix):
+                raise ValueError("each prefix is http(s)://host/... ending the host with a slash")
+        return raw
+
+    @field_validator("sms_url")
+    @classmethod
+    def _sms_url(cls, raw: str | None) -> str | None:
+        if raw and not re.match(r"^https?://[^\s/?#@]+(/\S*)?$", raw):
+            raise ValueError("not an http(s) URL")
+        return raw or None
+
     @field_validator("metrics_allowed_networks", mode="before")
     @classmethod
     def _networks(cls, raw: Any) -> Any:
@@ -416,7 +446,7 @@ EMPTY_MEANS_OFF = ("LIANDONG_WEB_ACCESS_LOG",)
 
 COUNTY_OVERRIDABLE = ("late_report_hours",)
 """Settings a county may give its own value (``app.org.county_settings``; docs/settings.md, "County overrides")."""
-SECRET_FIELDS = frozenset({"secret_key", "smtp_password", "metrics_token", "sentry_dsn"})
+SECRET_FIELDS = frozenset({"secret_key", "smtp_password", "metrics_token", "sentry_dsn", "sms_key"})
 
 
 def _secret_key(instance: Path) -> str:

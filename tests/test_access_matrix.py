@@ -308,6 +308,11 @@ NO_CHILD_DATA = {
     "saved_views.SavedViewResource": "a saved filter and the caller's own count",
     "alerts.count": "a number", "alerts.read": "marks the user's own notes read",
     "notifications.ReadAll": "marks the caller's own notes read; answers how many",
+    "channels.preferences": "the user's own channels, phone number and robot host",
+    "channels.delivery_list": "deliveries: kind, channel, state, error (own; admins everyone's), never the message",
+    "notification_channels.Preferences": "the caller's own channels, phone number and robot host",
+    "notification_channels.Deliveries": "deliveries: kind, channel, state, error (own; admins everyone's), "
+                                        "never the message",
     "workspace.new_report": "the intake form; answers with the submitter's own new case",
     "cases.Reports": "intake; answers with the submitter's own new case (number and status)",
     "org.Me": "the caller's own account", "org.Tokens": "token names and times (own; admins anyone's)",

@@ -20,9 +20,11 @@ from app import create_app
 from app.common.clock import now
 from app.deadlines.calendar import working_calendar
 from app.deadlines.escalation import due_task_ids
+from app.deadlines.quiet_hours import describe
 from app.deadlines.sweep import due_timer_instances, mark_swept
 from app.deadlines.sweep_batch import escalate, escalate_due
 from app.extensions import db
+from app.notifications import delivery
 from app.notifications.email import SmtpFailure, pending_ids, send
 from app.notifications.email import queue_digests as write_digests
 from app.processes.models import ProcessInstance
@@ -141,11 +143,32 @@ def deliver_webhook(delivery_id: int) -> str:
         return result
 
 
+def deliver_notification(delivery_id: int) -> str:
+    """Queue ``notify``; retried on failure. Send one SMS / work-chat delivery, exactly once: the row is
+    locked while it goes out and a sent row is left alone; quiet hours hold it (the sweep sends it later)."""
+
+    with job_context():
+        try:
+            result = delivery.deliver(delivery_id, describe)
+        except delivery.DeliveryFailure:
+            db.session.commit()  # keep the attempt count and error, then let RQ retry
+            raise
+        db.session.commit()
+        return result
+
+
 def _deliver_inline(delivery_id: int) -> None:
     try:
         deliver_webhook(delivery_id)
     except Exception as exc:  # the database failed: the row is unchanged, the next sweep tries again
         log.warning("webhook delivery %s not attempted: %s", delivery_id, type(exc).__name__)
+
+
+def _deliver_notification_inline(delivery_id: int) -> None:
+    try:
+        deliver_notification(delivery_id)
+    except Exception as exc:  # recorded on the row; the next sweep retries
+        log.warning("delivery %s not sent: %s", delivery_id, type(exc).__name__)
 
 
 def queue_digests() -> int:
@@ -177,6 +200,7 @@ class SweepReport:
     """Absences whose start or end hand-over was due."""
     instances_with_timers: int = 0
     mails: int = 0
+    deliveries: int = 0
     digests: int = 0
     webhooks: int = 0
     enqueued: bool = False
@@ -204,6 +228,7 @@ def sweep(inline: bool | None = None) -> dict[str, Any]:
         mails = pending_ids(at)
         hooks = webhook_delivery.due_ids(at)
         absences = due_absence_ids(at)
+        deliveries = delivery.pending_ids(at)
         run_inline = _inline() if inline is None else inline
         mark_swept(at)
         db.session.commit()
@@ -221,8 +246,11 @@ def sweep(inline: bool | None = None) -> dict[str, Any]:
             enqueue(send_email, outbox_id, queue=NOTIFY)
         for delivery_id in hooks:
             enqueue(deliver_webhook, delivery_id, queue=NOTIFY)
+        for delivery_id in deliveries:
+            enqueue(deliver_notification, delivery_id, queue=NOTIFY)
         enqueue(queue_digests, queue=NOTIFY)
         report.enqueued, report.mails, report.webhooks = True, len(mails), len(hooks)
+        report.deliveries = len(deliveries)
         return report.as_dict()
     if absences:  # hand-overs first: the reminders below then address whoever holds the task now
         hand_over_absences(absences)
@@ -235,12 +263,15 @@ def sweep(inline: bool | None = None) -> dict[str, Any]:
     with job_context():
         mails = pending_ids(now(), settle=_no_settle())
         hooks = webhook_delivery.due_ids(now(), settle=_no_settle())
+        deliveries = delivery.pending_ids(now(), settle=_no_settle())
         db.session.rollback()
     for outbox_id in mails:
         _send_inline(outbox_id)
     for delivery_id in hooks:
         _deliver_inline(delivery_id)
-    report.mails, report.webhooks = len(mails), len(hooks)
+    for delivery_id in deliveries:
+        _deliver_notification_inline(delivery_id)
+    report.mails, report.webhooks, report.deliveries = len(mails), len(hooks), len(deliveries)
     report.digests = queue_digests()
     return report.as_dict()
 

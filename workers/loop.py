@@ -108,7 +108,8 @@ class InlineLoop:
                     duties.maybe_run()
                     report = sweep(inline=True)
                 self.sweeps += 1
-                if report["steps_taken"] or report["instances_with_timers"] or report["mails"] or report["webhooks"]:
+                if (report["steps_taken"] or report["instances_with_timers"] or report["mails"] or report["webhooks"]
+                        or report["deliveries"]):
                     log.info("sweep: %s", report)
             except Exception:  # keep sweeping: one bad instance must not stop every deadline
                 log.exception("sweep failed")

@@ -41,6 +41,7 @@ ACTIONS: dict[str, Any] = {
     "webhook_secret": _l("Issued a new webhook secret"), "webhook_redeliver": _l("Sent a webhook event again"),
     "absence_set": _l("Set an absence and substitute"), "absence_end": _l("Ended an absence"),
     "handover": _l("Handed a task over for an absence"),
+    "channels_change": _l("Changed where notifications go"),
 }
 """Every action ``audit(...)`` is called with; an unknown one (a newer release's) is shown as its code."""
 
@@ -68,6 +69,7 @@ FIELDS: dict[str, Any] = {
     "roles": _l("Roles"), "role": _l("Role"), "unit_id": _l("Unit"), "region_id": _l("Jurisdiction"),
     "active": _l("Active"), "count": _l("Number"), "ended": _l("Ended"), "minutes": _l("Minutes recorded"),
     "cancelled": _l("Cancelled, because"), "rows": _l("Rows"), "filters": _l("Filters"),
+    "channels": _l("Channels per kind"), "quiet": _l("Quiet hours"), "addresses": _l("Addresses changed"),
     "process_key": _l("Process"), "version": _l("Version"), "previous_version": _l("Previous version"),
     "from_version": _l("From version"), "to_version": _l("To version"), "note": _l("Note"),
     "county": _l("County"), "content_hash": _l("Content fingerprint"), "migration_id": _l("Migration"),

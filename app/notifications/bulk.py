@@ -1,4 +1,5 @@
-"""The one way notifications are made: one INSERT for a batch, one for its mails, one UPDATE marking them mailed.
+"""The one way notifications are made: one INSERT for a batch, one for its mails, one UPDATE marking them mailed,
+one for its SMS and work-chat deliveries (only when a recipient chose them: ``channels.Preferences``).
 
 ``notify_many`` writes every notification of the platform: the escalation sweep's thousands at once and
 ``operations.notify``'s few. A row whose ``dedupe_key`` exists already (a repeat, or a concurrent sweep
@@ -17,9 +18,11 @@ from app.common.bulk import insert_many
 from app.extensions import db
 from app.org.models import User
 
-from .dispatch import after_commit
+from .channels import EMAIL, OUTSIDE, Preferences
+from .delivery import SETTLE
+from .dispatch import after_commit, deliveries_after_commit
 from .email import mail_body
-from .models import EmailOutbox, Notification
+from .models import Delivery, EmailOutbox, Notification
 
 NOTIFICATION_COLUMNS = ("user_id", "kind", "title", "body", "case_id", "task_id", "dedupe_key", "created_at")
 
@@ -33,8 +36,8 @@ def notify_many(rows: Sequence[Mapping[str, Any]], users: Mapping[int, User], at
     if not rows:
         return 0
     written = insert_many(Notification, [{c: row[c] for c in NOTIFICATION_COLUMNS} for row in rows],
-                          returning=("id", "user_id", "title", "body"), skip_conflicts_on=("dedupe_key",))
-    return _mail(written, users, at)
+                          returning=("id", "user_id", "kind", "title", "body"), skip_conflicts_on=("dedupe_key",))
+    return _send(written, users, at)
 
 
 def notify_from(select: sa.TextClause, params: Mapping[str, Any], users: Mapping[int, User], at: datetime) -> int:
@@ -47,16 +50,24 @@ def notify_from(select: sa.TextClause, params: Mapping[str, Any], users: Mapping
     names = ", ".join(NOTIFICATION_COLUMNS)
     written = [tuple(row) for row in db.session.execute(sa.text(
         f"INSERT INTO notification ({names}) {select.text} ON CONFLICT (dedupe_key) DO NOTHING "
-        "RETURNING id, user_id, title, body"), dict(params))]
-    return _mail(written, users, at)
+        "RETURNING id, user_id, kind, title, body"), dict(params))]
+    return _send(written, users, at)
 
 
-def _mail(written: Sequence[tuple[Any, ...]], users: Mapping[int, User], at: datetime) -> int:
-    """The mails of the written notifications whose users want them at once; how many notifications."""
+def _send(written: Sequence[tuple[Any, ...]], users: Mapping[int, User], at: datetime) -> int:
+    """The mails of the written notifications whose users want them at once, and their deliveries on the
+    other channels the users chose for the kind; how many notifications."""
     mails, mailed = [], []
-    for note_id, user_id, title, body in written:
+    deliveries: list[dict[str, Any]] = []
+    for note_id, user_id, kind, title, body in written:
         user = users.get(user_id)
-        if user is None or not user.email or (user.email_frequency or "immediate") != "immediate":
+        if user is None:
+            continue
+        channels = Preferences.of(user).channels_for(kind) if user.notify_channels else (EMAIL,)
+        deliveries.extend({"notification_id": note_id, "user_id": user_id, "channel": channel, "kind": kind,
+                           "state": "queued", "attempts": 0, "created_at": at, "next_attempt_at": at + SETTLE}
+                          for channel in OUTSIDE if channel in channels)
+        if EMAIL not in channels or not user.email or (user.email_frequency or "immediate") != "immediate":
             continue
         mails.append({"to_address": user.email, "subject": f"[联动] {title}"[:300],
                       "body": mail_body([(title, body)]), "dedupe_key": f"notification:{note_id}",
@@ -66,4 +77,6 @@ def _mail(written: Sequence[tuple[Any, ...]], users: Mapping[int, User], at: dat
         outbox_ids = [row[0] for row in insert_many(EmailOutbox, mails, returning=("id",))]
         after_commit(db.session(), outbox_ids)
         db.session.execute(sa.update(Notification).where(Notification.id.in_(mailed)).values(emailed_at=at))
+    if deliveries:
+        deliveries_after_commit(db.session(), [row[0] for row in insert_many(Delivery, deliveries, returning=("id",))])
     return len(written)

@@ -31,9 +31,11 @@ from .models import EmailOutbox
 
 log = logging.getLogger(__name__)
 _KEY = "liandong.outbox_ids"
+_DELIVERIES = "liandong.delivery_ids"
 
-HandOver = Callable[[Any, list[int]], None]
-"""``hand_over(redis_client, outbox_ids)``: one send job per row on the ``notify`` queue; raises if Redis fails."""
+HandOver = Callable[[Any, list[int], list[int]], None]
+"""``hand_over(redis_client, outbox_ids, delivery_ids)``: one send job per row on the ``notify`` queue; raises
+if Redis fails."""
 Connect = Callable[[str], Any]
 """``connect(redis_url)``: a client that gives up after ``ENQUEUE_TIMEOUT`` seconds."""
 _hand_over: tuple[Connect, HandOver] | None = None
@@ -80,24 +82,33 @@ def after_commit(session: Session, outbox_ids: list[int]) -> None:
         session.info.setdefault(_KEY, []).extend(outbox_ids)
 
 
+def deliveries_after_commit(session: Session, delivery_ids: list[int]) -> None:
+    """Hand these SMS / work-chat deliveries over when ``session`` commits (written with a bulk INSERT)."""
+    if delivery_ids:
+        session.info.setdefault(_DELIVERIES, []).extend(delivery_ids)
+
+
 def _forget(session: Session) -> None:
     session.info.pop(_KEY, None)
+    session.info.pop(_DELIVERIES, None)
 
 
 def _dispatch(session: Session) -> None:
-    ids = session.info.pop(_KEY, None)
+    ids = session.info.pop(_KEY, None) or []
+    deliveries = session.info.pop(_DELIVERIES, None) or []
     url = current_app.config["LIANDONG"].redis_url if has_app_context() else None
-    if not ids or not url or _hand_over is None:
+    if not (ids or deliveries) or not url or _hand_over is None:
         return
     if breaker.open(url):
-        log.info("Redis failed recently: %d outbox row(s) left to the sweep", len(ids))
+        log.info("Redis failed recently: %d outbox row(s) left to the sweep", len(ids) + len(deliveries))
         return
     connect, hand_over = _hand_over
     try:
-        hand_over(breaker.client(url, connect), ids)
+        hand_over(breaker.client(url, connect), ids, deliveries)
     except Exception as exc:  # Redis unreachable or hung: the sweep catches up from the database
         breaker.trip(url)
-        log.warning("could not enqueue %d outbox row(s), the sweep will: %s", len(ids), type(exc).__name__)
+        log.warning("could not enqueue %d outbox row(s), the sweep will: %s", len(ids) + len(deliveries),
+                    type(exc).__name__)
     else:
         breaker.reset(url)
 

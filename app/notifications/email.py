@@ -25,6 +25,7 @@ from app.common.dialect import for_update
 from app.extensions import db
 from app.org.models import User
 
+from .channels import EMAIL, Preferences
 from .models import EmailOutbox, Notification
 
 MAX_ATTEMPTS = 8
@@ -133,6 +134,12 @@ def queue_digests(is_workday: Callable[[date], bool], at: datetime | None = None
         notes = list(db.session.scalars(sa.select(Notification).where(
             Notification.user_id == user.id, Notification.emailed_at.is_(None), Notification.created_at <= at)
             .order_by(Notification.created_at, Notification.id)))
+        if user.notify_channels:  # kinds the user wants by other channels only are settled, not mailed
+            wanted = Preferences.of(user)
+            for note in notes:
+                if EMAIL not in wanted.channels_for(note.kind):
+                    note.emailed_at = at
+            notes = [note for note in notes if note.emailed_at is None]
         if not notes:
             continue
         row = EmailOutbox(to_address=user.email, subject=f"[联动] {local_day.isoformat()} 待办摘要（{len(notes)} 条）",

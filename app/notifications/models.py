@@ -35,7 +35,8 @@ class Notification(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    """When it was put in the email outbox (its own mail, or the user's daily digest); NULL: not yet / never."""
+    """When it was put in the email outbox (its own mail, or the user's daily digest), or settled without a mail
+    because its user chose no email for its kind; NULL: not yet / never."""
 
 
 class EmailOutbox(Model):
@@ -50,3 +51,44 @@ class EmailOutbox(Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Delivery(Model):
+    """One notification on one outside channel (SMS, work chat): written with the notification, sent after
+    commit by a ``notify`` job, retried with backoff; at most one row per notification and channel."""
+
+    __tablename__ = "notification_delivery"
+    __table_args__ = (sa.UniqueConstraint("notification_id", "channel", name="uq_delivery_notification_channel"),
+                      sa.Index("ix_delivery_pending", "state", "next_attempt_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(sa.ForeignKey("notification.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    """sms, chat."""
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    """The notification's kind (lists of deliveries show it without reading the notification)."""
+    state: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    """queued (to send, or to retry at ``next_attempt_at``), held (quiet hours until ``next_attempt_at``),
+    sent, failed (gave up after ``MAX_ATTEMPTS``, or nowhere to send it)."""
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the sweep takes it up (after a minute for a new row, whose job is normally enqueued at commit)."""
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ChannelAddress(Model):
+    """Where a user's SMS or work-chat messages go: a phone number, or a robot's address and signing secret.
+
+    Read only by the delivery job and the preferences page; the secret is never shown back."""
+
+    __tablename__ = "notification_address"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    address: Mapped[str] = mapped_column(sa.String(2000))
+    secret: Mapped[str | None] = mapped_column(sa.String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -8,13 +8,15 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
+from app.audit.operations import audit
 from app.common.clock import now
 from app.extensions import db
 from app.org.absence import stand_ins
 from app.org.models import User
 
 from .bulk import notify_many
-from .models import Notification
+from .channels import CHAT, SMS, Preferences
+from .models import ChannelAddress, Notification
 
 
 def notify(users: Iterable[User], kind: str, title: str, *, body: str = "", case_id: int | None = None,
@@ -39,3 +41,36 @@ def mark_read(user: User, notification_ids: Iterable[int] | None = None) -> int:
         stmt = stmt.where(Notification.id.in_(list(notification_ids)))
     result = cast(sa.CursorResult[Any], db.session.execute(stmt.values(read_at=now())))  # an UPDATE's result
     return int(result.rowcount or 0)
+
+
+def set_channels(user: User, preferences: Preferences, *, phone: str | None = None, chat_url: str | None = None,
+                 chat_secret: str | None = None, by: User | None = None) -> None:
+    """Store ``user``'s channel choice and, when given, their phone number and work-chat robot ("" removes
+    one). Audited (who changed where a user's notifications go; never the number, address or secret). Flushes.
+
+    The caller has checked the values (``channels.parse_preferences``, ``phone_problem``,
+    ``chat_address_problem``)."""
+    at = now()
+    user.notify_channels = preferences.as_json()
+    changed = []
+    for channel, address, secret in ((SMS, phone, None), (CHAT, chat_url, chat_secret)):
+        if address is None:
+            continue
+        row = db.session.get(ChannelAddress, (user.id, channel))
+        if not address:
+            if row is not None:
+                db.session.delete(row)
+                changed.append(channel)
+            continue
+        if row is None:
+            row = ChannelAddress(user_id=user.id, channel=channel)
+            db.session.add(row)
+        row.address, row.updated_at = address, at
+        if channel == CHAT:
+            row.secret = secret or None
+        changed.append(channel)
+    audit((by or user).id, "channels_change", "user", user.id,
+          detail={"channels": preferences.as_json()["kinds"], "quiet": preferences.quiet,
+                  "addresses": changed})
+    db.session.flush()
+

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.common.types import UTCDateTime
+from app.common.types import JSONType, UTCDateTime
 from app.extensions import Model
 
 from .roles import Role
@@ -70,6 +71,9 @@ class User(UserMixin, Model):
     email: Mapped[str | None] = mapped_column(sa.String(254))
     email_frequency: Mapped[str] = mapped_column(sa.String(16), default="immediate", server_default="immediate")
     """immediate (one mail per notification), daily (a digest on working-day mornings), never."""
+    notify_channels: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    """Where each kind of notification goes besides the app, and quiet hours (``app.notifications.channels``,
+    ``Preferences``); NULL: email only, as ``email_frequency`` says."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     """Raised to end every browser session of the user at its next request (app/org/sessions.py)."""
