@@ -69,6 +69,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # deferred: factory (module docstring)
     from .common.api import BEARER_RESOLVER, api
     from .common.inputs import BoundedIntConverter, BoundedJSONProvider
+    from .common.scopes import SERVICE_SECURITY_SCHEME
+    from .common.scopes import security_scheme as service_security_scheme
     from .extensions import csrf, db, login_manager, migrate
     from .org.bearer import bearer_user
 
@@ -85,6 +87,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api.init_app(app)
     app.extensions[BEARER_RESOLVER] = bearer_user
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.components.security_scheme(SERVICE_SECURITY_SCHEME, service_security_scheme())
 
     if not getattr(Engine, "_liandong_pragmas", False):
         event.listen(Engine, "connect", _sqlite_pragmas)
@@ -133,6 +136,8 @@ def _register_api(app: Flask) -> None:
     from .notifications.channel_api import blp as channels_api_blp
     from .org.api import blp as org_blp
     from .org.lookup_api import blp as lookups_blp
+    from .org.service_api import blp as service_accounts_blp
+    from .org.service_api import oauth_blp
     from .processes.api import blp as processes_blp
     from .tasks.api import blp as tasks_blp
     from .tasks.hooks import connect as connect_task_hooks
@@ -143,7 +148,8 @@ def _register_api(app: Flask) -> None:
     connect_conference_hooks()
     connect_deadline_hooks()
     for blp in (cases_blp, tasks_blp, org_blp, processes_blp, conferences_blp, duties_blp, roster_blp,
-                court_record_blp, notifications_blp, lookups_blp, findings_blp, saved_views_blp):
+                court_record_blp, notifications_blp, lookups_blp, findings_blp, saved_views_blp, service_accounts_blp,
+                oauth_blp):
         csrf.exempt(blp)  # bearer tokens, never cookies, authenticate the API
         api.register_blueprint(blp)
     csrf.exempt(channels_api_blp)
@@ -222,13 +228,14 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     from .notifications.views import blp as alerts_blp
     from .org.absence_views import blp as absence_blp
     from .org.admin_views import blp as admin_blp
+    from .org.service_views import blp as service_accounts_pages_blp
     from .org.views import blp as auth_blp
     from .pwa.views import blp as pwa_blp
     from .tasks.views import blp as inbox_blp
     from .workflow import views as _completion_page  # noqa: F401  (adds POST /tasks/<id>/complete to inbox_blp)
 
     for blp in (auth_blp, admin_blp, absence_blp, inbox_blp, workspace_blp, alerts_blp, conferencing_blp, pwa_blp,
-                roster_pages_blp, duty_pages_blp):
+                roster_pages_blp, duty_pages_blp, service_accounts_pages_blp):
         app.register_blueprint(blp)
     app.register_blueprint(channels_blp)
     # deferred: factory (module docstring)
@@ -252,6 +259,10 @@ def _register_cli(app: Flask) -> None:
     from .duties.cli import duties_cli
 
     app.cli.add_command(duties_cli)
+    # deferred: factory (module docstring)
+    from .org.cli import service_accounts_cli
+
+    app.cli.add_command(service_accounts_cli)
     # deferred: factory (module docstring)
     from .backup.cli import backup_cli
 

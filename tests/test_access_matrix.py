@@ -317,7 +317,11 @@ NO_CHILD_DATA = {
     "cases.Reports": "intake; answers with the submitter's own new case (number and status)",
     "org.Me": "the caller's own account", "org.Tokens": "token names and times (own; admins anyone's)",
     "org.RevokeToken": "a token's names and times", "admin.end_user_sessions": "accounts (admins)",
-    "admin.revoke_user_token": "accounts (admins)", "jobs.FailedJobs": "job ids and errors (admins)",
+    "admin.revoke_user_token": "accounts (admins)",
+    **{e: "service accounts: names, client ids, scopes (admins; tests/org/test_service_accounts.py)"
+       for e in ("service_accounts.ServiceAccounts", "service_accounts.RotateSecret", "service_accounts.RevokeAccount",
+                 "service_pages.index", "service_pages.rotate", "service_pages.revoke")},
+    "oauth.Token": "a service account's token for its client credentials", "jobs.FailedJobs": "job ids and errors (admins)",
     "duties.Frequencies": "cadence rules",
     **{e: "the organisation for other systems' lookups (department kinds, regions, units): codes and names"
        for e in ("lookups.DepartmentKinds", "lookups.Regions", "lookups.RegionResource", "lookups.Units")},

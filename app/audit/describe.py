@@ -29,7 +29,11 @@ ACTIONS: dict[str, Any] = {
     "upload": _l("Attached a file"), "user_create": _l("Created an account"),
     "user_update": _l("Changed an account"), "password_reset": _l("Reset a password"),
     "sessions_end": _l("Ended all sessions"), "token_revoke": _l("Revoked an API token"),
-    "tokens_revoke": _l("Revoked all API tokens"), "role_grant": _l("Granted a role"),
+    "tokens_revoke": _l("Revoked all API tokens"),
+    "service_account_create": _l("Created a service account"),
+    "service_account_rotate": _l("Gave a service account a new secret"),
+    "service_account_revoke": _l("Revoked a service account"),
+    "token_issue": _l("Issued a token to a service account"), "role_grant": _l("Granted a role"),
     "role_revoke": _l("Withdrew a role"), "process_deploy": _l("Deployed a process version"),
     "process_make_current": _l("Made a process version current"),
     "process_release_county": _l("Released a process to a county"),
@@ -57,6 +61,7 @@ OBJECTS: dict[str, Any] = {
     "county_setting": _l("County setting"), "finding": _l("Finding on mandatory reporting"),
     "late_report": _l("Late reports"),
     "saved_view": _l("Saved inbox view"), "duty_cycle": _l("Duty cycles"),
+    "service_account": _l("Service account"),
 }
 
 FIELDS: dict[str, Any] = {
@@ -84,6 +89,8 @@ FIELDS: dict[str, Any] = {
     "changes": _l("Changed"), "setting": _l("Setting"), "value": _l("Value"), "ids": _l("Rows shown"),
     "answered": _l("Answered"), "unanswered": _l("Not answered yet only"),
     "view": _l("Saved view"), "shared_with": _l("Shared with"),
+    "account": _l("Service account"), "client_id": _l("Client ID"), "scopes": _l("Scopes"),
+    "tokens_revoked": _l("Tokens revoked"),
 }
 """Detail keys as the rows store them; an unknown key is shown as its words (underscores to spaces)."""
 

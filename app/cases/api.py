@@ -55,7 +55,7 @@ blp = ApiBlueprint("cases", __name__, url_prefix="/api/v1", description="Reports
 
 @blp.route("/reports")
 class Reports(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope="reports:file")
     @blp.arguments(ReportIn)
     @blp.response(201, ReportAccepted)
     @blp.alt_response(200, schema=ReportAccepted, description="nothing new filed: a retry (same idempotency "
@@ -70,7 +70,7 @@ class Reports(MethodView):
 
 @blp.route("/children")
 class Children(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope="cases:read")
     @blp.arguments(SearchArgs, location="query")
     @blp.response(200, ChildPage)
     @blp.paginate()
@@ -106,7 +106,7 @@ class ChildResource(MethodView):
 
 @blp.route("/cases")
 class Cases(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope="cases:read")
     @blp.arguments(CaseSearchArgs, location="query")
     @blp.response(200, CasePage)
     @blp.paginate(SelectPage)
@@ -152,7 +152,7 @@ class Unmerge(MethodView):
 
 @blp.route("/me/reports")
 class MyReports(MethodView):
-    @blp.endpoint(writes=False)
+    @blp.endpoint(writes=False, scope="reports:read")
     @blp.response(200, MyReportPage)
     @blp.paginate()
     def get(self, pagination_parameters: PaginationParameters) -> Any:
@@ -172,7 +172,7 @@ def _count(stmt: sa.Select[Any]) -> int:
 
 @blp.route("/cases/<int:case_id>")
 class CaseResource(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope="cases:read")
     @blp.response(200, CaseOut)
     def get(self, case_id: int) -> Any:
         """The case: child, open tasks with unit and due time, process instances, timeline (audited)."""
@@ -269,7 +269,7 @@ def _detail_access(case_id: int, page: str) -> CaseAccess:
 
 @blp.route("/cases/<int:case_id>/timeline")
 class CaseTimeline(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope="cases:read")
     @blp.response(200, TimelinePage)
     @blp.paginate()
     def get(self, case_id: int, pagination_parameters: PaginationParameters) -> Any:
@@ -284,7 +284,7 @@ class CaseTimeline(MethodView):
 
 @blp.route("/cases/<int:case_id>/tasks")
 class CaseTasks(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope="cases:read")
     @blp.arguments(CaseTasksQuery, location="query")
     @blp.response(200, CaseTaskPage)
     @blp.paginate()

@@ -18,7 +18,7 @@ blp = ApiBlueprint("court_record", __name__, url_prefix="/api/v1/children",
 
 @blp.route("/<int:child_id>/record.pdf")
 class CourtRecordPdf(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope="cases:read")
     @blp.response(200, description="the record as PDF, watermarked with who printed it", content_type="application/pdf")
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, child_id: int) -> Any:

@@ -21,6 +21,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from app.common.api_doc import LOCATIONS, ApiError, ErrorResponsesPlugin
 from app.common.errors import DomainError, flat_messages
+from app.common.scopes import require_scope
 from app.extensions import db
 
 
@@ -124,6 +125,7 @@ def authenticate_first() -> None:
         method = getattr(view_class, "get", None)
     if getattr(method, "_bearer_required", False):
         g.api_user = bearer_user()
+        require_scope(getattr(method, "_scope", None))
 
 
 BEARER_RESOLVER = "liandong_bearer_user"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
@@ -63,3 +64,23 @@ def local(at: datetime) -> datetime:
 def local_today() -> date:
     """Today's date in the county, by the app's clock."""
     return local(now()).date()
+
+
+def is_past_due(due: datetime | None, at: datetime) -> bool:
+    """The one rule for "its time has come", on the app's clock (``now()``): a deadline of 17:30:00 is
+    overdue from 17:30:00 on. The escalation sweep takes a step at the same instant (``past_due`` in
+    SQL), so the API, the pages and the dashboards never call a task overdue that the sweep has not
+    treated as overdue, or the other way round."""
+    return due is not None and due <= at
+
+
+def past_due(column: Any, at: datetime) -> Any:
+    """``is_past_due`` as a SQL condition on a timestamp column (lists, counts, the sweep's batch)."""
+    return column <= at
+
+
+def instant(moment: datetime) -> str:
+    """An exact instant as a deadline property takes it: ISO 8601 in county time with its offset
+    (``2026-11-01T00:00:00+08:00``). ``app.deadlines.calendar.compute_due`` reads it back exactly, where a
+    duration counted from "now" lost the fraction of a second and the time between two calls."""
+    return local(moment).isoformat()

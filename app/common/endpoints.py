@@ -11,9 +11,12 @@ operations, commit once. ``@blp.endpoint()`` carries all of it, outermost on the
 
 - authentication: ``Authorization: Bearer <token>`` (``app.common.api.authenticate_first`` checks it
   before flask-smorest parses anything, so a caller without a token learns 401, never 422);
+- the scope a service account's token needs (``scope=``, ``app/common/scopes.py``): without one the
+  operation is for people only, and a machine client's token gets 403 before anything else is judged;
 - authorisation by role where a role is the whole rule (``roles=`` and the refusal's words); finer rules
   (unit, need to know) stay in the view, through ``app.cases.access``;
-- the OpenAPI security requirement (``bearerAuth``), from which ``api_doc`` derives 401/403/429;
+- the OpenAPI security requirement (``bearerAuth``, or the ``serviceAccount`` scheme with the scope), from
+  which ``api_doc`` derives 401/403/429;
 - the transaction: commit once after the answer is serialised, roll back on any error or a status of
   400 and above; a lost optimistic lock (``StaleDataError``) is 409, documented on every write.
 
@@ -43,12 +46,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.common.api import BEARER_SECURITY, bearer_user, current_api_user
 from app.common.api_doc import document_response
+from app.common.clock import instant
 from app.common.errors import Conflict, Forbidden
 from app.common.inputs import MAX_COUNT
+from app.common.scopes import SERVICE_SECURITY_SCHEME, check_known, require_scope
 from app.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
-__all__ = ["ApiBlueprint", "ObjectOut", "PeekPage", "SelectPage", "current_api_user"]
+__all__ = ["ApiBlueprint", "Instant", "ObjectOut", "PeekPage", "SelectPage", "current_api_user"]
 
 MAX_PER_PAGE = 500
 
@@ -59,26 +64,32 @@ class ApiBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest has no typ
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 50, "max_page_size": MAX_PER_PAGE}
 
     def endpoint(self, *, roles: Iterable[Any] = (), refusal: str = "your role does not allow this",
-                 writes: bool = True) -> Callable[[F], F]:
-        """Authenticate, check ``roles`` (any one of them; 403 with ``refusal`` otherwise), document the
-        bearer security, and own the transaction. Goes above every other decorator of the view.
+                 writes: bool = True, scope: str | None = None) -> Callable[[F], F]:
+        """Authenticate, check the token's ``scope`` and ``roles`` (any one of them; 403 with ``refusal``
+        otherwise), document the security, and own the transaction. Goes above every other decorator.
 
-        ``writes=False`` for a read that writes nothing, not even an audit row (a list): no commit, so it
-        costs no statement beyond its reads; the request's session is discarded at its end."""
+        ``scope`` names what a service account's token must carry to use the operation; ``None`` keeps
+        the operation for people. ``writes=False`` for a read that writes nothing, not even an audit row
+        (a list): no commit, so it costs no statement beyond its reads; the request's session is
+        discarded at its end."""
         wanted = tuple(roles)
+        check_known(scope)
+        security = [*BEARER_SECURITY, {SERVICE_SECURITY_SCHEME: [scope]}] if scope else BEARER_SECURITY
 
         def decorate(view: F) -> F:
             @wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 if not getattr(request, "liandong_bearer_checked", False):  # g may outlive a request in tests
                     g.api_user = bearer_user()
+                    require_scope(scope)
                 if wanted and not g.api_user.has_role(*wanted):
                     raise Forbidden(refusal)
                 return _in_one_transaction(view, args, kwargs) if writes else view(*args, **kwargs)
 
             wrapper._bearer_required = True  # type: ignore[attr-defined]  # read by authenticate_first
+            wrapper._scope = scope  # type: ignore[attr-defined]  # read by authenticate_first
             doc = deepcopy(getattr(view, "_apidoc", {}))
-            doc.setdefault("manual_doc", {}).setdefault("security", BEARER_SECURITY)
+            doc.setdefault("manual_doc", {}).setdefault("security", security)
             wrapper._apidoc = doc  # type: ignore[attr-defined]
             if writes and view.__name__ != "get":  # a read commits at most its audit row: nothing to conflict with
                 document_response(wrapper, 409, "CONFLICT")
@@ -157,6 +168,15 @@ class ObjectOut(ma.Schema):
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         compute = None if isinstance(obj, Mapping) else self.computed.get(attr)
         return compute(obj) if compute is not None else super().get_attribute(obj, attr, default)
+
+
+class Instant(ma.fields.DateTime):
+    """A deadline as the exact instant it is: ISO 8601 in county time with its offset
+    (``2026-11-01T00:00:00+08:00``, ``2026-03-12T17:30:00+08:00``), so a person reads the midnight or the
+    17:30 the policy names and a client's parser gets the same instant UTC would give (``clock.instant``)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else instant(value)
 
 
 class SelectPage(Page):  # type: ignore[misc]

@@ -28,4 +28,5 @@ def bearer_user() -> User:
         abort(401, message="invalid, expired or revoked token")
     note_token_use(token)
     g.api_token = token
+    g.api_scopes = frozenset(token.scopes.split()) if token.scopes is not None else None  # common/scopes.py
     return token.user

@@ -118,7 +118,10 @@ class ApiToken(Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_reason: Mapped[str | None] = mapped_column(sa.String(40))
-    """revoked (by hand), password_reset, deactivated, access_changed."""
+    """revoked (by hand), password_reset, deactivated, access_changed, rotated (a service account's secret)."""
+    scopes: Mapped[str | None] = mapped_column(sa.String(400))
+    """A service account's token: the scopes it carries, space-separated (RFC 6749 3.3). NULL for a person's
+    token, which their roles alone limit (``app/common/scopes.py``)."""
 
     user: Mapped[User] = relationship()
 
@@ -171,3 +174,32 @@ class Absence(Model):
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     substitute: Mapped[User | None] = relationship(foreign_keys=[substitute_id])
+
+
+class ServiceAccount(Model):
+    """A machine client (the 12355 hotline's call system, a school's system) with client credentials.
+
+    It acts through a user row of its own (``user_id``: no password, the unit it acts for), so every audit
+    row and every need-to-know decision about its calls names the account, never a person. Only the
+    SHA-256 of its secret is stored; the secret is shown once, at creation and at each rotation.
+    """
+
+    __tablename__ = "service_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id", ondelete="CASCADE"), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    client_id: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    secret_hash: Mapped[str] = mapped_column(sa.String(64))
+    scopes: Mapped[str] = mapped_column(sa.String(400))
+    """Space-separated, sorted; what its tokens may carry."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id", ondelete="SET NULL"))
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()

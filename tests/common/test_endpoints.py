@@ -22,6 +22,9 @@ def test_every_api_operation_goes_through_the_endpoint_decorator(app: Flask) -> 
             continue
         view_class = getattr(app.view_functions[rule.endpoint], "view_class", None)
         assert view_class is not None, f"{rule.rule} is not a MethodView"
+        if getattr(view_class, "client_authenticated", False):
+            assert rule.rule == "/api/v1/oauth/token"  # the client's credentials, not a bearer token (RFC 6749)
+            continue
         for method in METHODS:
             function = getattr(view_class, method, None)
             if function is not None and not getattr(function, "_bearer_required", False):

@@ -66,6 +66,8 @@ PAGES: list[tuple[str | None, str, str, int]] = [
     *[(u, "GET", "/duties/cycles", 200) for u in ("coordinator", "director_t01v01", "supervisor_t01")],
     *[(u, "GET", "/duties/cycles", 403) for u in (POLICE, "reporter_school", "designer")],
     (ANON, "GET", "/duties/cycles", 302),
+    ("admin", "GET", "/admin/service-accounts", 200),
+    *[(u, "GET", "/admin/service-accounts", 403) for u in ("coordinator", POLICE, "designer")],
     # notifications are personal
     (POLICE, "GET", "/notifications/{note}", 302), (OTHER_POLICE, "GET", "/notifications/{note}", 404),
     # changes (with a valid CSRF token): the task's unit only
@@ -271,12 +273,14 @@ def test_access(app: Flask, page: Any, as_user: Any, world: dict[str, int], user
 
 
 def test_every_page_endpoint_is_in_the_table(app: Flask) -> None:
-    mine = ("auth.", "admin.", "inbox.", "workspace.", "alerts.", "conferencing.", "absence.")
+    mine = ("auth.", "admin.", "inbox.", "workspace.", "alerts.", "conferencing.", "absence.", "service_pages.")
     covered = {url.split("?")[0] for _, _, url, _ in PAGES}
     covered |= {"/logout", "/locale", "/inbox/views", "/inbox/views/{view_id}/delete", "/notifications/read",
                 "/tasks/{task_id}/complete"}  # exercised in test_web_pages.py
     covered |= {"/admin/users/{user}/sessions/end",
                 "/admin/users/{user}/tokens/{token_id}/revoke"}  # exercised in tests/org/test_tokens.py
+    covered |= {"/admin/service-accounts/{account_id}/rotate",
+                "/admin/service-accounts/{account_id}/revoke"}  # exercised in tests/org/test_service_accounts.py
     covered |= {"/children/merges/{merge_id}/undo"}  # rows above with an unknown id; the undo itself: tests/cases
     covered |= {"/findings/{finding_id}", "/findings/{finding_id}/answer"}  # unknown ids above; tests/cases too
     missing = []

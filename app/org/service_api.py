@@ -1,0 +1,245 @@
+"""REST endpoints for service accounts: administrators manage them, clients exchange credentials for tokens.
+
+``POST /api/v1/oauth/token`` is the one API operation that takes no bearer token (the client authenticates
+with its credentials, RFC 6749 2.3.1: HTTP Basic or ``client_id``/``client_secret`` in the body), so it is
+not behind ``@blp.endpoint``; it answers RFC 6749 5.2 errors (``error``, ``error_description``) with the
+``message`` every other API error carries, and owns its transaction like the decorator would.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import unquote_plus
+
+from flask import jsonify, request
+from flask.views import MethodView
+from marshmallow import Schema, fields
+
+from app.common.api import abort
+from app.common.endpoints import ApiBlueprint, ObjectOut, current_api_user
+from app.common.inputs import Id
+from app.common.scopes import SCOPES, parse_scopes
+from app.extensions import db
+from app.org.models import ServiceAccount, Unit
+from app.org.roles import Role
+from app.org.service_accounts import (
+    OAuthError,
+    account_state,
+    authenticate_client,
+    create_account,
+    issue_client_token,
+    revoke_account,
+    rotate_secret,
+    service_accounts,
+)
+
+blp = ApiBlueprint("service_accounts", __name__, url_prefix="/api/v1",
+                   description="Service accounts: machine clients with client credentials and scoped tokens")
+oauth_blp = ApiBlueprint("oauth", __name__, url_prefix="/api/v1/oauth",
+                         description="Client credentials for a short-lived bearer token (RFC 6749 4.4)")
+
+ADMINS = (Role.ADMIN,)
+ONLY_ADMINS = "only administrators manage service accounts"
+
+
+class ServiceAccountOut(ObjectOut):
+    """A ``ServiceAccount`` (never its secret: only its hash is kept)."""
+
+    computed = {"scopes": lambda a: a.scope_list, "state": account_state, "unit_id": lambda a: a.user.unit_id,
+                "username": lambda a: a.user.username}
+
+    id = fields.Integer()
+    name = fields.String()
+    client_id = fields.String()
+    username = fields.String(metadata={"description": "the account's user, named in audit rows"})
+    unit_id = fields.Integer(allow_none=True)
+    scopes = fields.List(fields.String())
+    state = fields.String(metadata={"description": "active or revoked"})
+    created_at = fields.DateTime()
+    rotated_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class ServiceAccountSecretOut(ServiceAccountOut):
+    client_secret = fields.String(metadata={"description": "shown once: only its hash is stored"})
+
+
+class ServiceAccountListOut(Schema):
+    items = fields.List(fields.Nested(ServiceAccountOut))
+
+
+class ServiceAccountIn(Schema):
+    name = fields.String(required=True, metadata={"description": "e.g. 12355 hotline call system"})
+    unit_id = Id(required=True, metadata={"description": "the unit it acts for"})
+    scopes = fields.List(fields.String(), required=True,
+                         metadata={"description": "any of: " + ", ".join(SCOPES)})
+
+
+def _account(account_id: int) -> ServiceAccount:
+    account = db.session.get(ServiceAccount, account_id)
+    if account is None:
+        abort(404, message="no such service account")
+    return account
+
+
+def _with_secret(account: ServiceAccount, secret: str) -> dict[str, Any]:
+    """The account as ``ServiceAccountOut`` reads it, with the secret the row does not keep."""
+    computed = ServiceAccountOut.computed
+    shown = {name: computed[name](account) if name in computed else getattr(account, name)
+             for name in ServiceAccountOut().fields}
+    return {**shown, "client_secret": secret}
+
+
+@blp.route("/service-accounts")
+class ServiceAccounts(MethodView):
+    @blp.endpoint(roles=ADMINS, refusal=ONLY_ADMINS)
+    @blp.response(200, ServiceAccountListOut)
+    def get(self) -> Any:
+        """Every service account (administrators)."""
+        return {"items": service_accounts()}
+
+    @blp.endpoint(roles=ADMINS, refusal=ONLY_ADMINS)
+    @blp.arguments(ServiceAccountIn)
+    @blp.response(201, ServiceAccountSecretOut)
+    def post(self, payload: dict[str, Any]) -> Any:
+        """Create a service account; the answer carries its client secret, shown this once."""
+        unit = db.session.get(Unit, payload["unit_id"])
+        account, secret = create_account(current_api_user(), payload["name"], unit, payload["scopes"])
+        return _with_secret(account, secret), 201
+
+
+@blp.route("/service-accounts/<int:account_id>/rotate")
+class RotateSecret(MethodView):
+    @blp.endpoint(roles=ADMINS, refusal=ONLY_ADMINS)
+    @blp.response(200, ServiceAccountSecretOut)
+    def post(self, account_id: int) -> Any:
+        """A new client secret (shown once); the old one and every token issued with it stop now."""
+        account = _account(account_id)
+        return _with_secret(account, rotate_secret(current_api_user(), account))
+
+
+@blp.route("/service-accounts/<int:account_id>/revoke")
+class RevokeAccount(MethodView):
+    @blp.endpoint(roles=ADMINS, refusal=ONLY_ADMINS)
+    @blp.response(200, ServiceAccountOut)
+    def post(self, account_id: int) -> Any:
+        """Revoke the account for good: its credentials and tokens stop at once (idempotent)."""
+        return revoke_account(current_api_user(), _account(account_id))
+
+
+class TokenRequest(Schema):
+    """RFC 6749 4.4.2, as a form (``application/x-www-form-urlencoded``) or a JSON object."""
+
+    grant_type = fields.String(required=True, metadata={"description": "client_credentials"})
+    scope = fields.String(metadata={"description": "space-separated; default every scope of the account"})
+    client_id = fields.String(metadata={"description": "or HTTP Basic authentication"})
+    client_secret = fields.String(metadata={"description": "or HTTP Basic authentication"})
+
+
+class AccessTokenOut(Schema):
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"description": "Bearer"})
+    expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
+    scope = fields.String(required=True, metadata={"description": "the scopes the token carries"})
+
+
+class OAuthErrorOut(Schema):
+    """RFC 6749 5.2, with the ``message`` every API error carries."""
+
+    error = fields.String(metadata={"description": "invalid_request, invalid_client, unsupported_grant_type, "
+                                                   "invalid_scope"})
+    error_description = fields.String()
+    message = fields.String()
+    code = fields.Integer()
+
+
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_BODY = {"content": {kind: {"schema": TokenRequest} for kind in ("application/x-www-form-urlencoded",
+                                                                  "application/json")}, "required": True}
+
+
+def _parameters() -> dict[str, str]:
+    """The request's parameters as strings: a JSON object or a form; anything else is ``invalid_request``."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise OAuthError("invalid_request", "the body must be a JSON object or a form")
+        values = body
+    else:
+        values = request.form.to_dict()
+    if any(not isinstance(v, str) for v in values.values()):
+        raise OAuthError("invalid_request", "every parameter must be a string")
+    return {str(k): v for k, v in values.items()}
+
+
+def _basic_credentials() -> tuple[str, str] | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if not header:
+        return None
+    if scheme.lower() != "basic":
+        raise OAuthError("invalid_client", "authenticate the client with HTTP Basic or client_secret", 401)
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise OAuthError("invalid_client", "malformed HTTP Basic credentials", 401) from exc
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise OAuthError("invalid_client", "malformed HTTP Basic credentials", 401)
+    return unquote_plus(client_id), unquote_plus(secret)  # RFC 6749 2.3.1: form-encoded before Basic
+
+
+def _exchange() -> dict[str, Any]:
+    """Who asks comes first (a caller without credentials learns 401, as on every other operation), then
+    what it asks for, then whether the credentials hold."""
+    params = _parameters()
+    basic = _basic_credentials()
+    if basic is not None and ("client_secret" in params or "client_id" in params):
+        raise OAuthError("invalid_request", "use one way of authenticating the client, not two")
+    client_id, secret = basic or (params.get("client_id", ""), params.get("client_secret", ""))
+    if not client_id or not secret:
+        raise OAuthError("invalid_client", "client credentials are required", 401)
+    grant = params.get("grant_type")
+    if not grant:
+        raise OAuthError("invalid_request", "grant_type is required")
+    if grant != "client_credentials":
+        raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
+    account = authenticate_client(client_id, secret)
+    requested = parse_scopes(params["scope"]) if params.get("scope", "").strip() else None
+    issued = issue_client_token(account, requested)
+    return {"access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in,
+            "scope": " ".join(issued.scopes)}
+
+
+@oauth_blp.route("/token")
+class Token(MethodView):
+    client_authenticated = True
+    """Read by the test that every other API operation is behind ``@blp.endpoint``."""
+
+    @oauth_blp.doc(requestBody=_BODY, security=[])
+    @oauth_blp.response(200, AccessTokenOut, headers={"Cache-Control": {"schema": {"type": "string"}}})
+    @oauth_blp.alt_response(400, schema=OAuthErrorOut, description="invalid_request, unsupported_grant_type, "
+                            "invalid_scope (RFC 6749 5.2)")
+    @oauth_blp.alt_response(401, schema=OAuthErrorOut, description="invalid_client",
+                            headers={"WWW-Authenticate": {"schema": {"type": "string"}}})
+    def post(self) -> Any:
+        """Exchange a service account's client credentials for a bearer token (client credentials grant)."""
+        try:
+            answer = _exchange()
+        except OAuthError as exc:
+            db.session.rollback()
+            body = {"error": exc.error, "error_description": exc.description, "message": exc.description,
+                    "code": exc.status}
+            refused = jsonify(body)  # a Response: flask-smorest would dump a tuple with the 200 schema
+            refused.status_code = exc.status
+            refused.headers.update(_NO_STORE)
+            if exc.status == 401:
+                refused.headers["WWW-Authenticate"] = 'Basic realm="liandong"'
+            return refused
+        except BaseException:
+            db.session.rollback()
+            raise
+        db.session.commit()
+        return answer, 200, _NO_STORE
