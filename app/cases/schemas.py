@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from app.cases.models import ChildTag, ReporterType, Situation
 from app.common.clock import now
-from app.common.endpoints import ObjectOut
+from app.common.endpoints import Instant, ObjectOut
 from app.common.idempotency import KEY_DESCRIPTION, KEY_LENGTH
 from app.common.inputs import Day, Id, Moment
 
@@ -172,7 +172,7 @@ class OpenTaskOut(ObjectOut):
     name = fields.String()
     unit = fields.Nested(UnitOut, allow_none=True)
     assignee = fields.String(allow_none=True)
-    due_at = fields.DateTime(allow_none=True)
+    due_at = Instant(allow_none=True)
     overdue = fields.Boolean()
 
 

@@ -19,7 +19,7 @@ from flask import Flask, has_request_context, request, session
 from flask_babel import format_datetime, format_timedelta, get_locale, gettext
 from flask_login import current_user
 
-from app.common.clock import county_zone
+from app.common.clock import county_zone, is_past_due
 from app.extensions import babel
 
 from .labels import bpmn_type, label, options
@@ -75,7 +75,7 @@ def due_status(due: datetime | None, at: datetime, open_: bool = True) -> str:
     """``overdue``, ``due-soon`` (within 24 h) or ``""``: the inbox's row marking."""
     if due is None or not open_:
         return ""
-    if due <= at:
+    if is_past_due(due, at):
         return "overdue"
     if (due - at).total_seconds() <= DUE_SOON_HOURS * 3600:
         return "due-soon"
@@ -86,7 +86,7 @@ def due_relative(due: datetime | None, at: datetime) -> str:
     """"in 3 hours" / "overdue by 2 days", in the user's language."""
     if due is None:
         return gettext("no deadline")
-    if due <= at:
+    if is_past_due(due, at):
         return gettext("overdue by %(time)s", time=format_timedelta(at - due, threshold=1.1))
     return format_timedelta(due - at, add_direction=True, threshold=1.1)
 

@@ -15,7 +15,7 @@ from app.audit.operations import audit
 from app.cases.access import access_basis
 from app.cases.models import Case
 from app.cases.timeline import record
-from app.common.clock import county_zone, now
+from app.common.clock import county_zone, instant, now
 from app.common.errors import Conflict, Forbidden, Invalid, NotFound
 from app.deadlines.arithmetic import DeadlineSyntaxError, parse_deadline
 from app.extensions import db
@@ -44,10 +44,6 @@ CLAUSE = "依据运民发〔2019〕113号附件1第5项（个案会商）"
 
 def _within(region: Region, jurisdiction_id: int | None) -> bool:
     return jurisdiction_id is not None and any(r.id == jurisdiction_id for r in region.ancestry())
-
-
-def _duration_until(moment: datetime) -> str:
-    return f"PT{max(1, int((moment - now()).total_seconds()))}S"
 
 
 def get_conference(conference_id: int) -> Conference:
@@ -217,7 +213,7 @@ def schedule(case: Case, actor: User, *, title: str, scheduled_at: datetime, mod
         instance = workflow.start_current(case, PREPARE_PROCESS, {
             "conference_id": conference.id, "conference_title": title, "conference_time": when,
             "conference_place": place, "convening_unit": convener.name,
-            "prepare_department": unit.kind, "prepare_deadline": _duration_until(scheduled_at),
+            "prepare_department": unit.kind, "prepare_deadline": instant(scheduled_at),
             "prepare_instructions": (
                 f"{CLAUSE}：{convener.name}定于{when}召开个案会商（{where}，{place or '地点另行通知'}），议题：{title}。"
                 "请确认参会人员，整理本单位掌握的儿童情况和已采取的措施，提出建议，会商开始前完成。"),
@@ -240,7 +236,7 @@ def _deadline_of(item: dict[str, Any], i: int) -> str:
     if item.get("due_on"):
         due_on: date = item["due_on"]
         due = datetime.combine(due_on, WORKDAY_END, tzinfo=county_zone())
-        return _duration_until(due)
+        return instant(due)
     deadline = item.get("deadline") or ""
     try:
         parse_deadline(deadline)

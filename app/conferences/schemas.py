@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.common.endpoints import Instant
 from app.common.inputs import Day, Id, Moment
 from app.org.kinds import DEPARTMENT_KINDS
 
@@ -101,7 +102,7 @@ class ActionOut(Schema):
     deadline = fields.String()
     task_id = fields.Integer(allow_none=True)
     status = fields.String(metadata={"description": "open, done, cancelled"})
-    due_at = fields.DateTime(allow_none=True)
+    due_at = Instant(allow_none=True)
     completed_at = fields.DateTime(allow_none=True)
     overdue = fields.Boolean()
     escalation_level = fields.Integer()

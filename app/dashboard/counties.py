@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
 from app.cases.models import Case
+from app.common.clock import past_due
 from app.extensions import db
 from app.org.models import Region, User
 from app.org.queries import counties_under
@@ -53,7 +54,7 @@ def county_table(counties: list[Region], at: datetime, start: datetime, end: dat
         base = (sa.select(county_map.c.county_id).select_from(Task).join(Case, Case.id == Task.case_id)
                 .join(county_map, county_map.c.region_id == Case.region_id).group_by(county_map.c.county_id))
         open_stmt = base.add_columns(
-            sa.func.count(Task.id), sa.func.sum(sa.case((Task.due_at <= at, 1), else_=0)),
+            sa.func.count(Task.id), sa.func.sum(sa.case((past_due(Task.due_at, at), 1), else_=0)),
             sa.func.sum(sa.case((Task.unit_id.is_(None), 1), else_=0))).where(Task.state == TaskState.OPEN)
         for county_id, n_open, overdue, unrouted in db.session.execute(open_stmt):
             rows[county_id].update(open=int(n_open), overdue=int(overdue or 0), unrouted=int(unrouted or 0))

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, abort, current_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from app.common.clock import now
+from app.common.clock import now, past_due
 from app.common.metrics import exposition, may_scrape
 from app.deadlines.sweep import last_swept
 from app.extensions import db
@@ -38,9 +38,9 @@ def task_counts(at: datetime) -> list[Any]:
     return list(db.session.execute(
         sa.select(Task.department_kind,
                   sa.func.count().filter(is_open).label("open"),
-                  sa.func.count().filter(is_open, Task.due_at < at).label("overdue"),
+                  sa.func.count().filter(is_open, past_due(Task.due_at, at)).label("overdue"),
                   sa.func.count().filter(Task.state == TaskState.COMPLETED).label("completed"),
-                  sa.func.min(Task.next_escalation_at).filter(is_open, Task.next_escalation_at <= at)
+                  sa.func.min(Task.next_escalation_at).filter(is_open, past_due(Task.next_escalation_at, at))
                   .label("oldest_due_step"))
         .group_by(Task.department_kind)))
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 
 from app.cases.findings import Period, findings_select, late_reports_select
 from app.cases.models import Case
-from app.common.clock import county_zone, local
+from app.common.clock import county_zone, is_past_due, local, past_due
 from app.common.dialect import local_date
 from app.common.errors import Invalid
 from app.common.inputs import FIRST_DAY, LAST_DAY
@@ -95,14 +95,14 @@ DUE_SOON_DAYS = 7
 def _due_window(at: datetime, due_within_days: int | None) -> sa.ColumnElement[bool]:
     """Overdue (``None``) or due in the next ``due_within_days`` days and not yet overdue."""
     if due_within_days is None:
-        return Task.due_at <= at
-    return sa.and_(Task.due_at > at, Task.due_at <= at + timedelta(days=due_within_days))
+        return past_due(Task.due_at, at)
+    return sa.and_(~past_due(Task.due_at, at), Task.due_at <= at + timedelta(days=due_within_days))
 
 
 def headline(scope: Scope, at: datetime) -> dict[str, int]:
     """The two numbers at the top of the dashboard: open tasks overdue, and due within the week. One query."""
     soon = _due_window(at, DUE_SOON_DAYS)
-    stmt = (_task_base(scope).add_columns(sa.func.sum(sa.case((Task.due_at <= at, 1), else_=0)),
+    stmt = (_task_base(scope).add_columns(sa.func.sum(sa.case((past_due(Task.due_at, at), 1), else_=0)),
                                           sa.func.sum(sa.case((soon, 1), else_=0)))
             .where(Task.state == TaskState.OPEN))
     overdue, due_soon = db.session.execute(stmt).one()
@@ -140,7 +140,7 @@ def ageing(scope: Scope, at: datetime) -> Table:
     bucket = sa.case(*((Task.due_at > at - timedelta(days=lo_to[3] or 0), lo_to[0]) for lo_to in AGEING[:-1]),
                      else_=AGEING[-1][0])
     stmt = (_task_base(scope).add_columns(Task.department_kind, bucket.label("bucket"), sa.func.count(Task.id))
-            .where(Task.state == TaskState.OPEN, Task.due_at <= at).group_by(Task.department_kind, bucket))
+            .where(Task.state == TaskState.OPEN, past_due(Task.due_at, at)).group_by(Task.department_kind, bucket))
     cells: dict[str | None, dict[str, int]] = {}
     for kind, key, count in db.session.execute(stmt):
         cells.setdefault(kind, {})[key] = int(count)
@@ -267,7 +267,7 @@ def drill_down(scope: Scope, at: datetime, f: DrillDown) -> tuple[Table, int]:
     if f.due_within_days is not None:
         stmt = stmt.where(_due_window(at, f.due_within_days))
     elif f.overdue:
-        stmt = stmt.where(Task.due_at <= at)
+        stmt = stmt.where(past_due(Task.due_at, at))
     if f.kind:
         stmt = stmt.where(Task.department_kind == f.kind) if f.kind != "none" else stmt.where(
             Task.department_kind.is_(None))
@@ -285,7 +285,7 @@ def drill_down(scope: Scope, at: datetime, f: DrillDown) -> tuple[Table, int]:
                               .offset((f.page - 1) * f.per_page).limit(f.per_page)).all()
     rows = []
     for task, number, township_id in page:
-        overdue_days = (at - task.due_at).total_seconds() / 86400 if task.due_at and task.due_at <= at else 0
+        overdue_days = (at - task.due_at).total_seconds() / 86400 if task.due_at and is_past_due(task.due_at, at) else 0
         rows.append({"task_id": task.id, "case_id": task.case_id, "case_number": number, "step": task.name,
                      "kind": _kind_label(task.department_kind), "unit": task.unit.name if task.unit else gettext("(unrouted)"),
                      "township": scope.townships.get(township_id, ""),

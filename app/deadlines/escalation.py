@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from app.cases.access import task_workers, works_tasks
 from app.cases.models import Case
-from app.common.clock import county_zone
+from app.common.clock import county_zone, past_due
 from app.extensions import db
 from app.org.absence import StandIns
 from app.org.models import Region, User, UserRole
@@ -213,7 +213,7 @@ def _schedule_next(task: Task, ladder: Ladder, calendar: WorkingCalendar) -> Non
 
 def due_task_ids(at: datetime, limit: int | None = None) -> list[int]:
     """Open tasks with a ladder step due by ``at``, oldest first (the sweep's scan; no locks)."""
-    stmt = (sa.select(Task.id).where(Task.state == TaskState.OPEN, Task.next_escalation_at <= at)
+    stmt = (sa.select(Task.id).where(Task.state == TaskState.OPEN, past_due(Task.next_escalation_at, at))
             .order_by(Task.next_escalation_at, Task.id))
     if limit is not None:
         stmt = stmt.limit(limit)

@@ -26,7 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.cases.models import Case, TimelineEntry
 from app.common import events
 from app.common.bulk import insert_many, rows_json, update_many
-from app.common.clock import county_zone, now
+from app.common.clock import county_zone, is_past_due, now, past_due
 from app.common.dialect import for_update
 from app.extensions import db
 from app.notifications.bulk import notify_from, notify_many
@@ -92,7 +92,7 @@ def due_tasks_stmt(task_ids: list[int] | None, at: datetime, limit: int | None =
             .join(Case, Case.id == Task.case_id)
             .join(ProcessInstance, ProcessInstance.id == Task.instance_id)
             .join(ProcessSpec, ProcessSpec.id == ProcessInstance.spec_id)
-            .where(Task.state == TaskState.OPEN, Task.next_escalation_at <= at))
+            .where(Task.state == TaskState.OPEN, past_due(Task.next_escalation_at, at)))
     if task_ids is not None:
         stmt = stmt.where(Task.id.in_(task_ids)).order_by(Task.id)
     else:
@@ -148,12 +148,12 @@ def _walk(rows: list[DueTask], at: datetime) -> list[_Taken]:
             if ladder is None:
                 ladder = ladders[key] = book.for_task(*key)
             calendar: WorkingCalendar = calendars(county)
-            while task.next_escalation_at is not None and task.next_escalation_at <= at:
+            while task.next_escalation_at is not None and is_past_due(task.next_escalation_at, at):
                 step = ladder.after(task.escalation_level or 0)
                 if step is None:
                     task.next_escalation_at = None
                     break
-                skipped = step.anchor == "remind" and task.due_at is not None and task.due_at <= at
+                skipped = step.anchor == "remind" and is_past_due(task.due_at, at)
                 steps.append((task, step, task.next_escalation_at, skipped))
                 task.escalation_level = step.level
                 following = ladder.after(step.level)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import lazyload
 from app.audit.operations import audit_many
 from app.cases.models import Case, Child
 from app.common.bulk import insert_many, update_many
-from app.common.clock import local
+from app.common.clock import instant, local
 from app.extensions import db
 from app.org.queries import county_code_for
 from app.processes.models import ProcessInstance, ProcessSpec
@@ -31,7 +31,7 @@ from app.processes.queries import county_versions, current_spec
 from app.workflow.bulk import Routes, Start, start_many
 
 from .catalog import CHILD_CALENDAR_DUTIES, DUTIES
-from .cycles import Period, duration_until, period_of
+from .cycles import Period, period_of
 from .frequencies import cadence_for, effective_frequencies
 from .models import CycleStatus, DutyCycle, Enrolment
 from .status import settle
@@ -143,7 +143,7 @@ def _start_batch(duty: str, cadence: str, period: Period, spec: ProcessSpec, chi
     if not mine:
         return 0
     common = {"duty": duty, "duty_name": definition.name_zh, "period": period.key,
-              "duty_deadline": duration_until(end, at), "duty_due_local": local(end).strftime("%Y-%m-%d %H:%M"),
+              "duty_deadline": instant(end), "duty_due_local": local(end).strftime("%Y-%m-%d %H:%M"),
               "cadence": cadence}
     starts = [Start(c.case_id, c.region_id, c.number, {"case_number": c.number, "subject": c.name}) for c in mine]
     instance_ids, stamped = start_many(spec, common, starts, None, routes)

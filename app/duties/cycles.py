@@ -81,13 +81,3 @@ def most_frequent(cadences: list[str]) -> str | None:
     """The most frequent of ``cadences`` (a key child's rule wins over the default), or None."""
     known = [c for c in cadences if c in APPROX_DAYS]
     return min(known, key=lambda c: APPROX_DAYS[c]) if known else None
-
-
-def seconds_until(moment: datetime, now: datetime) -> int:
-    """Whole seconds from ``now`` to ``moment``, at least 1 (a deadline must be positive)."""
-    return max(1, int((moment - now).total_seconds()))
-
-
-def duration_until(moment: datetime, now: datetime) -> str:
-    """An ISO 8601 duration a task ``deadline`` property accepts, ending at ``moment``."""
-    return f"PT{seconds_until(moment, now)}S"

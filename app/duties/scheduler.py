@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from app.cases.models import Case, Child
-from app.common.clock import county_zone, local, now
+from app.common.clock import county_zone, instant, local, now
 from app.common.dialect import insert_ignore
 from app.extensions import db
 from app.org.kinds import RegionLevel
@@ -38,7 +38,7 @@ from .catalog import (
     ENTRUSTED_CARE_FOLLOW_UP,
     VILLAGE_VERIFICATION_CADENCE,
 )
-from .cycles import CADENCES, Period, duration_until, period_of
+from .cycles import CADENCES, Period, period_of
 from .escalation import escalate_missed
 from .files import work_file_for
 from .models import CycleStatus, DutyCycle, Enrolment, Entrustment, EntrustmentStatus, entrustment_data
@@ -80,7 +80,7 @@ def start_cycle(duty: str, subject: str, period: str, case: Case, *, trigger: st
     assert cycle is not None
     start_data: dict[str, Any] = {"duty": duty, "duty_name": definition.name_zh, "period": period}
     if due_at is not None:
-        start_data["duty_deadline"] = duration_until(due_at, at)
+        start_data["duty_deadline"] = instant(due_at)
         start_data["duty_due_local"] = local(due_at).strftime("%Y-%m-%d %H:%M")
     start_data.update(data or {})
     # The child's own values last, as a bulk start stamps them (the same state, key order included).

@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.cases.models import ChildTag
 from app.cases.schemas import ChildIn
-from app.common.endpoints import ObjectOut
+from app.common.endpoints import Instant, ObjectOut
 from app.common.inputs import Day, Id
 
 from .catalog import DUTIES
@@ -97,7 +97,7 @@ class CycleOut(ObjectOut):
     case_id = fields.Integer()
     status = fields.String()
     period_start = fields.DateTime()
-    due_at = fields.DateTime(allow_none=True)
+    due_at = Instant(allow_none=True)
     started_at = fields.DateTime()
     completed_at = fields.DateTime(allow_none=True)
     missed_at = fields.DateTime(allow_none=True)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.cases.models import Case
+from app.common.clock import is_past_due
 from app.common.types import JSONType, UTCDateTime
 from app.extensions import Model
 from app.org.models import Unit, User
@@ -81,7 +82,7 @@ class Task(Model):
     """Read-only: the API's answer shows the case number (a list loads it with the rows, ``joinedload``)."""
 
     def is_overdue(self, at: datetime) -> bool:
-        return self.state == TaskState.OPEN and self.due_at is not None and self.due_at <= at
+        return self.state == TaskState.OPEN and is_past_due(self.due_at, at)
 
 
 WATCHED = ("state", "assignee_id", "unit_id", "form", "bpmn_id", "engine_task_id", "data")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from app.cases.access import oversees_tasks, regions_within, works_tasks
 from app.cases.models import Case
+from app.common.clock import past_due
 from app.extensions import db
 from app.org.models import User
 
@@ -48,9 +49,9 @@ def task_query(f: TaskFilter, at: datetime) -> sa.Select[Task]:
     if f.bpmn_id:
         stmt = stmt.where(Task.bpmn_id == f.bpmn_id)
     if f.overdue is True:
-        stmt = stmt.where(Task.state == TaskState.OPEN, Task.due_at <= at)
+        stmt = stmt.where(Task.state == TaskState.OPEN, past_due(Task.due_at, at))
     elif f.overdue is False:
-        stmt = stmt.where(sa.or_(Task.due_at.is_(None), Task.due_at > at, Task.state != TaskState.OPEN))
+        stmt = stmt.where(sa.or_(Task.due_at.is_(None), ~past_due(Task.due_at, at), Task.state != TaskState.OPEN))
     if f.due_within_hours is not None:
         stmt = stmt.where(Task.state == TaskState.OPEN, Task.due_at > at,
                           Task.due_at <= at + timedelta(hours=f.due_within_hours))

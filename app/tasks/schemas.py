@@ -8,7 +8,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, missing, validate
 
 from app.common.clock import now
-from app.common.endpoints import ObjectOut
+from app.common.endpoints import Instant, ObjectOut
 from app.common.idempotency import KEY_DESCRIPTION, KEY_LENGTH
 from app.common.inputs import Id
 from app.extensions import db
@@ -65,15 +65,15 @@ class TaskOut(ObjectOut):
     instructions = fields.String()
     deadline = fields.String(allow_none=True)
     created_at = fields.DateTime()
-    due_at = fields.DateTime(allow_none=True)
-    remind_at = fields.DateTime(allow_none=True)
+    due_at = Instant(allow_none=True)
+    remind_at = Instant(allow_none=True)
     completed_at = fields.DateTime(allow_none=True)
     overdue = fields.Boolean()
     escalation_level = fields.Integer()
     version = fields.Integer(metadata={
         "description": "bumped by every claim, release, reassignment, completion and withdrawal; send it back "
                        "as `task_version` when completing, to be refused (409) rather than overwrite a change"})
-    next_escalation_at = fields.DateTime(allow_none=True)
+    next_escalation_at = Instant(allow_none=True)
     escalation = fields.String(allow_none=True, metadata={
         "description": "the step's own escalation ladder (BPMN property); null: its process/department ladder"})
 

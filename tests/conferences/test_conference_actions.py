@@ -62,7 +62,7 @@ def test_decisions_become_tasks_in_three_queues_that_go_overdue_and_escalate(as_
     # Each invited unit has a preparation task, due when the meeting starts, and sees the case for it.
     education = as_user("education_c01")
     [prep] = open_tasks(education, step="prepare_for_conference")
-    assert prep["due_at"].startswith("2026-03-12T06:00")
+    assert prep["due_at"] == "2026-03-12T14:00:00+08:00"  # the meeting's start, in county time
     case = education.get(f"/api/v1/cases/{case_id}")
     assert case.status_code == 200 and case.get_json()["access"] == "conference"
     assert db.session.scalar(sa.select(AuditEvent).where(
@@ -105,7 +105,7 @@ def test_decisions_become_tasks_in_three_queues_that_go_overdue_and_escalate(as_
         assert task["name"] == "落实会商决定" and "会商" in task["instructions"]
         assert not task["overdue"]
         tasks[kind] = task
-    assert tasks["village_committee"]["due_at"].startswith("2026-03-16T09:30")  # 17:30 county time
+    assert tasks["village_committee"]["due_at"] == "2026-03-16T17:30:00+08:00"
     assert open_tasks(as_user("police_t01"), step="carry_out_decision") == []  # invited, but owns no action
 
     # Two weeks later nothing was done: all three are overdue, in the API's overdue filter and on the page.
