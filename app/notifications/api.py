@@ -39,7 +39,7 @@ def told(user: User) -> sa.Select[Notification]:
 
 @blp.route("")
 class Notifications(MethodView):
-    @blp.endpoint(writes=False)
+    @blp.endpoint(writes=False, scope="notifications:read")
     @blp.arguments(NotificationArgs, location="query")
     @blp.response(200, NotificationPage)
     @blp.paginate(SelectPage)
@@ -55,7 +55,7 @@ class Notifications(MethodView):
 
 @blp.route("/<int:note_id>/read")
 class ReadOne(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope="notifications:read")
     @blp.response(200, NotificationOut)
     @blp.alt_response(404, response="NOT_FOUND")
     def post(self, note_id: int) -> Any:
@@ -71,7 +71,7 @@ class ReadOne(MethodView):
 
 @blp.route("/read")
 class ReadAll(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope="notifications:read")
     @blp.response(200, MarkedOut)
     def post(self) -> Any:
         """Mark all your unread notifications read."""

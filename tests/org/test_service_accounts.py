@@ -124,7 +124,17 @@ PEOPLE_ONLY_AND_OTHER_SCOPES = [
     ("get", "/api/v1/tasks"), ("get", "/api/v1/me"), ("get", "/api/v1/tokens"), ("get", "/api/v1/children"),
     ("get", "/api/v1/cases"), ("get", "/api/v1/me/reports"), ("get", "/api/v1/service-accounts"),
     ("post", "/api/v1/conferences"), ("get", "/api/v1/dashboard/tasks"), ("get", "/api/v1/duties/cycles"),
+    ("get", "/api/v1/notifications"), ("post", "/api/v1/notifications/read"),
 ]
+
+
+def test_a_notifications_account_reads_its_own_notes(client: Any, as_user: Any) -> None:
+    account = _create(as_user, ["notifications:read"])
+    token = _token(client, account).get_json()["access_token"]
+    listed = client.get("/api/v1/notifications", headers=_bearer(token))
+    assert listed.status_code == 200, listed.get_json()
+    assert client.post("/api/v1/notifications/read", headers=_bearer(token)).status_code == 200
+    assert client.post("/api/v1/reports", json=report_payload(), headers=_bearer(token)).status_code == 403
 
 
 def test_a_reports_only_account_files_a_report_and_nothing_else(client: Any, as_user: Any) -> None:
