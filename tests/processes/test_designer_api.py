@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +98,8 @@ def test_side_panel_deadline_change_deploys_a_new_version_audited_and_new_cases_
     tasks = {t["id"]: t for t in open_tasks(police, step="police_triage")}
     after = next(t for i, t in tasks.items() if i != before["id"])
     assert tasks[before["id"]]["due_at"] == before["due_at"]
-    assert before["due_at"].startswith((START + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
-    assert after["due_at"].startswith((START + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+    assert datetime.fromisoformat(before["due_at"]) == START + timedelta(hours=1)
+    assert datetime.fromisoformat(after["due_at"]) == START + timedelta(hours=2)
 
 
 def test_upload_download_and_forms_of_a_draft(as_user: Any) -> None:
