@@ -90,7 +90,7 @@ class Children(MethodView):
 
 @blp.route("/children/<int:child_id>")
 class ChildResource(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope="cases:read")
     @blp.response(200, ChildFoundOut)
     def get(self, child_id: int) -> Any:
         """One child you may see, by id, as the search finds it (ID number masked unless your role needs it,

@@ -120,7 +120,7 @@ def _region(code: str, field: str) -> Region:
 
 @blp.route("/department-kinds")
 class DepartmentKinds(MethodView):
-    @blp.endpoint(writes=False)
+    @blp.endpoint(writes=False, scope="lookups:read")
     @blp.response(200, DepartmentKindPage)
     @blp.paginate(Page)
     def get(self) -> Any:
@@ -131,7 +131,7 @@ class DepartmentKinds(MethodView):
 
 @blp.route("/regions")
 class Regions(MethodView):
-    @blp.endpoint(writes=False)
+    @blp.endpoint(writes=False, scope="lookups:read")
     @blp.arguments(RegionArgs, location="query")
     @blp.response(200, RegionPage)
     @blp.paginate(SelectPage)
@@ -144,7 +144,7 @@ class Regions(MethodView):
 
 @blp.route("/regions/<code>")
 class RegionResource(MethodView):
-    @blp.endpoint(writes=False)
+    @blp.endpoint(writes=False, scope="lookups:read")
     @blp.response(200, RegionDetailOut)
     def get(self, code: str) -> Any:
         """One region by code, with the regions above it (top first) and those directly below."""
@@ -156,7 +156,7 @@ class RegionResource(MethodView):
 
 @blp.route("/units")
 class Units(MethodView):
-    @blp.endpoint(writes=False)
+    @blp.endpoint(writes=False, scope="lookups:read")
     @blp.arguments(UnitArgs, location="query")
     @blp.response(200, OrgUnitPage)
     @blp.paginate(SelectPage)

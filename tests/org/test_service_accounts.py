@@ -124,8 +124,18 @@ PEOPLE_ONLY_AND_OTHER_SCOPES = [
     ("get", "/api/v1/tasks"), ("get", "/api/v1/me"), ("get", "/api/v1/tokens"), ("get", "/api/v1/children"),
     ("get", "/api/v1/cases"), ("get", "/api/v1/me/reports"), ("get", "/api/v1/service-accounts"),
     ("post", "/api/v1/conferences"), ("get", "/api/v1/dashboard/tasks"), ("get", "/api/v1/duties/cycles"),
-    ("get", "/api/v1/notifications"), ("post", "/api/v1/notifications/read"),
+    ("get", "/api/v1/notifications"), ("post", "/api/v1/notifications/read"), ("get", "/api/v1/units"),
+    ("get", "/api/v1/department-kinds"), ("get", "/api/v1/children/1"),
 ]
+
+
+def test_a_lookups_account_reads_the_organisation_and_no_child(client: Any, as_user: Any) -> None:
+    account = _create(as_user, ["lookups:read"])
+    token = _token(client, account).get_json()["access_token"]
+    units = client.get("/api/v1/units", headers=_bearer(token), query_string={"kind": "police"})
+    assert units.status_code == 200 and units.get_json()["total"] > 0
+    assert client.get("/api/v1/regions/t01", headers=_bearer(token)).status_code == 200
+    assert client.get("/api/v1/children", headers=_bearer(token)).status_code == 403
 
 
 def test_a_notifications_account_reads_its_own_notes(client: Any, as_user: Any) -> None:
