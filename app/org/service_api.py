@@ -2,8 +2,9 @@
 
 ``POST /api/v1/oauth/token`` is the one API operation that takes no bearer token (the client authenticates
 with its credentials, RFC 6749 2.3.1: HTTP Basic or ``client_id``/``client_secret`` in the body), so it is
-not behind ``@blp.endpoint``; it answers RFC 6749 5.2 errors (``error``, ``error_description``) with the
-``message`` every other API error carries, and owns its transaction like the decorator would.
+not behind ``@blp.endpoint``; its errors are the one error shape (``code``, ``status``, ``message``) with
+RFC 6749 5.2's ``error`` and ``error_description`` beside it, so an OAuth client library and a client of the
+rest of the API both read them; it owns its transaction like the decorator would.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from urllib.parse import unquote_plus
 from flask import jsonify, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
+from werkzeug.http import HTTP_STATUS_CODES
 
 from app.common.api import abort
+from app.common.api_doc import ApiError
 from app.common.endpoints import ApiBlueprint, ObjectOut, current_api_user
 from app.common.inputs import Id
 from app.common.scopes import SCOPES, parse_scopes
@@ -145,16 +148,6 @@ class AccessTokenOut(Schema):
     scope = fields.String(required=True, metadata={"description": "the scopes the token carries"})
 
 
-class OAuthErrorOut(Schema):
-    """RFC 6749 5.2, with the ``message`` every API error carries."""
-
-    error = fields.String(metadata={"description": "invalid_request, invalid_client, unsupported_grant_type, "
-                                                   "invalid_scope"})
-    error_description = fields.String()
-    message = fields.String()
-    code = fields.Integer()
-
-
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _BODY = {"content": {kind: {"schema": TokenRequest} for kind in ("application/x-www-form-urlencoded",
                                                                   "application/json")}, "required": True}
@@ -220,9 +213,9 @@ class Token(MethodView):
 
     @oauth_blp.doc(requestBody=_BODY, security=[])
     @oauth_blp.response(200, AccessTokenOut, headers={"Cache-Control": {"schema": {"type": "string"}}})
-    @oauth_blp.alt_response(400, schema=OAuthErrorOut, description="invalid_request, unsupported_grant_type, "
-                            "invalid_scope (RFC 6749 5.2)")
-    @oauth_blp.alt_response(401, schema=OAuthErrorOut, description="invalid_client",
+    @oauth_blp.alt_response(400, schema=ApiError, description="the one error shape with RFC 6749 5.2's `error` "
+                            "(invalid_request, unsupported_grant_type, invalid_scope) and `error_description`")
+    @oauth_blp.alt_response(401, schema=ApiError, description="the one error shape with `error`: invalid_client",
                             headers={"WWW-Authenticate": {"schema": {"type": "string"}}})
     def post(self) -> Any:
         """Exchange a service account's client credentials for a bearer token (client credentials grant)."""
@@ -230,8 +223,8 @@ class Token(MethodView):
             answer = _exchange()
         except OAuthError as exc:
             db.session.rollback()
-            body = {"error": exc.error, "error_description": exc.description, "message": exc.description,
-                    "code": exc.status}
+            body = {"error": exc.error, "error_description": exc.description,  # RFC 6749 5.2, and the one shape:
+                    "code": exc.status, "status": HTTP_STATUS_CODES[exc.status], "message": exc.description}
             refused = jsonify(body)  # a Response: flask-smorest would dump a tuple with the 200 schema
             refused.status_code = exc.status
             refused.headers.update(_NO_STORE)

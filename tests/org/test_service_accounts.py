@@ -101,6 +101,7 @@ def test_bad_token_requests_get_rfc_6749_errors_and_no_token(client: Any, as_use
     assert resp.status_code == status, resp.get_data(as_text=True)
     body = resp.get_json()
     assert body["error"] == error and body["error_description"] and body["message"]
+    assert (body["code"], body["status"]) == (status, {400: "Bad Request", 401: "Unauthorized"}[status])
     assert resp.headers["Cache-Control"] == "no-store"
     if status == 401:
         assert resp.headers["WWW-Authenticate"].startswith("Basic")
