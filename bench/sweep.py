@@ -300,6 +300,28 @@ def worker_delay(app, samples: int, interval: int) -> None:  # type: ignore[no-u
             proc.wait(30)
 
 
+def prepare(db, args) -> None:  # type: ignore[no-untyped-def]
+    """Schema, demo county, shipped processes and ladders, then the generated rows."""
+    from flask_migrate import upgrade
+
+    from app.cli import deploy_shipped
+    from app.deadlines.ladder import seed_default_ladders
+    from app.org.demo import load_demo
+
+    upgrade()
+    load_demo()
+    deploy_shipped("bench")
+    seed_default_ladders()
+    db.session.commit()
+    start = time.perf_counter()
+    generate(db, args.tasks, args.overdue_pct, args.completed)
+    counts = db.session.execute(sa.text(
+        "SELECT count(*) FILTER (WHERE state = 'open'), count(*) FILTER (WHERE state = 'open' AND due_at <= now()),"
+        " count(*) FILTER (WHERE state = 'completed') FROM task")).one()
+    print(f"generated in {time.perf_counter() - start:.1f} s: {counts[0]:,} open tasks, {counts[1]:,} overdue, "
+          f"{counts[2]:,} completed")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=1_000_000)
@@ -309,34 +331,27 @@ def main() -> None:
     parser.add_argument("--interval", type=int, default=5, help="sweep interval for the delay measurement (s)")
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--baseline", metavar="REV", help="sweep the same rows with the code of REV first")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="with --baseline: before, after, before, after ... on the same restored rows")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the rows an earlier run generated (no reset; its swept rows are put back first)")
     args = parser.parse_args()
 
-    from flask_migrate import upgrade
-
     from app import create_app
-    from app.cli import deploy_shipped
-    from app.deadlines.ladder import seed_default_ladders
     from app.extensions import db
-    from app.org.demo import load_demo
 
     print(f"bench/sweep.py  {datetime.now(UTC).isoformat(timespec='seconds')}  {DB_URL}  "
           f"load average {os.getloadavg()[0]:.2f}")
-    reset_schema()
+    if not args.reuse:
+        reset_schema()
     instance = Path(tempfile.mkdtemp(prefix="liandong-bench-"))
     app = create_app({"database_url": DB_URL, "instance_dir": instance, "secret_key": "bench", "redis_url": None})
     with app.app_context():
-        upgrade()
-        load_demo()
-        deploy_shipped("bench")
-        seed_default_ladders()
-        db.session.commit()
-        start = time.perf_counter()
-        generate(db, args.tasks, args.overdue_pct, args.completed)
-        counts = db.session.execute(sa.text(
-            "SELECT count(*) FILTER (WHERE state = 'open'), count(*) FILTER (WHERE state = 'open' AND due_at <= now()),"
-            " count(*) FILTER (WHERE state = 'completed') FROM task")).one()
-        print(f"generated in {time.perf_counter() - start:.1f} s: {counts[0]:,} open tasks, {counts[1]:,} overdue, "
-              f"{counts[2]:,} completed")
+        if args.reuse:
+            restore_due(db)  # the rows as generated: the snapshot an earlier run took before its first sweep
+            print("reusing the rows an earlier run generated")
+        else:
+            prepare(db, args)
 
     from app.common.clock import now
     from app.dashboard import queries
@@ -349,18 +364,26 @@ def main() -> None:
     with app.app_context():
         timed("scan: due ladder steps (index range scan)", lambda: due_task_ids(now()), repeat=3)
         db.session.rollback()
-    if args.baseline:
-        run_baseline(app, args.baseline)
     settings = app.config["LIANDONG"]
-    if args.baseline and settings.sweep_connections > 1:
-        app.config["LIANDONG"] = settings.model_copy(update={"sweep_connections": 1})
+    for round_ in range(args.rounds if args.baseline else 1):
+        if args.rounds > 1:
+            print(f"  round {round_ + 1} (load average {os.getloadavg()[0]:.2f})")
+        if args.baseline:
+            run_baseline(app, args.baseline)
+        if args.baseline and settings.sweep_connections > 1 and round_ == 0:
+            app.config["LIANDONG"] = settings.model_copy(update={"sweep_connections": 1})
+            with app.app_context():
+                snapshot_due(db)
+            after_sweep(app, "AFTER (this tree, one connection)")
+            with app.app_context():
+                restore_due(db)
+            app.config["LIANDONG"] = settings
         with app.app_context():
             snapshot_due(db)
-        after_sweep(app, "AFTER (this tree, one connection)")
-        with app.app_context():
-            restore_due(db)
-        app.config["LIANDONG"] = settings
-    after_sweep(app, f"AFTER (this tree, {settings.sweep_connections} connections)" if args.baseline else "sweep")
+        after_sweep(app, f"AFTER (this tree, {settings.sweep_connections} connections)" if args.baseline else "sweep")
+        if round_ + 1 < (args.rounds if args.baseline else 1):
+            with app.app_context():
+                restore_due(db)
     with app.app_context():
         start = time.perf_counter()
         again = sweep(inline=True)

@@ -161,6 +161,9 @@ def recipients(step: LadderStep, task: LadderTask, case: LadderCase,
     """
     away = away if away is not None else StandIns.load()
     cache = {} if cache is None else cache
+    whole = _recipients_key(step, task, case)
+    if whole is not None and whole in cache:
+        return list(cache[whole])
 
     def resolve(audience: str) -> list[User]:
         resolver = _audiences.get(audience, lambda t, c: [])
@@ -181,7 +184,23 @@ def recipients(step: LadderStep, task: LadderTask, case: LadderCase,
     if not found:
         for user in away.replace(resolve("coordinator")):
             found.setdefault(user.id, user)
+    if whole is not None:
+        cache[whole] = list(found.values())
     return list(found.values())
+
+
+def _recipients_key(step: LadderStep, task: LadderTask, case: LadderCase) -> tuple[str, Any] | None:
+    """What a step's whole recipient list depends on, when every audience it may ask is keyed (the sweep
+    asks for thousands of steps that share a unit, a holder and a region); None: not memoised."""
+    parts: list[Any] = []
+    for audience in (*step.audiences, "coordinator"):
+        if audience in _by_case:
+            parts.append(("case", case.id))
+        elif audience in _CACHE_KEYS:
+            parts.append(_CACHE_KEYS[audience](task, case))
+        else:
+            return None
+    return ("recipients", (step.audiences, tuple(parts)))
 
 
 def start_ladder(task: Task, process_key: str | None, book: LadderBook | None = None,

@@ -27,6 +27,7 @@ from app.cases.models import Case, TimelineEntry
 from app.common import events
 from app.common.bulk import insert_many, rows_json, update_many
 from app.common.clock import county_zone, is_past_due, now, past_due
+from app.common.collector import collector_paused
 from app.common.dialect import for_update
 from app.extensions import db
 from app.notifications.bulk import notify_from, notify_many
@@ -82,7 +83,7 @@ def lock_due_tasks(task_ids: list[int] | None, at: datetime, limit: int | None =
 
     ``task_ids`` None: the oldest due tasks, at most ``limit`` (the inline sweep's batch).
     """
-    return [DueTask(**row._mapping) for row in db.session.execute(due_tasks_stmt(task_ids, at, limit))]
+    return [DueTask(*row) for row in db.session.execute(due_tasks_stmt(task_ids, at, limit))]  # _COLUMNS' order
 
 
 def due_tasks_stmt(task_ids: list[int] | None, at: datetime, limit: int | None = None) -> Any:
@@ -106,7 +107,8 @@ def escalate(task_ids: list[int], at: datetime | None = None) -> int:
     """Take every due ladder step of these tasks; returns how many steps were taken. Flushes only."""
     at = at or now()
     db.session.flush()  # the caller's pending task changes first: the batch reads and writes rows, not objects
-    return _escalate(lock_due_tasks(task_ids, at), at)
+    with collector_paused():
+        return _escalate(lock_due_tasks(task_ids, at), at)
 
 
 def escalate_due(at: datetime, limit: int) -> tuple[int, int]:
@@ -115,8 +117,9 @@ def escalate_due(at: datetime, limit: int) -> tuple[int, int]:
     The inline sweep calls it until no task is left; ``SKIP LOCKED`` lets two sweeps share the work.
     """
     db.session.flush()
-    rows = lock_due_tasks(None, at, limit)
-    return len(rows), _escalate(rows, at)
+    with collector_paused():
+        rows = lock_due_tasks(None, at, limit)
+        return len(rows), _escalate(rows, at)
 
 
 @dataclass(frozen=True, slots=True)
