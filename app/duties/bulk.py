@@ -24,6 +24,7 @@ from app.audit.operations import audit_many
 from app.cases.models import Case, Child
 from app.common.bulk import insert_many, update_many
 from app.common.clock import instant, local
+from app.common.collector import collector_paused
 from app.extensions import db
 from app.org.queries import county_code_for
 from app.processes.models import ProcessInstance, ProcessSpec
@@ -98,7 +99,8 @@ def start_child_cycles(at: datetime, tz: Any, existing: set[tuple[str, ...]]) ->
         routes = Routes(process_key, at)  # routing, due times and workers cached across the duty's batches
         for spec, group in _by_version(process_key, children, counties):
             for n in range(0, len(group), BATCH):
-                started += _start_batch(duty, cadence, period, spec, group[n:n + BATCH], at, routes)
+                with collector_paused():
+                    started += _start_batch(duty, cadence, period, spec, group[n:n + BATCH], at, routes)
     return started
 
 

@@ -35,7 +35,9 @@ def notify_many(rows: Sequence[Mapping[str, Any]], users: Mapping[int, User], at
     """
     if not rows:
         return 0
-    written = insert_many(Notification, [{c: row[c] for c in NOTIFICATION_COLUMNS} for row in rows],
+    if not all(tuple(row) == NOTIFICATION_COLUMNS for row in rows):  # rows built in this order go as they are
+        rows = [{c: row[c] for c in NOTIFICATION_COLUMNS} for row in rows]
+    written = insert_many(Notification, rows,
                           returning=("id", "user_id", "kind", "title", "body"), skip_conflicts_on=("dedupe_key",))
     return _send(written, users, at)
 

@@ -17,7 +17,7 @@ inside the same call: the result is the same, only slower.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +30,7 @@ from app.cases.models import Case, TimelineEntry
 from app.common import events
 from app.common.bulk import copy_rows, next_ids
 from app.common.clock import county_zone, now
+from app.common.collector import collector_paused
 from app.deadlines.calendar import CountyCalendars, compute_due
 from app.deadlines.ladder import LadderBook
 from app.engine import properties as P
@@ -77,13 +78,27 @@ def start_many(spec: ProcessSpec, common: dict[str, Any], starts: Sequence[Start
     """
     if not starts:
         return [], True
-    at = now() if routes is None else routes.at
-    template = _template(spec, common, starts, at)
+    routes = routes or Routes(spec.process_key, now())
+    template = routes.template(spec, common, starts)
     if template is None:
         return [_start_one(spec, common, item, actor) for item in starts], False
     db.session.flush()  # the caller's pending rows (duty cycles) before the batch's own statements
-    snaps = [template.stamp(item.values) for item in starts]
-    return _write(spec, starts, snaps, actor, routes or Routes(spec.process_key, at)), True
+    with collector_paused():
+        snaps = [template.stamp(item.values) for item in starts]
+        base = _jsonable(template.snapshot.data)  # the shared data made JSON-safe once, not per instance
+        datas = [{**base, **_jsonable({key: item.values[key] for key in template.varying})} for item in starts]
+        return _write(spec, starts, snaps, datas, actor, routes), True
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` as it reads back from a JSON column (dates become text), without a round trip when plain."""
+    if all(type(value) in _PLAIN for value in data.values()):
+        return dict(data)
+    result: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return result
 
 
 def _template(spec: ProcessSpec, common: dict[str, Any], starts: Sequence[Start],
@@ -123,6 +138,18 @@ class Routes:
         self._due: dict[tuple[str | None, str, str | None, str | None], tuple[Any, Any, Any]] = {}
         self._workers: dict[int, list[User]] = {}
         self._coordinators: dict[int, list[User]] = {}
+        self._templates: dict[tuple[int, str], engine.StartTemplate | None] = {}
+
+    def template(self, spec: ProcessSpec, common: dict[str, Any],
+                 starts: Sequence[Start]) -> engine.StartTemplate | None:
+        """The version's stamped start for this start data, prepared once for all the batches that share
+        them (it was checked against two real starts; every later instance is stamped from it alike)."""
+        key = (spec.id, json.dumps(common, sort_keys=True, default=str))
+        if key not in self._templates:
+            if len(starts) < 2:
+                return None  # two real starts check a template: a batch of one starts the usual way
+            self._templates[key] = _template(spec, common, starts, self.at)
+        return self._templates[key]
 
     def unit(self, kind: str | None, region_id: int) -> Unit | None:
         if not kind:
@@ -158,8 +185,8 @@ class Routes:
         return self._coordinators[region_id]
 
 
-def _write(spec: ProcessSpec, starts: Sequence[Start], snaps: list[engine.InstanceSnapshot], actor: User | None,
-           routes: Routes) -> list[int]:
+def _write(spec: ProcessSpec, starts: Sequence[Start], snaps: list[engine.InstanceSnapshot],
+           datas: list[dict[str, Any]], actor: User | None, routes: Routes) -> list[int]:
     """Every row of the batch: one INSERT per table (instances, tasks, timers, timeline, notifications)."""
     at = routes.at
     instance_ids = next_ids(ProcessInstance, len(starts))
@@ -174,8 +201,7 @@ def _write(spec: ProcessSpec, starts: Sequence[Start], snaps: list[engine.Instan
     notes: list[dict[str, Any]] = []
     users: dict[int, User] = {}
     started: list[Started] = []
-    for item, snap, instance_id in zip(starts, snaps, instance_ids, strict=True):
-        data = json.loads(json.dumps(snap.data, default=str))
+    for item, snap, data, instance_id in zip(starts, snaps, datas, instance_ids, strict=True):
         instances.append({"id": instance_id, "case_id": item.case_id, "spec_id": spec.id, "state": snap.state,
                           "serializer_version": snap.serializer_version, "version": 1, "status": "running",
                           "data": data, "started_at": at, "updated_at": at})

@@ -204,3 +204,30 @@ def test_two_schedulers_at_once_start_each_childs_cycles_once(app: Any, demo: An
                 Task.instance_id == cycle.instance_id)) == 1
         assert db.session.scalar(sa.select(sa.func.count(ProcessInstance.id)).where(
             ProcessInstance.case_id == cycles[0].case_id)) == 3
+
+
+def test_the_stamped_start_is_prepared_once_for_all_batches_of_a_run(demo: Any, clock: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import engine
+
+    clock.at = MONDAY
+    for n in range(5):
+        enrolled(f"批{n}", started_on=date(2026, 1, 1))
+    db.session.commit()
+    prepared: list[str] = []
+    real = engine.prepare_start
+
+    def counting(spec_key: str, *args: Any, **kwargs: Any) -> Any:
+        prepared.append(spec_key)
+        return real(spec_key, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "prepare_start", counting)
+    monkeypatch.setattr(bulk, "BATCH", 2)  # five children of each duty: batches of 2, 2 and 1
+    assert bulk.start_child_cycles(MONDAY, county_zone(), set()) == 5 * 3
+    db.session.commit()
+    assert len(prepared) == 3  # one per duty's process (before: one per batch, 9)
+    stamped = db.session.scalars(sa.select(DutyCycle).where(DutyCycle.duty == "weekly_contact")
+                                 .order_by(DutyCycle.id)).all()
+    assert len(stamped) == 5 and all(cycle.instance_id is not None for cycle in stamped)
+    last = db.session.get(ProcessInstance, stamped[-1].instance_id)  # the batch of one is stamped too
+    assert last is not None and last.version == 1

@@ -88,3 +88,15 @@ def _answers(key: str) -> dict[str, Any]:
     step = {"duty_weekly_contact": "weekly_contact", "duty_home_visit": "home_visit",
             "duty_assessment": "assessment_visit"}[key]
     return FORM_DATA[step]
+
+
+def test_stamped_task_ids_are_version_4_uuids_as_spiffworkflow_writes_them() -> None:
+    import uuid
+
+    from app.engine.stamping import uuid4_texts
+
+    texts = uuid4_texts(500)
+    assert len(set(texts)) == 500
+    for text in texts:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
