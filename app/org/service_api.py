@@ -148,6 +148,15 @@ class AccessTokenOut(Schema):
     scope = fields.String(required=True, metadata={"description": "the scopes the token carries"})
 
 
+class TokenError(ApiError):
+    """The token endpoint's 4xx: the one error shape with RFC 6749 5.2's ``error`` and ``error_description``
+    beside it (absent only where the request guard refused the text before the endpoint ran)."""
+
+    error = fields.String(metadata={"description": "invalid_request, invalid_client, unsupported_grant_type, "
+                                                   "invalid_scope"})
+    error_description = fields.String()
+
+
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _BODY = {"content": {kind: {"schema": TokenRequest} for kind in ("application/x-www-form-urlencoded",
                                                                   "application/json")}, "required": True}
@@ -213,9 +222,9 @@ class Token(MethodView):
 
     @oauth_blp.doc(requestBody=_BODY, security=[])
     @oauth_blp.response(200, AccessTokenOut, headers={"Cache-Control": {"schema": {"type": "string"}}})
-    @oauth_blp.alt_response(400, schema=ApiError, description="the one error shape with RFC 6749 5.2's `error` "
+    @oauth_blp.alt_response(400, schema=TokenError, description="the one error shape with RFC 6749 5.2's `error` "
                             "(invalid_request, unsupported_grant_type, invalid_scope) and `error_description`")
-    @oauth_blp.alt_response(401, schema=ApiError, description="the one error shape with `error`: invalid_client",
+    @oauth_blp.alt_response(401, schema=TokenError, description="the one error shape with `error`: invalid_client",
                             headers={"WWW-Authenticate": {"schema": {"type": "string"}}})
     def post(self) -> Any:
         """Exchange a service account's client credentials for a bearer token (client credentials grant)."""

@@ -53,16 +53,21 @@ def test_every_operation_documents_the_errors_its_declaration_implies(document: 
 def test_every_4xx_of_every_operation_is_the_one_error_component(document: dict[str, Any]) -> None:
     """Integrations read one error shape (issue 16 part 4): each 4xx answers ``ApiError``, no inline variant."""
     one = {"$ref": "#/components/schemas/ApiError"}
+    # RFC 6749 5.2 asks the token endpoint for `error` and `error_description`: the one shape plus those two
+    oauth = {"$ref": "#/components/schemas/TokenError"}
     other = []
     for method, path, op in _operations(document):
         for status, response in op["responses"].items():
             if str(status).startswith("4"):
                 content = _resolve(document, response).get("content", {})
-                if list(content) != ["application/json"] or content["application/json"]["schema"] != one:
+                expected = oauth if path == "/api/v1/oauth/token" and str(status) in ("400", "401") else one
+                if list(content) != ["application/json"] or content["application/json"]["schema"] != expected:
                     other.append((method.upper(), path, status))
     assert other == []
     fields = document["components"]["schemas"]["ApiError"]["properties"]
     assert set(fields) == {"code", "status", "message", "errors"}
+    oauth_fields = document["components"]["schemas"]["TokenError"]["properties"]
+    assert set(oauth_fields) == {*fields, "error", "error_description"}
     assert fields["errors"]["additionalProperties"]["additionalProperties"]["items"] == {"type": "string"}
 
 
