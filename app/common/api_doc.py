@@ -47,6 +47,13 @@ class ApiError(Schema):
                                  "field path (`child.village`, `data.relatives[0].phone`; `_schema` for the whole "
                                  "input) -> messages. Present when fields are at fault.",
                   "example": {"json": {"child.village": ["no village with code '999'"]}}})
+    messages = fields.List(fields.Dict(), metadata={
+        "description": "a process draft that cannot be deployed or test-run: the validation messages, each naming "
+                       "its element (level, rule, element_id, element_name, file, message, text)"})
+    conflict = fields.Dict(metadata={
+        "description": "409 on a completion: the task as you sent it and as it is now, field by field"})
+    completed_by_you = fields.String(metadata={
+        "description": "409 on a repeated completion: when you completed the step (ISO 8601)"})
 
 
 BINARY = {"type": "string", "format": "binary"}
