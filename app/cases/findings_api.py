@@ -14,7 +14,7 @@ from app.extensions import db
 from app.org.roles import Role
 
 from .findings import Period, answer, findings_select, get_finding, late_reports_select, record
-from .schemas import (
+from .findings_schemas import (
     FindingAnswerIn,
     FindingArgs,
     FindingIn,

@@ -34,8 +34,8 @@ from .findings import (
     reads_findings,
     record,
 )
+from .findings_schemas import FindingIn
 from .models import Report
-from .schemas import FindingIn
 from .views import blp, county_moment
 
 PER_PAGE = 50

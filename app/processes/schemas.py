@@ -187,7 +187,7 @@ class VersionPage(Schema):
     items = fields.List(fields.Nested(VersionOut))
 
 
-class VersionDetailOut(ObjectOut):
+class VersionDetailOut(ObjectOut, SpecOut):
     """A deployed version (``ProcessSpec``) with its file names, forms and every element."""
 
     computed = {
@@ -195,16 +195,8 @@ class VersionDetailOut(ObjectOut):
         "elements": lambda spec: elements_of(spec.files),
     }
 
-    id = fields.Integer()
-    process_key = fields.String()
-    version = fields.Integer()
-    name = fields.String()
-    content_hash = fields.String()
-    deployed_at = fields.DateTime()
-    note = fields.String()
     files = fields.List(fields.String())
     forms = fields.Dict(metadata={"description": "form path -> JSON Schema"})
-    user_tasks = fields.List(fields.Dict())
     elements = fields.List(fields.Nested(ElementOut))
 
 
