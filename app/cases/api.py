@@ -11,14 +11,14 @@ from flask_smorest.pagination import PaginationParameters
 from sqlalchemy.orm import joinedload
 
 from app.audit.operations import audit
-from app.common.endpoints import ApiBlueprint, SelectPage, current_api_user
+from app.common.endpoints import ApiBlueprint, SelectPage, count_of, current_api_user, page_rows
 from app.common.errors import NotFound
 from app.extensions import db
 from app.org.roles import Role
 from app.processes.models import ProcessInstance
 from app.processes.queries import instances_of_case
 from app.tasks.models import Task, TaskState, TimerIncident
-from app.tasks.queries import case_tasks_select, count_of
+from app.tasks.queries import case_tasks_select
 from app.tasks.timers import incidents_for
 
 from .access import Basis, CaseAccess, require_case
@@ -82,10 +82,7 @@ class Children(MethodView):
         terms = Terms(**args)
         audit(user.id, "search", "child", None, detail={"terms": terms.given()})
         stmt = find_children(user, terms)
-        pagination_parameters.item_count = _count(stmt)
-        page = list(db.session.scalars(stmt.offset(pagination_parameters.first_item)
-                                       .limit(pagination_parameters.page_size)))
-        return {"items": child_rows(user, page)}
+        return {"items": child_rows(user, page_rows(stmt, pagination_parameters))}
 
 
 @blp.route("/children/<int:child_id>")
@@ -159,15 +156,7 @@ class MyReports(MethodView):
         """The reports you filed, newest first: each case's number, status and the date each stage was
         reached (reported, accepted, police handled, assessed, help decided, closed), and nothing more."""
         user = current_api_user()
-        stmt = my_reports_query(user)
-        pagination_parameters.item_count = _count(stmt)
-        page = list(db.session.scalars(stmt.offset(pagination_parameters.first_item)
-                                       .limit(pagination_parameters.page_size)))
-        return {"items": stage_rows(page)}
-
-
-def _count(stmt: sa.Select[Any]) -> int:
-    return int(db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+        return {"items": stage_rows(page_rows(my_reports_query(user), pagination_parameters))}
 
 
 @blp.route("/cases/<int:case_id>")
@@ -275,11 +264,8 @@ class CaseTimeline(MethodView):
     def get(self, case_id: int, pagination_parameters: PaginationParameters) -> Any:
         """The case's whole timeline, oldest first, a page at a time (cut to need to know; audited)."""
         access = _detail_access(case_id, "timeline")
-        stmt = timeline_select(case_id)
-        pagination_parameters.item_count = count_of(sa.select(TimelineEntry.id).where(TimelineEntry.case_id == case_id))
-        entries = list(db.session.scalars(stmt.offset(pagination_parameters.first_item)
-                                          .limit(pagination_parameters.page_size)))
-        return visible_entries(access, entries)
+        total = count_of(sa.select(TimelineEntry.id).where(TimelineEntry.case_id == case_id))
+        return visible_entries(access, page_rows(timeline_select(case_id), pagination_parameters, total=total))
 
 
 @blp.route("/cases/<int:case_id>/tasks")
@@ -292,7 +278,4 @@ class CaseTasks(MethodView):
         """The case's tasks (``state``: open, completed, cancelled; all when left out), open ones first by
         id, finished ones newest first: names, units, dates, never the answers (audited)."""
         _detail_access(case_id, "tasks")
-        stmt = case_tasks_select(case_id, args.get("state"))
-        pagination_parameters.item_count = count_of(stmt)
-        return list(db.session.scalars(
-            stmt.offset(pagination_parameters.first_item).limit(pagination_parameters.page_size)))
+        return page_rows(case_tasks_select(case_id, args.get("state")), pagination_parameters)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
 from app.audit.operations import audit
-from app.common.endpoints import ApiBlueprint, current_api_user
-from app.extensions import db
+from app.common.endpoints import ApiBlueprint, current_api_user, page_rows
 from app.org.roles import Role
 
 from .findings import Period, answer, findings_select, get_finding, late_reports_select, record
@@ -28,13 +26,6 @@ blp = ApiBlueprint("findings", __name__, url_prefix="/api/v1",
                    description="Late reports and findings about mandatory reporters")
 
 
-def _page(stmt: sa.Select[Any], pagination_parameters: PaginationParameters) -> list[Any]:
-    pagination_parameters.item_count = int(db.session.scalar(
-        sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0)
-    return list(db.session.scalars(stmt.offset(pagination_parameters.first_item)
-                                   .limit(pagination_parameters.page_size)).unique())
-
-
 @blp.route("/reports/late")
 class LateReports(MethodView):
     @blp.endpoint(roles=(Role.COUNTY_COORDINATOR,), refusal="only county coordinators list late reports")
@@ -46,7 +37,7 @@ class LateReports(MethodView):
         the situation, in your county, newest first (received within `start`..`end` when given); audited."""
         user = current_api_user()
         period = Period(args.get("start"), args.get("end"))
-        rows = _page(late_reports_select(user, period), pagination_parameters)
+        rows = page_rows(late_reports_select(user, period), pagination_parameters, unique=True)
         audit(user.id, "list", "late_report", None, detail={**period.given(), "ids": [row.id for row in rows]})
         return {"items": rows}
 
@@ -62,7 +53,8 @@ class Findings(MethodView):
         those routed to their unit (recorded within `start`..`end` when given); others none. Audited."""
         user = current_api_user()
         period = Period(args.get("start"), args.get("end"))
-        rows = _page(findings_select(user, period, unanswered=args["unanswered"]), pagination_parameters)
+        rows = page_rows(findings_select(user, period, unanswered=args["unanswered"]), pagination_parameters,
+                         unique=True)
         asked = {**period.given(), **({"unanswered": True} if args["unanswered"] else {})}
         audit(user.id, "list", "finding", None, detail={**asked, "ids": [row.id for row in rows]})
         return {"items": rows}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.common.endpoints import page_of
 from app.common.inputs import Day, Id, Moment
 
 from .schemas import UnitOut
@@ -61,11 +62,7 @@ class FindingOut(Schema):
     responded_at = fields.DateTime(allow_none=True)
 
 
-class FindingPage(Schema):
-    items = fields.List(fields.Nested(FindingOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+FindingPage = page_of(FindingOut, "FindingPage")
 
 
 class LateReportOut(Schema):
@@ -81,8 +78,4 @@ class LateReportOut(Schema):
     hours_to_report = fields.Function(lambda r: round((r.received_at - r.learned_at).total_seconds() / 3600, 1))
 
 
-class LateReportPage(Schema):
-    items = fields.List(fields.Nested(LateReportOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+LateReportPage = page_of(LateReportOut, "LateReportPage")

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from app.cases.models import ChildTag, ReporterType, Situation
 from app.common.clock import now
-from app.common.endpoints import Instant, ObjectOut
+from app.common.endpoints import Instant, ObjectOut, list_of, page_of
 from app.common.idempotency import KEY_DESCRIPTION, KEY_LENGTH
 from app.common.inputs import Day, Id, Moment
 
@@ -206,18 +206,10 @@ class TimelineOut(ObjectOut):
     detail = fields.Dict()
 
 
-class TimelinePage(Schema):
-    items = fields.List(fields.Nested(TimelineOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+TimelinePage = page_of(TimelineOut, "TimelinePage")
 
 
-class CaseTaskPage(Schema):
-    items = fields.List(fields.Nested(CaseTaskOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+CaseTaskPage = page_of(CaseTaskOut, "CaseTaskPage")
 
 
 class TimerIncidentOut(Schema):
@@ -234,8 +226,7 @@ class TimerIncidentOut(Schema):
     updated_at = fields.DateTime()
 
 
-class TimerIncidentPage(Schema):
-    items = fields.List(fields.Nested(TimerIncidentOut))
+TimerIncidentPage = list_of(TimerIncidentOut, "TimerIncidentPage")
 
 
 class InstanceOut(ObjectOut):
@@ -358,11 +349,7 @@ class ChildFoundOut(Schema):
     cases = fields.List(fields.Nested(CaseRefOut), metadata={"description": "the child's cases you may open"})
 
 
-class ChildPage(Schema):
-    items = fields.List(fields.Nested(ChildFoundOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+ChildPage = page_of(ChildFoundOut, "ChildPage")
 
 
 class CaseFoundOut(Schema):
@@ -378,11 +365,7 @@ class CaseFoundOut(Schema):
     closed_at = fields.DateTime(allow_none=True)
 
 
-class CasePage(Schema):
-    items = fields.List(fields.Nested(CaseFoundOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+CasePage = page_of(CaseFoundOut, "CasePage")
 
 
 class StagesOut(Schema):
@@ -407,11 +390,7 @@ class MyReportOut(Schema):
     stages = fields.Nested(StagesOut, metadata={"description": "when each stage was reached; null: not yet"})
 
 
-class MyReportPage(Schema):
-    items = fields.List(fields.Nested(MyReportOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+MyReportPage = page_of(MyReportOut, "MyReportPage")
 
 
 class MergeIn(Schema):
@@ -432,8 +411,4 @@ class MergeOut(Schema):
     undone_at = fields.DateTime(allow_none=True)
 
 
-class MergePage(Schema):
-    items = fields.List(fields.Nested(MergeOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+MergePage = page_of(MergeOut, "MergePage")

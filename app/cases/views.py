@@ -22,6 +22,7 @@ from sqlalchemy.orm import defer, joinedload
 from app.audit.operations import audit
 from app.common.clock import county_zone, local, now
 from app.common.downloads import file_download
+from app.common.endpoints import count_of
 from app.common.errors import Conflict, Invalid, NotFound
 from app.common.inputs import bounded_int
 from app.common.pages import PageOf, committed_page, page_number, roles_required
@@ -36,7 +37,7 @@ from app.processes.models import ProcessInstance
 from app.tasks.attachments import attachments_of
 from app.tasks.form_render import step_values
 from app.tasks.models import Task, TaskState, Timer
-from app.tasks.queries import CASE_TASKS_PER_PAGE, case_tasks_select, count_of
+from app.tasks.queries import CASE_TASKS_PER_PAGE, case_tasks_select
 from app.tasks.timers import incidents_for
 
 from .access import Basis, require_case, sees_sensitive

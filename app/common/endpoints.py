@@ -53,7 +53,8 @@ from app.common.scopes import SERVICE_SECURITY_SCHEME, check_known, require_scop
 from app.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
-__all__ = ["ApiBlueprint", "Instant", "ObjectOut", "PeekPage", "SelectPage", "current_api_user"]
+__all__ = ["ApiBlueprint", "Instant", "ObjectOut", "PeekPage", "SelectPage", "count_of", "current_api_user", "list_of",
+           "page_of", "page_rows"]
 
 MAX_PER_PAGE = 500
 
@@ -157,6 +158,34 @@ def page_parameters_schema(first: int, size: int, max_size: int) -> type[ma.Sche
     return PageParameters
 
 
+def page_of(item: type[ma.Schema] | ma.Schema, name: str, **fields: ma.fields.Field) -> type[ma.Schema]:
+    """The response schema of a page of ``item`` as ``paginate`` answers it: ``items``, ``total``, ``page``,
+    ``per_page``. ``name`` is its component in the OpenAPI document; ``fields`` add to it or replace one
+    (a list counted only up to a cap describes its ``total`` and adds ``more``)."""
+    meta = {"total": ma.fields.Integer(), "page": ma.fields.Integer(), "per_page": ma.fields.Integer()}
+    return list_of(item, name, **{**meta, **fields})
+
+
+def list_of(item: type[ma.Schema] | ma.Schema, name: str, **fields: ma.fields.Field) -> type[ma.Schema]:
+    """The response schema of a whole (unpaged) list of ``item``: ``{"items": [...]}``, with ``fields``."""
+    return ma.Schema.from_dict({"items": ma.fields.List(ma.fields.Nested(item)), **fields}, name=name)
+
+
+def count_of(stmt: sa.Select[Any]) -> int:
+    """How many rows the select answers (its ORDER BY dropped: the count does not need it)."""
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+
+
+def page_rows(stmt: sa.Select[Any], page_params: PaginationParameters, *, total: int | None = None,
+              unique: bool = False) -> list[Any]:
+    """The page's rows of the select, for a view that pages itself: sets ``item_count`` (``total`` when the
+    view counted otherwise, e.g. over a cheaper select or up to a cap, else one COUNT over the select), then
+    fetches the page with OFFSET/LIMIT. ``unique`` for a select that joins a collection eagerly."""
+    page_params.item_count = count_of(stmt) if total is None else total
+    result = db.session.scalars(stmt.offset(page_params.first_item).limit(page_params.page_size))
+    return list(result.unique() if unique else result)
+
+
 class ObjectOut(ma.Schema):
     """An ``*Out`` schema that dumps a model object as it is. ``computed`` names the fields worked out from
     the object (a related row's name, "overdue now"); each keeps its declared type in the document, which a
@@ -189,8 +218,7 @@ class SelectPage(Page):  # type: ignore[misc]
 
     @property
     def item_count(self) -> int:
-        counted = sa.select(sa.func.count()).select_from(self.collection.order_by(None).subquery())
-        return int(db.session.scalar(counted) or 0)
+        return count_of(self.collection)
 
 
 class PeekPage(SelectPage):

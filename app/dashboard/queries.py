@@ -21,6 +21,7 @@ from app.cases.findings import Period, findings_select, late_reports_select
 from app.cases.models import Case
 from app.common.clock import county_zone, is_past_due, local, past_due
 from app.common.dialect import local_date
+from app.common.endpoints import count_of
 from app.common.errors import Invalid
 from app.common.inputs import FIRST_DAY, LAST_DAY
 from app.common.labels import label
@@ -29,7 +30,6 @@ from app.extensions import db
 from app.org.labels import department_name
 from app.org.models import Region, User
 from app.tasks.models import Task, TaskState
-from app.tasks.queries import count_of
 
 AGEING = [("le_1d", _l("≤1 day"), 0, 1), ("1_3d", _l("1–3 days"), 1, 3), ("3_7d", _l("3–7 days"), 3, 7),
           ("gt_7d", _l(">7 days"), 7, None)]

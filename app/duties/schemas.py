@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.cases.models import ChildTag
 from app.cases.schemas import ChildIn
-from app.common.endpoints import Instant, ObjectOut
+from app.common.endpoints import Instant, ObjectOut, page_of
 from app.common.inputs import Day, Id
 
 from .catalog import DUTIES
@@ -122,11 +122,7 @@ class CycleArgs(Schema):
             raise ValidationError("the range ends before it starts", field_name="to")
 
 
-class CyclePage(Schema):
-    items = fields.List(fields.Nested(CycleOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+CyclePage = page_of(CycleOut, "CyclePage")
 
 
 class EntrustmentOut(Schema):

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.common.endpoints import ObjectOut
+from app.common.endpoints import ObjectOut, page_of
 from app.common.signed_http import valid_secret
 
 from .channels import (
@@ -94,8 +94,4 @@ class ChannelDeliveryArgs(Schema):
     everyone = fields.Boolean(load_default=False, metadata={"description": "admins: every user's deliveries"})
 
 
-class ChannelDeliveryPage(Schema):
-    items = fields.List(fields.Nested(ChannelDeliveryOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+ChannelDeliveryPage = page_of(ChannelDeliveryOut, "ChannelDeliveryPage")

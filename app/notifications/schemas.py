@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from app.common.endpoints import page_of
+
 
 class NotificationOut(Schema):
     id = fields.Integer()
@@ -21,11 +23,7 @@ class NotificationArgs(Schema):
     unread = fields.Boolean(metadata={"description": "true: only unread notifications; false: only read ones"})
 
 
-class NotificationPage(Schema):
-    items = fields.List(fields.Nested(NotificationOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+NotificationPage = page_of(NotificationOut, "NotificationPage")
 
 
 class MarkedOut(Schema):

@@ -14,7 +14,7 @@ from flask.views import MethodView
 from flask_smorest import Page
 from marshmallow import Schema, fields, validate
 
-from app.common.endpoints import ApiBlueprint, ObjectOut, SelectPage
+from app.common.endpoints import ApiBlueprint, ObjectOut, SelectPage, page_of
 from app.common.errors import Invalid, NotFound
 from app.extensions import db
 from app.org.directory import ancestors, regions, units
@@ -37,16 +37,7 @@ class DepartmentKindOut(ObjectOut):
     level = fields.String(metadata={"description": "where its units usually sit: " + ", ".join(LEVELS)})
 
 
-class LookupPage(Schema):
-    """A page's metadata (``ApiBlueprint.paginate`` puts it in the body)."""
-
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
-
-
-class DepartmentKindPage(LookupPage):
-    items = fields.List(fields.Nested(DepartmentKindOut))
+DepartmentKindPage = page_of(DepartmentKindOut, "DepartmentKindPage")
 
 
 class RegionRefOut(Schema):
@@ -68,8 +59,7 @@ class RegionOut(ObjectOut):
     parent = fields.String(allow_none=True, metadata={"description": "the parent region's code (none at the top)"})
 
 
-class RegionPage(LookupPage):
-    items = fields.List(fields.Nested(RegionOut))
+RegionPage = page_of(RegionOut, "RegionPage")
 
 
 class RegionDetailOut(RegionOut):
@@ -100,8 +90,7 @@ class OrgUnitOut(ObjectOut):
     region = fields.Nested(RegionRefOut)
 
 
-class OrgUnitPage(LookupPage):
-    items = fields.List(fields.Nested(OrgUnitOut))
+OrgUnitPage = page_of(OrgUnitOut, "OrgUnitPage")
 
 
 class UnitArgs(Schema):

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from app.common.endpoints import ObjectOut
+from app.common.endpoints import ObjectOut, list_of
 from app.common.inputs import Id, Moment
 
 from .models import ProcessDraft, ProcessSpec
@@ -160,8 +160,7 @@ class ElementOut(Schema):
     details = fields.Dict(metadata={"description": "what the diff compares: timers, conditions, forms, ..."})
 
 
-class ElementPage(Schema):
-    items = fields.List(fields.Nested(ElementOut))
+ElementPage = list_of(ElementOut, "ElementPage")
 
 
 class VersionOut(Schema):
@@ -183,8 +182,7 @@ class VersionOut(Schema):
     forms = fields.List(fields.String())
 
 
-class VersionPage(Schema):
-    items = fields.List(fields.Nested(VersionOut))
+VersionPage = list_of(VersionOut, "VersionPage")
 
 
 class VersionDetailOut(ObjectOut, SpecOut):
@@ -261,8 +259,7 @@ class DesignerOut(Schema):
     display_name = fields.String()
 
 
-class DesignerPage(Schema):
-    items = fields.List(fields.Nested(DesignerOut))
+DesignerPage = list_of(DesignerOut, "DesignerPage")
 
 
 class DesignerChangeOut(Schema):
@@ -271,8 +268,7 @@ class DesignerChangeOut(Schema):
     changed = fields.Boolean(metadata={"description": "false: the user already had (or lacked) the role"})
 
 
-class DraftPage(Schema):
-    items = fields.List(fields.Nested(DraftOut))
+DraftPage = list_of(DraftOut, "DraftPage")
 
 
 class TargetOut(Schema):
@@ -344,5 +340,4 @@ class TestRunOut(Schema):
     forms = fields.Dict(metadata={"description": "form path -> JSON Schema, for the ready tasks"})
 
 
-class TestRunPage(Schema):
-    items = fields.List(fields.Nested(TestRunOut))
+TestRunPage = list_of(TestRunOut, "TestRunPage")

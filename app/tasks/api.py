@@ -14,7 +14,7 @@ from app.audit.operations import audit
 from app.cases.access import lists_tasks, oversees_tasks, require_task
 from app.cases.models import Case
 from app.common.clock import now
-from app.common.endpoints import ApiBlueprint, current_api_user
+from app.common.endpoints import ApiBlueprint, current_api_user, page_rows
 from app.common.errors import DomainError, Forbidden, Invalid
 from app.deadlines.escalation import escalations_out
 from app.extensions import db
@@ -112,11 +112,10 @@ class TaskList(MethodView):
             due_within_hours=args.get("due_within_hours"), case_id=args.get("case_id"), bpmn_id=args.get("step"),
         ), now()).where(task_scope(user, unit_id))
         total, more = capped_count(stmt)
-        pagination_parameters.item_count = total
-        rows = db.session.scalars(stmt.options(
+        rows = page_rows(stmt.options(
             sa.orm.joinedload(Task.assignee),
             sa.orm.joinedload(Task.case).options(sa.orm.load_only(Case.number), sa.orm.lazyload(Case.child)),
-        ).offset(pagination_parameters.first_item).limit(pagination_parameters.page_size)).unique().all()
+        ), pagination_parameters, total=total, unique=True)
         return {"items": rows, "more": more}
 
 

@@ -81,10 +81,6 @@ def case_tasks_select(case_id: int, state: str | None = None) -> sa.Select[Task]
     return stmt.order_by(Task.completed_at.desc().nulls_first(), Task.id.desc())
 
 
-def count_of(stmt: sa.Select[Any]) -> int:
-    return int(db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0)
-
-
 def open_tasks_of_case(case_id: int) -> list[Task]:
     return list(db.session.scalars(sa.select(Task).where(
         Task.case_id == case_id, Task.state == TaskState.OPEN).order_by(Task.id)))

@@ -8,7 +8,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, missing, validate
 
 from app.common.clock import now
-from app.common.endpoints import Instant, ObjectOut
+from app.common.endpoints import Instant, ObjectOut, page_of
 from app.common.idempotency import KEY_DESCRIPTION, KEY_LENGTH
 from app.common.inputs import Id
 from app.extensions import db
@@ -78,12 +78,10 @@ class TaskOut(ObjectOut):
         "description": "the step's own escalation ladder (BPMN property); null: its process/department ladder"})
 
 
-class TaskPage(Schema):
-    items = fields.List(fields.Nested(TaskOut))
-    total = fields.Integer(metadata={"description": "tasks matching, counted up to 10,000"})
-    more = fields.Boolean(metadata={"description": "true: more than `total` tasks match (narrow the filters)"})
-    page = fields.Integer()
-    per_page = fields.Integer()
+TaskPage = page_of(
+    TaskOut, "TaskPage",
+    total=fields.Integer(metadata={"description": "tasks matching, counted up to 10,000"}),
+    more=fields.Boolean(metadata={"description": "true: more than `total` tasks match (narrow the filters)"}))
 
 
 MAX_INT = 2**31 - 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.common.endpoints import ObjectOut
+from app.common.endpoints import ObjectOut, page_of
 
 from .models import DeliveryStatus
 from .payloads import KINDS
@@ -79,8 +79,4 @@ class DeliveryArgs(Schema):
     status = fields.String(validate=validate.OneOf([s.value for s in DeliveryStatus]))
 
 
-class DeliveryPage(Schema):
-    items = fields.List(fields.Nested(DeliveryOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+DeliveryPage = page_of(DeliveryOut, "DeliveryPage")
