@@ -53,7 +53,7 @@ from app.common.scopes import SERVICE_SECURITY_SCHEME, check_known, require_scop
 from app.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
-__all__ = ["ApiBlueprint", "Instant", "ObjectOut", "PeekPage", "SelectPage", "count_of", "current_api_user", "list_of",
+__all__ = ["ApiBlueprint", "Beside", "Instant", "ObjectOut", "PeekPage", "SelectPage", "count_of", "current_api_user", "list_of",
            "page_of", "page_rows"]
 
 MAX_PER_PAGE = 500
@@ -197,6 +197,20 @@ class ObjectOut(ma.Schema):
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         compute = None if isinstance(obj, Mapping) else self.computed.get(attr)
         return compute(obj) if compute is not None else super().get_attribute(obj, attr, default)
+
+
+class Beside:
+    """An object and a few values beside it, which its ``*Out`` schema dumps as if they were the object's own
+    attributes: what an operation answers along with the row (an enrolment and the duty cycles its end
+    cancelled, a draft and whether its files' content is shown). Any other attribute is the object's."""
+
+    def __init__(self, obj: Any, **values: Any) -> None:
+        self._obj = obj
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__["_values"]
+        return values[name] if name in values else getattr(self.__dict__["_obj"], name)
 
 
 class Instant(ma.fields.DateTime):

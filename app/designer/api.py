@@ -17,7 +17,7 @@ from marshmallow import ValidationError
 from app.cases.schemas import TimerIncidentPage
 from app.common.api_doc import BINARY, download_responses
 from app.common.downloads import file_download
-from app.common.endpoints import current_api_user
+from app.common.endpoints import Beside, current_api_user
 from app.common.errors import Invalid, NotFound
 from app.common.inputs import MAX_ID, bounded_int
 from app.extensions import db
@@ -50,7 +50,6 @@ from app.processes.schemas import (
     TestRunOut,
     TestRunPage,
     TestStepIn,
-    draft_out,
 )
 from app.processes.versions import diff_bundles, elements_of, get_version
 from app.tasks.forms import FormInvalid
@@ -92,7 +91,7 @@ class Drafts(MethodView):
         """Every draft, most recently saved first."""
         _designer()
         rows = db.session.scalars(sa.select(ProcessDraft).order_by(ProcessDraft.updated_at.desc()))
-        return {"items": [draft_out(d) for d in rows]}
+        return {"items": list(rows)}
 
     @blp.endpoint()
     @blp.arguments(DraftCreateIn)
@@ -111,7 +110,7 @@ class Drafts(MethodView):
             raise Invalid("give process_key (start from a version) or files", {"files": ["required"]})
         draft, _ = ops.create_draft(user, spec=spec, files=body.get("files"), forms=body.get("forms"),
                                     title=body.get("title", ""))
-        return draft_out(draft, content=True)
+        return Beside(draft, content=True)
 
 
 @blp.route("/drafts/<int:draft_id>")
@@ -120,7 +119,7 @@ class Draft(MethodView):
     @blp.response(200, DraftOut)
     def get(self, draft_id: int) -> Any:
         """A draft with its last validation messages (``?content=1`` includes files and forms)."""
-        return draft_out(_draft(draft_id), content=request.args.get("content") in ("1", "true"))
+        return Beside(_draft(draft_id), content=request.args.get("content") in ("1", "true"))
 
     @blp.endpoint()
     @blp.arguments(DraftSaveIn)
@@ -130,7 +129,7 @@ class Draft(MethodView):
         draft = _draft(draft_id)
         ops.save_draft(draft, current_api_user(), files=body.get("files"), forms=body.get("forms"),
                        title=body.get("title"), expected_revision=body.get("revision"))
-        return draft_out(draft, content=True)
+        return Beside(draft, content=True)
 
 
 UPLOAD_BODY = {"required": True, "content": {
@@ -160,7 +159,7 @@ class DraftFiles(MethodView):
                 raise Invalid("send a multipart `file`, or JSON {name, content}", exc.normalized_messages()) from exc
             name, content, revision = body["name"], body["content"], body.get("revision")
         ops.put_file(draft, current_api_user(), name, content, expected_revision=revision)
-        return draft_out(draft)
+        return draft
 
 
 @blp.route("/drafts/<int:draft_id>/files/<name>")
@@ -179,7 +178,7 @@ class DraftFile(MethodView):
     def delete(self, draft_id: int, name: str) -> Any:
         draft = _draft(draft_id)
         ops.delete_file(draft, current_api_user(), name)
-        return draft_out(draft)
+        return draft
 
 
 @blp.route("/drafts/<int:draft_id>/forms/<path:path>")
@@ -191,14 +190,14 @@ class DraftForm(MethodView):
         """Save one form's JSON Schema (the form editor)."""
         draft = _draft(draft_id)
         ops.put_form(draft, current_api_user(), path, body["schema"], expected_revision=body.get("revision"))
-        return draft_out(draft)
+        return draft
 
     @blp.endpoint()
     @blp.response(200, DraftOut)
     def delete(self, draft_id: int, path: str) -> Any:
         draft = _draft(draft_id)
         ops.delete_form(draft, current_api_user(), path)
-        return draft_out(draft)
+        return draft
 
 
 @blp.route("/drafts/<int:draft_id>/elements")
@@ -220,7 +219,7 @@ class DraftElement(MethodView):
         draft = _draft(draft_id)
         ops.edit_element(draft, current_api_user(), element_id, name=body.get("name"),
                          properties=body.get("properties"), expected_revision=body.get("revision"))
-        return draft_out(draft)
+        return draft
 
 
 @blp.route("/drafts/<int:draft_id>/diff")

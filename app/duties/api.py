@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from app.audit.operations import audit
 from app.cases.access import case_access
 from app.cases.models import Case, Child
-from app.common.endpoints import ApiBlueprint, SelectPage, current_api_user
+from app.common.endpoints import ApiBlueprint, Beside, SelectPage, current_api_user
 from app.common.errors import Forbidden, NotFound
 from app.extensions import db
 from app.org.models import Unit, User
@@ -21,9 +21,8 @@ from app.tasks.form_render import step_data
 from app.tasks.models import Task
 
 from . import operations
-from .catalog import DEFAULT_FREQUENCIES
-from .frequencies import effective_frequencies, set_frequency
-from .models import DutyCycle, DutyFrequency, Enrolment
+from .frequencies import FrequencyRule, rules_in_force, set_frequency
+from .models import DutyCycle, Enrolment
 from .queries import CycleFilter, child_programme, cycle_area, cycle_query, day_range
 from .schemas import (
     AssessNowIn,
@@ -53,13 +52,6 @@ def _child(child_id: int) -> Child:
     return child
 
 
-def _enrolment_out(enrolment: Enrolment, cancelled: int = 0) -> dict[str, Any]:
-    return {"id": enrolment.id, "child_id": enrolment.child_id, "case_id": enrolment.case_id,
-            "tags": enrolment.tags, "key_reasons": enrolment.key_reasons, "started_on": enrolment.started_on,
-            "start_reason": enrolment.start_reason, "ended_on": enrolment.ended_on,
-            "end_reason": enrolment.end_reason, "cycles_cancelled": cancelled}
-
-
 @blp.route("/enrolments")
 class Enrolments(MethodView):
     @blp.endpoint()
@@ -72,7 +64,7 @@ class Enrolments(MethodView):
         child = operations.child_from_payload(payload.pop("child"))
         operations.ensure_can_manage_child(user, child)
         enrolment = operations.enrol(child, user, **payload)
-        return _enrolment_out(enrolment), 201
+        return Beside(enrolment, cycles_cancelled=0), 201
 
 
 @blp.route("/enrolments/<int:enrolment_id>/end")
@@ -88,7 +80,7 @@ class EndEnrolment(MethodView):
             raise NotFound(f"enrolment {enrolment_id} not found")
         operations.ensure_can_manage_child(user, enrolment.child)
         cancelled = operations.end_enrolment(enrolment, user, payload["end_reason"], payload.get("ended_on"))
-        return _enrolment_out(enrolment, cancelled)
+        return Beside(enrolment, cycles_cancelled=cancelled)
 
 
 @blp.route("/children/<int:child_id>")
@@ -204,10 +196,7 @@ class Frequencies(MethodView):
     @blp.response(200, FrequencyOut(many=True))
     def get(self) -> Any:
         """The cadence rules in force: defaults and the county's overrides."""
-        county = {(r.duty, r.selector) for r in db.session.scalars(sa.select(DutyFrequency))}
-        return [{"duty": d, "selector": s, "cadence": c,
-                 "source": "county" if (d, s) in county or (d, s) not in DEFAULT_FREQUENCIES else "default"}
-                for (d, s), c in sorted(effective_frequencies().items())]
+        return rules_in_force()
 
     @blp.endpoint(roles=(Role.COUNTY_COORDINATOR, Role.ADMIN),
                   refusal="only county coordinators and admins set duty frequencies")
@@ -216,4 +205,4 @@ class Frequencies(MethodView):
     def put(self, payload: dict[str, Any]) -> Any:
         """Set a cadence rule (coordinators and admins); it applies from each child's next cycle."""
         row = set_frequency(payload["duty"], payload["selector"], payload["cadence"], current_api_user())
-        return {"duty": row.duty, "selector": row.selector, "cadence": row.cadence, "source": "county"}
+        return FrequencyRule.of(row)

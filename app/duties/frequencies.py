@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 
 from app.common.clock import now
@@ -22,6 +24,29 @@ def effective_frequencies() -> Table:
     for row in db.session.scalars(sa.select(DutyFrequency)):
         table[(row.duty, row.selector)] = row.cadence
     return table
+
+
+@dataclass(frozen=True)
+class FrequencyRule:
+    """A cadence rule in force: the catalogue's default, or the county's row that replaces or adds to it."""
+
+    duty: str
+    selector: str
+    cadence: str
+    source: str
+    """``default`` or ``county``."""
+
+    @classmethod
+    def of(cls, row: DutyFrequency) -> FrequencyRule:
+        return cls(row.duty, row.selector, row.cadence, "county")
+
+
+def rules_in_force() -> list[FrequencyRule]:
+    """Every rule in force, by duty and selector: the defaults with the county's rows applied on top."""
+    county = {(row.duty, row.selector): row for row in db.session.scalars(sa.select(DutyFrequency))}
+    defaults = [FrequencyRule(d, s, c, "default") for (d, s), c in DEFAULT_FREQUENCIES.items() if (d, s) not in county]
+    rules = defaults + [FrequencyRule.of(row) for row in county.values()]
+    return sorted(rules, key=lambda rule: (rule.duty, rule.selector))
 
 
 def is_key_child(enrolment: Enrolment, grade: str | None) -> bool:

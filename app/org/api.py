@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from app.common.api import abort
 from app.common.clock import now
-from app.common.endpoints import ApiBlueprint, ObjectOut, current_api_user
+from app.common.endpoints import ApiBlueprint, ObjectOut, current_api_user, list_of
 from app.common.errors import Invalid
 from app.common.inputs import Id, Moment
 from app.extensions import db
@@ -67,8 +67,7 @@ class TokenOut(ObjectOut):
                                                    "access_changed"})
 
 
-class TokenListOut(Schema):
-    items = fields.List(fields.Nested(TokenOut))
+TokenListOut = list_of(TokenOut, "TokenListOut")
 
 
 class TokenQuery(Schema):

@@ -21,7 +21,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from app.common.api import abort
 from app.common.api_doc import ApiError
-from app.common.endpoints import ApiBlueprint, ObjectOut, current_api_user
+from app.common.endpoints import ApiBlueprint, ObjectOut, current_api_user, list_of
 from app.common.inputs import Id
 from app.common.scopes import SCOPES, parse_scopes
 from app.extensions import db
@@ -69,8 +69,7 @@ class ServiceAccountSecretOut(ServiceAccountOut):
     client_secret = fields.String(metadata={"description": "shown once: only its hash is stored"})
 
 
-class ServiceAccountListOut(Schema):
-    items = fields.List(fields.Nested(ServiceAccountOut))
+ServiceAccountListOut = list_of(ServiceAccountOut, "ServiceAccountListOut")
 
 
 class ServiceAccountIn(Schema):

@@ -10,7 +10,6 @@ from marshmallow import Schema, ValidationError, fields, validate
 from app.common.endpoints import ObjectOut, list_of
 from app.common.inputs import Id, Moment
 
-from .models import ProcessDraft, ProcessSpec
 from .versions import elements_of
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -44,7 +43,24 @@ class MessageOut(Schema):
     text = fields.String(metadata={"description": "the message with file and element, for display"})
 
 
-class DraftOut(Schema):
+def _bundle_part(draft: Any, part: str) -> dict[str, Any]:
+    """A draft's files or forms: their content when the view shows it (``Beside(draft, content=True)``),
+    else their names (sorted) with ``null``."""
+    found = getattr(draft, part) or {}
+    return dict(found) if getattr(draft, "content", False) else dict.fromkeys(sorted(found), None)
+
+
+class DraftOut(ObjectOut):
+    """A ``ProcessDraft``, its files' and forms' names only unless the view passes ``Beside(draft, content=True)``."""
+
+    computed = {
+        "messages": lambda draft: draft.messages or [],
+        "based_on": lambda draft: ({"id": draft.based_on.id, "version": draft.based_on.version}
+                                   if draft.based_on is not None else None),
+        "files": lambda draft: _bundle_part(draft, "files"),
+        "forms": lambda draft: _bundle_part(draft, "forms"),
+    }
+
     id = fields.Integer()
     process_key = fields.String(allow_none=True)
     title = fields.String()
@@ -131,19 +147,6 @@ class DiffArgs(Schema):
     to_version = Id(required=True, data_key="to")
 
 
-def draft_out(draft: ProcessDraft, content: bool = False) -> dict[str, Any]:
-    based: ProcessSpec | None = draft.based_on
-    return {
-        "id": draft.id, "process_key": draft.process_key, "title": draft.title, "revision": draft.revision,
-        "valid": draft.valid, "messages": draft.messages or [],
-        "based_on": {"id": based.id, "version": based.version} if based else None,
-        "deployed_spec_id": draft.deployed_spec_id,
-        "files": dict(draft.files) if content else dict.fromkeys(sorted(draft.files or {}), None),
-        "forms": dict(draft.forms) if content else dict.fromkeys(sorted(draft.forms or {}), None),
-        "updated_at": draft.updated_at, "updated_by_id": draft.updated_by_id,
-    }
-
-
 # -- answers of the version, diff, designer and migration endpoints (the document describes each body) ---------
 
 
@@ -163,16 +166,13 @@ class ElementOut(Schema):
 ElementPage = list_of(ElementOut, "ElementPage")
 
 
-class VersionOut(Schema):
-    """One version in a process's history."""
+class VersionOut(SpecOut):
+    """One version in a process's history: the deployed version's fields (its steps are in the version's
+    own answer) and what the history knows beside them."""
 
-    id = fields.Integer()
-    process_key = fields.String()
-    version = fields.Integer()
-    name = fields.String()
-    content_hash = fields.String()
-    deployed_at = fields.DateTime()
-    note = fields.String()
+    class Meta:
+        exclude = ("user_tasks",)
+
     deployed_by = fields.String(allow_none=True, metadata={"description": "username; null for the shipped deploy"})
     running_instances = fields.Integer()
     latest = fields.Boolean(metadata={"description": "the highest version"})

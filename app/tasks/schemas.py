@@ -8,7 +8,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, missing, validate
 
 from app.common.clock import now
-from app.common.endpoints import Instant, ObjectOut, page_of
+from app.common.endpoints import Instant, ObjectOut, list_of, page_of
 from app.common.idempotency import KEY_DESCRIPTION, KEY_LENGTH
 from app.common.inputs import Id
 from app.extensions import db
@@ -204,8 +204,7 @@ class BulkReassignIn(BulkClaimIn):
         "description": "an active liaison or head of your unit"})
 
 
-class BulkOut(Schema):
-    items = fields.List(fields.Nested(TaskOut))
+BulkOut = list_of(TaskOut, "BulkOut")
 
 
 SHARING = [s.value for s in Sharing]
@@ -254,5 +253,4 @@ class SavedViewOut(Schema):
     updated_at = fields.DateTime(allow_none=True)
 
 
-class SavedViewList(Schema):
-    items = fields.List(fields.Nested(SavedViewOut))
+SavedViewList = list_of(SavedViewOut, "SavedViewList")

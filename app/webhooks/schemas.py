@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.common.endpoints import ObjectOut, page_of
+from app.common.endpoints import ObjectOut, list_of, page_of
 
 from .models import DeliveryStatus
 from .payloads import KINDS
@@ -50,8 +50,7 @@ class SubscriptionOut(ObjectOut):
                              metadata={"description": "how many deliveries per status (lists only)"})
 
 
-class SubscriptionListOut(Schema):
-    items = fields.List(fields.Nested(SubscriptionOut))
+SubscriptionListOut = list_of(SubscriptionOut, "SubscriptionListOut")
 
 
 class SecretOut(Schema):
