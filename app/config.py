@@ -185,6 +185,10 @@ class Settings(BaseSettings):
     Empty: links are paths (``/cases/12``) the receiver puts after the address it knows."""
     webhook_timeout: PositiveFloat = 10.0
     """Seconds a webhook receiver has to answer one delivery attempt before it counts as failed."""
+    webhook_allowed_networks: Annotated[list[Network], NoDecode] = Field(default_factory=list)
+    """Comma-separated networks a webhook subscriber may be in besides public addresses (``10.8.0.0/16``: the
+    county's intranet). Empty: public addresses only; loopback, private, link-local and metadata addresses are
+    refused at registration and at every attempt, also when a name resolves to them."""
     sms_url: str | None = None
     """SMS gateway address (docs/notifications.md, "The two peers"). None: SMS is not offered."""
     sms_key: SecretStr | None = Field(None, repr=False)
@@ -343,7 +347,7 @@ class Settings(BaseSettings):
             raise ValueError("not an http(s) URL")
         return raw or None
 
-    @field_validator("metrics_allowed_networks", mode="before")
+    @field_validator("metrics_allowed_networks", "webhook_allowed_networks", mode="before")
     @classmethod
     def _networks(cls, raw: Any) -> Any:
         if isinstance(raw, str):

@@ -121,6 +121,7 @@ def app(database_url: str, clock: FixedClock, tmp_path_factory: pytest.TempPathF
     app = create_app({
         "database_url": database_url, "instance_dir": instance, "secret_key": "test-secret",
         "testing": True, "redis_url": None, "inline_loop": False, "extra": {"clock": clock},
+        "webhook_allowed_networks": ["127.0.0.0/8"],  # the receivers of tests/webhook_peer.py listen there
     })
     from flask_migrate import upgrade
 

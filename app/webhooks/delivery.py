@@ -52,8 +52,9 @@ def send(delivery_id: int) -> str:
     if not subscription.active:
         return "paused"
     content = row.body.encode()
+    settings = current_app.config["LIANDONG"]
     result = post(subscription.url, content, signed_headers(subscription.secret, row.event_id, content),
-                  timeout=current_app.config["LIANDONG"].webhook_timeout)
+                  timeout=settings.webhook_timeout, networks=settings.webhook_allowed_networks)
     row.attempts += 1
     row.last_attempt_at = at
     row.response_status = result.status

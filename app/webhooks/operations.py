@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext
 
 from app.audit.operations import audit
 from app.common.clock import now
 from app.common.errors import Conflict, Invalid
-from app.common.signed_http import new_secret, valid_url
+from app.common.signed_http import destination_problem, new_secret, valid_url
 from app.extensions import db
 from app.org.models import User
 from app.org.queries import county_code
@@ -36,7 +37,7 @@ def _clean(name: str | None, url: str | None, kinds: list[str] | None, county: s
         values["name"] = name
     if url is not None:
         url = url.strip()
-        problem = valid_url(url)
+        problem = valid_url(url) or destination_problem(url, current_app.config["LIANDONG"].webhook_allowed_networks)
         if problem:
             errors["url"] = [gettext("Not an address that can receive events: %(why)s.", why=problem)]
         values["url"] = url
