@@ -22,6 +22,7 @@ from app.common.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
 
 from .models import Absence, User, UserRole
+from .queries import is_service_account
 from .roles import Role
 
 ON_RETURN = ("return", "stay")
@@ -144,8 +145,8 @@ def _check(user: User, by: User, given: AbsenceIn, at: datetime, current: Absenc
     if substitute is not None:
         if substitute.id == user.id:
             errors["substitute_id"] = ["someone other than the person away"]
-        elif substitute.unit_id != user.unit_id or not _works(substitute):
-            errors["substitute_id"] = ["an active liaison or head of the same unit"]
+        elif substitute.unit_id != user.unit_id or not _works(substitute) or is_service_account(substitute):
+            errors["substitute_id"] = ["an active liaison or head of the same unit (a person, not a service account)"]
         elif db.session.scalar(sa.select(sa.exists().where(
                 Absence.user_id == substitute.id, Absence.cancelled_at.is_(None),
                 Absence.starts_at < given.ends_at, Absence.ends_at > given.starts_at))):

@@ -173,8 +173,9 @@ class UserAbsence(MethodView):
         substitute = None
         if payload["substitute_id"] is not None:
             substitute = db.session.get(User, payload["substitute_id"])
-            if substitute is None:
-                raise Invalid("no such user", {"substitute_id": ["no such user"]})
+            if substitute is None or substitute.unit_id != user.unit_id:  # the same words: ids cannot be probed
+                raise Invalid("the absence cannot be set", {"substitute_id": [
+                    "an active liaison or head of the same unit (a person, not a service account)"]})
         absence = set_absence(user, current_api_user(), AbsenceForm(
             payload["starts_at"], payload["ends_at"], substitute, payload["on_return"]))
         run_due(now(), [absence.id])  # an absence already under way hands over at once

@@ -13,7 +13,7 @@ from app.common.errors import Invalid
 from app.extensions import db
 
 from .kinds import EVERY_COUNTY, SUPERVISED_BY, RegionLevel
-from .models import ApiToken, Region, Unit, User, UserRole
+from .models import ApiToken, Region, ServiceAccount, Unit, User, UserRole
 from .roles import Role
 
 MAX_REGION_DEPTH = 16
@@ -171,9 +171,20 @@ def counties_under(region: Region) -> list[Region]:
         Region.id.in_(ids), Region.level == RegionLevel.COUNTY.value).order_by(Region.code)))
 
 
+def _machine() -> sa.Exists:
+    return sa.exists().where(ServiceAccount.user_id == User.id)
+
+
+def is_service_account(user: User) -> bool:
+    """Whether ``user`` is a service account's (a machine client acting for its unit): no one to hand work to."""
+    return bool(db.session.scalar(sa.select(sa.exists().where(ServiceAccount.user_id == user.id))))
+
+
 def unit_members(unit_id: int, with_roles: bool = True) -> list[User]:
-    """Active members of a unit; ``with_roles=False`` skips loading their roles (to notify them)."""
-    stmt = sa.select(User).where(User.unit_id == unit_id, User.active.is_(True))
+    """Active members of a unit who are people (the lists a task or an absence's work is handed to: never a
+    service account, which can neither complete a step nor read a reminder); ``with_roles=False`` skips
+    loading their roles (to notify them)."""
+    stmt = sa.select(User).where(User.unit_id == unit_id, User.active.is_(True), ~_machine())
     if not with_roles:
         stmt = stmt.options(lazyload(User.role_rows))
     return list(db.session.scalars(stmt))

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from app.common.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.org.models import User
+from app.org.queries import is_service_account
 from app.org.roles import Role
 
 from . import operations
@@ -79,7 +80,7 @@ def reassign_many(picks: list[Pick], to_user: User, by: User) -> list[Task]:
     versions = {p.task_id: p.version for p in picks}
     tasks = _checked(picks, by)
     if (to_user.unit_id != by.unit_id or not to_user.active
-            or not to_user.has_role(Role.LIAISON, Role.UNIT_HEAD)):
+            or not to_user.has_role(Role.LIAISON, Role.UNIT_HEAD) or is_service_account(to_user)):
         raise Forbidden(f"{to_user.display_name} is not an active member of your unit",
                         {"to_user_id": ["not an active member of your unit"]})
     for task in tasks:

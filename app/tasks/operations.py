@@ -21,6 +21,7 @@ from app.common.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.notifications.operations import notify
 from app.org.models import User
+from app.org.queries import is_service_account
 from app.org.roles import Role
 from app.processes.models import ProcessInstance
 from app.processes.queries import form_schema, lock_instance
@@ -166,7 +167,7 @@ def reassign(task: Task, to_user: User, by: User) -> Task:
     lock_task(task)
     _ensure_open(task)
     if (to_user.unit_id != task.unit_id or not to_user.active
-            or not to_user.has_role(Role.LIAISON, Role.UNIT_HEAD)):
+            or not to_user.has_role(Role.LIAISON, Role.UNIT_HEAD) or is_service_account(to_user)):
         raise Forbidden(f"{to_user.display_name} is not an active member of this task's unit")
     if task.assignee_id == to_user.id:
         return task
