@@ -31,7 +31,8 @@ CHANNELS = (EMAIL, SMS, CHAT)
 OUTSIDE = (SMS, CHAT)
 """Channels sent through ``Delivery`` rows by the ``notify`` queue (email has its outbox)."""
 ANY_KIND = "*"
-KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+KIND_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,39}")
+"""Matched whole (``fullmatch``: ``$`` would let a trailing newline through)."""
 MAX_KINDS = 40
 
 KINDS = ("new_task", "task_reassigned", "remind", "overdue", "coordinator", "escalation", "task_unrouted",
@@ -87,7 +88,7 @@ def parse_preferences(kinds: Mapping[str, Any], quiet: bool) -> Preferences:
     allowed = offered()
     parsed: dict[str, tuple[str, ...]] = {}
     for kind, channels in kinds.items():
-        if kind != ANY_KIND and not KIND_PATTERN.match(kind):
+        if kind != ANY_KIND and not KIND_PATTERN.fullmatch(kind):
             raise PreferenceError(f"{kind[:40]!r} is not a kind of notification")
         if not isinstance(channels, (list, tuple)) or len(channels) > len(CHANNELS):
             raise PreferenceError(f"{kind}: a list of channels")
@@ -112,12 +113,13 @@ def chat_address_problem(url: str) -> str | None:
     return None
 
 
-PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+PHONE = re.compile(r"\+?[0-9]{6,15}")
+"""Matched whole (``fullmatch``: with ``$`` a number ending in a newline was stored and sent on)."""
 
 
 def phone_problem(phone: str) -> str | None:
     """Why a phone number is refused, or None (digits, an optional leading +, 6 to 15 of them)."""
-    return None if PHONE.match(phone) else "a phone number: digits only, an optional leading +"
+    return None if PHONE.fullmatch(phone) else "a phone number: digits only, an optional leading +"
 
 
 def is_secure(channel: str, address: str) -> bool:

@@ -49,11 +49,12 @@ _DUMMY_DIGEST = hashlib.sha256(b"no such client").hexdigest()
 
 
 class OAuthError(Exception):
-    """An RFC 6749 5.2 error: ``error`` is the standard code, ``status`` 400 or 401 (``invalid_client``)."""
+    """An RFC 6749 5.2 error: ``error`` is the standard code, ``status`` 400 or 401 (``invalid_client``), or 429
+    with ``retry_after`` seconds (too many refused credentials from the address)."""
 
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
+    def __init__(self, error: str, description: str, status: int = 400, retry_after: int | None = None) -> None:
         super().__init__(description)
-        self.error, self.description, self.status = error, description, status
+        self.error, self.description, self.status, self.retry_after = error, description, status, retry_after
 
 
 @dataclass(frozen=True)

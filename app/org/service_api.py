@@ -37,6 +37,7 @@ from app.org.service_accounts import (
     rotate_secret,
     service_accounts,
 )
+from app.org.throttle import refused_credentials_wait, refused_token_wait
 
 blp = ApiBlueprint("service_accounts", __name__, url_prefix="/api/v1",
                    description="Service accounts: machine clients with client credentials and scoped tokens")
@@ -192,6 +193,20 @@ def _basic_credentials() -> tuple[str, str] | None:
     return unquote_plus(client_id), unquote_plus(secret)  # RFC 6749 2.3.1: form-encoded before Basic
 
 
+def _authenticated(client_id: str, secret: str) -> ServiceAccount:
+    """The client's account; refused credentials count with refused bearer tokens per address (``throttle``), and
+    an address over that limit is answered 429 before its credentials are checked."""
+    wait = refused_credentials_wait()
+    if wait is not None:
+        raise OAuthError("invalid_client", "too many refused credentials from this address; wait and try again",
+                         429, retry_after=wait)
+    try:
+        return authenticate_client(client_id, secret)
+    except OAuthError:
+        refused_token_wait()
+        raise
+
+
 def _exchange() -> dict[str, Any]:
     """Who asks comes first (a caller without credentials learns 401, as on every other operation), then
     what it asks for, then whether the credentials hold."""
@@ -207,7 +222,7 @@ def _exchange() -> dict[str, Any]:
         raise OAuthError("invalid_request", "grant_type is required")
     if grant != "client_credentials":
         raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
-    account = authenticate_client(client_id, secret)
+    account = _authenticated(client_id, secret)
     requested = parse_scopes(params["scope"]) if params.get("scope", "").strip() else None
     issued = issue_client_token(account, requested)
     return {"access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in,
@@ -225,6 +240,9 @@ class Token(MethodView):
                             "(invalid_request, unsupported_grant_type, invalid_scope) and `error_description`")
     @oauth_blp.alt_response(401, schema=TokenError, description="the one error shape with `error`: invalid_client",
                             headers={"WWW-Authenticate": {"schema": {"type": "string"}}})
+    @oauth_blp.alt_response(429, schema=TokenError, description="too many refused credentials or tokens from this "
+                            "address (`error`: invalid_client); wait `Retry-After` seconds",
+                            headers={"Retry-After": {"schema": {"type": "integer"}}})
     def post(self) -> Any:
         """Exchange a service account's client credentials for a bearer token (client credentials grant)."""
         try:
@@ -238,6 +256,8 @@ class Token(MethodView):
             refused.headers.update(_NO_STORE)
             if exc.status == 401:
                 refused.headers["WWW-Authenticate"] = 'Basic realm="liandong"'
+            if exc.retry_after is not None:
+                refused.headers["Retry-After"] = str(exc.retry_after)
             return refused
         except BaseException:
             db.session.rollback()

@@ -39,3 +39,18 @@ def refused_token_wait() -> int | None:
     except Exception:  # noqa: BLE001 - storage down or hanging: skip, never fail the request
         logger.warning("rate-limit storage unreachable: refused-token throttle skipped for this request")
     return None
+
+
+def refused_credentials_wait() -> int | None:
+    """Without counting: the seconds this address must wait because of the refused tokens and client credentials
+    it sent (the token endpoint asks before checking a client's secret, so a guesser over the limit learns
+    nothing more, right secret or not); None when it may try."""
+    try:
+        strategy = limiter.limiter
+        for item in _items():
+            if not strategy.test(item, *_key()):
+                reset_at, _ = strategy.get_window_stats(item, *_key())
+                return max(1, int(reset_at - time.time()) + 1)
+    except Exception:  # noqa: BLE001 - storage down or hanging: skip, never fail the request
+        logger.warning("rate-limit storage unreachable: refused-credentials throttle skipped for this request")
+    return None

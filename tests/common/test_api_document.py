@@ -60,7 +60,7 @@ def test_every_4xx_of_every_operation_is_the_one_error_component(document: dict[
         for status, response in op["responses"].items():
             if str(status).startswith("4"):
                 content = _resolve(document, response).get("content", {})
-                expected = oauth if path == "/api/v1/oauth/token" and str(status) in ("400", "401") else one
+                expected = oauth if path == "/api/v1/oauth/token" and str(status) in ("400", "401", "429") else one
                 if list(content) != ["application/json"] or content["application/json"]["schema"] != expected:
                     other.append((method.upper(), path, status))
     assert other == []
@@ -76,6 +76,8 @@ def test_every_4xx_of_every_operation_is_the_one_error_component(document: dict[
 def test_the_token_throttle_is_documented_with_its_retry_after(document: dict[str, Any]) -> None:
     response = _resolve(document, document["paths"]["/api/v1/tasks"]["get"]["responses"]["429"])
     assert "Retry-After" in response["headers"]
+    exchange = _resolve(document, document["paths"]["/api/v1/oauth/token"]["post"]["responses"]["429"])
+    assert "Retry-After" in exchange["headers"]  # refused client credentials count with refused tokens
 
 
 def test_writes_document_409_and_reads_do_not(document: dict[str, Any]) -> None:

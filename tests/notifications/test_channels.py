@@ -169,6 +169,12 @@ def test_people_who_chose_nothing_new_cost_no_statement_and_get_no_delivery(demo
     ({"kinds": {"*": ["sms"]}}, "kinds"),  # no SMS gateway configured here
     ({"kinds": {"*": ["email"]}, "phone": "call me"}, "phone"),
     ({"kinds": {"*": ["email"]}, "chat_url": "http://127.0.0.1:6379/"}, "chat_url"),
+    ({"kinds": {"*": ["email"]}, "chat_url": "https://qyapi.weixin.qq.com.evil.example/send?key=x"}, "chat_url"),
+    ({"kinds": {"*": ["email"]}, "chat_url": "https://qyapi.weixin.qq.com@127.0.0.1/send"}, "chat_url"),
+    ({"kinds": {"*": ["email"]}, "chat_url": "https://qyapi.weixin.qq.com/send?key=x\r\nHost: x"}, "chat_url"),
+    ({"kinds": {"*": ["email"]}, "phone": "13800000000\n"}, "phone"),
+    ({"kinds": {"*": ["email"]}, "phone": "+86 138 0000 0000"}, "phone"),
+    ({"kinds": {"new_task\n": ["email"]}}, "kinds"),
     ({"kinds": {"*": ["email"]}, "chat_url": "https://oapi.dingtalk.com/robot/send?access_token=x",
       "chat_secret": "SEC123"}, "chat_secret"),
     ({"kinds": "all"}, "kinds"),

@@ -8,12 +8,13 @@ import base64
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from helpers import open_tasks, submit_report
 from webhelpers import PageClient
 
 from app.audit.models import AuditEvent
-from app.extensions import db
+from app.extensions import db, limiter
 from app.org.models import Absence, User
 from app.org.queries import user_by_username
 from app.tasks import operations
@@ -105,3 +106,31 @@ def test_a_machine_token_opens_no_page_and_no_persons_operation(as_user: Any, cl
         resp = getattr(client, method)(path, headers=bearer, json={})
         assert resp.status_code == 403 and "people only" in resp.get_json()["message"], (method, path)
     assert client.get(f"/api/v1/cases/{case_id}", headers=bearer).status_code == 200  # what its scope opens
+
+
+@pytest.fixture
+def fresh_limits() -> Any:
+    limiter.reset()
+    yield
+    limiter.reset()
+
+
+def test_guessing_client_secrets_is_slowed_per_address_right_secret_or_not(
+        app: Any, client: Any, as_user: Any, monkeypatch: pytest.MonkeyPatch, fresh_limits: None) -> None:
+    """Before: the token endpoint answered every wrong secret 401 at full speed (the secret's 256 bits make a hit
+    hopeless, but nothing else on the API takes guesses unthrottled)."""
+    monkeypatch.setattr(app.config["LIANDONG"], "token_failure_limit", "3 per minute")
+    account, _ = _machine(as_user, ["lookups:read"])
+    env = {"REMOTE_ADDR": "203.0.113.9"}
+
+    def ask(secret: str, environ: dict[str, str]) -> Any:
+        return client.post("/api/v1/oauth/token", environ_base=environ, data={
+            "grant_type": "client_credentials", "client_id": account["client_id"], "client_secret": secret})
+
+    assert [ask(f"lds_guess{i}", env).status_code for i in range(3)] == [401, 401, 401]
+    slowed = ask(account["client_secret"], env)  # over the limit: the right secret is not even checked
+    assert slowed.status_code == 429 and 1 <= int(slowed.headers["Retry-After"]) <= 60
+    assert slowed.get_json()["error"] == "invalid_client" and slowed.get_json()["code"] == 429
+    assert ask(account["client_secret"], {"REMOTE_ADDR": "198.51.100.7"}).status_code == 200  # another address
+    issued = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.action == "token_issue"))
+    assert issued == 1
