@@ -8,7 +8,7 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from app.common.endpoints import ApiBlueprint
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint
 from app.common.errors import Unavailable
 from app.org.roles import Role
 
@@ -34,7 +34,7 @@ class FailedJobsOut(Schema):
 
 @blp.route("/failed")
 class FailedJobs(MethodView):
-    @blp.endpoint(roles=[Role.ADMIN], refusal="only admins can see background jobs")
+    @blp.endpoint(roles=[Role.ADMIN], refusal="only admins can see background jobs", scope=PEOPLE_ONLY)
     @blp.response(200, FailedJobsOut)
     def get(self) -> Any:
         """Failed jobs of every queue, newest first (admins only)."""

@@ -11,7 +11,7 @@ from flask_smorest.pagination import PaginationParameters
 from sqlalchemy.orm import joinedload
 
 from app.audit.operations import audit
-from app.common.endpoints import ApiBlueprint, SelectPage, count_of, current_api_user, page_rows
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, SelectPage, count_of, current_api_user, page_rows
 from app.common.errors import NotFound
 from app.extensions import db
 from app.org.roles import Role
@@ -119,14 +119,15 @@ class Cases(MethodView):
 @blp.route("/children/merges")
 class Merges(MethodView):
     @blp.endpoint(roles=(Role.COUNTY_COORDINATOR, Role.ADMIN), refusal="only county coordinators merge files",
-                  writes=False)
+                  writes=False, scope=PEOPLE_ONLY)
     @blp.response(200, MergePage)
     @blp.paginate(SelectPage)
     def get(self) -> Any:
         """Merges of children's files in your county, newest first."""
         return merges_in(current_api_user())
 
-    @blp.endpoint(roles=(Role.COUNTY_COORDINATOR, Role.ADMIN), refusal="only county coordinators merge files")
+    @blp.endpoint(roles=(Role.COUNTY_COORDINATOR, Role.ADMIN), refusal="only county coordinators merge files",
+                  scope=PEOPLE_ONLY)
     @blp.arguments(MergeIn)
     @blp.response(201, MergeOut)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -139,7 +140,8 @@ class Merges(MethodView):
 
 @blp.route("/children/merges/<int:merge_id>/undo")
 class Unmerge(MethodView):
-    @blp.endpoint(roles=(Role.COUNTY_COORDINATOR, Role.ADMIN), refusal="only county coordinators merge files")
+    @blp.endpoint(roles=(Role.COUNTY_COORDINATOR, Role.ADMIN), refusal="only county coordinators merge files",
+                  scope=PEOPLE_ONLY)
     @blp.response(200, MergeOut)
     @blp.alt_response(404, response="NOT_FOUND")
     def post(self, merge_id: int) -> Any:

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
 from app.audit.operations import audit
-from app.common.endpoints import ApiBlueprint, current_api_user, page_rows
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, current_api_user, page_rows
 from app.org.roles import Role
 
 from .findings import Period, answer, findings_select, get_finding, late_reports_select, record
@@ -28,7 +28,8 @@ blp = ApiBlueprint("findings", __name__, url_prefix="/api/v1",
 
 @blp.route("/reports/late")
 class LateReports(MethodView):
-    @blp.endpoint(roles=(Role.COUNTY_COORDINATOR,), refusal="only county coordinators list late reports")
+    @blp.endpoint(roles=(Role.COUNTY_COORDINATOR,), refusal="only county coordinators list late reports",
+                  scope=PEOPLE_ONLY)
     @blp.arguments(PeriodArgs, location="query")
     @blp.response(200, LateReportPage)
     @blp.paginate()
@@ -44,7 +45,7 @@ class LateReports(MethodView):
 
 @blp.route("/findings")
 class Findings(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope="findings:read")
     @blp.arguments(FindingArgs, location="query")
     @blp.response(200, FindingPage)
     @blp.paginate()
@@ -59,7 +60,8 @@ class Findings(MethodView):
         audit(user.id, "list", "finding", None, detail={**asked, "ids": [row.id for row in rows]})
         return {"items": rows}
 
-    @blp.endpoint(roles=(Role.COUNTY_COORDINATOR,), refusal="only county coordinators record findings")
+    @blp.endpoint(roles=(Role.COUNTY_COORDINATOR,), refusal="only county coordinators record findings",
+                  scope=PEOPLE_ONLY)
     @blp.arguments(FindingIn)
     @blp.response(201, FindingOut)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -72,7 +74,7 @@ class Findings(MethodView):
 
 @blp.route("/findings/<int:finding_id>")
 class FindingResource(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope="findings:read")
     @blp.response(200, FindingOut)
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, finding_id: int) -> Any:
@@ -85,7 +87,7 @@ class FindingResource(MethodView):
 
 @blp.route("/findings/<int:finding_id>/answer")
 class FindingAnswer(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(FindingAnswerIn)
     @blp.response(200, FindingOut)
     @blp.alt_response(404, response="NOT_FOUND")

@@ -5,14 +5,15 @@ operations, commit once. ``@blp.endpoint()`` carries all of it, outermost on the
 
     @blp.route("/<int:task_id>/claim")
     class Claim(MethodView):
-        @blp.endpoint()
+        @blp.endpoint(scope=PEOPLE_ONLY)
         @blp.response(200, TaskOut)
         def post(self, task_id: int) -> Task: ...
 
 - authentication: ``Authorization: Bearer <token>`` (``app.common.api.authenticate_first`` checks it
   before flask-smorest parses anything, so a caller without a token learns 401, never 422);
-- the scope a service account's token needs (``scope=``, ``app/common/scopes.py``): without one the
-  operation is for people only, and a machine client's token gets 403 before anything else is judged;
+- who may call it, declared on every endpoint (``scope=``, no default, ``app/common/scopes.py``): the scope
+  a service account's token needs, or ``PEOPLE_ONLY`` (a machine client's token gets 403 before anything
+  else is judged, and the document marks the operation ``x-people-only``);
 - authorisation by role where a role is the whole rule (``roles=`` and the refusal's words); finer rules
   (unit, need to know) stay in the view, through ``app.cases.access``;
 - the OpenAPI security requirement (``bearerAuth``, or the ``serviceAccount`` scheme with the scope), from
@@ -49,11 +50,17 @@ from app.common.api_doc import document_response
 from app.common.clock import instant
 from app.common.errors import Conflict, Forbidden
 from app.common.inputs import MAX_COUNT
-from app.common.scopes import SERVICE_SECURITY_SCHEME, check_known, require_scope
+from app.common.scopes import (
+    PEOPLE_ONLY,
+    PEOPLE_ONLY_EXTENSION,
+    SERVICE_SECURITY_SCHEME,
+    check_known,
+    require_scope,
+)
 from app.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
-__all__ = ["ApiBlueprint", "Beside", "Instant", "ObjectOut", "PeekPage", "SelectPage", "count_of", "current_api_user", "list_of",
+__all__ = ["PEOPLE_ONLY", "ApiBlueprint", "Beside", "Instant", "ObjectOut", "PeekPage", "SelectPage", "count_of", "current_api_user", "list_of",
            "page_of", "page_rows"]
 
 MAX_PER_PAGE = 500
@@ -64,18 +71,20 @@ class ApiBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest has no typ
 
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 50, "max_page_size": MAX_PER_PAGE}
 
-    def endpoint(self, *, roles: Iterable[Any] = (), refusal: str = "your role does not allow this",
-                 writes: bool = True, scope: str | None = None) -> Callable[[F], F]:
+    def endpoint(self, *, scope: str, roles: Iterable[Any] = (),
+                 refusal: str = "your role does not allow this", writes: bool = True) -> Callable[[F], F]:
         """Authenticate, check the token's ``scope`` and ``roles`` (any one of them; 403 with ``refusal``
         otherwise), document the security, and own the transaction. Goes above every other decorator.
 
-        ``scope`` names what a service account's token must carry to use the operation; ``None`` keeps
-        the operation for people. ``writes=False`` for a read that writes nothing, not even an audit row
-        (a list): no commit, so it costs no statement beyond its reads; the request's session is
-        discarded at its end."""
+        ``scope`` names what a service account's token must carry to use the operation, or is
+        ``PEOPLE_ONLY``; it has no default, so every operation says which (a machine client with a use for
+        the operation gets a scope; one that is a person's act, or an administrator's, stays for people).
+        ``writes=False`` for a read that writes nothing, not even an audit row (a list): no commit, so it
+        costs no statement beyond its reads; the request's session is discarded at its end."""
         wanted = tuple(roles)
         check_known(scope)
-        security = [*BEARER_SECURITY, {SERVICE_SECURITY_SCHEME: [scope]}] if scope else BEARER_SECURITY
+        people_only = scope == PEOPLE_ONLY
+        security = BEARER_SECURITY if people_only else [*BEARER_SECURITY, {SERVICE_SECURITY_SCHEME: [scope]}]
 
         def decorate(view: F) -> F:
             @wraps(view)
@@ -91,6 +100,8 @@ class ApiBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest has no typ
             wrapper._scope = scope  # type: ignore[attr-defined]  # read by authenticate_first
             doc = deepcopy(getattr(view, "_apidoc", {}))
             doc.setdefault("manual_doc", {}).setdefault("security", security)
+            if people_only:
+                doc["manual_doc"][PEOPLE_ONLY_EXTENSION] = True
             wrapper._apidoc = doc  # type: ignore[attr-defined]
             if writes and view.__name__ != "get":  # a read commits at most its audit row: nothing to conflict with
                 document_response(wrapper, 409, "CONFLICT")

@@ -11,7 +11,7 @@ from app.cases.access import Basis, CaseAccess, case_access, oversees_tasks, req
 from app.cases.models import Case
 from app.cases.queries import get_case_for
 from app.common.clock import now
-from app.common.endpoints import ApiBlueprint, current_api_user
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, current_api_user
 from app.common.errors import Forbidden, Invalid
 from app.extensions import db
 from app.org.models import User
@@ -46,7 +46,7 @@ blp = ApiBlueprint("conferences", __name__, url_prefix="/api/v1/conferences", de
 
 @blp.route("")
 class Conferences(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(ConferenceListArgs, location="query")
     @blp.response(200, ConferenceBrief(many=True))
     @blp.alt_response(404, response="NOT_FOUND")  # the case filtered on
@@ -62,7 +62,7 @@ class Conferences(MethodView):
             raise Forbidden("only a unit's liaisons and head list its conferences; others name a case_id")
         return [c for c in conferences_of_unit(user.unit_id) if operations.visible_basis(user, c) is not None]
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(ConferenceIn)
     @blp.response(201, ConferenceOut)
     @blp.alt_response(404, response="NOT_FOUND")  # the case the conference is about
@@ -76,7 +76,7 @@ class Conferences(MethodView):
 
 @blp.route("/team")
 class Team(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(TeamArgs, location="query")
     @blp.response(200, TeamCaseOut(many=True))
     def get(self, args: dict[str, Any]) -> Any:
@@ -97,7 +97,7 @@ class Team(MethodView):
 
 @blp.route("/<int:conference_id>")
 class ConferenceResource(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, ConferenceOut)
     def get(self, conference_id: int) -> Any:
         """The conference with its agenda, participants, minutes and actions (audited)."""
@@ -112,7 +112,7 @@ class ConferenceResource(MethodView):
 
 @blp.route("/<int:conference_id>/minutes")
 class Minutes(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(MinutesIn)
     @blp.response(200, ConferenceOut)
     def post(self, payload: dict[str, Any], conference_id: int) -> Any:
@@ -124,7 +124,7 @@ class Minutes(MethodView):
 
 @blp.route("/<int:conference_id>/actions")
 class Actions(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(DecisionsIn)
     @blp.response(201, ConferenceOut)
     def post(self, payload: dict[str, Any], conference_id: int) -> Any:
@@ -136,7 +136,7 @@ class Actions(MethodView):
 
 @blp.route("/<int:conference_id>/cancel")
 class Cancel(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(CancelIn)
     @blp.response(200, ConferenceOut)
     def post(self, payload: dict[str, Any], conference_id: int) -> Any:

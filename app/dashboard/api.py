@@ -11,7 +11,7 @@ from flask_smorest.pagination import PaginationParameters
 from app.audit.operations import audit
 from app.common.api_doc import BINARY
 from app.common.clock import now
-from app.common.endpoints import ApiBlueprint, current_api_user
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, current_api_user
 from app.common.errors import Forbidden, NotFound
 from app.org.models import User
 from app.org.roles import Role
@@ -26,7 +26,7 @@ blp = ApiBlueprint("dashboard_api", __name__, url_prefix="/api/v1/dashboard", de
 
 COORDINATORS = (Role.COUNTY_COORDINATOR, Role.ADMIN)
 COORDINATORS_ONLY = "the dashboard is for county coordinators and admins"
-coordinators = blp.endpoint(roles=COORDINATORS, refusal=COORDINATORS_ONLY)
+coordinators = blp.endpoint(roles=COORDINATORS, refusal=COORDINATORS_ONLY, scope=PEOPLE_ONLY)
 """The county's own panels: county coordinators and admins only."""
 
 OVERSEERS = (Role.REGIONAL_SUPERVISOR, Role.COUNTY_COORDINATOR, Role.ADMIN)
@@ -44,7 +44,7 @@ def _holding(roles: tuple[Role, ...], refusal: str) -> User:
 
 @blp.route("/counties")
 class Counties(MethodView):
-    @blp.endpoint(roles=OVERSEERS, refusal=OVERSEERS_ONLY)
+    @blp.endpoint(roles=OVERSEERS, refusal=OVERSEERS_ONLY, scope=PEOPLE_ONLY)
     @blp.arguments(PeriodArgs, location="query")
     @blp.response(200, CountiesOut)
     def get(self, args: dict[str, Any]) -> Any:
@@ -98,7 +98,7 @@ class Panel(MethodView):
 
 @blp.route("/export/<panel>.<fmt>")
 class Export(MethodView):
-    @blp.endpoint()  # coordinators for the county's panels, overseers for "counties": checked in the view
+    @blp.endpoint(scope=PEOPLE_ONLY)  # coordinators for the county's panels, overseers for "counties": checked in the view
     @blp.alt_response(200, success=True, content_type=FORMATS["csv"], schema=BINARY, description="the panel as CSV")
     @blp.alt_response(200, success=True, content_type=FORMATS["xlsx"], schema=BINARY, description="the panel as XLSX")
     @blp.arguments(ExportArgs, location="query")

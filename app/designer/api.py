@@ -17,7 +17,7 @@ from marshmallow import ValidationError
 from app.cases.schemas import TimerIncidentPage
 from app.common.api_doc import BINARY, download_responses
 from app.common.downloads import file_download
-from app.common.endpoints import Beside, current_api_user
+from app.common.endpoints import PEOPLE_ONLY, Beside, current_api_user
 from app.common.errors import Invalid, NotFound
 from app.common.inputs import MAX_ID, bounded_int
 from app.extensions import db
@@ -71,7 +71,7 @@ def _draft(draft_id: int) -> ProcessDraft:
 
 @blp.route("/incidents")
 class TimerIncidents(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, TimerIncidentPage)
     def get(self) -> Any:
         """Open timer incidents of running cases: timers whose time cannot be computed or whose firing
@@ -85,7 +85,7 @@ class TimerIncidents(MethodView):
 
 @blp.route("/drafts")
 class Drafts(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, DraftPage)
     def get(self) -> Any:
         """Every draft, most recently saved first."""
@@ -93,7 +93,7 @@ class Drafts(MethodView):
         rows = db.session.scalars(sa.select(ProcessDraft).order_by(ProcessDraft.updated_at.desc()))
         return {"items": list(rows)}
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(DraftCreateIn)
     @blp.response(201, DraftOut)
     @blp.alt_response(404, response="NOT_FOUND")  # the process to start a draft from
@@ -115,13 +115,13 @@ class Drafts(MethodView):
 
 @blp.route("/drafts/<int:draft_id>")
 class Draft(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, DraftOut)
     def get(self, draft_id: int) -> Any:
         """A draft with its last validation messages (``?content=1`` includes files and forms)."""
         return Beside(_draft(draft_id), content=request.args.get("content") in ("1", "true"))
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(DraftSaveIn)
     @blp.response(200, DraftOut)
     def put(self, body: dict[str, Any], draft_id: int) -> Any:
@@ -142,7 +142,7 @@ UPLOAD_BODY = {"required": True, "content": {
 
 @blp.route("/drafts/<int:draft_id>/files")
 class DraftFiles(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.doc(requestBody=UPLOAD_BODY)
     @blp.response(200, DraftOut)
     def post(self, draft_id: int) -> Any:
@@ -164,7 +164,7 @@ class DraftFiles(MethodView):
 
 @blp.route("/drafts/<int:draft_id>/files/<name>")
 class DraftFile(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @download_responses(blp)
     def get(self, draft_id: int, name: str) -> Any:
         """Download one file of the draft."""
@@ -173,7 +173,7 @@ class DraftFile(MethodView):
             raise NotFound(f"the draft has no file {name!r}")
         return file_download(draft.files[name], name)
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, DraftOut)
     def delete(self, draft_id: int, name: str) -> Any:
         draft = _draft(draft_id)
@@ -183,7 +183,7 @@ class DraftFile(MethodView):
 
 @blp.route("/drafts/<int:draft_id>/forms/<path:path>")
 class DraftForm(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(FormIn)
     @blp.response(200, DraftOut)
     def put(self, body: dict[str, Any], draft_id: int, path: str) -> Any:
@@ -192,7 +192,7 @@ class DraftForm(MethodView):
         ops.put_form(draft, current_api_user(), path, body["schema"], expected_revision=body.get("revision"))
         return draft
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, DraftOut)
     def delete(self, draft_id: int, path: str) -> Any:
         draft = _draft(draft_id)
@@ -202,7 +202,7 @@ class DraftForm(MethodView):
 
 @blp.route("/drafts/<int:draft_id>/elements")
 class DraftElements(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, ElementPage)
     def get(self, draft_id: int) -> Any:
         """Every element of the draft with its lane and properties (what the side panel shows)."""
@@ -211,7 +211,7 @@ class DraftElements(MethodView):
 
 @blp.route("/drafts/<int:draft_id>/elements/<element_id>")
 class DraftElement(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(ElementEditIn)
     @blp.response(200, DraftOut)
     def patch(self, body: dict[str, Any], draft_id: int, element_id: str) -> Any:
@@ -224,7 +224,7 @@ class DraftElement(MethodView):
 
 @blp.route("/drafts/<int:draft_id>/diff")
 class DraftDiff(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, DiffOut)
     def get(self, draft_id: int) -> Any:
         """What deploying this draft would change, compared with the version it is based on."""
@@ -235,7 +235,7 @@ class DraftDiff(MethodView):
 
 @blp.route("/drafts/<int:draft_id>/deploy")
 class DraftDeploy(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(DeployIn)
     @blp.response(201, SpecOut)
     @blp.alt_response(200, schema=SpecOut, description="this content was deployed before: that version is current again")
@@ -248,12 +248,12 @@ class DraftDeploy(MethodView):
 
 @blp.route("/drafts/<int:draft_id>/test-runs")
 class TestRuns(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, TestRunPage)
     def get(self, draft_id: int) -> Any:
         return {"items": [testruns.run_dict(r) for r in testruns.runs_of(_draft(draft_id))]}
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(TestRunIn)
     @blp.response(201, TestRunOut)
     def post(self, body: dict[str, Any], draft_id: int) -> Any:
@@ -264,7 +264,7 @@ class TestRuns(MethodView):
 
 @blp.route("/test-runs/<int:run_id>")
 class TestRun(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, TestRunOut)
     def get(self, run_id: int) -> Any:
         """The path taken so far, the data, and the tasks waiting (with their lanes and forms)."""
@@ -274,7 +274,7 @@ class TestRun(MethodView):
 
 @blp.route("/test-runs/<int:run_id>/tasks/<task_id>/complete")
 class TestRunStep(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(TestStepIn)
     @blp.response(200, TestRunOut)
     def post(self, body: dict[str, Any], run_id: int, task_id: str) -> Any:
@@ -290,7 +290,7 @@ class TestRunStep(MethodView):
 
 @blp.route("/test-runs/<int:run_id>/clock")
 class TestRunClock(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(TestClockIn)
     @blp.response(200, TestRunOut)
     def post(self, body: dict[str, Any], run_id: int) -> Any:
@@ -303,7 +303,7 @@ class TestRunClock(MethodView):
 
 @blp.route("/<process_key>/versions/<int:version>/migration-plan")
 class MigrationPlan(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, MigrationPlanOut)
     def get(self, process_key: str, version: int) -> Any:
         """Dry run: which running cases on other versions can move to this one, and why the others cannot."""
@@ -315,7 +315,7 @@ class MigrationPlan(MethodView):
 
 @blp.route("/<process_key>/versions/<int:version>/migrate")
 class Migrate(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(MigrateIn)
     @blp.response(200, MigrationResultOut)
     def post(self, body: dict[str, Any], process_key: str, version: int) -> Any:
@@ -330,7 +330,7 @@ class Migrate(MethodView):
 
 @blp.route("/<process_key>/versions/<int:version>/current")
 class MakeCurrent(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(MakeCurrentIn)
     @blp.response(200, MadeCurrentOut)
     def post(self, body: dict[str, Any], process_key: str, version: int) -> Any:
@@ -347,7 +347,7 @@ class MakeCurrent(MethodView):
 
 @blp.route("/migrations/<int:migration_id>/rollback")
 class MigrationRollback(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, RolledBackOut)
     def post(self, migration_id: int) -> Any:
         """Put the case back on its previous version with exactly its previous state (409 if it moved on)."""

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from app.audit.operations import audit
 from app.cases.access import case_access
 from app.cases.models import Case, Child
-from app.common.endpoints import ApiBlueprint, Beside, SelectPage, current_api_user
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, Beside, SelectPage, current_api_user
 from app.common.errors import Forbidden, NotFound
 from app.extensions import db
 from app.org.models import Unit, User
@@ -54,7 +54,7 @@ def _child(child_id: int) -> Child:
 
 @blp.route("/enrolments")
 class Enrolments(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(EnrolIn)
     @blp.response(201, EnrolmentOut)
     @blp.alt_response(404, response="NOT_FOUND")  # a child named by id that does not exist
@@ -69,7 +69,7 @@ class Enrolments(MethodView):
 
 @blp.route("/enrolments/<int:enrolment_id>/end")
 class EndEnrolment(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(EndIn)
     @blp.response(200, EnrolmentOut)
     def post(self, payload: dict[str, Any], enrolment_id: int) -> Any:
@@ -85,7 +85,7 @@ class EndEnrolment(MethodView):
 
 @blp.route("/children/<int:child_id>")
 class ChildProgramme(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, ProgrammeOut)
     def get(self, child_id: int) -> Any:
         """The child's programme record: enrolments, entrusted care, every duty cycle and its record (audited)."""
@@ -109,7 +109,7 @@ class ChildProgramme(MethodView):
 
 @blp.route("/children/<int:child_id>/assessments")
 class AssessNow(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(AssessNowIn)
     @blp.response(201, CycleOut)
     def post(self, payload: dict[str, Any], child_id: int) -> Any:
@@ -134,7 +134,7 @@ def _may_report_dropout(user: User, child: Child) -> bool:
 
 @blp.route("/dropouts")
 class Dropouts(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(DropoutIn)
     @blp.response(201, CycleOut)
     @blp.alt_response(404, response="NOT_FOUND")  # the child named by id
@@ -151,7 +151,7 @@ class Dropouts(MethodView):
 
 @blp.route("/entrustments")
 class Entrustments(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(EntrustmentIn)
     @blp.response(201, EntrustmentOut)
     @blp.alt_response(404, response="NOT_FOUND")  # the child named by id
@@ -166,7 +166,7 @@ class Entrustments(MethodView):
 
 @blp.route("/cycles")
 class Cycles(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(CycleArgs, location="query")
     @blp.response(200, CyclePage)
     @blp.alt_response(404, response="NOT_FOUND")  # the region or child filtered on
@@ -192,14 +192,14 @@ class Cycles(MethodView):
 
 @blp.route("/frequencies")
 class Frequencies(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, FrequencyOut(many=True))
     def get(self) -> Any:
         """The cadence rules in force: defaults and the county's overrides."""
         return rules_in_force()
 
     @blp.endpoint(roles=(Role.COUNTY_COORDINATOR, Role.ADMIN),
-                  refusal="only county coordinators and admins set duty frequencies")
+                  refusal="only county coordinators and admins set duty frequencies", scope=PEOPLE_ONLY)
     @blp.arguments(FrequencyIn)
     @blp.response(200, FrequencyOut)
     def put(self, payload: dict[str, Any]) -> Any:

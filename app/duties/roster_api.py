@@ -18,7 +18,7 @@ from flask.views import MethodView
 from app.audit.operations import audit
 from app.common.clock import now
 from app.common.downloads import content_disposition
-from app.common.endpoints import ApiBlueprint, current_api_user
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, current_api_user
 from app.common.i18n import local_dt
 
 from . import roster_files
@@ -55,7 +55,7 @@ def report(record: RosterImport, plan: Plan) -> dict[str, Any]:
 
 @blp.route("/checks")
 class Checks(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @roster_keepers
     @blp.arguments(RosterFileIn, location="files")
     @blp.response(201, RosterReportOut)
@@ -68,7 +68,7 @@ class Checks(MethodView):
 
 @blp.route("/imports/<int:import_id>")
 class Import(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, RosterImportOut)
     def get(self, import_id: int) -> Any:
         """A checked or imported ledger: its counts per outcome."""
@@ -77,7 +77,7 @@ class Import(MethodView):
 
 @blp.route("/imports/<int:import_id>/confirm")
 class Confirm(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, RosterReportOut)
     def post(self, import_id: int) -> Any:
         """Import the checked ledger (checked again first): all rows in one transaction; 409 if done before."""
@@ -87,7 +87,7 @@ class Confirm(MethodView):
 
 @blp.route("/export.xlsx")
 class Export(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, description="the ledger as XLSX", content_type=XLSX)
     def get(self) -> Any:
         """Every child in the county's programme, in the import's layout (export, then import = unchanged)."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from app.common.endpoints import ApiBlueprint, SelectPage, current_api_user
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, SelectPage, current_api_user
 from app.common.errors import Forbidden
 from app.org.roles import Role
 
@@ -30,13 +30,13 @@ blp = ApiBlueprint("notification_channels", __name__, url_prefix="/api/v1/notifi
 
 @blp.route("/preferences")
 class Preferences(MethodView):
-    @blp.endpoint(writes=False)
+    @blp.endpoint(writes=False, scope=PEOPLE_ONLY)
     @blp.response(200, ChannelPreferencesOut)
     def get(self) -> Any:
         """Your channels per kind of notification, quiet hours, your phone number and work-chat robot."""
         return channel_settings(current_api_user())
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(ChannelPreferencesIn)
     @blp.response(200, ChannelPreferencesOut)
     def put(self, body: dict[str, Any]) -> Any:
@@ -49,7 +49,7 @@ class Preferences(MethodView):
 
 @blp.route("/deliveries")
 class Deliveries(MethodView):
-    @blp.endpoint(writes=False)
+    @blp.endpoint(writes=False, scope=PEOPLE_ONLY)
     @blp.arguments(ChannelDeliveryArgs, location="query")
     @blp.response(200, ChannelDeliveryPage)
     @blp.paginate(SelectPage)

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from app.common.api import abort
 from app.common.clock import now
-from app.common.endpoints import ApiBlueprint, ObjectOut, current_api_user, list_of
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, ObjectOut, current_api_user, list_of
 from app.common.errors import Invalid
 from app.common.inputs import Id, Moment
 from app.extensions import db
@@ -43,7 +43,7 @@ class MeOut(ObjectOut):
 
 @blp.route("/me")
 class Me(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, MeOut)
     def get(self) -> Any:
         """The token's user, roles and unit."""
@@ -76,7 +76,7 @@ class TokenQuery(Schema):
 
 @blp.route("/tokens")
 class Tokens(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(TokenQuery, location="query")
     @blp.response(200, TokenListOut)
     def get(self, args: dict[str, Any]) -> Any:
@@ -91,7 +91,7 @@ class Tokens(MethodView):
 
 @blp.route("/tokens/<int:token_id>/revoke")
 class RevokeToken(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, TokenOut)
     def post(self, token_id: int) -> Any:
         """Revoke a token: it stops working at once (idempotent). Yours, or anyone's for administrators."""
@@ -152,7 +152,7 @@ def _person(user_id: int) -> User:
 
 @blp.route("/users/<int:user_id>/absence")
 class UserAbsence(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, AbsenceOut)
     def get(self, user_id: int) -> Any:
         """The person's absence under way, else the next one set (404 when none). Yours, or a member's of your
@@ -162,7 +162,7 @@ class UserAbsence(MethodView):
             abort(404, message="no absence set")
         return absence
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(AbsenceIn)
     @blp.response(200, AbsenceOut)
     def put(self, payload: dict[str, Any], user_id: int) -> Any:
@@ -181,7 +181,7 @@ class UserAbsence(MethodView):
         run_due(now(), [absence.id])  # an absence already under way hands over at once
         return absence
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, AbsenceOut)
     def delete(self, user_id: int) -> Any:
         """End the absence now (or withdraw one not yet begun): the tasks come back or stay, as it says. 404

@@ -42,7 +42,7 @@ from .sessions import revoke_tokens
 TOKEN_LIFETIME = timedelta(hours=1)
 """How long a token from the token endpoint works; clients ask again when it ends (``expires_in``)."""
 
-UNIT_SCOPES = frozenset({"cases:read", "notifications:read"})
+UNIT_SCOPES = frozenset({"cases:read", "notifications:read", "findings:read"})
 """Scopes that read what the unit's liaison reads: an account with one acts as a liaison of its unit."""
 
 _DUMMY_DIGEST = hashlib.sha256(b"no such client").hexdigest()

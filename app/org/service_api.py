@@ -21,7 +21,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from app.common.api import abort
 from app.common.api_doc import ApiError
-from app.common.endpoints import ApiBlueprint, ObjectOut, current_api_user, list_of
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, ObjectOut, current_api_user, list_of
 from app.common.inputs import Id
 from app.common.scopes import SCOPES, parse_scopes
 from app.extensions import db
@@ -97,13 +97,13 @@ def _with_secret(account: ServiceAccount, secret: str) -> dict[str, Any]:
 
 @blp.route("/service-accounts")
 class ServiceAccounts(MethodView):
-    @blp.endpoint(roles=ADMINS, refusal=ONLY_ADMINS)
+    @blp.endpoint(roles=ADMINS, refusal=ONLY_ADMINS, scope=PEOPLE_ONLY)
     @blp.response(200, ServiceAccountListOut)
     def get(self) -> Any:
         """Every service account (administrators)."""
         return {"items": service_accounts()}
 
-    @blp.endpoint(roles=ADMINS, refusal=ONLY_ADMINS)
+    @blp.endpoint(roles=ADMINS, refusal=ONLY_ADMINS, scope=PEOPLE_ONLY)
     @blp.arguments(ServiceAccountIn)
     @blp.response(201, ServiceAccountSecretOut)
     def post(self, payload: dict[str, Any]) -> Any:
@@ -115,7 +115,7 @@ class ServiceAccounts(MethodView):
 
 @blp.route("/service-accounts/<int:account_id>/rotate")
 class RotateSecret(MethodView):
-    @blp.endpoint(roles=ADMINS, refusal=ONLY_ADMINS)
+    @blp.endpoint(roles=ADMINS, refusal=ONLY_ADMINS, scope=PEOPLE_ONLY)
     @blp.response(200, ServiceAccountSecretOut)
     def post(self, account_id: int) -> Any:
         """A new client secret (shown once); the old one and every token issued with it stop now."""
@@ -125,7 +125,7 @@ class RotateSecret(MethodView):
 
 @blp.route("/service-accounts/<int:account_id>/revoke")
 class RevokeAccount(MethodView):
-    @blp.endpoint(roles=ADMINS, refusal=ONLY_ADMINS)
+    @blp.endpoint(roles=ADMINS, refusal=ONLY_ADMINS, scope=PEOPLE_ONLY)
     @blp.response(200, ServiceAccountOut)
     def post(self, account_id: int) -> Any:
         """Revoke the account for good: its credentials and tokens stop at once (idempotent)."""

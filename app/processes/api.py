@@ -12,7 +12,7 @@ from flask.views import MethodView
 
 from app.common.api_doc import download_responses
 from app.common.downloads import file_download
-from app.common.endpoints import ApiBlueprint, current_api_user
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, current_api_user
 from app.common.errors import NotFound
 from app.org.queries import user_by_username
 
@@ -35,7 +35,7 @@ blp = ApiBlueprint("processes", __name__, url_prefix="/api/v1/processes",
 
 @blp.route("")
 class Specs(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, SpecOut(many=True))
     def get(self) -> Any:
         """Every deployed version, oldest first; new cases take the latest of each process."""
@@ -44,7 +44,7 @@ class Specs(MethodView):
 
 @blp.route("/<process_key>/versions")
 class Versions(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, VersionPage)
     def get(self, process_key: str) -> Any:
         """History: every version, newest first, with who deployed it, the note, and running cases."""
@@ -53,7 +53,7 @@ class Versions(MethodView):
 
 @blp.route("/<process_key>/versions/<int:version>")
 class Version(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, VersionDetailOut)
     def get(self, process_key: str, version: int) -> Any:
         """One version: files, forms, user tasks and every element with its properties."""
@@ -62,7 +62,7 @@ class Version(MethodView):
 
 @blp.route("/<process_key>/versions/<int:version>/files/<name>")
 class VersionFile(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @download_responses(blp)
     def get(self, process_key: str, version: int, name: str) -> Any:
         """Download one .bpmn/.dmn file of a version."""
@@ -74,7 +74,7 @@ class VersionFile(MethodView):
 
 @blp.route("/<process_key>/diff")
 class Diff(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(DiffArgs, location="query")
     @blp.response(200, DiffOut)
     def get(self, args: dict[str, int], process_key: str) -> Any:
@@ -85,7 +85,7 @@ class Diff(MethodView):
 
 @blp.route("/designers")
 class Designers(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, DesignerPage)
     def get(self) -> Any:
         """Users holding the process-designer role (admins only)."""
@@ -101,14 +101,14 @@ class Designer(MethodView):
             raise NotFound(f"no user {username!r}")
         return user
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, DesignerChangeOut)
     def put(self, username: str) -> Any:
         """Grant the process-designer role (admins only; audited)."""
         changed = designer_ops.set_designer(self._user(username), True, current_api_user())
         return {"username": username, "process_designer": True, "changed": changed}
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, DesignerChangeOut)
     def delete(self, username: str) -> Any:
         """Revoke the process-designer role (admins only; audited)."""

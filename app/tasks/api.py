@@ -14,7 +14,7 @@ from app.audit.operations import audit
 from app.cases.access import lists_tasks, oversees_tasks, require_task
 from app.cases.models import Case
 from app.common.clock import now
-from app.common.endpoints import ApiBlueprint, current_api_user, page_rows
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, current_api_user, page_rows
 from app.common.errors import DomainError, Forbidden, Invalid
 from app.deadlines.escalation import escalations_out
 from app.extensions import db
@@ -80,7 +80,7 @@ def _visible_task(task_id: int) -> Task:
 
 @blp.route("")
 class TaskList(MethodView):
-    @blp.endpoint(writes=False)
+    @blp.endpoint(writes=False, scope=PEOPLE_ONLY)
     @blp.arguments(TaskQueryArgs, location="query")
     @blp.response(200, TaskPage)
     @blp.paginate()
@@ -125,7 +125,7 @@ def _picks(payload: dict[str, Any]) -> list[bulk.Pick]:
 
 @blp.route("/bulk/reassign")
 class BulkReassign(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(BulkReassignIn)
     @blp.response(200, BulkOut)
     def post(self, payload: dict[str, Any]) -> Any:
@@ -144,7 +144,7 @@ class BulkReassign(MethodView):
 
 @blp.route("/bulk/claim")
 class BulkClaim(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(BulkClaimIn)
     @blp.response(200, BulkOut)
     def post(self, payload: dict[str, Any]) -> Any:
@@ -155,7 +155,7 @@ class BulkClaim(MethodView):
 
 @blp.route("/<int:task_id>")
 class TaskResource(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.doc(parameters=[ACCEPT_LANGUAGE])
     @blp.response(200, TaskDetailOut)
     def get(self, task_id: int) -> Any:
@@ -168,7 +168,7 @@ class TaskResource(MethodView):
 
 @blp.route("/<int:task_id>/claim")
 class Claim(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, TaskOut)
     def post(self, task_id: int) -> Any:
         """Take the task: it moves to your "my tasks" and others in the unit see who has it."""
@@ -177,7 +177,7 @@ class Claim(MethodView):
 
 @blp.route("/<int:task_id>/unclaim")
 class Unclaim(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, TaskOut)
     def post(self, task_id: int) -> Any:
         """Give the task back to the unit's queue."""
@@ -186,7 +186,7 @@ class Unclaim(MethodView):
 
 @blp.route("/<int:task_id>/attachments")
 class Attachments(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.doc(parameters=[IDEMPOTENCY_HEADER])
     @blp.arguments(UploadFormIn, location="form")
     @blp.arguments(UploadFileIn, location="files")
@@ -207,13 +207,13 @@ class Attachments(MethodView):
 class Draft(MethodView):
     """Your draft of an open task's form (only the task's workers; deleted when the task completes)."""
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, TaskDraftOut)
     def get(self, task_id: int) -> Any:
         """Your draft; ``fields`` is null when you have none."""
         return draft_of(_visible_task(task_id), current_api_user()) or NO_DRAFT
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(TaskDraftIn)
     @blp.response(200, TaskDraftOut)
     @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
@@ -226,7 +226,7 @@ class Draft(MethodView):
         body = {"fields": payload["draft_fields"], "saved_at": payload.get("saved_at")}
         return save_draft(task, current_api_user(), body)
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(204)
     def delete(self, task_id: int) -> None:
         """Throw your draft away."""

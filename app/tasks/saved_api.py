@@ -9,7 +9,7 @@ from typing import Any
 from flask.views import MethodView
 
 from app.common.clock import now
-from app.common.endpoints import ApiBlueprint, current_api_user
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, current_api_user
 from app.org.models import User
 
 from .models import SavedView
@@ -35,7 +35,7 @@ def _one(view: SavedView, user: User) -> dict[str, Any]:
 
 @blp.route("")
 class SavedViews(MethodView):
-    @blp.endpoint(writes=False)
+    @blp.endpoint(writes=False, scope=PEOPLE_ONLY)
     @blp.response(200, SavedViewList)
     def get(self) -> Any:
         """Your saved views, then those your unit or your county's coordinators share with you, each with the
@@ -45,7 +45,7 @@ class SavedViews(MethodView):
         counts = view_counts(user, views, now())
         return {"items": [view_out(v, user, counts[v.id]) for v in views]}
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(SavedViewIn)
     @blp.response(201, SavedViewOut)
     def post(self, payload: dict[str, Any]) -> Any:
@@ -57,7 +57,7 @@ class SavedViews(MethodView):
 
 @blp.route("/<int:view_id>")
 class SavedViewResource(MethodView):
-    @blp.endpoint(writes=False)
+    @blp.endpoint(writes=False, scope=PEOPLE_ONLY)
     @blp.response(200, SavedViewOut)
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, view_id: int) -> Any:
@@ -65,7 +65,7 @@ class SavedViewResource(MethodView):
         user = current_api_user()
         return _one(get_view(user, view_id), user)
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(SavedViewPatch)
     @blp.response(200, SavedViewOut)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -75,7 +75,7 @@ class SavedViewResource(MethodView):
         view = update_view(user, owned_view(user, view_id), **payload)
         return _one(view, user)
 
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(204)
     @blp.alt_response(404, response="NOT_FOUND")
     def delete(self, view_id: int) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from app.common.endpoints import ApiBlueprint, SelectPage, current_api_user
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, SelectPage, current_api_user
 from app.common.errors import NotFound
 from app.org.roles import Role
 
@@ -39,7 +39,7 @@ def _subscription(subscription_id: int) -> WebhookSubscription:
 
 @blp.route("")
 class Subscriptions(MethodView):
-    @blp.endpoint(writes=False, roles=ADMINS, refusal=REFUSAL)
+    @blp.endpoint(writes=False, roles=ADMINS, refusal=REFUSAL, scope=PEOPLE_ONLY)
     @blp.response(200, SubscriptionListOut)
     def get(self) -> Any:
         """Every subscriber with its delivery counts per status (never a secret)."""
@@ -49,7 +49,7 @@ class Subscriptions(MethodView):
                            "active": s.active, "created_at": s.created_at, "updated_at": s.updated_at,
                            "deliveries": counts[s.id]} for s in subs]}
 
-    @blp.endpoint(roles=ADMINS, refusal=REFUSAL)
+    @blp.endpoint(roles=ADMINS, refusal=REFUSAL, scope=PEOPLE_ONLY)
     @blp.arguments(SubscriptionIn)
     @blp.response(201, SecretOut)
     def post(self, body: dict[str, Any]) -> Any:
@@ -60,14 +60,14 @@ class Subscriptions(MethodView):
 
 @blp.route("/<int:subscription_id>")
 class Subscription(MethodView):
-    @blp.endpoint(writes=False, roles=ADMINS, refusal=REFUSAL)
+    @blp.endpoint(writes=False, roles=ADMINS, refusal=REFUSAL, scope=PEOPLE_ONLY)
     @blp.response(200, SubscriptionOut)
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, subscription_id: int) -> Any:
         """One subscriber (never its secret)."""
         return _subscription(subscription_id)
 
-    @blp.endpoint(roles=ADMINS, refusal=REFUSAL)
+    @blp.endpoint(roles=ADMINS, refusal=REFUSAL, scope=PEOPLE_ONLY)
     @blp.arguments(SubscriptionPatch)
     @blp.response(200, SubscriptionOut)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -80,7 +80,7 @@ class Subscription(MethodView):
 
 @blp.route("/<int:subscription_id>/secret")
 class Secret(MethodView):
-    @blp.endpoint(roles=ADMINS, refusal=REFUSAL)
+    @blp.endpoint(roles=ADMINS, refusal=REFUSAL, scope=PEOPLE_ONLY)
     @blp.response(200, SecretOut)
     @blp.alt_response(404, response="NOT_FOUND")
     def post(self, subscription_id: int) -> Any:
@@ -91,7 +91,7 @@ class Secret(MethodView):
 
 @blp.route("/<int:subscription_id>/deliveries")
 class Deliveries(MethodView):
-    @blp.endpoint(writes=False, roles=ADMINS, refusal=REFUSAL)
+    @blp.endpoint(writes=False, roles=ADMINS, refusal=REFUSAL, scope=PEOPLE_ONLY)
     @blp.arguments(DeliveryArgs, location="query")
     @blp.response(200, DeliveryPage)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -103,7 +103,7 @@ class Deliveries(MethodView):
 
 @blp.route("/deliveries/<int:delivery_id>/redeliver")
 class Redeliver(MethodView):
-    @blp.endpoint(roles=ADMINS, refusal=REFUSAL)
+    @blp.endpoint(roles=ADMINS, refusal=REFUSAL, scope=PEOPLE_ONLY)
     @blp.response(200, DeliveryOut)
     @blp.alt_response(404, response="NOT_FOUND")
     def post(self, delivery_id: int) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 
-from app.common.endpoints import current_api_user
+from app.common.endpoints import PEOPLE_ONLY, current_api_user
 from app.common.errors import Invalid
 from app.common.idempotency import KEY_LENGTH
 from app.tasks import operations
@@ -27,7 +27,7 @@ from .views import record_conflict_view
 
 @blp.route("/<int:task_id>/complete")
 class Complete(MethodView):
-    @blp.endpoint()
+    @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.doc(parameters=[IDEMPOTENCY_HEADER])
     @blp.arguments(CompleteIn)
     @blp.response(200, TaskOut)
