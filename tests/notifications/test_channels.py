@@ -139,6 +139,39 @@ def test_quiet_hours_hold_a_working_day_step_until_monday_but_not_a_first_moment
     assert deliver(waiting[0].id, describe) == "sent" and len(gateway.arrivals) == 2
 
 
+def test_email_is_not_held_in_quiet_hours_the_daily_digest_is_emails_quiet_choice(
+        as_user: Any, peers: tuple[Receiver, Receiver], clock: Any, smtp: Any) -> None:
+    """docs/notifications.md, "Quiet hours and email": on a Saturday the same note's SMS is held to Monday
+    08:30 while the immediate mail goes at once; a daily reader's digest waits for the working day."""
+    from app.deadlines.calendar import working_calendar
+    from app.notifications.email import queue_digests, send
+    from app.notifications.models import EmailOutbox
+
+    gateway, robot = peers
+    assert _choose(as_user, "police_t01", robot, {"*": ["email", "sms"]}).status_code == 200
+    user, reader = user_by_username("police_t01"), user_by_username("education_c01")
+    assert user is not None and reader is not None
+    user.email, user.email_frequency = "police@example.org", "immediate"
+    reader.email, reader.email_frequency = "education@example.org", "daily"
+    clock.at = datetime(2026, 3, 14, 2, 0, tzinfo=UTC)  # Saturday 10:00 in the county
+    notify([user, reader], "report_added", "C01: another report")
+    db.session.commit()
+
+    [sms] = _deliveries(user.id)
+    assert deliver(sms.id, describe) == "held" and gateway.arrivals == []
+    [mail] = db.session.scalars(sa.select(EmailOutbox)).all()
+    assert mail.to_address == "police@example.org" and send(mail.id) in ("sent", "already")
+    db.session.expire_all()
+    assert mail.sent_at == clock.at and len(smtp.messages) == 1
+    assert "C01: another report" in smtp.messages[0].get_payload(decode=True).decode()
+
+    county = working_calendar("c01")
+    assert queue_digests(county.is_workday, clock.at) == []  # Saturday
+    assert queue_digests(county.is_workday, datetime(2026, 3, 15, 3, 0, tzinfo=UTC)) == []  # Sunday 11:00
+    [digest] = queue_digests(county.is_workday, datetime(2026, 3, 16, 0, 31, tzinfo=UTC))  # Monday 08:31
+    assert digest.to_address == "education@example.org" and "C01: another report" in digest.body
+
+
 def pending_settle() -> Any:
     from datetime import timedelta
 
