@@ -106,6 +106,8 @@ def _audience(owner: User, shared_with: str) -> tuple[int | None, int | None]:
             raise Invalid("you work in no unit's queue to share with", {"shared_with": ["you have no unit queue"]})
         return owner.unit_id, None
     if shared_with == Sharing.COORDINATORS:
+        if not lists_tasks(owner):  # a reporter, designer or admin has no queue: nothing to share, no one to tell
+            raise Invalid("you work or oversee no queue to share from", {"shared_with": ["you have no task queue"]})
         county = county_id(owner)
         if county is None:
             raise Invalid("you belong to no county", {"shared_with": ["you belong to no county"]})

@@ -166,6 +166,17 @@ def test_hostile_queries_are_normalised_names_clash_and_a_reporter_cannot_share_
     assert as_user("reporter_school").get(VIEWS).get_json() == {"items": []}
 
 
+def test_only_people_with_a_queue_share_a_view_with_the_coordinators(as_user: Any) -> None:
+    """Hostile review (docs/security.md): before, a teacher who only files reports, a designer or an admin could
+    put a view named "紧急通知：请访问 http://…" in every coordinator's inbox of the county."""
+    for who in ("reporter_school", "designer", "admin"):
+        refused = as_user(who).post(VIEWS, json={"name": "紧急通知：请访问 http://evil.example", "shared_with": "coordinators"})
+        assert refused.status_code == 422 and "shared_with" in str(refused.get_json()), who
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SavedView)) == 0
+    _create(as_user(OWNER), "逾期的派出所任务", "overdue=1", shared_with="coordinators")  # a liaison has a queue
+    assert list(_listed(as_user(COORD))) == ["逾期的派出所任务"]
+
+
 def test_the_inbox_page_shows_shared_views_with_counts_and_no_controls_to_others(app: Any, as_user: Any) -> None:
     open_case(village="t01v01")
     view = _create(as_user(OWNER), "团队视图", "", "unit")
