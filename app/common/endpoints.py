@@ -143,12 +143,16 @@ class ApiBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest has no typ
         """No ``X-Pagination`` header: the page's metadata is part of the documented body."""
 
 
-def page_body(result: Any, page_params: PaginationParameters) -> dict[str, Any]:
-    """The page as the API answers it: a list becomes ``items``; a dict (a table) keeps its keys."""
+def page_body(result: Any, page_params: PaginationParameters) -> Any:
+    """The page as the API answers it: the rows become ``items``; a dict keeps its keys (``items`` and what
+    the view adds, such as ``more``); another object (the dashboard's table) is dumped with the metadata
+    beside it."""
     meta = {"total": page_params.item_count, "page": page_params.page, "per_page": page_params.page_size}
     if isinstance(result, dict):
         return {**result, **meta}
-    return {"items": result, **meta}
+    if isinstance(result, Iterable):
+        return {"items": result, **meta}
+    return Beside(result, **meta)
 
 
 def page_parameters_schema(first: int, size: int, max_size: int) -> type[ma.Schema]:
