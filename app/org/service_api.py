@@ -21,7 +21,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from app.common.api import abort
 from app.common.api_doc import ApiError
-from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, ObjectOut, current_api_user, list_of
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, Beside, ObjectOut, current_api_user, list_of
 from app.common.inputs import Id
 from app.common.scopes import SCOPES, parse_scopes
 from app.extensions import db
@@ -87,14 +87,6 @@ def _account(account_id: int) -> ServiceAccount:
     return account
 
 
-def _with_secret(account: ServiceAccount, secret: str) -> dict[str, Any]:
-    """The account as ``ServiceAccountOut`` reads it, with the secret the row does not keep."""
-    computed = ServiceAccountOut.computed
-    shown = {name: computed[name](account) if name in computed else getattr(account, name)
-             for name in ServiceAccountOut().fields}
-    return {**shown, "client_secret": secret}
-
-
 @blp.route("/service-accounts")
 class ServiceAccounts(MethodView):
     @blp.endpoint(roles=ADMINS, refusal=ONLY_ADMINS, scope=PEOPLE_ONLY)
@@ -110,7 +102,7 @@ class ServiceAccounts(MethodView):
         """Create a service account; the answer carries its client secret, shown this once."""
         unit = db.session.get(Unit, payload["unit_id"])
         account, secret = create_account(current_api_user(), payload["name"], unit, payload["scopes"])
-        return _with_secret(account, secret), 201
+        return Beside(account, client_secret=secret), 201
 
 
 @blp.route("/service-accounts/<int:account_id>/rotate")
@@ -120,7 +112,7 @@ class RotateSecret(MethodView):
     def post(self, account_id: int) -> Any:
         """A new client secret (shown once); the old one and every token issued with it stop now."""
         account = _account(account_id)
-        return _with_secret(account, rotate_secret(current_api_user(), account))
+        return Beside(account, client_secret=rotate_secret(current_api_user(), account))
 
 
 @blp.route("/service-accounts/<int:account_id>/revoke")
