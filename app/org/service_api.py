@@ -28,6 +28,7 @@ from app.extensions import db
 from app.org.models import ServiceAccount, Unit
 from app.org.roles import Role
 from app.org.service_accounts import (
+    IssuedToken,
     OAuthError,
     account_state,
     authenticate_client,
@@ -133,7 +134,11 @@ class TokenRequest(Schema):
     client_secret = fields.String(metadata={"description": "or HTTP Basic authentication"})
 
 
-class AccessTokenOut(Schema):
+class AccessTokenOut(ObjectOut):
+    """An issued token (``service_accounts.issue_client_token``) as RFC 6749 5.1 answers it."""
+
+    computed = {"token_type": lambda _: "Bearer", "scope": lambda issued: " ".join(issued.scopes)}
+
     access_token = fields.String(required=True)
     token_type = fields.String(required=True, metadata={"description": "Bearer"})
     expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
@@ -199,7 +204,7 @@ def _authenticated(client_id: str, secret: str) -> ServiceAccount:
         raise
 
 
-def _exchange() -> dict[str, Any]:
+def _exchange() -> IssuedToken:
     """Who asks comes first (a caller without credentials learns 401, as on every other operation), then
     what it asks for, then whether the credentials hold."""
     params = _parameters()
@@ -216,9 +221,7 @@ def _exchange() -> dict[str, Any]:
         raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
     account = _authenticated(client_id, secret)
     requested = parse_scopes(params["scope"]) if params.get("scope", "").strip() else None
-    issued = issue_client_token(account, requested)
-    return {"access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in,
-            "scope": " ".join(issued.scopes)}
+    return issue_client_token(account, requested)
 
 
 @oauth_blp.route("/token")

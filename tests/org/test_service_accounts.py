@@ -63,6 +63,7 @@ def test_a_client_gets_a_short_lived_token_by_form_with_basic_or_by_json(client:
     resp = _token(client, account)
     assert resp.status_code == 200, resp.get_json()
     body = resp.get_json()
+    assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
     assert body["scope"] == "cases:read reports:file"
     assert resp.headers["Cache-Control"] == "no-store" and resp.headers["Pragma"] == "no-cache"
