@@ -153,6 +153,11 @@ def _check(user: User, by: User, given: AbsenceIn, at: datetime, current: Absenc
             errors["substitute_id"] = [f"{substitute.display_name} is away then too"]
     if errors:
         raise Invalid("the absence cannot be set", errors)
+    if current is not None and current.handed_over_at is not None and given.starts_at > current.ends_at:
+        # One open absence per person: a later, separate period would have stretched the one under way over
+        # the days between (its start is kept), the tasks staying with the substitute all along.
+        raise Conflict("an absence is under way: set the next one after it ends",
+                       {"starts_at": [f"the absence under way ends {current.ends_at.isoformat()}"]})
     if current is not None and current.handed_over_at is not None and current.substitute_id != (
             substitute.id if substitute else None):
         raise Conflict("the absence has begun with another substitute: end it first, then set a new one",

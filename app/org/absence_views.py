@@ -12,7 +12,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from app.common.clock import county_zone, local, now
-from app.common.errors import Invalid
+from app.common.errors import Conflict, Invalid
 from app.common.inputs import bounded_int
 from app.common.pages import committed_page
 from app.extensions import db
@@ -96,7 +96,7 @@ def save() -> Any:
         try:
             absence = set_absence(user, current_user, AbsenceIn(
                 starts, ends, substitute, on_return if on_return in ON_RETURN else ""))
-        except Invalid as exc:
+        except (Invalid, Conflict) as exc:  # a conflict names its field too (the absence under way): the form says it
             errors = exc.errors
         else:
             moved, _ = run_due(now(), [absence.id])

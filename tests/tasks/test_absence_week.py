@@ -173,3 +173,20 @@ def test_bad_absences_are_refused_with_the_field_and_change_nothing(county: Any,
                     substitute_id=sub.id)
     assert resp.status_code == 422 and "away then too" in resp.get_json()["errors"]["json"]["substitute_id"][0]
     assert api(LIAISON).get(f"/api/v1/users/{liaison.id}/absence").status_code == 404  # nothing was set
+
+
+def test_a_later_period_does_not_stretch_the_absence_under_way(county: Any, clock: Any, api: Any) -> None:
+    """Hostile review (docs/security.md): before, a second, later period (training from the 20th) set while an
+    absence was under way moved that absence's end and kept its start: the person was away for the days between
+    too, their tasks with the substitute all along, and the answer was 200."""
+    liaison, _, sub = _people()
+    now = clock.now()
+    assert _absence(api, LIAISON, liaison, starts_at=now, ends_at=now + timedelta(days=2),
+                    substitute_id=sub.id).status_code == 200
+    later = _absence(api, LIAISON, liaison, starts_at=now + timedelta(days=10), ends_at=now + timedelta(days=15),
+                     substitute_id=sub.id)
+    assert later.status_code == 409 and "starts_at" in later.get_json()["errors"]["json"]
+    shown = api(LIAISON).get(f"/api/v1/users/{liaison.id}/absence").get_json()
+    assert shown["ends_at"] == (now + timedelta(days=2)).isoformat()  # unchanged
+    longer = _absence(api, LIAISON, liaison, starts_at=now, ends_at=now + timedelta(days=3), substitute_id=sub.id)
+    assert longer.status_code == 200 and longer.get_json()["ends_at"] == (now + timedelta(days=3)).isoformat()
