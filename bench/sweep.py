@@ -232,20 +232,63 @@ def run_baseline(app, rev: str) -> None:  # type: ignore[no-untyped-def]
         drop_keys(db, keys)
 
 
-def after_sweep(app, label: str) -> None:  # type: ignore[no-untyped-def]
+class StatementTimes:
+    """Wall time of each statement the sweep sends, summed by its first words (``--statements``): from the
+    cursor's execute to its return, so the server's work on it plus the round trip (the client's time
+    building parameters is outside it)."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, list[float]] = {}
+        self._started: dict[int, float] = {}
+
+    @staticmethod
+    def _kind(statement: str) -> str:
+        words = statement.split()
+        head = " ".join(words[:3])
+        if words and words[0].upper() == "WITH":  # a CTE: name what it writes
+            for verb in ("INSERT INTO", "UPDATE", "DELETE FROM"):
+                at = statement.find(verb)
+                if at >= 0:
+                    return "WITH ... " + " ".join(statement[at:].split()[:3])
+        return head[:60]
+
+    def before(self, conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        self._started[id(cursor)] = time.perf_counter()
+
+    def after(self, conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        began = self._started.pop(id(cursor), None)
+        if began is not None:
+            self.totals.setdefault(self._kind(statement), []).append(time.perf_counter() - began)
+
+    def report(self) -> None:
+        print("    per statement (wall from execute to return, summed over the sweep's batches):")
+        for kind, times in sorted(self.totals.items(), key=lambda kv: -sum(kv[1])):
+            print(f"      {sum(times) * 1000:9.1f} ms  n={len(times):<5} {kind}")
+
+
+def after_sweep(app, label: str, per_statement: bool = False) -> None:  # type: ignore[no-untyped-def]
     """One inline sweep of this tree: wall, client CPU (all threads) and server CPU (all backends)."""
     from app.extensions import db
     from workers.jobs import sweep
 
+    times = StatementTimes() if per_statement else None
     with app.app_context(), db.engine.connect() as probe:
+        if times is not None:
+            sa.event.listen(db.engine, "before_cursor_execute", times.before)
+            sa.event.listen(db.engine, "after_cursor_execute", times.after)
         server = server_cpu(probe)
         start, cpu = time.perf_counter(), time.process_time()
         report = sweep(inline=True)
         took, cpu = time.perf_counter() - start, time.process_time() - cpu
         server = server_cpu(probe) - server
+        if times is not None:
+            sa.event.remove(db.engine, "before_cursor_execute", times.before)
+            sa.event.remove(db.engine, "after_cursor_execute", times.after)
     print(f"  {label}: {report['tasks_due']:,} tasks due, {report['steps_taken']:,} ladder steps taken "
           f"(escalation rows + notifications + timeline) in {took:.2f} s, client CPU {cpu:.2f} s, "
           f"server CPU {server:.2f} s ({report['steps_taken'] / took:,.0f} steps/s)")
+    if times is not None:
+        times.report()
 
 
 def worker_delay(app, samples: int, interval: int) -> None:  # type: ignore[no-untyped-def]
@@ -333,6 +376,9 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="REV", help="sweep the same rows with the code of REV first")
     parser.add_argument("--rounds", type=int, default=1,
                         help="with --baseline: before, after, before, after ... on the same restored rows")
+    parser.add_argument("--no-dashboard", action="store_true", help="skip the dashboard queries")
+    parser.add_argument("--statements", action="store_true",
+                        help="print each statement kind's summed wall time for this tree's sweeps")
     parser.add_argument("--reuse", action="store_true",
                         help="keep the rows an earlier run generated (no reset; its swept rows are put back first)")
     args = parser.parse_args()
@@ -374,13 +420,14 @@ def main() -> None:
             app.config["LIANDONG"] = settings.model_copy(update={"sweep_connections": 1})
             with app.app_context():
                 snapshot_due(db)
-            after_sweep(app, "AFTER (this tree, one connection)")
+            after_sweep(app, "AFTER (this tree, one connection)", args.statements)
             with app.app_context():
                 restore_due(db)
             app.config["LIANDONG"] = settings
         with app.app_context():
             snapshot_due(db)
-        after_sweep(app, f"AFTER (this tree, {settings.sweep_connections} connections)" if args.baseline else "sweep")
+        after_sweep(app, f"AFTER (this tree, {settings.sweep_connections} connections)" if args.baseline else "sweep",
+                    args.statements)
         if round_ + 1 < (args.rounds if args.baseline else 1):
             with app.app_context():
                 restore_due(db)
@@ -390,6 +437,8 @@ def main() -> None:
         print(f"  second sweep right after (nothing left): {again['steps_taken']} steps in "
               f"{(time.perf_counter() - start) * 1000:.1f} ms")
 
+    if args.no_dashboard:
+        return
     print(f"\ndashboard queries at this size (coordinator scope, {args.tasks:,} open tasks)")
     with app.app_context():
         user = user_by_username("coordinator")

@@ -223,13 +223,15 @@ def sweep(inline: bool | None = None) -> dict[str, Any]:
     report = SweepReport()
     with job_context():
         at = now()
-        task_ids = due_task_ids(at)
+        run_inline = _inline() if inline is None else inline
+        # Inline, the batches find the due tasks themselves (oldest first, locked): reading every due id
+        # first was a second scan of them all (10,000 index entries at a million open tasks), for a count.
+        task_ids = [] if run_inline else due_task_ids(at)
         instances = due_timer_instances(at)
         mails = pending_ids(at)
         hooks = webhook_delivery.due_ids(at)
         absences = due_absence_ids(at)
         deliveries = delivery.pending_ids(at)
-        run_inline = _inline() if inline is None else inline
         mark_swept(at)
         db.session.commit()
     report.tasks_due, report.instances_with_timers = len(task_ids), len(instances)

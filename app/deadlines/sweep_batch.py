@@ -1,12 +1,13 @@
-"""One sweep batch: lock the due tasks, walk their ladders, write every step taken in a few statements.
+"""One sweep batch: lock the due tasks, walk their ladders, write every step taken in one statement.
 
 The walk (which step is due, when the next one is) needs the county's working calendar and the
 ladders in Python; everything that follows from a step taken is rows derived from rows already in
-the database. On PostgreSQL those are written set-based: the escalation rows come in as a handful of
-column arrays (``unnest``) joined to ``task``, and the timeline entries and notifications are
-``INSERT ... SELECT`` from the escalation rows just written, joined to their task and case, so a
-batch of a thousand tasks sends a few short statements whatever its size and builds no per-row
-dict in Python. SQLite (the embedded pilot) writes the same rows from Python.
+the database. On PostgreSQL the batch is written by one statement (``_BATCH_SQL``, a data-modifying
+``WITH``): the steps come in as one JSON document joined to their task and case once, and the
+escalation rows, the tasks' ladder positions, the timeline entries and the notifications are written
+from it, so a batch of a thousand tasks sends one write whatever its size (four before: each parsed
+the document again and re-joined the escalation rows just written) and builds no per-row dict in
+Python. SQLite (the embedded pilot) writes the same rows from Python.
 
 Exactly once per task and level: ``escalation`` is unique on (task, level) and inserted with
 ``ON CONFLICT DO NOTHING RETURNING``; only the steps this batch wrote get a timeline entry and
@@ -30,10 +31,10 @@ from app.common.clock import county_zone, is_past_due, now, past_due
 from app.common.collector import collector_paused
 from app.common.dialect import for_update
 from app.extensions import db
-from app.notifications.bulk import notify_from, notify_many
+from app.notifications.bulk import insert_from, notify_many, send_written
 from app.org.absence import StandIns
 from app.org.models import User
-from app.org.queries import county_code_for
+from app.org.queries import county_code_for, load_ancestries
 from app.processes.models import ProcessInstance, ProcessSpec
 from app.tasks.models import Task, TaskState
 
@@ -168,12 +169,15 @@ def _walk(rows: list[DueTask], at: datetime) -> list[_Taken]:
     prefetch_case_audiences({task.case_id for task, step, _, skipped in steps
                              if not skipped and per_case.intersection(step.audiences)}, cache)
     plan: list[_Taken] = []
-    away = StandIns.load(at) if any(not skipped for _, _, _, skipped in steps) else None
+    told = {task.region_id for task, _, _, skipped in steps if not skipped}
+    regions = load_ancestries(told)  # held until the walk ends: the audiences' regions, one statement
+    away = StandIns.load(at) if told else None
     with db.session.no_autoflush:
         for task, step, scheduled, skipped in steps:
             users = [] if skipped else recipients(step, task, DueCase(task.case_id, task.region_id, task.number),
                                                   cache, away)
             plan.append(_Taken(task, step, scheduled, users, skipped))
+    del regions
     return plan
 
 
@@ -183,12 +187,16 @@ def _escalate(rows: list[DueTask], at: datetime) -> int:
     if not rows:
         return 0
     plan = _walk(rows, at)
-    postgres = db.session.connection().dialect.name == "postgresql"
-    written = (_insert_steps_sql if postgres else _insert_steps)(plan, at)
-    _save_levels(rows)
-    announced = [taken for taken in plan if not taken.skipped and (taken.task.id, taken.step.level) in written]
-    if announced:
-        (_announce_sql if postgres else _announce_rows)(announced, at)
+    if db.session.connection().dialect.name == "postgresql":
+        written = _write_sql(plan, rows, at)
+        _hold_levels(rows)
+        announced = [taken for taken in plan if not taken.skipped and (taken.task.id, taken.step.level) in written]
+    else:
+        written = _insert_steps(plan, at)
+        _save_levels(rows)
+        announced = [taken for taken in plan if not taken.skipped and (taken.task.id, taken.step.level) in written]
+        if announced:
+            _announce_rows(announced, at)
     _send_overdue(announced)
     return len(written)
 
@@ -208,34 +216,15 @@ def _insert_steps(plan: list[_Taken], at: datetime) -> set[tuple[int, int]]:
     return {(task_id, level) for task_id, level in found}
 
 
-_STEPS_SQL = """
-INSERT INTO escalation (task_id, case_id, level, name, department_kind, unit_id, scheduled_at, recorded_at,
-                        outcome, recipients)
-SELECT s.task_id, t.case_id, s.level, s.name, t.department_kind, t.unit_id, s.scheduled_at, :at, s.outcome,
-       s.recipients
-FROM ROWS FROM (json_to_recordset(CAST(:steps AS json)) AS (task_id integer, level integer, name varchar,
-                scheduled_at timestamptz, outcome varchar, recipients jsonb)) WITH ORDINALITY
-     AS s(task_id, level, name, scheduled_at, outcome, recipients, n)
-JOIN task t ON t.id = s.task_id
-ORDER BY s.n
-ON CONFLICT (task_id, level) DO NOTHING
-RETURNING task_id, level
-"""
-
-
-def _insert_steps_sql(plan: list[_Taken], at: datetime) -> set[tuple[int, int]]:
-    """The same rows, their task's columns joined in by the server: the batch travels as one JSON document."""
-    steps = rows_json([{"task_id": t.task.id, "level": t.step.level, "name": t.step.name,
-                        "scheduled_at": t.scheduled_at, "outcome": "skipped" if t.skipped else "notified",
-                        "recipients": _recipient_ids(t.users)} for t in plan])
-    found = db.session.execute(sa.text(_STEPS_SQL), {"at": at, "steps": steps})
-    return {(task_id, level) for task_id, level in found}
-
-
 def _save_levels(rows: list[DueTask]) -> None:
-    """The tasks' new ladder positions in one UPDATE; task objects the session holds see them too."""
+    """The tasks' new ladder positions in one UPDATE (SQLite: an executemany)."""
     update_many(Task, "id", [{"id": t.id, "escalation_level": t.escalation_level,
                               "next_escalation_at": t.next_escalation_at} for t in rows])
+    _hold_levels(rows)
+
+
+def _hold_levels(rows: list[DueTask]) -> None:
+    """Task objects the session holds see the ladder positions just written."""
     identity, mapper = db.session.identity_map, sa.inspect(Task)
     for row in rows:
         held = identity.get(mapper.identity_key_from_primary_key((row.id,)))
@@ -281,46 +270,82 @@ def _announce_rows(announced: list[_Taken], at: datetime) -> None:
     db.session.flush()
 
 
-_WRITTEN = """
-FROM ROWS FROM (json_to_recordset(CAST(:written AS json)) AS (task_id integer, level integer, kind varchar,
-                label text)) WITH ORDINALITY AS w(task_id, level, kind, label, n)
-JOIN escalation e ON e.task_id = w.task_id AND e.level = w.level
-JOIN task t ON t.id = w.task_id
-"""
-_DUE_TEXT = "coalesce(to_char(t.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI') || '+00:00', '-')"
+_DUE_TEXT = "coalesce(to_char(s.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI') || '+00:00', '-')"
 """``datetime.isoformat(timespec="minutes")`` of the UTC due time, as the SQLite path writes it."""
 
-_TIMELINE_SQL = f"""
-INSERT INTO timeline_entry (case_id, at, kind, summary, actor_id, unit_id, task_id, instance_id, detail)
-SELECT t.case_id, :stamp, w.kind, left(t.name || ': ' || w.label, 500), NULL, t.unit_id, t.id, NULL,
-       jsonb_build_object('level', e.level, 'step', e.name, 'due_at', {_DUE_TEXT}, 'task', t.name,
-                          'recipients', e.recipients)
-{_WRITTEN}
-ORDER BY w.n
+_NOTES_SELECT = f"""
+  SELECT CAST(r.user_id AS integer), s.name, left(s.number || ': ' || s.task_name || ' · ' || s.label, 300),
+         '期限 ' || {_DUE_TEXT}, s.case_id, s.task_id,
+         'escalation:' || s.task_id || ':' || s.level || ':' || r.user_id, CAST(:at AS timestamptz)
+  FROM w AS s CROSS JOIN LATERAL jsonb_array_elements_text(s.recipients) WITH ORDINALITY AS r(user_id, m)
+  ORDER BY s.n, r.m"""
+
+_BATCH_SQL = f"""
+WITH s AS MATERIALIZED (
+  SELECT p.n, p.task_id, p.level, p.name, p.scheduled_at, p.outcome, p.recipients, p.kind, p.label,
+         t.case_id, t.unit_id, t.department_kind, t.name AS task_name, t.due_at, c.number
+  FROM ROWS FROM (json_to_recordset(CAST(:steps AS json)) AS (task_id integer, level integer, name varchar,
+                  scheduled_at timestamptz, outcome varchar, recipients jsonb, kind varchar, label text))
+       WITH ORDINALITY AS p(task_id, level, name, scheduled_at, outcome, recipients, kind, label, n)
+  JOIN task t ON t.id = p.task_id
+  JOIN case_file c ON c.id = t.case_id
+), e AS (
+  INSERT INTO escalation (task_id, case_id, level, name, department_kind, unit_id, scheduled_at, recorded_at,
+                          outcome, recipients)
+  SELECT s.task_id, s.case_id, s.level, s.name, s.department_kind, s.unit_id, s.scheduled_at, :at, s.outcome,
+         s.recipients
+  FROM s ORDER BY s.n
+  ON CONFLICT (task_id, level) DO NOTHING
+  RETURNING task_id, level
+), moved AS (
+  UPDATE task SET escalation_level = l.escalation_level, next_escalation_at = l.next_escalation_at
+  FROM json_to_recordset(CAST(:levels AS json)) AS l(id integer, escalation_level integer,
+                                                     next_escalation_at timestamptz)
+  WHERE task.id = l.id
+), w AS MATERIALIZED (
+  SELECT s.* FROM e JOIN s ON s.task_id = e.task_id AND s.level = e.level WHERE s.outcome = 'notified'
+), timeline AS (
+  INSERT INTO timeline_entry (case_id, at, kind, summary, actor_id, unit_id, task_id, instance_id, detail)
+  SELECT s.case_id, :stamp, s.kind, left(s.task_name || ': ' || s.label, 500), NULL, s.unit_id, s.task_id, NULL,
+         jsonb_build_object('level', s.level, 'step', s.name, 'due_at', {_DUE_TEXT}, 'task', s.task_name,
+                            'recipients', s.recipients)
+  FROM w AS s ORDER BY s.n
+), notes AS (
+  {insert_from(_NOTES_SELECT)}
+)
+SELECT NULL, task_id, level, NULL, NULL, NULL FROM e
+UNION ALL
+SELECT id, user_id, NULL, kind, title, body FROM notes
 """
-
-_NOTES_SQL = f"""
-SELECT CAST(r.user_id AS integer), e.name, left(c.number || ': ' || t.name || ' · ' || w.label, 300),
-       '期限 ' || {_DUE_TEXT}, t.case_id, t.id,
-       'escalation:' || t.id || ':' || e.level || ':' || r.user_id, CAST(:at AS timestamptz)
-{_WRITTEN}
-JOIN case_file c ON c.id = t.case_id
-CROSS JOIN LATERAL jsonb_array_elements_text(e.recipients) WITH ORDINALITY AS r(user_id, m)
-ORDER BY w.n, r.m
-"""
+"""One statement per batch (PostgreSQL): the steps travel as one JSON document joined to their task and case
+once; the escalation rows are inserted (a step another sweep recorded first is skipped), the tasks' ladder
+positions updated, and only the steps this statement wrote get their timeline entry and notifications. It
+returns the (task, level) of each escalation row written (first column NULL) and each notification written
+(its id first)."""
 
 
-def _announce_sql(announced: list[_Taken], at: datetime) -> None:
-    """Timeline entries and notifications derived by the server from the escalation rows just written:
-    the batch sends only which steps (task, level) and their labels, not the rows."""
-    written = rows_json([{"task_id": t.task.id, "level": t.step.level, "kind": _kind(t.step),
-                          "label": _label(t.step)} for t in announced])
-    params: dict[str, Any] = {"written": written, "stamp": now(), "at": at}
-    db.session.execute(sa.text(_TIMELINE_SQL), params)
-    users: dict[int, User] = {}
-    for taken in announced:
-        users.update((u.id, u) for u in taken.users)
-    notify_from(sa.text(_NOTES_SQL), params, users, at)
+def _write_sql(plan: list[_Taken], rows: list[DueTask], at: datetime) -> set[tuple[int, int]]:
+    """The batch's rows in ``_BATCH_SQL``; the (task, level) pairs written. Sends the notifications' mails."""
+    steps = rows_json([{"task_id": t.task.id, "level": t.step.level, "name": t.step.name,
+                        "scheduled_at": t.scheduled_at, "outcome": "skipped" if t.skipped else "notified",
+                        "recipients": _recipient_ids(t.users), "kind": _kind(t.step), "label": _label(t.step)}
+                       for t in plan])
+    levels = rows_json([{"id": t.id, "escalation_level": t.escalation_level,
+                         "next_escalation_at": t.next_escalation_at} for t in rows])
+    written: set[tuple[int, int]] = set()
+    notes: list[tuple[Any, ...]] = []
+    for note_id, first, second, kind, title, body in db.session.execute(
+            sa.text(_BATCH_SQL), {"steps": steps, "levels": levels, "at": at, "stamp": now()}):
+        if note_id is None:
+            written.add((first, second))
+        else:
+            notes.append((note_id, first, kind, title, body))
+    if notes:
+        users: dict[int, User] = {}
+        for taken in plan:
+            users.update((u.id, u) for u in taken.users)
+        send_written(notes, users, at)
+    return written
 
 
 def _send_overdue(announced: list[_Taken]) -> None:

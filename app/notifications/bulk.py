@@ -49,10 +49,21 @@ def notify_from(select: sa.TextClause, params: Mapping[str, Any], users: Mapping
     For rows the server can derive from rows already written (the escalation sweep's, from its steps
     joined to their task and case): nothing per row travels from Python. Dedupe keys as ``notify_many``.
     """
-    names = ", ".join(NOTIFICATION_COLUMNS)
-    written = [tuple(row) for row in db.session.execute(sa.text(
-        f"INSERT INTO notification ({names}) {select.text} ON CONFLICT (dedupe_key) DO NOTHING "
-        "RETURNING id, user_id, kind, title, body"), dict(params))]
+    written = [tuple(row) for row in db.session.execute(sa.text(insert_from(select.text)), dict(params))]
+    return _send(written, users, at)
+
+
+def insert_from(select: str) -> str:
+    """``INSERT INTO notification ... {select} ON CONFLICT (dedupe_key) DO NOTHING RETURNING`` the columns
+    ``send_written`` takes (PostgreSQL), for a caller that writes its notifications inside a larger statement
+    (the escalation sweep's data-modifying ``WITH``); ``select`` yields ``NOTIFICATION_COLUMNS`` in order."""
+    return (f"INSERT INTO notification ({', '.join(NOTIFICATION_COLUMNS)}) {select} "
+            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, user_id, kind, title, body")
+
+
+def send_written(written: Sequence[tuple[Any, ...]], users: Mapping[int, User], at: datetime) -> int:
+    """The mails and outside deliveries of notifications an ``insert_from`` statement wrote (its returned
+    rows: id, user_id, kind, title, body); how many notifications. Flushes."""
     return _send(written, users, at)
 
 

@@ -120,6 +120,21 @@ def county_of(region: Region | None) -> Region | None:
     return None
 
 
+def load_ancestries(region_ids: set[int]) -> list[Region]:
+    """These regions and every region above them, loaded into the session by one statement (a recursive walk
+    up): while the caller holds the list (the session keeps loaded objects only weakly), a ``db.session.get``
+    of any of them or ``Region.ancestry()`` sends nothing. The escalation sweep asks the ancestry of each
+    case region of a batch, which loaded one parent at a time."""
+    if not region_ids:
+        return []
+    up = (sa.select(Region.id, Region.parent_id, sa.literal(0).label("depth"))
+          .where(Region.id.in_(sorted(region_ids))).cte("up", recursive=True))
+    parent = aliased(Region)
+    up = up.union_all(sa.select(parent.id, parent.parent_id, up.c.depth + 1)
+                      .join(up, parent.id == up.c.parent_id).where(up.c.depth < MAX_REGION_DEPTH))
+    return list(db.session.scalars(sa.select(Region).where(Region.id.in_(sa.select(up.c.id)))))
+
+
 def county_id_of(region_id: int | None) -> int | None:
     """``county_of`` by id, for callers holding only a case's or a user's region id."""
     return None if region_id is None else getattr(county_of(db.session.get(Region, region_id)), "id", None)

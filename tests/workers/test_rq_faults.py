@@ -78,7 +78,8 @@ def test_worker_killed_mid_job_reruns_it_and_records_exactly_once(app: Any, coun
     _one_step_ladder()
     case = open_case("four_in_one", "t01v01")
     [task] = tasks_of(case.id)
-    # Hold the notification table so the job stops half-way: escalation row inserted, nothing committed.
+    # Hold the notification table so the job stops half-way: its task locked, nothing committed (on PostgreSQL
+    # the batch's writes are one statement, `WITH s AS ... INSERT INTO notification ...`, waiting for the table).
     blocker = db.engine.connect()
     blocker.execute(sa.text("LOCK TABLE notification IN SHARE MODE"))
     job = enqueue(jobs.escalate_tasks, [task.id], queue=DEFAULT, connection=redis_conn)
@@ -86,14 +87,14 @@ def test_worker_killed_mid_job_reruns_it_and_records_exactly_once(app: Any, coun
     try:
         _wait(lambda: db.session.execute(sa.text(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND query LIKE 'INSERT INTO notification%'")).scalar() == 1, 60, "the job to block mid-transaction")
+            "AND query LIKE '%INSERT INTO notification%'")).scalar() == 1, 60, "the job to block mid-transaction")
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(10)
     finally:
         blocker.rollback()
         blocker.close()
     _wait(lambda: db.session.execute(sa.text(
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO notification%' "
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%INSERT INTO notification%' "
         "AND pid <> pg_backend_pid()")).scalar() == 0, 30, "the dead worker's transaction to end")
     assert escalation_rows(task.id) == [] and notifications(kind="overdue") == []
     assert job.id in StartedJobRegistry(DEFAULT, connection=redis_conn).get_job_ids()
