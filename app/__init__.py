@@ -34,10 +34,13 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 def _engine_options(settings: Settings) -> dict[str, Any]:
     """``application_name`` on PostgreSQL, so operators (and the fault tests) can find and terminate
     this installation's connections, and only them. ``hide_parameters``: a database error's message (and so
-    the error log) never carries the statement's values, which may be a child's name or a narrative."""
+    the error log) never carries the statement's values, which may be a child's name or a narrative.
+    A pooled PostgreSQL connection is checked at checkout without a round trip (``app.common.connections``)
+    instead of SQLAlchemy's ``pool_pre_ping``, which sent one more per request."""
     options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if settings.database_url.startswith("postgresql"):
         options["connect_args"] = {"application_name": settings.db_application_name}
+        options["pool_pre_ping"] = False
     return options
 
 
@@ -89,6 +92,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme(SERVICE_SECURITY_SCHEME, service_security_scheme())
 
+    # deferred: factory (module docstring)
+    from .common.connections import check_on_checkout
+
+    check_on_checkout()
     if not getattr(Engine, "_liandong_pragmas", False):
         event.listen(Engine, "connect", _sqlite_pragmas)
         Engine._liandong_pragmas = True  # type: ignore[attr-defined]
@@ -123,6 +130,7 @@ def _register_api(app: Flask) -> None:
     from .cases.findings_api import blp as findings_blp
     from .cases.record_api import blp as court_record_blp
     from .common.api import api, authenticate_first, domain_error_response
+    from .common.dialect import end_reads_outside_transaction
     from .common.errors import DomainError
     from .common.inputs import check_request_text
     from .conferences.api import blp as conferences_blp
@@ -157,6 +165,7 @@ def _register_api(app: Flask) -> None:
     app.register_error_handler(DomainError, domain_error_response)
     app.before_request(authenticate_first)
     app.before_request(check_request_text)  # after authentication: 401 before any 4xx about the body
+    app.teardown_request(end_reads_outside_transaction)
 
     # deferred: factory (module docstring)
     from .home import blp as home_blp

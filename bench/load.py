@@ -40,6 +40,9 @@ from workload import MainStep, main_path, report_body  # noqa: E402
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
 REPORTER = "reporter_school"
+KINDS = ("report", "inbox", "claim", "complete")
+START_SECONDS = 600
+"""How long the stack may take to answer /healthz: five workers importing the app take minutes at load 15."""
 
 TOKENS = """
 import sys
@@ -69,6 +72,8 @@ class Level:
     errors: dict[str, int] = field(default_factory=dict)
     complete: Samples = field(default_factory=lambda: Samples("complete"))
     request: Samples = field(default_factory=lambda: Samples("request"))
+    kinds: dict[str, Samples] = field(default_factory=lambda: {k: Samples(k) for k in KINDS})
+    """Each request of the loop on its own (report, inbox, claim, complete): where the time goes."""
 
     @property
     def per_second(self) -> float:
@@ -111,7 +116,7 @@ class Stack:
     def start(self) -> None:
         self.proc = subprocess.Popen(["bash", "deploy/serve.sh"], cwd=self.root, env=self.env, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"serve.sh ended ({self.proc.returncode}); see {self.log.name}")
@@ -121,7 +126,7 @@ class Stack:
             except requests.RequestException:
                 pass
             time.sleep(0.5)
-        raise RuntimeError(f"the server did not answer within 120 s; see {self.log.name}")
+        raise RuntimeError(f"the server did not answer within {START_SECONDS} s; see {self.log.name}")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -146,7 +151,7 @@ class Client(threading.Thread):
         self.lock, self.stop, self.counting, self.tag = lock, stop, counting, tag
         self.http = requests.Session()
 
-    def _call(self, method: str, path: str, user: str, **kw: Any) -> Any:
+    def _call(self, kind: str, method: str, path: str, user: str, **kw: Any) -> Any:
         t0 = time.perf_counter()
         resp = self.http.request(method, self.base + path, headers={"Authorization": f"Bearer {self.tokens[user]}"},
                                  timeout=60, **kw)
@@ -154,15 +159,16 @@ class Client(threading.Thread):
         if self.counting.is_set():
             with self.lock:
                 self.level.request.add(elapsed)
+                self.level.kinds[kind].add(elapsed)
         if resp.status_code >= 300:
             raise RuntimeError(f"{method} {path.split('?')[0]} -> {resp.status_code}")
         return resp.json()
 
     def _task_of(self, case_id: int, step: MainStep) -> int:
-        inbox = self._call("GET", "/api/v1/tasks?per_page=50", step.username)["items"]
+        inbox = self._call("inbox", "GET", "/api/v1/tasks?per_page=50", step.username)["items"]
         found = [t["id"] for t in inbox if t["case_id"] == case_id and t["bpmn_id"] == step.bpmn_id]
         if not found:  # a busy unit: more than a page of open tasks
-            inbox = self._call("GET", f"/api/v1/tasks?case_id={case_id}", step.username)["items"]
+            inbox = self._call("inbox", "GET", f"/api/v1/tasks?case_id={case_id}", step.username)["items"]
             found = [t["id"] for t in inbox if t["bpmn_id"] == step.bpmn_id]
         if not found:
             raise RuntimeError(f"{step.bpmn_id} is not in {step.username}'s inbox")
@@ -173,12 +179,12 @@ class Client(threading.Thread):
         body = report_body(n)
         body["child"]["id_number"] = f"37000020150601{n % 10000:04d}"
         body["idempotency_key"] = f"bench-load-{self.tag}-{n:08d}"
-        case_id = self._call("POST", "/api/v1/reports", REPORTER, json=body)["case_id"]
+        case_id = self._call("report", "POST", "/api/v1/reports", REPORTER, json=body)["case_id"]
         for step in self.steps:
             task_id = self._task_of(case_id, step)
-            self._call("POST", f"/api/v1/tasks/{task_id}/claim", step.username)
+            self._call("claim", "POST", f"/api/v1/tasks/{task_id}/claim", step.username)
             t0 = time.perf_counter()
-            self._call("POST", f"/api/v1/tasks/{task_id}/complete", step.username, json={"data": dict(step.data)})
+            self._call("complete", "POST", f"/api/v1/tasks/{task_id}/complete", step.username, json={"data": dict(step.data)})
             if self.counting.is_set():
                 with self.lock:
                     self.level.completions += 1
@@ -221,13 +227,15 @@ def run_tree(name: str, root: Path, args: argparse.Namespace, steps: list[MainSt
              web: tuple[int, int] | None) -> list[Level]:
     workdir = Path(args.workdir) / name.replace(" ", "-")
     workdir.mkdir(parents=True, exist_ok=True)
-    stack = Stack(root, args.database_url, args.redis_url, port, workdir, web)
+    baseline = name == "baseline"
+    stack = Stack(root, (baseline and args.baseline_database_url) or args.database_url,
+                  (baseline and args.baseline_redis_url) or args.redis_url, port, workdir, web)
     users = sorted({REPORTER, *(s.username for s in steps)})
     progress(f"{name}: preparing {root} ...")
     tokens = stack.prepare(users)
-    stack.start()
     levels = []
     try:
+        stack.start()  # inside the try: a stack that never answers is stopped too
         for clients in args.clients:
             progress(f"{name}: {clients} clients for {args.warmup:.0f} + {args.seconds:.0f} s ...")
             level = drive(stack.base, tokens, steps, clients, args.seconds, args.warmup, name[:1])
@@ -249,6 +257,8 @@ def merged(runs: list[list[Level]]) -> list[Level]:
             total.cases += lv.cases
             total.complete.values += lv.complete.values
             total.request.values += lv.request.values
+            for k in KINDS:
+                total.kinds[k].values += lv.kinds[k].values
             for k, v in lv.errors.items():
                 total.errors[k] = total.errors.get(k, 0) + v
         out.append(total)
@@ -265,6 +275,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds run first at each count, not counted")
     parser.add_argument("--database-url", default=DEFAULT_PG)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS, help="a Redis database the script may FLUSHDB")
+    parser.add_argument("--baseline-database-url", help="the baseline's database (default: --database-url)")
+    parser.add_argument("--baseline-redis-url", help="the baseline's Redis database (default: --redis-url)")
     parser.add_argument("--rounds", type=int, default=1, help="measure each tree this many times, alternating")
     parser.add_argument("--port", type=int, default=8291)
     parser.add_argument("--web", type=lambda s: tuple(int(x) for x in s.split("x")),
@@ -273,8 +285,9 @@ def main() -> int:
                         help="WORKERSxTHREADS for the baseline's gunicorn")
     parser.add_argument("--workdir", default="/tmp/liandong-bench-load", help="instance folders and server logs")
     args = parser.parse_args()
-    if "bench" not in args.database_url.rsplit("/", 1)[-1]:
-        parser.error("the benchmark DROPs the public schema: use a database named *bench*")
+    for url in filter(None, (args.database_url, args.baseline_database_url)):
+        if "bench" not in url.rsplit("/", 1)[-1]:
+            parser.error("the benchmark DROPs the public schema: use a database named *bench*")
 
     _, steps = main_path()
     trees = ([("baseline", Path(args.baseline))] if args.baseline else []) + [("this tree", Path(args.root))]
@@ -312,6 +325,11 @@ def main() -> int:
     print()
     print("== report -> inbox -> claim -> complete over HTTP (gunicorn, PostgreSQL, Redis, RQ worker) ==")
     print(table(head, rows))
+    print()
+    print("== p50 ms of each request of the loop ==")
+    head = ["clients"] + [f"{name}: {k}" if j == 0 else k for name, _ in trees for j, k in enumerate(KINDS)]
+    print(table(head, [[str(clients)] + [f"{results[name][i].kinds[k].ms(50):.1f}" for name, _ in trees for k in KINDS]
+                       for i, clients in enumerate(args.clients)]))
     print()
     print(f"total run time {time.perf_counter() - started:.0f} s; load average at the end {os.getloadavg()[0]:.2f}")
     return 0

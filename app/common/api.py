@@ -20,6 +20,7 @@ from flask_smorest import abort as smorest_abort
 from werkzeug.http import HTTP_STATUS_CODES
 
 from app.common.api_doc import LOCATIONS, ApiError, ErrorResponsesPlugin
+from app.common.dialect import reads_outside_transaction
 from app.common.errors import DomainError, flat_messages
 from app.common.scopes import require_scope
 from app.extensions import db
@@ -124,6 +125,8 @@ def authenticate_first() -> None:
     if method is None and request.method == "HEAD" and view_class is not None:
         method = getattr(view_class, "get", None)
     if getattr(method, "_bearer_required", False):
+        if not getattr(method, "_writes", True):
+            reads_outside_transaction()
         g.api_user = bearer_user()
         require_scope(getattr(method, "_scope", None))
 

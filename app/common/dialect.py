@@ -14,6 +14,10 @@ file). What each helper does on SQLite is chosen so that the guarantees in docs/
   the instance), ``sqlite_write`` -- a no-op ``UPDATE`` of the row -- runs first and takes the writer
   lock.
 - ``local_date``: the county-local calendar date of a UTC timestamp column, in SQL.
+- ``reads_outside_transaction``: a request that writes nothing sends its reads on PostgreSQL in autocommit, without
+  the ``BEGIN`` and ``ROLLBACK`` round trips around them; each statement then sees the data committed when it
+  starts, which READ COMMITTED (PostgreSQL's default) gives each statement inside a transaction too. SQLite keeps
+  its transaction (it costs no round trip there).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask import g
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -69,3 +74,23 @@ def local_date(column: Any, zone: ZoneInfo) -> Any:
     offset = int((datetime.now(zone).utcoffset() or timedelta(0)).total_seconds() // 60)
     return sa.func.date(column, f"{offset:+d} minutes")
 
+
+def reads_outside_transaction() -> None:
+    """Before a request's first statement, when it will only read: autocommit on PostgreSQL (module docstring).
+
+    Only on the app's own engine with nothing begun yet: a session joined to an outer connection (the test
+    fixture's) or one that already ran a statement keeps its transaction. The pool sets the connection back to
+    transactions when the session returns it."""
+    session = db.session()
+    bind = session.get_bind()
+    if isinstance(bind, sa.Engine) and bind.dialect.name == "postgresql" and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        g.liandong_reads_outside_transaction = True
+
+
+def end_reads_outside_transaction(_error: BaseException | None = None) -> None:
+    """``teardown_request``: give the autocommit connection back to the pool (which sets it back to
+    transactions) at the end of its request, even where the app context, and with it the session, outlives the
+    request (tests): a later request's writes must run in a transaction again. Nothing is sent to the server."""
+    if g.pop("liandong_reads_outside_transaction", False):
+        db.session().rollback()

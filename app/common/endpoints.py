@@ -48,6 +48,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.common.api import BEARER_SECURITY, bearer_user, current_api_user
 from app.common.api_doc import document_response
 from app.common.clock import instant
+from app.common.dialect import reads_outside_transaction
 from app.common.errors import Conflict, Forbidden
 from app.common.inputs import MAX_COUNT
 from app.common.scopes import (
@@ -80,7 +81,8 @@ class ApiBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest has no typ
         ``PEOPLE_ONLY``; it has no default, so every operation says which (a machine client with a use for
         the operation gets a scope; one that is a person's act, or an administrator's, stays for people).
         ``writes=False`` for a read that writes nothing, not even an audit row (a list): no commit, so it
-        costs no statement beyond its reads; the request's session is discarded at its end."""
+        costs no statement beyond its reads (on PostgreSQL not even BEGIN and ROLLBACK:
+        ``dialect.reads_outside_transaction``); the request's session is discarded at its end."""
         wanted = tuple(roles)
         check_known(scope)
         people_only = scope == PEOPLE_ONLY
@@ -90,6 +92,8 @@ class ApiBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest has no typ
             @wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 if not getattr(request, "liandong_bearer_checked", False):  # g may outlive a request in tests
+                    if not writes:
+                        reads_outside_transaction()
                     g.api_user = bearer_user()
                     require_scope(scope)
                 if wanted and not g.api_user.has_role(*wanted):
@@ -98,6 +102,7 @@ class ApiBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest has no typ
 
             wrapper._bearer_required = True  # type: ignore[attr-defined]  # read by authenticate_first
             wrapper._scope = scope  # type: ignore[attr-defined]  # read by authenticate_first
+            wrapper._writes = writes  # type: ignore[attr-defined]  # read by authenticate_first
             doc = deepcopy(getattr(view, "_apidoc", {}))
             doc.setdefault("manual_doc", {}).setdefault("security", security)
             if people_only:
@@ -143,12 +148,16 @@ class ApiBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest has no typ
         """No ``X-Pagination`` header: the page's metadata is part of the documented body."""
 
 
-def page_body(result: Any, page_params: PaginationParameters) -> dict[str, Any]:
-    """The page as the API answers it: a list becomes ``items``; a dict (a table) keeps its keys."""
+def page_body(result: Any, page_params: PaginationParameters) -> Any:
+    """The page as the API answers it: the rows become ``items``; a dict keeps its keys (``items`` and what
+    the view adds, such as ``more``); another object (the dashboard's table) is dumped with the metadata
+    beside it."""
     meta = {"total": page_params.item_count, "page": page_params.page, "per_page": page_params.page_size}
     if isinstance(result, dict):
         return {**result, **meta}
-    return {"items": result, **meta}
+    if isinstance(result, Iterable):
+        return {"items": result, **meta}
+    return Beside(result, **meta)
 
 
 def page_parameters_schema(first: int, size: int, max_size: int) -> type[ma.Schema]:

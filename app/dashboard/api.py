@@ -11,7 +11,7 @@ from flask_smorest.pagination import PaginationParameters
 from app.audit.operations import audit
 from app.common.api_doc import BINARY
 from app.common.clock import now
-from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, current_api_user
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, Beside, current_api_user
 from app.common.errors import Forbidden, NotFound
 from app.org.models import User
 from app.org.roles import Role
@@ -53,7 +53,7 @@ class Counties(MethodView):
         user, at = current_api_user(), now()
         start, end = queries.period(at, args.get("start"), args.get("end"))
         table = county_table(counties_for(user), at, start, end)
-        return {"at": at, "start": start, "end": end, **table.as_dict()}
+        return Beside(table, at=at, start=start, end=end)
 
 
 @blp.route("")
@@ -66,7 +66,7 @@ class Dashboard(MethodView):
         scope, at = queries.scope_for(current_api_user()), now()
         start, end = queries.period(at, args.get("start"), args.get("end"))
         tables = queries.panels(scope, at, start, end)
-        return {"at": at, "start": start, "end": end, "panels": {k: t.as_dict() for k, t in tables.items()}}
+        return {"at": at, "start": start, "end": end, "panels": tables}
 
 
 @blp.route("/tasks")
@@ -80,7 +80,7 @@ class DrillDownTasks(MethodView):
         paging = {"page": pagination_parameters.page, "per_page": pagination_parameters.page_size}
         table, total = queries.table_for("tasks", queries.scope_for(current_api_user()), now(), {**args, **paging})
         pagination_parameters.item_count = total
-        return table.as_dict()
+        return table
 
 
 @blp.route("/<panel>")
@@ -93,7 +93,7 @@ class Panel(MethodView):
         if panel not in queries.PANELS:
             raise NotFound(f"no panel {panel!r}; panels: {', '.join(queries.PANELS)}")
         table, _ = queries.table_for(panel, queries.scope_for(current_api_user()), now(), args)
-        return table.as_dict()
+        return table
 
 
 @blp.route("/export/<panel>.<fmt>")

@@ -47,10 +47,6 @@ class Table:
     """(key, label) in display order."""
     rows: list[dict[str, Any]] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "title": self.title,
-                "columns": [{"key": k, "label": label} for k, label in self.columns], "rows": self.rows}
-
 
 @dataclass(frozen=True)
 class Scope:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from marshmallow import Schema, fields, validate
 
-from app.common.endpoints import MAX_PER_PAGE
+from app.common.endpoints import MAX_PER_PAGE, ObjectOut
 from app.common.inputs import MAX_COUNT, Day, Id
 
 from .queries import AGEING
@@ -34,12 +36,18 @@ class ExportArgs(PeriodArgs, DrillDownArgs):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
-class ColumnOut(Schema):
+class ColumnOut(ObjectOut):
+    """A ``Table``'s column: its ``(key, label)``."""
+
+    computed = {"key": itemgetter(0), "label": itemgetter(1)}
+
     key = fields.String()
     label = fields.String()
 
 
 class TableOut(Schema):
+    """A ``dashboard.queries.Table``."""
+
     key = fields.String()
     title = fields.String()
     columns = fields.List(fields.Nested(ColumnOut))

@@ -47,8 +47,6 @@ from app.processes.schemas import (
     SpecOut,
     TestClockIn,
     TestRunIn,
-    TestRunOut,
-    TestRunPage,
     TestStepIn,
 )
 from app.processes.versions import diff_bundles, elements_of, get_version
@@ -58,6 +56,7 @@ from app.workflow import migration as moves
 
 from . import drafts as ops
 from . import testruns
+from .schemas import TestRunOut, TestRunPage
 
 
 def _designer() -> Any:
@@ -251,7 +250,7 @@ class TestRuns(MethodView):
     @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, TestRunPage)
     def get(self, draft_id: int) -> Any:
-        return {"items": [testruns.run_dict(r) for r in testruns.runs_of(_draft(draft_id))]}
+        return {"items": testruns.runs_of(_draft(draft_id))}
 
     @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(TestRunIn)
@@ -259,7 +258,7 @@ class TestRuns(MethodView):
     def post(self, body: dict[str, Any], draft_id: int) -> Any:
         """Start the draft in the sandbox with sample data (no case, no tasks, no notifications)."""
         run = testruns.start_run(_draft(draft_id), current_api_user(), body["data"])
-        return testruns.run_dict(run)
+        return run
 
 
 @blp.route("/test-runs/<int:run_id>")
@@ -269,7 +268,7 @@ class TestRun(MethodView):
     def get(self, run_id: int) -> Any:
         """The path taken so far, the data, and the tasks waiting (with their lanes and forms)."""
         _designer()
-        return testruns.run_dict(testruns.get_run(run_id))
+        return testruns.get_run(run_id)
 
 
 @blp.route("/test-runs/<int:run_id>/tasks/<task_id>/complete")
@@ -285,7 +284,7 @@ class TestRunStep(MethodView):
                                          body["data"])
         except FormInvalid as exc:
             raise exc.within("data") from exc
-        return testruns.run_dict(run)
+        return run
 
 
 @blp.route("/test-runs/<int:run_id>/clock")
@@ -298,7 +297,7 @@ class TestRunClock(MethodView):
         _designer()
         run = testruns.get_run(run_id)
         to = testruns.clock_target(run, to=body["to"], advance=body["advance"], next_timer=body["next_timer"])
-        return testruns.run_dict(testruns.advance_clock(run, current_api_user(), to))
+        return testruns.advance_clock(run, current_api_user(), to)
 
 
 @blp.route("/<process_key>/versions/<int:version>/migration-plan")
@@ -309,8 +308,7 @@ class MigrationPlan(MethodView):
         """Dry run: which running cases on other versions can move to this one, and why the others cannot."""
         target = get_version(process_key, version)
         rows = moves.dry_run(target, _designer())
-        return {"target": {"id": target.id, "version": target.version},
-                "movable": sum(r.can_move for r in rows), "items": rows}
+        return {"target": target, "movable": sum(r.can_move for r in rows), "items": rows}
 
 
 @blp.route("/<process_key>/versions/<int:version>/migrate")
@@ -324,8 +322,7 @@ class Migrate(MethodView):
         expected = {int(k): v for k, v in (body.get("expected_versions") or {}).items()} \
             if body.get("expected_versions") is not None else None
         rows = moves.migrate(target, _designer(), body.get("instance_ids"), expected)
-        return {"target": {"id": target.id, "version": target.version},
-                "moved": sum(r.migration_id is not None for r in rows), "items": rows}
+        return {"target": target, "moved": sum(r.migration_id is not None for r in rows), "items": rows}
 
 
 @blp.route("/<process_key>/versions/<int:version>/current")

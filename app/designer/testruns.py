@@ -257,13 +257,13 @@ def advance_clock(run: SandboxRun, actor: User, to: datetime) -> SandboxRun:
     return run
 
 
-def run_dict(run: SandboxRun) -> dict[str, Any]:
+def ready_steps(run: SandboxRun) -> list[dict[str, Any]]:
+    """The run's waiting steps, each marked ``overdue`` on the run's own clock."""
     clock = run_clock(run)
-    ready = [{**t, "overdue": bool(t.get("due_at")) and datetime.fromisoformat(t["due_at"]) <= clock}
-             for t in run.ready or []]
-    return {
-        "id": run.id, "draft_id": run.draft_id, "status": run.status, "content_hash": run.content_hash,
-        "start_data": run.start_data, "data": run.data, "path": run.path, "ready": ready, "clock_at": clock.isoformat(),
-        "timers": run.timers, "error": run.error, "started_at": run.started_at, "updated_at": run.updated_at,
-        "forms": {t["form"]: run.forms.get(t["form"]) for t in run.ready or [] if t.get("form")},
-    }
+    return [{**t, "overdue": bool(t.get("due_at")) and datetime.fromisoformat(t["due_at"]) <= clock}
+            for t in run.ready or []]
+
+
+def ready_forms(run: SandboxRun) -> dict[str, Any]:
+    """The forms of the waiting steps, by path."""
+    return {t["form"]: run.forms.get(t["form"]) for t in run.ready or [] if t.get("form")}

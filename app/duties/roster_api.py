@@ -18,13 +18,12 @@ from flask.views import MethodView
 from app.audit.operations import audit
 from app.common.clock import now
 from app.common.downloads import content_disposition
-from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, current_api_user
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, Beside, current_api_user
 from app.common.i18n import local_dt
 
 from . import roster_files
 from .models import RosterImport
 from .roster import Plan
-from .roster_rows import describe
 from .schemas import RosterFileIn, RosterImportOut, RosterReportOut
 
 blp = ApiBlueprint("roster", __name__, url_prefix="/api/v1/roster", description="The county's roster of children")
@@ -45,12 +44,9 @@ def roster_keepers(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def report(record: RosterImport, plan: Plan) -> dict[str, Any]:
-    """The import's record and every row's outcome, for the API and the page."""
-    return {"roster_import": record, "rows": [
-        {"row": r.row, "name": r.name, "outcome": r.outcome.value, "child_id": r.child_id, "changes": r.changes,
-         "problems": [{"code": p.code.value, "column": describe(p), "detail": p.detail} for p in r.problems]}
-        for r in plan.rows]}
+def report(record: RosterImport, plan: Plan) -> Beside:
+    """The import's record beside the plan's rows, as ``RosterReportOut`` dumps them."""
+    return Beside(plan, roster_import=record)
 
 
 @blp.route("/checks")

@@ -20,7 +20,8 @@ from app.extensions import db
 from . import roster_files
 from .models import RosterImport
 from .roster import Outcome
-from .roster_api import export_response, report
+from .roster_api import export_response
+from .roster_rows import describe
 
 blp = Blueprint("roster_pages", __name__, template_folder="templates")
 
@@ -53,10 +54,9 @@ def check() -> Any:
     except Invalid as exc:
         return render_template("duties/roster.html", county=county, imports=_recent(county.id),
                                errors=exc.errors), 422
-    data = report(record, plan)
-    refused = [r for r in data["rows"] if r["outcome"] == Outcome.REFUSED.value]
-    others = [r for r in data["rows"] if r["outcome"] != Outcome.REFUSED.value]
-    return render_template("duties/roster_report.html", record=record, refused=refused,
+    refused = [r for r in plan.rows if r.outcome == Outcome.REFUSED]
+    others = [r for r in plan.rows if r.outcome != Outcome.REFUSED]
+    return render_template("duties/roster_report.html", record=record, refused=refused, describe=describe,
                            others=others[:SHOWN_ROWS], more=max(0, len(others) - SHOWN_ROWS))
 
 

@@ -16,6 +16,7 @@ from .catalog import DUTIES
 from .cycles import CADENCES
 from .models import CycleStatus, DutyCycle, EndReason, KeyReason, StartReason
 from .period_labels import period_label
+from .roster_rows import describe
 
 
 class EnrolIn(Schema):
@@ -165,13 +166,19 @@ class RosterFileIn(Schema):
     file = Upload(required=True, metadata={"description": "the county's ledger, .xlsx, in the layout of the export"})
 
 
-class RosterProblemOut(Schema):
+class RosterProblemOut(ObjectOut):
+    """A ``roster_rows.Problem``, its column named by the ledger's header."""
+
+    computed = {"column": describe}
+
     code = fields.String(metadata={"description": "why the row is refused (see docs/conferences-and-duties.md)"})
     column = fields.String(metadata={"description": "the column's header in the ledger, empty for the row"})
     detail = fields.String()
 
 
 class RosterRowOut(Schema):
+    """A ``roster.RowResult``."""
+
     row = fields.Integer(metadata={"description": "the row's number in the sheet"})
     name = fields.String()
     outcome = fields.String(metadata={"description": "create, update, unchanged or refused"})
@@ -191,5 +198,7 @@ class RosterImportOut(Schema):
 
 
 class RosterReportOut(Schema):
+    """A roster check or import: ``Beside(plan, roster_import=record)`` (``roster_api.report``)."""
+
     roster_import = fields.Nested(RosterImportOut, data_key="import")
     rows = fields.List(fields.Nested(RosterRowOut))

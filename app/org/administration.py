@@ -13,11 +13,11 @@ from typing import Any
 from flask_babel import gettext
 
 from app.audit.operations import audit
-from app.common.errors import Invalid
+from app.common.errors import Conflict, Invalid
 
 from .models import ApiToken, Region, Unit, User
 from .operations import create_user, set_password, update_user
-from .queries import user_by_username
+from .queries import is_service_account, user_by_username
 from .roles import Role
 from .sessions import end_sessions, revoke_token, revoke_tokens
 
@@ -43,9 +43,18 @@ def add_user(actor: User, username: str, password: str, *, display_name: str, ro
     return user
 
 
+def _a_person(user: User) -> None:
+    """409 for a service account's user: a password would let someone sign in to pages under the machine's name,
+    and a role or unit changed here would widen what its scoped tokens read (``service_accounts.py`` fixes both
+    at creation; rotate or revoke it there)."""
+    if is_service_account(user):
+        raise Conflict(gettext("This is a service account's user: manage it on the service accounts page."))
+
+
 def change_user(actor: User, user: User, *, display_name: str, roles: set[Role], unit: Unit | None,
                 region: Region | None, active: bool) -> User:
     """Set a user's name, roles, unit, jurisdiction and whether they may sign in. Flushes."""
+    _a_person(user)
     before = _access(user)
     update_user(user, display_name=display_name, roles=roles, unit=unit, region=region, active=active)
     audit(actor.id, "user_update", "user", user.id, detail={"before": before, "after": _access(user)})
@@ -53,6 +62,7 @@ def change_user(actor: User, user: User, *, display_name: str, roles: set[Role],
 
 
 def reset_password(actor: User, user: User, password: str) -> None:
+    _a_person(user)
     set_password(user, password)
     audit(actor.id, "password_reset", "user", user.id)
 

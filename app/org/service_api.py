@@ -21,13 +21,14 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from app.common.api import abort
 from app.common.api_doc import ApiError
-from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, ObjectOut, current_api_user, list_of
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, Beside, ObjectOut, current_api_user, list_of
 from app.common.inputs import Id
 from app.common.scopes import SCOPES, parse_scopes
 from app.extensions import db
 from app.org.models import ServiceAccount, Unit
 from app.org.roles import Role
 from app.org.service_accounts import (
+    IssuedToken,
     OAuthError,
     account_state,
     authenticate_client,
@@ -87,14 +88,6 @@ def _account(account_id: int) -> ServiceAccount:
     return account
 
 
-def _with_secret(account: ServiceAccount, secret: str) -> dict[str, Any]:
-    """The account as ``ServiceAccountOut`` reads it, with the secret the row does not keep."""
-    computed = ServiceAccountOut.computed
-    shown = {name: computed[name](account) if name in computed else getattr(account, name)
-             for name in ServiceAccountOut().fields}
-    return {**shown, "client_secret": secret}
-
-
 @blp.route("/service-accounts")
 class ServiceAccounts(MethodView):
     @blp.endpoint(roles=ADMINS, refusal=ONLY_ADMINS, scope=PEOPLE_ONLY)
@@ -110,7 +103,7 @@ class ServiceAccounts(MethodView):
         """Create a service account; the answer carries its client secret, shown this once."""
         unit = db.session.get(Unit, payload["unit_id"])
         account, secret = create_account(current_api_user(), payload["name"], unit, payload["scopes"])
-        return _with_secret(account, secret), 201
+        return Beside(account, client_secret=secret), 201
 
 
 @blp.route("/service-accounts/<int:account_id>/rotate")
@@ -120,7 +113,7 @@ class RotateSecret(MethodView):
     def post(self, account_id: int) -> Any:
         """A new client secret (shown once); the old one and every token issued with it stop now."""
         account = _account(account_id)
-        return _with_secret(account, rotate_secret(current_api_user(), account))
+        return Beside(account, client_secret=rotate_secret(current_api_user(), account))
 
 
 @blp.route("/service-accounts/<int:account_id>/revoke")
@@ -141,7 +134,11 @@ class TokenRequest(Schema):
     client_secret = fields.String(metadata={"description": "or HTTP Basic authentication"})
 
 
-class AccessTokenOut(Schema):
+class AccessTokenOut(ObjectOut):
+    """An issued token (``service_accounts.issue_client_token``) as RFC 6749 5.1 answers it."""
+
+    computed = {"token_type": lambda _: "Bearer", "scope": lambda issued: " ".join(issued.scopes)}
+
     access_token = fields.String(required=True)
     token_type = fields.String(required=True, metadata={"description": "Bearer"})
     expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
@@ -207,7 +204,7 @@ def _authenticated(client_id: str, secret: str) -> ServiceAccount:
         raise
 
 
-def _exchange() -> dict[str, Any]:
+def _exchange() -> IssuedToken:
     """Who asks comes first (a caller without credentials learns 401, as on every other operation), then
     what it asks for, then whether the credentials hold."""
     params = _parameters()
@@ -224,9 +221,7 @@ def _exchange() -> dict[str, Any]:
         raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
     account = _authenticated(client_id, secret)
     requested = parse_scopes(params["scope"]) if params.get("scope", "").strip() else None
-    issued = issue_client_token(account, requested)
-    return {"access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in,
-            "scope": " ".join(issued.scopes)}
+    return issue_client_token(account, requested)
 
 
 @oauth_blp.route("/token")

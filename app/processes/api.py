@@ -12,7 +12,7 @@ from flask.views import MethodView
 
 from app.common.api_doc import download_responses
 from app.common.downloads import file_download
-from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, current_api_user
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, Beside, current_api_user
 from app.common.errors import NotFound
 from app.org.queries import user_by_username
 
@@ -105,15 +105,16 @@ class Designer(MethodView):
     @blp.response(200, DesignerChangeOut)
     def put(self, username: str) -> Any:
         """Grant the process-designer role (admins only; audited)."""
-        changed = designer_ops.set_designer(self._user(username), True, current_api_user())
-        return {"username": username, "process_designer": True, "changed": changed}
+        user = self._user(username)
+        return Beside(user, process_designer=True, changed=designer_ops.set_designer(user, True, current_api_user()))
 
     @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.response(200, DesignerChangeOut)
     def delete(self, username: str) -> Any:
         """Revoke the process-designer role (admins only; audited)."""
-        changed = designer_ops.set_designer(self._user(username), False, current_api_user())
-        return {"username": username, "process_designer": False, "changed": changed}
+        user = self._user(username)
+        return Beside(user, process_designer=False,
+                      changed=designer_ops.set_designer(user, False, current_api_user()))
 
 
 from app.designer import api as _designer_api  # noqa: E402,F401  (drafts, test runs, migrations: routes here)

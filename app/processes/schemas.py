@@ -319,25 +319,3 @@ class RolledBackOut(ObjectOut):
     instance_id = fields.Integer()
     spec_id = fields.Integer()
     version = fields.Integer()
-
-
-class TestRunOut(Schema):
-    """A designer's test run in the sandbox (``testruns.run_dict``)."""
-
-    id = fields.Integer()
-    draft_id = fields.Integer()
-    status = fields.String()
-    content_hash = fields.String()
-    start_data = fields.Dict()
-    data = fields.Dict()
-    path = fields.List(fields.Dict())
-    ready = fields.List(fields.Dict(), metadata={"description": "the run's ready user tasks, with `overdue`"})
-    clock_at = fields.String(metadata={"description": "the run's own clock (ISO 8601)"})
-    timers = fields.List(fields.Dict())
-    error = fields.String(allow_none=True)
-    started_at = fields.DateTime()
-    updated_at = fields.DateTime()
-    forms = fields.Dict(metadata={"description": "form path -> JSON Schema, for the ready tasks"})
-
-
-TestRunPage = list_of(TestRunOut, "TestRunPage")

@@ -15,7 +15,7 @@ from app.cases.access import lists_tasks, oversees_tasks, require_task
 from app.cases.models import Case
 from app.common.clock import now
 from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, current_api_user, page_rows
-from app.common.errors import DomainError, Forbidden, Invalid
+from app.common.errors import DomainError, Forbidden, Invalid, NotFound
 from app.deadlines.escalation import escalations_out
 from app.extensions import db
 from app.org.models import User
@@ -26,7 +26,7 @@ from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, save_draft
 from .form_options import ACCEPT_LANGUAGE, api_locale, option_titled
 from .handover import handovers_out
 from .models import Task
-from .queries import TaskFilter, capped_count, task_query, task_scope
+from .queries import TaskFilter, capped_count, task_query, task_scope, task_with_case
 from .schemas import (
     IDEMPOTENCY_HEADER,
     NO_DRAFT,
@@ -172,7 +172,11 @@ class Claim(MethodView):
     @blp.response(200, TaskOut)
     def post(self, task_id: int) -> Any:
         """Take the task: it moves to your "my tasks" and others in the unit see who has it."""
-        return operations.claim(operations.get_task(task_id), current_api_user())
+        found = task_with_case(task_id)
+        if found is None:
+            raise NotFound(f"task {task_id} not found")
+        task, _case = found  # held for the claim: its timeline row and the answer read the case from the session
+        return operations.claim(task, current_api_user())
 
 
 @blp.route("/<int:task_id>/unclaim")

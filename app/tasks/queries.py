@@ -36,6 +36,14 @@ class TaskFilter:
     bpmn_id: str | None = None
 
 
+def task_with_case(task_id: int) -> tuple[Task, Case] | None:
+    """A task and its case in one statement (None when there is no such task). A command that holds the case
+    while it runs reads it once: the timeline row and the answer's ``case_number`` find it in the session
+    (a case no one holds is dropped from the session's map, and each of them read it again)."""
+    task = db.session.scalars(sa.select(Task).where(Task.id == task_id).options(joinedload(Task.case))).first()
+    return (task, task.case) if task is not None else None
+
+
 def task_query(f: TaskFilter, at: datetime) -> sa.Select[Task]:
     stmt = sa.select(Task)
     if f.unit_id is not None:

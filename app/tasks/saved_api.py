@@ -3,34 +3,29 @@ changes or deletes one (``app.tasks.saved``)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from flask.views import MethodView
 
 from app.common.clock import now
-from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, current_api_user
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, Beside, current_api_user
 from app.org.models import User
 
 from .models import SavedView
-from .saved import delete_view, get_view, owned_view, parse, save_view, update_view, view_counts, views_of
+from .saved import delete_view, get_view, owned_view, save_view, update_view, view_counts, views_of
 from .schemas import SavedViewIn, SavedViewList, SavedViewOut, SavedViewPatch
 
 blp = ApiBlueprint("saved_views", __name__, url_prefix="/api/v1/saved-views",
                    description="Saved inbox views, shared with a unit or the county's coordinators")
 
 
-def view_out(view: SavedView, user: User, count: int) -> dict[str, Any]:
-    filters = asdict(parse(view.query))
-    return {"id": view.id, "name": view.name, "query": view.query, "shared_with": view.shared_with,
-            "filters": {k: v for k, v in filters.items() if k not in ("page", "per_page")},
-            "owner": {"id": view.owner.id, "display_name": view.owner.display_name},
-            "mine": view.user_id == user.id, "count": count, "created_at": view.created_at,
-            "updated_at": view.updated_at}
+def shown(view: SavedView, user: User, count: int) -> Beside:
+    """The view as ``SavedViewOut`` dumps it: whether it is the caller's and how many open tasks it matches."""
+    return Beside(view, mine=view.user_id == user.id, count=count)
 
 
-def _one(view: SavedView, user: User) -> dict[str, Any]:
-    return view_out(view, user, view_counts(user, [view], now())[view.id])
+def _one(view: SavedView, user: User) -> Beside:
+    return shown(view, user, view_counts(user, [view], now())[view.id])
 
 
 @blp.route("")
@@ -43,7 +38,7 @@ class SavedViews(MethodView):
         user = current_api_user()
         views = views_of(user)
         counts = view_counts(user, views, now())
-        return {"items": [view_out(v, user, counts[v.id]) for v in views]}
+        return {"items": [shown(v, user, counts[v.id]) for v in views]}
 
     @blp.endpoint(scope=PEOPLE_ONLY)
     @blp.arguments(SavedViewIn)

@@ -16,6 +16,7 @@ from app.processes.models import ProcessInstance
 from app.processes.queries import form_schema
 
 from .models import Sharing, Task, TaskState
+from .saved import parse
 
 
 class TaskQueryArgs(Schema):
@@ -240,7 +241,12 @@ class SavedViewFiltersOut(Schema):
     sort = fields.String()
 
 
-class SavedViewOut(Schema):
+class SavedViewOut(ObjectOut):
+    """A ``SavedView`` with ``mine`` and ``count`` beside it (``saved_api.shown``); its filters are its query read
+    as the inbox reads it, without the page."""
+
+    computed = {"filters": lambda view: parse(view.query)}
+
     id = fields.Integer()
     name = fields.String()
     query = fields.String()

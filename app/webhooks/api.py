@@ -7,7 +7,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, SelectPage, current_api_user
+from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, Beside, SelectPage, current_api_user
 from app.common.errors import NotFound
 from app.org.roles import Role
 
@@ -45,9 +45,7 @@ class Subscriptions(MethodView):
         """Every subscriber with its delivery counts per status (never a secret)."""
         subs = queries.subscriptions()
         counts = queries.status_counts([s.id for s in subs])
-        return {"items": [{"id": s.id, "name": s.name, "url": s.url, "kinds": s.kind_list, "county": s.county_code,
-                           "active": s.active, "created_at": s.created_at, "updated_at": s.updated_at,
-                           "deliveries": counts[s.id]} for s in subs]}
+        return {"items": [Beside(s, deliveries=counts[s.id]) for s in subs]}
 
     @blp.endpoint(roles=ADMINS, refusal=REFUSAL, scope=PEOPLE_ONLY)
     @blp.arguments(SubscriptionIn)

@@ -149,3 +149,23 @@ def test_the_dashboard_speaks_the_viewers_language(county: Any, app: Any, clock:
     assert "County coordination dashboard" in html and "逾期未办" not in html
     rows = list(csv.reader(io.StringIO(coordinator.get("/dashboard/export/on_time.csv").data.decode("utf-8-sig"))))
     assert rows[0] == ["Department", "Completed", "On time", "Completed late", "On-time rate %"]
+
+
+def test_every_dashboard_answer_keeps_its_keys(county: Any, clock: Any, api: Any) -> None:
+    """Pinned: a panel is ``{key, title, columns: [{key, label}], rows}``; the whole dashboard and the county
+    table add the period, the drill-down its page."""
+    _scene(api, clock)
+    coordinator = api("coordinator")
+    body = coordinator.get("/api/v1/dashboard").get_json()
+    assert set(body) == {"at", "start", "end", "panels"}
+    overdue = coordinator.get("/api/v1/dashboard/overdue").get_json()
+    assert body["panels"]["overdue"] == overdue
+    assert set(overdue) == {"key", "title", "columns", "rows"} and overdue["key"] == "overdue"
+    assert all(set(column) == {"key", "label"} for column in overdue["columns"])
+    assert [c["key"] for c in overdue["columns"]][0] == "kind"
+    drill = coordinator.get("/api/v1/dashboard/tasks", query_string={"per_page": 1}).get_json()
+    assert set(drill) == {"key", "title", "columns", "rows", "total", "page", "per_page"}
+    assert (drill["key"], drill["page"], drill["per_page"], len(drill["rows"])) == ("tasks", 1, 1, 1)
+    counties = coordinator.get("/api/v1/dashboard/counties").get_json()
+    assert set(counties) == {"at", "start", "end", "key", "title", "columns", "rows"}
+    assert (counties["at"], counties["start"], counties["end"]) == (body["at"], body["start"], body["end"])

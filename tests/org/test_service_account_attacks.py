@@ -134,3 +134,27 @@ def test_guessing_client_secrets_is_slowed_per_address_right_secret_or_not(
     assert ask(account["client_secret"], {"REMOTE_ADDR": "198.51.100.7"}).status_code == 200  # another address
     issued = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.action == "token_issue"))
     assert issued == 1
+
+
+def test_an_admin_cannot_turn_a_service_accounts_user_into_a_person_or_widen_it(
+        as_user: Any, app: Any, clock: Any) -> None:
+    """Before: the users page reset the machine's password (it then signed in to pages as a liaison, acting under
+    the account's name) and changed its roles (a coordinator's role would have opened the whole county to its
+    `cases:read` token)."""
+    account, machine = _machine(as_user, ["cases:read"])
+    admin = PageClient(app, "admin")
+    reset = admin.post(f"/admin/users/{machine.id}/password", data={"password": "a-long-password-1"})
+    assert reset.status_code == 409
+    changed = admin.post(f"/admin/users/{machine.id}", data={
+        "display_name": "x", "roles": ["county_coordinator"], "unit_id": str(machine.unit_id or ""),
+        "region_id": "", "active": "1"})
+    assert changed.status_code == 409
+    db.session.expire_all()
+    row = db.session.get(User, machine.id)
+    assert row is not None and row.password_hash is None and row.display_name == "派出所接警系统"
+    assert sorted(r.value for r in row.roles) == ["liaison", "reporter"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action.in_(["password_reset", "user_update"]))) == 0
+    person = user_by_username(LIAISON)
+    assert admin.post(f"/admin/users/{person.id}/password",  # type: ignore[union-attr]
+                      data={"password": "a-long-password-1"}).status_code == 302  # people as before

@@ -63,6 +63,7 @@ def test_a_client_gets_a_short_lived_token_by_form_with_basic_or_by_json(client:
     resp = _token(client, account)
     assert resp.status_code == 200, resp.get_json()
     body = resp.get_json()
+    assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
     assert body["scope"] == "cases:read reports:file"
     assert resp.headers["Cache-Control"] == "no-store" and resp.headers["Pragma"] == "no-cache"
@@ -285,3 +286,18 @@ def test_the_cli_creates_lists_rotates_and_revokes(app: Flask, client: Any, demo
     assert _token(client, account).status_code == 401
     assert runner.invoke(args=["service-accounts", "revoke", fields["id"]]).exit_code == 0
     assert runner.invoke(args=["service-accounts", "revoke", "424242"]).exit_code == 1
+
+
+def test_the_created_and_rotated_account_is_the_listed_one_with_its_secret(as_user: Any) -> None:
+    """Pinned key by key: ``ServiceAccountSecretOut`` dumps the account with the secret beside it."""
+    account = _create(as_user, ["cases:read", "reports:file"])
+    secret = account.pop("client_secret")
+    assert set(account) == {"id", "name", "client_id", "username", "unit_id", "scopes", "state", "created_at",
+                            "rotated_at", "revoked_at"}
+    assert (account["name"], account["unit_id"], account["scopes"], account["state"], account["rotated_at"]) == (
+        "12355 hotline", _unit().id, ["cases:read", "reports:file"], "active", None)
+    listed = as_user("admin").get("/api/v1/service-accounts").get_json()["items"]
+    assert listed == [account]
+    rotated = as_user("admin").post(f"/api/v1/service-accounts/{account['id']}/rotate").get_json()
+    assert rotated["client_secret"] != secret and rotated["rotated_at"] is not None
+    assert {**rotated, "rotated_at": None, "client_secret": secret} == {**account, "client_secret": secret}

@@ -220,3 +220,21 @@ def test_the_inbox_page_costs_the_same_with_one_view_and_with_six(app: Any, as_u
     with_six = cost()
     assert (with_one[1:], with_six[1:]) == ((2, 1), (2, 6)), "a statement per view"
     assert with_six[0] <= with_one[0] <= INBOX_WITH_VIEWS_STATEMENTS
+
+
+def test_a_view_answers_the_same_body_listed_read_and_created(as_user: Any) -> None:
+    """Pinned key by key: ``SavedViewOut`` dumps the view with ``mine`` and ``count`` beside it."""
+    owner = as_user(OWNER)
+    made = _create(owner, "全部字段", "scope=mine&overdue=1&township=t01&page=3", "unit")
+    owner_user = user_by_username(OWNER)
+    assert owner_user is not None
+    assert made == {"id": made["id"], "name": "全部字段", "query": "scope=mine&overdue=1&township=t01",
+                    "shared_with": "unit", "mine": True, "count": made["count"],
+                    "owner": {"id": owner_user.id, "display_name": owner_user.display_name},
+                    "filters": {"scope": "mine", "overdue": True, "due_24h": False, "step": "", "township": "t01",
+                                "process": "", "sort": "due"},
+                    "created_at": made["created_at"], "updated_at": None}
+    assert isinstance(made["count"], int) and made["created_at"]
+    assert owner.get(f"{VIEWS}/{made['id']}").get_json() == made
+    assert _listed(owner)["全部字段"] == made
+    assert _listed(as_user(HEAD))["全部字段"] == {**made, "mine": False, "count": _listed(as_user(HEAD))["全部字段"]["count"]}

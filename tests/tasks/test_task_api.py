@@ -91,3 +91,28 @@ def test_overdue_filter_uses_the_clock(as_user: Any, clock: Any) -> None:
     clock.advance(days=60)
     assert [t["id"] for t in open_tasks(api, overdue="true")] == [task["id"]]
     assert open_tasks(api, overdue="true")[0]["overdue"] is True
+
+
+def test_a_claim_reads_its_case_once_with_the_task(as_user: Any) -> None:
+    """The case is read with the task: the timeline row and the answer's case number find it in the session
+    (issue 17 part 3: the claim read it twice more, once for the timeline and once for the answer)."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+
+    api, task = _first_task(as_user)
+    db.session.expunge_all()  # nothing of the case in the session beforehand (a new request's session)
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        claimed = api.post(f"/api/v1/tasks/{task['id']}/claim")
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert claimed.status_code == 200 and claimed.get_json()["case_number"] == task["case_number"]
+    shown = "\n".join(" ".join(s.split())[:200] for s in seen)
+    assert not [s for s in seen if "FROM case_file" in s], shown  # no read of the case on its own
+    assert "JOIN case_file" in next(s for s in seen if "FROM task" in s), shown  # it came with the task

@@ -127,3 +127,14 @@ def test_the_pages_register_show_the_log_pause_and_redeliver(page: Any, as_user:
     assert page("coordinator").get("/admin/webhooks").status_code == 403
     assert page("police_t01").post(f"/admin/webhooks/{sub.id}/secret").status_code == 403
     assert admin.post("/admin/webhooks/deliveries/999999/redeliver").status_code == 404
+
+
+def test_a_listed_subscriber_is_the_one_read_with_its_delivery_counts(as_user: Any) -> None:
+    """Pinned key by key: the list dumps each subscriber with ``deliveries`` beside it, the read without."""
+    admin = as_user("admin")
+    sub = admin.post("/api/v1/webhooks", json=NEW).get_json()["subscription"]
+    assert set(sub) == {"id", "name", "url", "kinds", "county", "active", "created_at", "updated_at"}
+    assert (sub["name"], sub["url"], sub["kinds"], sub["county"], sub["active"]) == (
+        NEW["name"], NEW["url"], NEW["kinds"], "c01", True)
+    assert admin.get(f"/api/v1/webhooks/{sub['id']}").get_json() == sub
+    assert admin.get("/api/v1/webhooks").get_json() == {"items": [{**sub, "deliveries": {}}]}
