@@ -7,6 +7,8 @@ import hashlib
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased, joinedload, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from app.common.clock import now
 from app.common.errors import Invalid
@@ -224,3 +226,39 @@ def people_within(region_id: int | None) -> sa.Select[int]:
         sa.select(Region.id).join(tree, Region.parent_id == tree.c.id)).c.id)))  # a county's few hundred ids
     units = sa.select(Unit.id).where(Unit.region_id.in_(regions))
     return sa.select(User.id).where(sa.or_(User.region_id.in_(regions), User.unit_id.in_(units)))
+
+
+def load_roles(users: list[User]) -> None:
+    """Load the roles of the users whose roles are not loaded yet (a worker list skips them), in one SELECT."""
+    missing = {u.id: u for u in users if "role_rows" in sa.inspect(u).unloaded}
+    if not missing:
+        return
+    rows: dict[int, list[UserRole]] = {user_id: [] for user_id in missing}
+    for row in db.session.scalars(sa.select(UserRole).where(UserRole.user_id.in_(list(missing)))):
+        rows[row.user_id].append(row)
+    for user_id, user in missing.items():
+        set_committed_value(user, "role_rows", rows[user_id])
+
+
+def region_chain(region_id: int) -> list[Region]:
+    """A region and every region above it, nearest first: from the session when it holds them (a case's region
+    usually is), else in one recursive SELECT (``Region.ancestry`` would read one parent at a time)."""
+    chain: list[Region] = []
+    next_id: int | None = region_id
+    while next_id is not None:
+        node = db.session.identity_map.get(identity_key(Region, next_id))
+        if node is None:
+            break
+        chain.append(node)
+        next_id = node.parent_id
+    else:
+        return chain
+    tree = sa.select(Region.id, Region.parent_id).where(Region.id == region_id).cte("up", recursive=True)
+    above = sa.select(Region.id, Region.parent_id).join(tree, Region.id == tree.c.parent_id)
+    found = {r.id: r for r in db.session.scalars(sa.select(Region).where(
+        Region.id.in_(sa.select(tree.union_all(above).c.id))))}
+    chain, next_id = [], region_id
+    while next_id is not None and next_id in found:
+        chain.append(found[next_id])
+        next_id = found[next_id].parent_id
+    return chain

@@ -7,13 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import lazyload
 
-from app.cases.access import may_be_told, task_workers
+from app.cases.access import task_workers, told_of_case, units_task_workers, works_in
 from app.cases.models import Case, Report, ReportingFinding
 from app.extensions import db
 from app.notifications.operations import notify
 from app.org.kinds import RegionLevel
 from app.org.models import Unit, User, UserRole
+from app.org.queries import region_chain
 from app.org.roles import Role
 
 from .models import Task
@@ -22,15 +24,10 @@ from .models import Task
 def tell_units_of_added_report(case: Case, *, report: Report, actor: User | None, **_: Any) -> None:
     """The liaisons and heads of every unit that has (or had) a task on the case, who have need to know it,
     get one notification (deduplicated per report): the new report may change what they do next."""
-    units = [u for u in db.session.scalars(sa.select(Task.unit_id).where(Task.case_id == case.id).distinct())
-             if u is not None]
-    people: dict[int, User] = {}
-    for unit_id in units:
-        for user in db.session.scalars(task_workers(unit_id)):
-            if actor is not None and user.id == actor.id:
-                continue
-            people.setdefault(user.id, user)
-    told = [u for u in people.values() if may_be_told(u, case.id)]
+    units = sa.select(Task.unit_id).where(Task.case_id == case.id, Task.unit_id.is_not(None)).distinct()
+    people = {u.id: u for u in db.session.scalars(units_task_workers(units))
+              if actor is None or u.id != actor.id}
+    told = told_of_case(people.values(), case.id)
     notify(told, "report_added", f"{case.number}: another report ({report.reporter_type}, {report.situation})",
            case_id=case.id, dedupe_key=f"report_added:{report.id}")
 
@@ -42,18 +39,20 @@ POLICE_HANDLED_STEP = "police_legal_disposition"
 
 def township_people(case: Case) -> list[User]:
     """Who speaks for the township of the case's area: the liaisons and head of its township government and its
-    child supervisors, each only if they have need to know the case (a basis: the supervisor's jurisdiction)."""
-    township = next((r for r in case.region.ancestry() if r.level == RegionLevel.TOWNSHIP), None)
+    child supervisors, each only if they have need to know the case (a basis: the supervisor's jurisdiction).
+
+    One SELECT finds them all (``region_chain`` reads the township from the session, or in one more), and
+    ``told_of_case`` decides for all of them at once: a handful of statements however many people there are."""
+    township = next((r for r in region_chain(case.region_id) if r.level == RegionLevel.TOWNSHIP), None)
     if township is None:
         return []
-    people: dict[int, User] = {}
-    for unit_id in db.session.scalars(sa.select(Unit.id).where(Unit.kind == "township",
-                                                               Unit.region_id == township.id)):
-        people.update((u.id, u) for u in db.session.scalars(task_workers(unit_id)))
+    government = sa.select(Unit.id).where(Unit.kind == "township", Unit.region_id == township.id)
     supervisors = sa.select(UserRole.user_id).where(UserRole.role == Role.CHILD_SUPERVISOR.value)
-    people.update((u.id, u) for u in db.session.scalars(sa.select(User).where(
-        User.region_id == township.id, User.active.is_(True), User.id.in_(supervisors))))
-    return [u for u in people.values() if may_be_told(u, case.id)]
+    people = db.session.scalars(sa.select(User).where(sa.or_(
+        works_in(government),
+        sa.and_(User.region_id == township.id, User.active.is_(True), User.id.in_(supervisors))))
+        .options(lazyload(User.role_rows)).order_by(User.id)).all()
+    return told_of_case(people, case.id)
 
 
 def tell_township_of_police_handling(task: Task, *, case: Case, actor: User | None, **_: Any) -> None:
