@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.cases.models import ChildMerge
+from app.cases.models import Case, ChildMerge
 from app.common import events
 from app.common.clock import now
 from app.extensions import db
@@ -43,8 +43,13 @@ def on_children_unmerged(merge: ChildMerge, **_: Any) -> None:
                                .values(child_id=merge.merged_id).execution_options(synchronize_session="fetch"))
 
 
-def on_instance_completed(instance: ProcessInstance, **_: Any) -> None:
-    """A duty instance ended: settle its cycle; an entrusted-care check sets the caregiver's status."""
+def on_instance_completed(instance: ProcessInstance, *, case: Case, **_: Any) -> None:
+    """A duty instance ended: settle its cycle; an entrusted-care check sets the caregiver's status.
+
+    A cycle runs on a child's care file or a region's work file (``files``), never on a protection case, whose
+    instances end without a read here."""
+    if case.kind == "protection":
+        return
     cycle = db.session.scalar(sa.select(DutyCycle).where(DutyCycle.instance_id == instance.id))
     if cycle is None:
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Collection
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased, joinedload, lazyload
@@ -42,18 +43,41 @@ def nearest_unit(kind: str, region_id: int) -> Unit | None:
     return db.session.scalar(_nearest_unit_statement(), {"kind": kind, "region_id": region_id})
 
 
-@functools.cache
-def _nearest_unit_statement() -> sa.Select[Unit]:
-    """Built once: constructing the recursive CTE costs ~1.5 ms of Python, ten times running it."""
+def nearest_units(kinds: Collection[str], region_id: int) -> dict[str, Unit | None]:
+    """``nearest_unit`` of several kinds in one statement (a step that opens parallel tasks of several units):
+    kind -> its unit, None where the county has none."""
+    found: dict[str, Unit | None] = dict.fromkeys(kinds)
+    if not found:
+        return found
+    for unit in db.session.scalars(_nearest_units_statement(), {"kinds": list(found), "region_id": region_id}):
+        if found[unit.kind] is None:  # nearest first
+            found[unit.kind] = unit
+    return found
+
+
+def _region_chain_cte() -> sa.CTE:
     chain = (sa.select(Region.id, Region.parent_id, Region.level, sa.literal(0).label("depth"))
              .where(Region.id == sa.bindparam("region_id")).cte("region_chain", recursive=True))
     parent = aliased(Region)
-    chain = chain.union_all(
+    return chain.union_all(
         sa.select(parent.id, parent.parent_id, parent.level, chain.c.depth + 1)
         .join(chain, parent.id == chain.c.parent_id)
         .where(chain.c.depth < MAX_REGION_DEPTH, chain.c.level != RegionLevel.COUNTY.value))
+
+
+@functools.cache
+def _nearest_unit_statement() -> sa.Select[Unit]:
+    """Built once: constructing the recursive CTE costs ~1.5 ms of Python, ten times running it."""
+    chain = _region_chain_cte()
     return (sa.select(Unit).join(chain, Unit.region_id == chain.c.id)
             .where(Unit.kind == sa.bindparam("kind")).order_by(chain.c.depth).limit(1))
+
+
+@functools.cache
+def _nearest_units_statement() -> sa.Select[Unit]:
+    chain = _region_chain_cte()
+    return (sa.select(Unit).join(chain, Unit.region_id == chain.c.id)
+            .where(Unit.kind.in_(sa.bindparam("kinds", expanding=True))).order_by(chain.c.depth, Unit.id))
 
 
 def supervising_unit(unit: Unit) -> Unit | None:

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import undefer
 
-from app.common.dialect import for_update
+from app.common.dialect import for_update, is_postgresql
 from app.extensions import db
 from app.org.kinds import EVERY_COUNTY
 from app.org.models import Region
@@ -85,6 +85,21 @@ def form_schema(spec: ProcessSpec, form: str | None) -> dict[str, Any] | None:
 def instances_of_case(case_id: int) -> list[ProcessInstance]:
     return list(db.session.scalars(
         sa.select(ProcessInstance).where(ProcessInstance.case_id == case_id).order_by(ProcessInstance.id)))
+
+
+def lock_instance_for_one_read(instance_id: int) -> ProcessInstance | None | bool:
+    """``lock_instance`` for a command that reads the instance together with the rows it guards, in one statement.
+
+    On PostgreSQL the same as ``lock_instance`` (the lock is its own statement: a read joined to the locked row
+    would see the other rows as they were before it waited). On SQLite the no-op write alone, which makes the
+    transaction the writer, so one SELECT after it reads the latest of everything: True, or False when there is
+    no such instance; the caller reads the instance in its own statement."""
+    if is_postgresql():
+        return lock_instance(instance_id)
+    result = db.session.execute(sa.update(ProcessInstance).where(ProcessInstance.id == instance_id)
+                                .values(version=ProcessInstance.version)
+                                .execution_options(synchronize_session=False))
+    return bool(getattr(result, "rowcount", 0))
 
 
 def lock_instance(instance_id: int) -> ProcessInstance | None:

@@ -43,7 +43,8 @@ def township_people(case: Case) -> list[User]:
 
     One SELECT finds them all (``region_chain`` reads the township from the session, or in one more), and
     ``told_of_case`` decides for all of them at once: a handful of statements however many people there are."""
-    township = next((r for r in region_chain(case.region_id) if r.level == RegionLevel.TOWNSHIP), None)
+    chain = region_chain(case.region_id)  # held while told_of_case runs: the session keeps it only while referenced
+    township = next((r for r in chain if r.level == RegionLevel.TOWNSHIP), None)
     if township is None:
         return []
     government = sa.select(Unit.id).where(Unit.kind == "township", Unit.region_id == township.id)

@@ -24,7 +24,7 @@ from app.org.models import User
 from app.org.queries import is_service_account
 from app.org.roles import Role
 from app.processes.models import ProcessInstance
-from app.processes.queries import form_schema, lock_instance
+from app.processes.queries import form_schema, lock_instance, lock_instance_for_one_read
 
 from . import conflicts
 from .conflicts import Submission
@@ -214,19 +214,25 @@ def lock_for_completion(task: Task, user: User, sent: Submission | None = None, 
     command's, taken once.
     """
     ensure_can_act(user, task)
-    instance = lock_instance(task.instance_id)
-    if instance is None:
+    locked = lock_instance_for_one_read(task.instance_id)
+    if locked is None or locked is False:
         raise Conflict("the task's process instance no longer exists")
-    # One statement after the lock: this task read again, the instance's other open tasks and the case.
+    # One statement after the lock: this task read again, the instance's other open tasks and the case (on
+    # SQLite, whose lock is a no-op write, the instance too, on this task's row only: its state is large).
     # Whether the task has drafts rides along, so a completion without one deletes none (one statement less).
     drafted = sa.exists().where(TaskDraft.task_id == Task.id).label("drafted")
-    rows = db.session.execute(
-        sa.select(Task, Case, drafted).join(Case, Case.id == Task.case_id)
-        .where(Task.instance_id == instance.id, sa.or_(Task.state == TaskState.OPEN, Task.id == task.id))
-        .execution_options(populate_existing=True)).all()
-    case = next((row.Case for row in rows if row.Task is task), None)
-    if case is None:
+    stmt = (sa.select(Task, Case, drafted).join(Case, Case.id == Task.case_id)
+            .where(Task.instance_id == task.instance_id, sa.or_(Task.state == TaskState.OPEN, Task.id == task.id)))
+    if locked is True:
+        stmt = stmt.add_columns(ProcessInstance).outerjoin(
+            ProcessInstance, sa.and_(ProcessInstance.id == Task.instance_id, Task.id == task.id))
+    rows = db.session.execute(stmt.execution_options(populate_existing=True)).all()
+    mine = next((row for row in rows if row.Task is task), None)
+    if mine is None:
         raise Conflict(f"task {task.id} no longer exists")
+    case = mine.Case
+    instance = mine.ProcessInstance if locked is True else locked
+    assert isinstance(instance, ProcessInstance)
     db.session.info.setdefault(DRAFTED, {}).update({row.Task.id: bool(row.drafted) for row in rows})
     # The first check saw the task as read before the lock; it may have been handed to another unit while this
     # request waited. Checked again on the row read under the lock, before a 409 could show that unit's values.

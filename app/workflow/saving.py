@@ -46,8 +46,9 @@ def save(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, a
     rebuild(instance, case, snap, actor, completed=completed, data=data, open_tasks=open_tasks, files=files)
     if finished_now:
         end_name = next((step.name for step in snap.steps if step.bpmn_id == snap.end_event and step.name), "")
-        events.instance_completed.send(instance, case=case, actor=actor, end_event=snap.end_event or "",
-                                       end_name=end_name, last_of_case=not _others_running(instance))
+        with db.session.no_autoflush:  # nothing they read is pending: the step's writes wait for the one flush
+            events.instance_completed.send(instance, case=case, actor=actor, end_event=snap.end_event or "",
+                                           end_name=end_name, last_of_case=not _others_running(instance))
 
 
 def flush() -> None:
