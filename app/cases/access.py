@@ -374,9 +374,14 @@ def units_task_workers(unit_ids: Collection[int] | sa.Select[Any]) -> sa.Select[
 def works_in(unit_ids: Any) -> Any:
     """The condition of ``units_task_workers`` on ``User``: ``unit_ids`` a list of ids or a SELECT of them (a
     sender that finds the units and their people in one statement)."""
+    return sa.and_(User.unit_id.in_(unit_ids), task_worker(now()))
+
+
+def task_worker(at: Any) -> Any:
+    """The condition on ``User`` of a unit's people told of its tasks at ``at`` (a time, or a bound parameter for a
+    statement built once): active, a liaison or head, not away."""
     works = sa.select(UserRole.user_id).where(UserRole.role.in_([r.value for r in TASK_WORKER_ROLES]))
-    return sa.and_(User.unit_id.in_(unit_ids), User.active.is_(True), User.id.in_(works),
-                   User.id.not_in(away_now(now())))
+    return sa.and_(User.active.is_(True), User.id.in_(works), User.id.not_in(away_now(at)))
 
 
 def may_be_told(user: User, case_id: int | None, task_id: int | None = None) -> bool:

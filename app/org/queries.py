@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Collection
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased, joinedload, lazyload
@@ -43,16 +44,33 @@ def nearest_unit(kind: str, region_id: int) -> Unit | None:
     return db.session.scalar(_nearest_unit_statement(), {"kind": kind, "region_id": region_id})
 
 
-def nearest_units(kinds: Collection[str], region_id: int) -> dict[str, Unit | None]:
-    """``nearest_unit`` of several kinds in one statement (a step that opens parallel tasks of several units):
-    kind -> its unit, None where the county has none."""
-    found: dict[str, Unit | None] = dict.fromkeys(kinds)
-    if not found:
-        return found
-    for unit in db.session.scalars(_nearest_units_statement(), {"kinds": list(found), "region_id": region_id}):
-        if found[unit.kind] is None:  # nearest first
-            found[unit.kind] = unit
-    return found
+def units_and_members_statement(members: Any) -> sa.Select[Unit, User]:
+    """``nearest_unit`` of each kind in ``:kinds`` above ``:region_id`` (a step opening parallel tasks of several
+    units) with, in the same statement, each candidate unit's users matching ``members`` (a condition on ``User``
+    the caller decides: who is told of a unit's new task), nearest first: the rows for
+    ``nearest_units_and_members``. Built by the caller once, with bound parameters only, and reused."""
+    chain = _region_chain_cte()
+    return (sa.select(Unit, User).join(chain, Unit.region_id == chain.c.id)
+            .outerjoin(User, sa.and_(User.unit_id == Unit.id, members))
+            .where(Unit.kind.in_(sa.bindparam("kinds", expanding=True)))
+            .order_by(chain.c.depth, Unit.id, User.id).options(lazyload(User.role_rows)))
+
+
+def nearest_units_and_members(statement: sa.Select[Unit, User], kinds: Collection[str], region_id: int,
+                              **params: Any) -> tuple[dict[str, Unit | None], dict[int, list[User]]]:
+    """Run a ``units_and_members_statement``: kind -> its nearest unit (None where the county has none), and unit
+    id -> its members, for the units chosen."""
+    units: dict[str, Unit | None] = dict.fromkeys(kinds)
+    members: dict[int, list[User]] = {}
+    if not units:
+        return units, members
+    for unit, user in db.session.execute(statement, {"kinds": list(units), "region_id": region_id, **params}):
+        if units[unit.kind] is None:  # nearest first
+            units[unit.kind] = unit
+            members[unit.id] = []
+        if user is not None and units[unit.kind] is unit:
+            members[unit.id].append(user)
+    return units, members
 
 
 def _region_chain_cte() -> sa.CTE:
@@ -71,13 +89,6 @@ def _nearest_unit_statement() -> sa.Select[Unit]:
     chain = _region_chain_cte()
     return (sa.select(Unit).join(chain, Unit.region_id == chain.c.id)
             .where(Unit.kind == sa.bindparam("kind")).order_by(chain.c.depth).limit(1))
-
-
-@functools.cache
-def _nearest_units_statement() -> sa.Select[Unit]:
-    chain = _region_chain_cte()
-    return (sa.select(Unit).join(chain, Unit.region_id == chain.c.id)
-            .where(Unit.kind.in_(sa.bindparam("kinds", expanding=True))).order_by(chain.c.depth, Unit.id))
 
 
 def supervising_unit(unit: Unit) -> Unit | None:

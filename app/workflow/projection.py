@@ -7,12 +7,13 @@ task (routed, with its due time and escalation ladder), the rows of tasks the en
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from app.cases.access import units_task_workers
+from app.cases.access import task_worker
 from app.cases.models import TimelineEntry
 from app.cases.timeline import record
 from app.common import events
@@ -26,7 +27,12 @@ from app.extensions import db
 from app.notifications.bulk import notify_many
 from app.notifications.operations import notify
 from app.org.models import User
-from app.org.queries import county_code_for, county_coordinators, nearest_units
+from app.org.queries import (
+    county_code_for,
+    county_coordinators,
+    nearest_units_and_members,
+    units_and_members_statement,
+)
 from app.tasks.models import Attachment, Task, TaskState
 from app.tasks.timers import sync_timers
 
@@ -126,7 +132,9 @@ def _open_tasks(instance: ProcessInstance, case: Case, new: list[ReadyTask], at:
         if calendars.counties or book.counties:  # some county has its own days or ladders: is it this one?
             county = county_code_for(case.region_id)
         calendar = calendars(county)
-        units = nearest_units({k for ready in new if (k := ready.department or ready.lane)}, case.region_id)
+        # The units and, in the same statement, the people each will tell (its workers present now).
+        units, workers = nearest_units_and_members(_routing(), {k for ready in new if (k := ready.department or ready.lane)},
+                                                   case.region_id, at=at)
         for ready in new:
             kind = ready.department or ready.lane
             unit = units[kind] if kind else None
@@ -144,13 +152,9 @@ def _open_tasks(instance: ProcessInstance, case: Case, new: list[ReadyTask], at:
             created.append(task)
             routed[id(task)] = (kind, unit, due)
     _flush_for_ids()
-    # Then no autoflush: the timeline entries go out with the command's one flush, and the units' workers are
-    # read in one statement and told in one insert, however many parallel tasks opened.
+    # Then no autoflush: the timeline entries go out with the command's one flush, and the units' workers (read
+    # with the routing) are told in one insert, however many parallel tasks opened.
     with db.session.no_autoflush:
-        unit_ids = {unit.id for _, unit, _ in routed.values() if unit is not None}
-        workers: dict[int, list[User]] = {}
-        for worker in db.session.scalars(units_task_workers(unit_ids)) if unit_ids else ():
-            workers.setdefault(worker.unit_id or 0, []).append(worker)
         rows: list[dict[str, Any]] = []
         recipients: dict[int, User] = {}
         for task in created:
@@ -186,3 +190,10 @@ def _flush_for_ids() -> None:
         db.session.expunge(entry)
     db.session.flush()
     db.session.add_all(waiting)
+
+
+@functools.cache
+def _routing() -> sa.Select[Unit, User]:
+    """Built once (a recursive CTE and the workers' condition cost more to construct than to run): the units a
+    step's new tasks go to and the workers each tells, ``:at`` the moment (who is away then)."""
+    return units_and_members_statement(task_worker(sa.bindparam("at")))
