@@ -277,7 +277,8 @@ def load_roles(users: list[User]) -> None:
 
 def region_chain(region_id: int) -> list[Region]:
     """A region and every region above it, nearest first: from the session when it holds them (a case's region
-    usually is), else in one recursive SELECT (``Region.ancestry`` would read one parent at a time)."""
+    usually is), else in one recursive SELECT (``load_ancestries``; ``Region.ancestry`` would read one parent at a
+    time)."""
     chain: list[Region] = []
     next_id: int | None = region_id
     while next_id is not None:
@@ -288,10 +289,7 @@ def region_chain(region_id: int) -> list[Region]:
         next_id = node.parent_id
     else:
         return chain
-    tree = sa.select(Region.id, Region.parent_id).where(Region.id == region_id).cte("up", recursive=True)
-    above = sa.select(Region.id, Region.parent_id).join(tree, Region.id == tree.c.parent_id)
-    found = {r.id: r for r in db.session.scalars(sa.select(Region).where(
-        Region.id.in_(sa.select(tree.union_all(above).c.id))))}
+    found = {r.id: r for r in load_ancestries({region_id})}
     chain, next_id = [], region_id
     while next_id is not None and next_id in found:
         chain.append(found[next_id])
