@@ -9,6 +9,8 @@ error and ``flask settings show`` print ``**********``, never the value.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import os
 import re
@@ -106,6 +108,9 @@ class Settings(BaseSettings):
     # -- security -----------------------------------------------------------------------------------
     secret_key: SecretStr = Field(SecretStr(""), repr=False)
     """Signs sessions and CSRF tokens. Empty: a random key kept in ``instance/secret_key`` (mode 0600)."""
+    encryption_keys: SecretStr = Field(SecretStr(""), repr=False)
+    """Fernet keys, comma-separated, newest first, sealing the secrets kept to sign with (webhook subscribers'):
+    the first seals, every one opens (rotation: docs/api.md). Empty: one key derived from the secret key."""
     secure_cookies: bool = True
     """Session cookie ``Secure`` flag; always off in debug and tests (plain http on 127.0.0.1)."""
     token_ttl_days: PositiveInt = 30
@@ -325,6 +330,18 @@ class Settings(BaseSettings):
             raise ValueError("not a rate limit list ('5 per minute; 20 per hour')") from None
         return raw
 
+    @field_validator("encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, raw: SecretStr) -> SecretStr:
+        for key in (k.strip() for k in raw.get_secret_value().split(",") if k.strip()):
+            try:
+                valid = len(base64.urlsafe_b64decode(key.encode())) == 32
+            except (ValueError, binascii.Error):
+                valid = False
+            if not valid:
+                raise ValueError("each key is a Fernet key: 32 bytes in URL-safe base64 (Fernet.generate_key())")
+        return raw
+
     @field_validator("db_application_name")
     @classmethod
     def _application_name(cls, raw: str) -> str:
@@ -450,7 +467,8 @@ EMPTY_MEANS_OFF = ("LIANDONG_WEB_ACCESS_LOG",)
 
 COUNTY_OVERRIDABLE = ("late_report_hours",)
 """Settings a county may give its own value (``app.org.county_settings``; docs/settings.md, "County overrides")."""
-SECRET_FIELDS = frozenset({"secret_key", "smtp_password", "metrics_token", "sentry_dsn", "sms_key"})
+SECRET_FIELDS = frozenset({"secret_key", "encryption_keys", "smtp_password", "metrics_token", "sentry_dsn",
+                           "sms_key"})
 
 
 def _secret_key(instance: Path) -> str:

@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from app.common.errors import DomainError
+from app.common.sealed import SealError, new_key
 from app.extensions import db
 
 from . import operations, queries
@@ -98,3 +99,25 @@ def redeliver(delivery_id: int) -> None:
         raise _fail(exc) from exc
     db.session.commit()
     click.echo(f"delivery {row.id} queued again")
+
+
+@webhooks_cli.group("keys")
+def keys() -> None:
+    """The keys that seal subscribers' secrets at rest (LIANDONG_ENCRYPTION_KEYS; docs/api.md)."""
+
+
+@keys.command("new")
+def new_key_() -> None:
+    """Print a fresh key: put it first in LIANDONG_ENCRYPTION_KEYS, restart, then run ``reseal``."""
+    click.echo(new_key())
+
+
+@keys.command("reseal")
+def reseal_() -> None:
+    """Seal every subscriber's secret again under the first key, so the older keys can be dropped."""
+    try:
+        count = operations.reseal_secrets()
+    except SealError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"{count} secrets sealed under the first key; keys after it may now be removed")

@@ -16,7 +16,8 @@ from flask import current_app
 
 from app.common.clock import now
 from app.common.dialect import for_update
-from app.common.signed_http import post, signed_headers
+from app.common.sealed import SealError
+from app.common.signed_http import PostResult, post, signed_headers
 from app.extensions import db
 
 from .models import DeliveryStatus, WebhookDelivery, WebhookSubscription
@@ -53,8 +54,13 @@ def send(delivery_id: int) -> str:
         return "paused"
     content = row.body.encode()
     settings = current_app.config["LIANDONG"]
-    result = post(subscription.url, content, signed_headers(subscription.secret, row.event_id, content),
-                  timeout=settings.webhook_timeout, networks=settings.webhook_allowed_networks)
+    try:
+        headers = signed_headers(subscription.signing_secret, row.event_id, content)
+    except SealError as exc:  # a key dropped before the rows were resealed: an attempt that cannot be made
+        result = PostResult(None, "", str(exc), 0.0)
+    else:
+        result = post(subscription.url, content, headers, timeout=settings.webhook_timeout,
+                      networks=settings.webhook_allowed_networks)
     row.attempts += 1
     row.last_attempt_at = at
     row.response_status = result.status

@@ -8,6 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.common.sealed import seal, unseal
 from app.common.types import UTCDateTime
 from app.extensions import Model
 
@@ -32,8 +33,10 @@ class WebhookSubscription(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(120))
     url: Mapped[str] = mapped_column(sa.String(2000))
-    secret: Mapped[str] = mapped_column(sa.String(120))
-    """The shared signing secret (``whsec_...``). Kept as it is (signing needs it); shown once, never listed."""
+    secret_sealed: Mapped[str] = mapped_column(sa.String(400))
+    """The shared signing secret (``whsec_...``) encrypted under the settings' keys (``app.common.sealed``):
+    signing needs the secret itself, so it cannot be a hash; the database alone holds nothing usable.
+    Shown once when issued, never listed or logged."""
     kinds: Mapped[str] = mapped_column(sa.String(400))
     """The event kinds, comma-separated with a comma at each end (``,case.closed,task.overdue,``), so one
     ``LIKE`` picks the subscribers of a kind on every database."""
@@ -44,6 +47,14 @@ class WebhookSubscription(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def signing_secret(self) -> str:
+        """The secret, unsealed for signing one request (never stored, shown or logged)."""
+        return unseal(self.secret_sealed)
+
+    def set_secret(self, secret: str) -> None:
+        self.secret_sealed = seal(secret)
 
     @property
     def kind_list(self) -> list[str]:

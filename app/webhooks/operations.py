@@ -1,19 +1,22 @@
 """An administrator's changes to subscribers and deliveries (pages, API and ``flask webhooks`` share them).
 
 Each change writes its audit row in the same flush (``app.audit.operations``); the secret never goes
-into an audit row, a log or a listing: it is returned once, to be handed to the receiving system.
+into an audit row, a log or a listing: it is returned once, to be handed to the receiving system, and
+stored sealed (``app.common.sealed``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext
 
 from app.audit.operations import audit
 from app.common.clock import now
 from app.common.errors import Conflict, Invalid
+from app.common.sealed import reseal
 from app.common.signed_http import destination_problem, new_secret, valid_url
 from app.extensions import db
 from app.org.models import User
@@ -67,8 +70,9 @@ def subscribe(actor: User | None, *, name: str, url: str, kinds: list[str], coun
     values = _clean(name, url, kinds, county)
     secret = new_secret()
     at = now()
-    sub = WebhookSubscription(**values, secret=secret, active=active, created_at=at, updated_at=at,
+    sub = WebhookSubscription(**values, active=active, created_at=at, updated_at=at,
                               created_by_id=actor.id if actor else None)
+    sub.set_secret(secret)
     db.session.add(sub)
     db.session.flush()
     audit(actor.id if actor else None, "webhook_create", "webhook", sub.id, detail=_shown(sub))
@@ -98,11 +102,22 @@ def change(actor: User | None, sub: WebhookSubscription, *, name: str | None = N
 
 def rotate_secret(actor: User | None, sub: WebhookSubscription) -> str:
     """A new secret at once (the old one stops signing); returned this once. Flushes."""
-    sub.secret = new_secret()
+    secret = new_secret()
+    sub.set_secret(secret)
     sub.updated_at = now()
     audit(actor.id if actor else None, "webhook_secret", "webhook", sub.id, detail={"subscriber": sub.name})
     db.session.flush()
-    return sub.secret
+    return secret
+
+
+def reseal_secrets() -> int:
+    """Every subscriber's secret sealed again under the first key (key rotation, ``flask webhooks keys
+    reseal``): the secrets do not change, so receivers notice nothing. Flushes; returns how many."""
+    subs = list(db.session.scalars(sa.select(WebhookSubscription).order_by(WebhookSubscription.id)))
+    for sub in subs:
+        sub.secret_sealed = reseal(sub.secret_sealed)
+    db.session.flush()
+    return len(subs)
 
 
 def redeliver(actor: User | None, delivery: WebhookDelivery) -> WebhookDelivery:

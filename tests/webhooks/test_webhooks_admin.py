@@ -101,7 +101,7 @@ def test_the_pages_register_show_the_log_pause_and_redeliver(page: Any, as_user:
     assert shown.status_code == 200
     secret = re.search(r'id="webhook-secret">(whsec_[^<]+)<', shown.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
     sub = db.session.scalar(sa.select(WebhookSubscription))
-    assert sub is not None and sub.kind_list == ["report.accepted", "task.overdue"] and sub.secret == secret
+    assert sub is not None and sub.kind_list == ["report.accepted", "task.overdue"] and sub.signing_secret == secret
     listing = admin.get("/admin/webhooks").get_data(as_text=True)
     assert "省级数据平台" in listing and secret not in listing
 
