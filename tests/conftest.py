@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from axe import forget_parts
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import ApiClient
+from helpers import token_clients
 from parallel import finish_worker, isolate_worker, worker_id
 from rollback import Loader, RollbackDatabase, app_session, counts, datasets_of, summary
 
@@ -41,8 +42,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """An xdist worker gets a database and a Redis database of its own (tests/parallel.py)."""
+    """An xdist worker gets a database and a Redis database of its own (tests/parallel.py). The run (xdist's
+    controller, or the one process) starts the accessibility summary afresh: its tests add their parts."""
     isolate_worker(config)
+    if worker_id() is None:
+        forget_parts(ROOT / "test-output" / "a11y")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -166,8 +170,15 @@ def load_fuzz() -> dict[str, Any]:
     return load_fuzz_county()
 
 
+def load_a11y() -> dict[str, Any]:
+    from walks import load_a11y_walk
+
+    load_shipped()
+    return load_a11y_walk()
+
+
 LOADERS: dict[str, Loader] = {"demo": load_shipped, "county": load_county_only, "four_in_one": load_four_in_one,
-                              "fuzz": load_fuzz}
+                              "fuzz": load_fuzz, "a11y_walk": load_a11y}
 """What ``demo`` (``@pytest.mark.dataset(NAME)`` picks another) and ``county`` load."""
 
 
@@ -277,34 +288,16 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def _token_clients(new_client: Any) -> Any:
-    """``make(username)`` -> an ApiClient with a real bearer token for that demo user."""
-    tokens: dict[str, str] = {}
-
-    def make(username: str) -> ApiClient:
-        if username not in tokens:
-            from app.org.operations import issue_token
-            from app.org.queries import user_by_username
-
-            user = user_by_username(username)
-            assert user is not None, username
-            tokens[username] = issue_token(user, ttl_days=365)  # tests move the clock by months
-            db.session.commit()
-        return ApiClient(new_client(), tokens[username])
-
-    return make
-
-
 @pytest.fixture
 def as_user(client: FlaskClient, demo: dict[str, Any]) -> Any:
     """``as_user("police_t01")``: the REST API as that demo user (one test client for all users)."""
-    return _token_clients(lambda: client)
+    return token_clients(lambda: client)
 
 
 @pytest.fixture
 def api(app: Flask, county: Flask) -> Any:
     """``api("police_t01")`` on the ``county`` dataset (a test client per user)."""
-    return _token_clients(app.test_client)
+    return token_clients(app.test_client)
 
 
 @pytest.fixture

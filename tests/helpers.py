@@ -32,6 +32,26 @@ class ApiClient:
         return self.client.delete(path, headers=self.headers, **kw)
 
 
+def token_clients(new_client: Any) -> Any:
+    """``make(username)`` -> an ApiClient with a real bearer token for that demo user (fixtures ``as_user``
+    and ``api``, and dataset loaders that act through the API)."""
+    from app.extensions import db
+    from app.org.operations import issue_token
+    from app.org.queries import user_by_username
+
+    tokens: dict[str, str] = {}
+
+    def make(username: str) -> ApiClient:
+        if username not in tokens:
+            user = user_by_username(username)
+            assert user is not None, username
+            tokens[username] = issue_token(user, ttl_days=365)  # tests move the clock by months
+            db.session.commit()
+        return ApiClient(new_client(), tokens[username])
+
+    return make
+
+
 def report_payload(situation: str = "living_alone", village: str = "t01v01", **child: Any) -> dict[str, Any]:
     body = {
         "child": {

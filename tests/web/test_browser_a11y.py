@@ -3,37 +3,39 @@ touch, scale 3) and at 1366 px, with zero critical or serious findings; a failur
 page, rule and element. The pages hold the stored script payloads of ``xss_scenario`` (long names, markup
 as text) and the duty tasks of a child in the programme, so every kind of task form is checked.
 
-Every run writes test-output/a11y/summary.txt (per page and in total, by impact) and findings.json, and
-screenshots of every page at both widths under test-output/screenshots/a11y/."""
+The walk is one test per kind of user and width (xdist spreads them over its workers), each on the same
+world (the ``a11y_walk`` dataset, tests/walks.py: built once per worker, copied back for each test).
+Every test adds its pages to test-output/a11y/summary.txt (per page and in total, by impact) and
+findings.json, and saves a screenshot of each page that fails under test-output/screenshots/a11y/<width>/
+(of every page with ``A11Y_SCREENSHOTS=every``)."""
 
 from __future__ import annotations
 
+import os
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from axe import MENU_OPEN, PageFindings, audit, write_report
 from deadline_helpers import open_case
-from duties.duty_helpers import enrolled
+from walks import A11Y_USERS, ANONYMOUS
 from webhelpers import SHOTS
-from xss_scenario import build, pages_to_check
 
-from app.cases.models import Case
-from app.duties.scheduler import start_due_duties
 from app.extensions import db
-from app.org.queries import user_by_username
-from app.tasks.models import Task
 
 pytestmark = [pytest.mark.committing, pytest.mark.browser]
 
-MONDAY = datetime(2026, 3, 9, 1, 0, tzinfo=UTC)
 OUT = SHOTS.parent / "a11y"
 WIDTHS = {
     390: {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3},
     1366: {"viewport": {"width": 1366, "height": 900}},
 }
+
+
+EVERY_SHOT = os.environ.get("A11Y_SCREENSHOTS") == "every"
+"""A page is photographed when it fails (a blocking finding or a control without a label); with
+``A11Y_SCREENSHOTS=every`` every page is, for a person looking over the layouts. A full-page PNG of a
+390 px phone page at scale 3 was a third of the walk's time, and nothing reads them."""
 
 
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
@@ -42,43 +44,6 @@ UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
   .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
   .map(el => el.outerHTML.slice(0, 160))"""
 """Form controls with no label at all: stricter than axe, which accepts a placeholder or a title as a name."""
-
-
-def _duty_pages() -> dict[str, dict[str, tuple[str, ...]]]:
-    """A child in the care programme: the weekly contact, home visit and assessment forms of this week."""
-    enrolment = enrolled("留守丙")
-    db.session.commit()
-    start_due_duties(MONDAY)
-    db.session.commit()
-    tasks = db.session.scalars(sa.select(Task).where(Task.case_id == enrolment.case_id, Task.state == "open")
-                               .order_by(Task.id)).all()
-    pages: dict[str, dict[str, tuple[str, ...]]] = {}
-    for task in tasks:
-        worker = next(u for u in ("director_t01v01", "supervisor_t01", "township_t01", "civil_affairs_c01",
-                                  "education_c01", "police_c01")
-                      if (user := user_by_username(u)) is not None and user.unit_id == task.unit_id)
-        pages.setdefault(worker, {})[f"/tasks/{task.id}"] = ()
-    assert len(tasks) >= 2, [t.bpmn_id for t in tasks]
-    pages.setdefault("director_t01v01", {}).update({f"/cases/{enrolment.case_id}": (), "/inbox": ()})
-    return pages
-
-
-def _every_page(world: Any, page: Any, as_user: Any) -> dict[str | None, dict[str, tuple[str, ...]]]:
-    visits = pages_to_check(world, page, as_user)
-    visits[None] = {"/login": ()}
-    visits["police_t01"].update({"/reports/new": (), "/notifications": (), "/absence": ()})
-    visits["police_t01_head"] = {"/inbox": (), "/absence": ()}
-    case = db.session.get(Case, world.case_id)
-    assert case is not None
-    visits["coordinator"].update({"/dashboard/counties": (), "/audit?action=view": (), "/notifications": (),
-                                  "/dashboard/tasks?due=soon": (), "/search?q=%E6%9D%8E": (), "/roster": (),
-                                  f"/children/{case.child_id}/record": ()})
-    visits["director_t01v01"] = {"/offline": (), "/outbox": ()}
-    visits["reporter_school"]["/reports/mine"] = ()
-    visits["city_supervisor"] = {"/dashboard/counties": ()}
-    visits["admin"].update({"/admin/users/new": (), "/audit": ()})
-    visits["designer"]["/designer/processes/four_in_one/versions/2/migration"] = ()
-    return visits
 
 
 def _context(browser: Any, base: str, user: str | None, width: int) -> Any:
@@ -99,37 +64,46 @@ def _name(user: str | None, path: str) -> str:
     return f"{user or 'anonymous'}-" + (re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_") or "home")
 
 
-@pytest.mark.timeout(1200)  # ~100 page views with axe and a full-page screenshot each: 4-8 minutes on a busy 2-core box
-def test_every_page_has_no_critical_or_serious_accessibility_finding(live_server: str, browser: Any, page: Any,
-                                                                    as_user: Any, clock: Any) -> None:
-    clock.at = MONDAY
-    duty_pages = _duty_pages()
-    world = build(page, as_user)
-    visits = _every_page(world, page, as_user)
-    for user, pages in duty_pages.items():
-        visits.setdefault(user, {}).update(pages)
-    db.session.commit()
+@pytest.mark.dataset("a11y_walk")
+def test_the_walk_has_pages_for_every_kind_of_user_and_at_least_40_in_all(demo: dict[str, Any]) -> None:
+    """The tests below are parametrized by user: the world they walk must give each of them pages, and
+    none to a user they would not walk."""
+    visits = demo["visits"]
+    assert sorted(visits) == sorted(A11Y_USERS)
+    assert all(visits[user] for user in A11Y_USERS), visits
+    assert sum(len(pages) for pages in visits.values()) >= 40, visits
 
+
+@pytest.mark.dataset("a11y_walk")
+@pytest.mark.parametrize("width", list(WIDTHS))
+@pytest.mark.parametrize("user", A11Y_USERS)
+@pytest.mark.timeout(600)  # up to ~20 page views with axe: 1-2 minutes on a busy 2-core box
+def test_every_page_has_no_critical_or_serious_accessibility_finding(user: str, width: int, live_server: str,
+                                                                    browser: Any, demo: dict[str, Any],
+                                                                    clock: Any) -> None:
+    clock.at = demo["clock"]
+    pages = demo["visits"][user]
+    login = None if user == ANONYMOUS else user
     findings: list[PageFindings] = []
     unlabelled: list[str] = []
-    for width in WIDTHS:
-        shots = OUT.parent / "screenshots" / "a11y" / str(width)
-        shots.mkdir(parents=True, exist_ok=True)
-        for user, pages in visits.items():
-            tab = _context(browser, live_server, user, width)
-            for n, path in enumerate(pages):
-                tab.goto(f"{live_server}{path}")
-                tab.wait_for_load_state("networkidle")
-                findings.append(audit(tab, user or "anonymous", width, path))
-                unlabelled.extend(f"{user} {path}: {html}" for html in tab.evaluate(UNLABELLED))
-                tab.screenshot(path=str(shots / f"{_name(user, path)}.png"), full_page=True)
-                if n == 0 and tab.locator(".menu-toggle").is_visible():  # the phone's menu, opened
-                    tab.click(".menu-toggle")
-                    findings.append(audit(tab, user or "anonymous", width, path + MENU_OPEN))
-            tab.context.close()
+    shots = OUT.parent / "screenshots" / "a11y" / str(width)
+    shots.mkdir(parents=True, exist_ok=True)
+    tab = _context(browser, live_server, login, width)
+    for n, path in enumerate(pages):
+        tab.goto(f"{live_server}{path}")
+        tab.wait_for_load_state("networkidle")
+        findings.append(audit(tab, user, width, path))
+        missing = [f"{user} {path}: {html}" for html in tab.evaluate(UNLABELLED)]
+        unlabelled.extend(missing)
+        if EVERY_SHOT or missing or findings[-1].blocking():
+            tab.screenshot(path=str(shots / f"{_name(login, path)}.png"), full_page=True)
+        if n == 0 and tab.locator(".menu-toggle").is_visible():  # the phone's menu, opened
+            tab.click(".menu-toggle")
+            findings.append(audit(tab, user, width, path + MENU_OPEN))
+    tab.context.close()
 
-    summary = write_report(findings, OUT)
-    assert summary["pages"] >= 40, summary
+    summary = write_report(findings, OUT, part=f"{width}-{user}")
+    assert summary["pages"] == len(pages), summary
     blocking = [line for f in findings for line in f.blocking()]
     assert blocking == [], "\n".join(blocking)
     assert unlabelled == [], "\n".join(unlabelled)

@@ -1,0 +1,109 @@
+"""The page walks' world as datasets (tests/conftest.py LOADERS): every stored payload of ``xss_scenario``,
+and for the accessibility walk a child in the care programme with this week's duty tasks, built once per
+xdist worker and copied back for each test that walks a part of it (tests/rollback.py ``Snapshot``).
+
+Built once, the walks can be split into one test per kind of user and width that xdist spreads over its
+workers, instead of one test of minutes that holds a worker while the other finishes everything else.
+The loaders do exactly what the walks did at their start, in the same order and at the same clock, so
+every test finds the ids, pages and times the single walk found; the value they return says which pages
+each user reaches and where the clock stood at the end (a copied-back dataset does not move the clock)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from helpers import token_clients
+from webhelpers import PageClient
+from xss_scenario import build, pages_to_check
+
+from app.cases.models import Case
+from app.common.clock import FixedClock
+from app.extensions import db, limiter
+from app.org.queries import user_by_username
+from app.tasks.models import Task
+
+MONDAY = datetime(2026, 3, 9, 1, 0, tzinfo=UTC)
+ANONYMOUS = "anonymous"
+"""The key of the pages nobody signs in for (the login page)."""
+
+A11Y_USERS = (ANONYMOUS, "police_t01", "coordinator", "admin", "reporter_school", "designer", "police_t01_head",
+              "director_t01v01", "city_supervisor", "supervisor_t01", "township_t01", "civil_affairs_c01",
+              "education_c01", "police_c01")
+"""Every kind of user the accessibility walk signs in as (its tests are parametrized by these; a test
+checks that the walk's world has pages for exactly these users)."""
+
+DUTY_WORKERS = ("director_t01v01", "supervisor_t01", "township_t01", "civil_affairs_c01", "education_c01",
+                "police_c01")
+
+
+def _clock() -> FixedClock:
+    clock = current_app.extensions["liandong.clock"]
+    assert isinstance(clock, FixedClock)
+    return clock
+
+
+def _clients() -> tuple[Any, Any]:
+    """``page`` and ``as_user`` as the fixtures give them, for a loader (inside the app context)."""
+    limiter.reset()
+    client = current_app.test_client()
+    return (lambda username: PageClient(current_app._get_current_object(), username)), token_clients(lambda: client)  # type: ignore[attr-defined]
+
+
+def _duty_pages() -> dict[str, dict[str, tuple[str, ...]]]:
+    """A child in the care programme: the weekly contact, home visit and assessment forms of this week."""
+    from duties.duty_helpers import enrolled
+
+    from app.duties.scheduler import start_due_duties
+
+    enrolment = enrolled("留守丙")
+    db.session.commit()
+    start_due_duties(MONDAY)
+    db.session.commit()
+    tasks = db.session.scalars(sa.select(Task).where(Task.case_id == enrolment.case_id, Task.state == "open")
+                               .order_by(Task.id)).all()
+    pages: dict[str, dict[str, tuple[str, ...]]] = {}
+    for task in tasks:
+        worker = next(u for u in DUTY_WORKERS
+                      if (user := user_by_username(u)) is not None and user.unit_id == task.unit_id)
+        pages.setdefault(worker, {})[f"/tasks/{task.id}"] = ()
+    assert len(tasks) >= 2, [t.bpmn_id for t in tasks]
+    pages.setdefault("director_t01v01", {}).update({f"/cases/{enrolment.case_id}": (), "/inbox": ()})
+    return pages
+
+
+def _every_page(world: Any, page: Any, as_user: Any) -> dict[str, dict[str, tuple[str, ...]]]:
+    visits: dict[str, dict[str, tuple[str, ...]]] = {
+        str(user): pages for user, pages in pages_to_check(world, page, as_user).items()}
+    visits[ANONYMOUS] = {"/login": ()}
+    visits["police_t01"].update({"/reports/new": (), "/notifications": (), "/absence": ()})
+    visits["police_t01_head"] = {"/inbox": (), "/absence": ()}
+    case = db.session.get(Case, world.case_id)
+    assert case is not None
+    visits["coordinator"].update({"/dashboard/counties": (), "/audit?action=view": (), "/notifications": (),
+                                  "/dashboard/tasks?due=soon": (), "/search?q=%E6%9D%8E": (), "/roster": (),
+                                  f"/children/{case.child_id}/record": ()})
+    visits["director_t01v01"] = {"/offline": (), "/outbox": ()}
+    visits["reporter_school"]["/reports/mine"] = ()
+    visits["city_supervisor"] = {"/dashboard/counties": ()}
+    visits["admin"].update({"/admin/users/new": (), "/audit": ()})
+    visits["designer"]["/designer/processes/four_in_one/versions/2/migration"] = ()
+    return visits
+
+
+def load_a11y_walk() -> dict[str, Any]:
+    """On the demo county (loaded first, tests/conftest.py): a duty child's tasks of this week and every
+    ``xss_scenario`` payload. ``{"visits": user -> page -> labels, "clock": the time the walk runs at}``."""
+    db.session.commit()
+    clock = _clock()
+    clock.at = MONDAY
+    duty_pages = _duty_pages()
+    page, as_user = _clients()
+    world = build(page, as_user)
+    visits = _every_page(world, page, as_user)
+    for user, pages in duty_pages.items():
+        visits.setdefault(user, {}).update(pages)
+    db.session.commit()
+    return {"visits": visits, "clock": clock.at}
