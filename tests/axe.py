@@ -7,13 +7,13 @@ targets, so a failing assertion names the page, the rule and the element."""
 
 from __future__ import annotations
 
-import fcntl
 import json
-import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from parts import add_part
 
 VENDORED = Path(__file__).resolve().parents[1] / "app" / "static" / "vendor" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
@@ -57,37 +57,15 @@ def audit(page: Any, user: str, width: int, path: str) -> PageFindings:
 def write_report(findings: list[PageFindings], out: Path, part: str | None = None) -> dict[str, Any]:
     """test-output/a11y/findings.json (every finding) and summary.txt (per page and in total).
 
-    With ``part`` (the walk split into tests, on several xdist workers): this test's findings are kept as
-    ``parts/<part>.json`` and the two files are rewritten from every part this run wrote so far, under a
-    lock, so the last test to finish leaves them whole. Returns the summary of ``findings`` alone."""
+    With ``part`` (the walk split into tests, on several xdist workers): the files hold every part this
+    run wrote so far (tests/parts.py). Returns the summary of ``findings`` alone."""
     out.mkdir(parents=True, exist_ok=True)
     if part is None:
         _write(findings, out)
-        return _summary(findings)
-    parts = out / PARTS
-    parts.mkdir(exist_ok=True)
-    with (out / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        (parts / f"{part}.json").write_text(json.dumps([asdict(f) for f in findings], ensure_ascii=False),
-                                            encoding="utf-8")
-        every = [PageFindings(**f) for p in sorted(parts.glob("*.json"), key=_part_order)
-                 for f in json.loads(p.read_text(encoding="utf-8"))]
-        _write(every, out)
+    else:
+        add_part(out, part, [asdict(f) for f in findings],
+                 lambda parts: _write([PageFindings(**f) for _, value in parts for f in value], out))
     return _summary(findings)
-
-
-PARTS = "parts"
-"""test-output/a11y/parts/: one file per test of a split walk; emptied when a run starts (``forget_parts``)."""
-
-
-def forget_parts(out: Path) -> None:
-    """A run starts: the parts an earlier run left must not enter this run's summary."""
-    shutil.rmtree(out / PARTS, ignore_errors=True)
-
-
-def _part_order(path: Path) -> tuple[int, str]:
-    width, _, user = path.stem.partition("-")
-    return (int(width) if width.isdigit() else 0, user)
 
 
 def _summary(findings: list[PageFindings]) -> dict[str, Any]:

@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from axe import forget_parts
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import token_clients
 from parallel import finish_worker, isolate_worker, worker_id
+from parts import forget_parts
 from rollback import Loader, RollbackDatabase, app_session, counts, datasets_of, summary
 
 from app import create_app
@@ -43,10 +43,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def pytest_configure(config: pytest.Config) -> None:
     """An xdist worker gets a database and a Redis database of its own (tests/parallel.py). The run (xdist's
-    controller, or the one process) starts the accessibility summary afresh: its tests add their parts."""
+    controller, or the one process) starts the reports that tests write in parts afresh (tests/parts.py)."""
     isolate_worker(config)
+    config.addinivalue_line("markers", "long: tens of seconds each (the fuzz runs, the accessibility walk): "
+                            "handed to the xdist workers first (grouped_first)")
     if worker_id() is None:
-        forget_parts(ROOT / "test-output" / "a11y")
+        forget_parts(ROOT / "test-output" / "a11y", ROOT / "test-output" / "fuzz")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -60,10 +62,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def grouped_first(items: list[pytest.Item]) -> list[pytest.Item]:
-    """Tests of an ``xdist_group`` (the fuzz runs: minutes on one worker) first, so that the other
-    worker runs the rest beside them instead of waiting for them at the end; the order is kept otherwise."""
-    grouped = [item for item in items if item.get_closest_marker("xdist_group") is not None]
-    return grouped + [item for item in items if item.get_closest_marker("xdist_group") is None]
+    """Tests marked ``long`` (the fuzz runs, the accessibility walk: tens of seconds each) and those of an
+    ``xdist_group`` first, so that xdist hands them out while both workers are busy and the short tests
+    fill in around them, instead of one long test holding a worker at the end; the order is kept otherwise."""
+
+    def first(item: pytest.Item) -> bool:
+        return item.get_closest_marker("long") is not None or item.get_closest_marker("xdist_group") is not None
+
+    return [item for item in items if first(item)] + [item for item in items if not first(item)]
 
 
 def _needs(item: pytest.Item) -> tuple[str, ...] | None:

@@ -74,6 +74,7 @@ def test_the_walk_has_pages_for_every_kind_of_user_and_at_least_40_in_all(demo: 
     assert sum(len(pages) for pages in visits.values()) >= 40, visits
 
 
+@pytest.mark.long
 @pytest.mark.dataset("a11y_walk")
 @pytest.mark.parametrize("width", list(WIDTHS))
 @pytest.mark.parametrize("user", A11Y_USERS)
@@ -102,7 +103,7 @@ def test_every_page_has_no_critical_or_serious_accessibility_finding(user: str, 
             findings.append(audit(tab, user, width, path + MENU_OPEN))
     tab.context.close()
 
-    summary = write_report(findings, OUT, part=f"{width}-{user}")
+    summary = write_report(findings, OUT, part=f"{width:04d}-{user}")
     assert summary["pages"] == len(pages), summary
     blocking = [line for f in findings for line in f.blocking()]
     assert blocking == [], "\n".join(blocking)
