@@ -183,8 +183,15 @@ def load_a11y() -> dict[str, Any]:
     return load_a11y_walk()
 
 
+def load_mobile() -> dict[str, Any]:
+    from walks import load_mobile_walk
+
+    load_shipped()
+    return load_mobile_walk()
+
+
 LOADERS: dict[str, Loader] = {"demo": load_shipped, "county": load_county_only, "four_in_one": load_four_in_one,
-                              "fuzz": load_fuzz, "a11y_walk": load_a11y}
+                              "fuzz": load_fuzz, "a11y_walk": load_a11y, "mobile_walk": load_mobile}
 """What ``demo`` (``@pytest.mark.dataset(NAME)`` picks another) and ``county`` load."""
 
 

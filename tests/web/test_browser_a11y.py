@@ -3,8 +3,9 @@ touch, scale 3) and at 1366 px, with zero critical or serious findings; a failur
 page, rule and element. The pages hold the stored script payloads of ``xss_scenario`` (long names, markup
 as text) and the duty tasks of a child in the programme, so every kind of task form is checked.
 
-The walk is one test per kind of user and width (xdist spreads them over its workers), each on the same
-world (the ``a11y_walk`` dataset, tests/walks.py: built once per worker, copied back for each test).
+The walk is one test per kind of user, width and up to 8 of the user's pages (xdist spreads them over its
+workers), each on the same world (the ``a11y_walk`` dataset, tests/walks.py: built once per worker,
+copied back for each test).
 Every test adds its pages to test-output/a11y/summary.txt (per page and in total, by impact) and
 findings.json, and saves a screenshot of each page that fails under test-output/screenshots/a11y/<width>/
 (of every page with ``A11Y_SCREENSHOTS=every``)."""
@@ -64,26 +65,35 @@ def _name(user: str | None, path: str) -> str:
     return f"{user or 'anonymous'}-" + (re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_") or "home")
 
 
+PAGES_PER_TEST = 8
+"""A user's pages are walked in tests of at most this many (one sign-in each), so none runs for minutes."""
+PARTS = {"coordinator": 2, "police_t01": 2}
+"""How many tests a user's pages take (1 unless named): a check below fails when a user's pages outgrow it."""
+WALKS = [(user, part) for user in A11Y_USERS for part in range(PARTS.get(user, 1))]
+
+
 @pytest.mark.dataset("a11y_walk")
 def test_the_walk_has_pages_for_every_kind_of_user_and_at_least_40_in_all(demo: dict[str, Any]) -> None:
-    """The tests below are parametrized by user: the world they walk must give each of them pages, and
-    none to a user they would not walk."""
+    """The tests below are parametrized by user and part: the world they walk must give each of them
+    pages, none to a user they would not walk, and no more pages than a user's parts hold."""
     visits = demo["visits"]
     assert sorted(visits) == sorted(A11Y_USERS)
-    assert all(visits[user] for user in A11Y_USERS), visits
+    for user in A11Y_USERS:
+        parts = PARTS.get(user, 1)
+        assert PAGES_PER_TEST * (parts - 1) < len(visits[user]) <= PAGES_PER_TEST * parts, (user, visits[user])
     assert sum(len(pages) for pages in visits.values()) >= 40, visits
 
 
 @pytest.mark.long
 @pytest.mark.dataset("a11y_walk")
 @pytest.mark.parametrize("width", list(WIDTHS))
-@pytest.mark.parametrize("user", A11Y_USERS)
-@pytest.mark.timeout(600)  # up to ~20 page views with axe: 1-2 minutes on a busy 2-core box
-def test_every_page_has_no_critical_or_serious_accessibility_finding(user: str, width: int, live_server: str,
-                                                                    browser: Any, demo: dict[str, Any],
-                                                                    clock: Any) -> None:
+@pytest.mark.parametrize(("user", "part"), WALKS, ids=[f"{user}-{part}" for user, part in WALKS])
+@pytest.mark.timeout(600)  # up to 9 page views with axe: under a minute even on a busy 2-core box
+def test_every_page_has_no_critical_or_serious_accessibility_finding(user: str, part: int, width: int,
+                                                                    live_server: str, browser: Any,
+                                                                    demo: dict[str, Any], clock: Any) -> None:
     clock.at = demo["clock"]
-    pages = demo["visits"][user]
+    pages = list(demo["visits"][user])[PAGES_PER_TEST * part:PAGES_PER_TEST * (part + 1)]
     login = None if user == ANONYMOUS else user
     findings: list[PageFindings] = []
     unlabelled: list[str] = []
@@ -98,12 +108,12 @@ def test_every_page_has_no_critical_or_serious_accessibility_finding(user: str, 
         unlabelled.extend(missing)
         if EVERY_SHOT or missing or findings[-1].blocking():
             tab.screenshot(path=str(shots / f"{_name(login, path)}.png"), full_page=True)
-        if n == 0 and tab.locator(".menu-toggle").is_visible():  # the phone's menu, opened
+        if n == 0 and part == 0 and tab.locator(".menu-toggle").is_visible():  # the phone's menu, opened
             tab.click(".menu-toggle")
             findings.append(audit(tab, user, width, path + MENU_OPEN))
     tab.context.close()
 
-    summary = write_report(findings, OUT, part=f"{width:04d}-{user}")
+    summary = write_report(findings, OUT, part=f"{width:04d}-{user}-{part}")
     assert summary["pages"] == len(pages), summary
     blocking = [line for f in findings for line in f.blocking()]
     assert blocking == [], "\n".join(blocking)

@@ -6,17 +6,20 @@ dense table layout. Screenshots at 390 px go to the test's tmp dir (and test-out
 pixel (``scale="css"``: the phone's 3x pixels would cost most of this test's time to encode).
 
 The pages hold every stored payload of ``xss_scenario`` (long unbroken names and URLs): they must wrap.
+Every test walks the same world (the ``mobile_walk`` dataset, tests/walks.py: built once per xdist worker,
+copied back for each test); the phone pages are one test per kind of user, so xdist can spread them.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from walks import MOBILE_USERS
 from webhelpers import SHOTS, browser_login
-from xss_scenario import build, pages_to_check
 
 pytestmark = [pytest.mark.committing, pytest.mark.browser]
 
@@ -71,13 +74,20 @@ def _check_phone_page(phone: Any, url: str, shots: Path, user: str) -> None:
     phone.screenshot(path=str(shots / f"{user}-{_name(url.split('//', 1)[1].split('/', 1)[1])}.png"), full_page=True, scale="css")
 
 
-def test_every_page_fits_a_phone_and_keeps_its_density_on_a_desktop(live_server: str, browser: Any, page: Any,
-                                                                    as_user: Any, tmp_path: Path) -> None:
-    world = build(page, as_user)
-    visits = pages_to_check(world, page, as_user)
-    visits["police_t01"].update({"/reports/new": (), "/notifications": ()})
-    visits["admin"]["/admin/users/new"] = ()
-    visits["director_t01v01"] = {f"/cases/{world.case_id}": (), "/inbox": (), "/reports/new": ()}
+@pytest.mark.dataset("mobile_walk")
+def test_the_walk_has_pages_for_every_kind_of_user(demo: dict[str, Any]) -> None:
+    """The phone walk below is parametrized by user: the world must give each of them pages, and none
+    to a user it would not walk."""
+    assert sorted(demo["visits"]) == sorted(MOBILE_USERS)
+    assert all(demo["visits"][user] for user in MOBILE_USERS), demo["visits"]
+
+
+@pytest.mark.dataset("mobile_walk")
+def test_a_phone_folds_the_menu_and_the_case_details_and_a_desktop_keeps_its_density(
+        live_server: str, browser: Any, demo: dict[str, Any], clock: Any, tmp_path: Path) -> None:
+    clock.at = demo["clock"]
+    world = SimpleNamespace(case_id=demo["case_id"], next_task=demo["next_task"])
+    visits = demo["visits"]
     shots = tmp_path
     (SHOTS / "mobile").mkdir(parents=True, exist_ok=True)
 
@@ -142,14 +152,24 @@ def test_every_page_fits_a_phone_and_keeps_its_density_on_a_desktop(live_server:
     assert wide.locator("details.context").get_attribute("open") is not None
     assert wide.evaluate("document.documentElement.scrollWidth") <= 1280
     wide.context.close()
-    for user, pages in visits.items():
-        assert user is not None
-        phone = _phone(browser, live_server, user)
-        for path in pages:
-            if "/designer/drafts/" in path and path.count("/") == 3:
-                continue  # the modeler: below
-            _check_phone_page(phone, f"{live_server}{path}", shots, user)
-        phone.context.close()
+    _keep(shots)
 
+
+@pytest.mark.dataset("mobile_walk")
+@pytest.mark.parametrize("user", MOBILE_USERS)
+def test_every_page_fits_a_phone(user: str, live_server: str, browser: Any, demo: dict[str, Any], clock: Any,
+                                 tmp_path: Path) -> None:
+    clock.at = demo["clock"]
+    phone = _phone(browser, live_server, user)
+    for path in demo["visits"][user]:
+        if "/designer/drafts/" in path and path.count("/") == 3:
+            continue  # the modeler: above
+        _check_phone_page(phone, f"{live_server}{path}", tmp_path, user)
+    phone.context.close()
+    _keep(tmp_path)
+
+
+def _keep(shots: Path) -> None:
+    (SHOTS / "mobile").mkdir(parents=True, exist_ok=True)
     for shot in shots.glob("*.png"):
         (SHOTS / "mobile" / shot.name).write_bytes(shot.read_bytes())
