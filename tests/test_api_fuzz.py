@@ -27,20 +27,16 @@ import schemathesis
 from flask import Flask
 from fuzz_county import ROLES
 from hypothesis import strategies as st
-from parts import add_part
 
-# The county is seeded once per xdist worker (the ``fuzz`` dataset, tests/fuzz_county.py) and each role's
-# run is rolled back to it; the six runs are spread over the workers (``long``: handed out first), each
-# adding its role to the summary (tests/parts.py).
-pytestmark = [pytest.mark.fuzz, pytest.mark.dataset("fuzz"), pytest.mark.long]
+# The county is seeded once (the ``fuzz`` dataset, tests/fuzz_county.py) and each role's run is rolled
+# back to it; the six runs stay on one xdist worker, which writes the summary of all six.
+pytestmark = [pytest.mark.fuzz, pytest.mark.dataset("fuzz"), pytest.mark.xdist_group("fuzz")]
 
 
 MAX_EXAMPLES = int(os.environ.get("LIANDONG_FUZZ_EXAMPLES", "10"))
 SEED = 20261129
 
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output" / "fuzz-summary.json"
-PARTS = OUTPUT.parent / "fuzz"
-"""Each role's counts as a part (tests/parts.py), from whichever worker ran it."""
 
 _stats: dict[str, dict[str, Any]] = defaultdict(
     lambda: {"operations": set(), "cases": 0, "failures": set(), "statuses": defaultdict(set)})
@@ -101,27 +97,24 @@ def api_schema(ctx: Flask, seeded: tuple[dict[str, str], dict[str, list[Any]]], 
     return schema
 
 
-@pytest.fixture(autouse=True)
-def _summary(role: str, pytestconfig: pytest.Config) -> Iterator[None]:
-    """The role's counts, added to ``test-output/fuzz-summary.json`` and printed as one line."""
+@pytest.fixture(scope="module", autouse=True)
+def _summary(pytestconfig: pytest.Config) -> Iterator[None]:
+    """Counts per role, in ``test-output/fuzz-summary.json`` and one line each in the test output."""
     yield
-    s = _stats[role]
-    counts = {"operations": len(s["operations"]), "cases": s["cases"], "failures": len(s["failures"]),
-              "found": sorted(" ".join(f) for f in s["failures"]),
-              "statuses": {op: sorted(codes) for op, codes in sorted(s["statuses"].items())}}
-    add_part(PARTS, role, counts, _write_summary)
+    OUTPUT.parent.mkdir(exist_ok=True)
+    summary = {
+        role: {"operations": len(s["operations"]), "cases": s["cases"], "failures": len(s["failures"]),
+               "found": sorted(" ".join(f) for f in s["failures"]),
+               "statuses": {op: sorted(codes) for op, codes in sorted(s["statuses"].items())}}
+        for role, s in _stats.items()
+    }
+    OUTPUT.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+    lines = [f"fuzz {role}: {c['operations']} operations, {c['cases']} cases, {c['failures']} failures"
+             for role, c in summary.items()]
     if capture is not None:
         with capture.global_and_fixture_disabled():
-            print(f"\nfuzz {role}: {counts['operations']} operations, {counts['cases']} cases, "
-                  f"{counts['failures']} failures")
-
-
-def _write_summary(parts: list[tuple[str, Any]]) -> None:
-    """Every role's counts, in the order of ``ROLES``."""
-    by_role = dict(parts)
-    summary = {role: by_role[role] for role in ROLES if role in by_role}
-    OUTPUT.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+            print("\n" + "\n".join(lines))
 
 
 _addresses = itertools.count(1)
