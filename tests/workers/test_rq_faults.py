@@ -80,22 +80,32 @@ def test_worker_killed_mid_job_reruns_it_and_records_exactly_once(app: Any, coun
     [task] = tasks_of(case.id)
     # Hold the notification table so the job stops half-way: its task locked, nothing committed (on PostgreSQL
     # the batch's writes are one statement, `WITH s AS ... INSERT INTO notification ...`, waiting for the table).
+    # The job's backend is found as the one the blocker blocks: pg_stat_activity.query is cut at
+    # track_activity_query_size (1 kB by default), before the batch statement's INSERT INTO notification.
     blocker = db.engine.connect()
     blocker.execute(sa.text("LOCK TABLE notification IN SHARE MODE"))
+    blocker_pid = blocker.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    blocked = sa.text("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                      "AND CAST(:blocker AS integer) = ANY (pg_blocking_pids(pid))")
     job = enqueue(jobs.escalate_tasks, [task.id], queue=DEFAULT, connection=redis_conn)
     worker = _worker(app, "--queues", "default")
+    waiting: list[int] = []
     try:
-        _wait(lambda: db.session.execute(sa.text(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND query LIKE '%INSERT INTO notification%'")).scalar() == 1, 60, "the job to block mid-transaction")
+        def job_blocked() -> bool:
+            waiting[:] = db.session.scalars(blocked, {"blocker": blocker_pid}).all()
+            return len(waiting) == 1
+
+        _wait(job_blocked, 60, "the job to block mid-transaction")
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(10)
     finally:
         blocker.rollback()
         blocker.close()
-    _wait(lambda: db.session.execute(sa.text(
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%INSERT INTO notification%' "
-        "AND pid <> pg_backend_pid()")).scalar() == 0, 30, "the dead worker's transaction to end")
+        if worker.poll() is None:  # the wait failed: leave no worker behind to take a later run's jobs
+            os.killpg(worker.pid, signal.SIGKILL)
+    _wait(lambda: db.session.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid "
+                                             "AND xact_start IS NOT NULL"),
+                                     {"pid": waiting[0]}).scalar() == 0, 30, "the dead worker's transaction to end")
     assert escalation_rows(task.id) == [] and notifications(kind="overdue") == []
     assert job.id in StartedJobRegistry(DEFAULT, connection=redis_conn).get_job_ids()
 
