@@ -27,30 +27,28 @@ def _key() -> tuple[str, str, str]:
     return ("liandong", "api-token-refused", request.remote_addr or "")
 
 
-def refused_token_wait() -> int | None:
-    """Count one refused token from this address; the seconds to wait if it is now over the limit."""
-
+def _wait(count: bool, what: str) -> int | None:
+    """The seconds this address must wait, or None; ``count`` adds this refusal first (``hit``), else only looks
+    (``test``). Storage down or hanging: skipped with a warning, never a failed request."""
     try:
         strategy = limiter.limiter
+        check = strategy.hit if count else strategy.test
         for item in _items():
-            if not strategy.hit(item, *_key()):
+            if not check(item, *_key()):
                 reset_at, _ = strategy.get_window_stats(item, *_key())
                 return max(1, int(reset_at - time.time()) + 1)
     except Exception:  # noqa: BLE001 - storage down or hanging: skip, never fail the request
-        logger.warning("rate-limit storage unreachable: refused-token throttle skipped for this request")
+        logger.warning("rate-limit storage unreachable: %s throttle skipped for this request", what)
     return None
+
+
+def refused_token_wait() -> int | None:
+    """Count one refused token from this address; the seconds to wait if it is now over the limit."""
+    return _wait(True, "refused-token")
 
 
 def refused_credentials_wait() -> int | None:
     """Without counting: the seconds this address must wait because of the refused tokens and client credentials
     it sent (the token endpoint asks before checking a client's secret, so a guesser over the limit learns
     nothing more, right secret or not); None when it may try."""
-    try:
-        strategy = limiter.limiter
-        for item in _items():
-            if not strategy.test(item, *_key()):
-                reset_at, _ = strategy.get_window_stats(item, *_key())
-                return max(1, int(reset_at - time.time()) + 1)
-    except Exception:  # noqa: BLE001 - storage down or hanging: skip, never fail the request
-        logger.warning("rate-limit storage unreachable: refused-credentials throttle skipped for this request")
-    return None
+    return _wait(False, "refused-credentials")
