@@ -109,8 +109,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(SecretStr(""), repr=False)
     """Signs sessions and CSRF tokens. Empty: a random key kept in ``instance/secret_key`` (mode 0600)."""
     encryption_keys: SecretStr = Field(SecretStr(""), repr=False)
-    """Fernet keys, comma-separated, newest first, sealing the secrets kept to sign with (webhook subscribers'):
-    the first seals, every one opens (rotation: docs/api.md). Empty: one key derived from the secret key."""
+    """Fernet keys, comma-separated, newest first, sealing the secrets kept to sign with (webhook subscribers' and
+    work-chat robots'): the first seals, every one opens (rotation: docs/api.md). Empty: one key derived from the
+    secret key."""
     secure_cookies: bool = True
     """Session cookie ``Secure`` flag; always off in debug and tests (plain http on 127.0.0.1)."""
     token_ttl_days: PositiveInt = 30
@@ -300,14 +301,14 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, raw: str) -> str:
-        if raw and not re.match(r"^https?://[^/\s?#@]+(/[^\s?#]*)?$", raw):
+        if raw and not re.fullmatch(r"https?://[^/\s?#@]+(/[^\s?#]*)?", raw):
             raise ValueError("not the app's public address (https://host[/path], no query)")
         return raw.rstrip("/")
 
     @field_validator("sentry_dsn")
     @classmethod
     def _dsn(cls, raw: SecretStr | None) -> SecretStr | None:
-        if raw is not None and not re.match(r"^https?://[^@/\s]+@[^/\s]+/\S+$", raw.get_secret_value()):
+        if raw is not None and not re.fullmatch(r"https?://[^@/\s]+@[^/\s]+/\S+", raw.get_secret_value()):
             raise ValueError("not a Sentry DSN (https://<key>@<host>/<project>)")
         return raw
 
@@ -353,14 +354,14 @@ class Settings(BaseSettings):
         if isinstance(raw, str):
             raw = [part.strip() for part in raw.split(",") if part.strip()]
         for prefix in raw:
-            if not re.match(r"^https?://[^\s/?#@]+/", prefix):
+            if not re.match(r"https?://[^\s/?#@]+/", prefix):
                 raise ValueError("each prefix is http(s)://host/... ending the host with a slash")
         return raw
 
     @field_validator("sms_url")
     @classmethod
     def _sms_url(cls, raw: str | None) -> str | None:
-        if raw and not re.match(r"^https?://[^\s/?#@]+(/\S*)?$", raw):
+        if raw and not re.fullmatch(r"https?://[^\s/?#@]+(/\S*)?", raw):
             raise ValueError("not an http(s) URL")
         return raw or None
 

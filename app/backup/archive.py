@@ -42,8 +42,8 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 SECRET_KEY = "secret_key"
 ATTACHMENTS = "attachments"
-ARCHIVE_NAME = re.compile(r"^liandong-(\d{8}T\d{6})Z(?:-(\d+))?\.tar$")
-_SAFE_PART = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$")
+ARCHIVE_NAME = re.compile(r"liandong-(\d{8}T\d{6})Z(?:-(\d+))?\.tar")
+_SAFE_PART = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 _CHUNK = 1024 * 1024
 
 
@@ -150,7 +150,7 @@ def _member_path(name: str) -> bool:
     if name in (MANIFEST, SECRET_KEY, "database.sqlite3", "database.pgdump"):
         return True
     parts = name.split("/")
-    return parts[0] == ATTACHMENTS and 2 <= len(parts) <= 4 and all(_SAFE_PART.match(p) for p in parts[1:])
+    return parts[0] == ATTACHMENTS and 2 <= len(parts) <= 4 and all(_SAFE_PART.fullmatch(p) for p in parts[1:])
 
 
 def unpack(archive: Path, into: Path) -> Manifest:

@@ -27,7 +27,7 @@ def archives_in(folder: Path) -> dict[Path, tuple[datetime, int]]:
     second archive in one second is ``-2``). Other files are never touched."""
     found = {}
     for path in folder.iterdir() if folder.is_dir() else ():
-        match = ARCHIVE_NAME.match(path.name)
+        match = ARCHIVE_NAME.fullmatch(path.name)
         if match and path.is_file():
             at = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
             found[path] = (at, int(match.group(2) or 1))

@@ -28,7 +28,7 @@ from pythonjsonlogger.json import JsonFormatter
 from app.config import Settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 """A caller's request id is echoed and logged only when it cannot smuggle text (or a name) into a line."""
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s user=%(user_id)s job=%(job_id)s] %(message)s"
@@ -107,7 +107,7 @@ def configure(settings: Settings, debug: bool = False, stream: IO[str] | None = 
 
 def _begin() -> None:
     raw = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = raw if _SANE_ID.match(raw) else uuid.uuid4().hex
+    g.request_id = raw if _SANE_ID.fullmatch(raw) else uuid.uuid4().hex
     g.request_started = time.perf_counter()
 
 

@@ -22,7 +22,7 @@ from app.processes.models import ProcessDraft, ProcessSpec
 from app.processes.operations import BundleRejected, deploy
 from app.processes.validation import ValidationReport, message_dict, safe_form_path, validate_bundle
 
-FILE_NAME = re.compile(r"^[\w\-. ]{1,120}\.(bpmn|dmn)$", re.UNICODE)
+FILE_NAME = re.compile(r"[\w\-. ]{1,120}\.(bpmn|dmn)", re.UNICODE)
 MAX_FILES = 20
 
 
@@ -66,7 +66,7 @@ def _check_revision(draft: ProcessDraft, expected: int | None) -> None:
 
 
 def _check_file(name: str, content: str) -> None:
-    if not FILE_NAME.match(name) or "/" in name or "\\" in name:
+    if not FILE_NAME.fullmatch(name) or "/" in name or "\\" in name:
         raise Invalid(f"file name {name!r} must be a plain .bpmn or .dmn name", {"name": ["bad file name"]})
     if len(content.encode("utf-8", errors="surrogatepass")) > engine.MAX_XML_BYTES:
         raise Invalid(f"{name} is larger than {engine.MAX_XML_BYTES} bytes", {"content": ["too large"]})

@@ -18,12 +18,12 @@ from flask_babel import get_locale, gettext
 
 from app.common.clock import local
 
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-_HALF_MONTH = re.compile(r"^(\d{4})-(\d{2})([ab])$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-_HALF_YEAR = re.compile(r"^(\d{4})-H([12])$")
-_YEAR = re.compile(r"^(\d{4})$")
+_WEEK = re.compile(r"(\d{4})-W(\d{2})")
+_HALF_MONTH = re.compile(r"(\d{4})-(\d{2})([ab])")
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_QUARTER = re.compile(r"(\d{4})-Q([1-4])")
+_HALF_YEAR = re.compile(r"(\d{4})-H([12])")
+_YEAR = re.compile(r"(\d{4})")
 
 
 def _month_end(year: int, month: int) -> date:
@@ -42,24 +42,24 @@ def period_label(key: str, started: datetime | None = None) -> str:
 
 def _label(key: str, started: datetime | None) -> str:
     locale = get_locale() or "zh_CN"
-    if match := _WEEK.match(key):
+    if match := _WEEK.fullmatch(key):
         year, week = int(match[1]), int(match[2])
         monday = date.fromisocalendar(year, week, 1)
         days = format_interval(monday, monday + timedelta(days=6), "MMMd", locale=locale)
         return gettext("Week %(week)s (%(days)s)", week=week, days=days)
-    if match := _HALF_MONTH.match(key):
+    if match := _HALF_MONTH.fullmatch(key):
         year, month = int(match[1]), int(match[2])
         first, last = (1, 15) if match[3] == "a" else (16, _month_end(year, month).day)
         return format_interval(date(year, month, first), date(year, month, last), "yMMMd", locale=locale)
-    if match := _MONTH.match(key):
+    if match := _MONTH.fullmatch(key):
         return format_skeleton("yMMM", date(int(match[1]), int(match[2]), 1), locale=locale)
-    if match := _QUARTER.match(key):
+    if match := _QUARTER.fullmatch(key):
         return format_skeleton("yQQQ", date(int(match[1]), 3 * int(match[2]) - 2, 1), locale=locale)
-    if match := _HALF_YEAR.match(key):
+    if match := _HALF_YEAR.fullmatch(key):
         year = int(match[1])
         return (gettext("First half of %(year)s", year=year) if match[2] == "1"
                 else gettext("Second half of %(year)s", year=year))
-    if match := _YEAR.match(key):
+    if match := _YEAR.fullmatch(key):
         return format_skeleton("y", date(int(match[1]), 1, 1), locale=locale)
     if key.startswith("adhoc:") and started is not None:
         day = format_skeleton("yMMMd", local(started).date(), locale=locale)

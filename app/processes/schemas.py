@@ -138,7 +138,7 @@ class TestClockIn(Schema):
 
 class MigrateIn(Schema):
     instance_ids = fields.List(Id(), metadata={"description": "omit to move every instance that can"})
-    expected_versions = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[0-9]{1,10}$")), values=Id(),
+    expected_versions = fields.Dict(keys=fields.String(validate=validate.Regexp(r"[0-9]{1,10}\Z")), values=Id(),
                                     metadata={"description": "instance id -> lock_version from the dry run"})
 
 
