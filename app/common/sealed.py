@@ -1,4 +1,5 @@
-"""Secrets the platform must use again later (a webhook subscriber's signing secret) sealed at rest.
+"""Secrets the platform must use again later (a webhook subscriber's or a work-chat robot's signing secret) sealed
+at rest.
 
 A password or a token is kept as its hash: the platform only compares. A signing secret cannot be: every
 delivery signs with it, so it is kept encrypted (Fernet: AES-128-CBC with an HMAC-SHA256, from

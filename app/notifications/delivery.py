@@ -14,7 +14,8 @@ redirects). The shapes, documented in docs/notifications.md:
 - SMS gateway: ``POST LIANDONG_SMS_URL`` ``{"to": "+86...", "text": "...", "reference": "delivery-<id>"}``,
   signed with ``LIANDONG_SMS_KEY``.
 - work chat: ``POST <the user's robot address>`` ``{"msgtype": "text", "text": {"content": "..."}}`` (the body
-  WeCom and DingTalk robots take), signed with the robot's secret when the user gave one.
+  WeCom and DingTalk robots take), signed with the robot's secret when the user gave one (sealed at rest:
+  a secret no configured key opens fails the attempt, which is retried; the message is never posted unsigned).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from flask import current_app
 from app.common import signed_http
 from app.common.clock import now
 from app.common.dialect import for_update
+from app.common.sealed import SealError
 from app.extensions import db
 from app.org.models import User
 
@@ -140,7 +142,10 @@ def _post(row: Delivery, address: ChannelAddress, text: str) -> signed_http.Post
         url, secret = settings.sms_url, settings.sms_key.get_secret_value() if settings.sms_key else None
         payload: dict[str, object] = {"to": address.address, "text": text, "reference": message_id}
     else:
-        url, secret = address.address, address.secret
+        try:
+            url, secret = address.address, address.signing_secret
+        except SealError as exc:  # a key dropped before ``reseal``: fail the attempt, never post unsigned
+            return signed_http.PostResult(None, "", str(exc), 0.0)
         payload = {"msgtype": "text", "text": {"content": text}}
     body = json.dumps(payload, ensure_ascii=False).encode()
     headers = (signed_http.signed_headers(secret, message_id, body) if secret

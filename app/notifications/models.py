@@ -12,6 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.common.sealed import seal, unseal
 from app.common.types import UTCDateTime
 from app.extensions import Model
 
@@ -83,12 +84,23 @@ class Delivery(Model):
 class ChannelAddress(Model):
     """Where a user's SMS or work-chat messages go: a phone number, or a robot's address and signing secret.
 
-    Read only by the delivery job and the preferences page; the secret is never shown back."""
+    Read only by the delivery job and the preferences page; the secret is sealed at rest and never shown back."""
 
     __tablename__ = "notification_address"
 
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
     channel: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     address: Mapped[str] = mapped_column(sa.String(2000))
-    secret: Mapped[str | None] = mapped_column(sa.String(200))
+    secret_sealed: Mapped[str | None] = mapped_column(sa.String(400))
+    """The robot's signing secret (``whsec_...``) encrypted under the settings' keys (``app.common.sealed``), as a
+    webhook subscriber's is: every message is signed with it, so it cannot be a hash. NULL: the robot takes
+    unsigned messages (its address alone is the key, as WeCom's are)."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def signing_secret(self) -> str | None:
+        """The secret, unsealed to sign one message; ``SealError`` when no configured key opens it."""
+        return None if self.secret_sealed is None else unseal(self.secret_sealed)
+
+    def set_secret(self, secret: str | None) -> None:
+        self.secret_sealed = None if not secret else seal(secret)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from app.audit.operations import audit
 from app.common.clock import now
+from app.common.sealed import reseal
 from app.extensions import db
 from app.org.absence import stand_ins
 from app.org.models import User
@@ -67,10 +68,21 @@ def set_channels(user: User, preferences: Preferences, *, phone: str | None = No
             db.session.add(row)
         row.address, row.updated_at = address, at
         if channel == CHAT:
-            row.secret = secret or None
+            row.set_secret(secret)
         changed.append(channel)
     audit((by or user).id, "channels_change", "user", user.id,
           detail={"channels": preferences.as_json()["kinds"], "quiet": preferences.quiet,
                   "addresses": changed})
     db.session.flush()
 
+
+
+def reseal_chat_secrets() -> int:
+    """Every work-chat robot's secret sealed again under the first key (key rotation, with the webhook
+    subscribers' in ``flask webhooks keys reseal``): the secrets do not change. Flushes; returns how many."""
+    rows = list(db.session.scalars(sa.select(ChannelAddress).where(ChannelAddress.secret_sealed.is_not(None))
+                                   .order_by(ChannelAddress.user_id, ChannelAddress.channel)))
+    for row in rows:
+        row.secret_sealed = reseal(cast(str, row.secret_sealed))
+    db.session.flush()
+    return len(rows)

@@ -55,7 +55,7 @@ def channel_settings(user: User) -> dict[str, Any]:
             "known_kinds": [{"kind": kind, "label": label("notification", kind)} for kind in KINDS],
             "phone": phone.address if phone else None,
             "chat_url": _host_only(chat.address) if chat else None,
-            "chat_secret_set": bool(chat and chat.secret),
+            "chat_secret_set": bool(chat and chat.secret_sealed),
             "chat_secure": bool(chat and is_secure(CHAT, chat.address))}
 
 

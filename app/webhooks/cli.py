@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 from app.common.errors import DomainError
 from app.common.sealed import SealError, new_key
 from app.extensions import db
+from app.notifications.operations import reseal_chat_secrets
 
 from . import operations, queries
 from .payloads import KINDS
@@ -114,10 +115,14 @@ def new_key_() -> None:
 
 @keys.command("reseal")
 def reseal_() -> None:
-    """Seal every subscriber's secret again under the first key, so the older keys can be dropped."""
+    """Seal every secret kept at rest again under the first key (webhook subscribers' and users' work-chat
+    robots'), so the older keys can be dropped. All or nothing: one that no key opens changes none."""
     try:
         count = operations.reseal_secrets()
+        chat = reseal_chat_secrets()
     except SealError as exc:
+        db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
-    click.echo(f"{count} secrets sealed under the first key; keys after it may now be removed")
+    click.echo(f"{count} secrets sealed under the first key, and {chat} work-chat robot secrets; "
+               "keys after it may now be removed")
