@@ -33,6 +33,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+from stack_cpu import PARTS, StackCpu  # noqa: E402
 from stats import Samples, table  # noqa: E402
 from task_completion import prepare_postgres  # noqa: E402
 from workload import MainStep, main_path, report_body  # noqa: E402
@@ -74,10 +75,17 @@ class Level:
     request: Samples = field(default_factory=lambda: Samples("request"))
     kinds: dict[str, Samples] = field(default_factory=lambda: {k: Samples(k) for k in KINDS})
     """Each request of the loop on its own (report, inbox, claim, complete): where the time goes."""
+    cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PARTS, 0.0))
+    """CPU seconds each part of the stack used in the measured seconds (``stack_cpu.py``)."""
 
     @property
     def per_second(self) -> float:
         return self.completions / self.seconds if self.seconds else 0.0
+
+    def cpu_ms(self, part: str | None = None) -> float:
+        """CPU milliseconds per completion, of one part or of the whole stack."""
+        used = sum(self.cpu.values()) if part is None else self.cpu[part]
+        return used * 1000 / self.completions if self.completions else float("nan")
 
 
 class Stack:
@@ -97,6 +105,7 @@ class Stack:
             self.env["LIANDONG_WEB_WORKERS"], self.env["LIANDONG_WEB_THREADS"] = (str(n) for n in web)
         self.log = open(workdir / f"serve-{port}.log", "w")  # noqa: SIM115 - closed in stop()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.cpu: StackCpu | None = None
 
     def _flask(self, *args: str) -> str:
         out = subprocess.run([str(ROOT / ".venv/bin/flask"), *args], cwd=self.root, env=self.env, check=True,
@@ -116,6 +125,7 @@ class Stack:
     def start(self) -> None:
         self.proc = subprocess.Popen(["bash", "deploy/serve.sh"], cwd=self.root, env=self.env, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
+        self.cpu = StackCpu(self.proc.pid, self.env["DATABASE_URL"])
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -205,18 +215,22 @@ class Client(threading.Thread):
 
 
 def drive(base: str, tokens: dict[str, str], steps: list[MainStep], clients: int, seconds: float,
-          warmup: float, tag: str) -> Level:
-    """``clients`` threads for ``warmup`` + ``seconds``; completions are counted in the last ``seconds``."""
+          warmup: float, tag: str, cpu: StackCpu | None = None) -> Level:
+    """``clients`` threads for ``warmup`` + ``seconds``; completions (and the stack's CPU) are counted in the
+    last ``seconds``."""
     level, lock, stop, counting = Level(clients), threading.Lock(), threading.Event(), threading.Event()
     threads = [Client(base, tokens, steps, level, lock, stop, counting, f"{tag}{clients}-{i}") for i in range(clients)]
     for t in threads:
         t.start()
     time.sleep(warmup)
+    before = cpu.snapshot() if cpu else {}
     counting.set()
     t0 = time.perf_counter()
     time.sleep(seconds)
     counting.clear()
     level.seconds = time.perf_counter() - t0
+    if cpu:
+        level.cpu = cpu.since(before, cpu.snapshot())
     stop.set()
     for t in threads:
         t.join(90)
@@ -238,8 +252,9 @@ def run_tree(name: str, root: Path, args: argparse.Namespace, steps: list[MainSt
         stack.start()  # inside the try: a stack that never answers is stopped too
         for clients in args.clients:
             progress(f"{name}: {clients} clients for {args.warmup:.0f} + {args.seconds:.0f} s ...")
-            level = drive(stack.base, tokens, steps, clients, args.seconds, args.warmup, name[:1])
-            progress(f"{name}: {clients} clients: {level.per_second:.1f} completions/s, errors {level.errors}")
+            level = drive(stack.base, tokens, steps, clients, args.seconds, args.warmup, name[:1], stack.cpu)
+            progress(f"{name}: {clients} clients: {level.per_second:.1f} completions/s, {level.cpu_ms():.0f} CPU ms "
+                     f"per completion, load {os.getloadavg()[0]:.1f}, errors {level.errors}")
             levels.append(level)
     finally:
         stack.stop()
@@ -261,6 +276,8 @@ def merged(runs: list[list[Level]]) -> list[Level]:
                 total.kinds[k].values += lv.kinds[k].values
             for k, v in lv.errors.items():
                 total.errors[k] = total.errors.get(k, 0) + v
+            for k, v in lv.cpu.items():
+                total.cpu[k] += v
         out.append(total)
     return out
 
@@ -330,6 +347,18 @@ def main() -> int:
     head = ["clients"] + [f"{name}: {k}" if j == 0 else k for name, _ in trees for j, k in enumerate(KINDS)]
     print(table(head, [[str(clients)] + [f"{results[name][i].kinds[k].ms(50):.1f}" for name, _ in trees for k in KINDS]
                        for i, clients in enumerate(args.clients)]))
+    print()
+    print("== CPU ms per completion, by part of the stack (web = gunicorn, rq = the RQ worker; Redis not counted) ==")
+    head = ["clients"] + [f"{name}: {p}" if j == 0 else p for name, _ in trees for j, p in enumerate((*PARTS, "total"))]
+    if args.baseline:
+        head.append("this / baseline CPU")
+    rows = []
+    for i, clients in enumerate(args.clients):
+        row = [str(clients)] + [f"{results[name][i].cpu_ms(p):.1f}" for name, _ in trees for p in (*PARTS, None)]
+        if args.baseline:
+            row.append(f"{results['this tree'][i].cpu_ms() / results['baseline'][i].cpu_ms():.2f}x")
+        rows.append(row)
+    print(table(head, rows))
     print()
     print(f"total run time {time.perf_counter() - started:.0f} s; load average at the end {os.getloadavg()[0]:.2f}")
     return 0

@@ -84,3 +84,34 @@ def child_exit(server, worker):  # noqa: ARG001
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+# Profiling for bench/ (off unless LIANDONG_WEB_PROFILE_DIR names a folder): each worker thread profiles the requests
+# it serves with its own cProfile (a profile sees only the thread that enabled it) and each worker writes their sum to
+# web-<pid>.prof in that folder when it exits. Read with pstats (bench/README.md, issue 17 part 3).
+_profile_dir = os.environ.get("LIANDONG_WEB_PROFILE_DIR")
+if _profile_dir:
+    import cProfile
+    import threading
+
+    _profiles: list[cProfile.Profile] = []
+    _thread_profile = threading.local()
+
+    def pre_request(worker, req):  # noqa: ARG001
+        profile = getattr(_thread_profile, "profile", None)
+        if profile is None:
+            profile = _thread_profile.profile = cProfile.Profile()
+            _profiles.append(profile)
+        profile.enable()
+
+    def post_request(worker, req, environ, resp):  # noqa: ARG001
+        _thread_profile.profile.disable()
+
+    def worker_exit(server, worker):  # noqa: ARG001
+        import pstats
+
+        if _profiles:
+            stats = pstats.Stats(_profiles[0])
+            for profile in _profiles[1:]:
+                stats.add(profile)
+            stats.dump_stats(str(Path(_profile_dir) / f"web-{os.getpid()}.prof"))
