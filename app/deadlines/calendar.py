@@ -11,6 +11,7 @@ module feeds it the stored overrides and keeps reminders in office hours.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
@@ -38,11 +39,14 @@ class CountyCalendars:
     have overrides of their own, so a caller asks which county a case is in only when it can matter.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, rows: Iterable[tuple[str, date, bool]] | None = None) -> None:
+        """``rows``: (county, day, is_workday) as stored, when the caller read them already
+        (``deadlines.stored_settings``); else read here."""
         self._deployment: dict[date, bool] = {}
         self._own: dict[str, dict[date, bool]] = {}
-        for county, day, working in db.session.execute(
-                sa.select(CalendarDay.county, CalendarDay.day, CalendarDay.is_workday)):
+        if rows is None:
+            rows = db.session.execute(sa.select(CalendarDay.county, CalendarDay.day, CalendarDay.is_workday))
+        for county, day, working in rows:
             (self._deployment if county == ANY else self._own.setdefault(county, {}))[day] = bool(working)
         self._calendars: dict[str, WorkingCalendar] = {}
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -118,7 +118,30 @@ DEFAULT_LADDERS: dict[str, tuple[LadderStep, ...]] = {
 """Built-in ladders, also what ``flask demo load`` / ``flask ladders seed`` store as rows."""
 
 
-def _from_rows(rows: Iterable[EscalationRule]) -> tuple[LadderStep, ...]:
+class RuleRow(Protocol):
+    """What a ladder is built from: an ``EscalationRule`` row, or the same columns read as plain values."""
+
+    @property
+    def county(self) -> str: ...
+    @property
+    def process_key(self) -> str: ...
+    @property
+    def department_kind(self) -> str: ...
+    @property
+    def level(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def anchor(self) -> str: ...
+    @property
+    def delay(self) -> str: ...
+    @property
+    def audiences(self) -> list[str]: ...
+    @property
+    def marks_overdue(self) -> bool: ...
+
+
+def _from_rows(rows: Iterable[RuleRow]) -> tuple[LadderStep, ...]:
     return _steps(*(LadderStep(r.level, r.name, r.anchor, r.delay or "", tuple(r.audiences or ()),
                                bool(r.marks_overdue)) for r in rows))
 
@@ -173,9 +196,12 @@ def parse_escalation(text: str) -> list[LadderStep]:
 class LadderBook:
     """Resolves ladders for many tasks with one query (a sweep, a chunk of tasks)."""
 
-    def __init__(self) -> None:
-        rows = db.session.scalars(sa.select(EscalationRule).order_by(EscalationRule.level)).all()
-        grouped: dict[tuple[str, str, str], list[EscalationRule]] = {}
+    def __init__(self, rows: Iterable[RuleRow] | None = None) -> None:
+        """``rows``: the stored steps, when the caller read them already (``deadlines.stored_settings``); else
+        read here."""
+        if rows is None:
+            rows = db.session.scalars(sa.select(EscalationRule).order_by(EscalationRule.level)).all()
+        grouped: dict[tuple[str, str, str], list[RuleRow]] = {}
         for row in rows:
             grouped.setdefault((row.county or ANY, row.process_key, row.department_kind), []).append(row)
         self._stored = {key: _from_rows(group) for key, group in grouped.items()}

@@ -56,21 +56,28 @@ def units_and_members_statement(members: Any) -> sa.Select[Unit, User]:
             .order_by(chain.c.depth, Unit.id, User.id).options(lazyload(User.role_rows)))
 
 
-def nearest_units_and_members(statement: sa.Select[Unit, User], kinds: Collection[str], region_id: int,
-                              **params: Any) -> tuple[dict[str, Unit | None], dict[int, list[User]]]:
-    """Run a ``units_and_members_statement``: kind -> its nearest unit (None where the county has none), and unit
-    id -> its members, for the units chosen."""
+def nearest_units_and_members(
+        statement: sa.Select[Any], kinds: Collection[str], region_id: int, **params: Any,
+) -> tuple[dict[str, Unit | None], dict[int, list[User]], tuple[Any, ...] | None]:
+    """Run a ``units_and_members_statement``: kind -> its nearest unit (None where the county has none), unit
+    id -> its members, for the units chosen, and the values of any columns the caller added after (Unit, User)
+    to ride along, from the first row (None when no row came back)."""
     units: dict[str, Unit | None] = dict.fromkeys(kinds)
     members: dict[int, list[User]] = {}
+    extra: tuple[Any, ...] | None = None
     if not units:
-        return units, members
-    for unit, user in db.session.execute(statement, {"kinds": list(units), "region_id": region_id, **params}):
+        return units, members, extra
+    for row in db.session.execute(statement, {"kinds": list(units), "region_id": region_id, **params}):
+        unit: Unit = row[0]
+        user: User | None = row[1]
+        if extra is None:
+            extra = tuple(row[2:])
         if units[unit.kind] is None:  # nearest first
             units[unit.kind] = unit
             members[unit.id] = []
         if user is not None and units[unit.kind] is unit:
             members[unit.id].append(user)
-    return units, members
+    return units, members, extra
 
 
 def _region_chain_cte() -> sa.CTE:

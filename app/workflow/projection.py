@@ -18,9 +18,9 @@ from app.cases.models import TimelineEntry
 from app.cases.timeline import record
 from app.common import events
 from app.common.clock import now
-from app.deadlines.calendar import CountyCalendars, compute_due
+from app.deadlines.calendar import compute_due
 from app.deadlines.escalation import start_ladder, stop_ladder
-from app.deadlines.ladder import LadderBook
+from app.deadlines.stored_settings import digest_columns, settings_for
 from app.engine import ReadyTask
 from app.engine import properties as P
 from app.extensions import db
@@ -127,14 +127,17 @@ def _open_tasks(instance: ProcessInstance, case: Case, new: list[ReadyTask], at:
     created: list[Task] = []
     routed: dict[int, tuple[str | None, Unit | None, datetime | None]] = {}
     with db.session.no_autoflush:
-        calendars, book = CountyCalendars(), LadderBook()  # read only when a task opens: most steps open none
+        # The units and, in the same statement, the people each will tell (its workers present now), and the digests
+        # of the calendar overrides and the ladders: the process keeps those settings while the digests stay.
+        units, workers, digests = nearest_units_and_members(
+            _routing(db.session.get_bind().dialect.name), {k for ready in new if (k := ready.department or ready.lane)},
+            case.region_id, at=at)
+        settings = settings_for((digests[0], digests[1]) if digests else None)
+        calendars, book = settings.calendars, settings.book
         county = "*"
         if calendars.counties or book.counties:  # some county has its own days or ladders: is it this one?
             county = county_code_for(case.region_id)
         calendar = calendars(county)
-        # The units and, in the same statement, the people each will tell (its workers present now).
-        units, workers = nearest_units_and_members(_routing(), {k for ready in new if (k := ready.department or ready.lane)},
-                                                   case.region_id, at=at)
         for ready in new:
             kind = ready.department or ready.lane
             unit = units[kind] if kind else None
@@ -193,7 +196,8 @@ def _flush_for_ids() -> None:
 
 
 @functools.cache
-def _routing() -> sa.Select[Unit, User]:
+def _routing(dialect: str) -> sa.Select[Any]:
     """Built once (a recursive CTE and the workers' condition cost more to construct than to run): the units a
-    step's new tasks go to and the workers each tells, ``:at`` the moment (who is away then)."""
-    return units_and_members_statement(task_worker(sa.bindparam("at")))
+    step's new tasks go to and the workers each tells, ``:at`` the moment (who is away then), with the digests of
+    the deadline settings (``deadlines.stored_settings``)."""
+    return units_and_members_statement(task_worker(sa.bindparam("at"))).add_columns(*digest_columns(dialect))

@@ -43,26 +43,28 @@ SPEC_CONTENT = {"files", "forms", "spec_json", "user_tasks"}
 CONTENT_READ = re.compile(r"process_spec(_\d+)?\.(files|forms|spec_json|user_tasks)\b")
 
 STEP_STATEMENTS = {
-    "police_triage": (12, 11),
-    "police_living_alone": (12, 11),
-    "police_legal_disposition": (22, 17),
+    "police_triage": (10, 9),
+    "police_living_alone": (10, 9),
+    "police_legal_disposition": (20, 15),
     "education_assessment_input": (6, 6),
     "civil_affairs_assessment_input": (6, 6),
-    "village_home_visit": (12, 11),
-    "township_assessment": (14, 12),
-    "village_caring_help": (12, 11),
+    "village_home_visit": (10, 9),
+    "township_assessment": (12, 10),
+    "village_caring_help": (10, 9),
     "township_case_closure": (10, 8),
 }
-"""Statements of each step of the main path on (SQLite, PostgreSQL), exactly; a read of the spec's content on a
-cold cache is not counted (``test_a_cold_cache_reads_the_parsed_spec_and_the_forms_once``). 106 / 93 in all (11.8
-/ 10.3 a step) where they were 140 / 119 (issue 17 part 1, bench/README.md): the township told of the police's
-handling decides who may be told at once (``cases.access.told_of_case``: 4 statements, not ~5 per person), the
-receivers and the closing step read without flushing, new tasks are routed and their units' workers read in one
-statement, and on SQLite the lock's one read takes the instance too. A step that opens tasks is: the lock (SQLite:
-the no-op write) and one read of the instance, the task, the instance's other open tasks and the case; the
-calendar, the ladders, the routing with the workers; the flush for the new tasks' ids (the instance, the completed
-task, the new tasks); one notification INSERT; then the command's flush: the audit row and every timeline entry of
-the step (one INSERT on PostgreSQL; SQLite's driver returns ids one row at a time)."""
+"""Statements of each step of the main path on (SQLite, PostgreSQL), exactly; a read of the spec's content on a cold
+cache is not counted (``test_a_cold_cache_reads_the_parsed_spec_and_the_forms_once``). 94 / 81 in all (10.4 / 9.0 a
+step) where they were 140 / 119, then 106 / 93 (issue 17 part 1, bench/README.md): the township told of the
+police's handling decides who may be told at once (``cases.access.told_of_case``: 4 statements, not ~5 per person),
+the receivers and the closing step read without flushing, new tasks are routed and their units' workers read in one
+statement, on SQLite the lock's one read takes the instance too, and the calendar overrides and the ladders are
+kept by the process while the digest the routing statement carries stays (``deadlines.stored_settings``; the case's
+start, which opened its first task, kept them). A step that opens tasks is: the lock (SQLite: the no-op write) and
+one read of the instance, the task, the instance's other open tasks and the case; the routing with the workers and
+the settings' digests; the flush for the new tasks' ids (the instance, the completed task, the new tasks); one
+notification INSERT; then the command's flush: the audit row and every timeline entry of the step (one INSERT on
+PostgreSQL; SQLite's driver returns ids one row at a time)."""
 STEP_FLUSHES = {"police_triage": 2, "police_living_alone": 2, "police_legal_disposition": 2, "village_home_visit": 2,
                 "township_assessment": 2, "village_caring_help": 2}
 """Flushes per step: one, and a second on a step that opens tasks (for the ids their notifications name)."""
@@ -77,9 +79,10 @@ PLAIN_STEP_STATEMENTS = {
 }
 PLAIN_STEP_WRITES = ["INSERT INTO audit_event", "INSERT INTO timeline_entry", "UPDATE process_instance", "UPDATE task"]
 """What they are, in order (a table is written once: the flush batches each table's rows)."""
-OPENING_THREE_TASKS = {"sqlite": 9, "postgresql": 7}
+OPENING_THREE_TASKS = {"sqlite": 7, "postgresql": 5}
 """Opening the education, civil affairs and village tasks (police_legal_disposition; measured inside
-``_open_tasks``), exactly: calendar, ladders, one routing query for the three with their units' workers, the flush
+``_open_tasks``), exactly: one routing query for the three with their units' workers and the settings' digests
+(the calendar and the ladders were two statements more before ``deadlines.stored_settings``), the flush
 for their ids (the instance and the completed task, which were pending, and the task INSERTs: one each on SQLite,
 whose driver returns ids one row at a time), the notifications. The whole step was 24 statements and 5
 flushes before (an autoflush per task before its unit's workers were read, a worker SELECT and a notification
