@@ -10,6 +10,9 @@ in tests/peers.py.
 
 from __future__ import annotations
 
+import bytecode_cache  # noqa: F401 - first: what the imports below compile is kept between runs
+
+# isort: split
 import os
 import shutil
 from collections.abc import Iterator
