@@ -13,6 +13,9 @@ file). What each helper does on SQLite is chosen so that the guarantees in docs/
   and where the command must read as the writer (a claim or completion reading task rows after locking
   the instance), ``sqlite_write`` -- a no-op ``UPDATE`` of the row -- runs first and takes the writer
   lock.
+- ``among``: ``column IN (ids)`` as ``column = ANY(:ids)`` on PostgreSQL, one array parameter for any number
+  of ids (an ``IN`` list of a thousand is a thousand placeholders that SQLAlchemy renders, psycopg converts and
+  the server plans on every call); SQLite keeps ``IN``.
 - ``local_date``: the county-local calendar date of a UTC timestamp column, in SQL.
 - ``reads_outside_transaction``: a request that writes nothing sends its reads on PostgreSQL in autocommit, without
   the ``BEGIN`` and ``ROLLBACK`` round trips around them; each statement then sees the data committed when it
@@ -29,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import g
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -61,6 +65,13 @@ def for_update(stmt: S, *, of: Any = None, key_share: bool = False, skip_locked:
     if sqlite_write is not None:
         db.session.execute(sqlite_write.execution_options(synchronize_session=False))
     return stmt
+
+
+def among(column: Any, ids: Iterable[int]) -> Any:
+    """``column IN (ids)`` for integer ids; on PostgreSQL ``column = ANY(:ids)``, one parameter (module docstring)."""
+    if is_postgresql():
+        return column == sa.any_(sa.literal(sorted(ids), ARRAY(sa.Integer)))
+    return column.in_(sorted(ids))
 
 
 def local_date(column: Any, zone: ZoneInfo) -> Any:

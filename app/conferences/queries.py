@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from app.cases.access import TASK_WORKER_ROLES, CaseAccess, case_access
 from app.cases.models import Case, TimelineEntry
+from app.common.dialect import among
 from app.extensions import db
 from app.org.kinds import DEPARTMENT_KINDS
 from app.org.models import Unit, User, UserRole
@@ -75,7 +76,7 @@ def conference_teams(case_ids: set[int]) -> dict[int, list[User]]:
     """``conference_team_users`` for many cases in two statements (the escalation sweep's batch)."""
     if not case_ids:
         return {}
-    live = sa.and_(Conference.case_id.in_(case_ids), Conference.status != ConferenceStatus.CANCELLED)
+    live = sa.and_(among(Conference.case_id, case_ids), Conference.status != ConferenceStatus.CANCELLED)
     workers = sa.select(UserRole.user_id).where(UserRole.role.in_([r.value for r in TASK_WORKER_ROLES]))
     by_unit = (sa.select(Conference.case_id, User)
                .join(ConferenceUnit, ConferenceUnit.conference_id == Conference.id)

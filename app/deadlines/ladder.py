@@ -207,6 +207,9 @@ class LadderBook:
         self._stored = {key: _from_rows(group) for key, group in grouped.items()}
         self.counties = frozenset(county for county, _, _ in grouped if county != ANY)
         """Counties with stored ladders of their own (which county a task is in matters only for them)."""
+        self.processes = frozenset(process for _, process, _ in grouped if process != ANY)
+        """Process keys with stored ladders of their own: a task's process decides its ladder only for them
+        (with none, the sweep does not read each due task's instance to learn it)."""
         self._cache: dict[tuple[str, str, str], Ladder] = {}
         self._own: dict[str, Ladder | None] = {}
 

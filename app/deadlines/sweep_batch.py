@@ -29,7 +29,7 @@ from app.common import events
 from app.common.bulk import insert_many, rows_json, update_many
 from app.common.clock import county_zone, is_past_due, now, past_due
 from app.common.collector import collector_paused
-from app.common.dialect import for_update
+from app.common.dialect import among, for_update
 from app.extensions import db
 from app.notifications.bulk import insert_from, notify_many, send_written
 from app.org.absence import StandIns
@@ -60,9 +60,10 @@ class DueTask:
     remind_at: datetime | None
     due_at: datetime | None
     name: str
-    process_key: str | None
     region_id: int
     number: str
+    process_key: str | None = None
+    """Read only when a stored ladder is keyed by process (``_read_process_keys``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,7 @@ class DueCase:
 
 _COLUMNS = (Task.id, Task.case_id, Task.unit_id, Task.assignee_id, Task.department_kind, Task.escalation,
             Task.escalation_level, Task.next_escalation_at, Task.remind_at, Task.due_at, Task.name,
-            ProcessSpec.process_key, Case.region_id, Case.number)
+            Case.region_id, Case.number)
 
 
 def lock_due_tasks(task_ids: list[int] | None, at: datetime, limit: int | None = None) -> list[DueTask]:
@@ -89,14 +90,13 @@ def lock_due_tasks(task_ids: list[int] | None, at: datetime, limit: int | None =
 
 def due_tasks_stmt(task_ids: list[int] | None, at: datetime, limit: int | None = None) -> Any:
     """The locking read: in ``ix_task_open_next_escalation`` order (its key ends with id), so a batch
-    reads its ``limit`` rows off the index and sorts nothing. (A ``Select`` of the ``_COLUMNS``.)"""
+    reads its ``limit`` rows off the index and sorts nothing. (A ``Select`` of the ``_COLUMNS``.) No join to
+    the task's instance: its process key is read afterwards and only when a ladder depends on it."""
     stmt = (sa.select(*_COLUMNS)
             .join(Case, Case.id == Task.case_id)
-            .join(ProcessInstance, ProcessInstance.id == Task.instance_id)
-            .join(ProcessSpec, ProcessSpec.id == ProcessInstance.spec_id)
             .where(Task.state == TaskState.OPEN, past_due(Task.next_escalation_at, at)))
     if task_ids is not None:
-        stmt = stmt.where(Task.id.in_(task_ids)).order_by(Task.id)
+        stmt = stmt.where(among(Task.id, task_ids)).order_by(Task.id)
     else:
         stmt = stmt.order_by(Task.next_escalation_at, Task.id)
     if limit is not None:
@@ -134,9 +134,26 @@ class _Taken:
     skipped: bool
 
 
+def _read_process_keys(rows: list[DueTask]) -> None:
+    """Each task's process key, for a ladder store that has ladders keyed by process (one statement)."""
+    stmt = (sa.select(Task.id, ProcessSpec.process_key)
+            .join(ProcessInstance, ProcessInstance.id == Task.instance_id)
+            .join(ProcessSpec, ProcessSpec.id == ProcessInstance.spec_id)
+            .where(among(Task.id, [row.id for row in rows])))
+    keys: dict[int, str] = {task_id: key for task_id, key in db.session.execute(stmt)}
+    for row in rows:
+        row.process_key = keys.get(row.id)
+
+
 def _walk(rows: list[DueTask], at: datetime) -> list[_Taken]:
-    """Every step due by ``at`` of each task (a sweep that ran late catches up), and the next one's time."""
+    """Every step due by ``at`` of each task (a sweep that ran late catches up), and the next one's time.
+
+    A due task's process decides its ladder only where a stored ladder names that process; with none
+    (the shipped ladders are per department kind) the instance of each task is not looked up: a
+    thousand random heap pages of ``process_instance`` a batch."""
     book, calendars = LadderBook(), CountyCalendars()
+    if book.processes:
+        _read_process_keys(rows)
     per_county = bool(book.counties or calendars.counties)  # which county a case is in matters only then
     counties: dict[int, str] = {}
     ladders: dict[tuple[str | None, str | None, str | None, str], Ladder] = {}
@@ -327,11 +344,12 @@ returns the (task, level) of each escalation row written (first column NULL) and
 def _write_sql(plan: list[_Taken], rows: list[DueTask], at: datetime) -> set[tuple[int, int]]:
     """The batch's rows in ``_BATCH_SQL``; the (task, level) pairs written. Sends the notifications' mails."""
     steps = rows_json([{"task_id": t.task.id, "level": t.step.level, "name": t.step.name,
-                        "scheduled_at": t.scheduled_at, "outcome": "skipped" if t.skipped else "notified",
+                        "scheduled_at": t.scheduled_at.isoformat(), "outcome": "skipped" if t.skipped else "notified",
                         "recipients": _recipient_ids(t.users), "kind": _kind(t.step), "label": _label(t.step)}
                        for t in plan])
-    levels = rows_json([{"id": t.id, "escalation_level": t.escalation_level,
-                         "next_escalation_at": t.next_escalation_at} for t in rows])
+    levels = rows_json([{"id": t.id, "escalation_level": t.escalation_level,  # times as text: no encoder callback
+                         "next_escalation_at": t.next_escalation_at and t.next_escalation_at.isoformat()}
+                        for t in rows])
     written: set[tuple[int, int]] = set()
     notes: list[tuple[Any, ...]] = []
     for note_id, first, second, kind, title, body in db.session.execute(

@@ -13,6 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from app.common.clock import now
+from app.common.dialect import among
 from app.common.errors import Invalid
 from app.extensions import db
 
@@ -172,7 +173,7 @@ def load_ancestries(region_ids: set[int]) -> list[Region]:
     if not region_ids:
         return []
     up = (sa.select(Region.id, Region.parent_id, sa.literal(0).label("depth"))
-          .where(Region.id.in_(sorted(region_ids))).cte("up", recursive=True))
+          .where(among(Region.id, region_ids)).cte("up", recursive=True))
     parent = aliased(Region)
     up = up.union_all(sa.select(parent.id, parent.parent_id, up.c.depth + 1)
                       .join(up, parent.id == up.c.parent_id).where(up.c.depth < MAX_REGION_DEPTH))

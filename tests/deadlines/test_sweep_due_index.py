@@ -21,3 +21,4 @@ def test_the_oldest_due_batch_is_read_in_index_order_without_a_sort(county: Any)
     plan = "\n".join(db.session.execute(sa.text("EXPLAIN " + sql)).scalars())
     assert "ix_task_open_next_escalation" in plan, plan
     assert "Sort" not in plan, plan  # (state, next_escalation_at) alone needed an incremental sort by id
+    assert "process_instance" not in sql  # no stored ladder names a process: no lookup of each task's instance
