@@ -88,11 +88,13 @@ def child_exit(server, worker):  # noqa: ARG001
 
 # Profiling for bench/ (off unless LIANDONG_WEB_PROFILE_DIR names a folder): each worker thread profiles the requests
 # it serves with its own cProfile (a profile sees only the thread that enabled it) and each worker writes their sum to
-# web-<pid>.prof in that folder when it exits. Read with pstats (bench/README.md, issue 17 part 3).
+# web-<pid>.prof in that folder when it exits. Read with pstats (bench/README.md, issue 17 part 3). The clock is the
+# thread's CPU time: on a busy host a wall clock shows mostly the waits for the database and for a CPU.
 _profile_dir = os.environ.get("LIANDONG_WEB_PROFILE_DIR")
 if _profile_dir:
     import cProfile
     import threading
+    import time
 
     _profiles: list[cProfile.Profile] = []
     _thread_profile = threading.local()
@@ -100,7 +102,7 @@ if _profile_dir:
     def pre_request(worker, req):  # noqa: ARG001
         profile = getattr(_thread_profile, "profile", None)
         if profile is None:
-            profile = _thread_profile.profile = cProfile.Profile()
+            profile = _thread_profile.profile = cProfile.Profile(time.thread_time)
             _profiles.append(profile)
         profile.enable()
 
