@@ -48,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """An xdist worker gets a database and a Redis database of its own (tests/parallel.py). The run (xdist's
     controller, or the one process) starts the reports that tests write in parts afresh (tests/parts.py)."""
     isolate_worker(config)
-    config.addinivalue_line("markers", "long: tens of seconds each (the fuzz runs, the accessibility walk): "
+    config.addinivalue_line("markers", "long: over 5 s each (the fuzz runs, the walks, browser flows, a year of duties): "
                             "handed to the xdist workers first (grouped_first)")
     if worker_id() is None:
         forget_parts(ROOT / "test-output" / "a11y", ROOT / "test-output" / "fuzz")

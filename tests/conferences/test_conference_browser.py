@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from webhelpers import SHOTS, browser_login, open_case
 
-pytestmark = [pytest.mark.committing, pytest.mark.browser]
+pytestmark = [pytest.mark.committing, pytest.mark.browser, pytest.mark.long]  # long: handed out first (conftest)
 
 
 def test_coordinator_schedules_and_records_a_decision_that_becomes_an_action(

@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from duty_helpers import complete_cycle, enrolled, in_demo_county
 
@@ -44,6 +45,7 @@ def _skips(name: str, cycle: DutyCycle) -> bool:
     return False
 
 
+@pytest.mark.long  # 10-16 s: handed out first (conftest)
 def test_a_year_of_duties_for_one_village(demo: Any, clock: Any) -> None:
     children = {name: enrolled(name, key_reasons=["psychological_or_behavioural"] if name == "乙" else [])
                 for name in ("甲", "乙", "丙")}

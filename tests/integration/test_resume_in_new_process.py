@@ -15,7 +15,7 @@ from helpers import open_tasks, submit_report, unit_user
 from app.extensions import db
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-pytestmark = pytest.mark.committing  # a second app process reads what this one committed
+pytestmark = [pytest.mark.committing, pytest.mark.long]  # a second app process reads what this one committed
 
 CHILD = r"""
 import json, sys

@@ -23,7 +23,7 @@ from app.extensions import limiter
 from app.org.demo import DEMO_PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [pytest.mark.committing, pytest.mark.dataset("four_in_one"), pytest.mark.browser,
+pytestmark = [pytest.mark.committing, pytest.mark.dataset("four_in_one"), pytest.mark.browser, pytest.mark.long,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium")]
 
 

@@ -21,7 +21,7 @@ from webhelpers import browser_login as _login
 
 from app.extensions import db
 
-pytestmark = [pytest.mark.committing, pytest.mark.browser]
+pytestmark = [pytest.mark.committing, pytest.mark.browser, pytest.mark.long]  # long: handed out first (conftest)
 
 def _walk_service_steps(case_id: int, until: str) -> None:
     """Complete the open steps after triage through the service layer, as their units would."""
