@@ -221,7 +221,10 @@ def _register_pages(app: Flask, settings: Settings) -> None:
     offline.init_app(app)
     # deferred: factory (module docstring)
     from .cases.timeline_text import timeline_text
+    from .org import jurisdiction
     from .org.labels import department_name
+
+    jurisdiction.init_app(app)  # administrators' refusals audited after their request rolled back
 
     # Globals from packages above common (common.i18n registers only its own).
     app.jinja_env.globals.update(department_name=department_name, timeline_text=timeline_text)

@@ -300,8 +300,8 @@ NO_CHILD_DATA = {
     "absence.save": "a worker's absence", "absence.end": "a worker's absence",
     "org.UserAbsence": "a worker's absence: dates and the substitute's name (self or the unit head; 404 to others, "
                        "tests/tasks/test_absence_week.py)",
-    "admin.users": "accounts (admins)", "admin.new_user": "accounts", "admin.edit_user": "accounts",
-    "admin.reset_password": "accounts",
+    **{e: "accounts (admins, of their jurisdiction's people only: tests/org/test_admin_jurisdiction.py)"
+       for e in ("admin.users", "admin.new_user", "admin.edit_user", "admin.reset_password")},
     "inbox.save_inbox_view": "a saved filter (a query string)", "inbox.delete_inbox_view": "a saved filter",
     "saved_views.SavedViews": "saved filters (query strings, owners' names) and how many of the caller's own tasks "
                               "each matches",
@@ -315,10 +315,12 @@ NO_CHILD_DATA = {
                                         "never the message",
     "workspace.new_report": "the intake form; answers with the submitter's own new case",
     "cases.Reports": "intake; answers with the submitter's own new case (number and status)",
-    "org.Me": "the caller's own account", "org.Tokens": "token names and times (own; admins anyone's)",
+    "org.Me": "the caller's own account",
+    "org.Tokens": "token names and times (own; admins: their jurisdiction's people's, tests/org/test_admin_jurisdiction.py)",
     "org.RevokeToken": "a token's names and times", "admin.end_user_sessions": "accounts (admins)",
     "admin.revoke_user_token": "accounts (admins)",
-    **{e: "service accounts: names, client ids, scopes (admins; tests/org/test_service_accounts.py)"
+    **{e: "service accounts: names, client ids, scopes (admins, of their jurisdiction's units: "
+          "tests/org/test_service_accounts.py, tests/org/test_admin_jurisdiction.py)"
        for e in ("service_accounts.ServiceAccounts", "service_accounts.RotateSecret", "service_accounts.RevokeAccount",
                  "service_pages.index", "service_pages.rotate", "service_pages.revoke")},
     "oauth.Token": "a service account's token for its client credentials", "jobs.FailedJobs": "job ids and errors (admins)",
@@ -333,8 +335,9 @@ NO_CHILD_DATA = {
           "number or the narrative (tests/cases/test_reporting_findings.py, tests/web/test_browser_findings.py)"
        for e in ("workspace.findings", "workspace.new_finding", "workspace.finding_page", "workspace.answer_finding",
                  "findings.Findings", "findings.FindingResource", "findings.FindingAnswer")},
-    **{e: "webhook subscribers and their delivery log (admins): ids, event kinds, case ids, statuses, the "
-          "receiver's answers; never a secret after it is issued, never a child's data (tests/webhooks)"
+    **{e: "webhook subscribers and their delivery log (admins, of their jurisdiction's counties; `*` only over "
+          "every county): ids, event kinds, case ids, statuses, the receiver's answers; never a secret after it "
+          "is issued, never a child's data (tests/webhooks, tests/org/test_admin_jurisdiction.py)"
        for e in ("webhooks.Subscriptions", "webhooks.Subscription", "webhooks.Secret", "webhooks.Deliveries",
                  "webhooks.Redeliver", "webhook_admin.subscribers", "webhook_admin.new_subscriber",
                  "webhook_admin.edit_subscriber", "webhook_admin.set_active", "webhook_admin.new_secret",

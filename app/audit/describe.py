@@ -46,6 +46,7 @@ ACTIONS: dict[str, Any] = {
     "absence_set": _l("Set an absence and substitute"), "absence_end": _l("Ended an absence"),
     "handover": _l("Handed a task over for an absence"),
     "channels_change": _l("Changed where notifications go"),
+    "admin_refused": _l("Refused: outside the administrator's jurisdiction"),
 }
 """Every action ``audit(...)`` is called with; an unknown one (a newer release's) is shown as its code."""
 
@@ -62,6 +63,7 @@ OBJECTS: dict[str, Any] = {
     "late_report": _l("Late reports"),
     "saved_view": _l("Saved inbox view"), "duty_cycle": _l("Duty cycles"),
     "service_account": _l("Service account"),
+    "choice": _l("Choice of unit, jurisdiction or county"),
 }
 
 FIELDS: dict[str, Any] = {

@@ -20,6 +20,7 @@ from app.common.clock import county_zone
 from app.common.errors import Invalid
 from app.common.inputs import FIRST_DAY, LAST_DAY, MAX_COUNT, bounded_int
 from app.common.pages import committed_page, roles_required
+from app.org.jurisdiction import jurisdiction
 from app.org.models import User
 from app.org.queries import people_within
 from app.org.roles import Role
@@ -79,8 +80,10 @@ def audit_log() -> Any:
     terms = AuditSearch(
         user_ids=sa.select(User.id).where(User.username == name) if (name := given("user")) is not None else None,
         case=given("case"), action=given("action"),
-        # Several counties share the log: a coordinator watches their own county's people, not a neighbour's.
-        no_case_by=None if current_user.has_role(Role.ADMIN) else people_within(current_user.region_id),
+        # Several counties share the log: a coordinator or administrator watches their own county's people, not a
+        # neighbour's; only an administrator over every county reads every no-case row (``org.jurisdiction``).
+        no_case_by=None if current_user.has_role(Role.ADMIN) and jurisdiction(current_user).everything
+        else people_within(current_user.region_id),
         start=_day(args["from"], tz) if args.get("from") else None,
         end=_day(args["to"], tz, end=True) if args.get("to") else None,
     )

@@ -21,6 +21,7 @@ from app.extensions import db
 
 from . import administration
 from .administration import add_user, change_user
+from .jurisdiction import check_user, regions_managed, units_managed, users_managed
 from .models import ApiToken, Region, Unit, User
 from .queries import token_state, tokens_of
 from .roles import Role
@@ -29,10 +30,13 @@ blp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templat
 
 
 def _choices() -> dict[str, Any]:
+    """What the form offers: the units and regions of the administrator's jurisdiction."""
     return {
         "all_roles": list(Role),
-        "units": list(db.session.scalars(sa.select(Unit).order_by(Unit.region_id, Unit.kind))),
-        "regions": list(db.session.scalars(sa.select(Region).order_by(Region.code))),
+        "units": list(db.session.scalars(sa.select(Unit).where(units_managed(current_user))
+                                         .order_by(Unit.region_id, Unit.kind))),
+        "regions": list(db.session.scalars(sa.select(Region).where(regions_managed(current_user))
+                                           .order_by(Region.code))),
     }
 
 
@@ -47,17 +51,15 @@ def _form_values() -> dict[str, Any]:
 
 
 def _user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound(gettext("No such user."))
-    return user
+    """The user, when the administrator's jurisdiction holds them; else 404 as for an unknown id."""
+    return check_user(current_user, db.session.get(User, user_id))
 
 
 @blp.get("/users")
 @roles_required(Role.ADMIN)
 def users() -> Any:
     q = request.args.get("q", "").strip()
-    stmt = sa.select(User).order_by(User.username)
+    stmt = sa.select(User).where(users_managed(current_user)).order_by(User.username)
     if q:
         stmt = stmt.where(sa.or_(User.username.contains(q), User.display_name.contains(q)))
     return render_template("org/users.html", users=list(db.session.scalars(stmt.limit(500))), q=q)

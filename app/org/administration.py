@@ -15,6 +15,7 @@ from flask_babel import gettext
 from app.audit.operations import audit
 from app.common.errors import Conflict, Invalid
 
+from .jurisdiction import check_choice, check_user
 from .models import ApiToken, Region, Unit, User
 from .operations import create_user, set_password, update_user
 from .queries import is_service_account, user_by_username
@@ -29,7 +30,9 @@ def _access(user: User) -> dict[str, Any]:
 
 def add_user(actor: User, username: str, password: str, *, display_name: str, roles: set[Role],
              unit: Unit | None, region: Region | None, active: bool) -> User:
-    """Create an account with its roles, unit, jurisdiction and first password. Flushes."""
+    """Create an account with its roles, unit, jurisdiction and first password, inside ``actor``'s jurisdiction
+    (``org.jurisdiction``: 403 outside). Flushes."""
+    check_choice(actor, unit=unit, region=region, placed=True)
     if not username or len(username) > 80:
         raise Invalid("bad user name", {"username": [gettext("Required, at most 80 characters.")]})
     if user_by_username(username) is not None:
@@ -53,7 +56,10 @@ def _a_person(user: User) -> None:
 
 def change_user(actor: User, user: User, *, display_name: str, roles: set[Role], unit: Unit | None,
                 region: Region | None, active: bool) -> User:
-    """Set a user's name, roles, unit, jurisdiction and whether they may sign in. Flushes."""
+    """Set a user's name, roles, unit, jurisdiction and whether they may sign in; both the user and what they
+    are given inside ``actor``'s jurisdiction (404 / 403). Flushes."""
+    check_user(actor, user)
+    check_choice(actor, unit=unit, region=region, placed=True)
     _a_person(user)
     before = _access(user)
     update_user(user, display_name=display_name, roles=roles, unit=unit, region=region, active=active)
@@ -62,6 +68,7 @@ def change_user(actor: User, user: User, *, display_name: str, roles: set[Role],
 
 
 def reset_password(actor: User, user: User, password: str) -> None:
+    check_user(actor, user)
     _a_person(user)
     set_password(user, password)
     audit(actor.id, "password_reset", "user", user.id)
@@ -69,12 +76,16 @@ def reset_password(actor: User, user: User, password: str) -> None:
 
 def end_user_sessions(actor: User, user: User) -> None:
     """Sign the user out everywhere (a lost phone, a shared computer); tokens stay."""
+    check_user(actor, user)
     end_sessions(user)
     audit(actor.id, "sessions_end", "user", user.id)
 
 
 def revoke_user_token(actor: User | None, token: ApiToken) -> ApiToken:
-    """Revoke one token (idempotent); ``actor`` None is the CLI."""
+    """Revoke one token (idempotent): one's own, or an administrator's within their jurisdiction (else 404 as an
+    unknown token); ``actor`` None is the CLI."""
+    if actor is not None and token.user_id != actor.id:
+        check_user(actor, token.user, gettext("No such token."))
     revoke_token(token)
     audit(actor.id if actor else None, "token_revoke", "api_token", token.id, detail={"user_id": token.user_id})
     return token
@@ -82,6 +93,8 @@ def revoke_user_token(actor: User | None, token: ApiToken) -> ApiToken:
 
 def revoke_user_tokens(actor: User | None, user: User) -> int:
     """Revoke every live token of ``user``; returns how many. ``actor`` None is the CLI."""
+    if actor is not None and user.id != actor.id:
+        check_user(actor, user)
     revoked = revoke_tokens(user, "revoked")
     audit(actor.id if actor else None, "tokens_revoke", "user", user.id, detail={"count": revoked})
     return revoked

@@ -16,6 +16,7 @@ from app.extensions import db
 from app.org.absence import ON_RETURN, absence_state, current_or_next, end_absence, may_set_for, set_absence
 from app.org.absence import AbsenceIn as AbsenceForm
 from app.org.administration import revoke_user_token
+from app.org.jurisdiction import manages_user, unknown
 from app.org.models import ApiToken, User
 from app.org.queries import token_state, tokens_of
 from app.org.roles import Role
@@ -80,12 +81,17 @@ class Tokens(MethodView):
     @blp.arguments(TokenQuery, location="query")
     @blp.response(200, TokenListOut)
     def get(self, args: dict[str, Any]) -> Any:
-        """Your bearer tokens (never the token itself); administrators may ask for another user's."""
+        """Your bearer tokens (never the token itself); administrators may ask for the tokens of a user in their
+        jurisdiction (anyone else's list is empty, as an unknown user's is)."""
 
         user = current_api_user()
         user_id = args.get("user_id", user.id)
         if user_id != user.id and not user.has_role(Role.ADMIN):
             abort(403, message="only administrators list other users' tokens")
+        owner = db.session.get(User, user_id) if user_id != user.id else user
+        if owner is not None and owner is not user and not manages_user(user, owner):
+            unknown(user, "user", owner.id, "no such user")  # recorded; answered as an unknown user
+            return {"items": []}
         return {"items": tokens_of(user_id)}
 
 
@@ -100,7 +106,7 @@ class RevokeToken(MethodView):
         token = db.session.get(ApiToken, token_id)
         if token is None or (token.user_id != user.id and not user.has_role(Role.ADMIN)):
             abort(404, message="no such token")
-        revoke_user_token(user, token)
+        revoke_user_token(user, token)  # an administrator's: 404 outside their jurisdiction
         return token
 
 

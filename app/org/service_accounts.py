@@ -30,10 +30,11 @@ from flask_babel import gettext
 
 from app.audit.operations import audit
 from app.common.clock import now
-from app.common.errors import Conflict, Invalid
+from app.common.errors import Conflict, Invalid, NotFound
 from app.common.scopes import SCOPES
 from app.extensions import db
 
+from .jurisdiction import accounts_managed, check_choice, unknown
 from .models import ApiToken, ServiceAccount, Unit, User
 from .operations import create_user
 from .roles import Role
@@ -77,8 +78,22 @@ def account_state(account: ServiceAccount) -> str:
     return "revoked" if account.revoked_at is not None else "active"
 
 
-def service_accounts() -> list[ServiceAccount]:
-    return list(db.session.scalars(sa.select(ServiceAccount).order_by(ServiceAccount.name).limit(1000)))
+def service_accounts(by: User | None = None) -> list[ServiceAccount]:
+    """The accounts acting for units in ``by``'s jurisdiction (None, the CLI: every one)."""
+    stmt = sa.select(ServiceAccount).order_by(ServiceAccount.name).limit(1000)
+    return list(db.session.scalars(stmt if by is None else stmt.where(accounts_managed(by))))
+
+
+def account_for(by: User | None, account_id: int) -> ServiceAccount:
+    """The account, when ``by``'s jurisdiction (None: the CLI) holds its unit; else 404 as for an unknown id."""
+    account = db.session.get(ServiceAccount, account_id)
+    message = gettext("No such service account.")
+    if account is None:
+        raise NotFound(message)
+    if by is not None and db.session.scalar(sa.select(sa.exists().where(
+            ServiceAccount.id == account.id, accounts_managed(by)))) is not True:
+        raise unknown(by, "service_account", account.id, message)
+    return account
 
 
 def _check(name: str, unit: Unit | None, scopes: list[str]) -> None:
@@ -100,6 +115,7 @@ def create_account(actor: User | None, name: str, unit: Unit | None, scopes: lis
     """Create the account and its user; returns it with its secret (shown once, never stored). Flushes."""
     name = name.strip()
     scopes = sorted(set(scopes))
+    check_choice(actor, unit=unit)  # 403: a unit outside the administrator's jurisdiction
     _check(name, unit, scopes)
     assert unit is not None
     client_id = "svc_" + secrets.token_hex(8)

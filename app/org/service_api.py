@@ -19,7 +19,6 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 from werkzeug.http import HTTP_STATUS_CODES
 
-from app.common.api import abort
 from app.common.api_doc import ApiError
 from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, Beside, ObjectOut, current_api_user, list_of
 from app.common.inputs import Id
@@ -30,6 +29,7 @@ from app.org.roles import Role
 from app.org.service_accounts import (
     IssuedToken,
     OAuthError,
+    account_for,
     account_state,
     authenticate_client,
     create_account,
@@ -82,10 +82,7 @@ class ServiceAccountIn(Schema):
 
 
 def _account(account_id: int) -> ServiceAccount:
-    account = db.session.get(ServiceAccount, account_id)
-    if account is None:
-        abort(404, message="no such service account")
-    return account
+    return account_for(current_api_user(), account_id)
 
 
 @blp.route("/service-accounts")
@@ -93,8 +90,8 @@ class ServiceAccounts(MethodView):
     @blp.endpoint(roles=ADMINS, refusal=ONLY_ADMINS, scope=PEOPLE_ONLY)
     @blp.response(200, ServiceAccountListOut)
     def get(self) -> Any:
-        """Every service account (administrators)."""
-        return {"items": service_accounts()}
+        """Every service account acting for a unit in the administrator's jurisdiction."""
+        return {"items": service_accounts(current_api_user())}
 
     @blp.endpoint(roles=ADMINS, refusal=ONLY_ADMINS, scope=PEOPLE_ONLY)
     @blp.arguments(ServiceAccountIn)

@@ -13,31 +13,37 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
-from app.common.errors import Invalid, NotFound
+from app.common.errors import Invalid
 from app.common.inputs import bounded_int
 from app.common.pages import committed_page, roles_required
 from app.common.scopes import SCOPES
 from app.extensions import db
 
+from .jurisdiction import units_managed
 from .models import ServiceAccount, Unit
 from .roles import Role
-from .service_accounts import account_state, create_account, revoke_account, rotate_secret, service_accounts
+from .service_accounts import (
+    account_for,
+    account_state,
+    create_account,
+    revoke_account,
+    rotate_secret,
+    service_accounts,
+)
 
 blp = Blueprint("service_pages", __name__, url_prefix="/admin/service-accounts", template_folder="templates")
 
 
 def _page(form: Any = None, errors: dict[str, list[str]] | None = None, shown: dict[str, Any] | None = None) -> str:
     return render_template(
-        "org/service_accounts.html", accounts=service_accounts(), account_state=account_state,
-        units=list(db.session.scalars(sa.select(Unit).order_by(Unit.region_id, Unit.kind))), scopes=SCOPES,
+        "org/service_accounts.html", accounts=service_accounts(current_user), account_state=account_state,
+        units=list(db.session.scalars(sa.select(Unit).where(units_managed(current_user))
+                                      .order_by(Unit.region_id, Unit.kind))), scopes=SCOPES,
         form=form or {}, errors=errors or {}, shown=shown)
 
 
 def _account(account_id: int) -> ServiceAccount:
-    account = db.session.get(ServiceAccount, account_id)
-    if account is None:
-        raise NotFound(gettext("No such service account."))
-    return account
+    return account_for(current_user, account_id)
 
 
 @blp.route("", methods=["GET", "POST"])

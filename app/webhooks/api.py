@@ -31,10 +31,7 @@ REFUSAL = "only administrators manage webhook subscribers"
 
 
 def _subscription(subscription_id: int) -> WebhookSubscription:
-    sub = queries.subscription(subscription_id)
-    if sub is None:
-        raise NotFound("no such subscriber")
-    return sub
+    return queries.managed_subscription(current_api_user(), subscription_id, "no such subscriber")
 
 
 @blp.route("")
@@ -42,8 +39,8 @@ class Subscriptions(MethodView):
     @blp.endpoint(writes=False, roles=ADMINS, refusal=REFUSAL, scope=PEOPLE_ONLY)
     @blp.response(200, SubscriptionListOut)
     def get(self) -> Any:
-        """Every subscriber with its delivery counts per status (never a secret)."""
-        subs = queries.subscriptions()
+        """Every subscriber of the administrator's counties with its delivery counts per status (never a secret)."""
+        subs = queries.subscriptions(current_api_user())
         counts = queries.status_counts([s.id for s in subs])
         return {"items": [Beside(s, deliveries=counts[s.id]) for s in subs]}
 
@@ -109,4 +106,5 @@ class Redeliver(MethodView):
         delivery = queries.delivery(delivery_id)
         if delivery is None:
             raise NotFound("no such delivery")
+        queries.managed_subscription(current_api_user(), delivery.subscription_id, "no such delivery")
         return operations.redeliver(current_api_user(), delivery)

@@ -19,6 +19,7 @@ from app.common.errors import Conflict, Invalid
 from app.common.sealed import reseal
 from app.common.signed_http import destination_problem, new_secret, valid_url
 from app.extensions import db
+from app.org.jurisdiction import check_choice
 from app.org.models import User
 from app.org.queries import county_code
 
@@ -66,8 +67,10 @@ def _shown(sub: WebhookSubscription) -> dict[str, Any]:
 
 def subscribe(actor: User | None, *, name: str, url: str, kinds: list[str], county: str,
               active: bool = True) -> tuple[WebhookSubscription, str]:
-    """Register a subscriber; returns it and its new secret (shown this once). ``actor`` None: the CLI."""
+    """Register a subscriber; returns it and its new secret (shown this once). ``actor`` None: the CLI; an
+    administrator only for a county in their jurisdiction, ``*`` only when it holds every county (403)."""
     values = _clean(name, url, kinds, county)
+    check_choice(actor, county=values["county_code"])
     secret = new_secret()
     at = now()
     sub = WebhookSubscription(**values, active=active, created_at=at, updated_at=at,
@@ -82,8 +85,11 @@ def subscribe(actor: User | None, *, name: str, url: str, kinds: list[str], coun
 
 def change(actor: User | None, sub: WebhookSubscription, *, name: str | None = None, url: str | None = None,
            kinds: list[str] | None = None, county: str | None = None, active: bool | None = None) -> None:
-    """Change what was given (pause with ``active=False``, resume with True). Flushes."""
+    """Change what was given (pause with ``active=False``, resume with True); a new county inside the
+    administrator's jurisdiction, as at ``subscribe``. Flushes."""
     values = _clean(name, url, kinds, county)
+    if "county_code" in values:
+        check_choice(actor, county=values["county_code"])
     if active is not None:
         values["active"] = active
     before = _shown(sub)

@@ -1,4 +1,7 @@
-"""Reads for the admin pages, the API and the CLI: subscribers and their delivery log."""
+"""Reads for the admin pages, the API and the CLI: subscribers and their delivery log.
+
+An administrator reads the subscribers of the counties in their jurisdiction only (``org.jurisdiction``): a
+subscriber's log holds its county's case ids and step ids. ``by`` None is the CLI (every subscriber)."""
 
 from __future__ import annotations
 
@@ -6,17 +9,34 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.common.errors import NotFound
 from app.extensions import db
+from app.org.jurisdiction import county_codes, unknown
+from app.org.models import User
 
 from .models import WebhookDelivery, WebhookSubscription
 
 
-def subscriptions() -> list[WebhookSubscription]:
-    return list(db.session.scalars(sa.select(WebhookSubscription).order_by(WebhookSubscription.id)))
+def subscriptions(by: User | None = None) -> list[WebhookSubscription]:
+    stmt = sa.select(WebhookSubscription).order_by(WebhookSubscription.id)
+    codes = county_codes(by) if by is not None else None
+    return list(db.session.scalars(stmt if codes is None else stmt.where(WebhookSubscription.county_code.in_(codes))))
 
 
 def subscription(subscription_id: int) -> WebhookSubscription | None:
     return db.session.get(WebhookSubscription, subscription_id)
+
+
+def managed_subscription(by: User | None, subscription_id: int, message: str) -> WebhookSubscription:
+    """The subscriber, when its county is in ``by``'s jurisdiction (``*``: every county's); else 404 as for an
+    unknown id (``message``)."""
+    sub = subscription(subscription_id)
+    if sub is None:
+        raise NotFound(message)
+    codes = county_codes(by) if by is not None else None
+    if by is not None and codes is not None and sub.county_code not in codes:
+        raise unknown(by, "webhook", sub.id, message)
+    return sub
 
 
 def deliveries(subscription_id: int, status: str | None = None) -> sa.Select[Any]:

@@ -16,6 +16,7 @@ from flask_login import current_user
 from app.common.errors import Invalid, NotFound
 from app.common.pages import committed_page, roles_required
 from app.extensions import db
+from app.org.jurisdiction import county_codes
 from app.org.models import Region
 from app.org.roles import Role
 
@@ -28,7 +29,10 @@ LOG_ROWS = 100
 
 
 def _counties() -> list[Region]:
-    return list(db.session.scalars(sa.select(Region).where(Region.level == "county").order_by(Region.code)))
+    """The counties the administrator may give a subscriber (``*`` is offered when they hold every one)."""
+    stmt = sa.select(Region).where(Region.level == "county").order_by(Region.code)
+    codes = county_codes(current_user)
+    return list(db.session.scalars(stmt if codes is None else stmt.where(Region.code.in_(codes))))
 
 
 def _values() -> dict[str, Any]:
@@ -38,15 +42,13 @@ def _values() -> dict[str, Any]:
 
 
 def _subscription(subscription_id: int) -> WebhookSubscription:
-    sub = queries.subscription(subscription_id)
-    if sub is None:
-        raise NotFound(gettext("No such subscriber."))
-    return sub
+    return queries.managed_subscription(current_user, subscription_id, gettext("No such subscriber."))
 
 
 def _form(sub: WebhookSubscription | None, form: Any, errors: dict[str, list[str]], status: int = 200) -> Any:
     return render_template("webhooks/form.html", sub=sub, form=form, errors=errors, kinds=KINDS,
-                           counties=_counties(), **_log(sub)), status
+                           counties=_counties(), every_county=county_codes(current_user) is None,
+                           **_log(sub)), status
 
 
 def _log(sub: WebhookSubscription | None) -> dict[str, Any]:
@@ -61,7 +63,7 @@ def _log(sub: WebhookSubscription | None) -> dict[str, Any]:
 @blp.get("")
 @roles_required(Role.ADMIN)
 def subscribers() -> Any:
-    subs = queries.subscriptions()
+    subs = queries.subscriptions(current_user)
     return render_template("webhooks/list.html", subs=subs, counts=queries.status_counts([s.id for s in subs]),
                            kinds=KINDS)
 
@@ -124,6 +126,7 @@ def redeliver(delivery_id: int) -> Any:
     delivery = queries.delivery(delivery_id)
     if delivery is None:
         raise NotFound(gettext("No such delivery."))
+    queries.managed_subscription(current_user, delivery.subscription_id, gettext("No such delivery."))
     operations.redeliver(current_user, delivery)
     flash(gettext("The event is queued again."), "success")
     return redirect(url_for("webhook_admin.edit_subscriber", subscription_id=delivery.subscription_id))
