@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.cases.models import Case
+from app.cases.models import Case, TimelineEntry
 from app.common.clock import is_past_due
 from app.common.types import JSONType, UTCDateTime
 from app.extensions import Model
@@ -78,6 +78,9 @@ class Task(Model):
     unit: Mapped[Unit | None] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+    timeline: Mapped[list[TimelineEntry]] = relationship(lazy="raise", cascade="", passive_deletes="all")
+    """Never loaded nor written through. It tells the unit of work to insert a new task before the timeline entries
+    that name it: a step's one flush writes both (``workflow.projection`` gives new tasks their ids first)."""
     case: Mapped[Case] = relationship(viewonly=True)
     """Read-only: the API's answer shows the case number (a list loads it with the rows, ``joinedload``)."""
 

@@ -108,7 +108,7 @@ def complete(task: Task, user: User, data: Any, sent: Submission | None = None) 
         raise Conflict(str(exc)) from exc
     save(instance, lock.case, snap, user, completed=task, data=clean, open_tasks=lock.open_tasks, files=files)
     audit(user.id, "complete", "task", task.id, case_id=task.case_id)
-    flush()  # the one flush of a step that opens no task: every row above goes out together
+    flush()  # the step's one flush: every row above goes out together, then the new tasks' notifications
     return task
 
 

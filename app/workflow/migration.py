@@ -33,7 +33,7 @@ from app.processes.models import InstanceMigration, ProcessInstance, ProcessSpec
 from app.processes.queries import lock_instance
 from app.tasks.models import Task, TaskState
 
-from .projection import sync_projections
+from .projection import sync_projections, write_waiting
 
 
 @dataclass
@@ -119,6 +119,7 @@ def _migrate_one(instance: ProcessInstance, target: ProcessSpec, check: engine.M
             row.instructions = fresh.properties.get(P.INSTRUCTIONS, "")
     db.session.add(migration)
     db.session.flush()
+    write_waiting()  # the notifications of the tasks the new version opened
     migration.instance_version_after = instance.version
     summary = f"{old.name} v{old.version} → v{target.version}"
     record(case, "process_migrated", summary, actor=actor, instance=instance,
@@ -212,4 +213,5 @@ def rollback(migration: InstanceMigration, actor: User) -> ProcessInstance:
         "migration_id": migration.id, "process_key": previous.process_key, "from_version": target.version,
         "to_version": previous.version})
     db.session.flush()
+    write_waiting()
     return instance

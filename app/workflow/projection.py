@@ -8,6 +8,7 @@ task (routed, with its due time and escalation ladder), the rows of tasks the en
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -121,18 +122,22 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
 def _open_tasks(instance: ProcessInstance, case: Case, new: list[ReadyTask], at: datetime) -> list[Task]:
     """A task row per newly ready user task: routed, given its due time and ladder, its unit told.
 
-    The reads (calendar, ladders, county, routing) do not autoflush the step's writes; the new rows are
-    flushed together, once, for the ids their timeline entries and notifications name.
+    The reads (routing, county) do not autoflush the step's writes. The new rows get their ids first (with the
+    routing: ``_ids``), so their timeline entries go out with the command's one flush and the notifications
+    naming them right after it (``write_waiting``); a task no unit serves flushes early, for its coordinators'.
     """
     created: list[Task] = []
     routed: dict[int, tuple[str | None, Unit | None, datetime | None]] = {}
+    dialect = db.session.get_bind().dialect.name
     with db.session.no_autoflush:
-        # The units and, in the same statement, the people each will tell (its workers present now), and the digests
-        # of the calendar overrides and the ladders: the process keeps those settings while the digests stay.
-        units, workers, digests = nearest_units_and_members(
-            _routing(db.session.get_bind().dialect.name), {k for ready in new if (k := ready.department or ready.lane)},
-            case.region_id, at=at)
-        settings = settings_for((digests[0], digests[1]) if digests else None)
+        # The units and, in the same statement, the people each will tell (its workers present now), the digests of
+        # the calendar overrides and the ladders (the process keeps those settings while the digests stay) and the
+        # new tasks' ids.
+        units, workers, extra = nearest_units_and_members(
+            _routing(dialect), {k for ready in new if (k := ready.department or ready.lane)}, case.region_id, at=at,
+            **({"new_tasks": len(new)} if dialect == "postgresql" else {}))
+        settings = settings_for((extra[0], extra[1]) if extra else None)
+        ids = _ids(dialect, len(new), extra[2] if extra else None)
         calendars, book = settings.calendars, settings.book
         county = "*"
         if calendars.counties or book.counties:  # some county has its own days or ladders: is it this one?
@@ -143,7 +148,7 @@ def _open_tasks(instance: ProcessInstance, case: Case, new: list[ReadyTask], at:
             unit = units[kind] if kind else None
             due, remind = compute_due(at, ready.deadline, calendar)
             task = Task(
-                instance_id=instance.id, case_id=case.id, engine_task_id=ready.id, bpmn_id=ready.bpmn_id,
+                id=ids.pop(0), instance_id=instance.id, case_id=case.id, engine_task_id=ready.id, bpmn_id=ready.bpmn_id,
                 name=ready.name, lane=ready.lane, department_kind=kind, unit_id=unit.id if unit else None,
                 unit=unit, state=TaskState.OPEN, form=ready.form,
                 instructions=ready.properties.get(P.INSTRUCTIONS, ""),
@@ -154,9 +159,11 @@ def _open_tasks(instance: ProcessInstance, case: Case, new: list[ReadyTask], at:
             db.session.add(task)
             created.append(task)
             routed[id(task)] = (kind, unit, due)
-    _flush_for_ids()
+    unrouted = any(routed[id(task)][1] is None for task in created)
+    if unrouted:  # the coordinators are told at once (``notify``), so the rows their notifications name go first
+        _flush_for_ids()
     # Then no autoflush: the timeline entries go out with the command's one flush, and the units' workers (read
-    # with the routing) are told in one insert, however many parallel tasks opened.
+    # with the routing) are told in one insert after it, however many parallel tasks opened.
     with db.session.no_autoflush:
         rows: list[dict[str, Any]] = []
         recipients: dict[int, User] = {}
@@ -178,8 +185,61 @@ def _open_tasks(instance: ProcessInstance, case: Case, new: list[ReadyTask], at:
                                  "body": "", "case_id": case.id, "task_id": task.id, "dedupe_key": None,
                                  "created_at": at})
             events.task_opened.send(task, case=case, unit=unit)
-        notify_many(rows, recipients, at)
+        if unrouted:
+            notify_many(rows, recipients, at)
+        else:
+            _wait(rows, recipients, at)
     return created
+
+
+WAITING = "workflow.notifications_waiting"
+"""``session.info`` key: the new tasks' notifications, for after the flush that writes the tasks they name."""
+
+
+@dataclass
+class _Waiting:
+    transaction: Any
+    """The session transaction they belong to: a rolled-back one's are never sent."""
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    recipients: dict[int, User] = field(default_factory=dict)
+    at: datetime | None = None
+
+
+def _wait(rows: list[dict[str, Any]], recipients: dict[int, User], at: datetime) -> None:
+    transaction = db.session().get_transaction()
+    waiting = db.session.info.get(WAITING)
+    if waiting is None or waiting.transaction is not transaction:
+        waiting = db.session.info[WAITING] = _Waiting(transaction)
+    waiting.rows.extend(rows)
+    waiting.recipients.update(recipients)
+    waiting.at = at
+
+
+def write_waiting() -> None:
+    """Write the notifications of the tasks the command's flush has just written (one INSERT for all of them).
+    Every command that can open tasks calls it after its flush (``saving.flush``, the migrations)."""
+    waiting = db.session.info.pop(WAITING, None)
+    if waiting is not None and waiting.transaction is db.session().get_transaction() and waiting.at is not None:
+        notify_many(waiting.rows, waiting.recipients, waiting.at)
+
+
+def _ids(dialect: str, count: int, carried: Any) -> list[int]:
+    """``count`` ids for new task rows: on PostgreSQL from the sequence (``carried``: the routing statement took
+    them); on SQLite after the largest id written or pending in this session (``carried``: the largest stored),
+    safe because the command is the one writer since its lock. ``carried`` None: the routing sent no row."""
+    if carried is None:
+        carried = db.session.scalar(sa.select(_ids_column(dialect)), {"new_tasks": count})
+    if dialect == "postgresql":
+        return list(carried)
+    last = max([int(carried or 0), *(o.id for o in db.session.new if isinstance(o, Task) and o.id is not None)])
+    return list(range(last + 1, last + 1 + count))
+
+
+def _ids_column(dialect: str) -> sa.ScalarSelect[Any]:
+    if dialect == "postgresql":
+        return (sa.select(sa.func.array_agg(sa.func.nextval(sa.func.pg_get_serial_sequence("task", "id"))))
+                .select_from(sa.func.generate_series(1, sa.bindparam("new_tasks"))).scalar_subquery())
+    return sa.select(sa.func.max(Task.id)).scalar_subquery()
 
 
 def _flush_for_ids() -> None:
@@ -200,4 +260,5 @@ def _routing(dialect: str) -> sa.Select[Any]:
     """Built once (a recursive CTE and the workers' condition cost more to construct than to run): the units a
     step's new tasks go to and the workers each tells, ``:at`` the moment (who is away then), with the digests of
     the deadline settings (``deadlines.stored_settings``)."""
-    return units_and_members_statement(task_worker(sa.bindparam("at"))).add_columns(*digest_columns(dialect))
+    return units_and_members_statement(task_worker(sa.bindparam("at"))).add_columns(
+        *digest_columns(dialect), _ids_column(dialect).label("task_ids"))

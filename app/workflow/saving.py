@@ -18,7 +18,7 @@ from app.org.models import User
 from app.processes.models import ProcessInstance
 from app.tasks.models import Attachment, Task
 
-from .projection import rebuild
+from .projection import rebuild, write_waiting
 
 
 def save(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, actor: User | None,
@@ -29,8 +29,8 @@ def save(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, a
     ``completed``/``data``: the task this step completed and its validated form data; ``open_tasks``: the
     instance's open task rows if the command read them under its lock. Does not flush (the command
     flushes once, after its audit row, with ``flush``: a save that lost the optimistic ``version`` race is
-    a 409 there and the caller's transaction rolls back); only a step that opens tasks flushes them early,
-    for their ids.
+    a 409 there and the caller's transaction rolls back); only a task no unit serves is flushed early, for its
+    coordinators' notification.
     """
     at = now()
     instance.state = snap.state
@@ -52,11 +52,13 @@ def save(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, a
 
 
 def flush() -> None:
-    """Flush the command's writes; a stale instance version (someone saved first) becomes a 409."""
+    """Flush the command's writes, then the notifications of the tasks it opened; a stale instance version
+    (someone saved first) becomes a 409."""
     try:
         db.session.flush()
     except StaleDataError as exc:
         raise Conflict("the case changed while you were working on it; reload and try again") from exc
+    write_waiting()  # the notifications of the tasks just written
 
 
 def _others_running(instance: ProcessInstance) -> bool:
