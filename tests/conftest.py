@@ -248,7 +248,9 @@ def _database(request: pytest.FixtureRequest, app: Flask, clock: FixedClock,
     Files a test stored beside the database (attachments) go with its rows: the next test on this
     worker, whichever it is, finds none."""
     clock.at = START
-    webhook_outbox.forget(frozenset())  # no dataset subscribes to webhooks; a test's own subscribing forgets
+    # No dataset subscribes to webhooks but the page walks' (whose tests send no event); a test's own
+    # subscribing forgets.
+    webhook_outbox.forget(frozenset())
     try:
         if committing(request):
             with app_session(database):

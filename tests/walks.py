@@ -6,7 +6,9 @@ Built once, the walks can be split into one test per kind of user and width that
 workers, instead of one test of minutes that holds a worker while the other finishes everything else.
 The loaders do exactly what the walks did at their start, in the same order and at the same clock, so
 every test finds the ids, pages and times the single walk found; the value they return says which pages
-each user reaches and where the clock stood at the end (a copied-back dataset does not move the clock)."""
+each user reaches and where the clock stood at the end (a copied-back dataset does not move the clock).
+Both worlds end with the working week's pages (issue 16, tests/working_week.py), made after the rest so
+the pages above stay as they were."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import sqlalchemy as sa
 from flask import current_app
 from helpers import token_clients
 from webhelpers import PageClient
+from working_week import Visits, add_working_week
 from xss_scenario import build, pages_to_check
 
 from app.cases.models import Case
@@ -30,10 +33,35 @@ ANONYMOUS = "anonymous"
 """The key of the pages nobody signs in for (the login page)."""
 
 A11Y_USERS = (ANONYMOUS, "police_t01", "coordinator", "admin", "reporter_school", "designer", "police_t01_head",
-              "director_t01v01", "city_supervisor")
+              "director_t01v01", "city_supervisor", "education_c01")
 """Every kind of user the accessibility walk signs in as (its tests are parametrized by these; a test
 checks that the walk's world has pages for exactly these users). This week's duty tasks all fall to the
-village committee (``director_t01v01``); were one to go to another of ``DUTY_WORKERS``, that check fails."""
+village committee (``director_t01v01``); were one to go to another of ``DUTY_WORKERS``, that check fails.
+The education bureau (``education_c01``) is the unit a school's finding goes to: it alone sees the answer
+form."""
+
+PAGES_PER_TEST = 8
+"""A user's pages are walked in tests of at most this many (one sign-in each), so none runs for minutes."""
+
+
+def walk_tests(users: tuple[str, ...], parts: dict[str, int]) -> list[tuple[str, int]]:
+    """(user, part) of every test of a walk; ``parts`` names the users whose pages take more than one test."""
+    return [(user, part) for user in users for part in range(parts.get(user, 1))]
+
+
+def pages_of(visits: Visits, user: str, part: int) -> list[str]:
+    """The pages the ``part``-th test of ``user`` walks."""
+    return list(visits[user])[PAGES_PER_TEST * part:PAGES_PER_TEST * (part + 1)]
+
+
+def check_parts(visits: Visits, users: tuple[str, ...], parts: dict[str, int]) -> None:
+    """The world gives pages to exactly the users a walk's tests are parametrized by, and each user's pages
+    fill the tests ``parts`` gives them: none left unwalked, no test without a page."""
+    assert sorted(visits) == sorted(users)
+    for user in users:
+        tests = parts.get(user, 1)
+        pages = len(visits[user])
+        assert PAGES_PER_TEST * (tests - 1) < pages <= PAGES_PER_TEST * tests, (user, list(visits[user]))
 
 DUTY_WORKERS = ("director_t01v01", "supervisor_t01", "township_t01", "civil_affairs_c01", "education_c01",
                 "police_c01")
@@ -52,7 +80,7 @@ def _clients() -> tuple[Any, Any]:
     return (lambda username: PageClient(current_app._get_current_object(), username)), token_clients(lambda: client)  # type: ignore[attr-defined]
 
 
-def _duty_pages() -> dict[str, dict[str, tuple[str, ...]]]:
+def _duty_pages() -> Visits:
     """A child in the care programme: the weekly contact, home visit and assessment forms of this week."""
     from duties.duty_helpers import enrolled
 
@@ -64,7 +92,7 @@ def _duty_pages() -> dict[str, dict[str, tuple[str, ...]]]:
     db.session.commit()
     tasks = db.session.scalars(sa.select(Task).where(Task.case_id == enrolment.case_id, Task.state == "open")
                                .order_by(Task.id)).all()
-    pages: dict[str, dict[str, tuple[str, ...]]] = {}
+    pages: Visits = {}
     for task in tasks:
         worker = next(u for u in DUTY_WORKERS
                       if (user := user_by_username(u)) is not None and user.unit_id == task.unit_id)
@@ -74,8 +102,8 @@ def _duty_pages() -> dict[str, dict[str, tuple[str, ...]]]:
     return pages
 
 
-def _every_page(world: Any, page: Any, as_user: Any) -> dict[str, dict[str, tuple[str, ...]]]:
-    visits: dict[str, dict[str, tuple[str, ...]]] = {
+def _every_page(world: Any, page: Any, as_user: Any) -> Visits:
+    visits: Visits = {
         str(user): pages for user, pages in pages_to_check(world, page, as_user).items()}
     visits[ANONYMOUS] = {"/login": ()}
     visits["police_t01"].update({"/reports/new": (), "/notifications": (), "/absence": ()})
@@ -94,8 +122,9 @@ def _every_page(world: Any, page: Any, as_user: Any) -> dict[str, dict[str, tupl
 
 
 def load_a11y_walk() -> dict[str, Any]:
-    """On the demo county (loaded first, tests/conftest.py): a duty child's tasks of this week and every
-    ``xss_scenario`` payload. ``{"visits": user -> page -> labels, "clock": the time the walk runs at}``."""
+    """On the demo county (loaded first, tests/conftest.py): a duty child's tasks of this week, every
+    ``xss_scenario`` payload and the working week's rows. ``{"visits": user -> page -> labels, "clock": the
+    time the walk runs at}``."""
     db.session.commit()
     clock = _clock()
     clock.at = MONDAY
@@ -103,18 +132,21 @@ def load_a11y_walk() -> dict[str, Any]:
     page, as_user = _clients()
     world = build(page, as_user)
     visits = _every_page(world, page, as_user)
-    for user, pages in duty_pages.items():
+    week = add_working_week(page, as_user)
+    for user, pages in (*duty_pages.items(), *week.items()):
         visits.setdefault(user, {}).update(pages)
     db.session.commit()
     return {"visits": visits, "clock": clock.at}
 
 
-MOBILE_USERS = ("police_t01", "coordinator", "admin", "reporter_school", "designer", "director_t01v01")
+MOBILE_USERS = ("police_t01", "coordinator", "admin", "reporter_school", "designer", "director_t01v01",
+                "education_c01")
 """Every kind of user the phone walk signs in as (tests/web/test_browser_mobile.py)."""
 
 
 def load_mobile_walk() -> dict[str, Any]:
-    """On the demo county (loaded first): every ``xss_scenario`` payload, at the suite's clock.
+    """On the demo county (loaded first): every ``xss_scenario`` payload and the working week's rows, at the
+    suite's clock.
     ``{"visits": user -> page -> labels, "case_id", "next_task", "clock"}``."""
     db.session.commit()
     page, as_user = _clients()
@@ -123,5 +155,7 @@ def load_mobile_walk() -> dict[str, Any]:
     visits["police_t01"].update({"/reports/new": (), "/notifications": ()})
     visits["admin"]["/admin/users/new"] = ()
     visits["director_t01v01"] = {f"/cases/{world.case_id}": (), "/inbox": (), "/reports/new": ()}
+    for user, pages in add_working_week(page, as_user).items():
+        visits.setdefault(user, {}).update(pages)
     db.session.commit()
     return {"visits": visits, "case_id": world.case_id, "next_task": world.next_task, "clock": _clock().at}

@@ -7,7 +7,8 @@ pixel (``scale="css"``: the phone's 3x pixels would cost most of this test's tim
 
 The pages hold every stored payload of ``xss_scenario`` (long unbroken names and URLs): they must wrap.
 Every test walks the same world (the ``mobile_walk`` dataset, tests/walks.py: built once per xdist worker,
-copied back for each test); the phone pages are one test per kind of user, so xdist can spread them.
+copied back for each test); the phone pages are one test per kind of user and up to 8 of their pages, so
+xdist can spread them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from walks import MOBILE_USERS
+from walks import MOBILE_USERS, check_parts, pages_of, walk_tests
 from webhelpers import SHOTS, browser_login
 
 pytestmark = [pytest.mark.committing, pytest.mark.browser]
@@ -38,6 +39,11 @@ MEASURE = """() => {
   return {scrollWidth: document.documentElement.scrollWidth, innerWidth, small, wide,
           tableDisplays: tables.map(t => getComputedStyle(t).display)};
 }"""
+
+
+PARTS = {"police_t01": 2, "coordinator": 2}
+"""How many tests of at most ``walks.PAGES_PER_TEST`` pages a user's phone pages take (1 unless named)."""
+WALKS = walk_tests(MOBILE_USERS, PARTS)
 
 
 def _phone(browser: Any, base: str, username: str) -> Any:
@@ -76,10 +82,9 @@ def _check_phone_page(phone: Any, url: str, shots: Path, user: str) -> None:
 
 @pytest.mark.dataset("mobile_walk")
 def test_the_walk_has_pages_for_every_kind_of_user(demo: dict[str, Any]) -> None:
-    """The phone walk below is parametrized by user: the world must give each of them pages, and none
-    to a user it would not walk."""
-    assert sorted(demo["visits"]) == sorted(MOBILE_USERS)
-    assert all(demo["visits"][user] for user in MOBILE_USERS), demo["visits"]
+    """The phone walk below is parametrized by user and part: the world must give each of them pages, none
+    to a user it would not walk, and no more pages than a user's parts hold."""
+    check_parts(demo["visits"], MOBILE_USERS, PARTS)
 
 
 @pytest.mark.dataset("mobile_walk")
@@ -156,12 +161,12 @@ def test_a_phone_folds_the_menu_and_the_case_details_and_a_desktop_keeps_its_den
 
 
 @pytest.mark.dataset("mobile_walk")
-@pytest.mark.parametrize("user", MOBILE_USERS)
-def test_every_page_fits_a_phone(user: str, live_server: str, browser: Any, demo: dict[str, Any], clock: Any,
-                                 tmp_path: Path) -> None:
+@pytest.mark.parametrize(("user", "part"), WALKS, ids=[f"{user}-{part}" for user, part in WALKS])
+def test_every_page_fits_a_phone(user: str, part: int, live_server: str, browser: Any, demo: dict[str, Any],
+                                 clock: Any, tmp_path: Path) -> None:
     clock.at = demo["clock"]
     phone = _phone(browser, live_server, user)
-    for path in demo["visits"][user]:
+    for path in pages_of(demo["visits"], user, part):
         if "/designer/drafts/" in path and path.count("/") == 3:
             continue  # the modeler: above
         _check_phone_page(phone, f"{live_server}{path}", tmp_path, user)
