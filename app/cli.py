@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.audit.operations import audit
 from app.cases.operations import file_report
 from app.cases.schemas import ReportIn
 from app.common.clock import now
@@ -22,8 +23,9 @@ from app.org.administration import revoke_user_token, revoke_user_tokens
 from app.org.county_settings import OVERRIDABLE, county_value, set_county_value
 from app.org.demo import DEMO_PASSWORD, load_demo
 from app.org.models import ApiToken
-from app.org.operations import issue_token
+from app.org.operations import create_user, issue_token
 from app.org.queries import region_by_code, token_state, tokens_of, user_by_username
+from app.org.roles import Role
 from app.processes.operations import BundleRejected, deploy_folder
 from app.tasks import operations
 from app.tasks.queries import TaskFilter, task_query
@@ -86,6 +88,37 @@ def users_token(username: str, name: str, days: int | None) -> None:
         return
     db.session.commit()
     click.echo(token)
+
+
+@users_cli.command("create-admin")
+@click.argument("username")
+@click.option("--region", "region_code", required=True,
+              help="code of the region the administrator manages (a county, or the province for every county)")
+@click.option("--name", "display_name", default="", help="the name shown to others (default: USERNAME)")
+@click.password_option(help="at least 8 characters; asked twice when not given")
+def users_create_admin(username: str, region_code: str, display_name: str, password: str) -> None:
+    """Create an administrator for a region: the first account of a new installation, or a county's own admin.
+
+    Administrators act only inside their region (``org.jurisdiction``), so one without a region could manage
+    nobody; pages and the API can only create accounts inside an existing admin's region, which leaves the
+    shell as the one way to make the first. Audited with no acting user (the CLI)."""
+
+    region = region_by_code(region_code)
+    if region is None:
+        click.echo(f"no region {region_code!r}", err=True)
+        sys.exit(1)
+    if user_by_username(username) is not None:
+        click.echo(f"user {username!r} exists", err=True)
+        sys.exit(1)
+    try:
+        user = create_user(username, display_name or username, password, {Role.ADMIN}, None, region)
+    except Invalid as exc:
+        _fail(exc)
+        return
+    audit(None, "user_create", "user", user.id,
+          detail={"username": username, "roles": [Role.ADMIN.value], "unit_id": None, "region_id": region.id})
+    db.session.commit()
+    click.echo(f"administrator {username} for {region.name} ({region.code})")
 
 
 @users_cli.command("tokens")

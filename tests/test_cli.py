@@ -9,8 +9,12 @@ import sqlalchemy as sa
 from flows.scenarios import SCENARIOS
 from helpers import report_payload
 
+from app.audit.models import AuditEvent
 from app.extensions import db
+from app.org.jurisdiction import manages_user
 from app.org.models import Region, Unit, User
+from app.org.operations import check_password
+from app.org.roles import Role
 from app.tasks.models import Task
 
 
@@ -61,3 +65,36 @@ def test_report_and_tasks_from_the_shell(app: Any, tmp_path: Any) -> None:
     assert ok.exit_code == 0, ok.output
     with app.app_context():
         assert db.session.get(Task, task_id).state == "completed"
+
+
+def test_create_admin_makes_the_first_administrator_of_a_region_audited(app: Any) -> None:
+    """A new installation's first administrator comes from the shell: pages and API only create accounts inside an
+    existing admin's region. The admin manages that county's users and nobody else's."""
+    runner = app.test_cli_runner()
+    runner.invoke(args=["demo", "load"])
+    out = runner.invoke(args=["users", "create-admin", "admin_new", "--region", "c02", "--name", "新管理员"],
+                        input="long-enough-1\nlong-enough-1\n")
+    assert out.exit_code == 0, out.output
+    with app.app_context():
+        admin = db.session.scalar(sa.select(User).where(User.username == "admin_new"))
+        assert admin is not None and admin.region.code == "c02" and admin.unit is None
+        assert {r.value for r in admin.roles} == {Role.ADMIN.value} and check_password(admin, "long-enough-1")
+        ours = db.session.scalar(sa.select(User).where(User.username == "coordinator_c02"))
+        theirs = db.session.scalar(sa.select(User).where(User.username == "police_t01"))
+        assert ours is not None and theirs is not None
+        assert manages_user(admin, ours) and not manages_user(admin, theirs)
+        row = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "user_create",
+                                                            AuditEvent.object_id == str(admin.id)))
+        assert row is not None and row.user_id is None and row.address == "cli"
+
+    def refused(*args: str, password: str = "long-enough-1") -> str:
+        result = runner.invoke(args=["users", "create-admin", *args], input=f"{password}\n{password}\n")
+        assert result.exit_code != 0
+        return result.output
+
+    assert "exists" in refused("admin_new", "--region", "c02")
+    assert "no region" in refused("admin_x", "--region", "nowhere")
+    assert "at least 8" in refused("admin_y", "--region", "c02", password="short")
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)
+                                 .where(User.username.in_(["admin_x", "admin_y"]))) == 0
