@@ -98,11 +98,12 @@ def set_rules(db: Any, on: dict[str, str]) -> None:
 def clear(db: Any) -> None:
     """Empty what a cadence generated, leaving the emptied tables' statistics unknown, as before the first cadence.
 
-    TRUNCATE leaves no dead rows and resets ``pg_class.reltuples`` to -1 (unknown: the planner then assumes a
-    few pages). A ``VACUUM ANALYZE`` here recorded them as empty (0 rows); the likely effect is that plans made
-    at the next cadence's first rows (the foreign-key checks' are kept per connection) chose sequential scans of tables that then grew
-    to 100,000 rows within the transaction: the second cadence of a run took 546 s (server CPU 50 -> 291 s)
-    and the semiannual one did not finish in 7 minutes, where each first cadence took 82-86 s.
+    TRUNCATE leaves no dead rows and resets ``pg_class.reltuples`` to -1 (unknown: the planner then assumes
+    a few pages). A ``VACUUM ANALYZE`` here recorded them as empty (0 rows); the likely effect is that plans
+    made at the next cadence's first rows (the foreign-key checks' are kept per connection) chose sequential
+    scans of tables that then grew to 100,000 rows within the transaction: the second cadence of a run took
+    546 s (server CPU 50 -> 291 s) and the semiannual one did not finish in 7 minutes, where each first
+    cadence took 82-86 s.
     """
     db.session.execute(sa.text(f"TRUNCATE {', '.join(GENERATED)} CASCADE"))
     db.session.commit()
