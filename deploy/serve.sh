@@ -33,8 +33,10 @@ if [ "$requested" = 1 ]; then
   status=0  # the signal we were sent interrupted `wait`; what counts now is how each process ends
 else
   echo "serve: a process of the stack ended (status $status); stopping the others" >&2
+  stop
 fi
-stop
+# One SIGTERM per process: a second one could reach a process already past its own stop, while Python is
+# finalizing and has put back the default handler, and end it with status 143 (seen: the cron, after "cron: stopped").
 for pid in "${pids[@]}"; do
   ended=0
   wait "$pid" 2>/dev/null || ended=$?
