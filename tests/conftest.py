@@ -27,9 +27,11 @@ from flask.testing import FlaskClient
 from helpers import token_clients
 from parallel import finish_worker, isolate_worker, worker_id
 from parts import forget_parts
+from pydantic import SecretStr
 from rollback import Loader, RollbackDatabase, app_session, counts, datasets_of, summary
 
 from app import create_app
+from app.common import sealed
 from app.common.clock import FixedClock
 from app.extensions import db, limiter
 from app.webhooks import outbox as webhook_outbox
@@ -329,3 +331,16 @@ def page(app: Flask, demo: dict[str, Any]) -> Any:
         return PageClient(app, username)
 
     return make
+
+
+@pytest.fixture
+def keys(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``keys("k1,k2")`` configures LIANDONG_ENCRYPTION_KEYS for the rest of the test (as a restart would)."""
+    settings = app.config["LIANDONG"]
+
+    def configure(value: str) -> None:
+        monkeypatch.setattr(settings, "encryption_keys", SecretStr(value))
+        app.extensions.pop(sealed.EXTENSION, None)
+
+    yield configure
+    app.extensions.pop(sealed.EXTENSION, None)

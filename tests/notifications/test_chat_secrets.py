@@ -13,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from pydantic import SecretStr
 from webhook_peer import Receiver, receiving
 
 from app import create_app
@@ -29,19 +28,6 @@ from app.org.queries import user_by_username
 ROBOT_SECRET = new_secret()
 BEFORE = "e8b2d4f6a1c3"
 """The revision before the robots' secrets were sealed (``b7d3e9a2c5f1``)."""
-
-
-@pytest.fixture
-def keys(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """``keys("k1,k2")`` configures LIANDONG_ENCRYPTION_KEYS for the rest of the test (as a restart would)."""
-    settings = app.config["LIANDONG"]
-
-    def configure(value: str) -> None:
-        monkeypatch.setattr(settings, "encryption_keys", SecretStr(value))
-        app.extensions.pop(sealed.EXTENSION, None)
-
-    yield configure
-    app.extensions.pop(sealed.EXTENSION, None)
 
 
 @pytest.fixture

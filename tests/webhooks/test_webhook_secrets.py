@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import downgrade, upgrade
 from helpers import report_payload, submit_report
-from pydantic import SecretStr
 from webhook_peer import receiving
 
 from app import create_app
@@ -38,19 +36,6 @@ def _stored() -> list[str]:
     """What the database itself holds for every subscriber, every column as text."""
     rows = db.session.execute(sa.text("SELECT * FROM webhook_subscription")).all()
     return [" ".join(str(value) for value in row) for row in rows]
-
-
-@pytest.fixture
-def keys(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """``keys("k1,k2")`` configures LIANDONG_ENCRYPTION_KEYS for the rest of the test (as a restart would)."""
-    settings = app.config["LIANDONG"]
-
-    def configure(value: str) -> None:
-        monkeypatch.setattr(settings, "encryption_keys", SecretStr(value))
-        app.extensions.pop(sealed.EXTENSION, None)
-
-    yield configure
-    app.extensions.pop(sealed.EXTENSION, None)
 
 
 def test_the_column_holds_no_plaintext_and_a_real_receiver_verifies_the_delivery(
