@@ -9,7 +9,6 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.audit.operations import audit
 from app.cases.operations import file_report
 from app.cases.schemas import ReportIn
 from app.common.clock import now
@@ -19,13 +18,12 @@ from app.deadlines.ladder import seed_default_ladders
 from app.duties.demo import load_demo_children
 from app.duties.scheduler import start_due_duties
 from app.extensions import db
-from app.org.administration import revoke_user_token, revoke_user_tokens
+from app.org.administration import add_first_admin, revoke_user_token, revoke_user_tokens
 from app.org.county_settings import OVERRIDABLE, county_value, set_county_value
 from app.org.demo import DEMO_PASSWORD, load_demo
 from app.org.models import ApiToken
-from app.org.operations import create_user, issue_token
+from app.org.operations import issue_token
 from app.org.queries import region_by_code, token_state, tokens_of, user_by_username
-from app.org.roles import Role
 from app.processes.operations import BundleRejected, deploy_folder
 from app.tasks import operations
 from app.tasks.queries import TaskFilter, task_query
@@ -111,12 +109,10 @@ def users_create_admin(username: str, region_code: str, display_name: str, passw
         click.echo(f"user {username!r} exists", err=True)
         sys.exit(1)
     try:
-        user = create_user(username, display_name or username, password, {Role.ADMIN}, None, region)
+        add_first_admin(username, password, region, display_name=display_name)
     except Invalid as exc:
         _fail(exc)
         return
-    audit(None, "user_create", "user", user.id,
-          detail={"username": username, "roles": [Role.ADMIN.value], "unit_id": None, "region_id": region.id})
     db.session.commit()
     click.echo(f"administrator {username} for {region.name} ({region.code})")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
@@ -24,7 +25,8 @@ from .calendar import CountyCalendars
 from .ladder import LadderBook
 
 KEPT = 4
-"""Digests kept per process: the current settings and a few before (a test suite flips between datasets)."""
+"""Digests kept per process: the current settings and a few before (a test suite flips between datasets); the
+one used longest ago goes first, so a change that is rolled back does not push out the settings in use."""
 
 _CALENDAR = ("calendar_day", ("county", "day", "is_workday"), "county, day")
 _LADDERS = ("escalation_rule", ("county", "process_key", "department_kind", "level", "name", "anchor", "delay",
@@ -52,7 +54,7 @@ class DeadlineSettings:
     book: LadderBook
 
 
-_kept: dict[tuple[str, str], DeadlineSettings] = {}
+_kept: OrderedDict[tuple[str, str], DeadlineSettings] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -83,9 +85,11 @@ def settings_for(digests: tuple[str, str] | None) -> DeadlineSettings:
 
     ``None`` (the statement that carries the digests returned no row): read."""
     if digests is not None:
-        kept = _kept.get(digests)
-        if kept is not None:
-            return kept
+        with _lock:
+            kept = _kept.get(digests)
+            if kept is not None:
+                _kept.move_to_end(digests)
+                return kept
     return read()
 
 
@@ -103,9 +107,10 @@ def read() -> DeadlineSettings:
                         for county, day, working in json.loads(calendar_json)),
         LadderBook([_rule(values) for values in json.loads(ladder_json)]))
     with _lock:
-        if len(_kept) >= KEPT:
-            _kept.pop(next(iter(_kept)))
         _kept[(calendar_digest, ladder_digest)] = settings
+        _kept.move_to_end((calendar_digest, ladder_digest))
+        while len(_kept) > KEPT:
+            _kept.popitem(last=False)
     return settings
 
 

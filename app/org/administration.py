@@ -46,6 +46,20 @@ def add_user(actor: User, username: str, password: str, *, display_name: str, ro
     return user
 
 
+def add_first_admin(username: str, password: str, region: Region, *, display_name: str = "") -> User:
+    """An administrator for ``region`` made from the shell (``flask users create-admin``), with no acting user:
+    the first account of an installation, which no existing admin can create. Flushes; the audit row has no
+    actor."""
+    if not username or len(username) > 80:
+        raise Invalid("bad user name", {"username": [gettext("Required, at most 80 characters.")]})
+    if user_by_username(username) is not None:
+        raise Invalid("taken", {"username": [gettext("This user name is taken.")]})
+    user = create_user(username, display_name or username, password, {Role.ADMIN}, None, region)
+    audit(None, "user_create", "user", user.id,
+          detail={"username": username, "roles": [Role.ADMIN.value], "unit_id": None, "region_id": region.id})
+    return user
+
+
 def _a_person(user: User) -> None:
     """409 for a service account's user: a password would let someone sign in to pages under the machine's name,
     and a role or unit changed here would widen what its scoped tokens read (``service_accounts.py`` fixes both
