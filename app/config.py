@@ -156,7 +156,7 @@ class Settings(BaseSettings):
     # -- county, deadlines, mail --------------------------------------------------------------------
     county_timezone: str = Field("Asia/Shanghai", validation_alias=_alias("LIANDONG_TIMEZONE", "county_timezone"))
     """IANA zone in which deadlines, working days and digests are counted."""
-    digest_time: str = Field("08:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    digest_time: str = "08:30"
     """County-local time (HH:MM) after which the daily digests of a working day are sent."""
     sweep_interval: PositiveInt = 30
     """Seconds between deadline sweeps (RQ cron, or the in-process loop without Redis)."""
@@ -304,6 +304,15 @@ class Settings(BaseSettings):
         if raw and not re.fullmatch(r"https?://[^/\s?#@]+(/[^\s?#]*)?", raw):
             raise ValueError("not the app's public address (https://host[/path], no query)")
         return raw.rstrip("/")
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time(cls, raw: str) -> str:
+        """Whole text, on Python's engine as the other checks here: a ``pattern=`` with ``$`` depended on
+        pydantic's regex engine to refuse ``08:30\\n`` (Python's ``$`` matches before a final newline)."""
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", raw):
+            raise ValueError("not a time of day HH:MM (00:00 .. 23:59)")
+        return raw
 
     @field_validator("sentry_dsn")
     @classmethod

@@ -72,7 +72,7 @@ def test_overrides_win_over_the_environment(tmp_path: Path) -> None:
     ("LIANDONG_SMTP_PORT", "70000", "less than 65536"),
     ("LIANDONG_LOG_FORMAT", "xml", "'auto', 'json' or 'text'"),
     ("LIANDONG_TIMEZONE", "Mars/Olympus", "not an IANA time zone"),
-    ("LIANDONG_DIGEST_TIME", "8h30", "pattern"),
+    ("LIANDONG_DIGEST_TIME", "8h30", "not a time of day HH:MM"),
     ("LIANDONG_SECURE_COOKIES", "maybe", "valid boolean"),
     ("LIANDONG_LOGIN_LIMIT_PER_ADDRESS", "lots", "not a rate limit"),
     ("LIANDONG_METRICS_ALLOWED_NETWORKS", "10.0.0.0/33", "network"),

@@ -53,6 +53,7 @@ def test_a_backup_named_with_a_trailing_newline_is_not_an_archive(tmp_path: Path
     ("public_url", "https://liandong.example.gov.cn\n"),
     ("sms_url", "https://sms.example.gov.cn/send\n"),
     ("sentry_dsn", "https://key@sentry.example/1\n"),
+    ("digest_time", "08:30\n"),
 ])
 def test_settings_ending_in_a_newline_are_refused(tmp_path: Path, field: str, value: str) -> None:
     Settings.from_env({}, {"secret_key": "k", "instance_dir": tmp_path, field: value.rstrip("\n")})
@@ -71,10 +72,20 @@ def test_a_period_key_ending_in_a_newline_is_shown_as_it_is(ctx: Any) -> None:
 
 
 def test_no_validation_pattern_in_the_app_ends_with_a_bare_dollar() -> None:
-    """A new ``r"^...$"`` fails here: write ``fullmatch`` (or ``\\Z``) instead."""
+    """A new ``r"^...$"`` fails here, also as a pydantic ``pattern=`` (whose meaning of ``$`` is the regex
+    engine's): write ``fullmatch`` (or ``\\Z``) instead."""
     found = []
     for path in sorted((ROOT / "app").rglob("*.py")):
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if re.search(r"""(re\.(compile|match|search)|Regexp)\(r?["'][^"']*\$["']""", line):
+            if re.search(r"""(re\.(compile|match|search)\(|Regexp\(|pattern=)r?["'][^"']*\$["']""", line):
                 found.append(f"{path.relative_to(ROOT)}:{number}")
     assert found == []
+
+
+@pytest.mark.parametrize("value", ["24:00", "8:30", "08:60", " 08:30", "08:30\r", "08:30\n", "\n08:30"])
+def test_a_digest_time_is_a_whole_hh_mm(tmp_path: Path, value: str) -> None:
+    """The digest hour is split on ``:`` and read as numbers (``notifications.email``): only ``HH:MM`` itself."""
+    for good in ("00:00", "08:30", "23:59"):
+        assert Settings.from_env({}, {"secret_key": "k", "instance_dir": tmp_path, "digest_time": good}).digest_time == good
+    with pytest.raises(SettingsError, match="LIANDONG_DIGEST_TIME"):
+        Settings.from_env({}, {"secret_key": "k", "instance_dir": tmp_path, "digest_time": value})
