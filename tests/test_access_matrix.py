@@ -309,10 +309,11 @@ NO_CHILD_DATA = {
     "alerts.count": "a number", "alerts.read": "marks the user's own notes read",
     "notifications.ReadAll": "marks the caller's own notes read; answers how many",
     "channels.preferences": "the user's own channels, phone number and robot host",
-    "channels.delivery_list": "deliveries: kind, channel, state, error (own; admins everyone's), never the message",
+    "channels.delivery_list": "deliveries: kind, channel, state, error (own; admins their jurisdiction's people's: "
+                              "tests/org/test_admin_jurisdiction.py), never the message",
     "notification_channels.Preferences": "the caller's own channels, phone number and robot host",
-    "notification_channels.Deliveries": "deliveries: kind, channel, state, error (own; admins everyone's), "
-                                        "never the message",
+    "notification_channels.Deliveries": "deliveries: kind, channel, state, error (own; admins their jurisdiction's "
+                                        "people's: tests/org/test_admin_jurisdiction.py), never the message",
     "workspace.new_report": "the intake form; answers with the submitter's own new case",
     "cases.Reports": "intake; answers with the submitter's own new case (number and status)",
     "org.Me": "the caller's own account",
@@ -323,7 +324,8 @@ NO_CHILD_DATA = {
           "tests/org/test_service_accounts.py, tests/org/test_admin_jurisdiction.py)"
        for e in ("service_accounts.ServiceAccounts", "service_accounts.RotateSecret", "service_accounts.RevokeAccount",
                  "service_pages.index", "service_pages.rotate", "service_pages.revoke")},
-    "oauth.Token": "a service account's token for its client credentials", "jobs.FailedJobs": "job ids and errors (admins)",
+    "oauth.Token": "a service account's token for its client credentials",
+    "jobs.FailedJobs": "job ids and errors (admins over every county: tests/org/test_admin_jurisdiction.py)",
     "duties.Frequencies": "cadence rules",
     **{e: "the organisation for other systems' lookups (department kinds, regions, units): codes and names"
        for e in ("lookups.DepartmentKinds", "lookups.Regions", "lookups.RegionResource", "lookups.Units")},

@@ -63,7 +63,7 @@ OBJECTS: dict[str, Any] = {
     "late_report": _l("Late reports"),
     "saved_view": _l("Saved inbox view"), "duty_cycle": _l("Duty cycles"),
     "service_account": _l("Service account"),
-    "choice": _l("Choice of unit, jurisdiction or county"),
+    "choice": _l("Choice of unit, jurisdiction or county"), "failed_jobs": _l("Failed background jobs"),
 }
 
 FIELDS: dict[str, Any] = {

@@ -1,7 +1,8 @@
 """REST endpoints for notification channels: your choice per kind of notification, and what was delivered.
 
 Everyone manages only their own channels. The delivery list is yours; an admin may ask for everyone's
-(``everyone=true``), which carries no title or body, so no child's data (the kind, the channel, the state).
+(``everyone=true``): those of the users they manage (their jurisdiction, ``org.jurisdiction``), which carry no
+title or body, so no child's data (the kind, the channel, the state).
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ class Deliveries(MethodView):
     @blp.response(200, ChannelDeliveryPage)
     @blp.paginate(SelectPage)
     def get(self, args: dict[str, Any]) -> Any:
-        """Your SMS and work-chat deliveries, newest first (admins: `everyone=true` for all users')."""
+        """Your SMS and work-chat deliveries, newest first (admins: `everyone=true` for those of every user in
+        their jurisdiction)."""
         user = current_api_user()
         if args["everyone"] and not user.has_role(Role.ADMIN):
             raise Forbidden("only admins see everyone's deliveries")
-        return deliveries(None if args["everyone"] else user, state=args.get("state"), channel=args.get("channel"))
+        return deliveries(user, everyone=args["everyone"], state=args.get("state"), channel=args.get("channel"))

@@ -91,7 +91,7 @@ class ChannelDeliveryOut(ObjectOut):
 class ChannelDeliveryArgs(Schema):
     state = fields.String(validate=validate.OneOf(STATES))
     channel = fields.String(validate=validate.OneOf(OUTSIDE))
-    everyone = fields.Boolean(load_default=False, metadata={"description": "admins: every user's deliveries"})
+    everyone = fields.Boolean(load_default=False, metadata={"description": "admins: the deliveries of every user in their jurisdiction"})
 
 
 ChannelDeliveryPage = page_of(ChannelDeliveryOut, "ChannelDeliveryPage")

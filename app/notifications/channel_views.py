@@ -1,5 +1,5 @@
-"""Pages for notification channels: your choice per kind of notification, and your (or, for admins,
-everyone's) SMS and work-chat deliveries. The form is checked by the API's schema (``ChannelPreferencesIn``)."""
+"""Pages for notification channels: your choice per kind of notification, and your (or, for admins, their
+jurisdiction's people's) SMS and work-chat deliveries. The form is checked by the API's schema (``ChannelPreferencesIn``)."""
 
 from __future__ import annotations
 
@@ -58,12 +58,13 @@ def preferences() -> Any:
 @blp.get("/deliveries")
 @login_required
 def delivery_list() -> Any:
-    """Your deliveries; an admin's ``?everyone=1`` shows every user's (kind, channel, state: no case data)."""
+    """Your deliveries; an admin's ``?everyone=1`` shows those of every user they manage (kind, channel, state:
+    no case data)."""
     everyone = request.args.get("everyone") == "1" and current_user.has_role(Role.ADMIN)
     state = request.args.get("state") if request.args.get("state") in STATES else None
     channel = request.args.get("channel") if request.args.get("channel") in OUTSIDE else None
     page = min(max(bounded_int(request.args.get("page")) or 1, 1), 10_000)
-    stmt = deliveries(None if everyone else current_user, state=state, channel=channel)
+    stmt = deliveries(current_user, everyone=everyone, state=state, channel=channel)
     rows = list(db.session.scalars(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)))
     return render_template("notifications/deliveries.html", rows=rows[:PER_PAGE], more=len(rows) > PER_PAGE,
                            page=page, everyone=everyone, state=state, channel=channel, states=STATES,

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from app.common.labels import label
 from app.extensions import db
+from app.org.jurisdiction import jurisdiction, users_managed
 from app.org.models import User
 
 from .channels import CHAT, KINDS, SMS, Preferences, is_secure, offered
@@ -32,12 +33,16 @@ def addresses(user: User) -> dict[str, ChannelAddress]:
         sa.select(ChannelAddress).where(ChannelAddress.user_id == user.id))}
 
 
-def deliveries(user: User | None, *, state: str | None = None, channel: str | None = None) -> sa.Select[Any]:
-    """Deliveries newest first: one user's, or everyone's (``None``, for admins). Rows carry no title or body:
-    the list shows the kind, the channel and what happened, never what the message said about a case."""
+def deliveries(user: User, *, everyone: bool = False, state: str | None = None,
+               channel: str | None = None) -> sa.Select[Any]:
+    """Deliveries newest first: ``user``'s own, or (``everyone``, for admins) those of every user the admin
+    manages (``org.jurisdiction``: a county's administrator sees no other county's people's). Rows carry no
+    title or body: the list shows the kind, the channel and what happened, never what a message said."""
     stmt = sa.select(Delivery).order_by(Delivery.created_at.desc(), Delivery.id.desc())
-    if user is not None:
+    if not everyone:
         stmt = stmt.where(Delivery.user_id == user.id)
+    elif not jurisdiction(user).everything:
+        stmt = stmt.where(Delivery.user_id.in_(sa.select(User.id).where(users_managed(user))))
     if state:
         stmt = stmt.where(Delivery.state == state)
     if channel:

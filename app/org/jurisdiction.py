@@ -1,5 +1,6 @@
 """Where an administrator may act: the one rule for the pages and API that manage users, tokens, service
-accounts and webhook subscribers (docs/security.md, "Administrators and their jurisdiction").
+accounts and webhook subscribers, and that list users' deliveries and failed background jobs (docs/security.md,
+"Administrators and their jurisdiction").
 
 An administrator's jurisdiction is their region (``User.region``) and everything under it, as a county
 coordinator's basis is their county: a county's administrator manages the users whose unit and jurisdiction
@@ -119,6 +120,15 @@ def county_codes(admin: User) -> list[str] | None:
         return None
     return list(db.session.scalars(sa.select(Region.code).where(
         Region.level == RegionLevel.COUNTY.value, Region.id.in_(sorted(within.regions))).order_by(Region.code)))
+
+
+def check_every_county(admin: User, what: str) -> None:
+    """403 unless ``admin``'s jurisdiction holds every county: for what carries no county to check. Failed
+    background jobs are such: a job's arguments are ids of any county (a sweep's, of all) and its error may
+    quote any of them, so a county's administrator would read other counties' work in them."""
+    if not jurisdiction(admin).everything:
+        _refused(admin, what, EVERY_COUNTY)
+        raise Forbidden(gettext("Only an administrator over every county sees this."))
 
 
 def manages_county(admin: User, code: str) -> bool:

@@ -1,7 +1,8 @@
 """Administrators act inside their jurisdiction (``app.org.jurisdiction``; docs/security.md, "Administrators and
 their jurisdiction"): the second county's administrator can neither see nor change the first county's users,
-tokens, service accounts and webhook subscribers, nor create any for it or for every county (``*``); a
-province's administrator manages both. Objects outside are answered as unknown ids (404, the same body),
+tokens, service accounts and webhook subscribers, nor create any for it or for every county (``*``), nor list
+its people's SMS / chat deliveries or the deployment's failed background jobs; a province's administrator
+manages both. Objects outside are answered as unknown ids (404, the same body),
 choices outside are 403, nothing changes, and every refusal leaves an ``admin_refused`` audit row.
 
 Before the rule, every request below that is refused here was accepted (the hostile review's finding)."""
@@ -15,7 +16,9 @@ import pytest
 import sqlalchemy as sa
 
 from app.audit.models import AuditEvent
+from app.common.clock import now
 from app.extensions import db
+from app.notifications.models import Delivery, Notification
 from app.org.demo import DEMO_PASSWORD
 from app.org.models import ApiToken, ServiceAccount, Unit, User
 from app.org.operations import create_user, issue_token
@@ -206,3 +209,53 @@ def test_the_admin_pages_offer_only_what_the_jurisdiction_holds(world: Any, page
     assert 'value="*"' not in form and 'value="c01"' not in form and 'value="c02"' in form
     assert admin.get(f"/admin/webhooks/{world['c01_hook'].id}").status_code == 404
     assert 'value="*"' in page("admin_p01").get("/admin/webhooks/new").get_data(as_text=True)
+
+
+def _delivery_to(username: str) -> int:
+    """A queued SMS delivery to ``username`` (its notification's title names no child: the lists never show it)."""
+    user = user_by_username(username)
+    assert user is not None
+    note = Notification(user_id=user.id, kind="conference", title="个案会商", created_at=now())
+    db.session.add(note)
+    db.session.flush()
+    row = Delivery(notification_id=note.id, user_id=user.id, channel="sms", kind="conference", state="queued",
+                   created_at=now())
+    db.session.add(row)
+    db.session.flush()
+    return row.id
+
+
+def test_a_county_admin_lists_the_deliveries_of_their_county_only(world: Any, as_user: Any, page: Any) -> None:
+    """``?everyone=`` was every user's deliveries to any administrator; now those of the people they manage."""
+    c01, c02 = _delivery_to("police_t01"), _delivery_to("police_t21")
+    db.session.commit()
+    path = "/api/v1/notification-channels/deliveries"
+    for username, seen in (("admin_c02", [c02]), ("admin", [c01]), ("admin_p01", [c02, c01]), ("admin_nowhere", [])):
+        listed = as_user(username).get(path, query_string={"everyone": "true"})
+        assert listed.status_code == 200 and [d["id"] for d in listed.get_json()["items"]] == seen, username
+    assert as_user("admin_c02").get(path, query_string={"everyone": "true", "channel": "sms"}).get_json()[
+        "total"] == 1
+    c01_user, c02_user = user_by_username("police_t01"), user_by_username("police_t21")
+    assert c01_user is not None and c02_user is not None
+    shown = page("admin_c02").get("/notifications/channels/deliveries?everyone=1")
+    assert shown.status_code == 200
+    cells = re.findall(r"<tr><td>(\d+)</td>", shown.get_data(as_text=True))
+    assert cells == [str(c02_user.id)]
+    cells = re.findall(r"<tr><td>(\d+)</td>", page("admin_p01").get(
+        "/notifications/channels/deliveries?everyone=1").get_data(as_text=True))
+    assert cells == [str(c02_user.id), str(c01_user.id)]
+    assert _refusals("admin_c02") == 0  # a list holds what the jurisdiction holds: nothing was refused
+
+
+def test_failed_jobs_are_for_an_admin_over_every_county_only(world: Any, as_user: Any) -> None:
+    """A failed job names no county to check (docs/security.md): a county's administrator is refused (403,
+    audited), a province's reads the registry (here without Redis: nothing can fail, the answer says so)."""
+    for username in ("admin_c02", "admin", "admin_nowhere"):
+        refused = as_user(username).get("/api/v1/jobs/failed")
+        assert refused.status_code == 403 and "全部县" in refused.get_json()["message"], username
+    assert _refusals("admin_c02") == 1
+    row = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "admin_refused")
+                            .order_by(AuditEvent.id.desc()))
+    assert row is not None and (row.object_type, row.detail["status"]) == ("failed_jobs", 403)
+    allowed = as_user("admin_p01").get("/api/v1/jobs/failed")
+    assert (allowed.status_code, allowed.get_json()) == (200, {"redis": False, "items": []})

@@ -210,7 +210,9 @@ def test_two_sweeps_at_once_never_duplicate(app: Any, county: Any, clock: Any) -
 def test_failed_jobs_are_listed_for_admins(app: Any, county: Any, redis_conn: Any, monkeypatch: Any) -> None:
     from rq import Queue, SimpleWorker
 
-    from app.org.operations import issue_token
+    from app.org.operations import create_user, issue_token
+    from app.org.queries import region_by_code
+    from app.org.roles import Role
     from workers import jobs
 
     Queue("engine", connection=redis_conn).enqueue(jobs.escalate_tasks, ["not-an-id"])  # no retries: fails at once
@@ -219,9 +221,13 @@ def test_failed_jobs_are_listed_for_admins(app: Any, county: Any, redis_conn: An
     monkeypatch.setattr(app.config["LIANDONG"], "redis_url", os.environ["REDIS_URL"])
     out = app.test_cli_runner().invoke(args=["jobs", "failed"])
     assert out.exit_code == 0 and "workers.jobs.escalate_tasks" in out.output and "engine" in out.output
-    admin, liaison = issue_token(user_by_username("admin")), issue_token(user_by_username("police_t01"))
+    # An administrator over every county reads the registry; the first county's own (of two) does not.
+    province = create_user("admin_p01", "省系统管理员", None, {Role.ADMIN}, None, region_by_code("p01"))
+    admin, county_admin = issue_token(province), issue_token(user_by_username("admin"))
+    liaison = issue_token(user_by_username("police_t01"))
     db.session.commit()
     body = Api(app.test_client(), admin).get("/api/v1/jobs/failed").get_json()
     assert body["redis"] is True and [j["func"] for j in body["items"]] == ["workers.jobs.escalate_tasks"]
     assert body["items"][0]["error"]
+    assert Api(app.test_client(), county_admin).get("/api/v1/jobs/failed").status_code == 403
     assert Api(app.test_client(), liaison).get("/api/v1/jobs/failed").status_code == 403
