@@ -272,9 +272,10 @@ def _register_cli(app: Flask) -> None:
 
     app.cli.add_command(duties_cli)
     # deferred: factory (module docstring)
-    from .org.cli import service_accounts_cli
+    from .org.cli import org_cli, service_accounts_cli
 
     app.cli.add_command(service_accounts_cli)
+    app.cli.add_command(org_cli)
     # deferred: factory (module docstring)
     from .backup.cli import backup_cli
 

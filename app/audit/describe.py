@@ -47,6 +47,8 @@ ACTIONS: dict[str, Any] = {
     "handover": _l("Handed a task over for an absence"),
     "channels_change": _l("Changed where notifications go"),
     "admin_refused": _l("Refused: outside the administrator's jurisdiction"),
+    "region_create": _l("Created a region"), "region_update": _l("Renamed a region"),
+    "unit_create": _l("Created a unit"), "unit_update": _l("Renamed a unit"),
 }
 """Every action ``audit(...)`` is called with; an unknown one (a newer release's) is shown as its code."""
 
@@ -64,6 +66,7 @@ OBJECTS: dict[str, Any] = {
     "saved_view": _l("Saved inbox view"), "duty_cycle": _l("Duty cycles"),
     "service_account": _l("Service account"),
     "choice": _l("Choice of unit, jurisdiction or county"), "failed_jobs": _l("Failed background jobs"),
+    "region": _l("Region"), "unit": _l("Unit"),
 }
 
 FIELDS: dict[str, Any] = {
@@ -93,6 +96,7 @@ FIELDS: dict[str, Any] = {
     "view": _l("Saved view"), "shared_with": _l("Shared with"),
     "account": _l("Service account"), "client_id": _l("Client ID"), "scopes": _l("Scopes"),
     "tokens_revoked": _l("Tokens revoked"),
+    "code": _l("Code"), "level": _l("Level"), "parent": _l("Parent region"), "title": _l("Official name"),
 }
 """Detail keys as the rows store them; an unknown key is shown as its words (underscores to spaces)."""
 

@@ -1,11 +1,14 @@
-"""``flask service-accounts``: create, list, rotate and revoke machine clients. Each command commits once.
+"""``flask service-accounts``: create, list, rotate and revoke machine clients; ``flask org import``: a county's
+regions and units from a file. Each command commits once.
 
-The secret is printed once (create, rotate) and never stored; changes are audited with no user (the CLI).
+The secret is printed once (create, rotate) and never stored; changes are audited with no user (the CLI), by
+the operations that make them.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
@@ -15,9 +18,12 @@ from app.common.scopes import SCOPES
 from app.extensions import db
 
 from .models import ServiceAccount, Unit
+from .org_file import OrgFileRejected, apply_import, plan_import
 from .service_accounts import account_state, create_account, revoke_account, rotate_secret, service_accounts
 
 service_accounts_cli = AppGroup("service-accounts", help="Machine clients with client credentials and scoped tokens.")
+org_cli = AppGroup("org", help="A county's regions and department units.")
+MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
 def _account(account_id: int) -> ServiceAccount:
@@ -83,3 +89,33 @@ def revoke(account_id: int) -> None:
     account = revoke_account(None, _account(account_id))
     db.session.commit()
     click.echo(f"revoked {account.client_id}")
+
+
+@org_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="check the file and print what would change; change nothing")
+def import_org(file: Path, dry_run: bool) -> None:
+    """Create or rename the regions and units FILE lists (CSV: docs/organisation.md). The whole file is checked
+    first: any problem, each printed with its line, and nothing changes. Nothing is deleted or moved; running it
+    again changes nothing."""
+    if file.stat().st_size > MAX_FILE_BYTES:
+        click.echo(f"refused: {file} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB", err=True)
+        sys.exit(1)
+    try:
+        plan = plan_import(file.read_bytes())
+        changes = plan.changes if dry_run else apply_import(plan)
+    except OrgFileRejected as exc:
+        db.session.rollback()
+        click.echo(f"refused: {file} has {len(exc.problems)} problem(s); nothing was changed", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    for change in changes:
+        click.echo(f"line {change.line}: {'would ' if dry_run else ''}{change.action} {change.what}")
+    made = sum(c.action == "create" for c in changes)
+    click.echo(f"{'dry run: ' if dry_run else ''}{made} created, {len(changes) - made} renamed, "
+               f"{plan.unchanged} unchanged")
