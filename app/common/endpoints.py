@@ -44,6 +44,7 @@ from flask_smorest import Blueprint, Page
 from flask_smorest.pagination import PaginationParameters
 from flask_smorest.utils import unpack_tuple_response
 from sqlalchemy.orm.exc import StaleDataError
+from webargs.flaskparser import FlaskParser
 
 from app.common.api import BEARER_SECURITY, bearer_user, current_api_user
 from app.common.api_doc import document_response
@@ -67,10 +68,28 @@ __all__ = ["PEOPLE_ONLY", "ApiBlueprint", "Beside", "Instant", "ObjectOut", "Pee
 MAX_PER_PAGE = 500
 
 
+class SchemaOnceParser(FlaskParser):
+    """webargs' Flask parser, making one instance of each argument schema class per process rather than one per
+    request (``blp.arguments(TaskQueryArgs)`` names the class: webargs built it, with a deep copy of its
+    fields, for every request). A marshmallow 4 schema keeps nothing of a load on itself, so threads share one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._instances: dict[type[ma.Schema], ma.Schema] = {}
+
+    def _get_schema(self, argmap: Any, req: Any) -> ma.Schema:
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            schema = self._instances.get(argmap)
+            return schema if schema is not None else self._instances.setdefault(argmap, argmap())
+        return super()._get_schema(argmap, req)
+
+
 class ApiBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest has no type hints
     """flask-smorest's Blueprint with the project's endpoint decorator and pagination (module docstring)."""
 
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 50, "max_page_size": MAX_PER_PAGE}
+    ARGUMENTS_PARSER = SchemaOnceParser()
+    PAGINATION_ARGUMENTS_PARSER = SchemaOnceParser()
 
     def endpoint(self, *, scope: str, roles: Iterable[Any] = (),
                  refusal: str = "your role does not allow this", writes: bool = True) -> Callable[[F], F]:
