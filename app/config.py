@@ -236,9 +236,10 @@ class Settings(BaseSettings):
     # -- web server (deploy/gunicorn.conf.py) -------------------------------------------------------
     web_bind: str = "127.0.0.1:8000"
     """Address gunicorn listens on."""
-    web_workers: PositiveInt = Field(default_factory=lambda: min(2 * (os.cpu_count() or 1) + 1, 9),
-                                     json_schema_extra={"doc_default": "2 × cores + 1, at most 9"})
-    """gunicorn worker processes."""
+    web_workers: PositiveInt = Field(default_factory=lambda: min(max(os.cpu_count() or 1, 2), 8),
+                                     json_schema_extra={"doc_default": "cores, at least 2, at most 8"})
+    """gunicorn worker processes. One per core: each runs Python on one core at a time and its threads cover
+    the waits for the database; 2 x cores + 1 on 2 cores cost 15-21 % more CPU per completion (bench/README.md)."""
     web_threads: PositiveInt = 4
     """Threads per gunicorn worker."""
     web_timeout: PositiveInt = 30

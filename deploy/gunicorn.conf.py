@@ -19,6 +19,8 @@ bind = _settings.web_bind
 wsgi_app = "app:create_app()"
 # Sync workers with a few threads: requests are short database transactions; threads cover the
 # time a request waits on PostgreSQL, processes give CPU parallelism (SpiffWorkflow is pure Python).
+# One process per core (the default of LIANDONG_WEB_WORKERS): more processes than cores only take turns
+# on them, each with its own cold caches (compiled SQL, specs, calendars) -- bench/README.md, session 9.
 workers = _settings.web_workers
 threads = _settings.web_threads
 worker_class = "gthread"
