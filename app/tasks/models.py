@@ -34,7 +34,14 @@ class Task(Model):
         # The sweep's batch (due, oldest first, ties by id, LIMIT, SKIP LOCKED) read in index order: no
         # sort of every due task per batch when thousands share one due time (duty cycles started in bulk).
         sa.Index("ix_task_open_next_escalation", "state", "next_escalation_at", "id"),
-        sa.Index("ix_task_completed_at", "completed_at"),
+        # Only the rows that have a value: an open task's completion time and an unclaimed task's assignee are
+        # NULL, and a B-tree keeps NULLs, so the sweep's UPDATE of a million-row table (never HOT: it moves
+        # next_escalation_at) inserted an entry into each for every open task it touched. Every query that
+        # uses them names a value (``= :id``, ``>= :start``), which implies NOT NULL even in a generic plan.
+        sa.Index("ix_task_completed_at", "completed_at", postgresql_where=sa.text("completed_at IS NOT NULL"),
+                 sqlite_where=sa.text("completed_at IS NOT NULL")),
+        sa.Index("ix_task_assignee_id", "assignee_id", postgresql_where=sa.text("assignee_id IS NOT NULL"),
+                 sqlite_where=sa.text("assignee_id IS NOT NULL")),
         # A unit's inbox page in its default order (due soonest, undated last: PostgreSQL's ascending
         # B-tree puts NULLs last) read straight off the index; the step filter's skip scan.
         sa.Index("ix_task_unit_open_due", "unit_id", "state", "due_at", "id"),
@@ -42,7 +49,8 @@ class Task(Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    instance_id: Mapped[int] = mapped_column(sa.ForeignKey("process_instance.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(sa.ForeignKey("process_instance.id"))
+    """Looked up through ``uq_task_instance_id_engine_task_id``, which starts with it (no index of its own)."""
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("case_file.id"), index=True)
     engine_task_id: Mapped[str] = mapped_column(sa.String(36))
     bpmn_id: Mapped[str] = mapped_column(sa.String(100))
@@ -52,7 +60,7 @@ class Task(Model):
     unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("unit.id"))
     """None when no unit of the kind exists up the region tree: shown to coordinators as unrouted."""
     state: Mapped[str] = mapped_column(sa.String(16), default=TaskState.OPEN)
-    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     form: Mapped[str | None] = mapped_column(sa.String(200))
     instructions: Mapped[str] = mapped_column(sa.Text, default="")
