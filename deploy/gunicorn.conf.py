@@ -30,9 +30,10 @@ timeout = _settings.web_timeout
 # SIGTERM: stop accepting, finish requests in flight for up to this long, then exit.
 graceful_timeout = _settings.web_graceful_timeout
 keepalive = 5
-# Recycle workers now and then so a slow leak cannot grow without bound (jitter: not all at once).
+# Recycle workers now and then so a slow leak cannot grow without bound (jitter: not all at once). Not often:
+# each new worker spends CPU-seconds importing the app and warming its caches (LIANDONG_WEB_MAX_REQUESTS).
 max_requests = _settings.web_max_requests
-max_requests_jitter = 200
+max_requests_jitter = max(200, max_requests // 10)
 # Load the app in each worker, not the master: database pools and Redis clients are never
 # shared across a fork.
 preload_app = False
