@@ -153,7 +153,7 @@ def _open_tasks(instance: ProcessInstance, case: Case, new: list[ReadyTask], at:
                 unit=unit, state=TaskState.OPEN, form=ready.form,
                 instructions=ready.properties.get(P.INSTRUCTIONS, ""),
                 deadline=ready.deadline, created_at=at, due_at=due, remind_at=remind,
-                escalation=(ready.properties.get(P.ESCALATION) or "").strip() or None,
+                escalation=(ready.properties.get(P.ESCALATION) or "").strip() or None, version=1,
             )
             start_ladder(task, instance.spec.process_key, book, calendar, county)
             db.session.add(task)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import engine
-from app.cases.models import Case
+from app.cases.models import Case, TimelineEntry
 from app.common import events
 from app.common.clock import now
 from app.common.errors import Conflict
@@ -52,13 +52,37 @@ def save(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, a
 
 
 def flush() -> None:
-    """Flush the command's writes, then the notifications of the tasks it opened; a stale instance version
-    (someone saved first) becomes a 409."""
+    """Flush the command's writes, then the step's timeline entries and the notifications of the tasks it opened; a
+    stale instance version (someone saved first) becomes a 409.
+
+    The timeline entries pending in the session go out as one Core INSERT after the unit of work (which writes the
+    task rows they may name): nothing reads an entry's id back, so the ORM's per-row bookkeeping (and, on SQLite,
+    one ``INSERT ... RETURNING id`` per entry) buys nothing here."""
+    entries = _take_timeline()
     try:
         db.session.flush()
     except StaleDataError as exc:
         raise Conflict("the case changed while you were working on it; reload and try again") from exc
+    if entries:
+        db.session.execute(sa.insert(TimelineEntry.__table__), entries)
     write_waiting()  # the notifications of the tasks just written
+
+
+_ENTRY_COLUMNS = ("case_id", "at", "kind", "summary", "actor_id", "unit_id", "task_id", "instance_id", "detail")
+
+
+def _take_timeline() -> list[dict[str, Any]]:
+    """The timeline entries waiting in the session, as rows in the order they were recorded, out of the session."""
+    pending = sorted((o for o in db.session.new if isinstance(o, TimelineEntry)),
+                     key=lambda entry: sa.inspect(entry).insert_order or 0)
+    rows = []
+    for entry in pending:
+        db.session.expunge(entry)
+        row = {name: getattr(entry, name) for name in _ENTRY_COLUMNS}
+        if row["detail"] is None:
+            row["detail"] = {}
+        rows.append(row)
+    return rows
 
 
 def _others_running(instance: ProcessInstance) -> bool:

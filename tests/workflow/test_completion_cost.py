@@ -43,19 +43,19 @@ SPEC_CONTENT = {"files", "forms", "spec_json", "user_tasks"}
 CONTENT_READ = re.compile(r"process_spec(_\d+)?\.(files|forms|spec_json|user_tasks)\b")
 
 STEP_STATEMENTS = {
-    "police_triage": (10, 9),
-    "police_living_alone": (10, 9),
-    "police_legal_disposition": (20, 15),
+    "police_triage": (9, 9),
+    "police_living_alone": (9, 9),
+    "police_legal_disposition": (15, 15),
     "education_assessment_input": (6, 6),
     "civil_affairs_assessment_input": (6, 6),
-    "village_home_visit": (10, 9),
-    "township_assessment": (12, 10),
-    "village_caring_help": (10, 9),
-    "township_case_closure": (10, 8),
+    "village_home_visit": (9, 9),
+    "township_assessment": (10, 10),
+    "village_caring_help": (9, 9),
+    "township_case_closure": (8, 8),
 }
 """Statements of each step of the main path on (SQLite, PostgreSQL), exactly; a read of the spec's content on a cold
-cache is not counted (``test_a_cold_cache_reads_the_parsed_spec_and_the_forms_once``). 94 / 81 in all (10.4 / 9.0 a
-step) where they were 140 / 119, then 106 / 93 (issue 17 part 1, bench/README.md): the township told of the
+cache is not counted (``test_a_cold_cache_reads_the_parsed_spec_and_the_forms_once``). 81 / 81 in all (9.0 a step)
+where they were 140 / 119, then 106 / 93, then 94 / 81 (issue 17 part 1, bench/README.md): the township told of the
 police's handling decides who may be told at once (``cases.access.told_of_case``: 4 statements, not ~5 per person),
 the receivers and the closing step read without flushing, new tasks are routed and their units' workers read in one
 statement, on SQLite the lock's one read takes the instance too, and the calendar overrides and the ladders are
@@ -69,8 +69,9 @@ STEP_FLUSHES = 1
 """Flushes per step, every step: a step that opens tasks gives them their ids with the routing statement, so their
 timeline entries go out with the command's one flush and their notifications right after it (it flushed twice
 before, the first time for those ids)."""
-AFTER_THE_FLUSH = ("INSERT INTO notification",)
-"""All that may follow the command's flush: the new tasks' notifications, which name the rows it wrote."""
+AFTER_THE_FLUSH = ("INSERT INTO timeline_entry", "INSERT INTO notification")
+"""All that may follow the unit of work's flush: the step's timeline entries (one INSERT) and the new tasks'
+notifications, which name the rows it wrote (``workflow.saving.flush``)."""
 PLAIN_STEP = {"sqlite": 6, "postgresql": 6}
 """education_assessment_input (its parallel siblings stay open; opens nothing, no timer): exactly these
 statements, one flush. It was 10 / 9 with 2 flushes (12 before the spec columns were deferred), then 7 / 6."""
@@ -81,8 +82,8 @@ PLAIN_STEP_STATEMENTS = {
                    "SELECT task"],  # the task again, the instance's other open tasks and the case
 }
 PLAIN_STEP_WRITES = ["INSERT INTO audit_event", "UPDATE process_instance", "UPDATE task", "INSERT INTO timeline_entry"]
-"""What they are, in order (a table is written once: the flush batches each table's rows; the task rows before the
-timeline's, which may name a task the same flush inserts: ``Task.timeline``)."""
+"""What they are, in order (a table is written once: the flush batches each table's rows; the timeline's after the
+unit of work, whose task rows an entry may name)."""
 OPENING_THREE_TASKS = {"sqlite": 1, "postgresql": 1}
 """Opening the education, civil affairs and village tasks (police_legal_disposition; measured inside
 ``_open_tasks``), exactly: one routing query for the three with their units' workers, the settings' digests and
@@ -208,7 +209,8 @@ def test_a_step_that_opens_nothing_is_one_flush_and_one_write_per_table(demo: An
     dialect = db.engine.dialect.name
 
     assert len(statements) == PLAIN_STEP[dialect], statements
-    assert seen.count("FLUSH") == 1 and seen[-1] == "FLUSH", seen
+    assert seen.count("FLUSH") == 1 and seen[-2:] == ["FLUSH", seen[-1]] and seen[-1].startswith(
+        "INSERT INTO timeline_entry"), seen  # the unit of work, then the step's timeline entries
     if dialect == "postgresql":
         assert "FOR NO KEY UPDATE" in statements[0]
     lock = PLAIN_STEP_STATEMENTS[dialect]
@@ -303,7 +305,8 @@ def test_a_step_opening_parallel_tasks_routes_them_with_their_workers_once_and_t
 
     assert seen.count("FLUSH") == 0, seen  # the ids came with the routing
     after = whole[len(whole) - whole[::-1].index("FLUSH"):]
-    assert [s.split(" (")[0] for s in after] == ["INSERT INTO notification"], after  # the three units told at once
+    # the step's four timeline entries in one INSERT, the three units told at once in one more
+    assert [s.split(" (")[0] for s in after] == ["INSERT INTO timeline_entry", "INSERT INTO notification"], after
     routing = [s for s in inside if s.startswith("WITH RECURSIVE region_chain")]
     assert len(routing) == 1 and "user_account" in routing[0], inside  # three units and their workers, one read
     assert not [s for s in inside if s.startswith("SELECT user_account.")], inside
