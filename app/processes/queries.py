@@ -87,22 +87,30 @@ def instances_of_case(case_id: int) -> list[ProcessInstance]:
         sa.select(ProcessInstance).where(ProcessInstance.case_id == case_id).order_by(ProcessInstance.id)))
 
 
-def lock_instance_for_one_read(instance_id: int) -> ProcessInstance | None | bool:
+def lock_instance_for_one_read(instance_id: int, write: sa.Insert | None = None) -> ProcessInstance | None | bool:
     """``lock_instance`` for a command that reads the instance together with the rows it guards, in one statement.
 
     On PostgreSQL the same as ``lock_instance`` (the lock is its own statement: a read joined to the locked row
     would see the other rows as they were before it waited). On SQLite the no-op write alone, which makes the
     transaction the writer, so one SELECT after it reads the latest of everything: True, or False when there is
-    no such instance; the caller reads the instance in its own statement."""
+    no such instance; the caller reads the instance in its own statement.
+
+    ``write``: an INSERT the command makes anyway (its audit row), sent with the lock rather than on its own: on
+    PostgreSQL in the locking statement (a data-modifying ``WITH``), on SQLite instead of the no-op write (any write
+    makes the transaction the writer); then True on SQLite whether or not the instance exists, and the caller's read
+    tells."""
     if is_postgresql():
-        return lock_instance(instance_id)
+        return lock_instance(instance_id, write)
+    if write is not None:
+        db.session.execute(write)
+        return True
     result = db.session.execute(sa.update(ProcessInstance).where(ProcessInstance.id == instance_id)
                                 .values(version=ProcessInstance.version)
                                 .execution_options(synchronize_session=False))
     return bool(getattr(result, "rowcount", 0))
 
 
-def lock_instance(instance_id: int) -> ProcessInstance | None:
+def lock_instance(instance_id: int, write: sa.Insert | None = None) -> ProcessInstance | None:
     """Load an instance for a command: ``FOR NO KEY UPDATE`` on PostgreSQL; on SQLite, the write lock first.
 
     SQLite has one writer lock for the whole file and no row locks. A command that only read the
@@ -118,4 +126,6 @@ def lock_instance(instance_id: int) -> ProcessInstance | None:
                       of=ProcessInstance, key_share=True,
                       sqlite_write=sa.update(ProcessInstance).where(ProcessInstance.id == instance_id)
                       .values(version=ProcessInstance.version))
+    if write is not None:  # PostgreSQL (``lock_instance_for_one_read``): the INSERT rides in the locking statement
+        stmt = stmt.add_cte(write.cte("sent_with_lock"))
     return db.session.scalar(stmt.execution_options(populate_existing=True))

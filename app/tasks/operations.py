@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.audit.operations import audit
+from app.audit.operations import audit, audit_statement
 from app.cases.models import Case
 from app.cases.timeline import record
 from app.common import events
@@ -211,10 +211,12 @@ def lock_for_completion(task: Task, user: User, sent: Submission | None = None, 
     409 when it is no longer open or someone else holds it (a unit head may complete a task a member
     holds); with ``sent`` naming the task version the form was rendered from, also when the task moved
     since, and then the 409 carries both sides (``conflicts.StaleSubmission``). The locks are the
-    command's, taken once.
+    command's, taken once. The completion's audit row goes out with the lock (one statement fewer): a refused
+    completion's caller rolls back, as it must for any command, and the row with it.
     """
     ensure_can_act(user, task)
-    locked = lock_instance_for_one_read(task.instance_id)
+    audited = audit_statement(user.id, "complete", "task", task.id, case_id=task.case_id)
+    locked = lock_instance_for_one_read(task.instance_id, audited)
     if locked is None or locked is False:
         raise Conflict("the task's process instance no longer exists")
     # One statement after the lock: this task read again, the instance's other open tasks and the case (on
@@ -232,7 +234,8 @@ def lock_for_completion(task: Task, user: User, sent: Submission | None = None, 
         raise Conflict(f"task {task.id} no longer exists")
     case = mine.Case
     instance = mine.ProcessInstance if locked is True else locked
-    assert isinstance(instance, ProcessInstance)
+    if not isinstance(instance, ProcessInstance):  # SQLite: the lock's write was the audit row, the read tells
+        raise Conflict("the task's process instance no longer exists")
     db.session.info.setdefault(DRAFTED, {}).update({row.Task.id: bool(row.drafted) for row in rows})
     # The first check saw the task as read before the lock; it may have been handed to another unit while this
     # request waited. Checked again on the row read under the lock, before a 409 could show that unit's values.

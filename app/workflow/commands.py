@@ -16,7 +16,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from app import engine
-from app.audit.operations import audit
 from app.cases.models import Case
 from app.cases.timeline import record
 from app.common import idempotency
@@ -95,7 +94,8 @@ def complete(task: Task, user: User, data: Any, sent: Submission | None = None) 
     the task version the form was rendered from (moved since: 409 with both versions) and the files
     uploaded for it (this user's, on this task: else 422), which the completion's timeline entry names.
     """
-    # The command's lock: the instance, then (one statement) the task read again with the other open tasks.
+    # The command's lock (its audit row sent with it): the instance, then (one statement) the task read again with the
+    # other open tasks.
     lock = lock_for_completion(task, user, sent, data)
     instance = lock.instance
     clean: dict[str, Any] = validate_form_data(form_schema(instance.spec, task.form), data)
@@ -107,7 +107,6 @@ def complete(task: Task, user: User, data: Any, sent: Submission | None = None) 
     except engine.TaskNotReady as exc:
         raise Conflict(str(exc)) from exc
     save(instance, lock.case, snap, user, completed=task, data=clean, open_tasks=lock.open_tasks, files=files)
-    audit(user.id, "complete", "task", task.id, case_id=task.case_id)
     flush()  # the step's one flush: every row above goes out together, then the new tasks' notifications
     return task
 

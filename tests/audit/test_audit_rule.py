@@ -37,11 +37,15 @@ def _literals(node: ast.expr | None) -> list[str | None]:
     return [None]
 
 
+AUDIT_WRITERS = ("audit", "audit_statement")
+"""The functions that write an audit row (``audit_statement``: the same row, sent inside the caller's statement)."""
+
+
 def audit_calls(source: str) -> list[tuple[str | None, int]]:
     """(action, line) of every ``audit(...)`` call; action None when it is not a literal."""
     calls = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "audit":
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in AUDIT_WRITERS:
             for action in _literals(node.args[1] if len(node.args) > 1 else None):
                 calls.append((action, node.lineno))
     return calls
@@ -80,6 +84,7 @@ def test_both_kinds_are_written_somewhere():
     ('audit(u, "view", "case", 1)', [("view", 1)]),
     ('audit(u, action, "case", 1)', [(None, 1)]),
     ('audit(u, "grant" if on else "revoke", "user", 1)', [("grant", 1), ("revoke", 1)]),
+    ('audit_statement(u, "complete", "task", 1)', [("complete", 1)]),
     ('x.audit(u, "view")', []),
 ])
 def test_the_scanner_reads_calls(source, expected):
