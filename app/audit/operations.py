@@ -16,7 +16,8 @@ Rows are only ever inserted; the app has no code path that updates or deletes th
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import has_request_context, request
@@ -43,15 +44,26 @@ def audit(user_id: int | None, action: str, object_type: str, object_id: Any, *,
     return event
 
 
+AUDIT_COLUMNS = ("at", "user_id", "action", "object_type", "object_id", "case_id", "address", "detail")
+
+
+@functools.cache
+def _insert() -> sa.Insert:
+    """Built once: an INSERT's construction costs more than sending it (``audit_statement``)."""
+    table = cast(sa.Table, AuditEvent.__table__)
+    return sa.insert(table).values({c: sa.bindparam(f"audit_{c}", type_=table.c[c].type) for c in AUDIT_COLUMNS})
+
+
 def audit_statement(user_id: int | None, action: str, object_type: str, object_id: Any, *,
-                    case_id: int | None = None, detail: dict[str, Any] | None = None) -> sa.Insert:
-    """``audit`` as an INSERT for the caller to send inside a statement it sends anyway (a completion's lock:
-    ``tasks.operations.lock_for_completion``), one round trip fewer. The same row, under the same rule: the change's
-    transaction commits or rolls back with it, so a command that refuses after sending it must not commit."""
+                    case_id: int | None = None, detail: dict[str, Any] | None = None) -> tuple[sa.Insert, dict[str, Any]]:
+    """``audit`` as an INSERT and its parameters (named ``audit_*``), for the caller to send inside a statement it
+    sends anyway (a completion's lock: ``tasks.operations.lock_for_completion``), one round trip fewer. The same row,
+    under the same rule: the change's transaction commits or rolls back with it, so a command that refuses after
+    sending it must not commit."""
     address = (request.remote_addr or "") if has_request_context() else "cli"
-    return sa.insert(AuditEvent.__table__).values(
-        at=now(), user_id=user_id, action=action, object_type=object_type, object_id=str(object_id),
-        case_id=case_id, address=address, detail=detail or {})
+    values = {"at": now(), "user_id": user_id, "action": action, "object_type": object_type,
+              "object_id": str(object_id), "case_id": case_id, "address": address, "detail": detail or {}}
+    return _insert(), {f"audit_{c}": values[c] for c in AUDIT_COLUMNS}
 
 
 def audit_many(rows: list[dict[str, Any]]) -> int:

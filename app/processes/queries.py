@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -87,7 +88,8 @@ def instances_of_case(case_id: int) -> list[ProcessInstance]:
         sa.select(ProcessInstance).where(ProcessInstance.case_id == case_id).order_by(ProcessInstance.id)))
 
 
-def lock_instance_for_one_read(instance_id: int, write: sa.Insert | None = None) -> ProcessInstance | None | bool:
+def lock_instance_for_one_read(instance_id: int,
+                               write: tuple[sa.Insert, dict[str, Any]] | None = None) -> ProcessInstance | None | bool:
     """``lock_instance`` for a command that reads the instance together with the rows it guards, in one statement.
 
     On PostgreSQL the same as ``lock_instance`` (the lock is its own statement: a read joined to the locked row
@@ -95,14 +97,17 @@ def lock_instance_for_one_read(instance_id: int, write: sa.Insert | None = None)
     transaction the writer, so one SELECT after it reads the latest of everything: True, or False when there is
     no such instance; the caller reads the instance in its own statement.
 
-    ``write``: an INSERT the command makes anyway (its audit row), sent with the lock rather than on its own: on
-    PostgreSQL in the locking statement (a data-modifying ``WITH``), on SQLite instead of the no-op write (any write
-    makes the transaction the writer); then True on SQLite whether or not the instance exists, and the caller's read
-    tells."""
+    ``write``: an INSERT the command makes anyway (its audit row) and its parameters, sent with the lock rather than
+    on its own: on PostgreSQL in the locking statement (a data-modifying ``WITH``), on SQLite instead of the no-op
+    write (any write makes the transaction the writer); then True on SQLite whether or not the instance exists, and
+    the caller's read tells."""
     if is_postgresql():
-        return lock_instance(instance_id, write)
+        if write is None:
+            return lock_instance(instance_id)
+        insert, params = write
+        return db.session.scalar(_lock_sending(insert), {"instance_id": instance_id, **params})
     if write is not None:
-        db.session.execute(write)
+        db.session.execute(*write)
         return True
     result = db.session.execute(sa.update(ProcessInstance).where(ProcessInstance.id == instance_id)
                                 .values(version=ProcessInstance.version)
@@ -110,7 +115,16 @@ def lock_instance_for_one_read(instance_id: int, write: sa.Insert | None = None)
     return bool(getattr(result, "rowcount", 0))
 
 
-def lock_instance(instance_id: int, write: sa.Insert | None = None) -> ProcessInstance | None:
+@functools.cache
+def _lock_sending(insert: sa.Insert) -> sa.Select[ProcessInstance]:
+    """PostgreSQL, built once per statement sent with it: the instance ``FOR NO KEY UPDATE`` (``lock_instance``) with
+    ``insert`` in a ``WITH`` of the same statement."""
+    stmt = for_update(sa.select(ProcessInstance).where(ProcessInstance.id == sa.bindparam("instance_id")),
+                      of=ProcessInstance, key_share=True)
+    return stmt.add_cte(insert.cte("sent_with_lock")).execution_options(populate_existing=True)
+
+
+def lock_instance(instance_id: int) -> ProcessInstance | None:
     """Load an instance for a command: ``FOR NO KEY UPDATE`` on PostgreSQL; on SQLite, the write lock first.
 
     SQLite has one writer lock for the whole file and no row locks. A command that only read the
@@ -126,6 +140,4 @@ def lock_instance(instance_id: int, write: sa.Insert | None = None) -> ProcessIn
                       of=ProcessInstance, key_share=True,
                       sqlite_write=sa.update(ProcessInstance).where(ProcessInstance.id == instance_id)
                       .values(version=ProcessInstance.version))
-    if write is not None:  # PostgreSQL (``lock_instance_for_one_read``): the INSERT rides in the locking statement
-        stmt = stmt.add_cte(write.cte("sent_with_lock"))
     return db.session.scalar(stmt.execution_options(populate_existing=True))

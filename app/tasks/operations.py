@@ -6,6 +6,7 @@ Operations flush; the caller commits.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,6 +205,20 @@ class CompletionLock:
     open_tasks: list[Task]
 
 
+@functools.cache
+def _completion_read(with_instance: bool) -> sa.Select[*tuple[Any, ...]]:
+    """Built once (constructing it cost more than running it): the task, the instance's other open tasks, the case,
+    whether each has drafts, and with ``with_instance`` the instance on the task's row."""
+    task_id: sa.BindParameter[int] = sa.bindparam("task_id")
+    drafted = sa.exists().where(TaskDraft.task_id == Task.id).label("drafted")
+    stmt = (sa.select(Task, Case, drafted).join(Case, Case.id == Task.case_id)
+            .where(Task.instance_id == sa.bindparam("instance_id"), sa.or_(Task.state == TaskState.OPEN, Task.id == task_id)))
+    if with_instance:
+        stmt = stmt.add_columns(ProcessInstance).outerjoin(
+            ProcessInstance, sa.and_(ProcessInstance.id == Task.instance_id, Task.id == task_id))
+    return stmt.execution_options(populate_existing=True)
+
+
 def lock_for_completion(task: Task, user: User, sent: Submission | None = None, data: Any = None) -> CompletionLock:
     """Lock a task for its completion and check that ``user`` may complete it now.
 
@@ -222,13 +237,8 @@ def lock_for_completion(task: Task, user: User, sent: Submission | None = None, 
     # One statement after the lock: this task read again, the instance's other open tasks and the case (on
     # SQLite, whose lock is a no-op write, the instance too, on this task's row only: its state is large).
     # Whether the task has drafts rides along, so a completion without one deletes none (one statement less).
-    drafted = sa.exists().where(TaskDraft.task_id == Task.id).label("drafted")
-    stmt = (sa.select(Task, Case, drafted).join(Case, Case.id == Task.case_id)
-            .where(Task.instance_id == task.instance_id, sa.or_(Task.state == TaskState.OPEN, Task.id == task.id)))
-    if locked is True:
-        stmt = stmt.add_columns(ProcessInstance).outerjoin(
-            ProcessInstance, sa.and_(ProcessInstance.id == Task.instance_id, Task.id == task.id))
-    rows = db.session.execute(stmt.execution_options(populate_existing=True)).all()
+    rows = db.session.execute(_completion_read(locked is True),
+                              {"instance_id": task.instance_id, "task_id": task.id}).all()
     mine = next((row for row in rows if row.Task is task), None)
     if mine is None:
         raise Conflict(f"task {task.id} no longer exists")

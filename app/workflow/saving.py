@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
@@ -64,7 +64,7 @@ def flush() -> None:
     except StaleDataError as exc:
         raise Conflict("the case changed while you were working on it; reload and try again") from exc
     if entries:
-        db.session.execute(sa.insert(TimelineEntry.__table__), entries)
+        db.session.execute(sa.insert(cast(sa.Table, TimelineEntry.__table__)), entries)
     write_waiting()  # the notifications of the tasks just written
 
 
