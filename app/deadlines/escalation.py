@@ -161,7 +161,7 @@ def recipients(step: LadderStep, task: LadderTask, case: LadderCase,
     """
     away = away if away is not None else StandIns.load()
     cache = {} if cache is None else cache
-    whole = _recipients_key(step, task, case)
+    whole = _recipients_key(step, task, case, cache)
     if whole is not None and whole in cache:
         return list(cache[whole])
 
@@ -189,13 +189,18 @@ def recipients(step: LadderStep, task: LadderTask, case: LadderCase,
     return list(found.values())
 
 
-def _recipients_key(step: LadderStep, task: LadderTask, case: LadderCase) -> tuple[str, Any] | None:
+def _recipients_key(step: LadderStep, task: LadderTask, case: LadderCase,
+                    cache: dict[tuple[str, Any], list[User]]) -> tuple[str, Any] | None:
     """What a step's whole recipient list depends on, when every audience it may ask is keyed (the sweep
-    asks for thousands of steps that share a unit, a holder and a region); None: not memoised."""
+    asks for thousands of steps that share a unit, a holder and a region); None: not memoised.
+
+    A per-case audience the batch read already (``prefetch_case_audiences``) counts by who it names, not by
+    its case: the cases without a conference team (nearly all) share one list instead of one each."""
     parts: list[Any] = []
     for audience in (*step.audiences, "coordinator"):
         if audience in _by_case:
-            parts.append(("case", case.id))
+            team = cache.get((audience, ("case", case.id)))
+            parts.append(("case", case.id) if team is None else ("users", tuple(u.id for u in team)))
         elif audience in _CACHE_KEYS:
             parts.append(_CACHE_KEYS[audience](task, case))
         else:
