@@ -1,0 +1,108 @@
+#!/usr/bin/env python
+"""The CPU time of one platform completion, by phase of ``app.workflow.commands.complete`` (bench/README.md).
+
+    .venv/bin/python bench/completion_phases.py                      # SQLite, 30 cases counted
+    .venv/bin/python bench/completion_phases.py --database-url postgresql://postgres@127.0.0.1:5432/bench_x
+    TREE=/tmp/base .venv/bin/python /tmp/base/bench/completion_phases.py ...   # another tree's app (a baseline)
+
+Each phase is timed on this process's CPU clock (``time.process_time``) by a wrapper installed for the run, so the
+numbers move less with the machine's load than wall times do (a loaded host still slows the CPU's caches); nothing
+is profiled, so nothing is inflated. The main path of ``bench/task_completion.py``, 5 cases warm-up. Printed, never
+asserted. Phases nest as printed (indented lines are inside ``save`` or ``flush``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(os.environ.get("TREE") or Path(__file__).resolve().parent.parent)
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from task_completion import prepare_postgres  # noqa: E402
+from workload import main_path  # noqa: E402
+
+PHASES = [
+    ("commands", "lock_for_completion", "lock + read (+ audit row)"),
+    ("commands", "validate_form_data", "form validation"),
+    ("commands", "_run", "engine (load + run + dump + snapshot)"),
+    ("commands", "save", "save: instance, projections, events"),
+    ("projection", "mark_completed", "  mark_completed (+ task_completed receivers)"),
+    ("projection", "_open_tasks", "  _open_tasks (routing, new tasks, their notices)"),
+    ("commands", "flush", "flush: unit of work, timeline, notifications"),
+]
+
+
+def run(url: str, cases: int) -> None:
+    import sqlalchemy as sa
+    from platform_run import Platform
+
+    import app.workflow.commands as commands
+    import app.workflow.projection as projection
+    from app.extensions import db
+    from app.tasks.models import Task
+
+    if url != "sqlite":
+        prepare_postgres(url)
+    _, steps = main_path()
+    bench = Platform(url)
+    spent: collections.Counter[str] = collections.Counter()
+    modules = {"commands": commands, "projection": projection}
+
+    def timed(original: Callable[..., Any], label: str) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label] += time.process_time() - started
+        return wrapper
+
+    for module, name, label in PHASES:
+        setattr(modules[module], name, timed(getattr(modules[module], name), label))
+    count, total, commit = 0, 0.0, 0.0
+    with bench.context():
+        bench.setup_demo()
+        for n in range(cases + 5):
+            case_id, _, _ = bench.start_case(n)
+            for step in steps:
+                task = bench._open_task(sa.and_(Task.case_id == case_id, Task.bpmn_id == step.bpmn_id))
+                user: Any = bench._user(step.username)
+                if n == 5:
+                    spent.clear()
+                started = time.process_time()
+                commands.complete(task, user, dict(step.data))
+                completed = time.process_time()
+                db.session.commit()
+                if n >= 5:
+                    count += 1
+                    total += time.process_time() - started
+                    commit += time.process_time() - completed
+                db.session.remove()
+    print(f"{url.rsplit('/', 1)[-1]}: {count} completions, load average {os.getloadavg()[0]:.2f}; CPU ms per "
+          f"completion: total {total / count * 1000:.2f}, of which commit {commit / count * 1000:.2f}")
+    for _, _, label in PHASES:
+        print(f"  {label:52s} {spent[label] / count * 1000:6.2f}")
+    outside = total - commit - sum(spent[label] for _, _, label in PHASES if not label.startswith(" "))
+    print(f"  {'the rest of complete (form schema copy, garbage collector)':52s} {outside / count * 1000:6.2f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=30)
+    parser.add_argument("--database-url", default="sqlite")
+    args = parser.parse_args()
+    if args.database_url != "sqlite" and "bench" not in args.database_url.rsplit("/", 1)[-1]:
+        parser.error("the run DROPs the public schema: use a database named *bench*")
+    run(args.database_url, args.cases)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
