@@ -22,6 +22,8 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
 SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
+CSRF_FIELD = "csrf_token"
+"""Where Flask-WTF keeps a session's CSRF secret (``WTF_CSRF_FIELD_NAME``'s default, which the app keeps)."""
 
 
 class PageClient:
@@ -36,6 +38,7 @@ class PageClient:
     def __init__(self, app: Flask, username: str | None):
         self.client = app.test_client()
         self.username = username
+        self._csrf: tuple[str, str] | None = None  # (the session's CSRF secret, the page's token signing it)
         if username:
             from app.org.queries import user_by_username
 
@@ -47,13 +50,16 @@ class PageClient:
                 sess[EPOCH_KEY] = user.session_epoch
             self._keep_alive()  # stamped now too: some tests use ``.client`` directly
 
-    def _keep_alive(self) -> None:
-        if not self.username:
-            return
+    def _keep_alive(self, csrf: bool = False) -> str | None:
+        """Marks the session as just used; with ``csrf``, returns the CSRF secret it holds (None before a
+        page made one)."""
+        if not self.username and not csrf:
+            return None
         at = int(self.client.application.extensions["liandong.clock"].now().timestamp())
         with self.client.session_transaction() as sess:
-            if "_user_id" in sess:
+            if self.username and "_user_id" in sess:
                 sess[SINCE_KEY] = sess[SEEN_KEY] = at
+            return sess.get(CSRF_FIELD)
 
     @staticmethod
     def _forget_cached_user() -> None:
@@ -71,11 +77,19 @@ class PageClient:
         return self.client.get(path, **kw)
 
     def csrf(self) -> str:
+        """The CSRF token a page gives this session, read from a page the first time and reused while the
+        session keeps the secret it signs, as a browser keeps its open page's token: one page render per
+        client instead of one per POST (the login page, or the inbox it redirects to, was a third of a page
+        test's requests). Signing in or out replaces the session, and with it the secret: read again then."""
         self._forget_cached_user()
-        self._keep_alive()
+        secret = self._keep_alive(csrf=True)
+        if self._csrf is not None and secret is not None and self._csrf[0] == secret:
+            return self._csrf[1]
         page = self.client.get("/login", follow_redirects=True).get_data(as_text=True)
         match = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert match, "no CSRF token on the page"
+        secret = self._keep_alive(csrf=True)
+        self._csrf = (secret, match.group(1)) if secret is not None else None
         return match.group(1)
 
     def post(self, path: str, data: Any = None, csrf: bool = True, **kw: Any) -> Any:
@@ -124,17 +138,21 @@ def serving(server: Any) -> Iterator[str]:
         server.server_close()
 
 
-def browser_login(browser: Any, base: str, username: str) -> Any:
+def browser_login(browser: Any, base: str, username: str, service_workers: str = "allow") -> Any:
     """A new browser context signed in as a demo user, on their inbox.
 
     The test's own session is committed first: on SQLite a read transaction left open by an API call made
     from the test would hold the database's shared lock, and the server thread's sign-in could not commit.
+    ``service_workers="block"`` (Playwright's option: the page's ``register`` does nothing) is for tests that
+    are not about the installable app or offline use: every signed-in page otherwise installs the offline
+    worker, whose script, Workbox and precached pages were 90 of the browser flow's 242 requests.
     """
     from flask import has_app_context
 
     if has_app_context():
         db.session.commit()
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000}, timezone_id="Asia/Shanghai")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000}, timezone_id="Asia/Shanghai",
+                                  service_workers=service_workers)
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.goto(f"{base}/login")

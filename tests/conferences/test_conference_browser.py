@@ -28,7 +28,7 @@ def test_coordinator_schedules_and_records_a_decision_that_becomes_an_action(
     assert rescue is not None
 
     # 1. From the case workspace, the coordinator schedules a conference.
-    page = browser_login(browser, live_server, "coordinator")
+    page = browser_login(browser, live_server, "coordinator", service_workers="block")  # not about offline use
     page.goto(f"{live_server}/cases/{case_id}")
     page.click("#schedule-conference")
     page.wait_for_selector("#schedule-form")
@@ -59,7 +59,7 @@ def test_coordinator_schedules_and_records_a_decision_that_becomes_an_action(
     page.screenshot(path=str(SHOTS / "conference.png"), full_page=True)
 
     # 3. The decision is a task in the education bureau's queue.
-    education = browser_login(browser, live_server, "education_c01")
+    education = browser_login(browser, live_server, "education_c01", service_workers="block")
     assert education.locator("tr", has_text="落实会商决定").count() == 1
     education.click("text=个案会商")
     education.click("text=会商团队视图")

@@ -41,7 +41,8 @@ def live_server(app: Flask, demo: dict[str, Any]) -> Iterator[str]:
 
 @pytest.fixture
 def browser_page(live_server: str, browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="zh-CN")
+    # The designer's pages are not about offline use: no offline worker installed (tests/webhelpers.py browser_login).
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="zh-CN", service_workers="block")
     page = context.new_page()
     page.set_default_timeout(20_000)
     yield page

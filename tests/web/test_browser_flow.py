@@ -16,12 +16,17 @@ from typing import Any
 
 import pytest
 from flows.scenarios import SCENARIOS
-from webhelpers import SHOTS
-from webhelpers import browser_login as _login
+from webhelpers import SHOTS, browser_login
 
 from app.extensions import db
 
 pytestmark = [pytest.mark.committing, pytest.mark.browser, pytest.mark.long]  # long: handed out first (conftest)
+
+
+def _login(browser: Any, base: str, username: str) -> Any:
+    """Signed in without the offline worker: this flow is not about offline use (tests/web/test_browser_offline.py
+    is), and installing it was over a third of the requests the flow's server answered."""
+    return browser_login(browser, base, username, service_workers="block")
 
 def _walk_service_steps(case_id: int, until: str) -> None:
     """Complete the open steps after triage through the service layer, as their units would."""
