@@ -222,7 +222,8 @@ def conference_view(conference: Conference, at: datetime) -> dict[str, Any]:
     for cu in conference.units:
         if cu.prepare_instance_id is None:
             continue
-        task = db.session.scalar(sa.select(Task).where(Task.instance_id == cu.prepare_instance_id).limit(1))
+        task = db.session.scalar(sa.select(Task).where(Task.instance_id == cu.prepare_instance_id)
+                                  .order_by(Task.id).limit(1))
         prepared[cu.unit_id] = None if task is None else {"task_id": task.id, "state": task.state,
                                                           "data": task.data if task.state == "completed" else None}
     follow_ups = list(db.session.scalars(sa.select(Conference.id).where(Conference.previous_id == conference.id)))

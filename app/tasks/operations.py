@@ -212,7 +212,8 @@ def _completion_read(with_instance: bool) -> sa.Select[*tuple[Any, ...]]:
     task_id: sa.BindParameter[int] = sa.bindparam("task_id")
     drafted = sa.exists().where(TaskDraft.task_id == Task.id).label("drafted")
     stmt = (sa.select(Task, Case, drafted).join(Case, Case.id == Task.case_id)
-            .where(Task.instance_id == sa.bindparam("instance_id"), sa.or_(Task.state == TaskState.OPEN, Task.id == task_id)))
+            .where(Task.instance_id == sa.bindparam("instance_id"), sa.or_(Task.state == TaskState.OPEN, Task.id == task_id))
+            .order_by(Task.id))
     if with_instance:
         stmt = stmt.add_columns(ProcessInstance).outerjoin(
             ProcessInstance, sa.and_(ProcessInstance.id == Task.instance_id, Task.id == task_id))

@@ -158,7 +158,8 @@ def cancel(instance: ProcessInstance, actor: User | None, reason: str) -> Proces
     snap = engine.cancel_instance(spec.content_hash, lambda: spec.spec_json, locked.state)
     case = _case_of(locked)
     at = now()
-    for task in db.session.scalars(sa.select(Task).where(Task.instance_id == locked.id, Task.state == TaskState.OPEN)):
+    for task in db.session.scalars(sa.select(Task).where(Task.instance_id == locked.id, Task.state == TaskState.OPEN)
+                                    .order_by(Task.id)):
         task.state = TaskState.CANCELLED
         task.completed_at = at
         stop_ladder(task)

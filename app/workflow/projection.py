@@ -101,7 +101,7 @@ def sync_projections(instance: ProcessInstance, case: Case, snap: engine.Instanc
     at = now()
     if open_tasks is None:
         open_tasks = list(db.session.scalars(
-            sa.select(Task).where(Task.instance_id == instance.id, Task.state == TaskState.OPEN)))
+            sa.select(Task).where(Task.instance_id == instance.id, Task.state == TaskState.OPEN).order_by(Task.id)))
     open_rows = {t.engine_task_id: t for t in open_tasks if completed is None or t.id != completed.id}
     ready_ids = {r.id for r in snap.ready_tasks}
     new = [ready for ready in snap.ready_tasks if ready.id not in open_rows]

@@ -83,7 +83,7 @@ def _projection(cycle: DutyCycle) -> dict[str, Any]:
             text = text.replace(json.dumps(word, ensure_ascii=False)[1:-1], "<own>")
         return json.loads(text)
 
-    tasks = db.session.scalars(sa.select(Task).where(Task.instance_id == instance.id)).all()
+    tasks = db.session.scalars(sa.select(Task).where(Task.instance_id == instance.id).order_by(Task.id)).all()
     entries = db.session.scalars(sa.select(TimelineEntry).where(TimelineEntry.instance_id == instance.id)
                                  .order_by(TimelineEntry.id)).all()
     notes = db.session.scalars(sa.select(Notification).where(Notification.task_id.in_([t.id for t in tasks]))

@@ -78,7 +78,8 @@ def test_inadequate_caregiver_is_followed_up_monthly_until_a_capable_one_is_in_p
     first = check("limited")  # found inadequate: the parents are told (the second step of the same instance)
     assert db.session.get(Entrustment, entrustment_id).status == "inadequate"
     assert first.outcome == "limited"
-    steps = [t.bpmn_id for t in db.session.scalars(sa.select(Task).where(Task.instance_id == first.instance_id))]
+    steps = [t.bpmn_id for t in db.session.scalars(sa.select(Task).where(Task.instance_id == first.instance_id)
+                                                                  .order_by(Task.id))]
     assert steps == ["caregiver_check", "notify_parents"]
     # No loop in the diagram: the follow-up is a new instance next month, and again while still inadequate.
     clock.at = MONDAY + timedelta(days=7)
