@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import os
 import re
-import secrets
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -45,6 +42,8 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from app.secret_key_file import installation_secret_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -388,7 +387,7 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite:///{self.instance_dir / 'liandong.db'}"
         if not self.secret_key.get_secret_value():
-            self.secret_key = SecretStr(_secret_key(self.instance_dir))
+            self.secret_key = SecretStr(installation_secret_key(self.instance_dir))
         return self
 
     @classmethod
@@ -481,25 +480,3 @@ COUNTY_OVERRIDABLE = ("late_report_hours",)
 """Settings a county may give its own value (``app.org.county_settings``; docs/settings.md, "County overrides")."""
 SECRET_FIELDS = frozenset({"secret_key", "encryption_keys", "smtp_password", "metrics_token", "sentry_dsn",
                            "sms_key"})
-
-
-def _secret_key(instance: Path) -> str:
-    """A per-installation key kept in ``instance/`` (never in the repo) unless set in the env.
-
-    Several processes start at once on a fresh instance (gunicorn's workers, the worker, the cron): each
-    writes a candidate to a private temporary file and hard-links it to ``secret_key``, which only the
-    first link succeeds in; everyone then reads that one file. (Checking for the file and then writing it
-    gave two keys to four processes starting together, and users were signed out at random.)"""
-    path = instance / "secret_key"
-    if not path.exists():
-        instance.mkdir(parents=True, exist_ok=True)
-        fd, candidate = tempfile.mkstemp(prefix=".secret_key.", dir=instance)  # mode 0600
-        try:
-            os.write(fd, secrets.token_urlsafe(48).encode())
-            os.fsync(fd)
-            os.close(fd)
-            with contextlib.suppress(FileExistsError):
-                os.link(candidate, path)  # atomic: the file appears whole, and only once
-        finally:
-            os.unlink(candidate)
-    return path.read_text().strip()
