@@ -4,7 +4,9 @@ once; the adapters talk to real HTTP peers started here (tests/webhook_peer.py),
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -282,3 +284,33 @@ def test_the_daily_digest_leaves_out_the_kinds_a_user_wants_elsewhere(demo: dict
     assert "受理研判" in digest.body and CHILD not in digest.body and "（1 条）" in digest.subject
     assert queue_digests(lambda day: True, clock.at.replace(hour=4)) == []  # once a day, nothing left over
     assert db.session.scalar(sa.select(sa.func.count()).select_from(EmailOutbox)) == 1
+
+
+def test_the_deliveries_pages_keep_their_filters_from_page_to_page(page: Any, clock: Any) -> None:
+    """A hundred failed SMS and a sent chat message: the failed list's next page is still the failed SMS."""
+    user = user_by_username("police_t01")
+    assert user is not None
+    now = clock.now()
+    for n in range(101):
+        note = Notification(user_id=user.id, kind="overdue", title=f"第{n}项", created_at=now)
+        db.session.add(note)
+        db.session.flush()
+        db.session.add(Delivery(notification_id=note.id, user_id=user.id, channel="sms", kind="overdue",
+                                state="failed", attempts=5, created_at=now))
+    chat = Notification(user_id=user.id, kind="conference", title="会商", created_at=now)
+    db.session.add(chat)
+    db.session.flush()
+    db.session.add(Delivery(notification_id=chat.id, user_id=user.id, channel="chat", kind="conference",
+                            state="sent", attempts=1, created_at=now))
+    db.session.commit()
+    police = page("police_t01")
+    first = police.get("/notifications/channels/deliveries?state=failed&channel=sms").get_data(as_text=True)
+    nxt = re.search(r'href="([^"]+)" rel="next"', first)
+    assert nxt is not None
+    link = html.unescape(nxt.group(1))
+    assert "state=failed" in link and "channel=sms" in link and "page=2" in link and "everyone" not in link
+    second = police.get(link).get_data(as_text=True)
+    assert second.count("<tr>") == 2  # the header and the 101st failed SMS, not the sent chat message
+    prev = re.search(r'href="([^"]+)" rel="prev"', second)
+    assert prev is not None and "state=failed" in html.unescape(prev.group(1))
+    assert 'rel="next"' not in second
