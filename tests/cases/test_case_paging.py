@@ -8,6 +8,7 @@ Now every list is one COUNT and one LIMITed read (``bench/case_view.py`` has the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -120,3 +121,14 @@ def test_the_paged_lists_keep_need_to_know(as_user: Any, who: str, status: int) 
         resp = as_user(who).get(f"/api/v1/cases/{case_id}/{path}")
         assert resp.status_code == status, (who, path)
     assert as_user("coordinator").get("/api/v1/cases/99999999/timeline").status_code == 404
+
+
+def test_paging_one_list_keeps_the_other_lists_on_their_pages(page: Any, as_user: Any) -> None:
+    """On the second page of the open tasks, the timeline's links keep ``tasks_page=2`` (and the reverse)."""
+    case_id = open_case(as_user)["case_id"]
+    grow_case(case_id, entries=120, tasks=60, open_share=1)  # every task open: two pages of 50
+    shown = page("coordinator").get(f"/cases/{case_id}?tasks_page=2&timeline_page=1&other=x").text
+    links = set(re.findall(r'href="\?([^"#]+)#(\w[\w-]*)" rel="(?:prev|next)"', shown))
+    assert ("tasks_page=2&amp;timeline_page=2", "timeline") in links
+    assert ("timeline_page=1&amp;tasks_page=1", "open-tasks") in links
+    assert not any("other" in query for query, _ in links)
