@@ -178,26 +178,33 @@ def restore_due(db) -> None:  # type: ignore[no-untyped-def]
 
 
 DROPPED_KEYS = (
-    ("escalation", "fk_escalation_case_id_case_file", "case_id", "case_file"),
-    ("escalation", "fk_escalation_unit_id_unit", "unit_id", "unit"),
-    ("notification", "fk_notification_case_id_case_file", "case_id", "case_file"),
+    ("f2a6c8e1d4b7_sweep_rows_without_repeated_foreign_keys.py", "escalation", "fk_escalation_case_id_case_file",
+     "case_id", "case_file"),
+    ("f2a6c8e1d4b7_sweep_rows_without_repeated_foreign_keys.py", "escalation", "fk_escalation_unit_id_unit",
+     "unit_id", "unit"),
+    ("f2a6c8e1d4b7_sweep_rows_without_repeated_foreign_keys.py", "notification", "fk_notification_case_id_case_file",
+     "case_id", "case_file"),
+    ("d4f7b2e9a6c1_task_references_without_foreign_keys.py", "escalation", "fk_escalation_task_id_task",
+     "task_id", "task"),
+    ("d4f7b2e9a6c1_task_references_without_foreign_keys.py", "timeline_entry", "fk_timeline_entry_task_id_task",
+     "task_id", "task"),
+    ("d4f7b2e9a6c1_task_references_without_foreign_keys.py", "notification", "fk_notification_task_id_task",
+     "task_id", "task"),
 )
-"""Foreign keys migration f2a6c8e1d4b7 dropped: put back (NOT VALID: checked for new rows, like the old
+"""Foreign keys a migration (the file named) dropped: put back (NOT VALID: checked for new rows, like the old
 schema) while a baseline older than it sweeps, so BEFORE pays for them as it did."""
 
 
 def baseline_keys(db, rev: str, tree: Path) -> list[str]:  # type: ignore[no-untyped-def]
     """Re-create the dropped foreign keys that ``rev``'s schema still had; the names re-created."""
-    has_migration = (tree / "migrations/versions/f2a6c8e1d4b7_sweep_rows_without_repeated_foreign_keys.py").exists()
-    if has_migration:
-        return []
     present = set(db.session.execute(sa.text("SELECT conname FROM pg_constraint WHERE contype = 'f'")).scalars())
     made = []
-    for table, name, column, referred in DROPPED_KEYS:
-        if name not in present:
-            db.session.execute(sa.text(f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({column}) "
-                                       f"REFERENCES {referred} (id) NOT VALID"))
-            made.append(name)
+    for migration, table, name, column, referred in DROPPED_KEYS:
+        if (tree / "migrations/versions" / migration).exists() or name in present:
+            continue
+        db.session.execute(sa.text(f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({column}) "
+                                   f"REFERENCES {referred} (id) NOT VALID"))
+        made.append(name)
     db.session.commit()
     return made
 
@@ -221,7 +228,7 @@ def task_indexes(db, old: bool) -> None:  # type: ignore[no-untyped-def]
 
 
 def drop_keys(db, names: list[str]) -> None:  # type: ignore[no-untyped-def]
-    for table, name, _column, _referred in DROPPED_KEYS:
+    for _migration, table, name, _column, _referred in DROPPED_KEYS:
         if name in names:
             db.session.execute(sa.text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
     db.session.commit()

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 VIOLATIONS = ("report_key_with_several_cases", "case_without_report", "task_claimed_by_two",
               "task_completed_twice", "ready_task_missing_row", "open_row_not_ready", "duplicate_open_step",
               "timeline_completions_mismatch", "overdue_step_not_escalated", "escalation_doubled",
-              "server_errors")
+              "reference_to_missing_task", "server_errors")
 
 
 @dataclass
@@ -107,6 +107,7 @@ def check_invariants(session: Any, log: ClientLog | None = None, at: datetime | 
                               .group_by(Escalation.task_id, Escalation.level).having(sa.func.count() > 1)).all()
     counts["escalation_doubled"] = len(doubled)
     counts["escalations"] = session.scalar(sa.select(sa.func.count(Escalation.id))) or 0
+    counts["reference_to_missing_task"] = missing_task_references(session)
 
     if log is not None:
         counts["server_errors"] = len(log.server_errors)
@@ -115,6 +116,20 @@ def check_invariants(session: Any, log: ClientLog | None = None, at: datetime | 
         counts["dropped_connections"] = log.dropped
     session.rollback()
     return counts
+
+
+def missing_task_references(session: Any) -> int:
+    """Escalation, timeline and notification rows naming a task that does not exist (those references have no
+    foreign key since migration d4f7b2e9a6c1: their writers hold the task row, and a task is never deleted)."""
+    from app.cases.models import TimelineEntry
+    from app.deadlines.models import Escalation
+    from app.notifications.models import Notification
+    from app.tasks.models import Task
+
+    tasks = sa.select(Task.id)
+    return sum(session.scalar(sa.select(sa.func.count()).select_from(model).where(
+        model.task_id.is_not(None), model.task_id.not_in(tasks))) or 0
+        for model in (Escalation, TimelineEntry, Notification))
 
 
 def violations(counts: dict[str, int]) -> dict[str, int]:

@@ -226,7 +226,9 @@ class TimelineEntry(Model):
     summary: Mapped[str] = mapped_column(sa.String(500))
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("unit.id"))
-    task_id: Mapped[int | None] = mapped_column(sa.ForeignKey("task.id"))
+    task_id: Mapped[int | None] = mapped_column()
+    """The task it is about; no foreign key: its writer holds that task row, and a task is never deleted
+    (migration d4f7b2e9a6c1, docs/deadlines-and-escalation.md)."""
     instance_id: Mapped[int | None] = mapped_column(sa.ForeignKey("process_instance.id"))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 

@@ -28,9 +28,11 @@ class Notification(Model):
     title: Mapped[str] = mapped_column(sa.String(300))
     body: Mapped[str] = mapped_column(sa.Text, default="")
     case_id: Mapped[int | None] = mapped_column()
-    """No foreign key: it is the case of ``task_id`` when there is one (whose key guarantees it), else a case
-    the writer just read; cases are never deleted. Its per-row check was a third of the sweep's server time."""
-    task_id: Mapped[int | None] = mapped_column(sa.ForeignKey("task.id"))
+    """No foreign key: it is the case of ``task_id`` when there is one (copied from that task row, whose key
+    guarantees it), else a case the writer just read; cases are never deleted. Its per-row check was a third of
+    the sweep's server time."""
+    task_id: Mapped[int | None] = mapped_column()
+    """No foreign key either: its writer holds that task row, and a task is never deleted (migration d4f7b2e9a6c1)."""
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(120), unique=True)
     """Set for notifications that must exist at most once (e.g. ``escalation:<task>:<level>:<user>``)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -86,7 +86,8 @@ class Task(Model):
     unit: Mapped[Unit | None] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
-    timeline: Mapped[list[TimelineEntry]] = relationship(lazy="raise", cascade="", passive_deletes="all")
+    timeline: Mapped[list[TimelineEntry]] = relationship(
+        primaryjoin="Task.id == foreign(TimelineEntry.task_id)", lazy="raise", cascade="", passive_deletes="all")
     """Never loaded nor written through. It tells the unit of work to insert a new task before the timeline entries
     that name it: a step's one flush writes both (``workflow.projection`` gives new tasks their ids first)."""
     case: Mapped[Case] = relationship(viewonly=True)
