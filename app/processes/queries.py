@@ -124,6 +124,30 @@ def _lock_sending(insert: sa.Insert) -> sa.Select[ProcessInstance]:
     return stmt.add_cte(insert.cte("sent_with_lock")).execution_options(populate_existing=True)
 
 
+def lock_instance_row(instance_id: int) -> bool:
+    """``lock_instance`` for a command that needs the lock but not the instance (a claim): False when there is no
+    such instance. On PostgreSQL only the id comes back (``FOR NO KEY UPDATE``), not the row with its serialized
+    engine state, which a claim never reads; on SQLite the same no-op write as ``lock_instance``."""
+    if is_postgresql():
+        return db.session.execute(_lock_row_statement(), {"instance_id": instance_id}).first() is not None
+    result = db.session.execute(_sqlite_write_lock(), {"instance_id": instance_id})
+    return bool(getattr(result, "rowcount", 0))
+
+
+@functools.cache
+def _lock_row_statement() -> sa.Select[int]:
+    """Built once (PostgreSQL): the instance's id, locked as ``lock_instance`` locks it."""
+    return (sa.select(ProcessInstance.id).where(ProcessInstance.id == sa.bindparam("instance_id"))
+            .with_for_update(key_share=True))
+
+
+@functools.cache
+def _sqlite_write_lock() -> sa.Update:
+    """Built once (SQLite): the no-op write that makes the transaction the writer (``lock_instance``)."""
+    return (sa.update(ProcessInstance).where(ProcessInstance.id == sa.bindparam("instance_id"))
+            .values(version=ProcessInstance.version).execution_options(synchronize_session=False))
+
+
 def lock_instance(instance_id: int) -> ProcessInstance | None:
     """Load an instance for a command: ``FOR NO KEY UPDATE`` on PostgreSQL; on SQLite, the write lock first.
 

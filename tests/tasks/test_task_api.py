@@ -116,3 +116,35 @@ def test_a_claim_reads_its_case_once_with_the_task(as_user: Any) -> None:
     shown = "\n".join(" ".join(s.split())[:200] for s in seen)
     assert not [s for s in seen if "FROM case_file" in s], shown  # no read of the case on its own
     assert "JOIN case_file" in next(s for s in seen if "FROM task" in s), shown  # it came with the task
+
+
+def test_a_claim_reads_the_task_once_and_locks_the_instance_without_its_state(as_user: Any) -> None:
+    """Under the instance lock the conditional UPDATE decides alone (issue 17 part 3): the task is not read again,
+    the lock brings back no engine state, and the answer carries the version the UPDATE left."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+
+    api, task = _first_task(as_user)
+    db.session.expunge_all()
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        claimed = api.post(f"/api/v1/tasks/{task['id']}/claim")
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    shown = "\n".join(s[:200] for s in seen)
+    assert claimed.status_code == 200, claimed.get_json()
+    assert claimed.get_json()["version"] == task["version"] + 1
+    assert len([s for s in seen if "FROM task" in s]) == 1, shown  # the read with the case, before the lock
+    assert not [s for s in seen if "process_instance.state" in s], shown
+    assert len([s for s in seen if s.startswith("UPDATE task")]) == 1, shown
+    sent = [s for s in seen if "SAVEPOINT" not in s]  # the test's transaction, not the request's
+    assert len(sent) <= 6, shown  # token, task with case, lock, UPDATE ... RETURNING, audit, timeline
+
+    again = api.post(f"/api/v1/tasks/{task['id']}/claim")  # your own task again: still yours, nothing written
+    assert again.status_code == 200 and again.get_json()["version"] == task["version"] + 1
