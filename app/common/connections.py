@@ -20,7 +20,6 @@ import select
 import time
 from typing import Any
 
-from psycopg import pq
 from sqlalchemy import event, exc
 from sqlalchemy.pool import Pool
 
@@ -36,6 +35,8 @@ def _is_psycopg(dbapi_connection: Any) -> bool:
 def server_hung_up(dbapi_connection: Any) -> bool:
     """Whether an idle psycopg connection is known to be unusable without asking the server: closed, in a
     broken or unfinished state, or with something to read (the server's FATAL message or end of file)."""
+    from psycopg import pq  # deferred: a psycopg connection has imported it; an app on SQLite never needs it
+
     if dbapi_connection.closed or dbapi_connection.pgconn.status != pq.ConnStatus.OK:
         return True
     if dbapi_connection.pgconn.transaction_status != pq.TransactionStatus.IDLE:

@@ -6,9 +6,6 @@ import csv
 import io
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-
 from .queries import Table
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -37,6 +34,10 @@ def to_csv(table: Table) -> bytes:
 
 
 def to_xlsx(table: Table) -> bytes:
+    # deferred: importing openpyxl costs every process that builds the app ~0.1 s of CPU, and only exports use it
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     book = Workbook()
     sheet = book.active
     sheet.title = table.key[:31]

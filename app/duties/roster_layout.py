@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError, XmlError, ZipError
 
 from app.cases.models import ChildTag
@@ -221,6 +219,8 @@ def words(value: Any) -> list[str]:
 
 
 def _cell(sheet: Any, value: Any) -> Any:
+    from openpyxl.cell import WriteOnlyCell  # deferred: openpyxl is the exports' alone (see write_xlsx)
+
     cell = WriteOnlyCell(sheet, value=value)
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         cell.data_type = "s"  # stored text, never a formula on the bureau's computer
@@ -229,6 +229,9 @@ def _cell(sheet: Any, value: Any) -> Any:
 
 def write_xlsx(rows: list[dict[str, Any]]) -> bytes:
     """The ledger in the import layout: one header row, then one row per child (text cells for ID numbers)."""
+    # deferred: importing openpyxl costs every process that builds the app ~0.1 s of CPU, and only exports use it
+    from openpyxl import Workbook
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet(SHEET_TITLE)
     sheet.append([c.header for c in COLUMNS])
