@@ -17,16 +17,26 @@ from werkzeug.serving import make_server
 from app.extensions import db, limiter
 
 
+@pytest.fixture(scope="session")
+def _server(app: Flask) -> Iterator[str]:
+    """One HTTP server thread for the run (per xdist worker), started by the first test that needs it: it
+    serves the session's one app, so nothing about it belongs to a test. Stopping one after every test cost
+    that test up to half a second (``serve_forever`` notices a shutdown at its next poll). Between tests no
+    request reaches it: ``browser`` closes every page a test opened before the test's data go."""
+    with serving(make_server("127.0.0.1", 0, app, threaded=True)) as base:
+        yield base
+
+
 @pytest.fixture
-def live_server(request: pytest.FixtureRequest, app: Flask, demo: dict[str, Any]) -> Iterator[str]:
-    """The test app on a real HTTP server thread (same database as the test, committed)."""
+def live_server(request: pytest.FixtureRequest, _server: str, demo: dict[str, Any]) -> str:
+    """The test app on a real HTTP server thread (same database as the test, committed), its rate limits
+    counted afresh."""
     if request.node.get_closest_marker("committing") is None:
         pytest.fail("live_server serves from another thread and connection: mark the test "
                     "@pytest.mark.committing")
     db.session.commit()
     limiter.reset()
-    with serving(make_server("127.0.0.1", 0, app, threaded=True)) as base:
-        yield base
+    return _server
 
 
 @pytest.fixture(scope="session")
