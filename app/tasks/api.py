@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask import request
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
@@ -12,7 +11,6 @@ from marshmallow import fields
 
 from app.audit.operations import audit
 from app.cases.access import lists_tasks, oversees_tasks, require_task
-from app.cases.models import Case
 from app.common.clock import now
 from app.common.endpoints import PEOPLE_ONLY, ApiBlueprint, current_api_user, page_rows
 from app.common.errors import DomainError, Forbidden, Invalid, NotFound
@@ -26,7 +24,15 @@ from .drafts import MAX_DRAFT_BYTES, discard_draft, draft_of, save_draft
 from .form_options import ACCEPT_LANGUAGE, api_locale, option_titled
 from .handover import handovers_out
 from .models import Task
-from .queries import TaskFilter, capped_count, task_query, task_scope, task_with_case
+from .queries import (
+    INBOX_ROW_OPTIONS,
+    TaskFilter,
+    capped_count,
+    task_query,
+    task_scope,
+    task_with_case,
+    unit_inbox,
+)
 from .schemas import (
     IDEMPOTENCY_HEADER,
     NO_DRAFT,
@@ -107,15 +113,16 @@ class TaskList(MethodView):
                 assignee_id = int(assignee)
             except ValueError as exc:
                 raise Invalid("bad assignee", {"assignee": ["'me' or a user id"]}) from exc
+        if not coordinator and assignee is None and args.keys() <= {"state", "unit_id"}:  # the plain inbox
+            pagination_parameters.item_count, more, rows = unit_inbox(
+                user.unit_id, args["state"], pagination_parameters.first_item, pagination_parameters.page_size)
+            return {"items": rows, "more": more}
         stmt = task_query(TaskFilter(
             assignee_id=assignee_id, state=args.get("state"), overdue=args.get("overdue"),
             due_within_hours=args.get("due_within_hours"), case_id=args.get("case_id"), bpmn_id=args.get("step"),
         ), now()).where(task_scope(user, unit_id))
         total, more = capped_count(stmt)
-        rows = page_rows(stmt.options(
-            sa.orm.joinedload(Task.assignee),
-            sa.orm.joinedload(Task.case).options(sa.orm.load_only(Case.number), sa.orm.lazyload(Case.child)),
-        ), pagination_parameters, total=total, unique=True)
+        rows = page_rows(stmt.options(*INBOX_ROW_OPTIONS), pagination_parameters, total=total, unique=True)
         return {"items": rows, "more": more}
 
 

@@ -108,3 +108,27 @@ def test_the_total_is_counted_up_to_the_cap(app: Any, as_user: Any, monkeypatch:
     monkeypatch.setattr(queries, "TOTAL_CAP", 4)
     body = as_user("police_t01").get("/api/v1/tasks").json
     assert (body["total"], body["more"]) == (4, False)
+
+
+def test_the_plain_api_inbox_lists_what_the_filtered_query_lists(app: Any, as_user: Any) -> None:
+    """``GET /api/v1/tasks`` without filters runs selects built once (issue 17 part 3): the same rows in the same
+    order, the same total, page by page and in another state, as the general query of the same filter."""
+    from app.tasks.queries import TaskFilter, _unit_inbox_statements, task_query, task_scope
+
+    for n in range(5):
+        open_case(village=VILLAGES[n % 2])
+    api = as_user("police_t01")
+    user = user_by_username("police_t01")
+    [claimed, *_] = api.get("/api/v1/tasks").json["items"]
+    answer = api.post(f"/api/v1/tasks/{claimed['id']}/claim").json
+    built = _unit_inbox_statements.cache_info().misses
+    for state in ("open", "completed"):
+        expected = list(db.session.scalars(task_query(TaskFilter(state=state), now()).where(task_scope(user))))
+        pages = [api.get(f"/api/v1/tasks?state={state}&per_page=2&page={p}").json for p in (1, 2, 3)]
+        assert [t["id"] for page in pages for t in page["items"]] == [t.id for t in expected]
+        assert all(page["total"] == len(expected) and page["more"] is False for page in pages)
+    assert len(expected) == 0 and pages[0]["items"] == []
+    mine = [t for t in api.get("/api/v1/tasks").json["items"] if t["id"] == claimed["id"]]
+    assert mine[0]["assignee"] == answer["assignee"] and mine[0]["assignee"]
+    assert mine[0]["case_number"] == claimed["case_number"]
+    assert _unit_inbox_statements.cache_info().misses == built  # nothing built per request
