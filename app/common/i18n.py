@@ -12,12 +12,16 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, has_request_context, request, session
-from flask_babel import format_datetime, format_timedelta, get_locale, gettext
+from flask_babel import format_datetime, format_timedelta, get_locale, get_translations, gettext
 from flask_login import current_user
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from app.common.clock import county_zone, is_past_due
 from app.extensions import babel
@@ -100,5 +104,43 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.filters.update(local_dt=local_dt)
     app.context_processor(lambda: {"current_locale": str(get_locale() or DEFAULT_LOCALE)})
+    app.context_processor(lambda: template_gettext(get_translations()))
     app.jinja_env.globals.update(due_status=due_status, due_relative=due_relative, LOCALES=LOCALES,
                                  label=label, label_options=options, bpmn_type=bpmn_type)
+
+
+def template_gettext(translations: Any) -> dict[str, Any]:
+    """A page's ``gettext`` family bound to the request's catalog once per render (a context processor).
+
+    Flask-Babel installs Jinja callables that look the catalog up again for every string (domain, locale,
+    cache key: ~13 us each, ~55 strings a page, 0.7 ms a request). Names in a template's context come before
+    the environment's globals, and Jinja's ``_`` resolves ``gettext`` from the context, so the page's strings
+    use these; imported macros (no context) keep the globals. Each does what Jinja's newstyle callables do:
+    the translation is marked safe when autoescaping and is always a format string for its variables.
+    """
+
+    def finish(context: Context, text: str, variables: dict[str, Any]) -> str:
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # type: ignore[no-any-return]
+
+    @pass_context
+    def gettext_(context: Context, string: str, /, **variables: Any) -> str:
+        return finish(context, translations.ugettext(string), variables)
+
+    @pass_context
+    def ngettext_(context: Context, singular: str, plural: str, num: int, /, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        return finish(context, translations.ungettext(singular, plural, num), variables)
+
+    @pass_context
+    def pgettext_(context: Context, string_ctx: str, string: str, /, **variables: Any) -> str:
+        variables.setdefault("context", string_ctx)
+        return finish(context, translations.upgettext(string_ctx, string), variables)
+
+    @pass_context
+    def npgettext_(context: Context, string_ctx: str, singular: str, plural: str, num: int, /,
+                   **variables: Any) -> str:
+        variables.setdefault("context", string_ctx)
+        variables.setdefault("num", num)
+        return finish(context, translations.unpgettext(string_ctx, singular, plural, num), variables)
+
+    return {"gettext": gettext_, "ngettext": ngettext_, "pgettext": pgettext_, "npgettext": npgettext_}
