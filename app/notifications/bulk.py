@@ -9,6 +9,7 @@ that got there first) is skipped by ``ON CONFLICT DO NOTHING``, without an error
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +41,50 @@ def notify_many(rows: Sequence[Mapping[str, Any]], users: Mapping[int, User], at
     written = insert_many(Notification, rows,
                           returning=("id", "user_id", "kind", "title", "body"), skip_conflicts_on=("dedupe_key",))
     return _send(written, users, at)
+
+
+HELD = "notifications.held"
+"""``session.info`` key: the notifications a workflow command writes in one INSERT after its flush (``hold``)."""
+
+
+@dataclass
+class _Held:
+    transaction: Any
+    """The session transaction they belong to: a rolled-back one's are never sent."""
+    rows: list[Mapping[str, Any]] = field(default_factory=list)
+    users: dict[int, User] = field(default_factory=dict)
+    at: datetime | None = None
+
+
+def hold() -> None:
+    """Open the current transaction's held notifications (kept if open): until ``write_held``, the rows given to
+    ``add_held`` wait, so a workflow step's notifications (its new tasks', its receivers' ``notify(..., held=True)``)
+    go out in one INSERT after the command's flush, which writes the rows they name. The command that holds them
+    writes them (``workflow.saving.flush``); nothing else opens them."""
+    transaction = db.session().get_transaction()
+    batch = db.session.info.get(HELD)
+    if batch is None or batch.transaction is not transaction:
+        db.session.info[HELD] = _Held(transaction)
+
+
+def add_held(rows: Sequence[Mapping[str, Any]], users: Mapping[int, User], at: datetime) -> bool:
+    """Add ``rows`` (``NOTIFICATION_COLUMNS``) to the held notifications if the current transaction holds some;
+    False (nothing added) if it does not."""
+    batch = db.session.info.get(HELD)
+    if batch is None or batch.transaction is not db.session().get_transaction():
+        return False
+    batch.rows.extend(rows)
+    batch.users.update(users)
+    batch.at = at
+    return True
+
+
+def write_held() -> int:
+    """Write the held notifications (one INSERT for all of them) and close them; how many were written."""
+    batch = db.session.info.pop(HELD, None)
+    if batch is None or batch.transaction is not db.session().get_transaction() or batch.at is None:
+        return 0
+    return notify_many(batch.rows, batch.users, batch.at)
 
 
 def notify_from(select: sa.TextClause, params: Mapping[str, Any], users: Mapping[int, User], at: datetime) -> int:

@@ -15,23 +15,29 @@ from app.extensions import db
 from app.org.absence import stand_ins
 from app.org.models import User
 
-from .bulk import notify_many
+from .bulk import add_held, notify_many
 from .channels import CHAT, SMS, Preferences
 from .models import ChannelAddress, Notification
 
 
 def notify(users: Iterable[User], kind: str, title: str, *, body: str = "", case_id: int | None = None,
-           task_id: int | None = None, dedupe_key: str | None = None) -> int:
+           task_id: int | None = None, dedupe_key: str | None = None, held: bool = False) -> int:
     """The same note to each of ``users`` (each once), through ``bulk.notify_many`` like every notification;
     with ``dedupe_key`` a repeat call for the same user creates nothing (the key gets ``:<user id>``).
     Returns how many were written. Flushes.
 
-    Someone away is replaced by who stands in for them (``app.org.absence``, the one substitution rule)."""
+    Someone away is replaced by who stands in for them (``app.org.absence``, the one substitution rule).
+
+    ``held``: a receiver of a workflow step's event: the rows join the notifications the step writes after its
+    flush (``bulk.hold``), one INSERT for all of them; written now (and flushed) when no step holds any. Returns
+    how many were written or held (a held row whose dedupe key exists is skipped when written)."""
     recipients = {user.id: user for user in stand_ins(users)}
     at = now()
     rows = [{"user_id": user_id, "kind": kind, "title": title[:300], "body": body, "case_id": case_id,
              "task_id": task_id, "dedupe_key": f"{dedupe_key}:{user_id}" if dedupe_key else None, "created_at": at}
             for user_id in recipients]
+    if held and rows and add_held(rows, recipients, at):
+        return len(rows)
     return notify_many(rows, recipients, at)
 
 

@@ -58,12 +58,13 @@ def township_people(case: Case) -> list[User]:
 
 def tell_township_of_police_handling(task: Task, *, case: Case, actor: User | None, **_: Any) -> None:
     """``task_completed``: the police finished handling a case in the township's area; one notice per
-    township person with a basis (deduplicated per step, so a replayed completion tells nobody twice)."""
+    township person with a basis (deduplicated per step, so a replayed completion tells nobody twice), held for the
+    step's one notification INSERT after its flush (``notify(..., held=True)``)."""
     if task.bpmn_id != POLICE_HANDLED_STEP:
         return
     told = [u for u in township_people(case) if actor is None or u.id != actor.id]
     notify(told, "police_handled", f"{case.number}: the police have handled the case",
-           body=task.name, case_id=case.id, dedupe_key=f"police_handled:{task.id}")
+           body=task.name, case_id=case.id, dedupe_key=f"police_handled:{task.id}", held=True)
 
 
 VILLAGE_VERIFIED_STEP = "village_quarterly_verification"
@@ -78,7 +79,7 @@ def tell_township_of_village_verification(task: Task, *, case: Case, actor: User
         return
     told = [u for u in township_people(case) if actor is None or u.id != actor.id]
     notify(told, "village_verified", f"{case.region.name}: quarterly verification filed",
-           body=task.name, case_id=case.id, dedupe_key=f"village_verified:{task.id}")
+           body=task.name, case_id=case.id, dedupe_key=f"village_verified:{task.id}", held=True)
 
 
 def tell_supervising_unit_of_finding(finding: ReportingFinding, *, actor: User | None, **_: Any) -> None:

@@ -8,7 +8,6 @@ task (routed, with its due time and escalation ladder), the rows of tasks the en
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,7 @@ from app.deadlines.stored_settings import digest_columns, settings_for
 from app.engine import ReadyTask
 from app.engine import properties as P
 from app.extensions import db
-from app.notifications.bulk import notify_many
+from app.notifications.bulk import add_held, hold, notify_many, write_held
 from app.notifications.operations import notify
 from app.org.models import User
 from app.org.queries import (
@@ -192,35 +191,16 @@ def _open_tasks(instance: ProcessInstance, case: Case, new: list[ReadyTask], at:
     return created
 
 
-WAITING = "workflow.notifications_waiting"
-"""``session.info`` key: the new tasks' notifications, for after the flush that writes the tasks they name."""
-
-
-@dataclass
-class _Waiting:
-    transaction: Any
-    """The session transaction they belong to: a rolled-back one's are never sent."""
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    recipients: dict[int, User] = field(default_factory=dict)
-    at: datetime | None = None
-
-
 def _wait(rows: list[dict[str, Any]], recipients: dict[int, User], at: datetime) -> None:
-    transaction = db.session().get_transaction()
-    waiting = db.session.info.get(WAITING)
-    if waiting is None or waiting.transaction is not transaction:
-        waiting = db.session.info[WAITING] = _Waiting(transaction)
-    waiting.rows.extend(rows)
-    waiting.recipients.update(recipients)
-    waiting.at = at
+    hold()
+    add_held(rows, recipients, at)
 
 
 def write_waiting() -> None:
-    """Write the notifications of the tasks the command's flush has just written (one INSERT for all of them).
-    Every command that can open tasks calls it after its flush (``saving.flush``, the migrations)."""
-    waiting = db.session.info.pop(WAITING, None)
-    if waiting is not None and waiting.transaction is db.session().get_transaction() and waiting.at is not None:
-        notify_many(waiting.rows, waiting.recipients, waiting.at)
+    """Write the notifications of the tasks the command's flush has just written, with any a receiver of the step
+    held (one INSERT for all of them: ``notifications.bulk.hold``). Every command that can open tasks calls it
+    after its flush (``saving.flush``, the migrations)."""
+    write_held()
 
 
 def _ids(dialect: str, count: int, carried: Any) -> list[int]:

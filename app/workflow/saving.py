@@ -14,6 +14,7 @@ from app.common import events
 from app.common.clock import now
 from app.common.errors import Conflict
 from app.extensions import db
+from app.notifications.bulk import hold
 from app.org.models import User
 from app.processes.models import ProcessInstance
 from app.tasks.models import Attachment, Task
@@ -33,6 +34,7 @@ def save(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, a
     coordinators' notification.
     """
     at = now()
+    hold()  # the step's notifications (its receivers' held ones, its new tasks') go out in one INSERT after the flush
     instance.state = snap.state
     instance.serializer_version = snap.serializer_version
     instance.data = _jsonable(snap.data)
@@ -52,8 +54,8 @@ def save(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, a
 
 
 def flush() -> None:
-    """Flush the command's writes, then the step's timeline entries and the notifications of the tasks it opened; a
-    stale instance version (someone saved first) becomes a 409.
+    """Flush the command's writes, then the step's timeline entries and its notifications (the tasks it opened, its
+    receivers' held ones: one INSERT); a stale instance version (someone saved first) becomes a 409.
 
     The timeline entries pending in the session go out as one Core INSERT after the unit of work (which writes the
     task rows they may name): nothing reads an entry's id back, so the ORM's per-row bookkeeping (and, on SQLite,
@@ -65,7 +67,7 @@ def flush() -> None:
         raise Conflict("the case changed while you were working on it; reload and try again") from exc
     if entries:
         db.session.execute(sa.insert(cast(sa.Table, TimelineEntry.__table__)), entries)
-    write_waiting()  # the notifications of the tasks just written
+    write_waiting()  # the step's notifications: the tasks just written, the receivers' held ones
 
 
 _ENTRY_COLUMNS = ("case_id", "at", "kind", "summary", "actor_id", "unit_id", "task_id", "instance_id", "detail")

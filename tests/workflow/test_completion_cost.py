@@ -45,7 +45,7 @@ CONTENT_READ = re.compile(r"process_spec(_\d+)?\.(files|forms|spec_json|user_tas
 STEP_STATEMENTS = {
     "police_triage": (8, 8),
     "police_living_alone": (8, 8),
-    "police_legal_disposition": (14, 14),
+    "police_legal_disposition": (13, 13),
     "education_assessment_input": (5, 5),
     "civil_affairs_assessment_input": (5, 5),
     "village_home_visit": (8, 8),
@@ -54,9 +54,10 @@ STEP_STATEMENTS = {
     "township_case_closure": (7, 7),
 }
 """Statements of each step of the main path on (SQLite, PostgreSQL), exactly; a read of the spec's content on a cold
-cache is not counted (``test_a_cold_cache_reads_the_parsed_spec_and_the_forms_once``). 72 / 72 in all (8.0 a step)
-where they were 140 / 119, then 106 / 93, then 94 / 81 (issue 17 part 1, bench/README.md): the township told of the
-police's handling decides who may be told at once (``cases.access.told_of_case``: 4 statements, not ~5 per person),
+cache is not counted (``test_a_cold_cache_reads_the_parsed_spec_and_the_forms_once``). 71 / 71 in all (7.9 a step)
+where they were 140 / 119, then 106 / 93, then 94 / 81, then 72 / 72 (issue 17 part 1, bench/README.md): the township
+told of the police's handling: who may be told decided at once (``cases.access.told_of_case``: 4 statements, not ~5
+per person), and told in the step's one notification INSERT after the flush (``notify(..., held=True)``: 14 -> 13),
 the receivers and the closing step read without flushing, new tasks are routed and their units' workers read in one
 statement, on SQLite the lock's one read takes the instance too, the calendar overrides and the ladders are
 kept by the process while the digest the routing statement carries stays (``deadlines.stored_settings``; the case's
@@ -175,7 +176,8 @@ def test_each_step_of_the_main_path_costs_its_pinned_statements_and_flushes(demo
 
 def test_the_township_told_of_the_police_handling_costs_a_few_statements_whoever_is_told(demo: Any) -> None:
     """The need-to-know check of the township's people is one decision for all of them (``told_of_case``): the
-    region chain, the people, their roles, the unit and conference facts, the absences, one INSERT."""
+    region chain, the people, their roles, the unit and conference facts, the absences; their notices go in the
+    step's one notification INSERT, with the new tasks' workers'."""
     from app.org.models import User
     from app.org.operations import create_user
     from app.org.roles import Role
@@ -196,6 +198,8 @@ def test_the_township_told_of_the_police_handling_costs_a_few_statements_whoever
     assert len([s for s in sql(seen) if not CONTENT_READ.search(s)]) == STEP_STATEMENTS[step.bpmn_id][column]
     assert len([s for s in told if s.startswith("SELECT user_role")]) == 1, told  # every person's roles at once
     assert len([s for s in told if s.startswith("SELECT (EXISTS")]) == 1, told  # every person's facts at once
+    inserts = [s for s in sql(seen) if s.startswith("INSERT INTO notification")]
+    assert len(inserts) == 1 and seen[-1] == inserts[0], seen  # with the new tasks' notices, after the flush
     names = {db.session.get(User, n.user_id).username for n in db.session.scalars(  # type: ignore[union-attr]
         sa.select(Notification).where(Notification.kind == "police_handled"))}
     assert names == {"supervisor_t01", *(f"supervisor_t01_{n}" for n in range(4))}  # the liaisons have no basis yet
