@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.operations import audit, audit_statement
@@ -206,15 +207,21 @@ class CompletionLock:
     instance: ProcessInstance
     case: Case
     open_tasks: list[Task]
+    others_running: bool
+    """Whether another instance of the case is running (the closing step's ``last_of_case``, read with the rest)."""
 
 
 @functools.cache
 def _completion_read(with_instance: bool) -> sa.Select[*tuple[Any, ...]]:
     """Built once (constructing it cost more than running it): the task, the instance's other open tasks, the case,
-    whether each has drafts, and with ``with_instance`` the instance on the task's row."""
+    whether each has drafts, whether another instance of the case is running (the closing step asked it in one more
+    statement), and with ``with_instance`` the instance on the task's row."""
     task_id: sa.BindParameter[int] = sa.bindparam("task_id")
     drafted = sa.exists().where(TaskDraft.task_id == Task.id).label("drafted")
-    stmt = (sa.select(Task, Case, drafted).join(Case, Case.id == Task.case_id)
+    other = aliased(ProcessInstance)
+    others = sa.exists().where(other.case_id == Task.case_id, other.id != Task.instance_id,
+                               other.status == "running").label("others_running")
+    stmt = (sa.select(Task, Case, drafted, others).join(Case, Case.id == Task.case_id)
             .where(Task.instance_id == sa.bindparam("instance_id"), sa.or_(Task.state == TaskState.OPEN, Task.id == task_id))
             .order_by(Task.id))
     if with_instance:
@@ -259,4 +266,5 @@ def lock_for_completion(task: Task, user: User, sent: Submission | None = None, 
     _ensure_open(task, user)
     if task.assignee_id is not None and task.assignee_id != user.id and not user.has_role(Role.UNIT_HEAD):
         raise Conflict(f"task {task.id} is claimed by someone else")
-    return CompletionLock(instance, case, [row.Task for row in rows if row.Task.state == TaskState.OPEN])
+    return CompletionLock(instance, case, [row.Task for row in rows if row.Task.state == TaskState.OPEN],
+                          bool(mine.others_running))

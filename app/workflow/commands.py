@@ -106,7 +106,8 @@ def complete(task: Task, user: User, data: Any, sent: Submission | None = None) 
                     task.engine_task_id, clean, at_step=task.bpmn_id)
     except engine.TaskNotReady as exc:
         raise Conflict(str(exc)) from exc
-    save(instance, lock.case, snap, user, completed=task, data=clean, open_tasks=lock.open_tasks, files=files)
+    save(instance, lock.case, snap, user, completed=task, data=clean, open_tasks=lock.open_tasks, files=files,
+         others_running=lock.others_running)
     flush()  # the step's one flush: every row above goes out together, then the new tasks' notifications
     return task
 

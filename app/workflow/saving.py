@@ -24,11 +24,13 @@ from .projection import rebuild, write_waiting
 
 def save(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, actor: User | None,
          completed: Task | None = None, data: dict[str, Any] | None = None,
-         open_tasks: list[Task] | None = None, files: list[Attachment] | None = None) -> None:
+         open_tasks: list[Task] | None = None, files: list[Attachment] | None = None,
+         others_running: bool | None = None) -> None:
     """Store ``snap`` on the (locked) instance, rebuild its projections and tell the subscribers.
 
     ``completed``/``data``: the task this step completed and its validated form data; ``open_tasks``: the
-    instance's open task rows if the command read them under its lock. Does not flush (the command
+    instance's open task rows if the command read them under its lock; ``others_running``: whether another instance of
+    the case runs, if the command read it under its lock (else read when this step ends the instance). Does not flush (the command
     flushes once, after its audit row, with ``flush``: a save that lost the optimistic ``version`` race is
     a 409 there and the caller's transaction rolls back); only a task no unit serves is flushed early, for its
     coordinators' notification.
@@ -50,7 +52,9 @@ def save(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, a
         end_name = next((step.name for step in snap.steps if step.bpmn_id == snap.end_event and step.name), "")
         with db.session.no_autoflush:  # nothing they read is pending: the step's writes wait for the one flush
             events.instance_completed.send(instance, case=case, actor=actor, end_event=snap.end_event or "",
-                                           end_name=end_name, last_of_case=not _others_running(instance))
+                                           end_name=end_name,
+                                           last_of_case=not (_others_running(instance) if others_running is None
+                                                             else others_running))
 
 
 def flush() -> None:
