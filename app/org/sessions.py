@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app, session
+from sqlalchemy.orm import joinedload
 
 from app.common.clock import now
 from app.extensions import db
@@ -58,10 +59,15 @@ def session_problem(user: User | None, values: dict[str, object], at: int) -> st
     return None
 
 
+_WITH_ROLES = (joinedload(User.role_rows),)
+"""A page's user with their roles in one statement; built once (options cost CPU to build on every request)."""
+
+
 def load_session_user(user_id: str) -> User | None:
     """Flask-Login's user loader: only an active user, in a session of the current epoch and lifetime."""
     try:
-        user = db.session.get(User, int(user_id))
+        # the roles in the same statement (their selectin load was a second round trip on every page request)
+        user = db.session.get(User, int(user_id), options=_WITH_ROLES)
     except ValueError:
         return None
     at = _stamp()

@@ -127,4 +127,4 @@ def test_the_worker_script_manifest_and_offline_page_cost_no_query_for_a_signed_
     signed_in = {path: _statements(police, path) for path in ("/sw.js", "/manifest.webmanifest", "/offline")}
     assert {status for status, _ in signed_in.values()} == {200}
     assert signed_in["/manifest.webmanifest"][1] == 0, signed_in  # never looks at who asks
-    assert signed_in["/sw.js"][1] == signed_in["/offline"][1] == 2, signed_in  # the session's user, its locale
+    assert signed_in["/sw.js"][1] == signed_in["/offline"][1] == 1, signed_in  # the session's user with its roles
