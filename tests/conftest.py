@@ -38,7 +38,7 @@ from app.webhooks import outbox as webhook_outbox
 
 webhook_outbox.TTL = 3600.0  # one process changes the subscribers in tests, and forgets at each change
 
-pytest_plugins = ["peers", "schedule"]
+pytest_plugins = ["peers", "schedule", "gcfreeze"]
 
 START = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 """Tuesday 2026-03-10 09:00 in Asia/Shanghai: an ordinary working morning."""
