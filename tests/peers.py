@@ -4,7 +4,8 @@ SMTP server. The server thread and the browser's sign-in use connections of thei
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -13,30 +14,80 @@ from deadline_helpers import Mailbox, free_port
 from flask import Flask
 from webhelpers import ARGS, CHROMIUM, serving
 from werkzeug.serving import make_server
+from werkzeug.wsgi import ClosingIterator
 
 from app.extensions import db, limiter
 
 
+class _Gate:
+    """The served app, open only while a test holds ``live_server``. A browser's context is closed after its
+    test, but a request it had sent (a page still loading, the service worker's fetch) can still be running on a
+    server thread; with one server for the whole run, such a request met the next test's reset of the database
+    (PostgreSQL: a deadlock with ``TRUNCATE``). So a test's end shuts the gate and gives the requests it started
+    a few seconds to end (as a per-test server's shutdown did, by its poll); a request between tests gets a 503
+    without touching the database. It does not wait longer: a request can be waiting on a lock that only the
+    test's own teardown releases."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app, self.open, self.test = app, False, 0
+        self.running: dict[int, int] = {}
+        self.changed = threading.Condition()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        key = id(environ)
+        with self.changed:
+            if not self.open:
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Retry-After", "1")])
+                return [b"between tests"]
+            self.running[key] = self.test
+        try:
+            return ClosingIterator(self.app(environ, start_response), lambda: self._done(key))
+        except BaseException:
+            self._done(key)
+            raise
+
+    def _done(self, key: int) -> None:
+        with self.changed:
+            self.running.pop(key, None)
+            self.changed.notify_all()
+
+    def let_in(self) -> None:
+        with self.changed:
+            self.test += 1
+            self.open = True
+
+    def shut(self, timeout: float = 5.0) -> None:
+        with self.changed:
+            self.open = False
+            self.changed.wait_for(lambda: self.test not in self.running.values(), timeout)
+
+
 @pytest.fixture(scope="session")
-def _server(app: Flask) -> Iterator[str]:
+def _server(app: Flask) -> Iterator[tuple[str, _Gate]]:
     """One HTTP server thread for the run (per xdist worker), started by the first test that needs it: it
     serves the session's one app, so nothing about it belongs to a test. Stopping one after every test cost
-    that test up to half a second (``serve_forever`` notices a shutdown at its next poll). Between tests no
-    request reaches it: ``browser`` closes every page a test opened before the test's data go."""
-    with serving(make_server("127.0.0.1", 0, app, threaded=True)) as base:
-        yield base
+    that test up to half a second (``serve_forever`` notices a shutdown at its next poll). Between tests its
+    gate is shut (``_Gate``)."""
+    gate = _Gate(app)
+    with serving(make_server("127.0.0.1", 0, gate, threaded=True)) as base:
+        yield base, gate
 
 
 @pytest.fixture
-def live_server(request: pytest.FixtureRequest, _server: str, demo: dict[str, Any]) -> str:
+def live_server(request: pytest.FixtureRequest, _server: tuple[str, _Gate], demo: dict[str, Any]) -> Iterator[str]:
     """The test app on a real HTTP server thread (same database as the test, committed), its rate limits
-    counted afresh."""
+    counted afresh; after the test, no request of it is still running when its data go."""
     if request.node.get_closest_marker("committing") is None:
         pytest.fail("live_server serves from another thread and connection: mark the test "
                     "@pytest.mark.committing")
     db.session.commit()
     limiter.reset()
-    return _server
+    base, gate = _server
+    gate.let_in()
+    try:
+        yield base
+    finally:
+        gate.shut()
 
 
 @pytest.fixture(scope="session")
