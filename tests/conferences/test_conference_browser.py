@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from webhelpers import SHOTS, browser_login, open_case
 
 pytestmark = [pytest.mark.committing, pytest.mark.browser, pytest.mark.long]  # long: handed out first (conftest)
@@ -62,6 +63,10 @@ def test_coordinator_schedules_and_records_a_decision_that_becomes_an_action(
     education = browser_login(browser, live_server, "education_c01", service_workers="block")
     assert education.locator("tr", has_text="落实会商决定").count() == 1
     education.click("text=个案会商")
+    education.wait_for_url("**/conferences")
     education.click("text=会商团队视图")
-    assert education.locator(f"tr[data-case='{case_id}']").count() == 1
+    # Wait for the team view's load event: a click only waits for the navigation to commit, and a count read
+    # then can see a half-parsed page (CI on PostgreSQL once counted 0 rows here).
+    education.wait_for_url("**/conferences/team")
+    expect(education.locator(f"tr[data-case='{case_id}']")).to_have_count(1)
     education.screenshot(path=str(SHOTS / "conference-team.png"), full_page=True)
