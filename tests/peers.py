@@ -5,7 +5,7 @@ SMTP server. The server thread and the browser's sign-in use connections of thei
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +14,6 @@ from deadline_helpers import Mailbox, free_port
 from flask import Flask
 from webhelpers import ARGS, CHROMIUM, serving
 from werkzeug.serving import make_server
-from werkzeug.wsgi import ClosingIterator
 
 from app.extensions import db, limiter
 
@@ -41,7 +40,7 @@ class _Gate:
                 return [b"between tests"]
             self.running[key] = self.test
         try:
-            return ClosingIterator(self.app(environ, start_response), lambda: self._done(key))
+            return _Response(self.app(environ, start_response), lambda: self._done(key))
         except BaseException:
             self._done(key)
             raise
@@ -60,6 +59,42 @@ class _Gate:
         with self.changed:
             self.open = False
             self.changed.wait_for(lambda: self.test not in self.running.values(), timeout)
+
+
+class _Response:
+    """The app's response to one request through the gate, closed (the app's request teardown: its database
+    session given back) and let out of the gate as soon as its last chunk was handed to the server.
+
+    Werkzeug's server closes a response only after reading off whatever the client left on the socket, and when
+    that read fails (Chromium reset the connection after a form's POST) the response is never closed: its
+    request stayed "running" and the test's end waited the gate's whole 5 s for it, two of the four browser tests
+    of issue 12's A/B ids in every run (and the request's app context was left to the garbage collector)."""
+
+    def __init__(self, response: Iterable[bytes], done: Callable[[], None]) -> None:
+        self.response, self.done, self.closed = response, done, False
+        self.chunks = iter(response)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self.chunks)
+        except BaseException:  # the last chunk was sent (StopIteration) or the response failed: it is over
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """The server's close after its read-off, when it gets there, finds the response closed already."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            close = getattr(self.response, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.done()
 
 
 @pytest.fixture(scope="session")
