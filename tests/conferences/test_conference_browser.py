@@ -42,9 +42,9 @@ def test_coordinator_schedules_and_records_a_decision_that_becomes_an_action(
     page.screenshot(path=str(SHOTS / "conference-schedule.png"), full_page=True)
     page.click("#schedule-form button[type=submit]")
     page.wait_for_url(re.compile(r".*/conferences/\d+$"))
-    assert "会商已安排" in page.locator(".flash.success").inner_text()
-    assert "案情和儿童现状通报" in page.locator("#agenda").inner_text()
-    assert page.locator("#participants tr", has_text="教育局").count() == 1
+    expect(page.locator(".flash.success")).to_contain_text("会商已安排", use_inner_text=True)
+    expect(page.locator("#agenda")).to_contain_text("案情和儿童现状通报", use_inner_text=True)
+    expect(page.locator("#participants tr", has_text="教育局")).to_have_count(1)
 
     # 2. The minutes, with one decision for the education bureau and a deadline in working days.
     page.fill("textarea[name=minutes]", "各部门通报情况，确定帮扶措施。")
@@ -54,14 +54,15 @@ def test_coordinator_schedules_and_records_a_decision_that_becomes_an_action(
     page.click("#minutes-form button[type=submit]")
     page.wait_for_url(re.compile(r".*/conferences/\d+#actions$"))
     row = page.locator(".actions-table tbody tr[data-status=open]")
-    assert row.count() == 1
-    assert "学校安排班主任结对帮扶" in row.inner_text() and "教育局" in row.inner_text()
-    assert "已召开" in page.locator("h1").inner_text()
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("学校安排班主任结对帮扶", use_inner_text=True)
+    expect(row).to_contain_text("教育局", use_inner_text=True)
+    expect(page.locator("h1")).to_contain_text("已召开", use_inner_text=True)
     page.screenshot(path=str(SHOTS / "conference.png"), full_page=True)
 
     # 3. The decision is a task in the education bureau's queue.
     education = browser_login(browser, live_server, "education_c01", service_workers="block")
-    assert education.locator("tr", has_text="落实会商决定").count() == 1
+    expect(education.locator("tr", has_text="落实会商决定")).to_have_count(1)
     education.click("text=个案会商")
     education.wait_for_url("**/conferences")
     education.click("text=会商团队视图")

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from axe import audit
 from helpers import open_tasks, submit_report
+from playwright.sync_api import expect
 from webhelpers import SHOTS, browser_login
 
 from app.common.clock import local
@@ -48,8 +49,9 @@ def test_set_an_absence_then_bulk_reassign_from_the_inbox(live_server: str, brow
     page.check("input[name=on_return][value=return]")
     page.click("#absence-form button[type=submit].primary")
     page.wait_for_selector("#absence-now")
-    assert "已将 2 项已认领任务交给代理人" in page.content()
-    assert "正在外出" in page.inner_text("#absence-now") and "代班民警" in page.inner_text("#absence-now")
+    expect(page.locator("#flash")).to_contain_text("已将 2 项已认领任务交给代理人", use_inner_text=True)
+    expect(page.locator("#absence-now")).to_contain_text("正在外出", use_inner_text=True)
+    expect(page.locator("#absence-now")).to_contain_text("代班民警", use_inner_text=True)
     page.screenshot(path=str(SHOTS / "absence" / "absence-set.png"), full_page=True)
     assert audit(page, "police_t01", 1400, "/absence").blocking() == []  # axe: no critical or serious finding
     page.context.close()
@@ -63,8 +65,8 @@ def test_set_an_absence_then_bulk_reassign_from_the_inbox(live_server: str, brow
     page.select_option("select[name=to_user_id]", str(head.id))
     page.click("#reassign-form .bulk button[type=submit]:not([formaction])")
     page.wait_for_selector("#flash p.flash.success")
-    for task_id in ids:
-        assert head.display_name in page.inner_text(f"#task-{task_id}")
+    for task_id in ids:  # the rows are swapped in beside the flash: waited for, each
+        expect(page.locator(f"#task-{task_id}")).to_contain_text(head.display_name, use_inner_text=True)
     page.screenshot(path=str(SHOTS / "absence" / "bulk-reassigned.png"), full_page=True)
     page.context.close()
     db.session.expire_all()

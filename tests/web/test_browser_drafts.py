@@ -40,7 +40,13 @@ def test_typing_survives_reload_upload_validation_offline_and_is_cleared_after(l
     # 1. typing is kept on the device and on the server, and comes back on a fresh page
     police.select_option("select[name=situation]", "living_alone")
     police.check("input[name=urgency][value=urgent]")
-    police.fill("input[name=officers]", "王警官、李警官")
+    # the draft's save waits 600 ms after the last change: on a loaded machine the first two changes can be
+    # saved on their own first, and that save's answer already says "saved"; wait for the save that holds all
+    # three, and for what its answer says
+    with police.expect_response(lambda r: r.request.method == "PUT" and r.url.endswith(f"/tasks/{task_id}/draft")
+                                and "王警官、李警官" in (r.request.post_data or "")) as saved:
+        police.fill("input[name=officers]", "王警官、李警官")
+    assert saved.value.ok
     police.wait_for_function("() => document.querySelector('.draft-status').textContent === '草稿已保存'")
     assert police.evaluate(LOCAL_DRAFTS) == [f"ld-draft:{_user_id('police_t01')}:{task_id}:"
                                              + police.get_attribute("#task-form", "data-draft-key").split(":", 3)[3]]

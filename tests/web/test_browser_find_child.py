@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from helpers import submit_report
+from playwright.sync_api import expect
 from webhelpers import SHOTS, browser_login
 
 from app.cases.models import Case, Report
@@ -40,7 +41,7 @@ def test_find_a_child_pick_a_likely_match_and_follow_the_report(live_server: str
     phone = _phone(browser, live_server, "director_t01v01")
     phone.goto(f"{live_server}/inbox")
     box = phone.locator(".header-search input[name=q]")
-    assert box.is_visible()
+    expect(box).to_be_visible()
     box.fill("小花")
     box.press("Enter")
     phone.wait_for_url("**/search?**")

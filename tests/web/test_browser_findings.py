@@ -4,10 +4,12 @@ education bureau (the school's supervising unit) finds in its list and answers."
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from webhelpers import SHOTS, browser_login
 
 from app.cases.models import Report, ReportingFinding
@@ -44,7 +46,8 @@ def test_a_late_report_becomes_a_finding_the_education_bureau_answers(live_serve
     late.click()
     desk.wait_for_url("**/reports/late?**")
     rows = desk.locator("#late-reports tbody tr")
-    assert rows.count() == 1 and report.case.number in rows.first.inner_text()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(report.case.number, use_inner_text=True)
     rows.first.get_by_role("link", name="记录认定").click()
     desk.wait_for_url("**/findings/new?**")
     assert desk.input_value("input[name=knew_since]") == local(report.learned_at).strftime("%Y-%m-%dT%H:%M")
@@ -52,19 +55,19 @@ def test_a_late_report_becomes_a_finding_the_education_bureau_answers(live_serve
     desk.fill("textarea[name=facts]", "周一得知孩子独自在家，周三才报告。")
     desk.screenshot(path=str(SHOTS / "findings" / "record.png"))
     desk.click("button[type=submit].primary")
-    desk.wait_for_url("**/findings/*")
-    assert "教育局" in desk.locator("#finding").inner_text()
+    desk.wait_for_url(re.compile(r".*/findings/\d+$"))  # a glob's "*" matched the form's own /findings/new?...
+    expect(desk.locator("#finding")).to_contain_text("教育局", use_inner_text=True)
     desk.context.close()
 
     bureau = browser_login(browser, live_server, "education_c01")
     bureau.goto(f"{live_server}/findings")
     bureau.locator("#findings tbody tr a").first.click()
-    bureau.wait_for_url("**/findings/*")
+    bureau.wait_for_url(re.compile(r".*/findings/\d+$"))
     assert "钱小多" not in bureau.content()  # the conduct, not the child
     bureau.fill("textarea[name=response]", "已约谈学校负责人并通报批评。")
     bureau.click("#answer-form button[type=submit]")
     bureau.wait_for_selector(".flash.success")
-    assert "已约谈学校负责人" in bureau.locator("#finding-answer").inner_text()
+    expect(bureau.locator("#finding-answer")).to_contain_text("已约谈学校负责人", use_inner_text=True)
     bureau.screenshot(path=str(SHOTS / "findings" / "answered.png"))
     bureau.context.close()
     db.session.expire_all()

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from flows.scenarios import SCENARIOS
+from playwright.sync_api import expect
 from webhelpers import SHOTS, browser_login
 
 from app.extensions import db
@@ -69,6 +70,8 @@ def test_report_claim_complete_next_unit_and_refusal(live_server: str, browser: 
     reporter.fill("input[name=guardians-0-name]", "李大山")
     reporter.fill("input[name=guardians-0-phone]", "13800000001")
     reporter.click("button[type=submit].primary")
+    # the case page, loaded: a click waits only for the navigation to commit, and content() reads what is parsed
+    reporter.wait_for_url(re.compile(r".*/cases/\d+$"))
     flash = reporter.locator(".flash.success").inner_text()
     number = re.search(r"LD\d{10}", flash)
     assert number, flash
@@ -78,8 +81,8 @@ def test_report_claim_complete_next_unit_and_refusal(live_server: str, browser: 
     # 2. The police liaison finds the task in the unit queue and claims it (htmx swaps the row).
     police = _login(browser, live_server, "police_t01")
     row = police.locator("tr", has_text=number.group(0))
-    assert row.locator("text=受理研判并出警").count() == 1
-    assert "李*明" in row.inner_text()  # liaisons see masked names in lists
+    expect(row.locator("text=受理研判并出警")).to_have_count(1)
+    expect(row).to_contain_text("李*明", use_inner_text=True)  # liaisons see masked names in lists
     row.locator("button", has_text="认领").click()
     police.locator("tr", has_text=number.group(0)).locator("text=东城镇公安派出所联络员").wait_for()
     police.screenshot(path=str(SHOTS / "inbox.png"), full_page=True)
@@ -100,13 +103,14 @@ def test_report_claim_complete_next_unit_and_refusal(live_server: str, browser: 
     police.fill("input[name=police_station]", "东城派出所")
     police.click("#task-form button[type=submit]")
     police.wait_for_url(re.compile(r".*/inbox$"))
-    assert "已完成" in police.locator(".flash.success").inner_text()
+    expect(police.locator(".flash.success")).to_contain_text("已完成", use_inner_text=True)
 
     # 4. The next police steps and the assessment inputs are done; the township sees its task.
     _walk_service_steps(case_id, until="township_assessment")
     township = _login(browser, live_server, "township_t01")
-    assert township.locator("tr", has_text=number.group(0)).locator("text=综合评估定级").count() == 1
+    expect(township.locator("tr", has_text=number.group(0)).locator("text=综合评估定级")).to_have_count(1)
     township.locator("tr", has_text=number.group(0)).locator("a.step").click()
+    township.wait_for_url(re.compile(r".*/tasks/\d+$"))
     township.wait_for_selector("#task-form")
     assert "此前步骤" in township.content() and "受理研判并出警" in township.content()
     township.screenshot(path=str(SHOTS / "task.png"), full_page=True)

@@ -8,11 +8,13 @@ Screenshots at 390 px: test-output/screenshots/offline/."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 from webhelpers import SHOTS
 
 from app.cases.models import Child, Guardian
@@ -86,6 +88,18 @@ def _phone(browser: Any) -> Any:
     return context
 
 
+def _kept_when(page: Any, ready: Any, seconds: float = 15) -> dict[str, list[str]]:
+    """The pages the worker keeps once ``ready(kept)`` holds (polled: the worker's network-first strategy
+    answers the page first and stores its copy after, in the background)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        kept = page.evaluate(KEPT)
+        if ready(kept):
+            return dict(kept)
+        assert time.monotonic() < deadline, kept
+        page.wait_for_timeout(100)
+
+
 def _offline_goto(page: Any, url: str) -> None:
     page.goto(url)
     page.wait_for_load_state("domcontentloaded")
@@ -128,7 +142,7 @@ def test_installable_kept_pages_open_offline_and_sign_out_empties_the_phone(
     page.goto(f"{live_server}/cases/{task.case_id}")  # the case file: no-store, never kept
 
     page.wait_for_selector("main h1")
-    kept = page.evaluate(KEPT)
+    kept = _kept_when(page, lambda kept: len(kept.get(f"ld-pages-{key}", [])) >= 3)
     assert kept == {f"ld-pages-{key}": ["/inbox", "/outbox", f"/tasks/{task.id}"]}, kept
     shell = page.evaluate("async () => (await (await caches.open((await caches.keys()).find(n => n.includes('precache'))))"
                           ".keys()).map(r => new URL(r.url).pathname)")
@@ -144,17 +158,18 @@ def test_installable_kept_pages_open_offline_and_sign_out_empties_the_phone(
     # offline: the kept pages open with the banner; the task's form and the child's summary are there
     context.set_offline(True)
     _offline_goto(page, f"{live_server}/inbox")
-    assert page.is_visible(".offline-banner")
-    assert "离线" in page.inner_text(".offline-banner")
-    assert page.locator(f"a[href='/tasks/{task.id}']").count() >= 1
+    expect(page.locator(".offline-banner")).to_be_visible()  # shown by the page's script once it has run
+    expect(page.locator(".offline-banner")).to_contain_text("离线", use_inner_text=True)
+    expect(page.locator(f"a[href='/tasks/{task.id}']").first).to_be_attached()
     page.screenshot(path=str(OUT / "inbox-offline-390.png"), full_page=True)
     _offline_goto(page, f"{live_server}/tasks/{task.id}")
-    assert page.is_visible(".offline-banner")
-    assert page.locator("#task-form").count() == 1
+    expect(page.locator(".offline-banner")).to_be_visible()
+    expect(page.locator("#task-form")).to_have_count(1)
     assert "留守小芳" in page.content()
     page.screenshot(path=str(OUT / "task-offline-390.png"), full_page=True)
     _offline_goto(page, f"{live_server}/outbox")
-    assert page.locator("#outbox-list").count() == 1 and page.is_visible(".offline-banner")
+    expect(page.locator("#outbox-list")).to_have_count(1)
+    expect(page.locator(".offline-banner")).to_be_visible()
     _offline_goto(page, f"{live_server}/tasks/{other.id}")  # kept by the button, never opened before
     assert page.locator("#task-form").count() == 1 and "留守小梅" in page.content()
 
@@ -173,7 +188,7 @@ def test_installable_kept_pages_open_offline_and_sign_out_empties_the_phone(
     # back online: the network answers again (no banner)
     context.set_offline(False)
     page.goto(f"{live_server}/inbox")
-    assert page.is_hidden(".offline-banner")
+    expect(page.locator(".offline-banner")).to_be_hidden()
 
     # a feature may hold the sign-out (e.g. visits not sent yet): then nothing is wiped
     page.evaluate("document.addEventListener('ld:signout', e => e.preventDefault(), {once: true})")
@@ -252,7 +267,7 @@ def test_installable_in_a_real_profile_and_sign_out_wipes_without_clear_site_dat
         page.goto(f"{live_server}/tasks/{task.id}")
         page.wait_for_selector("#task-form[data-draft-ready='1']")
         key = page.get_attribute("meta[name=ld-user-key]", "content")
-        assert f"/tasks/{task.id}" in page.evaluate(KEPT)[f"ld-pages-{key}"]
+        _kept_when(page, lambda kept: f"/tasks/{task.id}" in kept.get(f"ld-pages-{key}", []))
 
         stripped: list[str] = []
 

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from walks import MOBILE_USERS, check_parts, pages_of, walk_tests
 from webhelpers import SHOTS, browser_login
 
@@ -100,9 +101,9 @@ def test_a_phone_folds_the_menu_and_the_case_details_and_a_desktop_keeps_its_den
     phone = _phone(browser, live_server, "police_t01")
     phone.goto(f"{live_server}/inbox")
     phone.click(".menu-toggle")
-    assert phone.locator("#site-menu").is_visible()
-    assert phone.locator("#site-menu nav a", has_text="新报告").is_visible()
-    assert phone.locator(".menu-toggle").get_attribute("aria-expanded") == "true"
+    expect(phone.locator("#site-menu")).to_be_visible()
+    expect(phone.locator("#site-menu nav a", has_text="新报告")).to_be_visible()
+    expect(phone.locator(".menu-toggle")).to_have_attribute("aria-expanded", "true")
     phone.screenshot(path=str(shots / "menu-open.png"), scale="css")
     phone.click(".menu-toggle")
     card = phone.locator("table.inbox tbody tr").first
@@ -119,7 +120,7 @@ def test_a_phone_folds_the_menu_and_the_case_details_and_a_desktop_keeps_its_den
     details = phone.locator("details.context")
     assert details.count() == 1 and details.get_attribute("open") is None
     details.locator(":scope > summary").click()
-    assert details.locator("dl.facts").first.is_visible()
+    expect(details.locator("dl.facts").first).to_be_visible()
     phone.screenshot(path=str(shots / "task-phone.png"), full_page=True, scale="css")
 
     # The case diagram fits the phone's width.

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from PIL import Image
+from playwright.sync_api import expect
 from webhelpers import SHOTS
 
 from app.cases.models import TimelineEntry
@@ -126,8 +127,8 @@ def test_a_visit_filled_offline_with_a_photo_is_sent_once_when_the_signal_return
                                                    "buffer": _photo()}])
     phone.click("#task-form button[type=submit]")
     phone.wait_for_selector("#outbox-indicator:not([hidden])")
-    assert phone.inner_text("#outbox-indicator") == "待发送（1）"
-    assert "网络已断开" in phone.inner_text("#flash .flash.offline")
+    expect(phone.locator("#outbox-indicator")).to_have_text("待发送（1）", use_inner_text=True)
+    expect(phone.locator("#flash .flash.offline")).to_contain_text("网络已断开", use_inner_text=True)
     [entry] = phone.evaluate(QUEUE)
     assert entry["state"] == "waiting" and entry["version"] == str(visit.version) and entry["photos"] == 1
     assert entry["bytes"][0] < 1_500_000  # shrunk on the phone (the camera's 3000 px JPEG re-encoded at 1600 px)
@@ -138,9 +139,9 @@ def test_a_visit_filled_offline_with_a_photo_is_sent_once_when_the_signal_return
     phone.context.set_offline(False)  # the signal returns: sent by itself (by one tab), photo first
     phone.wait_for_url(re.compile(r".*/inbox$"))
     other_tab.wait_for_selector("#outbox-indicator[hidden]", state="attached")
-    assert "已完成" in phone.inner_text(".flash.success")
+    expect(phone.locator(".flash.success")).to_contain_text("已完成", use_inner_text=True)
     assert phone.evaluate(QUEUE) == []
-    assert phone.is_hidden("#outbox-indicator")
+    expect(phone.locator("#outbox-indicator")).to_be_hidden()
     assert _completions(visit.id) == 1
     [photo] = db.session.scalars(sa.select(Attachment).where(Attachment.task_id == visit.id)).all()
     done = db.session.get(Task, visit.id)
@@ -149,11 +150,11 @@ def test_a_visit_filled_offline_with_a_photo_is_sent_once_when_the_signal_return
 
     phone.goto(f"{live_server}/cases/{visit.case_id}#timeline")
     row = phone.locator("#timeline tr", has_text="IMG_0001.jpg").first
-    assert "儿童主任入户走访" in row.inner_text()
+    expect(row).to_contain_text("儿童主任入户走访", use_inner_text=True)
     phone.screenshot(path=str(OUT / "case-timeline-photo-390.png"), full_page=True)
     phone.goto(f"{live_server}/outbox")
     phone.wait_for_selector("#outbox-list p.muted")
-    assert "没有待发送" in phone.inner_text("#outbox-list")
+    expect(phone.locator("#outbox-list")).to_contain_text("没有待发送", use_inner_text=True)
     phone.context.close()
 
 
@@ -188,7 +189,7 @@ def test_a_colleague_completing_the_step_meanwhile_shows_both_versions_and_overw
     heads = card.evaluate("el => [...el.querySelectorAll('th')].map(t => t.textContent)")
     assert heads == ["项目", "您发送的内容（版本 1）", "该步骤现在的内容（版本 2）"]  # labels of the cards on a phone
     assert "2026-03-09" in text and "2026-03-08" in text  # both versions, side by side
-    assert phone.inner_text("#outbox-indicator") == "未发送，需要您处理（1）"
+    expect(phone.locator("#outbox-indicator")).to_have_text("未发送，需要您处理（1）", use_inner_text=True)
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     phone.screenshot(path=str(OUT / "conflict-390.png"), full_page=True)
     phone.set_viewport_size({"width": 1366, "height": 900})  # the same view on a desk: a table, side by side
@@ -250,7 +251,8 @@ def test_a_lost_answer_is_retried_under_the_same_key_and_the_queue_is_one_users_
     phone.set_input_files("#visit-photos", files=[{"name": "门口.jpg", "mimeType": "image/jpeg", "buffer": _photo()}])
     phone.click("#task-form button[type=submit]")  # online, but with a photo: through the outbox
     _queue_when(phone, lambda rows: rows and rows[0]["attempts"] == 1 and rows[0]["state"] == "waiting")
-    assert phone.inner_text("#outbox-indicator") == "待发送（1）"
+    # the indicator is drawn after the queue is written: its count is what the sign-out below asks about
+    expect(phone.locator("#outbox-indicator")).to_have_text("待发送（1）", use_inner_text=True)
     asked: list[str] = []
     phone.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
     phone.click(".menu-toggle")
@@ -273,10 +275,10 @@ def test_a_lost_answer_is_retried_under_the_same_key_and_the_queue_is_one_users_
     phone.fill("input[name=password]", "liandong-demo")
     phone.click("button[type=submit].primary")
     phone.wait_for_url(re.compile(r".*/inbox.*"))
-    assert phone.is_hidden("#outbox-indicator")
+    expect(phone.locator("#outbox-indicator")).to_be_hidden()
     phone.goto(f"{live_server}/outbox")
     phone.wait_for_selector("#outbox-list p.muted")
-    assert "没有待发送" in phone.inner_text("#outbox-list")
+    expect(phone.locator("#outbox-list")).to_contain_text("没有待发送", use_inner_text=True)
     phone.context.close()
 
 
@@ -296,13 +298,14 @@ def test_a_submission_the_server_refuses_is_kept_and_reopened_with_every_value(
     phone.wait_for_url(re.compile(r".*/outbox$"))
     card = phone.locator(".outbox-entry.state-refused")
     card.wait_for()
-    assert "未发送：被拒绝" in card.inner_text()
-    assert phone.inner_text("#outbox-indicator") == "未发送，需要您处理（1）"
+    expect(card).to_contain_text("未发送：被拒绝", use_inner_text=True)
+    expect(phone.locator("#outbox-indicator")).to_have_text("未发送，需要您处理（1）", use_inner_text=True)
     assert _completions(contact.id) == 0
     card.locator("button", has_text="打开该步骤").click()
     phone.wait_for_url(re.compile(rf".*/tasks/{contact.id}$"))
     phone.wait_for_selector("#task-form[data-draft-ready='1']")
     assert phone.input_value("input[name=contact_date]") == "2026-03-09"
     assert phone.input_value("textarea[name=concerns], input[name=concerns]") == "奶奶住院，孩子暂住邻居家。"
-    assert phone.evaluate(QUEUE) == [] and phone.is_hidden("#outbox-indicator")
+    assert phone.evaluate(QUEUE) == []
+    expect(phone.locator("#outbox-indicator")).to_be_hidden()
     phone.context.close()

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from deadline_helpers import open_case
+from playwright.sync_api import expect
 from webhelpers import SHOTS, browser_login
 
 from app.extensions import db
@@ -45,5 +46,5 @@ def test_a_view_shared_with_the_unit_shows_with_its_count(live_server: str, brow
     head.screenshot(path=str(SHOTS / "shared-views" / "head-inbox.png"))
     shared.locator("a").click()
     head.wait_for_url("**township=t01**")
-    assert head.locator("#inbox-table tbody tr").count() == 2
+    expect(head.locator("#inbox-table tbody tr")).to_have_count(2)  # htmx swaps the table: waited for
     head.context.close()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 from webhelpers import SHOTS, browser_login
 
 from app.duties.models import DutyCycle
@@ -48,7 +49,7 @@ def test_the_director_files_the_verification_and_the_township_is_told(live_serve
     supervisor = browser_login(browser, live_server, "supervisor_t01")
     supervisor.goto(f"{live_server}/notifications")
     note = supervisor.locator("a", has_text="本乡镇的村已报送季度核实").first
-    assert note.is_visible()
+    expect(note).to_be_visible()
     note.click()
     supervisor.wait_for_url(f"**/cases/{cycle.case_id}")
     assert "村季度核实并报乡镇" in supervisor.content() and "已报乡镇" in supervisor.content()  # filed, on the timeline
