@@ -30,7 +30,9 @@ from hypothesis import strategies as st
 
 # The county is seeded once (the ``fuzz`` dataset, tests/fuzz_county.py) and each role's run is rolled
 # back to it; the six runs stay on one xdist worker, which writes the summary of all six.
-pytestmark = [pytest.mark.fuzz, pytest.mark.dataset("fuzz"), pytest.mark.xdist_group("fuzz")]
+# timeout: a role's run is a fixed number of requests, well under 300 s on a 2-core machine of its own; at load
+# 9-26 (several suites at once) roles took longer and pytest-timeout's 300 s hang guard failed them.
+pytestmark = [pytest.mark.fuzz, pytest.mark.dataset("fuzz"), pytest.mark.xdist_group("fuzz"), pytest.mark.timeout(900)]
 
 
 MAX_EXAMPLES = int(os.environ.get("LIANDONG_FUZZ_EXAMPLES", "10"))
