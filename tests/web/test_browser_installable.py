@@ -101,7 +101,10 @@ def _kept_when(page: Any, ready: Any, seconds: float = 15) -> dict[str, list[str
 
 
 def _offline_goto(page: Any, url: str) -> None:
-    page.goto(url)
+    """Offline, the worker waits out its network timeout (4 s, ``NETWORK_TIMEOUT_SECONDS``) before it answers
+    from the cache: on a loaded machine that, the worker's start and the page's load took longer than the
+    context's 15 s (a -n 2 run at load 20-26: ``Page.goto: Timeout 15000ms exceeded``)."""
+    page.goto(url, timeout=45_000)
     page.wait_for_load_state("domcontentloaded")
 
 
