@@ -127,8 +127,12 @@ def live_server(request: pytest.FixtureRequest, _server: tuple[str, _Gate], demo
 
 @pytest.fixture(scope="session")
 def _chromium() -> Iterator[Any]:
-    """One Chromium for the run (per xdist worker), started by the first test that needs it."""
-    from playwright.sync_api import sync_playwright
+    """One Chromium for the run (per xdist worker), started by the first test that needs it. Playwright's
+    ``expect`` waits as long as a page's actions do (``browser_login``'s 15 s), not its default 5 s: on a loaded
+    2-core machine a page's script or an htmx swap can take longer than 5 s to show."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=15_000)
 
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
