@@ -112,18 +112,30 @@ def update_many(model: type[Any], key: str, rows: Sequence[Mapping[str, Any]]) -
         f'WHERE {table.name}."{key}" = r."{key}"'), {"rows": rows_json(rows)})
 
 
+Along = Sequence[tuple[type[Any], Sequence[Mapping[str, Any]]]]
+"""Other tables' rows, ``(model, rows)``, that go out with an ``insert_many`` (its ``along``)."""
+
+
 def insert_many(model: type[Any], rows: Sequence[Mapping[str, Any]], returning: Sequence[str] = (),
-                skip_conflicts_on: Sequence[str] = ()) -> list[tuple[Any, ...]]:
+                skip_conflicts_on: Sequence[str] = (), along: Along = ()) -> list[tuple[Any, ...]]:
     """Insert ``rows`` into ``model``'s table (every row with the same keys); the ``returning`` columns of the rows written.
 
     ``skip_conflicts_on``: ON CONFLICT (these columns) DO NOTHING, so rows already there are not returned.
-    Flushes nothing: the ORM session's pending changes are the caller's.
+    ``along``: other tables' rows written by the same statement on PostgreSQL, each an INSERT in a data-modifying
+    ``WITH`` (one round trip for all: a workflow step's timeline entries ride on its notification INSERT); the
+    statement cannot read them and a conflict or error in any part fails the whole. SQLite (no round trips to save)
+    inserts them first, one statement each. Flushes nothing: the ORM session's pending changes are the caller's.
     """
+    along = [(other, other_rows) for other, other_rows in along if other_rows]
     if not rows:
+        for other, other_rows in along:
+            insert_many(other, other_rows)
         return []
     table = model.__table__
     conn = db.session.connection()
     if conn.dialect.name != "postgresql":
+        for other, other_rows in along:
+            insert_many(other, other_rows)
         stmt = sqlite.insert(table)
         if skip_conflicts_on:
             stmt = stmt.on_conflict_do_nothing(index_elements=list(skip_conflicts_on))
@@ -131,14 +143,25 @@ def insert_many(model: type[Any], rows: Sequence[Mapping[str, Any]], returning: 
             return [tuple(r) for r in conn.execute(stmt.returning(*[table.c[c] for c in returning]), list(rows))]
         conn.execute(stmt, list(rows))
         return []
-    columns = list(rows[0])
-    names = ", ".join(f'"{c}"' for c in columns)
-    sql = f'INSERT INTO {table.name} ({names}) SELECT {names} FROM {recordset(table, columns, conn.dialect)}'
+    params = {"rows": rows_json(rows)}
+    sql = _insert_select(table, list(rows[0]), conn.dialect, "rows")
+    if along:
+        ctes = []
+        for n, (other, other_rows) in enumerate(along):
+            other_table = other.__table__
+            params[f"along_{n}"] = rows_json(other_rows)
+            ctes.append(f"along_{n} AS ("
+                        f"{_insert_select(other_table, list(other_rows[0]), conn.dialect, f'along_{n}')})")
+        sql = f"WITH {', '.join(ctes)} {sql}"
     if skip_conflicts_on:
         sql += f" ON CONFLICT ({', '.join(skip_conflicts_on)}) DO NOTHING"
-    params = {"rows": rows_json(rows)}
     if returning:
         sql += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
         return [tuple(r) for r in conn.execute(sa.text(sql), params)]
     conn.execute(sa.text(sql), params)
     return []
+
+
+def _insert_select(table: Any, columns: Sequence[str], dialect: Any, param: str) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {recordset(table, columns, dialect, param)}"

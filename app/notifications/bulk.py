@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.common.bulk import insert_many
+from app.common.bulk import Along, insert_many
 from app.extensions import db
 from app.org.models import User
 
@@ -28,18 +28,20 @@ from .models import Delivery, EmailOutbox, Notification
 NOTIFICATION_COLUMNS = ("user_id", "kind", "title", "body", "case_id", "task_id", "dedupe_key", "created_at")
 
 
-def notify_many(rows: Sequence[Mapping[str, Any]], users: Mapping[int, User], at: datetime) -> int:
+def notify_many(rows: Sequence[Mapping[str, Any]], users: Mapping[int, User], at: datetime, along: Along = ()) -> int:
     """Insert notification rows (``NOTIFICATION_COLUMNS``) and the mails of ``immediate`` users. Flushes.
 
     ``users``: every recipient, already loaded by the caller. Returns how many
-    notifications were written (rows whose dedupe key exists are skipped).
+    notifications were written (rows whose dedupe key exists are skipped). ``along``: other tables' rows written
+    by the same statement (``common.bulk.insert_many``), or alone when there is no notification.
     """
     if not rows:
+        insert_many(Notification, (), along=along)
         return 0
     if not all(tuple(row) == NOTIFICATION_COLUMNS for row in rows):  # rows built in this order go as they are
         rows = [{c: row[c] for c in NOTIFICATION_COLUMNS} for row in rows]
-    written = insert_many(Notification, rows,
-                          returning=("id", "user_id", "kind", "title", "body"), skip_conflicts_on=("dedupe_key",))
+    written = insert_many(Notification, rows, returning=("id", "user_id", "kind", "title", "body"),
+                          skip_conflicts_on=("dedupe_key",), along=along)
     return _send(written, users, at)
 
 
@@ -79,12 +81,14 @@ def add_held(rows: Sequence[Mapping[str, Any]], users: Mapping[int, User], at: d
     return True
 
 
-def write_held() -> int:
-    """Write the held notifications (one INSERT for all of them) and close them; how many were written."""
+def write_held(along: Along = ()) -> int:
+    """Write the held notifications (one INSERT for all of them, with the ``along`` rows: ``notify_many``) and close
+    them; how many were written. The ``along`` rows are written whether or not any notification was held."""
     batch = db.session.info.pop(HELD, None)
     if batch is None or batch.transaction is not db.session().get_transaction() or batch.at is None:
+        insert_many(Notification, (), along=along)
         return 0
-    return notify_many(batch.rows, batch.users, batch.at)
+    return notify_many(batch.rows, batch.users, batch.at, along=along)
 
 
 def notify_from(select: sa.TextClause, params: Mapping[str, Any], users: Mapping[int, User], at: datetime) -> int:

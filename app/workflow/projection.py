@@ -17,6 +17,7 @@ from app.cases.access import task_worker
 from app.cases.models import TimelineEntry
 from app.cases.timeline import record
 from app.common import events
+from app.common.bulk import Along
 from app.common.clock import now
 from app.deadlines.calendar import compute_due
 from app.deadlines.escalation import start_ladder, stop_ladder
@@ -196,11 +197,12 @@ def _wait(rows: list[dict[str, Any]], recipients: dict[int, User], at: datetime)
     add_held(rows, recipients, at)
 
 
-def write_waiting() -> None:
+def write_waiting(along: Along = ()) -> None:
     """Write the notifications of the tasks the command's flush has just written, with any a receiver of the step
-    held (one INSERT for all of them: ``notifications.bulk.hold``). Every command that can open tasks calls it
-    after its flush (``saving.flush``, the migrations)."""
-    write_held()
+    held (one INSERT for all of them: ``notifications.bulk.hold``), and the ``along`` rows in the same statement (the
+    step's timeline entries: ``saving.flush``). Every command that can open tasks calls it after its flush
+    (``saving.flush``, the migrations)."""
+    write_held(along)
 
 
 def _ids(dialect: str, count: int, carried: Any) -> list[int]:
