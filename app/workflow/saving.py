@@ -19,6 +19,7 @@ from app.org.models import User
 from app.processes.models import ProcessInstance
 from app.tasks.models import Attachment, Task
 
+from . import rows
 from .projection import rebuild, write_waiting
 
 
@@ -68,6 +69,7 @@ def flush() -> None:
     round trip, for both."""
     entries = _take_timeline()
     try:
+        rows.write()  # the case, instance and task rows by Core statements; whatever else by the unit of work
         db.session.flush()
     except StaleDataError as exc:
         raise Conflict("the case changed while you were working on it; reload and try again") from exc

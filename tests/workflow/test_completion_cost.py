@@ -6,7 +6,7 @@ calendar and the escalation rules even when no task opened, and to walk the regi
 per level for every routed task. Then (issue 17) it still read the task a second time and the open
 tasks a third, deleted the timer rows of instances that had none, and flushed five times. A step that
 opens no task is now: the lock, one read of the task with the instance's open tasks and the case, and
-one flush writing each table it touches once. bench/README.md has the latency this bought; these tests
+one write of each table it touches (Core statements, no unit-of-work flush). bench/README.md has the latency this bought; these tests
 keep it, on whichever database the suite runs (SQLite, or PostgreSQL with DATABASE_URL).
 """
 
@@ -68,24 +68,26 @@ start, which opened its first task, kept them), the audit row goes out with the 
 was), and the step's timeline entries are one INSERT (SQLite too, where the ORM sent one per entry to read its id
 back). A step that opens tasks is: the lock with the audit row; one read of the instance, the task, the instance's
 other open tasks and the case; the routing with the workers, the settings' digests and the new tasks' ids; the
-command's flush (the instance, the completed task, the new tasks: every value given, no RETURNING); then one
+step's rows (the instance, the completed task, the new tasks: Core statements, every value given, no RETURNING); then one
 INSERT of the step's timeline entries and one of the new tasks' notifications (on PostgreSQL one statement for both:
 the timeline's INSERT in a ``WITH`` of the notifications')."""
-STEP_FLUSHES = 1
-"""Flushes per step, every step: a step that opens tasks gives them their ids with the routing statement, so their
-timeline entries go out with the command's one flush and their notifications right after it (it flushed twice
-before, the first time for those ids)."""
+STEP_FLUSHES = 0
+"""Unit-of-work flushes per step, every step: none. The step's rows (the case, the instance, the completed task, the
+new tasks) are Core statements written at once (``workflow.rows``, marked ``"ROWS"`` below) with the ids the routing
+statement gave the new tasks, so their timeline entries and notifications go out right after them. It was one flush
+(the unit of work writing the same rows, ~1.7 ms of a completion's CPU on SQLite), two before the new tasks took
+their ids with the routing."""
 AFTER_THE_FLUSH = ("INSERT INTO timeline_entry", "INSERT INTO notification", "WITH along_0 AS (INSERT INTO timeline_entry")
-"""All that may follow the unit of work's flush: the step's timeline entries (one INSERT) and the new tasks'
-notifications, which name the rows it wrote (``workflow.saving.flush``); on PostgreSQL the two in one statement."""
+"""All that may follow the step's rows: the step's timeline entries (one INSERT) and the new tasks' notifications,
+which name the rows written before them (``workflow.saving.flush``); on PostgreSQL the two in one statement."""
 AFTER_OPENING = {"sqlite": ["INSERT INTO timeline_entry", "INSERT INTO notification"],
                  "postgresql": ["WITH along_0 AS (INSERT INTO timeline_entry ... INSERT INTO notification"]}
-"""What follows the flush of a step that opens tasks: the timeline entries and the notifications, one INSERT each;
+"""What follows the rows of a step that opens tasks: the timeline entries and the notifications, one INSERT each;
 on PostgreSQL the timeline's INSERT in a ``WITH`` of the notifications', one statement (one round trip)."""
 
 
 def _after_kinds(after: list[str]) -> list[str]:
-    """The statements after the flush, named as ``AFTER_OPENING`` names them."""
+    """The statements after the step's rows, named as ``AFTER_OPENING`` names them."""
     kinds = []
     for statement in after:
         if statement.startswith("WITH along_0 AS (INSERT INTO timeline_entry") and ") INSERT INTO notification (" in statement:
@@ -93,9 +95,11 @@ def _after_kinds(after: list[str]) -> list[str]:
         else:
             kinds.append(statement.split(" (")[0])
     return kinds
+
+
 PLAIN_STEP = {"sqlite": 5, "postgresql": 5}
 """education_assessment_input (its parallel siblings stay open; opens nothing, no timer): exactly these
-statements, one flush. It was 10 / 9 with 2 flushes (12 before the spec columns were deferred), then 7 / 6, then 6."""
+statements, no flush. It was 10 / 9 with 2 flushes (12 before the spec columns were deferred), then 7 / 6, then 6."""
 PLAIN_STEP_STATEMENTS = {
     "sqlite": ["INSERT INTO audit_event",  # the writer lock: the audit row is the transaction's first write
                "SELECT task"],  # then one read: the task, the instance, its other open tasks and the case
@@ -116,8 +120,16 @@ per task before its unit's workers were read, a worker SELECT and a notification
 
 @contextmanager
 def statements() -> Iterator[list[str]]:
-    """Every statement the DB-API cursor executes inside the block, and ``"FLUSH"`` after each flush."""
+    """Every statement the DB-API cursor executes inside the block, ``"FLUSH"`` after each unit-of-work flush and
+    ``"ROWS"`` after the step's rows (``workflow.rows.write``)."""
+    from app.workflow import rows
+
     seen: list[str] = []
+    write = rows.write
+
+    def written() -> None:
+        write()
+        seen.append("ROWS")
 
     def count(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
         if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")):  # the test harness's, not the app's
@@ -128,15 +140,17 @@ def statements() -> Iterator[list[str]]:
 
     sa.event.listen(db.engine, "before_cursor_execute", count)
     sa.event.listen(Session, "after_flush", flushed)
+    rows.write = written  # type: ignore[assignment]
     try:
         yield seen
     finally:
+        rows.write = write  # type: ignore[assignment]
         sa.event.remove(db.engine, "before_cursor_execute", count)
         sa.event.remove(Session, "after_flush", flushed)
 
 
 def sql(seen: list[str]) -> list[str]:
-    return [s for s in seen if s != "FLUSH"]
+    return [s for s in seen if s not in ("FLUSH", "ROWS")]
 
 
 def _open_case() -> int:
@@ -187,7 +201,8 @@ def test_each_step_of_the_main_path_costs_its_pinned_statements_and_flushes(demo
 
     assert counts == {bpmn_id: pinned[column] for bpmn_id, pinned in STEP_STATEMENTS.items()}, counts
     assert flushes == dict.fromkeys(STEP_STATEMENTS, STEP_FLUSHES), flushes
-    after = {bpmn_id: s[len(s) - s[::-1].index("FLUSH"):] for bpmn_id, s in seen.items()}
+    assert all(s.count("ROWS") == 1 for s in seen.values()), seen
+    after = {bpmn_id: s[s.index("ROWS") + 1:] for bpmn_id, s in seen.items()}
     assert all(x.startswith(AFTER_THE_FLUSH) for rest in after.values() for x in rest), after
     assert db.session.get(Case, case_id).status == "closed"
 
@@ -223,7 +238,7 @@ def test_the_township_told_of_the_police_handling_costs_a_few_statements_whoever
     assert names == {"supervisor_t01", *(f"supervisor_t01_{n}" for n in range(4))}  # the liaisons have no basis yet
 
 
-def test_a_step_that_opens_nothing_is_one_flush_and_one_write_per_table(demo: Any) -> None:
+def test_a_step_that_opens_nothing_is_no_flush_and_one_write_per_table(demo: Any) -> None:
     case_id = _open_case()
     for step in SCENARIO.steps:
         seen = _complete(case_id, step)
@@ -233,8 +248,8 @@ def test_a_step_that_opens_nothing_is_one_flush_and_one_write_per_table(demo: An
     dialect = db.engine.dialect.name
 
     assert len(statements) == PLAIN_STEP[dialect], statements
-    assert seen.count("FLUSH") == 1 and seen[-2:] == ["FLUSH", seen[-1]] and seen[-1].startswith(
-        "INSERT INTO timeline_entry"), seen  # the unit of work, then the step's timeline entries
+    assert seen.count("FLUSH") == 0 and seen[-2:] == ["ROWS", seen[-1]] and seen[-1].startswith(
+        "INSERT INTO timeline_entry"), seen  # the step's rows, then its timeline entries
     if dialect == "postgresql":
         assert "FOR NO KEY UPDATE" in statements[0]
     lock = PLAIN_STEP_STATEMENTS[dialect]
@@ -328,7 +343,7 @@ def test_a_step_opening_parallel_tasks_routes_them_with_their_workers_once_and_t
     inside = sql(seen)
 
     assert seen.count("FLUSH") == 0, seen  # the ids came with the routing
-    after = whole[len(whole) - whole[::-1].index("FLUSH"):]
+    after = whole[whole.index("ROWS") + 1:]
     # the step's four timeline entries in one INSERT, the three units told at once in one more
     assert _after_kinds(after) == AFTER_OPENING[db.engine.dialect.name], after
     routing = [s for s in inside if s.startswith("WITH RECURSIVE region_chain")]
