@@ -58,7 +58,9 @@ def run_threads(targets: dict[str, Callable[[], Any]], timeout: float = 60) -> d
 
 
 def is_task_update(statement: str) -> bool:
-    return statement.lstrip().upper().startswith("UPDATE TASK ")
+    """An UPDATE of task rows: on its own, or a claim's inside its one statement (``app.tasks.claiming``)."""
+    s = statement.lstrip().upper()
+    return s.startswith("UPDATE TASK ") or (s.startswith("WITH ") and "(UPDATE TASK SET " in s)
 
 
 def is_instance_lock(statement: str) -> bool:

@@ -142,9 +142,35 @@ def test_a_claim_reads_the_task_once_and_locks_the_instance_without_its_state(as
     assert claimed.get_json()["version"] == task["version"] + 1
     assert len([s for s in seen if "FROM task" in s]) == 1, shown  # the read with the case, before the lock
     assert not [s for s in seen if "process_instance.state" in s], shown
-    assert len([s for s in seen if s.startswith("UPDATE task")]) == 1, shown
+    assert len([s for s in seen if "UPDATE task SET" in s]) == 1, shown
     sent = [s for s in seen if "SAVEPOINT" not in s]  # the test's transaction, not the request's
-    assert len(sent) <= 6, shown  # token, task with case, lock, UPDATE ... RETURNING, audit, timeline
+    if db.engine.dialect.name == "postgresql":  # the lock, UPDATE, audit and timeline rows in one (tasks.claiming)
+        assert len(sent) == 3, shown  # token, task with case, the claim
+        assert "FOR NO KEY UPDATE" in sent[2] and "INSERT INTO audit_event" in sent[2], shown
+        assert "INSERT INTO timeline_entry" in sent[2], shown
+    else:
+        assert len(sent) == 6, shown  # token, task with case, lock, UPDATE ... RETURNING, audit, timeline
+    assert _written(task["id"]) == (1, 1)
 
     again = api.post(f"/api/v1/tasks/{task['id']}/claim")  # your own task again: still yours, nothing written
     assert again.status_code == 200 and again.get_json()["version"] == task["version"] + 1
+    assert _written(task["id"]) == (1, 1)
+    other = as_user(unit_user(FIRST.lane, "t01v01") + "_head")
+    refused = other.post(f"/api/v1/tasks/{task['id']}/claim")  # someone else's: 409, nothing written
+    assert refused.status_code == 409 and "already claimed" in refused.get_json()["message"]
+    assert _written(task["id"]) == (1, 1)
+
+
+def _written(task_id: int) -> tuple[int, int]:
+    """(audit rows of claims of the task, its ``task_claimed`` timeline rows)."""
+    import sqlalchemy as sa
+
+    from app.audit.models import AuditEvent
+    from app.cases.models import TimelineEntry
+    from app.extensions import db
+
+    audited = db.session.scalar(sa.select(sa.func.count()).where(
+        AuditEvent.action == "claim", AuditEvent.object_type == "task", AuditEvent.object_id == str(task_id)))
+    noted = db.session.scalar(sa.select(sa.func.count()).where(
+        TimelineEntry.task_id == task_id, TimelineEntry.kind == "task_claimed"))
+    return audited or 0, noted or 0
