@@ -28,7 +28,7 @@ from app.common.errors import Invalid, NotFound
 from app.extensions import db
 from app.org.kinds import RegionLevel
 from app.org.models import Region, User
-from app.org.queries import region_by_code
+from app.org.queries import load_ancestries, region_by_code
 
 from .access import knows_child
 from .matching import ChildFacts, match_child
@@ -97,12 +97,17 @@ def find_child(payload: dict[str, Any], user: User | None, *, confirm_new: bool 
     if payload.get("id"):
         return ChildFound(_by_id(payload, user), known=True)
     village = _village(payload.get("village"))
-    found = match_child(_facts(payload, village))
+    # Held while the child is made: its county (here, and in ``Child``'s village validator) comes from this one
+    # read of the chain, not from one read per level up to the province (issue 17 part 3).
+    chain = load_ancestries({village.id})
+    county_id = next((r.id for r in village.ancestry() if r.level == RegionLevel.COUNTY), None)
+    found = match_child(_facts(payload, village), county_id)
     if found.exact is not None:
         return ChildFound(found.exact, known=True)
     if found.likely and not confirm_new:
         return ChildFound(None, likely=found.likely)
     child = _new_child(payload, village)
+    del chain
     if child is not None:
         return ChildFound(child)
     # Lost the race for this ID number: the winner has committed its child (and its case) by now.

@@ -9,7 +9,7 @@ from collections import OrderedDict
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import aliased, undefer
 
 from app.common.dialect import for_update, is_postgresql
 from app.extensions import db
@@ -28,23 +28,20 @@ def current_spec(process_key: str, region_id: int | None = None) -> ProcessSpec 
     """The version new cases start on: the one made current last, else the highest (``ProcessCurrent``).
 
     With ``region_id`` (the case's village, township or county), the version that county made its own
-    wins; a county without one starts on the deployment's.
+    wins; a county without one starts on the deployment's. One statement either way: each report asked the
+    county's own and then the deployment's (issue 17 part 3).
     """
     county = county_of(db.session.get(Region, region_id)) if region_id is not None else None
-    if county is not None:
-        own = db.session.scalar(sa.select(ProcessSpec).join(ProcessCurrent, sa.and_(
-            ProcessCurrent.spec_id == ProcessSpec.id, ProcessCurrent.process_key == process_key,
-            ProcessCurrent.county == county.code)))
-        if own is not None:
-            return own
-    pointed = ProcessCurrent.spec_id.is_not(None)
+    own, every = aliased(ProcessCurrent), aliased(ProcessCurrent)
     return db.session.scalar(
         sa.select(ProcessSpec)
-        .outerjoin(ProcessCurrent, sa.and_(ProcessCurrent.spec_id == ProcessSpec.id,
-                                           ProcessCurrent.process_key == process_key,
-                                           ProcessCurrent.county == EVERY_COUNTY))
+        .outerjoin(own, sa.and_(own.spec_id == ProcessSpec.id, own.process_key == process_key,
+                                own.county == (county.code if county is not None else EVERY_COUNTY)))
+        .outerjoin(every, sa.and_(every.spec_id == ProcessSpec.id, every.process_key == process_key,
+                                  every.county == EVERY_COUNTY))
         .where(ProcessSpec.process_key == process_key)
-        .order_by(sa.case((pointed, 0), else_=1), ProcessSpec.version.desc()).limit(1))
+        .order_by(sa.case((own.spec_id.is_not(None), 0), (every.spec_id.is_not(None), 1), else_=2),
+                  ProcessSpec.version.desc()).limit(1))
 
 
 def county_versions(process_key: str) -> dict[str, int]:
