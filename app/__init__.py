@@ -346,10 +346,12 @@ def _trust_proxies(app: Flask, settings: Settings) -> None:
 
 
 def _configure_backstop(settings: Settings) -> None:
-    """The engine's process-level limits are per process; the last app created sets them."""
+    """The engine's process-level limits and the sandbox's budgets are per process; the last app created sets them."""
     # deferred: factory (module docstring)
     from app.engine.isolation import Backstop, configure
+    from app.engine.sandbox import configure_budgets
 
+    configure_budgets(settings.script_step_budget, settings.script_time_budget)  # before any engine child forks
     configure(Backstop(cpu_seconds=settings.engine_cpu_seconds, wall_seconds=settings.engine_wall_seconds,
                        memory_mb=settings.engine_memory_mb, enabled=settings.engine_backstop and Backstop.enabled,
                        fast_lane=settings.engine_fast_lane))

@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     script_step_budget: PositiveInt = 100_000
     """Steps one BPMN script or expression may take (the sandbox's budget)."""
     script_time_budget: PositiveFloat = 2.0
-    """Seconds one BPMN script or expression may take."""
+    """CPU seconds (of the thread running it) one BPMN script or expression may take; a busy machine does not shorten it."""
     engine_backstop: bool = True
     """Run engine commands in a limited child process (``0`` only to measure or debug)."""
     engine_cpu_seconds: PositiveInt = 20
