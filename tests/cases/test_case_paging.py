@@ -9,34 +9,17 @@ Now every list is one COUNT and one LIMITed read (``bench/case_view.py`` has the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from casegrowth import grow_case
+from sqlcount import not_savepoint, statements_sent
 from webhelpers import open_case
 
 from app.audit.models import AuditEvent
 from app.cases.models import TimelineEntry
 from app.extensions import db
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
-        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")):
-            seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
-
 
 CASE_PAGE_STATEMENTS = 33  # 34 before the session's user came with its roles in one statement
 """``GET /cases/<id>`` as the county coordinator, measured on SQLite (the same at any history length)."""
@@ -47,11 +30,11 @@ CASE_API_STATEMENTS = 19
 def _counts(page: Any, as_user: Any, case_id: int) -> tuple[int, int]:
     coordinator, api = page("coordinator"), as_user("coordinator")
     db.session.expire_all()
-    with statements() as seen:
+    with statements_sent(not_savepoint) as seen:
         assert coordinator.get(f"/cases/{case_id}").status_code == 200
     on_page = len(seen)
     db.session.expire_all()
-    with statements() as seen:
+    with statements_sent(not_savepoint) as seen:
         assert api.get(f"/api/v1/cases/{case_id}").status_code == 200
     return on_page, len(seen)
 

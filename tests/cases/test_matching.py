@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlcount import starting, statements_sent
 
 from app.cases.identity import id_number_valid, normalise_id_number, normalise_name, phone_digits
 from app.cases.matching import ChildFacts, county_of, match_child, match_children
@@ -90,28 +89,13 @@ def test_a_merged_file_answers_with_the_kept_one(demo: Any) -> None:
     assert match_child(facts).likely == ()
 
 
-@contextmanager
-def selects() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", note)
-
-
 def test_many_rows_cost_two_statements(demo: Any) -> None:
     children = [_child(name=f"儿童{n}", id_number=f"3700002015{n:08d}") for n in range(30)]
     v1 = region_by_code("t01v01").id
     facts = [ChildFacts(name=f"儿童{n}", birth_date=date(2015, 6, 1), village_id=v1,
                         id_number=f"3700002015{n:08d}" if n % 2 else None) for n in range(60)]
     county = county_of(v1)
-    with selects() as seen:
+    with statements_sent(starting("SELECT")) as seen:
         found = match_children(facts, county)
     assert len(seen) == 2, seen
     assert [f.exact for f in found[:30:2]] == [None] * 15

@@ -3,32 +3,15 @@ recipients; a dedupe key makes a repeat write nothing, and no second mail."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
+from sqlcount import starting, statements_sent
 
 from app.extensions import db
 from app.notifications.models import EmailOutbox, Notification
 from app.notifications.operations import notify
 from app.org.models import User
-
-
-@contextmanager
-def _inserts() -> Iterator[list[str]]:
-    """The INSERTs into ``notification`` sent to the database while the block runs."""
-    seen: list[str] = []
-
-    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO NOTIFICATION"):
-            seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", note)
 
 
 def _count(model: Any) -> int:
@@ -39,7 +22,7 @@ def test_many_recipients_one_statement_and_a_repeat_writes_nothing(demo: dict[st
     users = list(db.session.scalars(sa.select(User).order_by(User.id).limit(3)))
     for user in users:
         user.email, user.email_frequency = f"{user.username}@example.org", "immediate"
-    with _inserts() as statements:
+    with statements_sent(starting("INSERT INTO notification")) as statements:
         assert notify(users, "conference", "个案会商", dedupe_key="conference:1") == 3
         assert len(statements) == 1
         mails = _count(EmailOutbox)

@@ -4,14 +4,13 @@ cost no round trip of their own; on SQLite one INSERT each. Every row arrives, a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from helpers import report_payload
+from sqlcount import not_savepoint, statements_sent
 
 from app.cases.models import TimelineEntry
 from app.cases.operations import accept_report
@@ -23,21 +22,6 @@ from app.org.models import User
 from app.org.queries import user_by_username
 
 AT = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
-
-
-@contextmanager
-def _statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
-            seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", note)
 
 
 def _case_id() -> int:
@@ -69,7 +53,7 @@ def test_the_timeline_rows_ride_with_the_notifications_in_one_statement_on_postg
     users = list(db.session.scalars(sa.select(User).order_by(User.id).limit(2)))
     rows = [_note(u, f"along:{u.id}") for u in users]
     entries = [_entry(case_id, "along_a", {"名": "甲", "n": 1}), _entry(case_id, "along_b")]
-    with _statements() as seen:
+    with statements_sent(not_savepoint) as seen:
         written = notify_many(rows, {u.id: u for u in users}, AT, along=[(TimelineEntry, entries)])
 
     assert written == 2
@@ -84,7 +68,7 @@ def test_the_timeline_rows_ride_with_the_notifications_in_one_statement_on_postg
 
 def test_the_timeline_rows_are_written_when_there_is_no_notification(demo: dict[str, Any]) -> None:
     case_id = _case_id()
-    with _statements() as seen:
+    with statements_sent(not_savepoint) as seen:
         assert notify_many([], {}, AT, along=[(TimelineEntry, [_entry(case_id, "along_alone")])]) == 0
     assert [s.split(" (")[0] for s in seen] == ["INSERT INTO timeline_entry"], seen
     assert _entries(case_id) == [("along_alone", {}, AT)]

@@ -9,13 +9,11 @@ page of 50 cost the same. bench/inbox.py has the latency at a million open tasks
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from deadline_helpers import open_case
+from sqlcount import statements_sent
 from webhelpers import PageClient
 
 from app.common.clock import now
@@ -36,36 +34,22 @@ API_LIST_STATEMENTS = 2
 each (issue 17 part 3: the total was a statement of its own)."""
 
 
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
-        seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
-
-
 def _costs(app: Any, as_user: Any) -> tuple[int, int, int, int]:
     """(statements of inbox_page, of GET /inbox, of GET /api/v1/tasks, rows on the page)."""
     db.session.expire_all()
     user = user_by_username("police_t01")
-    with statements() as seen:
+    with statements_sent() as seen:
         page = inbox_page(user, InboxQuery(per_page=50), now())
     direct = len(seen)
     db.session.remove()
     web = PageClient(app, "police_t01")
     web.get("/inbox")  # the session's own bookkeeping (last seen) is not the page's cost
-    with statements() as seen:
+    with statements_sent() as seen:
         html = web.get("/inbox?per_page=50").get_data(as_text=True)
     html_count = len(seen)
     api = as_user("police_t01")
     api.get("/api/v1/tasks")  # nor is the token's (last used)
-    with statements() as seen:
+    with statements_sent() as seen:
         body = api.get("/api/v1/tasks?per_page=50").json
     api_count = len(seen)
     rows = len(re.findall(r'<tr id="task-\d+"', html))

@@ -5,13 +5,12 @@ in one statement; every change audited."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from deadline_helpers import open_case
+from sqlcount import statements_sent
 from webhelpers import PageClient
 
 from app.audit.models import AuditEvent
@@ -26,20 +25,6 @@ COORD, OTHER_COORD = "coordinator", "coordinator_c02"
 VIEWS = "/api/v1/saved-views"
 INBOX_WITH_VIEWS_STATEMENTS = 11
 """GET /inbox (tests/tasks/test_inbox_cost.py: 10) with saved views: + the views' counts, one statement."""
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
 
 
 def _listed(api: Any) -> dict[str, dict[str, Any]]:
@@ -127,7 +112,7 @@ def test_all_counts_take_one_statement_whatever_the_number_of_views(demo: Any) -
     save_view(owner, "一", "")
     db.session.flush()
     one = views_of(owner)
-    with statements() as seen:
+    with statements_sent() as seen:
         assert view_counts(owner, one, now()) == {one[0].id: 2}
     assert len(seen) == 1
     for name, query in (("二", "overdue=1"), ("三", "scope=mine"), ("四", "township=t01&process=four_in_one"),
@@ -135,7 +120,7 @@ def test_all_counts_take_one_statement_whatever_the_number_of_views(demo: Any) -
         save_view(owner, name, query)
     db.session.flush()
     six = views_of(owner)
-    with statements() as seen:
+    with statements_sent() as seen:
         counts = view_counts(owner, six, now())
     assert len(seen) == 1, "a count per view"
     assert sorted(counts.values(), reverse=True)[:2] == [2, 2] and len(counts) == 6
@@ -206,7 +191,7 @@ def test_the_inbox_page_costs_the_same_with_one_view_and_with_six(app: Any, as_u
     def cost() -> tuple[int, int, int]:
         """(statements, of them about saved views or their counts, views shown)."""
         web.get("/inbox")  # the session's own bookkeeping (last seen, the user) is not the page's cost
-        with statements() as seen:
+        with statements_sent() as seen:
             html = web.get("/inbox").get_data(as_text=True)
         views = [s for s in seen if "FROM saved_view" in s
                  or (s.startswith("SELECT count(") and "FROM (SELECT" not in s)]  # not the page's capped total
