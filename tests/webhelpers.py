@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,16 @@ def _sign_in(context: Any, base: str, username: str) -> str:
         "csrf_token": token.group(1), "next": "", "username": username, "password": DEMO_PASSWORD})
     assert signed_in.status == 302, (signed_in.status, username)
     return str(signed_in.headers["location"])
+
+
+def evaluate_until(page: Any, script: str, ready: Any, seconds: float = 15) -> Any:
+    """``page.evaluate(script)`` polled every 100 ms until ``ready(value)`` holds; the value (an assertion
+    naming the last value after ``seconds``). For state a page keeps asynchronously (IndexedDB, the
+    service worker's caches), which no locator can wait for."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = page.evaluate(script)
+        if ready(value):
+            return value
+        assert time.monotonic() < deadline, value
+        page.wait_for_timeout(100)

@@ -8,14 +8,13 @@ Screenshots at 390 px: test-output/screenshots/offline/."""
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
-from webhelpers import SHOTS
+from webhelpers import SHOTS, evaluate_until
 
 from app.cases.models import Child, Guardian
 from app.common.clock import now
@@ -91,13 +90,7 @@ def _phone(browser: Any) -> Any:
 def _kept_when(page: Any, ready: Any, seconds: float = 15) -> dict[str, list[str]]:
     """The pages the worker keeps once ``ready(kept)`` holds (polled: the worker's network-first strategy
     answers the page first and stores its copy after, in the background)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        kept = page.evaluate(KEPT)
-        if ready(kept):
-            return dict(kept)
-        assert time.monotonic() < deadline, kept
-        page.wait_for_timeout(100)
+    return dict(evaluate_until(page, KEPT, ready, seconds))
 
 
 def _offline_goto(page: Any, url: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 from playwright.sync_api import expect
-from webhelpers import SHOTS
+from webhelpers import SHOTS, evaluate_until
 
 from app.cases.models import TimelineEntry
 from app.duties.models import DutyCycle
@@ -93,13 +92,7 @@ def _open(page: Any, base: str, task_id: int) -> None:
 
 def _queue_when(page: Any, ready: Any, seconds: float = 15) -> list[dict[str, Any]]:
     """The phone's queue once ``ready(rows)`` holds (polled: IndexedDB is read asynchronously)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        rows = page.evaluate(QUEUE)
-        if ready(rows):
-            return list(rows)
-        assert time.monotonic() < deadline, rows
-        page.wait_for_timeout(100)
+    return list(evaluate_until(page, QUEUE, ready, seconds))
 
 
 def _completions(task_id: int) -> int:
