@@ -51,9 +51,8 @@ import dis
 import functools
 import keyword
 import sys
-import time
 from collections.abc import Callable, Mapping, MutableMapping
-from types import CodeType, FrameType, MappingProxyType
+from types import CodeType, MappingProxyType
 from typing import Any, Literal, cast
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
@@ -68,6 +67,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 
 from .fast_lane import FAST_GUARDS, after_script, gate
 from .isolation import note_element
+from .sandbox_budget import Budget, ScriptCodes, configure_budgets, default_budgets
 from .sandbox_builtins import _BASE_BUILTINS, _check_reserved
 from .sandbox_guards import _check_render_size
 from .sandbox_helpers import DEFAULT_HELPERS, add_days, contains_any, days_between
@@ -89,13 +89,13 @@ from .sandbox_limits import (
 __all__ = [
     "DEFAULT_HELPERS", "MAX_DATA_SIZE", "MAX_INT_BITS", "MAX_RENDER_SIZE", "MAX_SEQUENCE_LENGTH",
     "RestrictedScriptEnvironment", "ScriptBudgetExceeded", "ScriptError", "ScriptForbidden",
-    "ScriptNameConflict", "ScriptSyntaxError", "add_days", "check_source", "contains_any", "days_between",
+    "ScriptNameConflict", "ScriptSyntaxError", "add_days", "check_source", "configure_budgets", "contains_any",
+    "days_between",
     "find_script_error", "make_script_engine",
 ]
 
 Mode = Literal["eval", "exec"]
 Helpers = Mapping[str, Callable[..., Any]]
-_Tracer = Callable[[FrameType, str, Any], Any]
 
 
 # --------------------------------------------------------------------------- compile-time policy
@@ -243,10 +243,6 @@ def _copy_simple(node: ast.expr) -> ast.expr:
     return ast.Constant(value=node.value)
 
 
-ScriptCodes = Mapping[CodeType, bool]
-"""Every code object of one script (module, lambdas, comprehensions, defs) -> needs opcode tracing."""
-
-
 def _has_self_jump(code: CodeType) -> bool:
     """A backward jump to itself (``while True: pass``) is a loop CPython 3.11 emits no line events for."""
     return any(ins.opname.startswith("JUMP_BACKWARD") and ins.argval == ins.offset
@@ -309,85 +305,6 @@ def check_source(source: str, mode: Literal["eval", "exec"]) -> list[str]:
 
 
 
-# --------------------------------------------------------------------------- budget
-
-CLOCK_EVERY = 32
-"""Counted lines and calls between two reads of the thread's CPU clock (~0.6 us a read, a system call)."""
-
-_budgets: tuple[int, float] = (100_000, 2.0)
-"""This process's default step and time budgets (``configure_budgets``)."""
-
-
-def configure_budgets(step_budget: int, time_budget: float) -> None:
-    """Set the budgets of engines made without their own (``create_app`` passes the county's settings)."""
-    global _budgets
-    _budgets = (step_budget, time_budget)
-
-
-
-class _Budget:
-    """One run's line and time budget, as a ``sys.settrace`` tracer chained to the previous one."""
-
-    def __init__(self, codes: ScriptCodes, step_budget: int, time_budget: float,
-                 previous: Any) -> None:
-        self.codes = codes
-        self.step_budget = step_budget
-        self.time_budget = time_budget
-        self.previous = previous
-        self.steps = 0
-        self.until_clock = CLOCK_EVERY
-        self.deadline = time.thread_time() + time_budget
-
-    def _check_time(self) -> None:
-        self.until_clock -= 1
-        if self.until_clock > 0:
-            return
-        self.until_clock = CLOCK_EVERY
-        if time.thread_time() > self.deadline:
-            raise ScriptBudgetExceeded(
-                f"script ran longer than its time budget of {self.time_budget:g}s of CPU ({self.steps:,} lines)")
-
-    def _step(self) -> None:
-        self.steps += 1
-        if self.steps > self.step_budget:
-            raise ScriptBudgetExceeded(f"script ran more than its budget of {self.step_budget:,} lines")
-        self._check_time()
-
-    def global_trace(self, frame: FrameType, event: str, arg: Any) -> _Tracer | None:
-        chained = self.previous(frame, event, arg) if self.previous is not None else None
-        self._check_time()
-        needs_opcodes = self.codes.get(frame.f_code)
-        if needs_opcodes is not None:
-            # ``while True: pass`` jumps to itself and emits no line events in CPython 3.11;
-            # only such frames pay for opcode events, which let us count its iterations.
-            frame.f_trace_opcodes = needs_opcodes
-            return self._local(chained)
-        return chained
-
-    def _local(self, chained: _Tracer | None) -> _Tracer:
-        """Per-frame tracer: a step per line, or per backward jump that ran no new line."""
-        last_offset = -1
-        line_seen = False
-
-        def trace(frame: FrameType, event: str, arg: Any) -> _Tracer:
-            nonlocal chained, last_offset, line_seen
-            if event == "opcode":
-                offset = frame.f_lasti
-                if offset <= last_offset:
-                    if not line_seen:
-                        self._step()
-                    line_seen = False
-                last_offset = offset
-                return trace
-            if chained is not None:
-                chained = chained(frame, event, arg)
-            if event == "line":
-                line_seen = True
-                self._step()
-            return trace
-        return trace
-
-
 # --------------------------------------------------------------------------- environment
 
 
@@ -415,8 +332,9 @@ class RestrictedScriptEnvironment(BasePythonScriptEngineEnvironment):  # type: i
         checked = _check_helpers(helpers or {})
         super().__init__(environment_globals=checked)
         self.helpers: dict[str, Callable[..., Any]] = checked
-        self.step_budget = _budgets[0] if step_budget is None else step_budget
-        self.time_budget = _budgets[1] if time_budget is None else time_budget
+        default_steps, default_seconds = default_budgets()
+        self.step_budget = default_steps if step_budget is None else step_budget
+        self.time_budget = default_seconds if time_budget is None else time_budget
         # Helpers live in the builtins, so task data shadows them in expressions and
         # nothing but ``__builtins__`` has to be added to (and removed from) the data.
         self._builtins: dict[str, Any] = {**_BASE_BUILTINS, **FAST_GUARDS, **checked}
@@ -470,7 +388,7 @@ class RestrictedScriptEnvironment(BasePythonScriptEngineEnvironment):  # type: i
 
     def _run(self, code: CodeType, codes: ScriptCodes, scope: dict[str, Any]) -> Any:
         previous = sys.gettrace()
-        budget = _Budget(codes, self.step_budget, self.time_budget, previous)
+        budget = Budget(codes, self.step_budget, self.time_budget, previous)
         sys.settrace(budget.global_trace)
         try:
             # ``eval`` runs exec-mode code objects too (returning None).

@@ -188,10 +188,10 @@ def test_the_time_budget_is_cpu_time_so_waiting_for_the_cpu_does_not_count(monke
 
 
 def test_the_processs_budgets_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.engine import sandbox
+    from app.engine import sandbox_budget
 
-    monkeypatch.setattr(sandbox, "_budgets", sandbox._budgets)
-    sandbox.configure_budgets(50, 5.0)
+    monkeypatch.setattr(sandbox_budget, "_budgets", sandbox_budget.default_budgets())
+    sandbox_budget.configure_budgets(50, 5.0)
     env = RestrictedScriptEnvironment()
     assert (env.step_budget, env.time_budget) == (50, 5.0)
     with pytest.raises(ScriptBudgetExceeded, match="budget of 50 lines"):
