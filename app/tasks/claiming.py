@@ -66,13 +66,18 @@ def claim_statement() -> sa.Select[Any]:
                      ).add_cte(audited.cte("audited"), noted.cte("noted"))
 
 
+def claimed_summary(task: Task, user: User) -> str:
+    """The claim's timeline summary, the same from either path (``operations.claim`` on SQLite, this on PostgreSQL)."""
+    return f"{task.name} claimed by {user.display_name}"
+
+
 def claim_in_one_statement(task: Task, user: User) -> tuple[bool, int | None, datetime]:
     """(whether the instance exists, the task's version after the claim or None when the UPDATE refused, the
     claim's time)."""
     at = now()
     _, audit_params = audit_statement(user.id, "claim", "task", task.id, case_id=task.case_id)
     timeline = {"case_id": task.case_id, "at": at, "kind": "task_claimed",
-                "summary": f"{task.name} claimed by {user.display_name}"[:500], "actor_id": user.id,
+                "summary": claimed_summary(task, user)[:500], "actor_id": user.id,
                 "unit_id": task.unit_id, "task_id": task.id, "instance_id": task.instance_id,
                 "detail": {"task": task.name}}
     row = db.session.execute(claim_statement(), {

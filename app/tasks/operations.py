@@ -30,7 +30,7 @@ from app.processes.models import ProcessInstance
 from app.processes.queries import form_schema, lock_instance, lock_instance_for_one_read, lock_instance_row
 
 from . import conflicts
-from .claiming import claim_in_one_statement
+from .claiming import claim_in_one_statement, claimed_summary
 from .conflicts import Submission
 from .models import Task, TaskDraft, TaskState
 
@@ -137,7 +137,7 @@ def claim(task: Task, user: User) -> Task:
         raise Conflict(f"task {task.id} is already claimed by {_taken_by(task)}")
     case = db.session.get(Case, task.case_id)
     assert case is not None
-    record(case, "task_claimed", f"{task.name} claimed by {user.display_name}", actor=user, task=task,
+    record(case, "task_claimed", claimed_summary(task, user), actor=user, task=task,
            detail={"task": task.name})
     audit(user.id, "claim", "task", task.id, case_id=task.case_id)
     db.session.flush()
