@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flows.scenarios import SCENARIOS
 from helpers import open_tasks, submit_report, unit_user
+
+from app.audit.models import AuditEvent
+from app.cases.models import TimelineEntry
+from app.extensions import db
 
 SCENARIO = next(s for s in SCENARIOS.values() if s.start["situation"] == "living_alone")
 FIRST = SCENARIO.steps[0]
@@ -96,10 +101,6 @@ def test_overdue_filter_uses_the_clock(as_user: Any, clock: Any) -> None:
 def test_a_claim_reads_its_case_once_with_the_task(as_user: Any) -> None:
     """The case is read with the task: the timeline row and the answer's case number find it in the session
     (issue 17 part 3: the claim read it twice more, once for the timeline and once for the answer)."""
-    import sqlalchemy as sa
-
-    from app.extensions import db
-
     api, task = _first_task(as_user)
     db.session.expunge_all()  # nothing of the case in the session beforehand (a new request's session)
     seen: list[str] = []
@@ -121,10 +122,6 @@ def test_a_claim_reads_its_case_once_with_the_task(as_user: Any) -> None:
 def test_a_claim_reads_the_task_once_and_locks_the_instance_without_its_state(as_user: Any) -> None:
     """Under the instance lock the conditional UPDATE decides alone (issue 17 part 3): the task is not read again,
     the lock brings back no engine state, and the answer carries the version the UPDATE left."""
-    import sqlalchemy as sa
-
-    from app.extensions import db
-
     api, task = _first_task(as_user)
     db.session.expunge_all()
     seen: list[str] = []
@@ -151,6 +148,9 @@ def test_a_claim_reads_the_task_once_and_locks_the_instance_without_its_state(as
     else:
         assert len(sent) == 6, shown  # token, task with case, lock, UPDATE ... RETURNING, audit, timeline
     assert _written(task["id"]) == (1, 1)
+    [summary] = db.session.scalars(sa.select(TimelineEntry.summary).where(
+        TimelineEntry.task_id == task["id"], TimelineEntry.kind == "task_claimed"))
+    assert summary.startswith(f"{task['name']} claimed by "), summary  # both paths: tasks.claiming.claimed_summary
 
     again = api.post(f"/api/v1/tasks/{task['id']}/claim")  # your own task again: still yours, nothing written
     assert again.status_code == 200 and again.get_json()["version"] == task["version"] + 1
@@ -163,12 +163,6 @@ def test_a_claim_reads_the_task_once_and_locks_the_instance_without_its_state(as
 
 def _written(task_id: int) -> tuple[int, int]:
     """(audit rows of claims of the task, its ``task_claimed`` timeline rows)."""
-    import sqlalchemy as sa
-
-    from app.audit.models import AuditEvent
-    from app.cases.models import TimelineEntry
-    from app.extensions import db
-
     audited = db.session.scalar(sa.select(sa.func.count()).where(
         AuditEvent.action == "claim", AuditEvent.object_type == "task", AuditEvent.object_id == str(task_id)))
     noted = db.session.scalar(sa.select(sa.func.count()).where(
