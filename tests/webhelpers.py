@@ -20,8 +20,11 @@ from app.extensions import db
 from app.org.demo import DEMO_PASSWORD
 from app.org.sessions import EPOCH_KEY, SEEN_KEY, SINCE_KEY
 
-CHROMIUM = "/usr/bin/chromium"
-"""Debian's chromium (never ``playwright install``); browser tests FAIL when it is missing, never skip."""
+CHROMIUM = "/usr/bin/chromium-headless-shell"
+"""Debian's Chromium (never ``playwright install``), as its headless shell (package ``chromium-headless-shell``:
+the same Blink and V8 without the desktop browser around them, what Playwright itself runs headless). The full
+``chromium --headless`` cost 24.8 core-seconds of the machine for the four browser tests of issue 12's A/B,
+the shell 15.2 (bench/README.md, session 13). Browser tests FAIL when it is missing, never skip."""
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
 SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"

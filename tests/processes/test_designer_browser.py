@@ -2,7 +2,7 @@
 panel, deploys; a new case gets the new deadline while a case opened earlier keeps the old one.
 
 The app runs in a thread on a free port against the test database; the browser is the system's
-Chromium driven by Playwright (``/usr/bin/chromium``).
+Chromium driven by Playwright (``/usr/bin/chromium-headless-shell``).
 """
 
 from __future__ import annotations
