@@ -24,7 +24,9 @@ MINI = (DATA / "mini.bpmn").read_text(encoding="utf-8")
 
 EQUALITY_BOMB = "a = list(range(10**5))\nb = [a] * 10**5\nc = [list(a)] * 10**5\nsame = b == c\nscore = 2"
 """10**10 comparisons in one C call: ~16 s of frozen interpreter before the backstop."""
-HASH_BOMB = "t = tuple(range(3 * 10**4))\nu = (t,) * (3 * 10**4)\nseen = len({u})\nscore = 2"
+HASH_BOMB = "t = tuple(range(10**5))\nu = (t,) * 10**5\nseen = len({u})\nscore = 2"
+"""10**10 hash steps in one C call. With 3 * 10**4 (9 * 10**8 steps) a fast core hashed it inside the 1 s CPU
+limit, and the sandbox's size check refused the data afterwards instead of the backstop stopping the call."""
 MEMORY_BOMB = "rows = [[0] * 10**6 for i in range(64)]\nscore = 2"
 
 
