@@ -59,12 +59,13 @@ translations: $(STAMP)
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/python -m app.common.catalogs app/translations
 
-# In PYTEST_WORKERS processes (pytest-xdist; each with its own SQLite file, PostgreSQL database and Redis
-# db: tests/parallel.py), tests handed out one by one, an xdist_group kept on one worker. PYTEST_WORKERS=0 (or -n 0 in
-# PYTEST_ARGS) runs one process: the way to reproduce a failure in the order it happened.
+# In PYTEST_WORKERS processes forked from the run once it has collected (tests/forks.py; each with its own SQLite
+# file, PostgreSQL database and Redis db: tests/parallel.py), tests handed out a few at a time, an xdist_group kept
+# on one worker. PYTEST_WORKERS=0 runs one process: the way to reproduce a failure in the order it happened.
+# (pytest-xdist's -n N still works; it starts each worker as a new interpreter, which costs more.)
 PYTEST_WORKERS ?= 2
 test: $(STAMP) $(VENDOR_STAMP)
-	$(BIN)/python -m pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),--forks $(PYTEST_WORKERS)) $(PYTEST_ARGS)
 
 # ruff, mypy, and the layering contract (tools/layering.py, [tool.importlinter] in pyproject.toml):
 # every import that breaks the layers, with its line, and function-level imports without '# deferred:'.

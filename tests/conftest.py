@@ -38,7 +38,7 @@ from app.webhooks import outbox as webhook_outbox
 
 webhook_outbox.TTL = 3600.0  # one process changes the subscribers in tests, and forgets at each change
 
-pytest_plugins = ["peers", "schedule", "gcfreeze"]
+pytest_plugins = ["peers", "schedule", "gcfreeze", "forks"]
 
 START = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 """Tuesday 2026-03-10 09:00 in Asia/Shanghai: an ordinary working morning."""
@@ -47,11 +47,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """An xdist worker gets a database and a Redis database of its own (tests/parallel.py). The run (xdist's
-    controller, or the one process) starts the reports that tests write in parts afresh (tests/parts.py)."""
+    """A worker gets a database and a Redis database of its own (tests/parallel.py; a forked worker gets them
+    when it starts, tests/forks.py). The run (the process handing out the tests, or the one process) starts
+    the reports that tests write in parts afresh (tests/parts.py)."""
     isolate_worker(config)
     config.addinivalue_line("markers", "long: over 5 s each (the fuzz runs, the walks, browser flows, a year of duties): "
-                            "handed to the xdist workers first (grouped_first)")
+                            "handed to the workers first (grouped_first)")
     if worker_id() is None:
         forget_parts(ROOT / "test-output" / "a11y", ROOT / "test-output" / "fuzz")
 
@@ -68,10 +69,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def one_chromium(items: list[pytest.Item]) -> None:
-    """The tests that drive Chromium form one ``xdist_group``: with ``--dist loadgroup`` one worker runs them
+    """The tests that drive Chromium form one ``xdist_group``: with ``--forks`` (or xdist's ``--dist loadgroup``) one worker runs them
     all, so one worker starts Playwright's driver and Chromium (about 2.6 s of wall time and 1.7 s of CPU each
     time) and only that worker's dataset connection is closed and reopened around them (they commit for
-    real). The group is handed out first (``grouped_first``; xdist puts the largest groups at the front)."""
+    real). The group is handed out first (``grouped_first``)."""
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()) and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group("chromium"))
@@ -79,7 +80,7 @@ def one_chromium(items: list[pytest.Item]) -> None:
 
 def grouped_first(items: list[pytest.Item]) -> list[pytest.Item]:
     """Tests marked ``long`` (the fuzz runs, the accessibility walk: tens of seconds each) and those of an
-    ``xdist_group`` first, so that xdist hands them out while both workers are busy and the short tests
+    ``xdist_group`` first, so that they are handed out while both workers are busy and the short tests
     fill in around them, instead of one long test holding a worker at the end; the order is kept otherwise."""
 
     def first(item: pytest.Item) -> bool:
@@ -234,7 +235,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """xdist's controller: a worker finished; keep its counts for the summary line."""
+    """The run (tests/forks.py, or xdist's controller): a worker finished; keep its counts for the summary line."""
     done = node.config.stash.setdefault(WORKER_COUNTS, [])
     if "database" in getattr(node, "workeroutput", {}):
         done.append(node.workeroutput["database"])

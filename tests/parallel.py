@@ -1,7 +1,8 @@
-"""pytest-xdist workers, each with a database and a Redis database of its own (issue #12, part 6).
+"""Workers, each with a database and a Redis database of its own (issue #12, part 6).
 
-``make test`` runs the suite in ``PYTEST_WORKERS`` processes (default 2: the machine and CI have 2 cores).
-Each worker is a full pytest session: its own app, its own rolled-back connection and datasets
+``make test`` runs the suite in ``PYTEST_WORKERS`` processes (default 2: the machine and CI have 2 cores),
+forked from the run once it has collected (tests/forks.py) or, with ``-n N``, started by pytest-xdist. Either
+way a worker is named ``gw0``, ``gw1``, ... in ``PYTEST_XDIST_WORKER``, and each is a full pytest session: its own app, its own rolled-back connection and datasets
 (tests/rollback.py), and, before anything reads them, its own servers' databases:
 
 - SQLite: the worker's own file (pytest's temporary directory is per worker already);
@@ -11,8 +12,8 @@ Each worker is a full pytest session: its own app, its own rolled-back connectio
   because the Redis tests flush theirs.
 
 Every test, fixture and subprocess reads ``DATABASE_URL`` / ``REDIS_URL`` from the environment, so the
-worker rewrites those two variables and nothing else has to know it runs in parallel. ``-n 0`` (or
-``PYTEST_WORKERS=0``) runs one process, as plain ``pytest`` does: that is how to reproduce a failure.
+worker rewrites those two variables and nothing else has to know it runs in parallel. ``PYTEST_WORKERS=0``
+runs one process, as plain ``pytest`` does: that is how to reproduce a failure.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ REDIS_DATABASES = 16
 
 
 def worker_id() -> str | None:
-    """``gw0``, ``gw1``, ... in an xdist worker; None in a plain run and in xdist's controller."""
+    """``gw0``, ``gw1``, ... in a worker; None in a plain run and in the process that hands out the tests."""
     return os.environ.get("PYTEST_XDIST_WORKER")
 
 
@@ -88,7 +89,7 @@ OWN_DATABASE = pytest.StashKey[str]()
 
 def finish_worker(config: pytest.Config) -> None:
     """The worker's session is over (its app's connections closed with the session fixtures): drop its
-    PostgreSQL database now, while xdist still waits for the worker (it may end it right after)."""
+    PostgreSQL database now, while the run still waits for the worker (it may end it right after)."""
     own = config.stash.get(OWN_DATABASE, None)
     if own is not None:
         drop_database(own)
@@ -96,7 +97,7 @@ def finish_worker(config: pytest.Config) -> None:
 
 
 def isolate_worker(config: pytest.Config) -> None:
-    """In an xdist worker: point ``DATABASE_URL`` and ``REDIS_URL`` at the worker's own databases (the
+    """In a worker: point ``DATABASE_URL`` and ``REDIS_URL`` at the worker's own databases (the
     PostgreSQL one created now, dropped by ``finish_worker``)."""
     worker = worker_id()
     if worker is None:
