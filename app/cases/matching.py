@@ -131,6 +131,12 @@ def match_children(facts: Sequence[ChildFacts], county_id: int | None) -> list[C
             out.append(ChildMatch(exact=_kept(exact, everyone)))
             continue
         candidates = by_triple.get((normalise_name(fact.name), fact.birth_date, fact.village_id), [])
+        # The second statement can see a child the first did not: another report about the same child, filed
+        # at the same moment, committed between the two reads. Its ID number says it is this child.
+        same = next((c for c in candidates if norm and c.id_number_norm == norm), None)
+        if same is not None:
+            out.append(ChildMatch(exact=_kept(same, everyone)))
+            continue
         likely = tuple(c for c in candidates if not (norm and c.id_number_norm and c.id_number_norm != norm))
         out.append(ChildMatch(likely=likely[:MAX_LIKELY]))
     return out

@@ -78,6 +78,29 @@ def test_exact_and_likely_matches(demo: Any) -> None:
                                       village_id=region_by_code("t01v02").id)).found
 
 
+def test_a_child_committed_between_the_two_reads_is_the_same_child(demo: Any) -> None:
+    """Two reports about one child at the same moment: the other report's child was made after the ID-number
+    read and before the name read (seen with four clients filing through a stop, tests/load/test_serve.py).
+    Its ID number is this report's: the same child, not a likely match to choose from."""
+    reads: list[str] = []
+
+    def between(state: Any) -> None:
+        if state.is_select and "child" in str(state.statement):
+            reads.append(str(state.statement))
+            if len(reads) == 2:  # the name read: the other report's child exists by now
+                made.append(_child())
+
+    made: list[Child] = []
+    sa.event.listen(db.session, "do_orm_execute", between)
+    try:
+        found = match_child(ChildFacts(name="李小明", birth_date=date(2015, 6, 1), id_number=ID,
+                                       village_id=region_by_code("t01v01").id))
+    finally:
+        sa.event.remove(db.session, "do_orm_execute", between)
+    assert len(reads) == 2 and "id_number_norm IN" in reads[0]
+    assert found.exact is made[0] and found.likely == ()
+
+
 def test_a_merged_file_answers_with_the_kept_one(demo: Any) -> None:
     kept = _child(id_number=None)
     merged = _child(name="李晓明")
