@@ -235,7 +235,9 @@ class Worker:
         if terminal is not None:  # the run prints the progress
             config.pluginmanager.unregister(terminal)
             config.pluginmanager.register(QuietTerminal(config), "terminalreporter")
-        config.pluginmanager.register(Forward(conn, config), "forks-forward")
+        forward = Forward(conn, config)
+        config.pluginmanager.register(forward, "forks-forward")  # replays the run's warnings so far: not sent
+        forward.live = True
 
         def fetch() -> list[int] | None:
             conn.send(("next", None))
@@ -282,6 +284,8 @@ class Forward:
     def __init__(self, conn: Connection, config: pytest.Config) -> None:
         self.conn = conn
         self.config = config
+        self.live = False
+        """Set once registered: registering replays the warnings recorded before the fork, which the run has."""
 
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
         self.conn.send(("start", (nodeid, location)))
@@ -294,6 +298,8 @@ class Forward:
 
     def pytest_warning_recorded(self, warning_message: warnings.WarningMessage, when: str, nodeid: str,
                                 location: Any) -> None:
+        if not self.live:
+            return
         category = warning_message.category
         self.conn.send(("warning", {"message": str(warning_message.message), "module": category.__module__,
                                     "category": category.__qualname__, "filename": warning_message.filename,

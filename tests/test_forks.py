@@ -108,11 +108,14 @@ def test_when_every_worker_dies_the_rest_is_reported_not_run(tmp_path: Path) -> 
 
 
 def test_a_workers_warning_reaches_the_runs_summary(tmp_path: Path) -> None:
-    warns = "import warnings\n\ndef test_warns():\n    warnings.warn(UserWarning('careful, from a worker'))\n"
+    warns = ("import warnings\n\nwarnings.warn(UserWarning('once, at collection'))\n\n"
+             "def test_warns():\n    warnings.warn(UserWarning('careful, from a worker'))\n")
     code, output = run(tmp_path, {"test_warns.py": warns, "test_suite.py": SUITE}, "-k", "warns or passes")
     assert code == 0, output
     summary = output.split("warnings summary", 1)[-1]
     assert "test_warns.py::test_warns" in summary and "UserWarning: careful, from a worker" in summary, output
+    # the run's own warning (before the fork) is not sent back by each worker as well
+    assert "13 passed, 3 deselected, 2 warnings" in output, output
 
 
 def test_first_failure_stops_handing_out_work(tmp_path: Path) -> None:
