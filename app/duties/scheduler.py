@@ -42,7 +42,7 @@ from .cycles import CADENCES, Period, period_of
 from .escalation import escalate_missed
 from .files import work_file_for
 from .models import CycleStatus, DutyCycle, Enrolment, Entrustment, EntrustmentStatus, entrustment_data
-from .status import settle
+from .status import fulfilled_many, settle
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -245,11 +245,11 @@ def sweep_cycles(at: datetime) -> int:
         DutyCycle.status == CycleStatus.OPEN,
         sa.or_(sa.and_(DutyCycle.due_at.is_not(None), DutyCycle.due_at <= at), DutyCycle.duty.in_(early)))
         .order_by(DutyCycle.id)).all()
+    found, statuses = fulfilled_many(candidates)
     for cycle in candidates:
-        if settle(cycle) or cycle.due_at is None or cycle.due_at > at:
+        if settle(cycle, found.get(cycle.id)) or cycle.due_at is None or cycle.due_at > at:
             continue
-        instance = db.session.get(ProcessInstance, cycle.instance_id) if cycle.instance_id else None
-        if instance is not None and instance.status == "cancelled":
+        if cycle.instance_id is not None and statuses.get(cycle.instance_id) == "cancelled":
             cycle.status = CycleStatus.CANCELLED
             continue
         cycle.status = CycleStatus.MISSED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,11 +42,64 @@ def fulfilled(cycle: DutyCycle) -> tuple[datetime, dict[str, Any]] | None:
     return None
 
 
-def settle(cycle: DutyCycle) -> bool:
-    """Mark an open or missed cycle done (by its due time) or late, with its outcome; True if it changed."""
+Fulfilment = tuple[datetime, dict[str, Any]]
+
+CHUNK = 1000
+"""Cycles read together by ``fulfilled_many`` (one IN list each)."""
+
+
+def fulfilled_many(cycles: Sequence[DutyCycle]) -> tuple[dict[int, Fulfilment], dict[int, str]]:
+    """``fulfilled`` for many cycles in two or three statements, not two per cycle (a Monday's sweep settles
+    every enrolled child's weekly contact): the fulfilled ones by cycle id, and every instance's status by
+    instance id."""
+    instance_ids = sorted({c.instance_id for c in cycles if c.instance_id is not None})
+    steps = sorted({step for c in cycles if c.instance_id is not None
+                    and (step := DUTIES[c.duty].done_step) is not None})
+    done_steps: dict[tuple[int, str], Fulfilment] = {}
+    ended: dict[int, Fulfilment] = {}
+    statuses: dict[int, str] = {}
+    for chunk in (instance_ids[i:i + CHUNK] for i in range(0, len(instance_ids), CHUNK)):
+        if steps:
+            for instance_id, bpmn_id, at, data in db.session.execute(
+                    sa.select(Task.instance_id, Task.bpmn_id, Task.completed_at, Task.data)
+                    .where(Task.instance_id.in_(chunk), Task.bpmn_id.in_(steps), Task.state == TaskState.COMPLETED,
+                           Task.completed_at.is_not(None))
+                    .order_by(Task.completed_at, Task.id)):
+                done_steps.setdefault((instance_id, bpmn_id), (at, data or {}))
+        for instance_id, status, at in db.session.execute(
+                sa.select(ProcessInstance.id, ProcessInstance.status, ProcessInstance.completed_at)
+                .where(ProcessInstance.id.in_(chunk))):
+            statuses[instance_id] = status
+            if status == "completed" and at is not None:
+                ended[instance_id] = (at, {})
+        completed = [i for i in chunk if i in ended]
+        if completed:
+            for instance_id, data in db.session.execute(
+                    sa.select(ProcessInstance.id, ProcessInstance.data).where(ProcessInstance.id.in_(completed))):
+                ended[instance_id] = (ended[instance_id][0], data or {})
+    found: dict[int, Fulfilment] = {}
+    for cycle in cycles:
+        if cycle.instance_id is None:
+            continue
+        step = DUTIES[cycle.duty].done_step
+        hit = done_steps.get((cycle.instance_id, step)) if step is not None else None
+        hit = hit or ended.get(cycle.instance_id)
+        if hit is not None:
+            found[cycle.id] = hit
+    return found, statuses
+
+
+_LOOK_UP: Any = object()
+"""``settle``'s default: read whether the cycle is fulfilled now."""
+
+
+def settle(cycle: DutyCycle, found: Fulfilment | None = _LOOK_UP) -> bool:
+    """Mark an open or missed cycle done (by its due time) or late, with its outcome; True if it changed.
+    ``found``: what ``fulfilled_many`` read for it, when the caller settles many cycles at once."""
     if cycle.status not in (CycleStatus.OPEN, CycleStatus.MISSED):
         return False
-    found = fulfilled(cycle)
+    if found is _LOOK_UP:
+        found = fulfilled(cycle)
     if found is None:
         return False
     at, data = found
