@@ -62,6 +62,30 @@ def reset_schema(url: str) -> None:
     engine.dispose()
 
 
+def demo_county_app(url: str, prefix: str, extra: dict[str, Any] | None = None) -> Any:
+    """An app on ``url`` (its schema dropped and recreated) holding the demo county, its shipped processes and
+    ladders: what both duty benches start from. ``extra``: create_app's extras (a clock)."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.cli import deploy_shipped
+    from app.deadlines.ladder import seed_default_ladders
+    from app.extensions import db
+    from app.org.demo import load_demo
+
+    reset_schema(url)
+    instance = Path(tempfile.mkdtemp(prefix=prefix))
+    app = create_app({"database_url": url, "instance_dir": instance, "secret_key": "bench", "redis_url": None,
+                      **({"extra": extra} if extra else {})})
+    with app.app_context():
+        upgrade()
+        load_demo()
+        deploy_shipped("bench")
+        seed_default_ladders()
+        db.session.commit()
+    return app
+
+
 def generate(db: Any, children: int) -> None:
     """``children`` children spread over the demo villages, each with a care file and an enrolment."""
     ex = db.session.execute
@@ -187,26 +211,13 @@ def main() -> None:
     if args.cpu >= 0:
         os.sched_setaffinity(0, {args.cpu})
 
-    from flask_migrate import upgrade
-
-    from app import create_app
-    from app.cli import deploy_shipped
     from app.common.clock import now
-    from app.deadlines.ladder import seed_default_ladders
     from app.extensions import db
-    from app.org.demo import load_demo
 
     print(f"bench/duty_cycles.py  {datetime.now(UTC).isoformat(timespec='seconds')}  {DB_URL}  "
           f"load average {os.getloadavg()[0]:.2f}  client on core {args.cpu}")
-    reset_schema(DB_URL)
-    instance = Path(tempfile.mkdtemp(prefix="liandong-bench-duties-"))
-    app = create_app({"database_url": DB_URL, "instance_dir": instance, "secret_key": "bench", "redis_url": None})
+    app = demo_county_app(DB_URL, "liandong-bench-duties-")
     with app.app_context():
-        upgrade()
-        load_demo()
-        deploy_shipped("bench")
-        seed_default_ladders()
-        db.session.commit()
         start = time.perf_counter()
         generate(db, args.children)
         print(f"generated {args.children:,} enrolled children in {time.perf_counter() - start:.1f} s")

@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from collections import Counter as Tally
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from duty_cycles import RULES, generate, reset_schema, set_rules  # this directory's, before TREE's app
+from duty_cycles import RULES, demo_county_app, generate, set_rules  # this directory's, before TREE's app
 
 ROOT = Path(os.environ.get("TREE") or Path(__file__).resolve().parent.parent)
 sys.path.insert(0, str(ROOT))
@@ -42,31 +41,17 @@ def main() -> None:
     if "bench" not in DB_URL.rsplit("/", 1)[-1]:
         sys.exit(f"refusing to reset {DB_URL}: its name does not contain 'bench'")
 
-    from flask_migrate import upgrade
-
-    from app import create_app
-    from app.cli import deploy_shipped
     from app.common.clock import FixedClock, county_zone
-    from app.deadlines.ladder import seed_default_ladders
     from app.duties.bulk import start_child_cycles
     from app.duties.models import DutyCycle
     from app.duties.scheduler import sweep_cycles
     from app.extensions import db
-    from app.org.demo import load_demo
 
     print(f"bench/duty_sweep.py  {datetime.now(UTC).isoformat(timespec='seconds')}  tree {ROOT}  {DB_URL}  "
           f"load average {os.getloadavg()[0]:.2f}")
-    reset_schema(DB_URL)
     clock = FixedClock(MONDAY)
-    instance = Path(tempfile.mkdtemp(prefix="liandong-bench-sweep-"))
-    app = create_app({"database_url": DB_URL, "instance_dir": instance, "secret_key": "bench", "redis_url": None,
-                      "extra": {"clock": clock}})
+    app = demo_county_app(DB_URL, "liandong-bench-sweep-", {"clock": clock})
     with app.app_context():
-        upgrade()
-        load_demo()
-        deploy_shipped("bench")
-        seed_default_ladders()
-        db.session.commit()
         generate(db, args.children)
         set_rules(db, RULES["weekly"])
         started = start_child_cycles(MONDAY, county_zone(), set())
