@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import token_clients
-from parallel import finish_worker, isolate_worker, worker_id
+from parallel import TEMPLATE, copy_template, finish_worker, isolate_worker, worker_id
 from parts import forget_parts
 from pydantic import SecretStr
 from rollback import Loader, RollbackDatabase, app_session, counts, datasets_of, summary
@@ -38,7 +38,7 @@ from app.webhooks import outbox as webhook_outbox
 
 webhook_outbox.TTL = 3600.0  # one process changes the subscribers in tests, and forgets at each change
 
-pytest_plugins = ["peers", "schedule", "gcfreeze", "forks"]
+pytest_plugins = ["peers", "schedule", "gcfreeze", "forks", "schema_template"]
 
 START = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 """Tuesday 2026-03-10 09:00 in Asia/Shanghai: an ordinary working morning."""
@@ -130,11 +130,15 @@ def _reset_postgres(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = os.environ.get("DATABASE_URL")
-    if url:
+    """The session's database, migrated: a copy of the run's template in a forked worker
+    (tests/schema_template.py), else empty here and migrated by the ``app`` fixture."""
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'liandong.db'}"
+    template = os.environ.get(TEMPLATE)
+    if template:
+        copy_template(template, url)
+    elif url.startswith("postgresql"):
         _reset_postgres(url)
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'liandong.db'}"
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -152,8 +156,9 @@ def app(database_url: str, clock: FixedClock, tmp_path_factory: pytest.TempPathF
     })
     from flask_migrate import upgrade
 
-    with app.app_context():
-        upgrade()
+    if not os.environ.get(TEMPLATE):
+        with app.app_context():
+            upgrade()
     yield app
     with app.app_context():  # close pooled connections now, not when the garbage collector finds them
         db.session.remove()

@@ -20,9 +20,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 
 import pytest
 import sqlalchemy as sa
+
+TEMPLATE = "LIANDONG_TEST_SCHEMA"
+"""The environment variable naming the run's migrated schema template to its forked workers, set only once it
+is built (tests/schema_template.py)."""
 
 REDIS_DATABASES = 16
 """Redis's default ``databases`` setting: a worker's number must stay below it."""
@@ -61,7 +66,7 @@ def redis_of(url: str, worker: str) -> str:
     return f"{match.group('server')}/{number}{match.group('rest') or ''}"
 
 
-def _admin_engine(url: str) -> sa.Engine:
+def admin_engine(url: str) -> sa.Engine:
     """A connection to the server's maintenance database, outside any transaction (CREATE DATABASE)."""
     server = sa.engine.make_url(url).set(drivername="postgresql+psycopg", database="postgres")
     return sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
@@ -69,16 +74,27 @@ def _admin_engine(url: str) -> sa.Engine:
 
 def create_database(url: str) -> None:
     name = sa.engine.make_url(url).database
-    engine = _admin_engine(url)
+    engine = admin_engine(url)
     with engine.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
 
 
+def clone_database(template: str, url: str) -> None:
+    """``url``'s database replaced by a copy of ``template``'s (which nobody may be connected to)."""
+    name = sa.engine.make_url(url).database
+    source = sa.engine.make_url(template).database
+    engine = admin_engine(url)
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+    engine.dispose()
+
+
 def drop_database(url: str) -> None:
     name = sa.engine.make_url(url).database
-    engine = _admin_engine(url)
+    engine = admin_engine(url)
     with engine.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()
@@ -112,3 +128,14 @@ def isolate_worker(config: pytest.Config) -> None:
     redis = os.environ.get("REDIS_URL")
     if redis:
         os.environ["REDIS_URL"] = redis_of(redis, worker)
+
+
+def copy_template(template: str, database_url: str) -> None:
+    """The worker's database as a copy of the migrated template (its own database is replaced)."""
+    if template.startswith("postgresql"):
+        clone_database(template, database_url)
+        return
+    source = sa.engine.make_url(template).database
+    target = sa.engine.make_url(database_url).database
+    assert source and target, (template, database_url)
+    shutil.copyfile(source, target)
