@@ -57,6 +57,20 @@ def pytest_configure(config: pytest.Config) -> None:
         forget_parts(ROOT / "test-output" / "a11y", ROOT / "test-output" / "fuzz")
 
 
+FUZZ_MODULES = frozenset({"test_api_fuzz.py"})
+"""The modules whose tests schemathesis's pytest plugin makes (``schema.parametrize()``)."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> None:
+    """schemathesis's pytest plugin (0.25 s of imports before the first test) is loaded only by a run that
+    collects a module using it, before that module's tests are made (not for every file found)."""
+    plugins = collector.config.pluginmanager
+    if (isinstance(collector, pytest.Module) and collector.path.name in FUZZ_MODULES
+            and not plugins.has_plugin("schemathesis.pytest.plugin")):
+        plugins.import_plugin("schemathesis.pytest.plugin")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """``postgres`` / ``redis`` tests need the real servers: skipped ONLY when their URL is not set."""
     needs = {"postgres": "DATABASE_URL", "redis": "REDIS_URL"}

@@ -36,8 +36,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """The imported modules and the collected tests live for the whole run."""
-    gc.collect()
+    """The imported modules and the collected tests live for the whole run. No full collection first: it
+    took 0.1 s before the fork (one core busy, the other idle) to free some 1,200 of 250,000 objects, which
+    are kept instead."""
     gc.freeze()
 
 
