@@ -24,6 +24,7 @@ two statements whatever the number of rows::
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -70,15 +71,20 @@ class ChildMatch:
 
 def county_of(village_id: int) -> int | None:
     """The county id above a region (one statement: village > township > county, or the county itself)."""
-    up1, up2 = aliased(Region), aliased(Region)
-    row = db.session.execute(
-        sa.select(Region.id, Region.level, up1.id, up1.level, up2.id, up2.level)
-        .outerjoin(up1, up1.id == Region.parent_id).outerjoin(up2, up2.id == up1.parent_id)
-        .where(Region.id == village_id)).first()
+    row = db.session.execute(_county_statement(), {"village_id": village_id}).first()
     if row is None:
         return None
     pairs = [(row[0], row[1]), (row[2], row[3]), (row[4], row[5])]
     return next((rid for rid, level in pairs if level == RegionLevel.COUNTY), None)
+
+
+@functools.cache
+def _county_statement() -> sa.Select[int, str, int, str, int, str]:
+    """``county_of``'s statement (``:village_id``), built once: two new aliases cost more CPU than the statement."""
+    up1, up2 = aliased(Region), aliased(Region)
+    return (sa.select(Region.id, Region.level, up1.id, up1.level, up2.id, up2.level)
+            .outerjoin(up1, up1.id == Region.parent_id).outerjoin(up2, up2.id == up1.parent_id)
+            .where(Region.id == sa.bindparam("village_id", type_=sa.Integer)))
 
 
 def _kept(child: Child, by_id: dict[int, Child]) -> Child:
