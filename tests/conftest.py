@@ -148,9 +148,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     (tests/schema_template.py), else empty here and migrated by the ``app`` fixture."""
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'liandong.db'}"
     template = os.environ.get(TEMPLATE)
-    if template:
-        copy_template(template, url)
-    elif url.startswith("postgresql"):
+    if template and not copy_template(template, url):
+        os.environ.pop(TEMPLATE)  # the app fixture migrates
+    elif not template and url.startswith("postgresql"):
         _reset_postgres(url)
     return url
 

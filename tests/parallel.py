@@ -130,12 +130,19 @@ def isolate_worker(config: pytest.Config) -> None:
         os.environ["REDIS_URL"] = redis_of(redis, worker)
 
 
-def copy_template(template: str, database_url: str) -> None:
-    """The worker's database as a copy of the migrated template (its own database is replaced)."""
-    if template.startswith("postgresql"):
-        clone_database(template, database_url)
-        return
-    source = sa.engine.make_url(template).database
-    target = sa.engine.make_url(database_url).database
-    assert source and target, (template, database_url)
-    shutil.copyfile(source, target)
+def copy_template(template: str, database_url: str) -> bool:
+    """The worker's database as a copy of the migrated template (its own database is replaced). False when the
+    template could not be copied (another run dropped it meanwhile): the database is then there and empty."""
+    try:
+        if template.startswith("postgresql"):
+            clone_database(template, database_url)
+            return True
+        source = sa.engine.make_url(template).database
+        target = sa.engine.make_url(database_url).database
+        assert source and target, (template, database_url)
+        shutil.copyfile(source, target)
+        return True
+    except (OSError, sa.exc.DBAPIError):
+        if database_url.startswith("postgresql"):
+            create_database(database_url)
+        return False

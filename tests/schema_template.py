@@ -14,7 +14,9 @@ workers. The schema is the migrations' either way (the builder runs the same ``u
 fixture runs in a plain run, ``pytest`` with no ``--forks``); tests/test_boundaries.py checks the migrations
 against the models. A builder that fails leaves no template: the run says so and its workers migrate.
 Where: ``test-output/schema/<digest>.db`` for SQLite; ``<database>_schema_<digest>`` beside a PostgreSQL
-``DATABASE_URL``'s database (the one of an older digest is dropped when a new one is built).
+``DATABASE_URL``'s database (the one of an older digest is dropped when a new one is built). Each builder migrates
+under a name of its own and renames it when done, so two runs at once never share a half-built one; a worker whose
+template another run dropped meanwhile migrates its own database (``parallel.copy_template``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -162,29 +165,35 @@ def build(url: str, instance: Path) -> None:
     template); on PostgreSQL, drop the templates of other digests."""
     parsed = sa.engine.make_url(url)
     name = parsed.database or ""
-    building = parsed.set(database=f"{name}.building" if parsed.drivername.startswith("sqlite")
-                          else f"{name}_building").render_as_string(hide_password=False)
-    if building.startswith("sqlite"):
+    sqlite = parsed.drivername.startswith("sqlite")
+    own = f"{name}.{os.getpid()}.building" if sqlite else f"{name}_b{os.getpid()}"  # two runs never share one
+    building = parsed.set(database=own).render_as_string(hide_password=False)
+    if sqlite:
         Path(name).parent.mkdir(parents=True, exist_ok=True)
-        Path(f"{name}.building").unlink(missing_ok=True)
     else:
         create_database(building)
     migrate(building, instance)
-    if building.startswith("sqlite"):
-        os.replace(f"{name}.building", name)
+    if sqlite:
+        os.replace(own, name)  # the same content whichever run's lands last
         for suffix in ("-wal", "-shm"):
-            Path(f"{name}.building{suffix}").unlink(missing_ok=True)
+            Path(f"{own}{suffix}").unlink(missing_ok=True)
         return
     engine = admin_engine(url)
     try:
         with engine.connect() as conn:
-            conn.execute(sa.text(f'ALTER DATABASE "{name}_building" RENAME TO "{name}"'))
             stem = name.rsplit("_schema_", 1)[0]
-            older = conn.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE :pattern AND datname <> :name"),
-                                 {"pattern": f"{stem}\\_schema\\_%", "name": name}).scalars().all()
+            others = conn.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE :pattern"),
+                                  {"pattern": f"{stem}\\_schema\\_%"}).scalars().all()
+            if name in others:  # another run built it meanwhile
+                older = [own]
+            else:
+                conn.execute(sa.text(f'ALTER DATABASE "{own}" RENAME TO "{name}"'))
+                # other digests' templates; not another run's template still being built (``_b<pid>``)
+                older = [other for other in others
+                         if other != name and re.fullmatch(rf"{re.escape(stem)}_schema_[0-9a-f]{{16}}", other)]
     finally:
         engine.dispose()
-    for other in older:
+    for other in older:  # a run still copying from an older one migrates instead (parallel.copy_template)
         drop_database(parsed.set(database=other).render_as_string(hide_password=False))
 
 

@@ -42,3 +42,35 @@ def test_the_templates_name_says_where_it_lives(tmp_path: Path) -> None:
     sqlite = schema_template.template_url(None, "ab12")
     assert sqlite.startswith("sqlite:///") and sqlite.endswith("test-output/schema/ab12.db")
     assert not schema_template.exists(f"sqlite:///{tmp_path / 'none.db'}")
+
+
+def test_a_template_gone_meanwhile_leaves_the_worker_an_empty_database_to_migrate(tmp_path: Path) -> None:
+    from parallel import copy_template
+
+    target = tmp_path / "worker.db"
+    assert not copy_template(f"sqlite:///{tmp_path / 'gone.db'}", f"sqlite:///{target}")
+    (tmp_path / "kept.db").write_bytes(b"SQLite format 3\x00")
+    assert copy_template(f"sqlite:///{tmp_path / 'kept.db'}", f"sqlite:///{target}")
+    assert target.read_bytes() == b"SQLite format 3\x00"
+
+
+@pytest.mark.postgres
+@pytest.mark.committing
+def test_on_postgresql_a_missing_template_leaves_an_empty_database(tmp_path: Path) -> None:
+    import os
+
+    import sqlalchemy as sa
+    from parallel import admin_engine, copy_template, drop_database
+
+    url = sa.engine.make_url(os.environ["DATABASE_URL"])
+    worker = url.set(database=f"{url.database}_tpl_test").render_as_string(hide_password=False)
+    gone = url.set(database=f"{url.database}_schema_0000000000000000_gone").render_as_string(hide_password=False)
+    try:
+        assert not copy_template(gone, worker)
+        engine = admin_engine(worker)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                {"n": f"{url.database}_tpl_test"}).first() is not None
+        engine.dispose()
+    finally:
+        drop_database(worker)
