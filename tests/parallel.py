@@ -72,23 +72,14 @@ def admin_engine(url: str) -> sa.Engine:
     return sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
 
 
-def create_database(url: str) -> None:
+def create_database(url: str, template: str | None = None) -> None:
+    """``url``'s database made afresh: empty, or a copy of ``template``'s (which nobody may be connected to)."""
     name = sa.engine.make_url(url).database
+    copy = f' TEMPLATE "{sa.engine.make_url(template).database}"' if template else ""
     engine = admin_engine(url)
     with engine.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-
-
-def clone_database(template: str, url: str) -> None:
-    """``url``'s database replaced by a copy of ``template``'s (which nobody may be connected to)."""
-    name = sa.engine.make_url(url).database
-    source = sa.engine.make_url(template).database
-    engine = admin_engine(url)
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{copy}'))
     engine.dispose()
 
 
@@ -135,7 +126,7 @@ def copy_template(template: str, database_url: str) -> bool:
     template could not be copied (another run dropped it meanwhile): the database is then there and empty."""
     try:
         if template.startswith("postgresql"):
-            clone_database(template, database_url)
+            create_database(database_url, template)
             return True
         source = sa.engine.make_url(template).database
         target = sa.engine.make_url(database_url).database
