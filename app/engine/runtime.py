@@ -272,7 +272,7 @@ def _start(spec_key: str, spec_json: SpecJson | PinnedSpec, data: dict[str, Any]
         task.data.update(data)
     steps: list[CompletedStep] = []
     _advance(workflow, steps)
-    return _snapshot(workflow, steps)
+    return _snapshot(workflow, steps, timers_before=False)  # a new instance waited on no timer before
 
 
 def complete_task(spec_key: str, spec_json: SpecJson, state: str, task_id: str,

@@ -146,5 +146,6 @@ class InstanceSnapshot:
     steps: list[CompletedStep]
     end_event: str | None = None
     timers_before: bool | None = None
-    """Whether the state the command loaded had waiting timers (None: not known, e.g. a new instance).
+    """Whether the state the command loaded had waiting timers (False for a start: a new instance had none; None:
+    not known).
     With none before and none after, the platform has no timer rows to rewrite and skips them."""

@@ -33,7 +33,7 @@ from app.tasks.models import Task, TaskState
 from app.tasks.operations import lock_for_completion
 
 from .projection import sync_projections
-from .saving import flush, save
+from .saving import flush, jsonable, save
 
 
 class ProcessFailed(DomainError):
@@ -64,15 +64,16 @@ def start(case: Case, spec: ProcessSpec, data: dict[str, Any], actor: User | Non
     """Start ``spec`` for ``case`` with ``data`` as the start data."""
     snap = _run(engine.start_instance, spec.content_hash, lambda: spec.spec_json, data)
     at = now()
+    # Inserted as ``save`` leaves it (state, data, time): saving it sets nothing new, so no UPDATE follows the INSERT.
     instance = ProcessInstance(
         case_id=case.id, spec_id=spec.id, spec=spec, state=snap.state,
-        serializer_version=snap.serializer_version, status="running", data={},
+        serializer_version=snap.serializer_version, status="running", data=jsonable(snap.data),
         started_at=at, updated_at=at,
     )
     db.session.add(instance)
     db.session.flush()
     record(case, "process_started", f"{spec.name} v{spec.version}", actor=actor, instance=instance)
-    save(instance, case, snap, actor)
+    save(instance, case, snap, actor, open_tasks=[], at=at)  # a new instance has no task rows to read
     flush()
     return instance
 

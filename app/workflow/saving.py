@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +27,7 @@ from .projection import rebuild, write_waiting
 def save(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, actor: User | None,
          completed: Task | None = None, data: dict[str, Any] | None = None,
          open_tasks: list[Task] | None = None, files: list[Attachment] | None = None,
-         others_running: bool | None = None) -> None:
+         others_running: bool | None = None, at: datetime | None = None) -> None:
     """Store ``snap`` on the (locked) instance, rebuild its projections and tell the subscribers.
 
     ``completed``/``data``: the task this step completed and its validated form data; ``open_tasks``: the
@@ -34,13 +35,13 @@ def save(instance: ProcessInstance, case: Case, snap: engine.InstanceSnapshot, a
     the case runs, if the command read it under its lock (else read when this step ends the instance). Does not flush (the command
     flushes once, after its audit row, with ``flush``: a save that lost the optimistic ``version`` race is
     a 409 there and the caller's transaction rolls back); only a task no unit serves is flushed early, for its
-    coordinators' notification.
+    coordinators' notification. ``at``: the step's time, when the command already took it.
     """
-    at = now()
+    at = at or now()
     hold()  # the step's notifications (its receivers' held ones, its new tasks') go out in one INSERT after the flush
     instance.state = snap.state
     instance.serializer_version = snap.serializer_version
-    instance.data = _jsonable(snap.data)
+    instance.data = jsonable(snap.data)
     instance.updated_at = at
     finished_now = snap.completed and instance.status != "completed"
     if finished_now:
@@ -101,6 +102,6 @@ def _others_running(instance: ProcessInstance) -> bool:
         ProcessInstance.status == "running"))))
 
 
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+def jsonable(data: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(json.dumps(data, default=str))
     return result
