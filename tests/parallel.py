@@ -18,6 +18,7 @@ runs one process, as plain ``pytest`` does: that is how to reproduce a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -136,4 +137,7 @@ def copy_template(template: str, database_url: str) -> bool:
     except (OSError, sa.exc.DBAPIError):
         if database_url.startswith("postgresql"):
             create_database(database_url)
+        else:  # nothing half-copied for the migrations to trip on
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(sa.engine.make_url(database_url).database or "")
         return False

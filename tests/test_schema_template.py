@@ -48,7 +48,9 @@ def test_a_template_gone_meanwhile_leaves_the_worker_an_empty_database_to_migrat
     from parallel import copy_template
 
     target = tmp_path / "worker.db"
+    target.write_bytes(b"half a copy")
     assert not copy_template(f"sqlite:///{tmp_path / 'gone.db'}", f"sqlite:///{target}")
+    assert not target.exists()  # the app fixture migrates a new file, not what was there
     (tmp_path / "kept.db").write_bytes(b"SQLite format 3\x00")
     assert copy_template(f"sqlite:///{tmp_path / 'kept.db'}", f"sqlite:///{target}")
     assert target.read_bytes() == b"SQLite format 3\x00"
