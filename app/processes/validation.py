@@ -10,8 +10,12 @@ messages, never a server error.
 
 from __future__ import annotations
 
+import copy
 import functools
+import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,6 +45,7 @@ CHECKED_PROPERTIES = (P.DEADLINE, P.ESCALATION)
 def register_value_check(name: str, check: ValueCheck) -> None:
     """How a property's value is checked at save and deploy; ``create_app`` wires ``app.deadlines.hooks``."""
     _value_checks[name] = check
+    forget_reports()  # a report kept from before was made under the old check
 
 
 def _value_check(name: str) -> ValueCheck:
@@ -309,8 +314,57 @@ def _engine_parse(files: dict[str, str]) -> tuple[engine.ParsedBundle | None, li
                               rule="engine")]
 
 
+REPORTS_KEPT = 16
+"""How many bundles' reports ``validate_bundle`` keeps (a four-in-one report is ~0.5 MB)."""
+_reports: OrderedDict[str, ValidationReport] = OrderedDict()
+_reports_lock = threading.Lock()
+
+
 def validate_bundle(files: dict[str, str], forms: dict[str, Any]) -> ValidationReport:
-    """Run every rule; the report says whether the bundle can be deployed and why not."""
+    """Run every rule; the report says whether the bundle can be deployed and why not.
+
+    The report depends only on the bundle's exact content and on the rules, which are fixed for the
+    life of the process; yet the same content is validated again and again: a draft at each save and
+    at its deploy, every unchanged folder at each ``demo load`` or ``deploy_shipped``. So the last
+    ``REPORTS_KEPT`` reports are kept by content (files and forms in their own key order, which the
+    messages' order and wording may follow), and every caller gets a deep copy of its own (a tenth of
+    the cost of validating: 1 ms against 12 ms for a shipped duty, 10 against 53 for four-in-one).
+    """
+    key = _content_key(files, forms)
+    if key is None:
+        return _validate(files, forms)
+    with _reports_lock:
+        report = _reports.get(key)
+        if report is not None:
+            _reports.move_to_end(key)
+    if report is None:
+        report = _validate(files, forms)
+        with _reports_lock:
+            _reports[key] = report
+            while len(_reports) > REPORTS_KEPT:
+                _reports.popitem(last=False)
+    return copy.deepcopy(report)
+
+
+def forget_reports() -> None:
+    """Drop the kept reports (the rules changed)."""
+    with _reports_lock:
+        _reports.clear()
+
+
+def _content_key(files: dict[str, str], forms: dict[str, Any]) -> str | None:
+    """A digest of exactly this content, or None when it is not plain JSON (tuples, int keys: two
+    different bundles could then share a text)."""
+    try:
+        text = json.dumps([files, forms], ensure_ascii=False, allow_nan=False)
+        if json.loads(text) != [files, forms]:
+            return None
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _validate(files: dict[str, str], forms: dict[str, Any]) -> ValidationReport:
     model = engine.describe_bundle(dict(files))
     messages = list(model.messages)
     structural_ok = not messages

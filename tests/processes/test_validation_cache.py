@@ -1,7 +1,9 @@
-"""Checking form schemas is cached by their JSON text, and the messages stay exactly what they were.
+"""Checking form schemas is cached by their JSON text, a bundle's report by its exact content, and the
+messages stay exactly what they were.
 
 Every bundle validation checks every form under ``forms/`` against the JSON Schema meta-schema
-(~8 ms each); without the cache loading the demo took seconds in every test that needed it.
+(~8 ms each); without the cache loading the demo took seconds in every test that needed it. A draft is
+validated at each save and again at deploy, and ``demo load`` validates every unchanged folder again.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def test_a_second_validation_of_the_same_forms_checks_no_schema_again(monkeypatc
     forms = {"mini/t1.json": {**GOOD, "title": "t1 (cache test)"}, "unused/bad.json": {"type": "objekt", "x": 1},
              "unused/good.json": {**GOOD, "title": "unused (cache test)"}}
     first = validate_bundle({"mini.bpmn": MINI}, forms).as_dicts()
+    validation.forget_reports()  # the whole report is kept too: this is about the forms' own cache
     calls: list[Any] = []
     real = validation._check_schema
     monkeypatch.setattr(validation, "_check_schema", lambda schema: calls.append(schema) or real(schema))
@@ -61,3 +64,67 @@ def test_a_second_validation_of_the_same_forms_checks_no_schema_again(monkeypatc
     assert calls == []
     assert [m["message"] for m in first if m["rule"] == "form"] == [
         f"form 'unused/bad.json' is not a valid JSON Schema: {_uncached(forms['unused/bad.json'])}"]
+
+
+def _counting_describe(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Spy on the engine's element model, the first step of every validation that is not served whole."""
+    calls: list[Any] = []
+    real = validation.engine.describe_bundle
+    monkeypatch.setattr(validation.engine, "describe_bundle", lambda files: calls.append(files) or real(files))
+    return calls
+
+
+def test_the_same_bundle_is_validated_once_and_each_caller_gets_a_copy_of_its_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    forms = {"mini/t1.json": {**GOOD, "title": "report cache"}}
+    validation.forget_reports()
+    calls = _counting_describe(monkeypatch)
+    first = validate_bundle({"mini.bpmn": MINI}, forms)
+    assert first.ok and first.parsed is not None and len(calls) == 1
+
+    first.messages.append(validation.Message("added by a caller"))  # a caller may change what it got
+    first.used_forms["mini/t1.json"]["title"] = "changed by a caller"
+    first.parsed.spec_json.clear()
+    second = validate_bundle({"mini.bpmn": MINI}, forms)
+
+    assert len(calls) == 1, "served from the kept report"
+    assert second.ok and second.messages == []
+    assert second.used_forms == {"mini/t1.json": {**GOOD, "title": "report cache"}}
+    assert second.parsed is not None and second.parsed.spec_json and second.parsed.process_id == first.parsed.process_id
+    assert forms["mini/t1.json"]["title"] == "report cache"
+
+
+def test_other_content_other_order_or_changed_rules_are_validated_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    validation.forget_reports()
+    calls = _counting_describe(monkeypatch)
+    forms = {"mini/t1.json": GOOD, "unused/a.json": {"type": "objekt"}, "unused/b.json": GOOD}
+    good = validate_bundle({"mini.bpmn": MINI}, forms)
+    broken = validate_bundle({"mini.bpmn": MINI.replace("</bpmn:process>", "", 1)}, forms)
+    reordered = validate_bundle({"mini.bpmn": MINI}, dict(reversed(forms.items())))
+    assert len(calls) == 3
+    assert good.ok and not broken.ok and broken.errors
+    assert [m.message for m in reordered.messages] == [m.message for m in good.messages]
+
+    validation.register_value_check(validation.P.DEADLINE, validation._value_check(validation.P.DEADLINE))
+    validate_bundle({"mini.bpmn": MINI}, forms)
+    assert len(calls) == 4, "a report kept under the old rules is not served"
+
+
+def test_a_bundle_json_would_blur_is_validated_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    validation.forget_reports()
+    calls = _counting_describe(monkeypatch)
+    forms = {"mini/t1.json": {**GOOD, "required": ("ok",)}}
+    assert validate_bundle({"mini.bpmn": MINI}, forms).messages == validate_bundle({"mini.bpmn": MINI}, forms).messages
+    assert len(calls) == 2
+
+
+def test_only_the_last_few_reports_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    validation.forget_reports()
+    calls = _counting_describe(monkeypatch)
+    bundles = [{"mini/t1.json": {**GOOD, "title": f"form {n}"}} for n in range(validation.REPORTS_KEPT + 1)]
+    for forms in bundles:
+        validate_bundle({"mini.bpmn": MINI}, forms)
+    validate_bundle({"mini.bpmn": MINI}, bundles[-1])
+    assert len(calls) == validation.REPORTS_KEPT + 1, "the newest is kept"
+    validate_bundle({"mini.bpmn": MINI}, bundles[0])
+    assert len(calls) == validation.REPORTS_KEPT + 2, "the oldest was dropped"
