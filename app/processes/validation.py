@@ -315,7 +315,10 @@ def _engine_parse(files: dict[str, str]) -> tuple[engine.ParsedBundle | None, li
 
 
 REPORTS_KEPT = 16
-"""How many bundles' reports ``validate_bundle`` keeps (a four-in-one report is ~0.5 MB)."""
+"""How many bundles' reports ``validate_bundle`` keeps."""
+KEPT_BUNDLE_CHARS = 1_000_000
+"""Larger bundles are validated every time (the shipped four-in-one with every form is ~0.2 MB of text), so
+that a designer's uploads cannot make the kept reports hold more than a few tens of MB."""
 _reports: OrderedDict[str, ValidationReport] = OrderedDict()
 _reports_lock = threading.Lock()
 
@@ -353,13 +356,15 @@ def forget_reports() -> None:
 
 
 def _content_key(files: dict[str, str], forms: dict[str, Any]) -> str | None:
-    """A digest of exactly this content, or None when it is not plain JSON (tuples, int keys: two
-    different bundles could then share a text)."""
+    """A digest of exactly this content, or None when it is not kept: not plain JSON (tuples, int keys: two
+    different bundles could then share a text) or larger than ``KEPT_BUNDLE_CHARS``."""
     try:
         text = json.dumps([files, forms], ensure_ascii=False, allow_nan=False)
         if json.loads(text) != [files, forms]:
             return None
     except (TypeError, ValueError, RecursionError):
+        return None
+    if len(text) > KEPT_BUNDLE_CHARS:
         return None
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 

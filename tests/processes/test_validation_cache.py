@@ -110,10 +110,13 @@ def test_other_content_other_order_or_changed_rules_are_validated_again(monkeypa
     assert len(calls) == 4, "a report kept under the old rules is not served"
 
 
-def test_a_bundle_json_would_blur_is_validated_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("forms", [{"mini/t1.json": {**GOOD, "required": ("ok",)}},
+                                   {"mini/t1.json": {**GOOD, "description": "x" * validation.KEPT_BUNDLE_CHARS}}],
+                         ids=["json-would-blur-it", "too-large-to-keep"])
+def test_a_bundle_json_would_blur_or_too_large_is_validated_every_time(monkeypatch: pytest.MonkeyPatch,
+                                                                       forms: dict[str, Any]) -> None:
     validation.forget_reports()
     calls = _counting_describe(monkeypatch)
-    forms = {"mini/t1.json": {**GOOD, "required": ("ok",)}}
     assert validate_bundle({"mini.bpmn": MINI}, forms).messages == validate_bundle({"mini.bpmn": MINI}, forms).messages
     assert len(calls) == 2
 
