@@ -110,13 +110,23 @@ def test_other_content_other_order_or_changed_rules_are_validated_again(monkeypa
     assert len(calls) == 4, "a report kept under the old rules is not served"
 
 
-@pytest.mark.parametrize("forms", [{"mini/t1.json": {**GOOD, "required": ("ok",)}},
-                                   {"mini/t1.json": {**GOOD, "description": "x" * validation.KEPT_BUNDLE_CHARS}}],
-                         ids=["json-would-blur-it", "too-large-to-keep"])
-def test_a_bundle_json_would_blur_or_too_large_is_validated_every_time(monkeypatch: pytest.MonkeyPatch,
-                                                                       forms: dict[str, Any]) -> None:
+def test_content_json_would_blur_is_kept_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tuple or an int key reads like a list or a string key in JSON text: never served the other's report."""
     validation.forget_reports()
     calls = _counting_describe(monkeypatch)
+    variants = [{"mini/t1.json": {**GOOD, "required": ["ok"]}}, {"mini/t1.json": {**GOOD, "required": ("ok",)}},
+                {"mini/t1.json": {**GOOD, "properties": {"1": GOOD}}}, {"mini/t1.json": {**GOOD, "properties": {1: GOOD}}}]
+    for forms in variants:
+        validate_bundle({"mini.bpmn": MINI}, forms)
+    assert len(calls) == 4
+    assert validate_bundle({"mini.bpmn": MINI}, variants[1]).used_forms == variants[1]
+    assert len(calls) == 4, "each is kept under its own content"
+
+
+def test_a_bundle_too_large_to_keep_is_validated_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    validation.forget_reports()
+    calls = _counting_describe(monkeypatch)
+    forms = {"mini/t1.json": {**GOOD, "description": "x" * validation.KEPT_BUNDLE_CHARS}}
     assert validate_bundle({"mini.bpmn": MINI}, forms).messages == validate_bundle({"mini.bpmn": MINI}, forms).messages
     assert len(calls) == 2
 
