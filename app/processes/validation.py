@@ -316,7 +316,7 @@ def _engine_parse(files: dict[str, str]) -> tuple[engine.ParsedBundle | None, li
 
 REPORTS_KEPT = 16
 """How many bundles' reports ``validate_bundle`` keeps."""
-KEPT_BUNDLE_CHARS = 1_000_000
+KEPT_BUNDLE_BYTES = 1_000_000
 """Larger bundles (bytes of their pickle) are validated every time (the shipped four-in-one with all of
 ``forms/`` is ~0.2 MB), so that a designer's uploads cannot make the kept reports hold more than a few tens of MB."""
 _reports: OrderedDict[str, bytes] = OrderedDict()
@@ -330,9 +330,9 @@ def validate_bundle(files: dict[str, str], forms: dict[str, Any]) -> ValidationR
     life of the process; yet the same content is validated again and again: a draft at each save and
     at its deploy, every unchanged folder at each ``demo load`` or ``deploy_shipped``. So the last
     ``REPORTS_KEPT`` reports are kept by content (files and forms with their types and in their own key
-    order, which the messages' order and wording may follow), pickled (4-106 kB each for the shipped processes), and every
-    caller gets a fresh copy of its own: unpickling the eleven shipped reports takes ~5 ms, validating
-    them 200-300 ms.
+    order, which the messages' order and wording may follow), pickled (4-106 kB each for the shipped
+    processes), and every caller gets a fresh copy of its own: for the eleven shipped bundles a hit (the
+    digest and the unpickling) costs ~5 % of validating them (``bench/validation_cache.py``).
     """
     key = _content_key(files, forms)
     if key is None:
@@ -365,14 +365,14 @@ def forget_reports() -> None:
 
 def _content_key(files: dict[str, str], forms: dict[str, Any]) -> str | None:
     """A digest of exactly this content (types and key order included: the pickle of it), or None when it
-    is not kept: larger than ``KEPT_BUNDLE_CHARS`` or not picklable. Two bundles that pickle alike are the
+    is not kept: larger than ``KEPT_BUNDLE_BYTES`` or not picklable. Two bundles that pickle alike are the
     same bundle; one that pickles differently (the same dict twice, or two equal ones) is merely validated
     again. A JSON round trip as the key took 2-4 ms for every shipped folder (it carries all of ``forms/``)."""
     try:
         content = pickle.dumps([files, forms], protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, RecursionError, TypeError, AttributeError):
         return None
-    if len(content) > KEPT_BUNDLE_CHARS:
+    if len(content) > KEPT_BUNDLE_BYTES:
         return None
     return hashlib.sha256(content).hexdigest()
 

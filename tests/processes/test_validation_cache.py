@@ -126,7 +126,7 @@ def test_content_json_would_blur_is_kept_apart(monkeypatch: pytest.MonkeyPatch) 
 def test_a_bundle_too_large_to_keep_is_validated_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
     validation.forget_reports()
     calls = _counting_describe(monkeypatch)
-    forms = {"mini/t1.json": {**GOOD, "description": "x" * validation.KEPT_BUNDLE_CHARS}}
+    forms = {"mini/t1.json": {**GOOD, "description": "x" * validation.KEPT_BUNDLE_BYTES}}
     assert validate_bundle({"mini.bpmn": MINI}, forms).messages == validate_bundle({"mini.bpmn": MINI}, forms).messages
     assert len(calls) == 2
 
