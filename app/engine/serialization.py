@@ -17,8 +17,12 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION, BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
+
+from .state_codec import FastSubWorkflowConverter, FastTaskConverter, TaskMappingMixin
 
 SERIALIZER_VERSION = f"spiff-{VERSION}/liandong-1"
 """Stored beside every instance; bump the suffix when our own state layout changes."""
@@ -28,7 +32,7 @@ SpecJson = dict[str, Any] | Callable[[], dict[str, Any]]
 platform reads the large ``process_spec.spec_json`` column once per process and version, not per step."""
 
 
-class _StateOnlyWorkflowConverter(BpmnWorkflowConverter):
+class _SpiffStateOnlyConverter(BpmnWorkflowConverter):  # type: ignore[misc]
     """Leaves the spec out of the saved state; it is stored once per version instead."""
 
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
@@ -38,9 +42,23 @@ class _StateOnlyWorkflowConverter(BpmnWorkflowConverter):
         return dct
 
 
+class _StateOnlyWorkflowConverter(TaskMappingMixin, _SpiffStateOnlyConverter):
+    """The same, its tasks read and written by ``state_codec`` (SpiffWorkflow's JSON, less Python per task)."""
+
+
 def _make_serializer() -> BpmnWorkflowSerializer:
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = _StateOnlyWorkflowConverter
+    config[BpmnSubWorkflow] = FastSubWorkflowConverter
+    config[Task] = FastTaskConverter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+
+
+def spiff_state_serializer() -> BpmnWorkflowSerializer:
+    """SpiffWorkflow's own converters with the spec left out, as instances were saved before ``state_codec``: what
+    the codec is held to (tests/engine/test_state_codec.py) and measured against (bench/state_codec.py)."""
+    config = dict(SPIFF_CONFIG)
+    config[BpmnWorkflow] = _SpiffStateOnlyConverter
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 
