@@ -38,7 +38,8 @@ def main() -> int:
     from app.engine.sandbox import make_script_engine
 
     start, steps = main_path()
-    parsed = engine.parse_bundle(main_files())
+    files: dict[str, bytes | str] = dict(main_files())
+    parsed = engine.parse_bundle(files)
     key = "bench-codec-" + parsed.process_id
     pinned = serialization.pinned_spec(key, parsed.spec_json)
     snap = engine.start_instance(key, parsed.spec_json, {**start, "case_number": "LD-BENCH-000001"})
