@@ -6,6 +6,7 @@ The rest of Liandong calls these functions and sees plain dataclasses
 
 from .checks import check_timer
 from .editing import edit_element
+from .jsondata import RESERVED_KEY as RESERVED_DATA_KEY
 from .migration import MigrationCheck, migrate_state
 from .model import BundleModel, ElementInfo, ProcessInfo, describe_bundle
 from .parsing import parse_bundle
@@ -30,7 +31,7 @@ from .types import (
 from .xml import MAX_XML_BYTES, as_utf8_text, decode_xml
 
 __all__ = [
-    "MAX_XML_BYTES", "SERIALIZER_VERSION", "BundleInvalid", "BundleModel", "CompletedStep", "ElementInfo", "EngineError",
+    "MAX_XML_BYTES", "RESERVED_DATA_KEY", "SERIALIZER_VERSION", "BundleInvalid", "BundleModel", "CompletedStep", "ElementInfo", "EngineError",
     "InstanceSnapshot", "MigrationCheck", "ParsedBundle", "ProcessInfo", "ProcessScriptError", "ReadyTask", "SpecJson",
     "TaskNotReady", "UserTaskInfo", "ValidationMessage", "WaitingTimer", "as_utf8_text", "cancel_instance",
     "check_bounds", "check_source", "check_timer", "decode_xml",

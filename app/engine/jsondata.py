@@ -4,6 +4,11 @@ SpiffWorkflow's serializer stores sets, tuples and NaN without complaint, and fa
 bytes or ranges with a bare ``TypeError``; PostgreSQL's JSONB then refuses NaN and lone surrogates.
 Either way a script's mistake became a 500 and the step was lost. Checking the data first turns it
 into a ``ProcessScriptError`` that names the step and the variable, and nothing is saved.
+
+One key is refused although it is JSON: ``typename``. SpiffWorkflow's serializer reads every stored object that has
+it as one of its own types (a datetime, a task, an event), so data holding it -- a form field or a script variable
+named so, or an object anywhere inside a variable with such a key -- was saved and then could never be loaded again:
+every later step of the instance failed with a bare ``TypeError`` (a stuck case).
 """
 
 from __future__ import annotations
@@ -12,6 +17,10 @@ import math
 from typing import Any
 
 _WHY = "task data must be JSON: text, numbers, true/false, null, lists and objects with text keys"
+RESERVED_KEY = "typename"
+"""The key SpiffWorkflow's stored state reserves for its own types (see the module's docstring)."""
+_RESERVED = (f"the name {RESERVED_KEY!r} is reserved by the engine's stored state (it would be read back as one of "
+             "the engine's own types and the instance could not be loaded again); rename it")
 
 
 def _problem(value: Any, path: str, depth: int = 0) -> str | None:
@@ -36,6 +45,8 @@ def _problem(value: Any, path: str, depth: int = 0) -> str | None:
                 return found
         return None
     if isinstance(value, dict):
+        if RESERVED_KEY in value:
+            return f"variable {path!r} is an object with a key {RESERVED_KEY!r}: {_RESERVED}"
         for key, item in value.items():
             if not isinstance(key, str):
                 return f"variable {path!r} is a map with a key {key!r} of type {type(key).__name__}; keys must be text"
@@ -50,6 +61,8 @@ def data_problem(data: dict[str, Any]) -> str | None:
     for name, value in data.items():
         if callable(value):
             continue  # helper functions in the script scope are not data and are never saved
+        if name == RESERVED_KEY:
+            return f"variable {name!r}: {_RESERVED}"
         if found := _problem(value, str(name)):
-            return f"{found}; {_WHY}"
+            return found if found.endswith(_RESERVED) else f"{found}; {_WHY}"
     return None

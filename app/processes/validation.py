@@ -217,7 +217,24 @@ def _form_reference(task: engine.ElementInfo, form: str, forms: dict[str, Any]) 
         return [_msg(task, f"form {form!r} is not a valid JSON Schema: {problem}", "form")]
     if not isinstance(forms[form], dict) or forms[form].get("type", "object") != "object":
         return [_msg(task, f"form {form!r} must describe an object (\"type\": \"object\")", "form")]
+    if _names_reserved_key(forms[form]):
+        return [_msg(task, f"form {form!r} has a field named {engine.RESERVED_DATA_KEY!r}, a name the engine's stored "
+                           "state reserves (every submission would be refused): rename it", "form")]
     return []
+
+
+def _names_reserved_key(schema: Any, depth: int = 0) -> bool:
+    """Whether a field anywhere in the form (nested objects and list items included) is named ``typename``."""
+    if depth > 64:
+        return False
+    if isinstance(schema, dict):
+        fields = schema.get("properties")
+        if isinstance(fields, dict) and engine.RESERVED_DATA_KEY in fields:
+            return True
+        return any(_names_reserved_key(value, depth + 1) for value in schema.values())
+    if isinstance(schema, list):
+        return any(_names_reserved_key(value, depth + 1) for value in schema)
+    return False
 
 
 def _task_types(model: engine.BundleModel) -> list[Message]:

@@ -104,6 +104,19 @@ def test_forms_must_exist_be_inside_forms_and_be_valid_object_schemas() -> None:
     assert "relative .json path" in _about(_check(sneaky, {"../../etc/passwd.json": FORM}), "t1")[0]
 
 
+def test_a_form_field_named_typename_is_refused_at_any_depth() -> None:
+    """The engine's stored state reserves the key (``app.engine.jsondata``): every submission would be refused."""
+    top = {**FORM, "properties": {**FORM["properties"], "typename": {"type": "string"}}}
+    deep = {**FORM, "properties": {**FORM["properties"], "visits": {"type": "array", "items": {
+        "type": "object", "properties": {"typename": {"type": "string"}}}}}}
+    for form in (top, deep):
+        found = _about(_check(MINI, {"mini/t1.json": form}), "t1")
+        assert found == ["form 'mini/t1.json' has a field named 'typename', a name the engine's stored state reserves "
+                         "(every submission would be refused): rename it"]
+    described = {**FORM, "properties": {**FORM["properties"], "kind": {"type": "string", "title": "typename"}}}
+    assert _check(MINI, {"mini/t1.json": described}).ok  # only a field's name counts, not a title or a value
+
+
 def test_deadlines_and_escalation_ladders_must_parse() -> None:
     report = _check(MINI.replace('value="3WD"', 'value="three days"'))
     assert "invalid deadline 'three days'" in _about(report, "t2")[0]

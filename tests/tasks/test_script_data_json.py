@@ -20,6 +20,8 @@ BAD = {
     "{1, 2}": "is a set", "{1: 'a'}": "map with a key 1", "{'a': {(1, 2): 3}}": "map with a key (1, 2)",
     "ValueError('x')": "is a ValueError", "range(3)": "is a range", "b'abc'": "is a bytes",
     "['ok', {'x': float('nan')}]": "'bad[1].x' is nan", "'\\ud800'": "lone surrogate",
+    "{'typename': 'datetime', 'value': 'x'}": "'bad' is an object with a key 'typename'",
+    "[{'deep': {'typename': 1}}]": "'bad[0].deep' is an object with a key 'typename'",
 }
 
 
@@ -35,6 +37,17 @@ def test_the_engine_refuses_non_json_data_naming_step_and_variable(expr: str) ->
         engine.complete_task(f"json-{expr}", parsed.spec_json, snap.state, snap.ready_tasks[0].id, {"ok": True})
     assert err.value.bpmn_id == "s1"
     assert "variable 'bad" in str(err.value) and BAD[expr] in str(err.value)
+
+
+def test_a_variable_named_typename_is_refused_naming_it() -> None:
+    """SpiffWorkflow reads any stored object with a ``typename`` key as one of its own types: a task's data with
+    one was saved and then never loaded again (every later step a TypeError). Now the step is refused."""
+    parsed = engine.parse_bundle({"mini.bpmn": MINI.replace("score = 2 if ok else 1", "score = 2 if ok else 1\ntypename = 'x'")})
+    snap = engine.start_instance("json-typename", parsed.spec_json, {})
+    with pytest.raises(engine.ProcessScriptError, match="variable 'typename': the name 'typename' is reserved"):
+        engine.complete_task("json-typename", parsed.spec_json, snap.state, snap.ready_tasks[0].id, {"ok": True})
+    with pytest.raises(engine.ProcessScriptError, match="variable 'typename': the name 'typename' is reserved"):
+        engine.start_instance("json-typename", parsed.spec_json, {"typename": "datetime"})
 
 
 def test_json_data_still_passes() -> None:
@@ -79,3 +92,36 @@ def test_a_datetime_left_in_the_data_is_refused_naming_it() -> None:
     parsed = engine.parse_bundle({"mini.bpmn": MINI})
     with pytest.raises(engine.ProcessScriptError, match="variable 'when' is a datetime"):
         engine.start_instance("json-datetime", parsed.spec_json, {"when": datetime(2026, 3, 10, tzinfo=UTC)})
+
+
+@pytest.mark.parametrize("extra", [{"typename": "x"}, {"note": {"typename": "datetime", "value": "soon"}},
+                                   {"visits": [{"at": "home", "typename": "BpmnWorkflow"}]}])
+def test_a_submission_holding_the_reserved_key_is_a_422_and_the_case_goes_on(
+        extra: dict[str, Any], as_user: Any) -> None:
+    """A form that lets unknown fields through (no ``additionalProperties: false``) handed the engine whatever a
+    client sent: ``{"typename": ...}`` anywhere in it froze the instance for good. Now it is a 422, nothing is
+    saved, and the next valid submission completes the step."""
+    from app.cases.models import Case
+    from app.processes.models import ProcessInstance
+    from app.processes.operations import deploy
+    from app.tasks.models import Task
+    from app.workflow import commands as runtime
+
+    case = submit_report(as_user("reporter_school"))
+    spec = deploy({"mini.bpmn": MINI}, {"mini/t1.json": FORM})
+    instance = runtime.start(db.session.get(Case, case["case_id"]), spec, {}, None)
+    db.session.commit()
+    task = db.session.scalar(sa.select(Task).where(Task.instance_id == instance.id, Task.bpmn_id == "t1"))
+    police = as_user("police_t01")
+    assert police.post(f"/api/v1/tasks/{task.id}/claim").status_code == 200
+    before = db.session.get(ProcessInstance, instance.id).state
+    resp = police.post(f"/api/v1/tasks/{task.id}/complete", json={"data": {"ok": True, **extra}})
+    assert resp.status_code == 422, resp.get_data(as_text=True)[:300]
+    assert "'typename'" in resp.get_json()["message"] and "reserved" in resp.get_json()["message"]
+    db.session.expire_all()
+    assert db.session.get(ProcessInstance, instance.id).state == before
+    resp = police.post(f"/api/v1/tasks/{task.id}/complete", json={"data": {"ok": True}})
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+    db.session.expire_all()
+    assert db.session.get(Task, task.id).state == "completed"
+    assert db.session.get(ProcessInstance, instance.id).state != before
