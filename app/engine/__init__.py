@@ -12,6 +12,7 @@ from .model import BundleModel, ElementInfo, ProcessInfo, describe_bundle
 from .parsing import parse_bundle
 from .runtime import cancel_instance, complete_task, fire_timers, prepare_start, snapshot, start_instance
 from .sandbox import check_source
+from .sandbox_builtins import RESERVED_NAMES as SCRIPT_RESERVED_NAMES
 from .sandbox_static import check_bounds
 from .serialization import SERIALIZER_VERSION, SpecJson
 from .stamping import StartTemplate
@@ -31,7 +32,7 @@ from .types import (
 from .xml import MAX_XML_BYTES, as_utf8_text, decode_xml
 
 __all__ = [
-    "MAX_XML_BYTES", "RESERVED_DATA_KEY", "SERIALIZER_VERSION", "BundleInvalid", "BundleModel", "CompletedStep", "ElementInfo", "EngineError",
+    "MAX_XML_BYTES", "RESERVED_DATA_KEY", "SCRIPT_RESERVED_NAMES", "SERIALIZER_VERSION", "BundleInvalid", "BundleModel", "CompletedStep", "ElementInfo", "EngineError",
     "InstanceSnapshot", "MigrationCheck", "ParsedBundle", "ProcessInfo", "ProcessScriptError", "ReadyTask", "SpecJson",
     "TaskNotReady", "UserTaskInfo", "ValidationMessage", "WaitingTimer", "as_utf8_text", "cancel_instance",
     "check_bounds", "check_source", "check_timer", "decode_xml",

@@ -8,13 +8,18 @@ into a ``ProcessScriptError`` that names the step and the variable, and nothing 
 One key is refused although it is JSON: ``typename``. SpiffWorkflow's serializer reads every stored object that has
 it as one of its own types (a datetime, a task, an event), so data holding it -- a form field or a script variable
 named so, or an object anywhere inside a variable with such a key -- was saved and then could never be loaded again:
-every later step of the instance failed with a bare ``TypeError`` (a stuck case).
+every later step of the instance failed with a bare ``TypeError`` (a stuck case). Likewise the names the script
+sandbox reserves (``__builtins__``, ``_getattr_`` and its other guards) as variables: the sandbox refuses to run a
+script over them, so a step that ran no script stored them and every later step with a script or a condition was
+refused for good.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+from .sandbox_builtins import RESERVED_NAMES
 
 _WHY = "task data must be JSON: text, numbers, true/false, null, lists and objects with text keys"
 RESERVED_KEY = "typename"
@@ -63,6 +68,9 @@ def data_problem(data: dict[str, Any]) -> str | None:
             continue  # helper functions in the script scope are not data and are never saved
         if name == RESERVED_KEY:
             return f"variable {name!r}: {_RESERVED}"
+        if name in RESERVED_NAMES:
+            return (f"variable {name!r}: the name is reserved by the script sandbox (no script or condition of the "
+                    f"process could run over it); rename it")
         if found := _problem(value, str(name)):
             return found if found.endswith(_RESERVED) else f"{found}; {_WHY}"
     return None

@@ -154,14 +154,15 @@ _BASE_BUILTINS: dict[str, Any] = {
     "_mod_": _guard_mod, "_format_": _guard_format, "_starred_": _guard_starred, "_starred_keys_": _guard_starred_keys,
 }
 _BASE_BUILTINS.update({exc.__name__: exc for exc in _SAFE_EXCEPTIONS})
-_RESERVED_NAMES = frozenset(name for name in _BASE_BUILTINS if name.startswith("_")) | {"__builtins__"}
-"""Task data must not carry these keys: in scope they would shadow the guards."""
+RESERVED_NAMES = frozenset(name for name in _BASE_BUILTINS if name.startswith("_")) | {"__builtins__"}
+"""Task data must not carry these keys: in scope they would shadow the guards (``jsondata`` refuses them before a
+step is saved, so a step that runs no script cannot store them for a later one to trip on)."""
 
 
 def _check_reserved(*scopes: Mapping[str, Any]) -> None:
     for scope in scopes:
-        if not _RESERVED_NAMES.isdisjoint(scope):
-            clash = sorted(_RESERVED_NAMES.intersection(scope))
+        if not RESERVED_NAMES.isdisjoint(scope):
+            clash = sorted(RESERVED_NAMES.intersection(scope))
             raise ScriptForbidden(f"task data may not contain the reserved name(s) {clash}")
 
 

@@ -50,6 +50,29 @@ def test_a_variable_named_typename_is_refused_naming_it() -> None:
         engine.start_instance("json-typename", parsed.spec_json, {"typename": "datetime"})
 
 
+TWO_STEPS = (MINI.replace('<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="t1"/>',
+                         '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="t0"/><bpmn:userTask id="t0" name="接报"/>'
+                         '<bpmn:sequenceFlow id="f0" sourceRef="t0" targetRef="t1"/>')
+             .replace("<bpmn:flowNodeRef>start</bpmn:flowNodeRef>",
+                      "<bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>t0</bpmn:flowNodeRef>"))
+"""``mini`` with a user task ``t0`` before ``t1``: completing ``t0`` runs no script and evaluates no condition."""
+
+
+@pytest.mark.parametrize("name", ["__builtins__", "_getattr_", "_print_", "_write_"])
+def test_a_name_the_sandbox_reserves_is_refused_where_it_is_entered(name: str) -> None:
+    """The sandbox refuses to run a script over data holding its guards' names. A step that ran none stored them,
+    and every later script or condition of the instance was refused for good (a stuck case): now the step that
+    brings them in is refused, naming the variable."""
+    parsed = engine.parse_bundle({"mini.bpmn": TWO_STEPS})
+    snap = engine.start_instance(f"json-{name}", parsed.spec_json, {})
+    assert [t.bpmn_id for t in snap.ready_tasks] == ["t0"]
+    with pytest.raises(engine.ProcessScriptError, match=f"variable '{name}': the name is reserved by the script"):
+        engine.complete_task(f"json-{name}", parsed.spec_json, snap.state, snap.ready_tasks[0].id, {name: {}})
+    done = engine.complete_task(f"json-{name}", parsed.spec_json, snap.state, snap.ready_tasks[0].id, {"note": 1})
+    done = engine.complete_task(f"json-{name}", parsed.spec_json, done.state, done.ready_tasks[0].id, {"ok": True})
+    assert [t.bpmn_id for t in done.ready_tasks] == ["t2"] and done.data["score"] == 2
+
+
 def test_json_data_still_passes() -> None:
     parsed = engine.parse_bundle({"mini.bpmn": _with_script("{'n': 2 ** 40, 'f': 0.5, 'l': [None, True, 'x'], 't': (1, 2)}")})
     snap = engine.start_instance("json-ok", parsed.spec_json, {})
