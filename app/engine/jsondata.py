@@ -11,15 +11,18 @@ named so, or an object anywhere inside a variable with such a key -- was saved a
 every later step of the instance failed with a bare ``TypeError`` (a stuck case). Likewise the names the script
 sandbox reserves (``__builtins__``, ``_getattr_`` and its other guards) as variables: the sandbox refuses to run a
 script over them, so a step that ran no script stored them and every later step with a script or a condition was
-refused for good.
+refused for good. And the names of the functions scripts call (``len``, ``max``, the helpers such as ``add_days``):
+data so named hid the function from every later script and condition (``'int' object is not callable``, or
+SpiffWorkflow's "task data that overwrites a predefined function"), with the same result.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
-from .sandbox_builtins import RESERVED_NAMES
+from .sandbox_builtins import FUNCTION_NAMES, RESERVED_NAMES
 
 _WHY = "task data must be JSON: text, numbers, true/false, null, lists and objects with text keys"
 RESERVED_KEY = "typename"
@@ -61,8 +64,9 @@ def _problem(value: Any, path: str, depth: int = 0) -> str | None:
     return f"variable {path!r} is a {type(value).__name__}"
 
 
-def data_problem(data: dict[str, Any]) -> str | None:
-    """The first variable in ``data`` that cannot be stored as JSON, described for a designer."""
+def data_problem(data: dict[str, Any], helpers: Collection[str] = ()) -> str | None:
+    """The first variable in ``data`` that cannot be stored as JSON, or whose name is reserved, described for a
+    designer; ``helpers``: the names of the helper functions the instance's scripts are given."""
     for name, value in data.items():
         if callable(value):
             continue  # helper functions in the script scope are not data and are never saved
@@ -71,6 +75,9 @@ def data_problem(data: dict[str, Any]) -> str | None:
         if name in RESERVED_NAMES:
             return (f"variable {name!r}: the name is reserved by the script sandbox (no script or condition of the "
                     f"process could run over it); rename it")
+        if name in FUNCTION_NAMES or name in helpers:
+            return (f"variable {name!r}: the name is a function scripts call (it would hide it from every later script "
+                    f"and condition of the process); rename it")
         if found := _problem(value, str(name)):
             return found if found.endswith(_RESERVED) else f"{found}; {_WHY}"
     return None

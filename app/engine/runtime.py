@@ -151,11 +151,13 @@ def settled_ids(workflow: BpmnWorkflow) -> frozenset[uuid.UUID]:
 
 
 def _check_data(tasks: list[Task], workflow: BpmnWorkflow, settled: frozenset[uuid.UUID]) -> None:
-    """Refuse to save data a script left that is not JSON, naming the step and the variable."""
-    if problem := data_problem(workflow.data):
+    """Refuse to save data a script or a form left that is not JSON or has a reserved name (``jsondata``), naming
+    the step and the variable."""
+    helpers = getattr(getattr(workflow.script_engine, "environment", None), "helpers", None) or {}
+    if problem := data_problem(workflow.data, helpers):
         raise ProcessScriptError(problem)
     found = [(task, problem) for task in tasks
-             if task.id not in settled and (problem := data_problem(task.data))]
+             if task.id not in settled and (problem := data_problem(task.data, helpers))]
     if found:  # the earliest step holding it is where the value came from (later ones inherited it)
         task, problem = min(found, key=lambda f: (not f[0].has_state(TaskState.COMPLETED), f[0].last_state_change))
         raise ProcessScriptError(problem, _bpmn_id(task))

@@ -221,10 +221,10 @@ def _form_reference(task: engine.ElementInfo, form: str, forms: dict[str, Any]) 
         return [_msg(task, f"form {form!r} has a field named {engine.RESERVED_DATA_KEY!r}, a name the engine's stored "
                            "state reserves (every submission would be refused): rename it", "form")]
     fields = forms[form].get("properties")
-    clash = sorted(engine.SCRIPT_RESERVED_NAMES.intersection(fields)) if isinstance(fields, dict) else []
+    clash = sorted(engine.SCRIPT_NAMES.intersection(fields)) if isinstance(fields, dict) else []
     if clash:
-        return [_msg(task, f"form {form!r} has a field named {clash[0]!r}, a name the script sandbox reserves (every "
-                           "submission would be refused): rename it", "form")]
+        return [_msg(task, f"form {form!r} has a field named {clash[0]!r}, a name scripts use for a function or a "
+                           "guard of the sandbox (every submission would be refused): rename it", "form")]
     return []
 
 

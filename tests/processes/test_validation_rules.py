@@ -117,12 +117,12 @@ def test_a_form_field_named_typename_is_refused_at_any_depth() -> None:
     assert _check(MINI, {"mini/t1.json": described}).ok  # only a field's name counts, not a title or a value
 
 
-def test_a_form_field_named_as_a_sandbox_guard_is_refused() -> None:
-    for name in ("__builtins__", "_getattr_"):
+def test_a_form_field_named_as_a_script_function_or_sandbox_guard_is_refused() -> None:
+    for name in ("__builtins__", "_getattr_", "len", "max", "ValueError", "add_days"):
         form = {**FORM, "properties": {**FORM["properties"], name: {"type": "string"}}}
         assert _about(_check(MINI, {"mini/t1.json": form}), "t1") == [
-            f"form 'mini/t1.json' has a field named {name!r}, a name the script sandbox reserves (every submission "
-            "would be refused): rename it"]
+            f"form 'mini/t1.json' has a field named {name!r}, a name scripts use for a function or a guard of the "
+            "sandbox (every submission would be refused): rename it"]
     nested = {**FORM, "properties": {**FORM["properties"], "visit": {"type": "object", "properties": {
         "_getattr_": {"type": "string"}}}}}
     assert _check(MINI, {"mini/t1.json": nested}).ok  # only the form's own fields become script variables

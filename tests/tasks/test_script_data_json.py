@@ -73,6 +73,24 @@ def test_a_name_the_sandbox_reserves_is_refused_where_it_is_entered(name: str) -
     assert [t.bpmn_id for t in done.ready_tasks] == ["t2"] and done.data["score"] == 2
 
 
+@pytest.mark.parametrize("name", ["len", "max", "str", "ValueError", "add_days", "days_between"])
+def test_a_name_scripts_call_is_refused_where_it_is_entered(name: str) -> None:
+    """Data named as a function scripts call hid it from every later script and condition (``len`` became 5:
+    ``'int' object is not callable``; a helper's name: SpiffWorkflow's "task data that overwrites a predefined
+    function"), so the case was stuck at the next script. Now the step that brings the name in is refused."""
+    bundle = TWO_STEPS.replace("score = 2 if ok else 1",
+                               "score = 2 if ok and len('ab') == 2 and add_days('2026-03-01', 1) else 1")
+    parsed = engine.parse_bundle({"mini.bpmn": bundle})
+    snap = engine.start_instance(f"json-{name}", parsed.spec_json, {})
+    with pytest.raises(engine.ProcessScriptError, match=f"variable '{name}': the name is a function scripts call"):
+        engine.complete_task(f"json-{name}", parsed.spec_json, snap.state, snap.ready_tasks[0].id, {name: 5})
+    with pytest.raises(engine.ProcessScriptError, match=f"variable '{name}': the name is a function scripts call"):
+        engine.start_instance(f"json-{name}", parsed.spec_json, {name: "x"})
+    done = engine.complete_task(f"json-{name}", parsed.spec_json, snap.state, snap.ready_tasks[0].id, {"note": 1})
+    done = engine.complete_task(f"json-{name}", parsed.spec_json, done.state, done.ready_tasks[0].id, {"ok": True})
+    assert done.data["score"] == 2
+
+
 def test_json_data_still_passes() -> None:
     parsed = engine.parse_bundle({"mini.bpmn": _with_script("{'n': 2 ** 40, 'f': 0.5, 'l': [None, True, 'x'], 't': (1, 2)}")})
     snap = engine.start_instance("json-ok", parsed.spec_json, {})
