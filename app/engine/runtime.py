@@ -25,7 +25,7 @@ from .isolation import run_isolated
 from .isolation_pool import run_command
 from .jsondata import data_problem
 from .properties import EXPRESSION_PREFIX
-from .sandbox import make_script_engine
+from .sandbox import MAX_DATA_SIZE, ScriptBudgetExceeded, check_data_size, make_script_engine
 from .serialization import (
     SERIALIZER_VERSION,
     PinnedSpec,
@@ -156,11 +156,32 @@ def _check_data(tasks: list[Task], workflow: BpmnWorkflow, settled: frozenset[uu
     helpers = getattr(getattr(workflow.script_engine, "environment", None), "helpers", None) or {}
     if problem := data_problem(workflow.data, helpers):
         raise ProcessScriptError(problem)
-    found = [(task, problem) for task in tasks
-             if task.id not in settled and (problem := data_problem(task.data, helpers))]
+    _refuse_first([(task, problem) for task in tasks
+                   if task.id not in settled and (problem := data_problem(task.data, helpers))])
+
+
+def _refuse_first(found: list[tuple[Task, str]]) -> None:
     if found:  # the earliest step holding it is where the value came from (later ones inherited it)
         task, problem = min(found, key=lambda f: (not f[0].has_state(TaskState.COMPLETED), f[0].last_state_change))
         raise ProcessScriptError(problem, _bpmn_id(task))
+
+
+def _check_size(state: str, tasks: list[Task], settled: frozenset[uuid.UUID]) -> None:
+    """Refuse data over the size every script and condition refuses to run over (``MAX_DATA_SIZE``): stored by a step
+    that ran none, it made every later one of the instance fail (a stuck case). A task's data is made of values its
+    state text writes out at least once, each item in at least one character, so a state shorter than the limit
+    holds no task over it and only a longer one is walked."""
+    if len(state) <= MAX_DATA_SIZE:
+        return
+    found = []
+    for task in tasks:
+        if task.id not in settled:
+            try:
+                check_data_size(task.data)
+            except ScriptBudgetExceeded as exc:
+                found.append((task, f"{exc}: a step's data must stay under what the process's scripts and conditions "
+                                    "may read"))
+    _refuse_first(found)
 
 
 def _waiting_timers(workflow: BpmnWorkflow) -> list[Task]:
@@ -191,8 +212,10 @@ def _snapshot(workflow: BpmnWorkflow, steps: list[CompletedStep], timers_before:
         ends = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)]
         if ends:
             end_event = _bpmn_id(max(ends, key=lambda t: t.last_state_change))
+    state = dump_state(workflow)
+    _check_size(state, tasks, settled)
     return InstanceSnapshot(
-        state=dump_state(workflow), serializer_version=SERIALIZER_VERSION, completed=completed,
+        state=state, serializer_version=SERIALIZER_VERSION, completed=completed,
         data=_process_data(tasks, workflow), ready_tasks=ready, timers=timers, steps=steps, end_event=end_event,
         timers_before=timers_before,
     )

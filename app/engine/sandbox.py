@@ -90,7 +90,7 @@ __all__ = [
     "DEFAULT_HELPERS", "MAX_DATA_SIZE", "MAX_INT_BITS", "MAX_RENDER_SIZE", "MAX_SEQUENCE_LENGTH",
     "RestrictedScriptEnvironment", "ScriptBudgetExceeded", "ScriptError", "ScriptForbidden",
     "ScriptNameConflict", "ScriptSyntaxError", "add_days", "check_source", "configure_budgets", "contains_any",
-    "days_between",
+    "check_data_size", "days_between",
     "find_script_error", "make_script_engine",
 ]
 
@@ -363,7 +363,7 @@ class RestrictedScriptEnvironment(BasePythonScriptEngineEnvironment):  # type: i
             self._run(code, codes, context)
         finally:
             self._remove_globals_and_functions_from_context(context, external, before)
-        _check_render_size(dict(context), MAX_DATA_SIZE, "task data")
+        check_data_size(context)
         after_script(context)
         return True
 
@@ -412,6 +412,12 @@ class _NamingScriptEngine(PythonScriptEngine):  # type: ignore[misc]
 def _element_id(task: Any) -> str:
     spec = getattr(task, "task_spec", None)
     return str(getattr(spec, "bpmn_id", None) or getattr(spec, "name", "") or "")
+
+
+def check_data_size(data: Mapping[str, Any]) -> None:
+    """``ScriptBudgetExceeded`` when task data holds more than ``MAX_DATA_SIZE`` items and characters: what a script
+    may leave behind, and what the engine lets a step store (``runtime._check_data``)."""
+    _check_render_size(dict(data), MAX_DATA_SIZE, "task data")
 
 
 def make_script_engine(helpers: Helpers | None = None, step_budget: int | None = None,

@@ -91,6 +91,23 @@ def test_a_name_scripts_call_is_refused_where_it_is_entered(name: str) -> None:
     assert done.data["score"] == 2
 
 
+def test_data_over_what_scripts_may_read_is_refused_where_it_is_entered() -> None:
+    """Every script and condition refuses to run over task data of more than ``MAX_DATA_SIZE`` items and characters.
+    A step that ran none stored it, and the case was stuck at its next script; now that step is refused."""
+    from app.engine.sandbox import MAX_DATA_SIZE
+
+    parsed = engine.parse_bundle({"mini.bpmn": TWO_STEPS})
+    snap = engine.start_instance("json-large", parsed.spec_json, {})
+    with pytest.raises(engine.ProcessScriptError, match="larger than the sandbox limit of 10,000,000 items") as err:
+        engine.complete_task("json-large", parsed.spec_json, snap.state, snap.ready_tasks[0].id,
+                             {"note": "x" * MAX_DATA_SIZE})
+    assert err.value.bpmn_id == "t0"
+    done = engine.complete_task("json-large", parsed.spec_json, snap.state, snap.ready_tasks[0].id,
+                                {"note": "x" * (MAX_DATA_SIZE // 2)})  # large, but scripts may still read it
+    done = engine.complete_task("json-large", parsed.spec_json, done.state, done.ready_tasks[0].id, {"ok": True})
+    assert done.data["score"] == 2
+
+
 def test_json_data_still_passes() -> None:
     parsed = engine.parse_bundle({"mini.bpmn": _with_script("{'n': 2 ** 40, 'f': 0.5, 'l': [None, True, 'x'], 't': (1, 2)}")})
     snap = engine.start_instance("json-ok", parsed.spec_json, {})
