@@ -52,7 +52,26 @@ def form_errors(schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str,
         errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     except referencing.exceptions.Unresolvable as exc:
         return [("_schema", ValidationError(f"this step's form refers to something it does not contain: {exc}"))]
-    return [(_path(e), e) for e in errors]
+    return [(_path(e), e) for e in errors] + _undeclared(schema, data)
+
+
+OPEN_KEYWORDS = frozenset({"additionalProperties", "patternProperties", "unevaluatedProperties", "allOf", "anyOf",
+                           "oneOf", "if", "then", "else", "$ref", "$dynamicRef", "dependentSchemas"})
+"""Keywords with which a form says for itself which other fields it takes (or takes them from elsewhere)."""
+
+
+def _undeclared(schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The fields a form does not declare, each refused (unless the form says itself what else it takes).
+
+    JSON Schema lets any other field through by default, and what a step submits becomes the process's variables:
+    a field the form does not show could overwrite one another department's step set (the situation that routes the
+    case, a decision), or one a later script reads, and that step would then fail for good. The shipped forms close
+    themselves with ``"additionalProperties": false``; a form that does not is closed here."""
+    fields = schema.get("properties")
+    if not isinstance(fields, dict) or not OPEN_KEYWORDS.isdisjoint(schema):
+        return []
+    return [(field_path([name]), ValidationError(f"{name!r} is not a field of this step's form"))
+            for name in data if name not in fields]
 
 
 def validate_form_data(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:

@@ -156,9 +156,9 @@ def test_a_datetime_left_in_the_data_is_refused_naming_it() -> None:
                                    {"visits": [{"at": "home", "typename": "BpmnWorkflow"}]}])
 def test_a_submission_holding_the_reserved_key_is_a_422_and_the_case_goes_on(
         extra: dict[str, Any], as_user: Any) -> None:
-    """A form that lets unknown fields through (no ``additionalProperties: false``) handed the engine whatever a
-    client sent: ``{"typename": ...}`` anywhere in it froze the instance for good. Now it is a 422, nothing is
-    saved, and the next valid submission completes the step."""
+    """A form that lets other fields through (``additionalProperties: true``) handed the engine whatever a client
+    sent: ``{"typename": ...}`` anywhere in it froze the instance for good. Now it is a 422, nothing is saved, and the
+    next valid submission completes the step."""
     from app.cases.models import Case
     from app.processes.models import ProcessInstance
     from app.processes.operations import deploy
@@ -166,7 +166,7 @@ def test_a_submission_holding_the_reserved_key_is_a_422_and_the_case_goes_on(
     from app.workflow import commands as runtime
 
     case = submit_report(as_user("reporter_school"))
-    spec = deploy({"mini.bpmn": MINI}, {"mini/t1.json": FORM})
+    spec = deploy({"mini.bpmn": MINI}, {"mini/t1.json": {**FORM, "additionalProperties": True}})
     instance = runtime.start(db.session.get(Case, case["case_id"]), spec, {}, None)
     db.session.commit()
     task = db.session.scalar(sa.select(Task).where(Task.instance_id == instance.id, Task.bpmn_id == "t1"))
