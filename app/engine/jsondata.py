@@ -58,6 +58,8 @@ def _problem(value: Any, path: str, depth: int = 0) -> str | None:
         for key, item in value.items():
             if not isinstance(key, str):
                 return f"variable {path!r} is a map with a key {key!r} of type {type(key).__name__}; keys must be text"
+            if not key.isascii() and _problem(key, f"{path} key"):
+                return f"variable {path!r} has a key with a lone surrogate (not valid Unicode)"
             if found := _problem(item, f"{path}.{key}", depth + 1):
                 return found
         return None

@@ -22,6 +22,7 @@ BAD = {
     "['ok', {'x': float('nan')}]": "'bad[1].x' is nan", "'\\ud800'": "lone surrogate",
     "{'typename': 'datetime', 'value': 'x'}": "'bad' is an object with a key 'typename'",
     "[{'deep': {'typename': 1}}]": "'bad[0].deep' is an object with a key 'typename'",
+    "{'ok': {'\\udc80x': 1}}": "'bad.ok' has a key with a lone surrogate",
 }
 
 
