@@ -67,7 +67,7 @@ def _undeclared(schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str,
     a field the form does not show could overwrite one another department's step set (the situation that routes the
     case, a decision), or one a later script reads, and that step would then fail for good. The shipped forms close
     themselves with ``"additionalProperties": false``; a form that does not is closed here."""
-    fields = schema.get("properties")
+    fields = schema.get("properties", {})  # a form of no fields takes none
     if not isinstance(fields, dict) or not OPEN_KEYWORDS.isdisjoint(schema):
         return []
     return [(field_path([name]), ValidationError(f"{name!r} is not a field of this step's form"))

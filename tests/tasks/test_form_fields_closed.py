@@ -35,6 +35,12 @@ def test_a_field_the_form_does_not_declare_is_refused_naming_it() -> None:
         ("score", "'score' is not a field of this step's form")]
 
 
+def test_a_form_of_no_fields_takes_none() -> None:
+    assert _paths({"type": "object"}, {"situation": "missing"}) == [
+        ("situation", "'situation' is not a field of this step's form")]
+    assert _paths({"type": "object"}, {}) == []
+
+
 @pytest.mark.parametrize("opening", [{"additionalProperties": True}, {"additionalProperties": {"type": "string"}},
                                      {"patternProperties": {"^x_": {}}},
                                      {"allOf": [{"properties": {"situation": {"type": "string"}}}]}])
