@@ -166,6 +166,41 @@ def test_every_state_of_the_timer_processes(name: str, monkeypatch: pytest.Monke
     assert len(states) >= 2
 
 
+CALLING = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="parent" isExecutable="true">
+    <bpmn:startEvent id="ps"/>
+    <bpmn:sequenceFlow id="pf1" sourceRef="ps" targetRef="call"/>
+    <bpmn:callActivity id="call" name="调用" calledElement="child"/>
+    <bpmn:sequenceFlow id="pf2" sourceRef="call" targetRef="after"/>
+    <bpmn:userTask id="after" name="之后"/>
+    <bpmn:sequenceFlow id="pf3" sourceRef="after" targetRef="pe"/>
+    <bpmn:endEvent id="pe"/>
+  </bpmn:process>
+  <bpmn:process id="child" isExecutable="true">
+    <bpmn:startEvent id="cs"/>
+    <bpmn:sequenceFlow id="cf1" sourceRef="cs" targetRef="inner"/>
+    <bpmn:userTask id="inner" name="里面"/>
+    <bpmn:sequenceFlow id="cf2" sourceRef="inner" targetRef="cscript"/>
+    <bpmn:scriptTask id="cscript"><bpmn:script>found = [1, {"k": "v"}]</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="cf3" sourceRef="cscript" targetRef="ce"/>
+    <bpmn:endEvent id="ce"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+"""A call activity: the called process runs as a subworkflow of its own in the state (``subprocesses``)."""
+
+
+def test_every_state_of_a_call_activity(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed = engine.parse_bundle({"calling.bpmn": CALLING}, process_id="parent")
+    spec_key = "codec-test-calling"
+    states = _walk(spec_key, parsed.spec_json, {"situation": "living_alone"})
+    assert [len(json.loads(state)["subprocesses"]) for state in states] == [1, 1, 1]
+    assert json.loads(states[1])["data"] == {} and engine.snapshot(spec_key, parsed.spec_json, states[1]).data[
+        "found"] == [1, {"k": "v"}]
+    for state in states:
+        _check(spec_key, parsed.spec_json, state, monkeypatch)
+
+
 def test_registered_types_in_stored_data_are_restored_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
     """A value SpiffWorkflow stored with a ``typename`` (a datetime, a timedelta, a UUID) anywhere in a task's data,
     delta or internal data comes back as that type, as SpiffWorkflow's converter gives it."""
