@@ -149,6 +149,27 @@ class Stack:
         self.log.close()
 
 
+def in_process_app(database_url: str, redis_url: str, workdir: Path, users: list[str]) -> tuple[Any, dict[str, str]]:
+    """The stack prepared as ``Stack.prepare`` prepares it (the database emptied, Redis FLUSHDB'd, the demo county, a
+    token per user) and the app created in this process with the served stack's settings, its log lines still made
+    but written nowhere: (app, token per user), for the scripts that measure requests in-process."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(ROOT, database_url, redis_url, 0, workdir)
+    tokens = stack.prepare(users)
+    stack.log.close()
+    os.environ.update({k: v for k, v in stack.env.items() if k.startswith("LIANDONG_") or k.endswith("_URL")})
+    os.environ["LIANDONG_LOG_FORMAT"] = "json"
+
+    import logging
+
+    from app import create_app
+
+    app = create_app()
+    handler: Any = logging.getLogger().handlers[0]
+    handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - the log lines are still made
+    return app, tokens
+
+
 class Client(threading.Thread):
     """One user agent: cases of the main path one after another until ``stop`` is set."""
 

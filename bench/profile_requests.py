@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from load import KINDS, REPORTER, Stack  # noqa: E402
+from load import KINDS, REPORTER, in_process_app  # noqa: E402
 from workload import main_path, report_body  # noqa: E402
 
 
@@ -116,23 +116,13 @@ def main() -> int:
         parser.error("the profile DROPs the public schema: use a database named *bench*")
 
     _, steps = main_path()
-    workdir = Path(args.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    stack = Stack(ROOT, args.database_url, args.redis_url, 0, workdir)
-    tokens = stack.prepare(sorted({REPORTER, *(s.username for s in steps)}))
-    stack.log.close()
-    os.environ.update({k: v for k, v in stack.env.items() if k.startswith("LIANDONG_") or k.endswith("_URL")})
-    os.environ["LIANDONG_LOG_FORMAT"] = "json"
-
-    import logging
+    app, tokens = in_process_app(args.database_url, args.redis_url, Path(args.workdir),
+                                 sorted({REPORTER, *(s.username for s in steps)}))
 
     import sqlalchemy as sa
 
-    from app import create_app
     from app.extensions import db
 
-    app = create_app()
-    logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))  # noqa: SIM115 - the log lines are still made
     counted = [0]
     seen: list[str] = []
 

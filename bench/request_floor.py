@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from load import REPORTER, Stack  # noqa: E402
+from load import REPORTER, in_process_app  # noqa: E402
 from workload import main_path  # noqa: E402
 
 
@@ -47,22 +47,8 @@ def main() -> int:
         parser.error("the run DROPs the public schema: use a database named *bench*")
 
     _, steps = main_path()
-    workdir = Path(args.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    stack = Stack(ROOT, args.database_url, args.redis_url, 0, workdir)
     user = steps[0].username
-    tokens = stack.prepare(sorted({REPORTER, user}))
-    stack.log.close()
-    os.environ.update({k: v for k, v in stack.env.items() if k.startswith("LIANDONG_") or k.endswith("_URL")})
-    os.environ["LIANDONG_LOG_FORMAT"] = "json"
-
-    import logging
-
-    from app import create_app
-
-    app = create_app()
-    handler: Any = logging.getLogger().handlers[0]
-    handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - the log lines are still made
+    app, tokens = in_process_app(args.database_url, args.redis_url, Path(args.workdir), sorted({REPORTER, user}))
     client = app.test_client()
     bearer = {"Authorization": f"Bearer {tokens[user]}"}
     paths: list[tuple[str, dict[str, str]]] = [("/healthz", {}), ("/api/v1/me", bearer),

@@ -91,3 +91,29 @@ def unit_user(kind: str, village: str) -> str:
     if kind in ("township", "police", "school", "clinic"):
         return f"{kind}_{township}"
     return f"{kind}_c01"
+
+
+def claimed_step(as_user: Any, files: dict[str, str], forms: dict[str, Any], start: dict[str, Any] | None = None,
+                 bpmn_id: str = "t1", liaison: str = "police_t01") -> tuple[Any, Any, str]:
+    """A case reported by a school, ``files`` deployed and started on it, its ``bpmn_id`` task claimed by ``liaison``:
+    (that liaison's API client, the task row, the instance's state before any completion)."""
+    import sqlalchemy as sa
+
+    from app.cases.models import Case
+    from app.extensions import db
+    from app.processes.models import ProcessInstance
+    from app.processes.operations import deploy
+    from app.tasks.models import Task
+    from app.workflow import commands
+
+    reported = db.session.get(Case, submit_report(as_user("reporter_school"))["case_id"])
+    assert reported is not None
+    instance = commands.start(reported, deploy(files, forms), dict(start or {}), None)
+    db.session.commit()
+    task = db.session.scalar(sa.select(Task).where(Task.instance_id == instance.id, Task.bpmn_id == bpmn_id))
+    assert task is not None, f"{bpmn_id} did not open"
+    client = as_user(liaison)
+    assert client.post(f"/api/v1/tasks/{task.id}/claim").status_code == 200
+    stored = db.session.get(ProcessInstance, instance.id)
+    assert stored is not None
+    return client, task, stored.state

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from helpers import submit_report
+from helpers import claimed_step
 
 from app.common.errors import WHOLE
 from app.extensions import db
@@ -55,26 +54,16 @@ def test_a_closed_form_still_answers_as_before() -> None:
 
 
 def test_over_the_api_an_undeclared_field_is_a_422_and_changes_nothing(as_user: Any) -> None:
-    from app.cases.models import Case
     from app.processes.models import ProcessInstance
-    from app.processes.operations import deploy
-    from app.tasks.models import Task
-    from app.workflow import commands as runtime
 
-    case = submit_report(as_user("reporter_school"))
-    spec = deploy({"mini.bpmn": MINI}, {"mini/t1.json": FORM})
-    instance = runtime.start(db.session.get(Case, case["case_id"]), spec, {"situation": "living_alone"}, None)
-    db.session.commit()
-    task = db.session.scalar(sa.select(Task).where(Task.instance_id == instance.id, Task.bpmn_id == "t1"))
-    police = as_user("police_t01")
-    assert police.post(f"/api/v1/tasks/{task.id}/claim").status_code == 200
-    before = db.session.get(ProcessInstance, instance.id).state
+    police, task, before = claimed_step(as_user, {"mini.bpmn": MINI}, {"mini/t1.json": FORM},
+                                        start={"situation": "living_alone"})
     resp = police.post(f"/api/v1/tasks/{task.id}/complete", json={"data": {"ok": True, "situation": "missing"}})
     assert resp.status_code == 422, resp.get_data(as_text=True)[:300]
     assert resp.get_json()["errors"]["json"] == {"data.situation": ["'situation' is not a field of this step's form"]}
     db.session.expire_all()
-    assert db.session.get(ProcessInstance, instance.id).state == before
+    assert db.session.get(ProcessInstance, task.instance_id).state == before
     resp = police.post(f"/api/v1/tasks/{task.id}/complete", json={"data": {"ok": True, "note": "到场"}})
     assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
     db.session.expire_all()
-    assert db.session.get(ProcessInstance, instance.id).data["situation"] == "living_alone"
+    assert db.session.get(ProcessInstance, task.instance_id).data["situation"] == "living_alone"

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from helpers import submit_report
+from helpers import claimed_step
 
 from app import engine
 from app.extensions import db
@@ -118,26 +117,15 @@ def test_json_data_still_passes() -> None:
 
 def test_a_case_step_whose_script_leaves_a_set_is_a_422_and_nothing_is_saved(as_user: Any, page: Any) -> None:
     from app.processes.models import ProcessInstance
-    from app.processes.operations import deploy
     from app.tasks.models import Task
-    from app.workflow import commands as runtime
 
-    case = submit_report(as_user("reporter_school"))
-    spec = deploy({"mini.bpmn": _with_script("{1, 2}")}, {"mini/t1.json": FORM})
-    from app.cases.models import Case
-
-    instance = runtime.start(db.session.get(Case, case["case_id"]), spec, {}, None)
-    db.session.commit()
-    task = db.session.scalar(sa.select(Task).where(Task.instance_id == instance.id, Task.bpmn_id == "t1"))
-    police = as_user("police_t01")
-    assert police.post(f"/api/v1/tasks/{task.id}/claim").status_code == 200
-    before = db.session.get(ProcessInstance, instance.id).state
+    police, task, before = claimed_step(as_user, {"mini.bpmn": _with_script("{1, 2}")}, {"mini/t1.json": FORM})
     resp = police.post(f"/api/v1/tasks/{task.id}/complete", json={"data": {"ok": True}})
     assert resp.status_code == 422, resp.get_data(as_text=True)[:300]
     message = resp.get_json()["message"]
     assert "s1" in message and "variable 'bad' is a set" in message
     db.session.expire_all()
-    assert db.session.get(ProcessInstance, instance.id).state == before
+    assert db.session.get(ProcessInstance, task.instance_id).state == before
     assert db.session.get(Task, task.id).state == "open"
     resp = page("police_t01").post(f"/tasks/{task.id}/complete", {"ok": "true"})
     assert resp.status_code == 422 and "variable &#39;bad&#39; is a set" in resp.get_data(as_text=True)
@@ -160,27 +148,17 @@ def test_a_submission_holding_the_reserved_key_is_a_422_and_the_case_goes_on(
     """A form that lets other fields through (``additionalProperties: true``) handed the engine whatever a client
     sent: ``{"typename": ...}`` anywhere in it froze the instance for good. Now it is a 422, nothing is saved, and the
     next valid submission completes the step."""
-    from app.cases.models import Case
     from app.processes.models import ProcessInstance
-    from app.processes.operations import deploy
     from app.tasks.models import Task
-    from app.workflow import commands as runtime
 
-    case = submit_report(as_user("reporter_school"))
-    spec = deploy({"mini.bpmn": MINI}, {"mini/t1.json": {**FORM, "additionalProperties": True}})
-    instance = runtime.start(db.session.get(Case, case["case_id"]), spec, {}, None)
-    db.session.commit()
-    task = db.session.scalar(sa.select(Task).where(Task.instance_id == instance.id, Task.bpmn_id == "t1"))
-    police = as_user("police_t01")
-    assert police.post(f"/api/v1/tasks/{task.id}/claim").status_code == 200
-    before = db.session.get(ProcessInstance, instance.id).state
+    police, task, before = claimed_step(as_user, {"mini.bpmn": MINI}, {"mini/t1.json": {**FORM, "additionalProperties": True}})
     resp = police.post(f"/api/v1/tasks/{task.id}/complete", json={"data": {"ok": True, **extra}})
     assert resp.status_code == 422, resp.get_data(as_text=True)[:300]
     assert "'typename'" in resp.get_json()["message"] and "reserved" in resp.get_json()["message"]
     db.session.expire_all()
-    assert db.session.get(ProcessInstance, instance.id).state == before
+    assert db.session.get(ProcessInstance, task.instance_id).state == before
     resp = police.post(f"/api/v1/tasks/{task.id}/complete", json={"data": {"ok": True}})
     assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
     db.session.expire_all()
     assert db.session.get(Task, task.id).state == "completed"
-    assert db.session.get(ProcessInstance, instance.id).state != before
+    assert db.session.get(ProcessInstance, task.instance_id).state != before
