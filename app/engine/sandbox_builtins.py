@@ -155,11 +155,11 @@ _BASE_BUILTINS: dict[str, Any] = {
 }
 _BASE_BUILTINS.update({exc.__name__: exc for exc in _SAFE_EXCEPTIONS})
 RESERVED_NAMES = frozenset(name for name in _BASE_BUILTINS if name.startswith("_")) | {"__builtins__"}
+"""Task data must not carry these keys: in scope they would shadow the guards (``jsondata`` refuses them before a
+step is saved, so a step that runs no script cannot store them for a later one to trip on)."""
 FUNCTION_NAMES = frozenset(name for name in _BASE_BUILTINS if not name.startswith("_")) - {"None", "True", "False"}
 """The functions and exception types a script calls by name: task data so named would hide them from every later
 script and condition of the instance (``jsondata`` refuses it; ``None``, ``True`` and ``False`` cannot be hidden)."""
-"""Task data must not carry these keys: in scope they would shadow the guards (``jsondata`` refuses them before a
-step is saved, so a step that runs no script cannot store them for a later one to trip on)."""
 
 
 def _check_reserved(*scopes: Mapping[str, Any]) -> None:

@@ -64,7 +64,7 @@ def _undeclared(schema: dict[str, Any], data: dict[str, Any]) -> list[tuple[str,
     """The fields a form does not declare, each refused (unless the form says itself what else it takes).
 
     JSON Schema lets any other field through by default, and what a step submits becomes the process's variables:
-    a field the form does not show could overwrite one another department's step set (the situation that routes the
+    a field the form does not show could overwrite one that another department's step set (the situation that routes the
     case, a decision), or one a later script reads, and that step would then fail for good. The shipped forms close
     themselves with ``"additionalProperties": false``; a form that does not is closed here."""
     fields = schema.get("properties", {})  # a form of no fields takes none
