@@ -25,6 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.interfaces import MANYTOONE
 
 from app.cases.models import Case
+from app.common import bulk
 from app.extensions import db
 from app.processes.models import ProcessInstance
 from app.tasks.models import Task
@@ -33,24 +34,30 @@ WRITTEN = (Case, ProcessInstance, Task)
 """The classes written here, parents first (the unit of work's order: a task row names its instance and case)."""
 
 
-def write() -> None:
+def write(defer: bool = False) -> list[bulk.Statement]:
     """Write the session's changed and new rows of ``WRITTEN`` by Core, then mark them as written.
 
     New rows only when every new object in the session is a ``Task`` with its id (``workflow.projection`` gives
-    them theirs): anything else new may be a row they name or that names them, so the unit of work orders it all."""
+    them theirs): anything else new may be a row they name or that names them, so the unit of work orders it all.
+    ``defer`` (PostgreSQL): build the statements and return them instead of sending them, the rows marked as written
+    all the same; the caller sends them in the ``WITH`` of the step's next INSERT (``common.bulk.insert_many``'s
+    ``along``: one round trip for the step's writes) before anything reads them, or on their own
+    (``common.bulk.execute``) before the unit of work writes anything else."""
     session = db.session()
     if session.deleted:
-        return
+        return []
     new = list(session.new)
     inserts = new if all(isinstance(o, Task) and o.id is not None for o in new) else []
     connection = session.connection()
     dirty = [o for o in session.dirty if isinstance(o, WRITTEN)]
+    deferred: list[bulk.Statement] | None = [] if defer else None
     for cls in WRITTEN:
         for obj in dirty:
             if type(obj) is cls:
-                _update(connection, obj)
+                _update(connection, obj, deferred)
     if inserts and all(_plain(sa.inspect(task)) for task in inserts):
-        _insert(session, connection, inserts)
+        _insert(session, connection, inserts, deferred)
+    return deferred or []
 
 
 def _plain(state: InstanceState[Any]) -> bool:
@@ -84,7 +91,7 @@ def _changes(state: InstanceState[Any]) -> dict[str, Any]:
     return changed
 
 
-def _update(connection: sa.Connection, obj: Any) -> None:
+def _update(connection: sa.Connection, obj: Any, deferred: list[bulk.Statement] | None) -> None:
     state = sa.inspect(obj)
     mapper = state.mapper
     if not _plain(state):
@@ -105,17 +112,24 @@ def _update(connection: sa.Connection, obj: Any) -> None:
         old = getattr(obj, version.key)
         values[version.key] = params[version.key] = mapper.version_id_generator(old)  # type: ignore[operator]
         params["_version"] = old
-    result = connection.execute(_update_statement(mapper, tuple(sorted(values))), params)
-    if version is not None and result.rowcount != 1:
-        raise StaleDataError(f"UPDATE statement on table '{mapper.local_table}' expected to update 1 row(s); "
-                             f"{result.rowcount} were matched.")
+    if deferred is not None:
+        columns = dict(_columns(mapper))
+        deferred.append(bulk.update_statement(
+            f"w{len(deferred)}", _table(mapper), (mapper.primary_key[0].key, params["_pk"]),
+            {columns[key].key: value for key, value in values.items()},
+            (version.key, params["_version"]) if version is not None else None))
+    else:
+        result = connection.execute(_update_statement(mapper, tuple(sorted(values))), params)
+        if version is not None and result.rowcount != 1:
+            raise StaleDataError(f"UPDATE statement on table '{mapper.local_table}' expected to update 1 row(s); "
+                                 f"{result.rowcount} were matched.")
     for key, value in values.items():
         state.dict[key] = value
     state._commit_all(state.dict, db.session().identity_map)  # what the unit of work does after its UPDATE
     mapper.dispatch.after_update(mapper, connection, state)
 
 
-def _insert(session: Any, connection: sa.Connection, tasks: list[Task]) -> None:
+def _insert(session: Any, connection: sa.Connection, tasks: list[Task], deferred: list[bulk.Statement] | None) -> None:
     """The new task rows in one INSERT. A column the object was not given is written as the unit of work writes it:
     its scalar default, else left out (NULL; a JSON column's NULL, not JSON ``null``) and known as None; a column
     with another kind of default leaves the rows to the unit of work."""
@@ -140,7 +154,13 @@ def _insert(session: Any, connection: sa.Connection, tasks: list[Task]) -> None:
             if key not in task.__dict__:
                 setattr(task, key, value)
     keys = given + list(defaults)
-    connection.execute(_insert_statement(mapper), [{key: task.__dict__[key] for key in keys} for task in tasks])
+    values = [{key: task.__dict__[key] for key in keys} for task in tasks]
+    if deferred is not None:
+        columns = dict(_columns(mapper))
+        deferred.append(bulk.insert_statement(f"w{len(deferred)}", _table(mapper),
+                                              [{columns[key].key: row[key] for key in keys} for row in values]))
+    else:
+        connection.execute(_insert_statement(mapper), values)
     for task in tasks:
         session.expunge(task)
         make_transient_to_detached(task)  # persistent as if loaded: no history

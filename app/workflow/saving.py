@@ -11,7 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app import engine
 from app.cases.models import Case, TimelineEntry
-from app.common import events
+from app.common import bulk, events
 from app.common.clock import now
 from app.common.errors import Conflict
 from app.extensions import db
@@ -65,18 +65,28 @@ def flush() -> None:
 
     The timeline entries pending in the session go out as one Core INSERT after the unit of work (which writes the
     task rows they may name): nothing reads an entry's id back, so the ORM's per-row bookkeeping (and, on SQLite,
-    one ``INSERT ... RETURNING id`` per entry) buys nothing here. On PostgreSQL that INSERT rides in a ``WITH`` of the
-    notification INSERT (``common.bulk.insert_many``'s ``along``): a step that opens tasks sends one statement, one
-    round trip, for both."""
+    one ``INSERT ... RETURNING id`` per entry) buys nothing here. On PostgreSQL the step's own rows (``rows.write``:
+    the instance, the completed task, the new tasks, the case), that INSERT and the notification INSERT are one
+    statement, parts of one data-modifying ``WITH`` (``common.bulk.insert_many``'s ``along``): the step's writes are
+    one round trip, unless the unit of work has rows of its own to write, which may name them (then the step's rows
+    go first, one statement each). A stale version (the instance's, a task's) fails the check of that statement:
+    409, and the caller's transaction, which holds whatever the statement wrote, rolls back."""
     entries = _take_timeline()
+    session = db.session()
     try:
-        rows.write()  # the case, instance and task rows by Core statements; whatever else by the unit of work
-        db.session.flush()
+        # the case, instance and task rows by Core statements (on PostgreSQL built now, sent below); whatever else
+        # by the unit of work
+        written = rows.write(defer=session.connection().dialect.name == "postgresql")
+        if written and (session.new or session.dirty or session.deleted):
+            for statement in written:  # the unit of work's rows may name them: theirs first
+                bulk.execute(statement)
+            written = []
+        session.flush()
+        # the step's rows, its notifications (the tasks just written, the receivers' held ones) and its timeline
+        # entries: one statement on PostgreSQL (one round trip), a few on SQLite
+        write_waiting(along=[*written, (TimelineEntry, entries)])
     except StaleDataError as exc:
         raise Conflict("the case changed while you were working on it; reload and try again") from exc
-    # the step's notifications (the tasks just written, the receivers' held ones) and its timeline entries: one
-    # statement on PostgreSQL (one round trip), two on SQLite
-    write_waiting(along=[(TimelineEntry, entries)])
 
 
 _ENTRY_COLUMNS = ("case_id", "at", "kind", "summary", "actor_id", "unit_id", "task_id", "instance_id", "detail")
