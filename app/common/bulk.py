@@ -192,8 +192,9 @@ def insert_many(model: type[Any], rows: Sequence[Mapping[str, Any]], returning: 
     data-modifying ``WITH`` (one round trip for all: a workflow step's instance and task rows and its timeline entries
     ride on its notification INSERT); no part can read another's rows, a conflict or error in any part fails the
     whole, and a ``Statement`` that changed other than its ``expected`` rows is ``StaleDataError`` (the caller's
-    transaction must roll back: the other parts were written). SQLite (no round trips to save) sends them first, one
-    statement each. Flushes nothing: the ORM session's pending changes are the caller's.
+    transaction must roll back: the other parts were written). With such a check the returned rows come back through
+    JSON (numbers and strings as they are; a datetime would be its text). SQLite (no round trips to save) sends them
+    first, one statement each. Flushes nothing: the ORM session's pending changes are the caller's.
     """
     statements = [part for part in along if isinstance(part, Statement)]
     tables = [part for part in along if not isinstance(part, Statement) and part[1]]
