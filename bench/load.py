@@ -92,7 +92,7 @@ class Stack:
     """One tree served by deploy/serve.sh on an emptied database."""
 
     def __init__(self, root: Path, database_url: str, redis_url: str, port: int, workdir: Path,
-                 web: tuple[int, int] | None = None):
+                 web: tuple[int, int] | None = None, extra_env: dict[str, str] | None = None):
         self.root, self.port = root, port
         self.base = f"http://127.0.0.1:{port}"
         self.env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
@@ -103,6 +103,7 @@ class Stack:
             self.env.pop(name, None)
         if web:
             self.env["LIANDONG_WEB_WORKERS"], self.env["LIANDONG_WEB_THREADS"] = (str(n) for n in web)
+        self.env.update(extra_env or {})
         self.log = open(workdir / f"serve-{port}.log", "w")  # noqa: SIM115 - closed in stop()
         self.proc: subprocess.Popen[bytes] | None = None
         self.cpu: StackCpu | None = None
@@ -264,7 +265,8 @@ def run_tree(name: str, root: Path, args: argparse.Namespace, steps: list[MainSt
     workdir.mkdir(parents=True, exist_ok=True)
     baseline = name == "baseline"
     stack = Stack(root, (baseline and args.baseline_database_url) or args.database_url,
-                  (baseline and args.baseline_redis_url) or args.redis_url, port, workdir, web)
+                  (baseline and args.baseline_redis_url) or args.redis_url, port, workdir, web,
+                  dict(args.baseline_env if baseline else args.env))
     users = sorted({REPORTER, *(s.username for s in steps)})
     progress(f"{name}: preparing {root} ...")
     tokens = stack.prepare(users)
@@ -321,6 +323,11 @@ def main() -> int:
                         help="WORKERSxTHREADS for this tree's gunicorn (default: what the tree's config sets)")
     parser.add_argument("--baseline-web", type=lambda s: tuple(int(x) for x in s.split("x")),
                         help="WORKERSxTHREADS for the baseline's gunicorn")
+    parser.add_argument("--env", action="append", default=[], type=lambda s: tuple(s.split("=", 1)),
+                        metavar="NAME=VALUE", help="a setting for this tree's stack only (repeatable), e.g. "
+                        "LIANDONG_WEB_ACCESS_LOG=off")
+    parser.add_argument("--baseline-env", action="append", default=[], type=lambda s: tuple(s.split("=", 1)),
+                        metavar="NAME=VALUE", help="a setting for the baseline's stack only (repeatable)")
     parser.add_argument("--workdir", default="/tmp/liandong-bench-load", help="instance folders and server logs")
     args = parser.parse_args()
     for url in filter(None, (args.database_url, args.baseline_database_url)):
@@ -335,7 +342,9 @@ def main() -> int:
           f"client count after {args.warmup:.0f} s warm-up, {args.rounds} round(s); database {args.database_url.split('@')[-1]}; "
           f"{len(steps)} completions per case; gunicorn workers x threads: " + ", ".join(
               f"{name} {'x'.join(map(str, webs[name])) if webs[name] else 'as its deploy/gunicorn.conf.py sets them'}"
-              for name, _ in trees))
+              for name, _ in trees) + "".join(
+              f"; {name} with {' '.join('='.join(pair) for pair in pairs)}"
+              for name, pairs in (("baseline", args.baseline_env), ("this tree", args.env)) if pairs))
     # Rounds alternate the order (A B, B A, ...) so that a machine getting busier during the run does not
     # favour the tree measured first; every tree starts from an emptied database each round.
     runs: dict[str, list[list[Level]]] = {name: [] for name, _ in trees}
