@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -77,6 +78,8 @@ class Level:
     """Each request of the loop on its own (report, inbox, claim, complete): where the time goes."""
     cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PARTS, 0.0))
     """CPU seconds each part of the stack used in the measured seconds (``stack_cpu.py``)."""
+    busiest_web: list[float] = field(default_factory=list)
+    """Per round: the share of the web CPU the busiest gunicorn process used (``StackCpu.web_shares``)."""
 
     @property
     def per_second(self) -> float:
@@ -104,6 +107,13 @@ class Stack:
         if web:
             self.env["LIANDONG_WEB_WORKERS"], self.env["LIANDONG_WEB_THREADS"] = (str(n) for n in web)
         self.env.update(extra_env or {})
+        # The workers' own accounting (deploy/gunicorn.conf.py; a tree whose config predates it ignores the setting).
+        self.account_dir = workdir / "account"
+        if "LIANDONG_WEB_PROFILE_DIR" not in self.env:
+            self.account_dir.mkdir(parents=True, exist_ok=True)
+            for stale in self.account_dir.glob("account-*.json"):
+                stale.unlink()
+            self.env["LIANDONG_WEB_ACCOUNT_DIR"] = str(self.account_dir)
         self.log = open(workdir / f"serve-{port}.log", "w")  # noqa: SIM115 - closed in stop()
         self.proc: subprocess.Popen[bytes] | None = None
         self.cpu: StackCpu | None = None
@@ -148,6 +158,11 @@ class Stack:
                 os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: only what this script started
                 self.proc.wait()
         self.log.close()
+
+    def accounts(self) -> list[dict[str, Any]]:
+        """What each gunicorn worker wrote when it exited (``LIANDONG_WEB_ACCOUNT_DIR``): requests served, CPU inside
+        them, CPU before the first (start-up), the whole process's CPU. Empty when the tree does not write them."""
+        return [json.loads(f.read_text()) for f in sorted(self.account_dir.glob("account-*.json"))]
 
 
 def in_process_app(database_url: str, redis_url: str, workdir: Path, users: list[str]) -> tuple[Any, dict[str, str]]:
@@ -252,7 +267,9 @@ def drive(base: str, tokens: dict[str, str], steps: list[MainStep], clients: int
     counting.clear()
     level.seconds = time.perf_counter() - t0
     if cpu:
-        level.cpu = cpu.since(before, cpu.snapshot())
+        after = cpu.snapshot()
+        level.cpu = cpu.since(before, after)
+        level.busiest_web = cpu.web_shares(before, after)[:1]
     stop.set()
     for t in threads:
         t.join(90)
@@ -260,7 +277,7 @@ def drive(base: str, tokens: dict[str, str], steps: list[MainStep], clients: int
 
 
 def run_tree(name: str, root: Path, args: argparse.Namespace, steps: list[MainStep], port: int,
-             web: tuple[int, int] | None) -> list[Level]:
+             web: tuple[int, int] | None, accounts: list[list[dict[str, Any]]] | None = None) -> list[Level]:
     workdir = Path(args.workdir) / name.replace(" ", "-")
     workdir.mkdir(parents=True, exist_ok=True)
     baseline = name == "baseline"
@@ -277,11 +294,35 @@ def run_tree(name: str, root: Path, args: argparse.Namespace, steps: list[MainSt
             progress(f"{name}: {clients} clients for {args.warmup:.0f} + {args.seconds:.0f} s ...")
             level = drive(stack.base, tokens, steps, clients, args.seconds, args.warmup, name[:1], stack.cpu)
             progress(f"{name}: {clients} clients: {level.per_second:.1f} completions/s, {level.cpu_ms():.0f} CPU ms "
-                     f"per completion, load {os.getloadavg()[0]:.1f}, errors {level.errors}")
+                     f"per completion, busiest web process {_shares(level.busiest_web)} of the web CPU, "
+                     f"load {os.getloadavg()[0]:.1f}, errors {level.errors}")
             levels.append(level)
     finally:
         stack.stop()
+        if accounts is not None:
+            accounts.append(stack.accounts())
     return levels
+
+
+def account_rows(name: str, rounds: list[list[dict[str, Any]]]) -> list[str]:
+    """One row per round: requests per worker, CPU ms per request inside the app and in gunicorn itself."""
+    rows = []
+    for r, workers in enumerate(rounds, 1):
+        served = sum(w["requests"] for w in workers)
+        if not served:
+            rows.append([name, str(r), "-", "-", "-", "-"])
+            continue
+        inside = sum(w["request_cpu"] for w in workers)
+        own = sum(w["process_cpu"] - w["request_cpu"] - (w["startup_cpu"] or w["process_cpu"]) for w in workers
+                  if w["requests"])
+        startup = [w["startup_cpu"] for w in workers if w["startup_cpu"] is not None]
+        rows.append([name, str(r), "/".join(str(w["requests"]) for w in workers), f"{inside * 1000 / served:.2f}",
+                     f"{own * 1000 / served:.2f}", f"{sum(startup) / len(startup):.1f}" if startup else "-"])
+    return rows
+
+
+def _shares(shares: list[float]) -> str:
+    return ",".join(f"{share:.0%}" for share in shares) or "-"
 
 
 def merged(runs: list[list[Level]]) -> list[Level]:
@@ -301,6 +342,7 @@ def merged(runs: list[list[Level]]) -> list[Level]:
                 total.errors[k] = total.errors.get(k, 0) + v
             for k, v in lv.cpu.items():
                 total.cpu[k] += v
+            total.busiest_web += lv.busiest_web
         out.append(total)
     return out
 
@@ -348,9 +390,10 @@ def main() -> int:
     # Rounds alternate the order (A B, B A, ...) so that a machine getting busier during the run does not
     # favour the tree measured first; every tree starts from an emptied database each round.
     runs: dict[str, list[list[Level]]] = {name: [] for name, _ in trees}
+    accounts: dict[str, list[list[dict[str, Any]]]] = {name: [] for name, _ in trees}
     for r in range(args.rounds):
         for k, (name, root) in enumerate(trees if r % 2 == 0 else trees[::-1]):
-            runs[name].append(run_tree(name, root, args, steps, args.port + k, webs[name]))
+            runs[name].append(run_tree(name, root, args, steps, args.port + k, webs[name], accounts[name]))
     results = {name: merged(rounds) for name, rounds in runs.items()}
 
     head = ["clients"]
@@ -382,13 +425,21 @@ def main() -> int:
     head = ["clients"] + [f"{name}: {p}" if j == 0 else p for name, _ in trees for j, p in enumerate((*PARTS, "total"))]
     if args.baseline:
         head.append("this / baseline CPU")
+    head += [f"{name}: busiest web process" for name, _ in trees]
     rows = []
     for i, clients in enumerate(args.clients):
         row = [str(clients)] + [f"{results[name][i].cpu_ms(p):.1f}" for name, _ in trees for p in (*PARTS, None)]
         if args.baseline:
             row.append(f"{results['this tree'][i].cpu_ms() / results['baseline'][i].cpu_ms():.2f}x")
+        row += [_shares(results[name][i].busiest_web) for name, _ in trees]
         rows.append(row)
     print(table(head, rows))
+    print()
+    print("== gunicorn's workers over each round (warm-ups and every client count): CPU per request inside the app "
+          "(pre_request to post_request) and in gunicorn itself (the rest, start-up left out) ==")
+    print(table(["tree", "round", "requests per worker", "in-request CPU ms / request", "gunicorn's own CPU ms / "
+                 "request", "start-up CPU s / worker"],
+                [row for name, _ in trees for row in account_rows(name, accounts[name])]))
     print()
     print(f"total run time {time.perf_counter() - started:.0f} s; load average at the end {os.getloadavg()[0]:.2f}")
     return 0

@@ -100,3 +100,13 @@ class StackCpu:
         for key, seconds in after.items():
             used[key[0]] += max(0.0, seconds - before.get(key, 0.0))
         return used
+
+    @staticmethod
+    def web_shares(before: dict[tuple[str, int], float], after: dict[tuple[str, int], float]) -> list[float]:
+        """Each gunicorn process's share of the web CPU between two snapshots, largest first (the master's is
+        ~0). gthread workers keep a keep-alive connection for its whole life and all of them poll one listening
+        socket, so one worker can take every client's connection and serve the load on one core while the other
+        idles: the share says whether a run was served by one process or by all (bench/README.md, session 18)."""
+        used = [max(0.0, seconds - before.get(key, 0.0)) for key, seconds in after.items() if key[0] == "web"]
+        total = sum(used)
+        return sorted((u / total for u in used), reverse=True) if total else []

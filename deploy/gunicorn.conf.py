@@ -120,3 +120,40 @@ if _profile_dir:
             for profile in _profiles[1:]:
                 stats.add(profile)
             stats.dump_stats(str(Path(_profile_dir) / f"web-{os.getpid()}.prof"))
+
+
+# Accounting for bench/load.py (off unless LIANDONG_WEB_ACCOUNT_DIR names a folder, and never with the profile): each
+# worker adds up the requests it served and the CPU their threads spent inside them (``time.thread_time`` from gunicorn's
+# pre_request to its post_request hook: the app, the response's writing), and writes them with its whole CPU and
+# its CPU before its first request (start-up) to account-<pid>.json there when it exits. What is left, the process's
+# CPU minus both, is gunicorn's own: reading and parsing requests, the thread pool, keep-alive (bench/README.md,
+# session 18).
+_account_dir = os.environ.get("LIANDONG_WEB_ACCOUNT_DIR")
+if _account_dir and not _profile_dir:
+    import json
+    import resource
+    import threading
+    import time
+
+    _account = {"requests": 0, "request_cpu": 0.0, "startup_cpu": None}
+    _account_lock = threading.Lock()
+    _account_local = threading.local()
+
+    def _process_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def pre_request(worker, req):  # noqa: ARG001
+        if _account["startup_cpu"] is None:
+            _account["startup_cpu"] = _process_cpu()
+        _account_local.started = time.thread_time()
+
+    def post_request(worker, req, environ, resp):  # noqa: ARG001
+        spent = time.thread_time() - _account_local.started
+        with _account_lock:
+            _account["requests"] += 1
+            _account["request_cpu"] += spent
+
+    def worker_exit(server, worker):  # noqa: ARG001
+        Path(_account_dir, f"account-{os.getpid()}.json").write_text(
+            json.dumps({**_account, "process_cpu": _process_cpu()}))
