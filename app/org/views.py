@@ -34,7 +34,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from app.audit.operations import audit
 from app.common.i18n import LOCALES
 from app.common.pages import committed_page, error_page
-from app.extensions import limiter
+from app.extensions import limiter, rate_limited
 
 from .operations import authenticate
 from .queries import user_by_username
@@ -118,12 +118,12 @@ def _rate_limited(error: RateLimitExceeded) -> Any:
 
 
 @blp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: _setting("login_limit_per_attempt"), methods=["POST"], key_func=_attempt_key,
-               scope="login-attempt", deduct_when=_failed, on_breach=_too_many)
-@limiter.limit(lambda: _setting("login_limit_per_address"), methods=["POST"], scope="login-address",
-               deduct_when=_failed, on_breach=_too_many)
-@limiter.limit(lambda: _setting("login_limit_per_account"), methods=["POST"], key_func=_account_key,
-               scope="login-account", deduct_when=_failed, exempt_when=_known_device, on_breach=_too_many)
+@rate_limited(lambda: _setting("login_limit_per_attempt"), methods=["POST"], key_func=_attempt_key,
+              scope="login-attempt", deduct_when=_failed, on_breach=_too_many)
+@rate_limited(lambda: _setting("login_limit_per_address"), methods=["POST"], scope="login-address",
+              deduct_when=_failed, on_breach=_too_many)
+@rate_limited(lambda: _setting("login_limit_per_account"), methods=["POST"], key_func=_account_key,
+              scope="login-account", deduct_when=_failed, exempt_when=_known_device, on_breach=_too_many)
 @committed_page
 def login() -> Any:
     if current_user.is_authenticated and request.method == "GET":
