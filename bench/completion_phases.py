@@ -4,6 +4,7 @@
     .venv/bin/python bench/completion_phases.py                      # SQLite, 30 cases counted
     .venv/bin/python bench/completion_phases.py --database-url postgresql://postgres@127.0.0.1:5432/bench_x
     TREE=/tmp/base .venv/bin/python /tmp/base/bench/completion_phases.py ...   # another tree's app (a baseline)
+    .venv/bin/python bench/completion_phases.py --calls              # Python calls per completion, by step
 
 Each phase is timed on this process's CPU clock (``time.process_time``) by a wrapper installed for the run, so the
 numbers move less with the machine's load than wall times do (a loaded host still slows the CPU's caches); nothing
@@ -82,7 +83,7 @@ def _run_ns(pid: int | None) -> int:
         return 0
 
 
-def run(url: str, cases: int) -> None:
+def run(url: str, cases: int, calls: bool = False) -> None:
     import sqlalchemy as sa
     from platform_run import Platform
 
@@ -111,6 +112,12 @@ def run(url: str, cases: int) -> None:
         setattr(modules[module], name, timed(getattr(modules[module], name), label))
     count, total, commit, server = 0, 0.0, 0.0, 0.0
     collected = _Collections()
+    made = [0]
+    by_step: collections.Counter[str] = collections.Counter()
+
+    def counted(frame: Any, event: str, arg: Any) -> None:
+        if event in ("call", "c_call"):
+            made[0] += 1
     with bench.context():
         bench.setup_demo()
         for n in range(cases + 5):
@@ -124,15 +131,27 @@ def run(url: str, cases: int) -> None:
                 backend = _backend_pid(db.session.connection())
                 served = _run_ns(backend)
                 started = time.process_time()
+                if calls and n >= 5:
+                    made[0] = 0
+                    sys.setprofile(counted)
                 commands.complete(task, user, dict(step.data))
                 completed = time.process_time()
                 db.session.commit()
+                if calls and n >= 5:
+                    sys.setprofile(None)
+                    by_step[step.bpmn_id] += made[0]
                 if n >= 5:
                     count += 1
                     total += time.process_time() - started
                     commit += time.process_time() - completed
                     server += (_run_ns(backend) - served) / 1e9
                 db.session.remove()
+    if calls:
+        print(f"{url.rsplit('/', 1)[-1]}: Python calls per completion (complete + commit; the same on every run), "
+              f"{count} completions: {sum(by_step.values()) / count:.0f}")
+        for step in steps:
+            print(f"  {step.bpmn_id:40s} {by_step[step.bpmn_id] / cases:8.0f}")
+        return
     print(f"{url.rsplit('/', 1)[-1]}: {count} completions, load average {os.getloadavg()[0]:.2f}; CPU ms per "
           f"completion: total {total / count * 1000:.2f}, of which commit {commit / count * 1000:.2f}")
     for _, _, label in PHASES:
@@ -151,10 +170,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=30)
     parser.add_argument("--database-url", default="sqlite")
+    parser.add_argument("--calls", action="store_true",
+                        help="count the Python calls of each completion instead (sys.setprofile), per step")
     args = parser.parse_args()
     if args.database_url != "sqlite" and "bench" not in args.database_url.rsplit("/", 1)[-1]:
         parser.error("the run DROPs the public schema: use a database named *bench*")
-    run(args.database_url, args.cases)
+    run(args.database_url, args.cases, args.calls)
     return 0
 
 

@@ -86,7 +86,7 @@ class Attached(Protocol):
 
 BasisProvider = Callable[[User, int], bool]
 """``provider(user, case_id)``: does this fact hold for the user and the case? (a read, no writes)"""
-BasisQuery = Callable[[User], "sa.Select[int]"]
+BasisQuery = Callable[[User], "sa.Select[int] | sa.CompoundSelect[int]"]
 """``query(user)``: the same fact as SQL, the ids of every case it holds for (searches and lists page in SQL)."""
 
 _providers: dict[Basis, BasisProvider] = {}
@@ -435,6 +435,7 @@ def _provided_to(case_id: int, users: list[User]) -> set[int]:
     columns: list[Any] = []
     asked: list[int] = []
     told: set[int] = set()
+    case = sa.literal(case_id, sa.Integer)
     for user in users:
         parts: list[Any] = []
         for basis in (Basis.UNIT, Basis.CONFERENCE):
@@ -442,8 +443,10 @@ def _provided_to(case_id: int, users: list[User]) -> set[int]:
                 continue
             query = _queries.get(basis)
             if query is not None:
-                held = query(user).subquery()
-                parts.append(sa.exists().where(held.c[0] == case_id))
+                # ``:case IN (the registered SELECT)``, not an EXISTS over it as a subquery: the same answer (a NULL
+                # counts as no), without building the subquery's column collection per user (~a third of the CPU
+                # of deciding for a township's people)
+                parts.append(case.in_(query(user)))
             elif _provided(basis, user, case_id):
                 told.add(user.id)
         if parts and user.id not in told:
