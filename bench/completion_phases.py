@@ -99,21 +99,24 @@ def run(url: str, cases: int, calls: bool = False) -> None:
     spent: collections.Counter[str] = collections.Counter()
     modules = {"commands": commands, "projection": projection}
 
+    made = [0]
+    by_step: collections.Counter[str] = collections.Counter()
+    calls_in: collections.Counter[str] = collections.Counter()
+
     def timed(original: Callable[..., Any], label: str) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = time.process_time()
+            started, before = time.process_time(), made[0]
             try:
                 return original(*args, **kwargs)
             finally:
                 spent[label] += time.process_time() - started
+                calls_in[label] += made[0] - before
         return wrapper
 
     for module, name, label in PHASES:
         setattr(modules[module], name, timed(getattr(modules[module], name), label))
     count, total, commit, server = 0, 0.0, 0.0, 0.0
     collected = _Collections()
-    made = [0]
-    by_step: collections.Counter[str] = collections.Counter()
 
     def counted(frame: Any, event: str, arg: Any) -> None:
         if event in ("call", "c_call"):
@@ -150,7 +153,10 @@ def run(url: str, cases: int, calls: bool = False) -> None:
         print(f"{url.rsplit('/', 1)[-1]}: Python calls per completion (complete + commit; the same on every run), "
               f"{count} completions: {sum(by_step.values()) / count:.0f}")
         for step in steps:
-            print(f"  {step.bpmn_id:40s} {by_step[step.bpmn_id] / cases:8.0f}")
+            print(f"  {step.bpmn_id:52s} {by_step[step.bpmn_id] / cases:8.0f}")
+        print("  by phase, per completion:")
+        for _, _, label in PHASES:
+            print(f"  {label:52s} {calls_in[label] / count:8.0f}")
         return
     print(f"{url.rsplit('/', 1)[-1]}: {count} completions, load average {os.getloadavg()[0]:.2f}; CPU ms per "
           f"completion: total {total / count * 1000:.2f}, of which commit {commit / count * 1000:.2f}")
