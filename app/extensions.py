@@ -50,7 +50,7 @@ def rate_limited(*args: Any, **kwargs: Any) -> Callable[[View], View]:
     """``limiter.limit`` on a view (same arguments), marking the view as one the limiter must look at.
 
     Flask-Limiter also checks every other request before its view, looking for default, application and blueprint
-    limits, of which there are none: ~0.4 ms of CPU a request for nothing (bench/README.md, session 18). A view
+    limits, of which there are none: 146 Python calls a request for nothing (bench/README.md, session 18). A view
     limited with ``limiter.limit`` directly would be skipped: ``tests/org/test_rate_limited.py`` refuses that."""
     decorate = limiter.limit(*args, **kwargs)
 

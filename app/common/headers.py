@@ -71,8 +71,8 @@ def security_headers(response: Response) -> Response:
     """Set the hardening headers; a view that set a stricter header of its own keeps it.
 
     The names already set are read once, and the missing headers added in one go: ``Headers.setdefault`` scans
-    the list up to three times a header, through a ``KeyError`` when it is missing (~190 of a request's ~2,600 Python
-    calls: ``bench/request_floor.py --calls``)."""
+    the list up to three times a header, through a ``KeyError`` when it is missing (282 Python calls a response,
+    now 124: ``bench/request_floor.py --calls``)."""
     headers = response.headers
     present = {name.lower() for name in headers.keys()}  # noqa: SIM118 - Headers iterates (name, value) pairs
     endpoint = request.endpoint
